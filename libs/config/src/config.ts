@@ -1,0 +1,154 @@
+// The process configuration: read once from the environment at start-up, validated into one typed object.
+// A missing or malformed variable stops the process with a message that names it.
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface AppConfig {
+  nodeEnv: NodeEnv;
+  host: string;
+  port: number;
+  redisUrl: string;
+  /** Prefix of every Redis key, BullMQ queue and pub/sub channel this deployment uses. */
+  redisPrefix: string;
+  databaseUrl: string;
+  /** PostgreSQL schema for every table (optional; the connection's default schema otherwise). */
+  databaseSchema?: string;
+  scanScopeAllow: string[];
+  scanScopeDeny: string[];
+  nmapPath: string;
+  /** Upper bound on one `POST /api/nmap/run` process, in milliseconds. */
+  nmapRunTimeoutMs: number;
+  workerId: string;
+  workerConcurrency: number;
+  /** BullMQ lock duration: how soon a killed worker's batch is picked up again. */
+  workerLockMs: number;
+  batchAttempts: number;
+  eventLogMax: number;
+  jobRetentionCount: number;
+  logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads variables one at a time and collects every problem, so one start-up shows them all. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: Env) {}
+
+  string(name: string, fallback: string, pattern?: RegExp, hint?: string): string {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (pattern && !pattern.test(raw)) this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+    return raw;
+  }
+
+  optional(name: string, pattern: RegExp, hint: string): string | undefined {
+    const raw = this.raw(name);
+    if (raw !== undefined && !pattern.test(raw)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+    }
+    return raw;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name}=${JSON.stringify(raw)} must be one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  cidrList(name: string, fallback: string): string[] {
+    const raw = this.raw(name) ?? fallback;
+    const entries = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    for (const entry of entries) {
+      if (!isCidr(entry)) this.problems.push(`${name} holds ${JSON.stringify(entry)}, which is not an IP address or CIDR`);
+    }
+    return entries;
+  }
+
+  /** Empty strings count as unset, as they do in most shells and compose files. */
+  private raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+}
+
+export function isCidr(text: string): boolean {
+  const [address, bits, extra] = text.split('/');
+  if (extra !== undefined) return false;
+  const version = isIP(address);
+  if (version === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (version === 4 ? 32 : 128);
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const read = new EnvReader(env);
+  const config: AppConfig = {
+    nodeEnv: read.oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const),
+    host: read.string('HOST', '127.0.0.1', /^[\w.:-]+$/, 'expected a host name or IP address to listen on'),
+    port: read.int('PORT', 3000, 0, 65535),
+    redisUrl: read.string('REDIS_URL', 'redis://127.0.0.1:6379', /^rediss?:\/\/\S+$/, 'expected redis://host:port[/db]'),
+    redisPrefix: read.string('REDIS_PREFIX', 'nso', /^[\w.-]{1,64}$/, 'letters, digits, ".", "_" and "-" only'),
+    databaseUrl: read.string(
+      'DATABASE_URL',
+      'sqlite:./data/netscan.db',
+      /^(sqlite:|file:|postgres:\/\/|postgresql:\/\/)\S+$/,
+      'expected sqlite:<path> or postgres://user@host:port/database',
+    ),
+    databaseSchema: read.optional('DATABASE_SCHEMA', /^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier'),
+    scanScopeAllow: read.cidrList('SCAN_SCOPE_ALLOW', '127.0.0.0/8,::1/128'),
+    scanScopeDeny: read.cidrList('SCAN_SCOPE_DENY', ''),
+    nmapPath: read.string('NMAP_PATH', 'nmap', /^[^\s;|&$`<>]+$/, 'a path to the nmap binary'),
+    nmapRunTimeoutMs: read.int('NMAP_RUN_TIMEOUT_MS', 300_000, 1_000, 86_400_000),
+    workerId: read.string('WORKER_ID', `${hostname()}-${process.pid}`, /^[\w.:-]{1,128}$/, 'letters, digits, ".:_-"'),
+    workerConcurrency: read.int('WORKER_CONCURRENCY', 2, 1, 64),
+    workerLockMs: read.int('WORKER_LOCK_MS', 30_000, 1_000, 600_000),
+    batchAttempts: read.int('BATCH_ATTEMPTS', 3, 1, 20),
+    eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
+    jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
+    logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
+  };
+  if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
+  if (read.problems.length > 0) throw new ConfigError(read.problems);
+  return config;
+}
+
+/** For main.ts: the config, or a clear message on stderr and exit code 78 (EX_CONFIG). */
+export function loadConfigOrExit(env: Env = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\nSee docs/configuration.md.\n`);
+    process.exit(78);
+  }
+}

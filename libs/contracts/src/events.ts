@@ -1,0 +1,61 @@
+// The events of a scan, as seed 000 documents them plus our own. The WebSocket and the SSE mirror send these.
+
+export interface BatchSummary {
+  hosts_up: number;
+  open_ports: number;
+}
+
+/** What the worker publishes; the event log stamps `seq` (strictly increasing per scan) and `ts`. */
+export type ScanEventBody =
+  | { event: 'line'; batch_id: number; line: string }
+  | { event: 'batch_start'; batch_id: number; targets: string[]; attempt: number }
+  | { event: 'batch_complete'; batch_id: number; summary: BatchSummary }
+  | {
+      event: 'batch_failed';
+      batch_id: number;
+      error: string;
+      exit_code: number | null;
+      stderr: string;
+      attempt: number;
+      will_retry: boolean;
+    }
+  | { event: 'progress'; percent: number; batches_done: number; batches_failed: number; batches_total: number }
+  | { event: 'scan_complete'; scan_id: number; status: 'completed' }
+  | { event: 'legacy_scan_complete'; scan_id: number; results: LegacyChunkResult[] }
+  | { event: 'scan_stopped'; scan_id: number }
+  | { event: 'scan_failed'; scan_id: number; error: string };
+
+/** One entry of `legacy_scan_complete.results`: what one chunk (batch) produced. */
+export interface LegacyChunkResult {
+  batch_id: number;
+  targets: string[];
+  status: 'completed' | 'failed' | 'stopped';
+  exit_code: number | null;
+  summary: BatchSummary;
+  hosts: Array<{
+    address: string;
+    state: string;
+    hostnames: string[];
+    ports: Array<{ protocol: string; port: number; state: string; service: string | null }>;
+  }>;
+}
+
+export type ScanEvent = ScanEventBody & { seq: number; scan_id: number; result_id: number; ts: string };
+
+/** Sent once when a WebSocket subscriber connects; not part of the per-scan log. */
+export interface ConnectedEvent {
+  event: 'connected';
+  scan_id: number;
+  /** The highest seq already logged for this scan when the subscription began. */
+  last_seq: number;
+}
+
+export type ScanEventName = ScanEventBody['event'];
+
+/** Events after which a run produces nothing more. */
+export const TERMINAL_EVENTS: readonly ScanEventName[] = [
+  'scan_complete',
+  'legacy_scan_complete',
+  'scan_stopped',
+  'scan_failed',
+];

@@ -1,0 +1,31 @@
+// Queue names and job payloads: the wire between gateway, worker and delta. Frozen once shipped.
+
+/** The shared pool every approved worker consumes. */
+export const BATCH_QUEUE = 'scan-batches';
+/** Runs whose results are complete and ready to diff. */
+export const DELTA_QUEUE = 'delta-reports';
+
+export type Runner = 'asyncio' | 'multiprocessing';
+export const RUNNERS: readonly Runner[] = ['asyncio', 'multiprocessing'];
+
+/** One batch: one chunk of a run's targets, one nmap process. */
+export interface BatchJobData {
+  scanId: number;
+  resultId: number;
+  /** 1-based batch number within the run; the WebSocket's `batch_id`. */
+  batchSeq: number;
+}
+
+export interface DeltaJobData {
+  scanId: number;
+  resultId: number;
+}
+
+/** A job name maps to its payload type, so a producer cannot send the wrong shape. */
+export interface JobPayloads {
+  'run-batch': BatchJobData;
+  'diff-result': DeltaJobData;
+}
+export type JobName = keyof JobPayloads;
+
+export const batchJobId = (resultId: number, batchSeq: number): string => `r${resultId}-b${batchSeq}`;

@@ -1,0 +1,24 @@
+// Redis key and channel names. Every name starts with the deployment prefix (REDIS_PREFIX), so test runs and
+// deployments sharing one Redis never see each other's data.
+
+export const redisKeys = (prefix: string) => ({
+  /** Pub/sub channel carrying every scan event of this deployment (gateways filter by scan). */
+  eventsChannel: `${prefix}:events`,
+  /** Pub/sub channel for control messages to workers (stop a scan). */
+  controlChannel: `${prefix}:control`,
+  /** Per-scan sequence counter. */
+  scanSeq: (scanId: number) => `${prefix}:scan:${scanId}:seq`,
+  /** Per-scan bounded event log (a sorted set scored by seq). */
+  scanLog: (scanId: number) => `${prefix}:scan:${scanId}:log`,
+  /** Per-run state hash: cursor of the next batch to enqueue, counters, stop flag. */
+  runState: (resultId: number) => `${prefix}:run:${resultId}`,
+  /** Heartbeat of a worker or delta process, with a TTL. */
+  processHeartbeat: (kind: string, id: string) => `${prefix}:heartbeat:${kind}:${id}`,
+  processHeartbeatPattern: (kind: string) => `${prefix}:heartbeat:${kind}:*`,
+  /** BullMQ's own prefix for queues. */
+  bullPrefix: `${prefix}:bull`,
+});
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+export type ControlMessage = { type: 'stop'; scanId: number; resultId: number };
