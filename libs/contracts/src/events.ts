@@ -42,12 +42,10 @@ export interface LegacyChunkResult {
 
 export type ScanEvent = ScanEventBody & { seq: number; scan_id: number; result_id: number; ts: string };
 
-/** Sent once when a WebSocket subscriber connects; not part of the per-scan log. */
+/** Sent once when a WebSocket subscriber connects, before any scan event; not part of the per-scan log. */
 export interface ConnectedEvent {
   event: 'connected';
   scan_id: number;
-  /** The highest seq already logged for this scan when the subscription began. */
-  last_seq: number;
 }
 
 export type ScanEventName = ScanEventBody['event'];

@@ -2,8 +2,8 @@
 // deployments sharing one Redis never see each other's data.
 
 export const redisKeys = (prefix: string) => ({
-  /** Pub/sub channel carrying every scan event of this deployment (gateways filter by scan). */
-  eventsChannel: `${prefix}:events`,
+  /** Pub/sub channel of one scan's events; a gateway subscribes while it has a subscriber for that scan. */
+  scanChannel: (scanId: number) => `${prefix}:events:scan:${scanId}`,
   /** Pub/sub channel for control messages to workers (stop a scan). */
   controlChannel: `${prefix}:control`,
   /** Per-scan sequence counter. */

@@ -1,0 +1,52 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
+import type { Response } from 'express';
+import { ErrorBody, STATUS_MESSAGES } from './error-body';
+
+/**
+ * The one place an exception becomes an HTTP answer. Domain errors of libs/nmap are the user's fault (400);
+ * anything unexpected is a 500 whose body never carries a stack trace (the log does).
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') return;
+    const response = host.switchToHttp().getResponse<Response>();
+    if (response.headersSent) return;
+    const [status, body] = this.toResponse(exception);
+    response.status(status).json(body);
+  }
+
+  private toResponse(exception: unknown): [number, ErrorBody] {
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      return [status, this.httpBody(status, exception.getResponse())];
+    }
+    if (exception instanceof NmapPolicyError) {
+      return [400, { error: exception.message, option: exception.option }];
+    }
+    if (exception instanceof TargetError) {
+      return [400, { error: exception.message, invalid_targets: exception.targets }];
+    }
+    if (exception instanceof ScopeError) {
+      return [400, { error: exception.message, out_of_scope: exception.outOfScope }];
+    }
+    if (exception instanceof UniqueConstraintViolationException) {
+      return [409, { error: 'Already exists' }];
+    }
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    return [HttpStatus.INTERNAL_SERVER_ERROR, { error: 'Internal server error' }];
+  }
+
+  private httpBody(status: number, response: string | object): ErrorBody {
+    if (typeof response === 'string') return { error: response };
+    const body = response as Record<string, unknown>;
+    if (typeof body.error === 'string' && body.statusCode === undefined) return body as ErrorBody;
+    // Nest's built-in exceptions look like {statusCode, message, error}: keep the most specific sentence.
+    const message = Array.isArray(body.message) ? body.message.join('; ') : body.message;
+    return { error: typeof message === 'string' ? message : (STATUS_MESSAGES[status] ?? 'Error') };
+  }
+}

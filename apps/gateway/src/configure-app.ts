@@ -1,0 +1,29 @@
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { PathWsAdapter } from './common/path-ws.adapter';
+import { bodyParserErrorHandler, formBodyParser, jsonBodyParser } from './common/json-body';
+import { createValidationPipe } from './common/validation';
+
+/** Everything main.ts and the integration tests both apply to the HTTP application. */
+export function configureApp(app: INestApplication): INestApplication {
+  const express = app as NestExpressApplication;
+  express.disable('x-powered-by');
+  express.use(jsonBodyParser, formBodyParser, bodyParserErrorHandler);
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useWebSocketAdapter(new PathWsAdapter(app));
+  app.enableShutdownHooks();
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('NetScanOrchestrator')
+      .setDescription('Distributed nmap scanning with live output and change reports')
+      .setVersion(process.env.npm_package_version ?? '0.1.0')
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  return app;
+}

@@ -1,0 +1,19 @@
+import { Controller, Get, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { HealthReport, HealthService } from './health.service';
+
+@ApiTags('system')
+@Controller('api/health')
+export class HealthController {
+  constructor(private readonly health: HealthService) {}
+
+  @Get()
+  @ApiOkResponse({ description: 'Redis and the database answer' })
+  @ApiServiceUnavailableResponse({ description: 'Redis or the database does not answer' })
+  async check(@Res({ passthrough: true }) res: Response): Promise<HealthReport> {
+    const report = await this.health.report();
+    res.status(report.status === 'healthy' ? 200 : 503);
+    return report;
+  }
+}

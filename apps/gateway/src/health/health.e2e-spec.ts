@@ -1,0 +1,45 @@
+import { MikroORM } from '@mikro-orm/core';
+import { REDIS_CLIENT } from '@nso/events';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { startGateway, TestGateway } from '../../../../test/support/gateway';
+
+describe('GET /api/health', () => {
+  let gateway: TestGateway | undefined;
+  afterEach(() => gateway?.close());
+
+  it('is 200 and healthy when Redis and the database answer', async () => {
+    gateway = await startGateway();
+    const response = await request(gateway.url).get('/api/health').expect(200);
+    expect(response.body).toEqual({
+      status: 'healthy',
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      version: expect.any(String),
+      checks: { database: true, redis: true },
+      stats: { active_clients: 0, pending_tasks: 0, running_tasks: 0 },
+    });
+  });
+
+  it('is 503 and names the failed check when Redis does not answer', async () => {
+    gateway = await startGateway();
+    gateway.app.get<Redis>(REDIS_CLIENT).disconnect();
+    const response = await request(gateway.url).get('/api/health').expect(503);
+    expect(response.body).toMatchObject({ status: 'unhealthy', checks: { database: true, redis: false } });
+  });
+
+  it('is 503 and names the failed check when the database does not answer', async () => {
+    gateway = await startGateway({ database: 'postgresql' });
+    await gateway.app.get(MikroORM).close(true);
+    const response = await request(gateway.url).get('/api/health').expect(503);
+    expect(response.body).toMatchObject({ status: 'unhealthy', checks: { database: false, redis: true } });
+  });
+
+  it('serves the OpenAPI document built from the DTOs', async () => {
+    gateway = await startGateway();
+    const response = await request(gateway.url).get('/api/docs-json').expect(200);
+    expect(Object.keys(response.body.paths)).toEqual(
+      expect.arrayContaining(['/api/projects', '/api/nmap/run', '/api/health']),
+    );
+    expect(response.body.components.schemas.NmapRunDto.required).toEqual(['nmap_flags', 'targets']);
+  });
+});

@@ -1,0 +1,19 @@
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { loadConfigOrExit } from '@nso/config';
+import { AppModule } from './app.module';
+import { configureApp } from './configure-app';
+
+async function bootstrap(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await NestFactory.create(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: [config.logLevel, 'error', 'warn'],
+  });
+  configureApp(app);
+  await app.listen(config.port, config.host);
+  Logger.log(`API listening on ${await app.getUrl()}/api (docs at /api/docs)`, 'Gateway');
+}
+
+void bootstrap();

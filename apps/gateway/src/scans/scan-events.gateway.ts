@@ -1,0 +1,61 @@
+import { Logger } from '@nestjs/common';
+import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
+import { ConnectedEvent } from '@nso/contracts';
+import { ScanEventHub } from '@nso/events';
+import type { IncomingMessage } from 'node:http';
+import type { WebSocket } from 'ws';
+import { CurrentUserResolver } from '../users/current-user.resolver';
+import { ScansService } from './scans.service';
+
+/** Close codes of /ws/scans/:scanId (4000-4999 is the application range). */
+export const WS_CLOSE = {
+  badRequest: { code: 4400, reason: 'Bad request' },
+  notFound: { code: 4404, reason: 'Scan not found' },
+  tooSlow: { code: 4408, reason: 'Client too slow' },
+} as const;
+
+/** Past this much unsent data the subscriber is dropped rather than buffering without bound. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/** `ws://host/ws/scans/{scan_id}[?since=<seq>]`: one-way stream of a scan's events, every run of it. */
+@WebSocketGateway({ path: '/ws/scans/:scanId' })
+export class ScanEventsGateway implements OnGatewayConnection {
+  private readonly logger = new Logger(ScanEventsGateway.name);
+
+  constructor(
+    private readonly scans: ScansService,
+    private readonly hub: ScanEventHub,
+    private readonly users: CurrentUserResolver,
+  ) {}
+
+  async handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const scanId = Number(url.pathname.split('/').pop());
+    const since = url.searchParams.get('since') ?? '0';
+    if (!Number.isSafeInteger(scanId) || scanId < 1 || !/^\d{1,15}$/.test(since)) {
+      return client.close(WS_CLOSE.badRequest.code, 'scan_id and since must be integers');
+    }
+    const user = await this.users.resolve(request);
+    try {
+      if (!user) throw new Error('no user');
+      await this.scans.findOwned(user.id, scanId);
+    } catch {
+      return client.close(WS_CLOSE.notFound.code, WS_CLOSE.notFound.reason);
+    }
+    if (client.readyState !== client.OPEN) return;
+    const connected: ConnectedEvent = { event: 'connected', scan_id: scanId };
+    client.send(JSON.stringify(connected));
+    let closed = false;
+    client.once('close', () => (closed = true));
+    const subscription = await this.hub.subscribe(scanId, { afterSeq: Number(since) }, (event) => {
+      if (client.readyState !== client.OPEN) return;
+      if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
+        return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
+      }
+      client.send(JSON.stringify(event));
+    });
+    if (closed) return subscription.close();
+    client.once('close', () => subscription.close());
+    this.logger.debug(`subscriber on scan ${scanId} since ${since}`);
+  }
+}

@@ -1,0 +1,76 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  MessageEvent,
+  Param,
+  ParseIntPipe,
+  Post,
+  Query,
+  Sse,
+} from '@nestjs/common';
+import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Observable } from 'rxjs';
+import { AuthUser, CurrentUser } from '../users/current-user';
+import { ScanEventsService } from './scan-events.service';
+import { ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
+import { ScansService } from './scans.service';
+
+export const scanIdPipe = new ParseIntPipe({
+  exceptionFactory: () => new BadRequestException({ error: 'scan_id must be an integer' }),
+});
+
+@ApiTags('scans')
+@Controller('api/scans')
+export class ScansController {
+  constructor(
+    private readonly scans: ScansService,
+    private readonly scanEvents: ScanEventsService,
+  ) {}
+
+  @Post('start')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ScanStartedDto, description: 'Answered at once; batches run in the background' })
+  @ApiNotFoundResponse({ description: 'Unknown project_id' })
+  start(@CurrentUser() user: AuthUser, @Body() body: StartScanDto): Promise<ScanStartedDto> {
+    return this.scans.start(user.id, body);
+  }
+
+  @Post(':scanId/stop')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ScanStoppingDto })
+  @ApiNotFoundResponse({ description: 'Unknown scan' })
+  @ApiConflictResponse({ description: 'The scan is not running' })
+  stop(@CurrentUser() user: AuthUser, @Param('scanId', scanIdPipe) scanId: number): Promise<ScanStoppingDto> {
+    return this.scans.stop(user.id, scanId);
+  }
+
+  @Get(':scanId')
+  @ApiOkResponse({ description: 'The scan with the status and progress of its latest run' })
+  @ApiNotFoundResponse({ description: 'Unknown scan' })
+  describe(@CurrentUser() user: AuthUser, @Param('scanId', scanIdPipe) scanId: number) {
+    return this.scans.describe(user.id, scanId);
+  }
+
+  /** The SSE mirror of the WebSocket: the same events, each with `id: <seq>` so Last-Event-ID resumes. */
+  @Sse(':scanId/events')
+  async events(
+    @CurrentUser() user: AuthUser,
+    @Param('scanId', scanIdPipe) scanId: number,
+    @Query('since') since?: string,
+    @Headers('last-event-id') lastEventId?: string,
+  ): Promise<Observable<MessageEvent>> {
+    await this.scans.findOwned(user.id, scanId);
+    const afterSeq = parseSince(since ?? lastEventId);
+    return this.scanEvents.stream(scanId, afterSeq);
+  }
+}
+
+export function parseSince(value: string | undefined | null): number {
+  if (value === undefined || value === null || value === '') return 0;
+  if (!/^\d{1,15}$/.test(value)) throw new BadRequestException({ error: 'since must be a non-negative integer' });
+  return Number(value);
+}

@@ -1,0 +1,191 @@
+import { EntityManager } from '@mikro-orm/core';
+import { ConflictException, Inject, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { ControlMessage } from '@nso/contracts';
+import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
+import { Batch, Project, Scan, ScanResult, User } from '@nso/persistence';
+import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
+import Redis from 'ioredis';
+import { ProjectsService } from '../projects/projects.service';
+import { ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
+
+export const DEFAULT_CHUNK_SIZE = 256;
+export const DEFAULT_CONCURRENCY = 6;
+
+@Injectable()
+export class ScansService {
+  private readonly logger = new Logger(ScansService.name);
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly projects: ProjectsService,
+    private readonly policy: NmapArgumentPolicy,
+    private readonly scope: ScanScope,
+    private readonly state: RunStateStore,
+    private readonly scheduler: BatchScheduler,
+    private readonly finalizer: RunFinalizer,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
+  ) {}
+
+  /** Validates everything, stores the scan and its first run, enqueues the first window, and answers at once. */
+  async start(ownerId: number, input: StartScanDto): Promise<ScanStartedDto> {
+    const project: Project = input.project_id
+      ? await this.projects.findOwned(ownerId, input.project_id)
+      : await this.projects.defaultFor(ownerId);
+    const flags = this.policy.validate(input.nmap_flags);
+    const specs = parseTargets(input.targets);
+    await this.scope.checkSpecs(specs);
+    const chunkSize = input.chunk_size ?? DEFAULT_CHUNK_SIZE;
+    const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
+    const runner = input.runner ?? 'asyncio';
+    const targetsTotal = countTargets(specs);
+    const batchesTotal = Math.ceil(targetsTotal / chunkSize);
+
+    const { scan, result } = await this.em.fork().transactional(async (em) => {
+      const scan = em.create(Scan, {
+        owner: em.getReference(User, ownerId),
+        project: em.getReference(Project, project.id),
+        name: `Scan of ${input.targets.join(', ')}`.slice(0, 200),
+        targets: input.targets,
+        nmapFlags: flags,
+        runner,
+        chunkSize,
+        concurrency,
+        isOneOff: true,
+        lastRun: new Date(),
+      });
+      const result = em.create(ScanResult, {
+        scan,
+        runner,
+        nmapFlags: flags,
+        targets: input.targets,
+        chunkSize,
+        concurrency,
+        targetsTotal,
+        batchesTotal,
+      });
+      await em.flush();
+      return { scan, result };
+    });
+
+    try {
+      const ref = { scanId: scan.id, resultId: result.id };
+      await this.scheduler.enqueue(ref, await this.state.start(result.id, batchesTotal, concurrency));
+    } catch (error) {
+      // Nothing half-done stays behind as "queued": the run is marked failed and the client told to retry.
+      this.logger.error(`could not enqueue scan ${scan.id}: ${(error as Error).message}`);
+      await this.em.fork().nativeUpdate(ScanResult, { id: result.id }, { status: 'failed', error: 'could not enqueue' });
+      throw new ServiceUnavailableException({ error: 'The queue is not available; try again' });
+    }
+    return { scan_id: scan.id, status: 'started' };
+  }
+
+  /** Stops the scan's active run: no batch starts afterwards, running nmap processes end on every worker. */
+  async stop(ownerId: number, scanId: number): Promise<ScanStoppingDto> {
+    const scan = await this.findOwned(ownerId, scanId);
+    const em = this.em.fork();
+    const active = await em.find(ScanResult, { scan: scan.id, status: { $in: ['queued', 'running'] } });
+    if (active.length === 0) {
+      const latest = await em.findOne(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' } });
+      throw new ConflictException({ error: `Scan ${scanId} is not running`, scan_status: latest?.status ?? 'idle' });
+    }
+    for (const result of active) {
+      const inflight = await this.state.stop(result.id);
+      await this.scheduler.withdraw(result.id, inflight);
+      const message: ControlMessage = { type: 'stop', scanId: scan.id, resultId: result.id };
+      await this.redis.publish(this.keys.controlChannel, JSON.stringify(message));
+      await em.nativeUpdate(
+        Batch,
+        { result: result.id, status: { $in: ['pending', 'running'] } },
+        { status: 'stopped', finishedAt: new Date() },
+      );
+      await this.finalizer.stop(scan.id, result.id);
+    }
+    return { scan_id: scan.id, status: 'stopping' };
+  }
+
+  async describe(ownerId: number, scanId: number) {
+    const scan = await this.findOwned(ownerId, scanId);
+    const em = this.em.fork();
+    const results = await em.find(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' }, limit: 10 });
+    const [total, completed, failed] = await Promise.all([
+      em.count(ScanResult, { scan: scan.id }),
+      em.findOne(ScanResult, { scan: scan.id, status: 'completed' }, { orderBy: { id: 'desc' } }),
+      em.findOne(ScanResult, { scan: scan.id, status: 'failed' }, { orderBy: { id: 'desc' } }),
+    ]);
+    const finished = await em.count(ScanResult, { scan: scan.id, status: { $in: ['completed', 'failed'] } });
+    const succeeded = await em.count(ScanResult, { scan: scan.id, status: 'completed' });
+    const latest = results[0];
+    return {
+      status: 'success',
+      scan: {
+        id: scan.id,
+        project_id: scan.project.id,
+        name: scan.name,
+        description: scan.description ?? null,
+        target: scan.targets.join(','),
+        targets: scan.targets,
+        ports: scan.ports ?? null,
+        scan_arguments: scan.nmapFlags.join(' '),
+        nmap_flags: scan.nmapFlags,
+        runner: scan.runner,
+        chunk_size: scan.chunkSize,
+        concurrency: scan.concurrency,
+        interval_minutes: scan.intervalMinutes ?? null,
+        is_active: scan.isActive,
+        is_scheduled: scan.isScheduled,
+        last_run: scan.lastRun ?? null,
+        next_run: scan.nextRun ?? null,
+        created_at: scan.createdAt,
+        updated_at: scan.updatedAt,
+        status: latest?.status ?? 'idle',
+        progress: latest ? await this.progressOf(latest) : null,
+        recent_results: results.map((r) => this.resultSummary(r)),
+        statistics: {
+          total_results: total,
+          success_rate: finished ? Math.round((succeeded / finished) * 10000) / 100 : null,
+          last_success: completed?.finishedAt ?? null,
+          last_failure: failed?.finishedAt ?? null,
+        },
+      },
+    };
+  }
+
+  async findOwned(ownerId: number, scanId: number): Promise<Scan> {
+    const scan = await this.em.fork().findOne(Scan, { id: scanId, owner: ownerId });
+    if (!scan) throw new NotFoundException({ error: 'Scan not found' });
+    return scan;
+  }
+
+  private async progressOf(result: ScanResult) {
+    const live = result.status === 'running' || result.status === 'queued' ? await this.state.progress(result.id) : undefined;
+    const done = live?.done ?? result.batchesDone;
+    const failed = live?.failed ?? result.batchesFailed;
+    const total = result.batchesTotal;
+    return {
+      percent: total ? Math.floor(((done + failed) * 100) / total) : 100,
+      batches_done: done,
+      batches_failed: failed,
+      batches_total: total,
+    };
+  }
+
+  private resultSummary(r: ScanResult) {
+    return {
+      result_id: r.id,
+      status: r.status,
+      runner: r.runner,
+      targets_total: r.targetsTotal,
+      batches_total: r.batchesTotal,
+      batches_done: r.batchesDone,
+      batches_failed: r.batchesFailed,
+      hosts_up: r.hostsUp,
+      open_ports: r.openPorts,
+      error: r.error,
+      created_at: r.createdAt,
+      started_at: r.startedAt,
+      finished_at: r.finishedAt,
+    };
+  }
+}

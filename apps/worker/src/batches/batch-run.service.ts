@@ -1,0 +1,217 @@
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
+import { BatchJobData, ScanEventBody } from '@nso/contracts';
+import { ScanEventPublisher } from '@nso/events';
+import {
+  NMAP_RUNNER,
+  NmapArgumentPolicy,
+  NmapRunner,
+  NmapXmlError,
+  parseNmapXml,
+  parseTargets,
+  ScanScope,
+  ScopeError,
+  sliceTargets,
+} from '@nso/nmap';
+import { Batch, BatchResultStore, ScanResult } from '@nso/persistence';
+import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
+import { Job, UnrecoverableError } from 'bullmq';
+
+type RunRef = { scanId: number; resultId: number };
+
+/** Why a batch's nmap run did not produce a result. */
+class BatchAttemptError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Runs one batch: nmap over one chunk of a run's targets, its stdout streamed as `line` events, its XML stored
+ * once, then the run's window moved on. Failures are rethrown so BullMQ retries the batch.
+ */
+@Injectable()
+export class BatchRunService {
+  private readonly logger = new Logger(BatchRunService.name);
+  /** nmap processes of this worker, by run, so a stop can end them. */
+  private readonly running = new Map<number, Set<AbortController>>();
+
+  constructor(
+    private readonly em: EntityManager,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(NMAP_RUNNER) private readonly nmap: NmapRunner,
+    private readonly policy: NmapArgumentPolicy,
+    private readonly scope: ScanScope,
+    private readonly events: ScanEventPublisher,
+    private readonly state: RunStateStore,
+    private readonly scheduler: BatchScheduler,
+    private readonly finalizer: RunFinalizer,
+  ) {}
+
+  cancelRun(resultId: number): void {
+    for (const controller of this.running.get(resultId) ?? []) controller.abort();
+  }
+
+  async run(job: Job<BatchJobData>): Promise<void> {
+    const { scanId, resultId, batchSeq } = job.data;
+    const ref: RunRef = { scanId, resultId };
+    const em = this.em.fork();
+    const result = await em.findOne(ScanResult, resultId);
+    if (!result) return; // the scan was deleted
+    if (result.status !== 'queued' && result.status !== 'running') return;
+    if (await this.state.isStopped(resultId)) return;
+
+    const targets = sliceTargets(parseTargets(result.targets), (batchSeq - 1) * result.chunkSize, result.chunkSize);
+    const batch = await this.beginBatch(em, result, batchSeq, targets);
+    if (batch.status === 'completed') {
+      // An earlier attempt stored the result and died before moving the run on.
+      return this.account(ref, batchSeq, 'done');
+    }
+    const attempt = job.attemptsMade + 1;
+    const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+    await em.nativeUpdate(
+      Batch,
+      { id: batch.id },
+      { status: 'running', workerId: this.config.workerId, startedAt: new Date(), attempts: attempt },
+    );
+    await em.nativeUpdate(ScanResult, { id: resultId, status: 'queued' }, { status: 'running', startedAt: new Date() });
+
+    try {
+      // The gateway checked policy and scope; a worker never trusts a job blindly.
+      await this.scope.checkSpecs(parseTargets(targets));
+      const flags = this.policy.validate(result.nmapFlags);
+      await this.events.publish(ref, { event: 'batch_start', batch_id: batchSeq, targets, attempt });
+      const outcome = await this.runNmap(ref, batchSeq, flags, targets);
+      if (outcome === 'stopped') {
+        await em.nativeUpdate(Batch, { id: batch.id }, { status: 'stopped', finishedAt: new Date() });
+        return;
+      }
+      const stored = await new BatchResultStore(em.fork()).storeBatchResult({
+        batchId: batch.id,
+        workerId: this.config.workerId,
+        exitCode: outcome.exitCode,
+        stderr: outcome.stderr || null,
+        finishedAt: new Date(),
+        hosts: outcome.hosts,
+      });
+      await this.account(ref, batchSeq, 'done', { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
+    } catch (error) {
+      const failure = this.describeFailure(error);
+      const final = lastAttempt || error instanceof ScopeError;
+      await em.nativeUpdate(
+        Batch,
+        { id: batch.id },
+        { status: final ? 'failed' : 'running', exitCode: failure.exitCode, stderr: failure.stderr || failure.message },
+      );
+      await this.events.publish(ref, {
+        event: 'batch_failed',
+        batch_id: batchSeq,
+        error: failure.message,
+        exit_code: failure.exitCode,
+        stderr: failure.stderr,
+        attempt,
+        will_retry: !final,
+      });
+      if (final) await this.account(ref, batchSeq, 'failed');
+      throw error instanceof ScopeError ? new UnrecoverableError(failure.message) : error;
+    }
+  }
+
+  private async runNmap(ref: RunRef, batchSeq: number, flags: string[], targets: string[]) {
+    const controller = new AbortController();
+    const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
+    this.running.set(ref.resultId, mine.add(controller));
+    // A stop published while this batch was being set up is not missed.
+    if (await this.state.isStopped(ref.resultId)) controller.abort();
+    const published: Promise<unknown>[] = [];
+    try {
+      const run = await this.nmap.run({
+        nmapPath: this.config.nmapPath,
+        flags,
+        targets,
+        signal: controller.signal,
+        killGraceMs: 1000,
+        // Published without waiting: one connection sends them in order, and order within a batch is the point.
+        onLine: (line) => {
+          if (!controller.signal.aborted) {
+            published.push(this.events.publish(ref, { event: 'line', batch_id: batchSeq, line }));
+          }
+        },
+      });
+      await Promise.all(published);
+      if (run.cancelled) return 'stopped' as const;
+      if (run.exitCode !== 0) {
+        throw new BatchAttemptError(`nmap exited with code ${run.exitCode ?? run.signal}`, run.exitCode, run.stderr);
+      }
+      const parsed = await parseNmapXml(run.xml);
+      return { exitCode: run.exitCode, stderr: run.stderr, hosts: parsed.hosts };
+    } finally {
+      mine.delete(controller);
+      if (mine.size === 0) this.running.delete(ref.resultId);
+    }
+  }
+
+  /** Counts the batch once, tells subscribers, keeps the window full, and ends the run after its last batch. */
+  private async account(
+    ref: RunRef,
+    batchSeq: number,
+    kind: 'done' | 'failed',
+    summary?: { hosts_up: number; open_ports: number },
+  ): Promise<void> {
+    const finish = await this.state.finish(ref.resultId, batchSeq, kind);
+    if (finish.outcome === 'stopped') return;
+    if (finish.outcome === 'counted') {
+      const progress: ScanEventBody = {
+        event: 'progress',
+        percent: Math.floor(((finish.done + finish.failed) * 100) / finish.total),
+        batches_done: finish.done,
+        batches_failed: finish.failed,
+        batches_total: finish.total,
+      };
+      if (kind === 'done') {
+        await this.events.publish(ref, {
+          event: 'batch_complete',
+          batch_id: batchSeq,
+          summary: summary ?? { hosts_up: 0, open_ports: 0 },
+        });
+      }
+      await this.events.publish(ref, progress);
+      await this.em.fork().nativeUpdate(
+        ScanResult,
+        { id: ref.resultId },
+        { batchesDone: finish.done, batchesFailed: finish.failed },
+      );
+      if (finish.nextSeq !== undefined) await this.scheduler.enqueue(ref, [finish.nextSeq]);
+    }
+    if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref.resultId);
+  }
+
+  private async beginBatch(em: EntityManager, result: ScanResult, seq: number, targets: string[]): Promise<Batch> {
+    const existing = await em.findOne(Batch, { result: result.id, seq });
+    if (existing) return existing;
+    try {
+      const batch = em.create(Batch, { result, seq, targets });
+      await em.flush();
+      return batch;
+    } catch (error) {
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      em.clear();
+      return em.findOneOrFail(Batch, { result: result.id, seq });
+    }
+  }
+
+  private describeFailure(error: unknown): { message: string; exitCode: number | null; stderr: string } {
+    if (error instanceof BatchAttemptError) {
+      return { message: error.message, exitCode: error.exitCode, stderr: error.stderr };
+    }
+    if (error instanceof NmapXmlError) return { message: `nmap XML unreadable: ${error.message}`, exitCode: 0, stderr: '' };
+    const message = error instanceof Error ? error.message : String(error);
+    if (!(error instanceof ScopeError)) this.logger.error(`batch failed: ${message}`);
+    return { message, exitCode: null, stderr: '' };
+  }
+}

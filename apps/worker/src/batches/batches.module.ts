@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { RunsModule } from '@nso/runs';
+import { BatchQueueConsumer } from './batch-queue.consumer';
+import { BatchRunService } from './batch-run.service';
+import { StopListener } from './stop-listener';
+
+@Module({ imports: [RunsModule], providers: [BatchRunService, BatchQueueConsumer, StopListener] })
+export class BatchesModule {}

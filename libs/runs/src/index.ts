@@ -1,0 +1,4 @@
+export * from './batch-scheduler';
+export * from './run-finalizer';
+export * from './run-state.store';
+export * from './runs.module';

@@ -1,0 +1,92 @@
+// Ends a run exactly once: a conditional update of its status decides which caller publishes the terminal
+// event, so a batch retried after a crash, or a stop racing the last batch, never ends a run twice.
+import { EntityManager } from '@mikro-orm/core';
+import { Injectable } from '@nestjs/common';
+import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
+import { ScanEventPublisher } from '@nso/events';
+import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
+
+const ACTIVE = ['queued', 'running'] as const;
+
+@Injectable()
+export class RunFinalizer {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly events: ScanEventPublisher,
+  ) {}
+
+  /** Every batch has finished: the run completes (or fails, when no batch succeeded). */
+  async complete(resultId: number): Promise<void> {
+    const em = this.em.fork();
+    const result = await em.findOneOrFail(ScanResult, resultId, { populate: ['scan'] });
+    const batches = await em.find(Batch, { result: resultId }, { orderBy: { seq: 'asc' } });
+    const done = batches.filter((b) => b.status === 'completed');
+    const failed = batches.filter((b) => b.status === 'failed').length;
+    const status = done.length === 0 && failed > 0 ? 'failed' : 'completed';
+    const finishedAt = new Date();
+    const changed = await em.nativeUpdate(
+      ScanResult,
+      { id: resultId, status: { $in: [...ACTIVE] } },
+      {
+        status,
+        finishedAt,
+        batchesDone: done.length,
+        batchesFailed: failed,
+        hostsUp: done.reduce((sum, b) => sum + b.hostsUp, 0),
+        openPorts: done.reduce((sum, b) => sum + b.openPorts, 0),
+        error: status === 'failed' ? `all ${failed} batches failed` : null,
+      },
+    );
+    if (changed !== 1) return;
+    await em.nativeUpdate(Scan, { id: result.scan.id }, { lastRun: finishedAt });
+
+    const ref = { scanId: result.scan.id, resultId };
+    let terminal: ScanEventBody;
+    if (status === 'failed') {
+      terminal = { event: 'scan_failed', scan_id: ref.scanId, error: `all ${failed} batches failed` };
+    } else if (result.runner === 'multiprocessing') {
+      terminal = { event: 'legacy_scan_complete', scan_id: ref.scanId, results: await this.legacyResults(em, batches) };
+    } else {
+      terminal = { event: 'scan_complete', scan_id: ref.scanId, status: 'completed' };
+    }
+    await this.events.publish(ref, terminal);
+  }
+
+  /** The user stopped the run: it ends `stopped` and says so, unless it had already ended. */
+  async stop(scanId: number, resultId: number): Promise<boolean> {
+    const changed = await this.em
+      .fork()
+      .nativeUpdate(ScanResult, { id: resultId, status: { $in: [...ACTIVE] } }, { status: 'stopped', finishedAt: new Date() });
+    if (changed !== 1) return false;
+    await this.events.publish({ scanId, resultId }, { event: 'scan_stopped', scan_id: scanId });
+    return true;
+  }
+
+  private async legacyResults(em: EntityManager, batches: Batch[]): Promise<LegacyChunkResult[]> {
+    const hosts = await em.find(
+      Host,
+      { batch: { $in: batches.map((b) => b.id) } },
+      { populate: ['ports'], orderBy: { id: 'asc' } },
+    );
+    return batches.map((batch) => ({
+      batch_id: batch.seq,
+      targets: batch.targets,
+      status: batch.status === 'completed' || batch.status === 'failed' ? batch.status : 'stopped',
+      exit_code: batch.exitCode,
+      summary: { hosts_up: batch.hostsUp, open_ports: batch.openPorts },
+      hosts: hosts
+        .filter((h) => h.batch.id === batch.id)
+        .map((h) => ({
+          address: h.address,
+          state: h.state,
+          hostnames: h.hostnames.map((n) => n.name),
+          ports: h.ports.getItems().map((p) => ({
+            protocol: p.protocol,
+            port: p.port,
+            state: p.state,
+            service: p.serviceName ?? null,
+          })),
+        })),
+    }));
+  }
+}

@@ -1,0 +1,143 @@
+// The live state of a run in Redis: which batches are enqueued, finished or still to come, and whether it was
+// stopped. Each operation is one Lua script, so gateways and workers racing on one run always agree.
+import { Inject, Injectable } from '@nestjs/common';
+import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import Redis from 'ioredis';
+
+const STATE_TTL_SECONDS = 7 * 24 * 3600;
+
+// KEYS: state hash, inflight set. ARGV: how many to claim. Returns the claimed batch numbers.
+const CLAIM = `
+if redis.call('HGET', KEYS[1], 'stopped') == '1' then return {} end
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+local claimed = {}
+for _ = 1, tonumber(ARGV[1]) do
+  local nextSeq = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
+  if nextSeq > total then break end
+  redis.call('HSET', KEYS[1], 'next', nextSeq + 1)
+  redis.call('SADD', KEYS[2], nextSeq)
+  table.insert(claimed, nextSeq)
+end
+return claimed
+`;
+
+// KEYS: state hash, inflight set, finished set. ARGV: seq, 'done' | 'failed'.
+// Returns {outcome, done, failed, total, nextSeq}; outcome 1 = counted now, 0 = counted before, -1 = run stopped.
+const FINISH = `
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+if redis.call('HGET', KEYS[1], 'stopped') == '1' then
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return {-1, 0, 0, total, 0}
+end
+local first = redis.call('SADD', KEYS[3], ARGV[1])
+local nextSeq = 0
+if first == 1 then
+  redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
+  redis.call('SREM', KEYS[2], ARGV[1])
+  local candidate = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
+  if candidate <= total then
+    redis.call('HSET', KEYS[1], 'next', candidate + 1)
+    redis.call('SADD', KEYS[2], candidate)
+    nextSeq = candidate
+  end
+end
+local done = tonumber(redis.call('HGET', KEYS[1], 'done') or '0')
+local failed = tonumber(redis.call('HGET', KEYS[1], 'failed') or '0')
+return {first, done, failed, total, nextSeq}
+`;
+
+export interface FinishOutcome {
+  /** counted: this call counted the batch; duplicate: an earlier attempt did; stopped: the run was stopped. */
+  outcome: 'counted' | 'duplicate' | 'stopped';
+  done: number;
+  failed: number;
+  total: number;
+  /** The batch this call claimed to keep the window full, or undefined. */
+  nextSeq?: number;
+}
+
+export interface RunProgress {
+  done: number;
+  failed: number;
+  total: number;
+  stopped: boolean;
+}
+
+type RunStateRedis = Redis & {
+  nsoClaimBatches(state: string, inflight: string, count: number): Promise<number[]>;
+  nsoFinishBatch(
+    state: string,
+    inflight: string,
+    finished: string,
+    seq: number,
+    kind: 'done' | 'failed',
+  ): Promise<number[]>;
+};
+
+@Injectable()
+export class RunStateStore {
+  private readonly redis: RunStateRedis;
+
+  constructor(@Inject(REDIS_CLIENT) redis: Redis, @Inject(REDIS_KEYS) private readonly keys: RedisKeys) {
+    this.redis = redis as RunStateRedis;
+    if (!('nsoClaimBatches' in this.redis)) {
+      this.redis.defineCommand('nsoClaimBatches', { numberOfKeys: 2, lua: CLAIM });
+      this.redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
+    }
+  }
+
+  private names(resultId: number) {
+    const state = this.keys.runState(resultId);
+    return { state, inflight: `${state}:inflight`, finished: `${state}:finished` };
+  }
+
+  /** Creates the state of a new run and claims its first window of batches. */
+  async start(resultId: number, batchesTotal: number, window: number): Promise<number[]> {
+    const { state, inflight, finished } = this.names(resultId);
+    await this.redis
+      .multi()
+      .hset(state, { total: batchesTotal, next: 1, done: 0, failed: 0, stopped: 0 })
+      .expire(state, STATE_TTL_SECONDS)
+      .del(inflight, finished)
+      .exec();
+    const claimed = await this.redis.nsoClaimBatches(state, inflight, window);
+    await this.redis.expire(inflight, STATE_TTL_SECONDS);
+    return claimed;
+  }
+
+  /** Counts a batch as finished (once, whatever the retries) and claims the next batch of the window. */
+  async finish(resultId: number, seq: number, kind: 'done' | 'failed'): Promise<FinishOutcome> {
+    const { state, inflight, finished } = this.names(resultId);
+    const [first, done, failed, total, nextSeq] = await this.redis.nsoFinishBatch(state, inflight, finished, seq, kind);
+    await this.redis.expire(finished, STATE_TTL_SECONDS);
+    return {
+      outcome: first === 1 ? 'counted' : first === 0 ? 'duplicate' : 'stopped',
+      done,
+      failed,
+      total,
+      nextSeq: nextSeq > 0 ? nextSeq : undefined,
+    };
+  }
+
+  /** Marks the run stopped (no batch is claimed afterwards) and returns the batches still in flight. */
+  async stop(resultId: number): Promise<number[]> {
+    const { state, inflight } = this.names(resultId);
+    const [, members] = (await this.redis.multi().hset(state, 'stopped', 1).smembers(inflight).exec()) ?? [];
+    return ((members?.[1] as string[]) ?? []).map(Number);
+  }
+
+  async isStopped(resultId: number): Promise<boolean> {
+    return (await this.redis.hget(this.names(resultId).state, 'stopped')) === '1';
+  }
+
+  async progress(resultId: number): Promise<RunProgress | undefined> {
+    const fields = await this.redis.hgetall(this.names(resultId).state);
+    if (!fields.total) return undefined;
+    return {
+      done: Number(fields.done),
+      failed: Number(fields.failed),
+      total: Number(fields.total),
+      stopped: fields.stopped === '1',
+    };
+  }
+}

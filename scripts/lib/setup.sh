@@ -1,0 +1,79 @@
+# Shared set-up of scripts/start.sh and scripts/test.sh: install what is missing, build, find or start services.
+# Sourced, not run. Every step says what it does; nothing is installed that is already there.
+
+log() { printf '\033[1m[netscan]\033[0m %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "need root to run: $* (run it as root, then start again)"
+  fi
+}
+
+apt_updated=
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || die "install $* with your package manager, then start again"
+  if [ -z "$apt_updated" ]; then log "apt-get update"; as_root apt-get update -qq; apt_updated=1; fi
+  log "installing $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_commands() {
+  # ensure_commands <command>:<debian package> ...
+  local missing=()
+  for pair in "$@"; do command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}"); done
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+ensure_node() {
+  command -v node >/dev/null 2>&1 || die "Node.js 20 or later is required (https://nodejs.org)"
+  local major; major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" -ge 20 ] || die "Node.js 20 or later is required (found $(node --version))"
+}
+
+ensure_node_modules() {
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "installing npm dependencies (npm ci; better-sqlite3 may build from source, about a minute)"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+ensure_build() {
+  local newest
+  newest=$(find apps libs -name '*.ts' ! -name '*.spec.ts' -newer dist/.built 2>/dev/null | head -n 1)
+  if [ ! -f dist/.built ] || [ -n "$newest" ]; then
+    log "building (nest build)"
+    npm run --silent build
+    touch dist/.built
+  fi
+}
+
+# redis_answers <host> <port>: true when something answers PING with PONG.
+redis_answers() {
+  (exec 3<>"/dev/tcp/$1/$2" && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && [[ "$reply" == +PONG* ]]) 2>/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# ensure_redis <url>: use the Redis at <url>, or start a local redis-server there (loopback only) when none answers.
+ensure_redis() {
+  local url=$1 hostport host port
+  hostport=${url#*://}; hostport=${hostport##*@}; hostport=${hostport%%/*}
+  host=${hostport%:*}; port=${hostport##*:}; [ "$port" = "$hostport" ] && port=6379
+  if redis_answers "$host" "$port"; then return 0; fi
+  case "$host" in 127.*|localhost) ;; *) die "no Redis answers at $url; start it or set REDIS_URL" ;; esac
+  ensure_commands redis-server:redis-server
+  mkdir -p data/redis
+  log "no Redis at $url: starting a local redis-server on $host:$port (data/redis)"
+  redis-server --port "$port" --bind "$host" --daemonize yes --save '' --appendonly no \
+    --dir "$PWD/data/redis" --pidfile "$PWD/data/redis/redis-$port.pid" --logfile "$PWD/data/redis/redis-$port.log"
+  for _ in $(seq 50); do redis_answers "$host" "$port" && { STARTED_REDIS_PIDFILE="$PWD/data/redis/redis-$port.pid"; return 0; }; sleep 0.1; done
+  die "redis-server did not start; see data/redis/redis-$port.log"
+}
+
+stop_started_redis() {
+  if [ -n "${STARTED_REDIS_PIDFILE:-}" ] && [ -f "$STARTED_REDIS_PIDFILE" ]; then
+    kill "$(cat "$STARTED_REDIS_PIDFILE")" 2>/dev/null || true
+  fi
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Quick start: installs what is missing, then runs gateway, one worker and the delta service on the embedded
+# defaults (SQLite under ./data, Redis at REDIS_URL or a local redis-server started here). Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/setup.sh
+
+ensure_node
+ensure_commands nmap:nmap
+ensure_node_modules
+ensure_build
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
+ensure_redis "$REDIS_URL"
+mkdir -p data
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  log "stopping"
+  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  stop_started_redis
+}
+trap stop_all INT TERM EXIT
+
+# The gateway migrates the database first; worker and delta start once it listens.
+node dist/apps/gateway/apps/gateway/src/main.js & pids+=($!)
+for _ in $(seq 300); do port_open "${HOST:-127.0.0.1}" "${PORT:-3000}" && break; kill -0 "${pids[0]}" 2>/dev/null || exit 1; sleep 0.1; done
+node dist/apps/worker/apps/worker/src/main.js & pids+=($!)
+node dist/apps/delta/apps/delta/src/main.js & pids+=($!)
+log "API on http://${HOST:-127.0.0.1}:${PORT:-3000}/api  (OpenAPI: /api/docs)  — Ctrl-C stops everything"
+# Stop everything if any one of the three exits.
+wait -n "${pids[@]}"

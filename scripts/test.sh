@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check and test: lint, formatting, types, unit tests, then integration tests against real Redis,
+# SQLite, PostgreSQL, nmap (loopback targets only) and real worker processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/setup.sh
+
+ensure_node
+ensure_commands nmap:nmap
+ensure_node_modules
+ensure_build
+
+export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
+ensure_redis "$TEST_REDIS_URL"
+trap stop_started_redis EXIT
+source scripts/lib/postgres.sh
+ensure_postgres
+
+log "lint and formatting"
+npm run --silent lint
+npm run --silent format:check
+npm run --silent typecheck
+
+log "tests"
+npx jest --ci --maxWorkers=2 "$@"
