@@ -8,7 +8,7 @@ export interface BatchSummary {
 /** What the worker publishes; the event log stamps `seq` (strictly increasing per scan) and `ts`. */
 export type ScanEventBody =
   | { event: 'line'; batch_id: number; line: string }
-  | { event: 'batch_start'; batch_id: number; targets: string[]; attempt: number }
+  | { event: 'batch_start'; batch_id: number; targets: string[]; attempt: number; worker: string }
   | { event: 'batch_complete'; batch_id: number; summary: BatchSummary }
   | {
       event: 'batch_failed';

@@ -1,7 +1,16 @@
-// Turns REDIS_URL into ioredis options, so BullMQ and our own clients connect the same way.
-import type { RedisOptions } from 'ioredis';
+// Turns REDIS_URL into connection options that both ioredis and BullMQ accept, so every client connects alike.
 
-export function redisOptionsFromUrl(url: string): RedisOptions {
+export interface RedisConnectionOptions {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db: number;
+  tls?: Record<string, never>;
+  maxRetriesPerRequest: number | null;
+}
+
+export function redisOptionsFromUrl(url: string): RedisConnectionOptions {
   const parsed = new URL(url);
   const db = parsed.pathname.replace(/^\//, '');
   return {

@@ -79,11 +79,11 @@ export class RunStateStore {
   private readonly redis: RunStateRedis;
 
   constructor(@Inject(REDIS_CLIENT) redis: Redis, @Inject(REDIS_KEYS) private readonly keys: RedisKeys) {
-    this.redis = redis as RunStateRedis;
-    if (!('nsoClaimBatches' in this.redis)) {
-      this.redis.defineCommand('nsoClaimBatches', { numberOfKeys: 2, lua: CLAIM });
-      this.redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
+    if (!('nsoClaimBatches' in redis)) {
+      redis.defineCommand('nsoClaimBatches', { numberOfKeys: 2, lua: CLAIM });
+      redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
     }
+    this.redis = redis as RunStateRedis;
   }
 
   private names(resultId: number) {

@@ -85,7 +85,13 @@ export class BatchRunService {
       // The gateway checked policy and scope; a worker never trusts a job blindly.
       await this.scope.checkSpecs(parseTargets(targets));
       const flags = this.policy.validate(result.nmapFlags);
-      await this.events.publish(ref, { event: 'batch_start', batch_id: batchSeq, targets, attempt });
+      await this.events.publish(ref, {
+        event: 'batch_start',
+        batch_id: batchSeq,
+        targets,
+        attempt,
+        worker: this.config.workerId,
+      });
       const outcome = await this.runNmap(ref, batchSeq, flags, targets);
       if (outcome === 'stopped') {
         await em.nativeUpdate(Batch, { id: batch.id }, { status: 'stopped', finishedAt: new Date() });

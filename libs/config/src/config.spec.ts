@@ -1,0 +1,73 @@
+import { ConfigError, isCidr, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('has loopback-only, local defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      redisUrl: 'redis://127.0.0.1:6379',
+      databaseUrl: 'sqlite:./data/netscan.db',
+      scanScopeAllow: ['127.0.0.0/8', '::1/128'],
+      scanScopeDeny: [],
+      nmapPath: 'nmap',
+    });
+  });
+
+  it('reads and trims every variable', () => {
+    const config = loadConfig({
+      PORT: ' 8080 ',
+      DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
+      DATABASE_SCHEMA: 'tenant_a',
+      SCAN_SCOPE_ALLOW: '127.0.0.0/8, ::1',
+      SCAN_SCOPE_DENY: '127.0.0.9/32',
+      WORKER_CONCURRENCY: '4',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://u@127.0.0.1:5432/db',
+      databaseSchema: 'tenant_a',
+      scanScopeAllow: ['127.0.0.0/8', '::1'],
+      scanScopeDeny: ['127.0.0.9/32'],
+      workerConcurrency: 4,
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ PORT: '', SCAN_SCOPE_DENY: '' })).toMatchObject({ port: 3000, scanScopeDeny: [] });
+  });
+
+  it('names every malformed variable at once', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: '70000', DATABASE_URL: 'mysql://x', WORKER_CONCURRENCY: 'two', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.problems).toEqual([
+      'PORT="70000" must be an integer from 0 to 65535',
+      'DATABASE_URL="mysql://x" is malformed: expected sqlite:<path> or postgres://user@host:port/database',
+      'WORKER_CONCURRENCY="two" must be an integer from 1 to 64',
+      'LOG_LEVEL="loud" must be one of error, warn, log, debug, verbose',
+    ]);
+  });
+
+  it('refuses a scope that allows nothing', () => {
+    expect(() => loadConfig({ SCAN_SCOPE_ALLOW: ' , ' })).toThrow('SCAN_SCOPE_ALLOW must name at least one CIDR');
+  });
+
+  it.each([
+    ['127.0.0.0/8', true],
+    ['::1/128', true],
+    ['::1', true],
+    ['127.0.0.1', true],
+    ['127.0.0.0/33', false],
+    ['::/129', false],
+    ['localhost', false],
+    ['127.0.0.0/8/1', false],
+    ['127.0.0.0/x', false],
+  ])('isCidr(%s) is %s', (text, expected) => {
+    expect(isCidr(text)).toBe(expected);
+  });
+});

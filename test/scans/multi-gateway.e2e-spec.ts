@@ -1,0 +1,75 @@
+import { createServer } from 'node:net';
+import request from 'supertest';
+import { testDatabaseParams } from '../support/database';
+import { AppProcess, startProcess } from '../support/processes';
+import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/redis';
+import { openScanSocket } from '../support/ws-client';
+import { Listener, listenOn } from '../support/listeners';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// Two gateway processes and one worker process on one PostgreSQL schema and one Redis prefix: a scan started
+// through gateway A is watched live through gateway B.
+describe('two gateway replicas', () => {
+  const processes: AppProcess[] = [];
+  let urls: string[];
+  let listener: Listener;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await testDatabaseParams('postgresql');
+    const prefix = testRedisPrefix('multi');
+    cleanup = async () => {
+      await database.cleanup();
+      await clearRedisPrefix(prefix);
+    };
+    const env = {
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: prefix,
+      DATABASE_URL: database.databaseUrl,
+      DATABASE_SCHEMA: database.schema,
+    };
+    const ports = [await freePort(), await freePort()];
+    for (const port of ports) processes.push(startProcess('gateway', { ...env, PORT: String(port) }));
+    await Promise.all(processes.map((p) => p.waitForOutput(/API listening on/)));
+    const worker = startProcess('worker', { ...env, WORKER_ID: 'multi-w1' });
+    processes.push(worker);
+    await worker.waitForOutput(/worker \S+ ready/);
+    urls = ports.map((port) => `http://127.0.0.1:${port}`);
+    listener = await listenOn('127.0.14.5');
+  });
+
+  afterAll(async () => {
+    await listener?.close();
+    await Promise.all(processes.map((p) => p.stop('SIGTERM')));
+    await cleanup?.();
+  });
+
+  it('streams on gateway B the events of a scan started through gateway A', async () => {
+    const started = await request(urls[0])
+      .post('/api/scans/start')
+      .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)], targets: ['127.0.14.4-5'], chunk_size: 1 })
+      .expect(200);
+    const onB = await openScanSocket(urls[1], started.body.scan_id);
+    const onA = await openScanSocket(urls[0], started.body.scan_id);
+    await Promise.all([onA, onB].map((s) => s.waitFor((m) => m.event === 'scan_complete')));
+    onA.close();
+    onB.close();
+    expect(onB.messages).toEqual(onA.messages);
+    const completes = onB.messages.filter((m) => m.event === 'batch_complete');
+    expect(completes.map((m) => m.summary.open_ports).sort()).toEqual([0, 1]);
+    const described = await request(urls[1]).get(`/api/scans/${started.body.scan_id}`).expect(200);
+    expect(described.body.scan.status).toBe('completed');
+  });
+
+  it('shuts down cleanly on SIGTERM', async () => {
+    const [a, b, worker] = processes;
+    expect(await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([0, 0, 0]);
+  });
+});

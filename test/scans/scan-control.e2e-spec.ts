@@ -1,0 +1,179 @@
+import { MikroORM } from '@mikro-orm/core';
+import { getQueueToken } from '@nestjs/bullmq';
+import { BATCH_QUEUE } from '@nso/contracts';
+import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
+import { Queue } from 'bullmq';
+import request from 'supertest';
+import { nmapProcessesMatching, waitUntil } from '../support/nmap-processes';
+import { startSystem, TestSystem } from '../support/system';
+import { openScanSocket } from '../support/ws-client';
+
+// Stop, faults and refusals. Real nmap against loopback only: 127.0.11.x, 127.0.12.x, 127.0.13.x.
+describe('scan control and faults', () => {
+  let system: TestSystem;
+
+  beforeAll(async () => {
+    system = await startSystem({ database: 'postgresql', workers: 2, env: { BATCH_ATTEMPTS: '2' } });
+  });
+  afterAll(() => system.close());
+
+  const start = (body: object) => request(system.gateway.url).post('/api/scans/start').send(body);
+  const orm = () => system.gateway.app.get(MikroORM).em.fork();
+
+  it('stops a running scan: nmap ends on every worker within 2 s, nothing starts afterwards, status stopped', async () => {
+    // Every port at 100 packets/s: each batch would run for minutes.
+    const started = await start({
+      nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-65535', '--max-rate', '100'],
+      targets: ['127.0.11.0/29'],
+      chunk_size: 1,
+      concurrency: 2,
+    }).expect(200);
+    const scanId: number = started.body.scan_id;
+    const socket = await openScanSocket(system.gateway.url, scanId);
+    await waitUntil(() => socket.messages.filter((m) => m.event === 'batch_start').length === 2, 20_000, 'two batches');
+    await waitUntil(() => nmapProcessesMatching('127.0.11.').length === 2, 10_000, 'two nmap processes');
+
+    const stopped = await request(system.gateway.url).post(`/api/scans/${scanId}/stop`).expect(200);
+    expect(stopped.body).toEqual({ scan_id: scanId, status: 'stopping' });
+    const took = await waitUntil(() => nmapProcessesMatching('127.0.11.').length === 0, 2_000, 'nmap exit');
+    expect(took).toBeLessThan(2_000);
+    await socket.waitFor((m) => m.event === 'scan_stopped');
+
+    const described = await request(system.gateway.url).get(`/api/scans/${scanId}`).expect(200);
+    expect(described.body.scan.status).toBe('stopped');
+    const em = orm();
+    const result = await em.findOneOrFail(ScanResult, { scan: scanId });
+    expect(result.status).toBe('stopped');
+    expect(result.finishedAt).toBeInstanceOf(Date);
+    const batches = await em.find(Batch, { result: result.id });
+    expect(batches.map((b) => b.status)).toEqual(['stopped', 'stopped']);
+    const queue = system.gateway.app.get<Queue>(getQueueToken(BATCH_QUEUE));
+    const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    expect(counts).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
+    socket.close();
+    expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
+    expect(socket.messages.filter((m) => m.event === 'batch_start')).toHaveLength(2);
+
+    const again = await request(system.gateway.url).post(`/api/scans/${scanId}/stop`).expect(409);
+    expect(again.body).toMatchObject({ error: `Scan ${scanId} is not running`, scan_status: 'stopped' });
+  });
+
+  it('answers 404 to stopping an unknown scan, and 400 to a malformed id', async () => {
+    expect((await request(system.gateway.url).post('/api/scans/999999/stop').expect(404)).body).toEqual({
+      error: 'Scan not found',
+    });
+    await request(system.gateway.url).post('/api/scans/abc/stop').expect(400, { error: 'scan_id must be an integer' });
+  });
+
+  it('runs a batch again on another worker when its worker is killed mid-batch, storing each host once', async () => {
+    const started = await start({
+      nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-4000', '--max-rate', '1000'],
+      targets: ['127.0.12.1', '127.0.12.2'],
+      chunk_size: 2,
+    }).expect(200);
+    const scanId: number = started.body.scan_id;
+    const socket = await openScanSocket(system.gateway.url, scanId);
+    const first = await socket.waitFor((m) => m.event === 'batch_start');
+    const victim = system.workers.find((w) => w.output().includes(`worker ${first.worker} ready`))!;
+    await waitUntil(() => socket.messages.some((m) => m.event === 'line'), 10_000, 'nmap output');
+    await victim.stop('SIGKILL');
+
+    const rerun = await socket.waitFor((m) => m.event === 'batch_start' && m.worker !== first.worker, 30_000);
+    expect(rerun.batch_id).toBe(1);
+    await socket.waitFor((m) => m.event === 'scan_complete', 30_000);
+    socket.close();
+    expect(socket.messages.filter((m) => m.event === 'batch_complete')).toHaveLength(1);
+    const em = orm();
+    const result = await em.findOneOrFail(ScanResult, { scan: scanId });
+    expect(result.status).toBe('completed');
+    const hosts = await em.find(Host, { result: result.id });
+    expect(hosts.map((h) => h.address).sort()).toEqual(['127.0.12.1', '127.0.12.2']);
+
+    // Replace the killed worker for the tests that follow.
+    system.workers.splice(system.workers.indexOf(victim), 1);
+    await system.startWorker(`w-replacement-${Date.now()}`);
+  });
+
+  it('a worker that gets SIGTERM finishes its batch before it exits', async () => {
+    const started = await start({
+      nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-3000', '--max-rate', '1500'],
+      targets: ['127.0.12.9'],
+    }).expect(200);
+    const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
+    const begun = await socket.waitFor((m) => m.event === 'batch_start');
+    const worker = system.workers.find((w) => w.output().includes(`worker ${begun.worker} ready`))!;
+    await worker.stop('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(socket.messages.some((m) => m.event === 'batch_complete')).toBe(true);
+    await socket.waitFor((m) => m.event === 'scan_complete');
+    socket.close();
+    expect(socket.messages.filter((m) => m.event === 'batch_start')).toHaveLength(1);
+    system.workers.splice(system.workers.indexOf(worker), 1);
+    await system.startWorker(`w-after-term-${Date.now()}`);
+  });
+
+  it('reports a failing nmap with batch_failed and its stderr, retries once, then fails the scan', async () => {
+    // Each option is allowed, but nmap refuses the combination and exits 1.
+    const started = await start({ nmap_flags: ['-sS', '-sT', '-p', '1'], targets: ['127.0.13.1'] }).expect(200);
+    const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
+    const failed = await socket.waitFor((m) => m.event === 'scan_failed', 30_000);
+    socket.close();
+    const failures = socket.messages.filter((m) => m.event === 'batch_failed');
+    expect(failures.map((f) => [f.attempt, f.will_retry])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    expect(failures[0]).toMatchObject({ batch_id: 1, exit_code: 1, stderr: expect.stringContaining('more than one type') });
+    expect(failed).toMatchObject({ scan_id: started.body.scan_id, error: 'all 1 batches failed' });
+    expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
+    const result = await orm().findOneOrFail(ScanResult, { scan: started.body.scan_id });
+    expect(result).toMatchObject({ status: 'failed', batchesFailed: 1 });
+  });
+
+  describe('refusals: validated before anything is stored or enqueued', () => {
+    it.each([
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], runner: 'threads' }, 'runner must be one of: asyncio, multiprocessing'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 0 }, 'chunk_size must not be less than 1'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 4097 }, 'chunk_size must not be greater than 4096'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 0 }, 'concurrency must not be less than 1'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 65 }, 'concurrency must not be greater than 64'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 1.5 }, 'chunk_size must be an integer number'],
+      [{ nmap_flags: ['-oN', 'x'], targets: ['127.0.0.1'] }, '-oN'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1', '198.51.100.7'] }, '198.51.100.7'],
+      [{ nmap_flags: ['-sT'], targets: ['--script=x'] }, '--script=x'],
+      [{ nmap_flags: ['-sT'], targets: [] }, 'Missing required fields'],
+    ])('refuses %j with 400', async (body, message) => {
+      const response = await start(body).expect(400);
+      expect(JSON.stringify(response.body)).toContain(message);
+    });
+
+    it('answers 404 for an unknown project_id', async () => {
+      const response = await start({ project_id: 424242, nmap_flags: ['-sT'], targets: ['127.0.0.1'] }).expect(404);
+      expect(response.body).toEqual({ error: 'Project not found' });
+    });
+
+    it('left nothing behind for the refused requests', async () => {
+      const em = orm();
+      const before = await em.count(Scan, {});
+      await start({ nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 0 }).expect(400);
+      await start({ project_id: 424242, nmap_flags: ['-sT'], targets: ['127.0.0.1'] }).expect(404);
+      expect(await em.count(Scan, {})).toBe(before);
+    });
+  });
+
+  it('answers a /8 at once, with batches created lazily, then stops it', async () => {
+    const t0 = Date.now();
+    const started = await start({
+      nmap_flags: ['-sT', '-Pn', '-n', '-p', '1', '--max-rate', '50'],
+      targets: ['127.0.0.0/8'],
+      chunk_size: 256,
+      concurrency: 2,
+    }).expect(200);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    const em = orm();
+    const result = await em.findOneOrFail(ScanResult, { scan: started.body.scan_id });
+    expect(result).toMatchObject({ targetsTotal: 16_777_216, batchesTotal: 65_536 });
+    await request(system.gateway.url).post(`/api/scans/${started.body.scan_id}/stop`).expect(200);
+    expect(await em.count(Batch, { result: result.id })).toBeLessThanOrEqual(2);
+  });
+});

@@ -1,0 +1,54 @@
+// A real WebSocket client that records every message, with deadline-bound waits instead of sleeps.
+import WebSocket from 'ws';
+
+export interface RecordedSocket {
+  messages: Array<Record<string, any>>;
+  closed: Promise<{ code: number; reason: string }>;
+  waitFor(predicate: (m: Record<string, any>) => boolean, timeoutMs?: number): Promise<Record<string, any>>;
+  close(): void;
+}
+
+export async function openScanSocket(baseUrl: string, scanId: number, since?: number): Promise<RecordedSocket> {
+  const url = `${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}${since !== undefined ? `?since=${since}` : ''}`;
+  const socket = new WebSocket(url);
+  const messages: Array<Record<string, any>> = [];
+  const listeners = new Set<() => void>();
+  socket.on('message', (data) => {
+    messages.push(JSON.parse(data.toString()));
+    for (const listener of listeners) listener();
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    socket.once('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+      for (const listener of listeners) listener();
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+
+  const waitFor = (predicate: (m: Record<string, any>) => boolean, timeoutMs = 30_000) =>
+    new Promise<Record<string, any>>((resolve, reject) => {
+      const check = () => {
+        const found = messages.find(predicate);
+        if (found) finish(() => resolve(found));
+        else if (socket.readyState === WebSocket.CLOSED) {
+          finish(() => reject(new Error(`socket closed; got ${JSON.stringify(messages.map((m) => m.event))}`)));
+        }
+      };
+      const finish = (fn: () => void) => {
+        listeners.delete(check);
+        clearTimeout(timer);
+        fn();
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.event))}`))),
+        timeoutMs,
+      );
+      listeners.add(check);
+      check();
+    });
+
+  return { messages, closed, waitFor, close: () => socket.close() };
+}
