@@ -1,6 +1,6 @@
 // Two tiers: `unit` (pure logic, infrastructure replaced) and `integration` (real Redis, databases, nmap, processes).
 const moduleNameMapper = { '^@nso/([a-z-]+)(/.*)?$': '<rootDir>/libs/$1/src$2' };
-const transform = { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: 'tsconfig.json' }] };
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.spec.json' }] };
 const base = { rootDir: __dirname, moduleFileExtensions: ['js', 'json', 'ts'], testEnvironment: 'node', moduleNameMapper, transform };
 
 module.exports = {
