@@ -114,7 +114,7 @@ describe('scan control and faults', () => {
 
   it('reports a failing nmap with batch_failed and its stderr, retries once, then fails the scan', async () => {
     // Each option is allowed, but nmap refuses the combination and exits 1.
-    const started = await start({ nmap_flags: ['-sS', '-sT', '-p', '1'], targets: ['127.0.13.1'] }).expect(200);
+    const started = await start({ nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'], targets: ['127.0.13.1'] }).expect(200);
     const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
     const failed = await socket.waitFor((m) => m.event === 'scan_failed', 30_000);
     socket.close();
@@ -123,7 +123,7 @@ describe('scan control and faults', () => {
       [1, true],
       [2, false],
     ]);
-    expect(failures[0]).toMatchObject({ batch_id: 1, exit_code: 1, stderr: expect.stringContaining('more than one type') });
+    expect(failures[0]).toMatchObject({ batch_id: 1, exit_code: 1, stderr: expect.stringContaining('must be less than or equal to --max-rate') });
     expect(failed).toMatchObject({ scan_id: started.body.scan_id, error: 'all 1 batches failed' });
     expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
     const result = await orm().findOneOrFail(ScanResult, { scan: started.body.scan_id });

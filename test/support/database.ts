@@ -99,7 +99,9 @@ function postgresUnavailable(databaseUrl: string, error: unknown): Error {
   const reason = error instanceof Error ? error.message : String(error);
   const where = databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   if (process.env.CI) {
-    return new Error(`CI: the integration tests need PostgreSQL at ${where} and it is not reachable: ${reason}`);
+    return new Error(
+      `CI: the integration tests need PostgreSQL at ${where} and it is not reachable: ${reason}`,
+    );
   }
   return new Error(
     `The integration tests need PostgreSQL at ${where} and it is not reachable: ${reason}\n` +

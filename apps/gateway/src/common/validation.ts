@@ -17,6 +17,7 @@ export function validationErrorBody(errors: ValidationError[]) {
   const missing: string[] = [];
   const unknown: string[] = [];
   const details: string[] = [];
+  const headlines: string[] = [];
   for (const { path, error } of flatten(errors)) {
     const constraints = error.constraints ?? {};
     if ('whitelistValidation' in constraints) {
@@ -27,13 +28,17 @@ export function validationErrorBody(errors: ValidationError[]) {
       missing.push(path);
       continue;
     }
-    details.push(...Object.values(constraints));
+    // class-validator lists constraints in reverse order of declaration; the first declared (the type check)
+    // is the most useful headline.
+    const messages = Object.values(constraints).reverse();
+    if (messages.length > 0) headlines.push(messages[0]);
+    details.push(...messages);
   }
   if (missing.length > 0) return { error: 'Missing required fields', missing_fields: missing, details };
   if (unknown.length > 0) {
     return { error: `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, unknown_fields: unknown };
   }
-  return { error: details[0] ?? 'Invalid request body', details };
+  return { error: headlines.join('; ') || 'Invalid request body', details };
 }
 
 export function createValidationPipe(): ValidationPipe {

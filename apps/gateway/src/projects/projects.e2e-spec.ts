@@ -35,7 +35,7 @@ describe.each(['sqlite', 'postgresql'] as const)('projects API on %s', (database
 
   it.each([
     [{}, { error: 'Missing required fields', missing_fields: ['name'] }],
-    [{ name: '' }, { error: 'Missing required fields', missing_fields: ['name'] }],
+    [{ name: '' }, { error: 'name should not be empty' }],
     [{ name: 42 }, { error: 'name must be a string' }],
     [{ name: 'x', owner: 'me' }, { error: 'Unknown field: owner' }],
     [{ name: 'x', description: ['a'] }, { error: 'description must be a string' }],
