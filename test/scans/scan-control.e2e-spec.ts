@@ -141,7 +141,8 @@ describe('scan control and faults', () => {
       [{ nmap_flags: ['-oN', 'x'], targets: ['127.0.0.1'] }, '-oN'],
       [{ nmap_flags: ['-sT'], targets: ['127.0.0.1', '198.51.100.7'] }, '198.51.100.7'],
       [{ nmap_flags: ['-sT'], targets: ['--script=x'] }, '--script=x'],
-      [{ nmap_flags: ['-sT'], targets: [] }, 'Missing required fields'],
+      [{ nmap_flags: ['-sT'], targets: [] }, 'targets should not be empty'],
+      [{ targets: ['127.0.0.1'] }, 'Missing required fields'],
     ])('refuses %j with 400', async (body, message) => {
       const response = await start(body).expect(400);
       expect(JSON.stringify(response.body)).toContain(message);

@@ -29,17 +29,25 @@ export async function startGateway(
     LOG_LEVEL: 'error',
     ...options.env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
+  let app: INestApplication | undefined;
+  try {
+    const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+    app = moduleRef.createNestApplication({ bodyParser: false, logger: ['error'] });
+    configureApp(app);
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await database.cleanup();
+    throw error;
+  }
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const started = app;
   return {
-    app,
+    app: started,
     url,
     config,
     close: async () => {
-      await app.close();
+      await started.close();
       await database.cleanup();
       await clearRedisPrefix(redisPrefix);
     },

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { loadConfigOrExit } from '@nso/config';
+import { closeOnSignals, loadConfigOrExit } from '@nso/config';
 import { DeltaModule } from './delta.module';
 
 // The delta service diffs completed runs against their baseline; it has no HTTP server of its own.
@@ -10,7 +10,7 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.createApplicationContext(DeltaModule.forRoot(config), {
     logger: [config.logLevel, 'error', 'warn'],
   });
-  app.enableShutdownHooks();
+  closeOnSignals(app, 'Delta');
   await app.init();
   Logger.log('delta service ready', 'Delta');
 }

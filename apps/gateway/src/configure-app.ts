@@ -14,7 +14,6 @@ export function configureApp(app: INestApplication): INestApplication {
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useWebSocketAdapter(new PathWsAdapter(app));
-  app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(
     app,

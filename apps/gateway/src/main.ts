@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { loadConfigOrExit } from '@nso/config';
+import { closeOnSignals, loadConfigOrExit } from '@nso/config';
 import { AppModule } from './app.module';
 import { configureApp } from './configure-app';
 
@@ -12,6 +12,7 @@ async function bootstrap(): Promise<void> {
     logger: [config.logLevel, 'error', 'warn'],
   });
   configureApp(app);
+  closeOnSignals(app, 'Gateway');
   await app.listen(config.port, config.host);
   Logger.log(`API listening on ${await app.getUrl()}/api (docs at /api/docs)`, 'Gateway');
 }

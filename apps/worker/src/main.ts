@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { loadConfigOrExit } from '@nso/config';
+import { closeOnSignals, loadConfigOrExit } from '@nso/config';
 import { WorkerModule } from './worker.module';
 
 // A worker is an application context without an HTTP server: it consumes batches and runs nmap.
@@ -10,7 +10,7 @@ async function bootstrap(): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
     logger: [config.logLevel, 'error', 'warn'],
   });
-  app.enableShutdownHooks();
+  closeOnSignals(app, 'Worker');
   await app.init();
   Logger.log(`worker ${config.workerId} ready (concurrency ${config.workerConcurrency})`, 'Worker');
 }

@@ -1,0 +1,368 @@
+// The per-scan event stream against a real Redis: seq order, replay then live without gaps or duplicates,
+// fan-out to several gateways, the bounded log, and subscription bookkeeping.
+import Redis from 'ioredis';
+import { redisKeys, ScanEvent, ScanEventBody } from '@nso/contracts';
+import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../../../test/support/redis';
+import { ScanEventHub, ScanEventListener } from './scan-event-hub';
+import { ScanEventLog } from './scan-event-log';
+import { EventLogOptions, ScanEventPublisher } from './scan-event-publisher';
+
+const prefix = testRedisPrefix('events');
+const keys = redisKeys(prefix);
+const connections: Redis[] = [];
+const hubs: ScanEventHub[] = [];
+let command: Redis;
+let log: ScanEventLog;
+let nextScanId = 1;
+
+function connect(): Redis {
+  const redis = new Redis(testRedisUrl());
+  connections.push(redis);
+  return redis;
+}
+
+/** A publisher on a connection of its own, as each worker process has. */
+function newPublisher(options: Partial<EventLogOptions> = {}): ScanEventPublisher {
+  return new ScanEventPublisher(connect(), keys, { maxLength: 5_000, ttlSeconds: 120, ...options });
+}
+
+/** A hub with its own connections, as each gateway replica has. */
+function newHub(): ScanEventHub {
+  const redis = connect();
+  const hub = new ScanEventHub(redis, keys, new ScanEventLog(redis, keys));
+  hubs.push(hub);
+  return hub;
+}
+
+const scan = () => {
+  const scanId = nextScanId++;
+  return { scanId, resultId: 1000 + scanId };
+};
+const line = (text: string | number): ScanEventBody => ({ event: 'line', batch_id: 1, line: String(text) });
+const lineOf = (event: ScanEvent): string | null => (event.event === 'line' ? event.line : null);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** Collects what a listener receives; waitFor resolves once n events arrived, or fails at a deadline. */
+function sink() {
+  const events: ScanEvent[] = [];
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
+  const listener: ScanEventListener = (event) => {
+    events.push(event);
+    for (const waiter of waiters.filter((w) => events.length >= w.count)) waiter.resolve();
+  };
+  const waitFor = (count: number, timeoutMs = 5_000): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      if (events.length >= count) return resolve();
+      const timer = setTimeout(
+        () =>
+          reject(new Error(`expected ${count} events, got ${events.length}: ${seqsOf(events).join(',')}`)),
+        timeoutMs,
+      );
+      waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  return { events, listener, waitFor, seqs: () => seqsOf(events) };
+}
+const seqsOf = (events: ScanEvent[]): number[] => events.map((event) => event.seq);
+
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const subscriberCount = async (scanId: number): Promise<number> => {
+  const [, count] = (await command.pubsub('NUMSUB', keys.scanChannel(scanId))) as [string, number];
+  return Number(count);
+};
+
+beforeAll(() => {
+  command = connect();
+  log = new ScanEventLog(command, keys);
+});
+
+afterAll(async () => {
+  for (const hub of hubs) hub.onModuleDestroy();
+  for (const redis of connections) redis.disconnect();
+  await clearRedisPrefix(prefix);
+});
+
+describe('ScanEventPublisher', () => {
+  it('gives strictly increasing seqs across publishers racing on one scan, and logs in seq order', async () => {
+    const ref = scan();
+    const [first, second] = [newPublisher(), newPublisher()];
+    const published: Array<Promise<ScanEvent>> = [];
+    for (let i = 0; i < 500; i++) {
+      published.push(first.publish(ref, line(`a${i}`)), second.publish(ref, line(`b${i}`)));
+    }
+    const events = await Promise.all(published);
+
+    expect([...seqsOf(events)].sort((a, b) => a - b)).toEqual(range(1, 1000));
+    // Each publisher's own calls executed in call order.
+    for (const tag of ['a', 'b']) {
+      const own = events.filter((event) => lineOf(event)?.startsWith(tag));
+      expect(own.map(lineOf)).toEqual(range(0, 499).map((i) => `${tag}${i}`));
+      expect(seqsOf(own)).toEqual([...seqsOf(own)].sort((a, b) => a - b));
+    }
+    const raw = await command.zrange(keys.scanLog(ref.scanId), 0, -1, 'WITHSCORES');
+    const logged = range(0, raw.length / 2 - 1).map((i) => ({
+      seq: Number(raw[2 * i + 1]),
+      json: raw[2 * i],
+    }));
+    expect(logged.map((entry) => entry.seq)).toEqual(range(1, 1000));
+    expect(logged.map((entry) => (JSON.parse(entry.json) as ScanEvent).seq)).toEqual(range(1, 1000));
+    expect(await log.readAfter(ref.scanId, 0)).toEqual([...events].sort((a, b) => a.seq - b.seq));
+  });
+
+  it('writes the event as subscribers see it: seq first, then the body, scan, run and time', async () => {
+    const ref = scan();
+    const event = await newPublisher().publish(ref, {
+      event: 'batch_start',
+      batch_id: 2,
+      targets: ['127.0.0.1'],
+      attempt: 1,
+      worker: 'worker-1',
+    });
+    const [raw] = await command.zrange(keys.scanLog(ref.scanId), 0, -1);
+    expect(raw).toMatch(/^\{"seq":1,"event":"batch_start","batch_id":2,/);
+    expect(JSON.parse(raw)).toEqual(event);
+    expect(event).toEqual({
+      seq: 1,
+      event: 'batch_start',
+      batch_id: 2,
+      targets: ['127.0.0.1'],
+      attempt: 1,
+      worker: 'worker-1',
+      scan_id: ref.scanId,
+      result_id: ref.resultId,
+      ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+  });
+
+  it('publishes several events in one call with consecutive seqs', async () => {
+    const ref = scan();
+    const publisher = newPublisher();
+    await publisher.publish(ref, line('before'));
+    const events = await publisher.publishMany(ref, [line(1), line(2), line(3)]);
+    expect(events.map((event) => [event.seq, lineOf(event)])).toEqual([
+      [2, '1'],
+      [3, '2'],
+      [4, '3'],
+    ]);
+    expect(await publisher.publishMany(ref, [])).toEqual([]);
+    expect(await log.lastSeq(ref.scanId)).toBe(4);
+  });
+
+  it('keeps only the newest maxLength events, with a TTL on the log and the counter', async () => {
+    const ref = scan();
+    const publisher = newPublisher({ maxLength: 5, ttlSeconds: 30 });
+    for (let i = 1; i <= 9; i++) await publisher.publish(ref, line(i));
+    await publisher.publishMany(ref, [line(10), line(11), line(12)]);
+
+    expect(await command.zcard(keys.scanLog(ref.scanId))).toBe(5);
+    expect(seqsOf(await log.readAfter(ref.scanId, 0))).toEqual([8, 9, 10, 11, 12]);
+    expect(seqsOf(await log.readAfter(ref.scanId, 9, 2))).toEqual([10, 11]);
+    expect(await log.lastSeq(ref.scanId)).toBe(12);
+    for (const key of [keys.scanLog(ref.scanId), keys.scanSeq(ref.scanId)]) {
+      const ttl = await command.ttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(30);
+    }
+
+    // A client asking from before what the log still holds gets what is there, in order.
+    const received = sink();
+    const subscription = await newHub().subscribe(ref.scanId, { afterSeq: 3 }, received.listener);
+    expect(received.seqs()).toEqual([8, 9, 10, 11, 12]);
+    subscription.close();
+
+    await log.clear(ref.scanId);
+    expect(await log.lastSeq(ref.scanId)).toBe(0);
+    expect(await log.readAfter(ref.scanId, 0)).toEqual([]);
+  });
+});
+
+describe('ScanEventHub', () => {
+  it('delivers 1000 unawaited publishes of one publisher in call order', async () => {
+    const ref = scan();
+    const received = sink();
+    const subscription = await newHub().subscribe(ref.scanId, {}, received.listener);
+    // A fresh connection: these are queued before it is ready, and the first goes out as EVAL.
+    const publisher = newPublisher();
+    const published = range(0, 999).map((i) => publisher.publish(ref, line(i)));
+
+    await received.waitFor(1000);
+    expect(received.events.map(lineOf)).toEqual(range(0, 999).map(String));
+    expect(received.seqs()).toEqual(range(1, 1000));
+    expect(seqsOf(await Promise.all(published))).toEqual(range(1, 1000));
+    subscription.close();
+  });
+
+  it('gives a late subscriber every event once, in order, across the replay-to-live boundary', async () => {
+    const hubs = [newHub(), newHub()];
+    const publisher = newPublisher();
+    for (let round = 0; round < 6; round++) {
+      const ref = scan();
+      await publisher.publishMany(ref, range(1, 50).map(line));
+      let produced = 50;
+      const producer = (async () => {
+        while (produced < 400) {
+          const batch = range(produced + 1, Math.min(produced + 4, 400));
+          produced += batch.length;
+          await Promise.all(batch.map((i) => publisher.publish(ref, line(i))));
+        }
+      })();
+      // Join at a different point of the stream each round, while the producer keeps going.
+      await until(() => produced >= 50 + round * 40, 'the producer');
+      const sinks = [sink(), sink()];
+      const subscriptions = await Promise.all(
+        hubs.map((hub, i) => hub.subscribe(ref.scanId, {}, sinks[i].listener)),
+      );
+      for (const subscription of subscriptions)
+        expect(subscription.lastSeqAtStart).toBeGreaterThanOrEqual(50);
+      await producer;
+
+      for (const received of sinks) {
+        await received.waitFor(400);
+        expect(received.seqs()).toEqual(range(1, 400));
+        expect(received.events.map(lineOf)).toEqual(range(1, 400).map(String));
+      }
+      for (const subscription of subscriptions) subscription.close();
+    }
+  });
+
+  it('resumes after a given seq, announcing the last seq before the replay', async () => {
+    const ref = scan();
+    const publisher = newPublisher();
+    await publisher.publishMany(ref, range(1, 20).map(line));
+    const seen: Array<string | number> = [];
+    const received = sink();
+    const subscription = await newHub().subscribe(
+      ref.scanId,
+      { afterSeq: 12, onStart: (lastSeq) => seen.push(`start ${lastSeq}`) },
+      (event) => {
+        seen.push(event.seq);
+        received.listener(event);
+      },
+    );
+    expect(subscription.lastSeqAtStart).toBe(20);
+    expect(seen).toEqual(['start 20', ...range(13, 20)]);
+
+    await publisher.publish(ref, line(21));
+    await received.waitFor(9);
+    expect(received.seqs()).toEqual(range(13, 21));
+    subscription.close();
+  });
+
+  it('fans one published event out to every gateway', async () => {
+    const ref = scan();
+    const [gatewayA, gatewayB] = [newHub(), newHub()];
+    const [atA, atB] = [sink(), sink()];
+    const subscriptions = [
+      await gatewayA.subscribe(ref.scanId, {}, atA.listener),
+      await gatewayB.subscribe(ref.scanId, {}, atB.listener),
+    ];
+    const event = await newPublisher().publish(ref, {
+      event: 'scan_complete',
+      scan_id: ref.scanId,
+      status: 'completed',
+    });
+
+    await Promise.all([atA.waitFor(1), atB.waitFor(1)]);
+    expect(atA.events).toEqual([event]);
+    expect(atB.events).toEqual([event]);
+    for (const subscription of subscriptions) subscription.close();
+  });
+
+  it('unsubscribes the channel when the last local listener leaves, and can subscribe again', async () => {
+    const ref = scan();
+    const hub = newHub();
+    const publisher = newPublisher();
+    const [first, second] = [sink(), sink()];
+    const subscriptionA = await hub.subscribe(ref.scanId, {}, first.listener);
+    const subscriptionB = await hub.subscribe(ref.scanId, {}, second.listener);
+    expect(hub.listenerCount(ref.scanId)).toBe(2);
+    expect(await subscriberCount(ref.scanId)).toBe(1);
+
+    subscriptionA.close();
+    subscriptionA.close();
+    expect(hub.listenerCount(ref.scanId)).toBe(1);
+    await publisher.publish(ref, line('only B'));
+    await second.waitFor(1);
+    expect(first.events).toEqual([]);
+
+    subscriptionB.close();
+    subscriptionB.close();
+    expect(hub.listenerCount(ref.scanId)).toBe(0);
+    await until(async () => (await subscriberCount(ref.scanId)) === 0, 'the channel to be unsubscribed');
+
+    const third = sink();
+    const subscriptionC = await hub.subscribe(ref.scanId, { afterSeq: 1 }, third.listener);
+    expect(await subscriberCount(ref.scanId)).toBe(1);
+    await publisher.publish(ref, line('again'));
+    await third.waitFor(1);
+    expect(third.events.map(lineOf)).toEqual(['again']);
+    subscriptionC.close();
+  });
+
+  it('keeps delivering to other listeners, and to the same one, when a listener throws', async () => {
+    const ref = scan();
+    const hub = newHub();
+    let calls = 0;
+    const received = sink();
+    const failing = await hub.subscribe(ref.scanId, {}, () => {
+      calls++;
+      throw new Error('listener bug');
+    });
+    const working = await hub.subscribe(ref.scanId, {}, received.listener);
+    await newPublisher().publishMany(ref, [line(1), line(2), line(3)]);
+    await received.waitFor(3);
+    expect(received.seqs()).toEqual([1, 2, 3]);
+    await until(() => calls === 3, 'the failing listener to see every event');
+    failing.close();
+    working.close();
+  });
+
+  it('fills a lost live message from the log', async () => {
+    const ref = scan();
+    const publisher = newPublisher();
+    const received = sink();
+    const subscription = await newHub().subscribe(ref.scanId, {}, received.listener);
+    await publisher.publishMany(ref, [line(1), line(2)]);
+    await received.waitFor(2);
+
+    // Seq 3 reaches the log but its message is lost on the way.
+    const lost = `{"seq":3,"event":"line","batch_id":1,"line":"3","scan_id":${ref.scanId},"result_id":${ref.resultId},"ts":"x"}`;
+    await command.multi().incr(keys.scanSeq(ref.scanId)).zadd(keys.scanLog(ref.scanId), 3, lost).exec();
+    await publisher.publish(ref, line(4));
+
+    await received.waitFor(4);
+    expect(received.seqs()).toEqual([1, 2, 3, 4]);
+    subscription.close();
+  });
+
+  it('catches up from the log after its subscriber connection drops', async () => {
+    const ref = scan();
+    const hub = newHub();
+    const publisher = newPublisher();
+    const received = sink();
+    const subscription = await hub.subscribe(ref.scanId, {}, received.listener);
+    await publisher.publish(ref, line(1));
+    await received.waitFor(1);
+
+    (hub as unknown as { subscriber: Redis }).subscriber.stream.destroy();
+    await publisher.publishMany(ref, range(2, 6).map(line));
+
+    // Nothing more is published: the reconnect alone must bring 2..6.
+    await received.waitFor(6);
+    await publisher.publish(ref, line(7));
+    await received.waitFor(7);
+    expect(received.seqs()).toEqual(range(1, 7));
+    subscription.close();
+  });
+});

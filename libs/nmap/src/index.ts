@@ -1,0 +1,11 @@
+// @nso/nmap: everything the gateway and worker need to turn user input into a safe nmap run and a normalised
+// result. Pure functions, except NmapProcessRunner (spawns nmap) and NmapModule (the Nest wiring).
+export * from './errors';
+export * from './argument-policy';
+export * from './targets';
+export * from './scope';
+export * from './types';
+export * from './parser';
+export * from './runner';
+export * from './nmap.module';
+export { parseIpAddress, formatIPv6, type IpFamily } from './ip-address';

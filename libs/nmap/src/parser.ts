@@ -1,0 +1,167 @@
+// Turns nmap's XML (-oX) into the normalised NmapScanResult. Only <host> elements are hosts: <hosthint> is
+// nmap's early "this host is up" notice and would double-count. Every failure is an NmapXmlError.
+import { parseStringPromise } from 'xml2js';
+import { NmapXmlError } from './errors';
+import { NmapHost, NmapPort, NmapProtocol, NmapResultSummary, NmapScanResult, NmapService } from './types';
+
+/** The shape xml2js produces with its defaults: attributes under `$`, text under `_`, children as arrays. */
+interface XmlNode {
+  $?: Record<string, string>;
+  _?: string;
+  [child: string]: unknown;
+}
+
+const PROTOCOLS: ReadonlySet<string> = new Set<NmapProtocol>(['tcp', 'udp', 'sctp', 'ip']);
+
+/** Ports are identified by protocol and number: tcp/53 and udp/53 are different keys. */
+export function portKey(p: Pick<NmapPort, 'protocol' | 'port'>): string {
+  return `${p.protocol}/${p.port}`;
+}
+
+export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
+  if (typeof xml !== 'string' || xml.trim() === '')
+    throw new NmapXmlError('nmap XML output is empty', 'empty');
+  // nmap writes </nmaprun> last; without it the run was cut short (killed, crashed or still running).
+  if (xml.includes('<nmaprun') && !xml.includes('</nmaprun>')) {
+    throw new NmapXmlError('nmap XML output is truncated (no closing </nmaprun>)', 'truncated');
+  }
+  let doc: unknown;
+  try {
+    doc = await parseStringPromise(xml);
+  } catch (err) {
+    throw new NmapXmlError(`nmap XML output is malformed: ${firstLine(err)}`, 'malformed');
+  }
+  const rawRoot = isNode(doc) ? doc['nmaprun'] : undefined;
+  // xml2js turns an element with neither attributes nor children into a string.
+  const root = typeof rawRoot === 'string' ? {} : rawRoot;
+  if (!isNode(root))
+    throw new NmapXmlError('nmap XML output is malformed: the root is not <nmaprun>', 'malformed');
+  try {
+    return normalise(root);
+  } catch (err) {
+    throw new NmapXmlError(`nmap XML output is malformed: ${firstLine(err)}`, 'malformed');
+  }
+}
+
+export function summarizeResult(r: NmapScanResult): NmapResultSummary {
+  return { hosts_up: r.stats.hostsUp, open_ports: r.openPorts };
+}
+
+function normalise(root: XmlNode): NmapScanResult {
+  const hosts = children(root, 'host')
+    .map(toHost)
+    .filter((h): h is NmapHost => h !== undefined);
+  const runstats = children(root, 'runstats')[0];
+  const finished = runstats ? children(runstats, 'finished')[0] : undefined;
+  const counts = runstats ? children(runstats, 'hosts')[0] : undefined;
+  const openPorts = hosts.reduce((n, h) => n + h.ports.filter((p) => p.state === 'open').length, 0);
+  return {
+    args: attr(root, 'args'),
+    version: attr(root, 'version'),
+    startedAt: num(attr(root, 'start')),
+    finishedAt: num(attr(finished, 'time')),
+    elapsed: num(attr(finished, 'elapsed')),
+    exit: attr(finished, 'exit'),
+    errorMessage: attr(finished, 'errormsg'),
+    summary: attr(finished, 'summary'),
+    hosts,
+    stats: {
+      hostsUp: num(attr(counts, 'up')) ?? hosts.filter((h) => h.state === 'up').length,
+      hostsDown: num(attr(counts, 'down')) ?? hosts.filter((h) => h.state === 'down').length,
+      hostsTotal: num(attr(counts, 'total')) ?? hosts.length,
+    },
+    openPorts,
+  };
+}
+
+function toHost(node: XmlNode): NmapHost | undefined {
+  const addresses = children(node, 'address');
+  const ip = addresses.find((a) => attr(a, 'addrtype') === 'ipv4' || attr(a, 'addrtype') === 'ipv6');
+  const mac = addresses.find((a) => attr(a, 'addrtype') === 'mac');
+  const primary = ip ?? mac;
+  const address = attr(primary, 'addr');
+  if (!primary || !address) return undefined;
+  const status = children(node, 'status')[0];
+  const hostnames = children(node, 'hostnames').flatMap((hn) => children(hn, 'hostname'));
+  const ports = children(node, 'ports')
+    .flatMap((ps) => children(ps, 'port'))
+    .map(toPort)
+    .filter((p): p is NmapPort => p !== undefined);
+  const osMatches = children(node, 'os')
+    .flatMap((os) => children(os, 'osmatch'))
+    .map((m) => ({ name: attr(m, 'name') ?? '', accuracy: num(attr(m, 'accuracy')) ?? 0 }))
+    .filter((m) => m.name !== '');
+  return {
+    address,
+    addressType: attr(primary, 'addrtype') as NmapHost['addressType'],
+    mac: ip && mac ? attr(mac, 'addr') : undefined,
+    hostnames: hostnames
+      .filter((h) => attr(h, 'name'))
+      .map((h) => ({ name: attr(h, 'name') as string, type: attr(h, 'type') })),
+    state: attr(status, 'state') ?? 'unknown',
+    reason: attr(status, 'reason'),
+    ports,
+    os: osMatches.length > 0 ? osMatches : undefined,
+    startedAt: num(attr(node, 'starttime')),
+    endedAt: num(attr(node, 'endtime')),
+  };
+}
+
+function toPort(node: XmlNode): NmapPort | undefined {
+  const protocol = attr(node, 'protocol');
+  const port = num(attr(node, 'portid'));
+  if (!protocol || !PROTOCOLS.has(protocol) || port === undefined || !Number.isInteger(port))
+    return undefined;
+  const state = children(node, 'state')[0];
+  const service = children(node, 'service')[0];
+  return {
+    protocol: protocol as NmapProtocol,
+    port,
+    state: attr(state, 'state') ?? 'unknown',
+    reason: attr(state, 'reason'),
+    service: service ? toService(service) : undefined,
+  };
+}
+
+function toService(node: XmlNode): NmapService {
+  const cpe = Array.isArray(node['cpe']) ? node['cpe'] : [];
+  return {
+    name: attr(node, 'name'),
+    product: attr(node, 'product'),
+    version: attr(node, 'version'),
+    extrainfo: attr(node, 'extrainfo'),
+    tunnel: attr(node, 'tunnel'),
+    method: attr(node, 'method'),
+    conf: num(attr(node, 'conf')),
+    cpe: cpe
+      .map((c: unknown) => (typeof c === 'string' ? c : isNode(c) ? c._ : undefined))
+      .filter((c): c is string => typeof c === 'string' && c.trim() !== '')
+      .map((c) => c.trim()),
+  };
+}
+
+function isNode(value: unknown): value is XmlNode {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Child elements with that name that are elements (xml2js gives whitespace-only elements as strings). */
+function children(node: XmlNode | undefined, name: string): XmlNode[] {
+  const value = node?.[name];
+  return Array.isArray(value) ? value.filter(isNode) : [];
+}
+
+function attr(node: XmlNode | undefined, name: string): string | undefined {
+  const value = node?.$?.[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function num(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0];
+}

@@ -1,0 +1,356 @@
+// Runs one nmap process: no shell, a scrubbed environment, stdout streamed line by line, XML collected on a
+// separate pipe, and cancellation that takes down the whole process group. A plain class: the apps wrap it as
+// a provider, and tests or services can substitute anything that implements NmapRunner.
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { SAFE_NMAP_ENV } from './argument-policy';
+import { TargetError } from './errors';
+
+export interface NmapRunOptions {
+  nmapPath: string;
+  /** Already validated by NmapArgumentPolicy; must not contain output options. */
+  flags: string[];
+  /** Individual targets (addresses or host names), already scope-checked. */
+  targets: string[];
+  signal?: AbortSignal;
+  /** Called once per stdout line, in order, without the line break. */
+  onLine?: (line: string) => void;
+  /** Time between SIGTERM and SIGKILL on cancellation. Default 2000 ms. */
+  killGraceMs?: number;
+  /** Base environment (default process.env); NMAPDIR and NMAP_* are always removed. */
+  env?: NodeJS.ProcessEnv;
+  /** Cap on the stdout text kept in the result (lines still all reach onLine). Default 10 MB. */
+  maxStdoutChars?: number;
+}
+
+export interface NmapRunResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** Full stdout, capped at maxStdoutChars (see stdoutTruncated). */
+  stdout: string;
+  stdoutTruncated: boolean;
+  stderr: string;
+  /** The -oX document; may be truncated or empty when nmap was killed or failed early. */
+  xml: string;
+  cancelled: boolean;
+  durationMs: number;
+  /** Process id, which is also the process-group id (nmap runs detached in its own group). */
+  pid?: number;
+}
+
+export interface NmapRunner {
+  run(opts: NmapRunOptions): Promise<NmapRunResult>;
+}
+
+/** nmap writes XML to this inherited descriptor; opened by path because nmap only takes file names for -oX. */
+export const XML_OUTPUT_FD = 3;
+const XML_OUTPUT_PATH = `/dev/fd/${XML_OUTPUT_FD}`;
+const DEFAULT_KILL_GRACE_MS = 2000;
+const DEFAULT_MAX_STDOUT_CHARS = 10 * 1024 * 1024;
+const MAX_STDERR_CHARS = 1024 * 1024;
+/** After nmap exits, how long to wait for the XML pipe to drain before giving up on it. */
+const XML_DRAIN_MS = 2000;
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * The argv nmap receives: our XML output first (so nothing in the flags can displace it), the flags, then "--"
+ * so that no target can ever be read as an option. nmap scans one address family per run and silently skips
+ * targets of the other, so "-6" is added when every target is IPv6, and mixing IPv4 and IPv6 is refused.
+ */
+export function buildNmapArgv(flags: readonly string[], targets: readonly string[]): string[] {
+  const v6 = targets.filter((t) => literalFamily(t) === 6);
+  const v4 = targets.filter((t) => literalFamily(t) === 4);
+  if (v6.length > 0 && v4.length > 0) {
+    throw new TargetError(
+      `nmap scans one address family per run; split IPv4 (${v4[0]}) and IPv6 (${v6[0]}) targets into separate runs`,
+      v6,
+    );
+  }
+  const needsV6 = v6.length > 0 && !flags.includes('-6');
+  return ['-oX', XML_OUTPUT_PATH, ...flags, ...(needsV6 ? ['-6'] : []), '--', ...targets];
+}
+
+/** 4 or 6 for address/range/CIDR literals (any form parseTarget accepts), undefined for host names. */
+function literalFamily(target: string): 4 | 6 | undefined {
+  if (target.includes(':')) return 6;
+  return /^[0-9.,*/-]+$/.test(target) ? 4 : undefined;
+}
+
+export interface NmapProcessRunnerOptions {
+  /** mkfifo executable used to make the XML pipe. Default "mkfifo" (looked up on PATH). */
+  mkfifoPath?: string;
+  /** Directory for the short-lived pipe (unlinked before nmap starts). Default os.tmpdir(). */
+  tmpDir?: string;
+}
+
+export class NmapProcessRunner implements NmapRunner {
+  private readonly mkfifoPath: string;
+  private readonly tmpDir: string;
+
+  constructor(options: NmapProcessRunnerOptions = {}) {
+    this.mkfifoPath = options.mkfifoPath ?? 'mkfifo';
+    this.tmpDir = options.tmpDir ?? tmpdir();
+  }
+
+  async run(opts: NmapRunOptions): Promise<NmapRunResult> {
+    assertTargets(opts.targets);
+    const argv = buildNmapArgv(opts.flags, opts.targets);
+    const startedAt = Date.now();
+    if (opts.signal?.aborted) {
+      return emptyResult({ cancelled: true, durationMs: 0 });
+    }
+    const pipe = await this.openXmlPipe();
+    return new Promise<NmapRunResult>((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = spawn(opts.nmapPath, argv, {
+          stdio: ['ignore', 'pipe', 'pipe', pipe.writeFd],
+          // Own process group, so cancelling reaches anything nmap started.
+          detached: true,
+          shell: false,
+          env: SAFE_NMAP_ENV(opts.env ?? process.env),
+        });
+      } catch (err) {
+        closeQuietly(pipe.writeFd);
+        closeQuietly(pipe.readFd);
+        reject(spawnError(opts.nmapPath, err));
+        return;
+      }
+      // The child holds its own copy; ours must go so the reader sees end-of-file when nmap exits.
+      closeQuietly(pipe.writeFd);
+      new RunSupervisor(child, pipe.readFd, opts, startedAt, resolve, reject).start();
+    });
+  }
+
+  /**
+   * A real pipe for the XML. Node's own 'pipe' stdio is a socketpair, which nmap cannot open by path
+   * (/dev/fd/3 gives ENXIO), so we make a FIFO in a private directory, open both ends, and unlink it at once:
+   * nothing is left on disk for anyone to read or swap.
+   */
+  private async openXmlPipe(): Promise<{ readFd: number; writeFd: number }> {
+    const dir = await fsp.mkdtemp(join(this.tmpDir, 'nso-nmap-'));
+    const fifo = join(dir, 'xml');
+    try {
+      try {
+        await execFileAsync(this.mkfifoPath, ['-m', '600', fifo]);
+      } catch (err) {
+        throw new Error(
+          `cannot create the nmap XML pipe with "${this.mkfifoPath}": ${(err as Error).message}`,
+        );
+      }
+      // Non-blocking read end first: opening the write end then succeeds immediately.
+      const readFd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      let writeFd: number;
+      try {
+        writeFd = openSync(fifo, fsConstants.O_WRONLY);
+      } catch (err) {
+        closeQuietly(readFd);
+        throw err;
+      }
+      return { readFd, writeFd };
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Follows one child process to the end and settles the run's promise exactly once. */
+class RunSupervisor {
+  private stdout = '';
+  private stdoutTruncated = false;
+  private stderr = '';
+  private readonly xmlChunks: Buffer[] = [];
+  private partialLine = '';
+  private cancelled = false;
+  private exit?: { code: number | null; signal: string | null };
+  private xmlDone = false;
+  private settled = false;
+  private lineError?: unknown;
+  private killTimer?: NodeJS.Timeout;
+  private drainTimer?: NodeJS.Timeout;
+  private readonly xml: Socket;
+  private readonly maxStdout: number;
+  private readonly onAbort = (): void => this.cancel();
+
+  constructor(
+    private readonly child: ChildProcess,
+    xmlFd: number,
+    private readonly opts: NmapRunOptions,
+    private readonly startedAt: number,
+    private readonly resolve: (r: NmapRunResult) => void,
+    private readonly reject: (e: unknown) => void,
+  ) {
+    this.xml = new Socket({ fd: xmlFd, readable: true, writable: false });
+    this.maxStdout = opts.maxStdoutChars ?? DEFAULT_MAX_STDOUT_CHARS;
+  }
+
+  start(): void {
+    const { child } = this;
+    this.xml.on('data', (chunk: Buffer) => this.xmlChunks.push(chunk));
+    this.xml.on('close', () => this.xmlClosed());
+    this.xml.on('error', () => this.xml.destroy());
+
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => this.onStdout(chunk));
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      if (this.stderr.length < MAX_STDERR_CHARS) {
+        this.stderr += chunk.slice(0, MAX_STDERR_CHARS - this.stderr.length);
+      }
+    });
+    child.on('error', (err) => {
+      // Spawn failures (ENOENT, EACCES) arrive here with no pid; errors after a successful spawn (a failed kill)
+      // are not fatal to the run, which still ends through 'close'.
+      if (child.pid === undefined) this.fail(spawnError(this.opts.nmapPath, err));
+    });
+    child.on('close', (code, signal) => this.childClosed(code, signal));
+    this.opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    // An abort that came while the pipe was being made has already fired its event.
+    if (this.opts.signal?.aborted) this.cancel();
+  }
+
+  private onStdout(chunk: string): void {
+    if (!this.stdoutTruncated) {
+      const room = this.maxStdout - this.stdout.length;
+      if (chunk.length > room) this.stdoutTruncated = true;
+      this.stdout += chunk.slice(0, Math.max(0, room));
+    }
+    const text = this.partialLine + chunk;
+    const lines = text.split('\n');
+    this.partialLine = lines.pop() ?? '';
+    for (const line of lines) this.emitLine(line);
+  }
+
+  private emitLine(line: string): void {
+    if (this.lineError !== undefined || !this.opts.onLine) return;
+    try {
+      this.opts.onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+    } catch (err) {
+      this.lineError = err;
+    }
+  }
+
+  private cancel(): void {
+    if (this.exit || this.settled) return;
+    this.cancelled = true;
+    this.signalGroup('SIGTERM');
+    this.killTimer = setTimeout(
+      () => this.signalGroup('SIGKILL'),
+      this.opts.killGraceMs ?? DEFAULT_KILL_GRACE_MS,
+    );
+  }
+
+  private signalGroup(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // ESRCH: the group is already gone.
+    }
+  }
+
+  private childClosed(code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.settled) return;
+    this.exit = { code, signal };
+    if (this.killTimer) clearTimeout(this.killTimer);
+    // A cancelled run must leave nothing behind: sweep the group in case nmap left a child of its own.
+    if (this.cancelled) this.signalGroup('SIGKILL');
+    if (this.partialLine !== '') this.emitLine(this.partialLine);
+    this.partialLine = '';
+    if (!this.xmlDone) this.drainTimer = setTimeout(() => this.xml.destroy(), XML_DRAIN_MS);
+    this.finishIfDone();
+  }
+
+  private xmlClosed(): void {
+    this.xmlDone = true;
+    this.finishIfDone();
+  }
+
+  private finishIfDone(): void {
+    if (this.settled || !this.exit || !this.xmlDone) return;
+    this.settled = true;
+    this.cleanup();
+    if (this.lineError !== undefined) {
+      this.reject(
+        new Error(`onLine callback failed: ${errorMessage(this.lineError)}`, { cause: this.lineError }),
+      );
+      return;
+    }
+    this.resolve({
+      exitCode: this.exit.code,
+      signal: this.exit.signal,
+      stdout: this.stdout,
+      stdoutTruncated: this.stdoutTruncated,
+      stderr: this.stderr,
+      xml: Buffer.concat(this.xmlChunks).toString('utf8'),
+      cancelled: this.cancelled,
+      durationMs: Date.now() - this.startedAt,
+      pid: this.child.pid,
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanup();
+    this.xml.destroy();
+    this.reject(err);
+  }
+
+  private cleanup(): void {
+    if (this.killTimer) clearTimeout(this.killTimer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+function assertTargets(targets: readonly string[]): void {
+  // Belt and braces: "--" already stops option parsing, but a target never has a reason to look like one.
+  const bad = targets.filter(
+    // eslint-disable-next-line no-control-regex
+    (t) => typeof t !== 'string' || t === '' || t.startsWith('-') || /[\s\u0000-\u001f\u007f]/.test(t),
+  );
+  if (bad.length > 0)
+    throw new TargetError(`invalid targets for nmap: ${bad.map((t) => JSON.stringify(t)).join(', ')}`, bad);
+}
+
+function emptyResult(fields: Partial<NmapRunResult>): NmapRunResult {
+  return {
+    exitCode: null,
+    signal: null,
+    stdout: '',
+    stdoutTruncated: false,
+    stderr: '',
+    xml: '',
+    cancelled: false,
+    durationMs: 0,
+    ...fields,
+  };
+}
+
+function spawnError(nmapPath: string, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT')
+    return new Error(`nmap executable not found at "${nmapPath}" (ENOENT)`, { cause: err });
+  if (code === 'EACCES')
+    return new Error(`nmap executable at "${nmapPath}" is not executable (EACCES)`, { cause: err });
+  return new Error(`cannot start nmap at "${nmapPath}": ${errorMessage(err)}`, { cause: err });
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}

@@ -1,0 +1,216 @@
+import { createTestDatabase, TEST_DATABASES, type TestDatabase } from '../../../test/support/database';
+import { markBatchFailed, markBatchRunning } from './batch-lifecycle';
+import { BatchResultStore, type BatchResultInput, type HostResultInput } from './batch-result.store';
+import { Batch, Host, Port, ScanResult } from './entities';
+import { createRun } from './testing/factories';
+
+const dnsServer: HostResultInput = {
+  address: '127.0.0.1',
+  addressType: 'ipv4',
+  hostnames: [{ name: 'localhost', type: 'PTR' }],
+  state: 'up',
+  reason: 'localhost-response',
+  ports: [
+    {
+      protocol: 'tcp',
+      port: 53,
+      state: 'open',
+      reason: 'syn-ack',
+      service: {
+        name: 'domain',
+        product: 'dnsmasq',
+        version: '2.90',
+        cpe: ['cpe:/a:thekelleys:dnsmasq:2.90'],
+      },
+    },
+    { protocol: 'udp', port: 53, state: 'open', service: { name: 'domain' } },
+    { protocol: 'tcp', port: 80, state: 'closed', reason: 'reset' },
+  ],
+};
+const silentHost: HostResultInput = {
+  address: '127.0.0.2',
+  addressType: 'ipv4',
+  hostnames: [],
+  state: 'down',
+  reason: 'no-response',
+  ports: [],
+};
+
+function resultFor(batchId: number, hosts: HostResultInput[], workerId = 'worker-a'): BatchResultInput {
+  return { batchId, workerId, exitCode: 0, stderr: null, finishedAt: new Date(), hosts };
+}
+
+describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+  });
+
+  afterAll(async () => {
+    await db?.cleanup();
+  });
+
+  const store = () => new BatchResultStore(db.orm.em);
+  const rowsOf = async (resultId: number) => {
+    const em = db.orm.em.fork();
+    return {
+      hosts: await em.count(Host, { result: resultId }),
+      ports: await em.count(Port, { host: { result: resultId } }),
+    };
+  };
+
+  it('stores a batch once: hosts, ports keyed by protocol, batch status and run counters', async () => {
+    const { result, batches } = await createRun(db.orm.em.fork(), { batches: 2 });
+    const batchId = batches[0].id;
+    await expect(markBatchRunning(db.orm.em.fork(), batchId, 'worker-a')).resolves.toBe(true);
+
+    const first = await store().storeBatchResult(resultFor(batchId, [dnsServer, silentHost]));
+    expect(first).toEqual({ stored: true, hostsUp: 1, openPorts: 2, resultId: result.id });
+
+    const again = await store().storeBatchResult(resultFor(batchId, [dnsServer, silentHost], 'worker-b'));
+    expect(again).toEqual({ stored: false, hostsUp: 1, openPorts: 2, resultId: result.id });
+
+    expect(await rowsOf(result.id)).toEqual({ hosts: 2, ports: 3 });
+    const em = db.orm.em.fork();
+    const ports = await em.find(
+      Port,
+      { host: { address: '127.0.0.1', result: result.id } },
+      { orderBy: { id: 'asc' } },
+    );
+    expect(ports.map((p) => `${p.protocol}/${p.port}:${p.state}`)).toEqual([
+      'tcp/53:open',
+      'udp/53:open',
+      'tcp/80:closed',
+    ]);
+    expect(ports[0]).toMatchObject({
+      serviceName: 'domain',
+      product: 'dnsmasq',
+      version: '2.90',
+      extrainfo: null,
+      reason: 'syn-ack',
+      cpe: ['cpe:/a:thekelleys:dnsmasq:2.90'],
+    });
+    const host = await em.findOneOrFail(
+      Host,
+      { result: result.id, address: '127.0.0.1' },
+      { populate: ['ports'] },
+    );
+    expect(host).toMatchObject({
+      hostnames: [{ name: 'localhost', type: 'PTR' }],
+      state: 'up',
+      mac: null,
+      os: null,
+    });
+    expect(host.ports).toHaveLength(3);
+
+    const batch = await em.findOneOrFail(Batch, batchId);
+    expect(batch).toMatchObject({
+      status: 'completed',
+      workerId: 'worker-a',
+      exitCode: 0,
+      hostsUp: 1,
+      openPorts: 2,
+      attempts: 1,
+    });
+    const run = await em.findOneOrFail(ScanResult, result.id);
+    expect(run).toMatchObject({
+      status: 'running',
+      batchesDone: 1,
+      batchesFailed: 0,
+      hostsUp: 1,
+      openPorts: 2,
+    });
+    expect(run.startedAt).toBeInstanceOf(Date);
+
+    await expect(markBatchRunning(db.orm.em.fork(), batchId, 'worker-c')).resolves.toBe(false);
+  });
+
+  it('stores a batch once when two workers finish it at the same moment', async () => {
+    const { result, batches } = await createRun(db.orm.em.fork());
+    const outcomes = await Promise.all(
+      ['worker-a', 'worker-b', 'worker-c'].map((worker) =>
+        store().storeBatchResult(resultFor(batches[0].id, [dnsServer, silentHost], worker)),
+      ),
+    );
+    expect(outcomes.filter((o) => o.stored)).toHaveLength(1);
+    expect(await rowsOf(result.id)).toEqual({ hosts: 2, ports: 3 });
+    expect(await db.orm.em.fork().findOneOrFail(ScanResult, result.id)).toMatchObject({
+      batchesDone: 1,
+      openPorts: 2,
+    });
+  });
+
+  it('counts a failed attempt, and takes it back when a retry completes the batch', async () => {
+    const { result, batches } = await createRun(db.orm.em.fork());
+    const batchId = batches[0].id;
+    const em = () => db.orm.em.fork();
+    await markBatchRunning(em(), batchId, 'worker-a');
+    await expect(markBatchFailed(em(), batchId, { exitCode: 1, stderr: 'boom' })).resolves.toBe(true);
+    await expect(markBatchFailed(em(), batchId, { exitCode: 1, stderr: 'boom' })).resolves.toBe(false);
+    expect(await em().findOneOrFail(ScanResult, result.id)).toMatchObject({ batchesFailed: 1 });
+    expect(await em().findOneOrFail(Batch, batchId)).toMatchObject({
+      status: 'failed',
+      exitCode: 1,
+      stderr: 'boom',
+    });
+
+    await expect(markBatchRunning(em(), batchId, 'worker-b')).resolves.toBe(true);
+    expect(await em().findOneOrFail(ScanResult, result.id)).toMatchObject({ batchesFailed: 0 });
+    await store().storeBatchResult(resultFor(batchId, [silentHost], 'worker-b'));
+    expect(await em().findOneOrFail(Batch, batchId)).toMatchObject({
+      status: 'completed',
+      attempts: 2,
+      stderr: null,
+    });
+    expect(await em().findOneOrFail(ScanResult, result.id)).toMatchObject({
+      batchesDone: 1,
+      batchesFailed: 0,
+    });
+  });
+
+  it('does not start a batch of a stopped run, nor an unknown one', async () => {
+    const { batches } = await createRun(db.orm.em.fork());
+    await db.orm.em.fork().nativeUpdate(Batch, { id: batches[0].id }, { status: 'stopped' });
+    await expect(markBatchRunning(db.orm.em.fork(), batches[0].id, 'worker-a')).resolves.toBe(false);
+    await expect(markBatchRunning(db.orm.em.fork(), 987654321, 'worker-a')).resolves.toBe(false);
+    await expect(markBatchFailed(db.orm.em.fork(), 987654321, { exitCode: 1, stderr: null })).resolves.toBe(
+      false,
+    );
+  });
+
+  it('keeps one host per address in a run when two batches report it, with the ports of both', async () => {
+    const { result, batches } = await createRun(db.orm.em.fork(), { batches: 2 });
+    await store().storeBatchResult(resultFor(batches[0].id, [{ ...dnsServer, ports: [dnsServer.ports[0]] }]));
+    await store().storeBatchResult(resultFor(batches[1].id, [{ ...dnsServer, ports: dnsServer.ports }]));
+    expect(await rowsOf(result.id)).toEqual({ hosts: 1, ports: 3 });
+  });
+
+  it('refuses a batch that does not exist', async () => {
+    await expect(store().storeBatchResult(resultFor(987654321, [dnsServer]))).rejects.toThrow(
+      /does not exist/,
+    );
+  });
+
+  it('stores a 4096-host batch with its ports in a few seconds', async () => {
+    const { result, batches } = await createRun(db.orm.em.fork(), { targetsPerBatch: 4096 });
+    const hosts: HostResultInput[] = Array.from({ length: 4096 }, (_, i) => ({
+      address: `10.${i >> 8}.${i & 255}.1`,
+      addressType: 'ipv4',
+      hostnames: [{ name: `h${i}.example`, type: 'PTR' }],
+      state: 'up',
+      ports: [22, 80, 443, 8080, 53].map((port) => ({
+        protocol: port === 53 ? 'udp' : 'tcp',
+        port,
+        state: port === 8080 ? 'filtered' : 'open',
+        service: { name: 'svc', product: 'product', version: '1.0' },
+      })),
+    }));
+    const started = Date.now();
+    const outcome = await store().storeBatchResult(resultFor(batches[0].id, hosts));
+    const elapsed = Date.now() - started;
+    expect(outcome).toMatchObject({ stored: true, hostsUp: 4096, openPorts: 4096 * 4 });
+    expect(await rowsOf(result.id)).toEqual({ hosts: 4096, ports: 4096 * 5 });
+    expect(elapsed).toBeLessThan(10_000);
+  }, 30_000);
+});

@@ -1,0 +1,18 @@
+import { Batch } from './batch.entity';
+import { Host } from './host.entity';
+import { Port } from './port.entity';
+import { Project } from './project.entity';
+import { ScanResult } from './scan-result.entity';
+import { Scan } from './scan.entity';
+import { User } from './user.entity';
+
+export * from './batch.entity';
+export * from './host.entity';
+export * from './port.entity';
+export * from './project.entity';
+export * from './scan-result.entity';
+export * from './scan.entity';
+export * from './user.entity';
+
+/** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
+export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port];

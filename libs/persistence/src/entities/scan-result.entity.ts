@@ -1,0 +1,89 @@
+import {
+  BigIntType,
+  Entity,
+  Enum,
+  Index,
+  ManyToOne,
+  OptionalProps,
+  PrimaryKey,
+  Property,
+} from '@mikro-orm/core';
+import { SCAN_RUNNERS, Scan, type ScanRunner } from './scan.entity';
+
+export const SCAN_RESULT_STATUSES = ['queued', 'running', 'completed', 'stopped', 'failed'] as const;
+export type ScanResultStatus = (typeof SCAN_RESULT_STATUSES)[number];
+
+/** One run of a scan. Its settings are snapshotted so editing the definition never rewrites history. */
+@Entity({ tableName: 'scan_results' })
+@Index({ properties: ['scan', 'status'] })
+export class ScanResult {
+  declare [OptionalProps]?:
+    | 'status'
+    | 'batchesDone'
+    | 'batchesFailed'
+    | 'hostsUp'
+    | 'openPorts'
+    | 'summaryStats'
+    | 'error'
+    | 'createdAt'
+    | 'startedAt'
+    | 'finishedAt';
+
+  @PrimaryKey({ type: 'integer' })
+  id!: number;
+
+  @ManyToOne({ entity: () => Scan, deleteRule: 'cascade' })
+  scan!: Scan;
+
+  @Enum({ items: [...SCAN_RESULT_STATUSES], type: 'string', default: 'queued' })
+  status: ScanResultStatus = 'queued';
+
+  @Enum({ items: [...SCAN_RUNNERS], type: 'string' })
+  runner!: ScanRunner;
+
+  @Property({ type: 'json' })
+  nmapFlags!: string[];
+
+  @Property({ type: 'json' })
+  targets!: string[];
+
+  @Property({ type: 'integer' })
+  chunkSize!: number;
+
+  @Property({ type: 'integer' })
+  concurrency!: number;
+
+  /** A /8 alone expands to 16,777,216 addresses: stored as bigint, read back as a JS number. */
+  @Property({ type: new BigIntType('number') })
+  targetsTotal!: number;
+
+  @Property({ type: 'integer' })
+  batchesTotal!: number;
+
+  @Property({ type: 'integer', default: 0 })
+  batchesDone: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  batchesFailed: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  hostsUp: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  openPorts: number = 0;
+
+  @Property({ type: 'json', nullable: true })
+  summaryStats: Record<string, unknown> | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  error: string | null = null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', nullable: true })
+  startedAt: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  finishedAt: Date | null = null;
+}

@@ -1,0 +1,86 @@
+import { Entity, Enum, Index, ManyToOne, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Project } from './project.entity';
+import { User } from './user.entity';
+
+export const SCAN_RUNNERS = ['asyncio', 'multiprocessing'] as const;
+export type ScanRunner = (typeof SCAN_RUNNERS)[number];
+
+/** A scan definition: what to scan and how; each execution of it is a ScanResult. */
+@Entity({ tableName: 'scans' })
+@Index({ properties: ['owner'] })
+@Index({ properties: ['project'] })
+export class Scan {
+  declare [OptionalProps]?:
+    | 'description'
+    | 'ports'
+    | 'nmapFlags'
+    | 'runner'
+    | 'chunkSize'
+    | 'concurrency'
+    | 'intervalMinutes'
+    | 'isActive'
+    | 'isScheduled'
+    | 'isOneOff'
+    | 'lastRun'
+    | 'nextRun'
+    | 'createdAt'
+    | 'updatedAt';
+
+  @PrimaryKey({ type: 'integer' })
+  id!: number;
+
+  @ManyToOne({ entity: () => User, deleteRule: 'cascade' })
+  owner!: User;
+
+  @ManyToOne({ entity: () => Project, deleteRule: 'cascade' })
+  project!: Project;
+
+  @Property({ type: 'string' })
+  name!: string;
+
+  @Property({ type: 'text', nullable: true })
+  description: string | null = null;
+
+  @Property({ type: 'json' })
+  targets!: string[];
+
+  @Property({ type: 'string', nullable: true })
+  ports: string | null = null;
+
+  @Property({ type: 'json' })
+  nmapFlags: string[] = [];
+
+  @Enum({ items: [...SCAN_RUNNERS], type: 'string', default: 'asyncio' })
+  runner: ScanRunner = 'asyncio';
+
+  @Property({ type: 'integer', default: 256 })
+  chunkSize: number = 256;
+
+  @Property({ type: 'integer', default: 6 })
+  concurrency: number = 6;
+
+  @Property({ type: 'integer', nullable: true })
+  intervalMinutes: number | null = null;
+
+  @Property({ type: 'boolean', default: true })
+  isActive: boolean = true;
+
+  @Property({ type: 'boolean', default: false })
+  isScheduled: boolean = false;
+
+  /** Created by POST /api/scans/start rather than as a reusable definition. */
+  @Property({ type: 'boolean', default: false })
+  isOneOff: boolean = false;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastRun: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  nextRun: Date | null = null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', onUpdate: () => new Date() })
+  updatedAt: Date = new Date();
+}

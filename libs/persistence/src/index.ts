@@ -1,0 +1,14 @@
+export * from './entities';
+export { MIGRATIONS } from './migrations';
+export {
+  createOrmOptions,
+  parseDatabaseUrl,
+  MIGRATIONS_TABLE,
+  type OrmOptionsInput,
+  type DatabaseTarget,
+} from './orm-options';
+export { runMigrations, schemaDrift } from './migrate';
+export { checkDatabase } from './health';
+export * from './batch-result.store';
+export { markBatchRunning, markBatchFailed } from './batch-lifecycle';
+export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';

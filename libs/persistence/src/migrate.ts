@@ -1,0 +1,68 @@
+// Applies pending migrations at start-up. Several processes (gateway replicas, workers, delta) may start at
+// once and MikroORM's migrator takes no lock of its own, so the run is serialised here.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MikroORM } from '@mikro-orm/core';
+import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
+import { MIGRATIONS_TABLE } from './orm-options';
+
+const SQLITE_ATTEMPTS = 8;
+
+/**
+ * Brings the schema up to date, once, whatever else is starting at the same time.
+ *
+ * - PostgreSQL: the migrator runs while this process holds a transaction-scoped advisory lock keyed by the
+ *   schema, so a second process waits, then finds nothing pending. The lock sits on its own pooled connection
+ *   (the migrator uses others), and is released on commit, rollback or a dropped connection.
+ * - SQLite: writers already exclude each other; a process that loses the race sees `SQLITE_BUSY` or
+ *   "already exists", waits, and retries — by then the winner's migrations are recorded and it is a no-op.
+ */
+export async function runMigrations(orm: MikroORM): Promise<void> {
+  if (orm.em.getPlatform() instanceof PostgreSqlPlatform) {
+    await withPostgresMigrationLock(orm, async () => {
+      await orm.migrator.up();
+    });
+    return;
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await orm.migrator.up();
+      return;
+    } catch (error) {
+      if (attempt >= SQLITE_ATTEMPTS || !isSqliteRaceError(error)) {
+        throw error;
+      }
+      await sleep(50 * attempt + Math.floor(Math.random() * 50));
+    }
+  }
+}
+
+/**
+ * The SQL that would make the database match the entities; empty when migrations and entities agree.
+ * Restricted to the configured schema: unrestricted, MikroORM compares every schema in the PostgreSQL
+ * database and would offer to drop the tables of all the others.
+ */
+export async function schemaDrift(orm: MikroORM): Promise<string> {
+  const platform = orm.em.getPlatform();
+  const schema = platform instanceof PostgreSqlPlatform ? (orm.config.get('schema') ?? 'public') : undefined;
+  const sql = await orm.schema.getUpdateSchemaSQL({ schema, wrap: false });
+  return sql.trim();
+}
+
+async function withPostgresMigrationLock(orm: MikroORM, run: () => Promise<void>): Promise<void> {
+  const schema = orm.config.get('schema') ?? 'public';
+  const connection = orm.em.getConnection();
+  await connection.transactional(async (trx) => {
+    await connection.execute(
+      'select pg_advisory_xact_lock(hashtext(?))',
+      [`nso:${MIGRATIONS_TABLE}:${schema}`],
+      'all',
+      trx,
+    );
+    await run();
+  });
+}
+
+function isSqliteRaceError(error: unknown): boolean {
+  const text = `${(error as { code?: string })?.code ?? ''} ${(error as Error)?.message ?? ''}`;
+  return /SQLITE_BUSY|SQLITE_LOCKED|database is locked|already exists/i.test(text);
+}

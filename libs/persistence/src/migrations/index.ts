@@ -1,0 +1,10 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20250601000000Initial } from './Migration20250601000000_initial';
+
+/**
+ * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
+ * migrations table records, and must survive any renaming or minifying of the classes.
+ */
+export const MIGRATIONS: MigrationObject[] = [
+  { name: 'Migration20250601000000_initial', class: Migration20250601000000Initial },
+];

@@ -1,0 +1,64 @@
+// Nest wiring: one MikroORM for the configured database, repositories for every entity, the batch result
+// store, and (when asked) the migrations applied before any other provider can touch the database.
+import { EntityManager, MikroORM } from '@mikro-orm/core';
+import { MikroOrmModule } from '@mikro-orm/nestjs';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { BatchResultStore } from './batch-result.store';
+import { ENTITIES } from './entities';
+import { runMigrations } from './migrate';
+import { createOrmOptions } from './orm-options';
+
+export interface PersistenceModuleOptions {
+  databaseUrl: string;
+  /** PostgreSQL only: the schema that holds every table. */
+  schema?: string;
+  /** Apply pending migrations while the module starts (safe when several processes start at once). */
+  migrate?: boolean;
+  debug?: boolean;
+}
+
+/**
+ * Resolves once the schema is ready (migrated, if `migrate` was set). Providers are all created before any
+ * `onModuleInit` hook runs, so hooks may use the database freely; a provider whose factory queries it
+ * should inject this token to be created after the migrations.
+ */
+export const DATABASE_READY = Symbol('DATABASE_READY');
+
+@Module({})
+export class PersistenceModule {
+  static forRoot(options: PersistenceModuleOptions): DynamicModule {
+    const repositories = MikroOrmModule.forFeature(ENTITIES);
+    return {
+      module: PersistenceModule,
+      global: true,
+      imports: [
+        MikroOrmModule.forRoot(
+          createOrmOptions({
+            databaseUrl: options.databaseUrl,
+            schema: options.schema,
+            debug: options.debug,
+          }),
+        ),
+        repositories,
+      ],
+      providers: [
+        {
+          provide: DATABASE_READY,
+          useFactory: async (orm: MikroORM): Promise<true> => {
+            if (options.migrate) {
+              await runMigrations(orm);
+            }
+            return true;
+          },
+          inject: [MikroORM],
+        },
+        {
+          provide: BatchResultStore,
+          useFactory: (em: EntityManager) => new BatchResultStore(em),
+          inject: [EntityManager, DATABASE_READY],
+        },
+      ],
+      exports: [repositories, BatchResultStore, DATABASE_READY],
+    };
+  }
+}
