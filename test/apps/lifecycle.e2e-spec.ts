@@ -33,11 +33,18 @@ describe.each(['worker', 'delta'] as const)('the %s process', (kind) => {
 });
 
 describe('configuration errors', () => {
-  it.each(['gateway', 'worker', 'delta'] as const)('stop the %s with a message naming the variable', async (kind) => {
-    const child = startProcess(kind, { PORT: 'http', SCAN_SCOPE_ALLOW: '127.0.0.0/33', REDIS_URL: 'localhost' });
-    expect(await child.exited).toBe(78);
-    expect(child.output()).toContain('PORT="http" must be an integer from 0 to 65535');
-    expect(child.output()).toContain('SCAN_SCOPE_ALLOW holds "127.0.0.0/33"');
-    expect(child.output()).toContain('REDIS_URL="localhost" is malformed');
-  });
+  it.each(['gateway', 'worker', 'delta'] as const)(
+    'stop the %s with a message naming the variable',
+    async (kind) => {
+      const child = startProcess(kind, {
+        PORT: 'http',
+        SCAN_SCOPE_ALLOW: '127.0.0.0/33',
+        REDIS_URL: 'localhost',
+      });
+      expect(await child.exited).toBe(78);
+      expect(child.output()).toContain('PORT="http" must be an integer from 0 to 65535');
+      expect(child.output()).toContain('SCAN_SCOPE_ALLOW holds "127.0.0.0/33"');
+      expect(child.output()).toContain('REDIS_URL="localhost" is malformed');
+    },
+  );
 });

@@ -54,7 +54,11 @@ describe('two gateway replicas', () => {
   it('streams on gateway B the events of a scan started through gateway A', async () => {
     const started = await request(urls[0])
       .post('/api/scans/start')
-      .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)], targets: ['127.0.14.4-5'], chunk_size: 1 })
+      .send({
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)],
+        targets: ['127.0.14.4-5'],
+        chunk_size: 1,
+      })
       .expect(200);
     const onB = await openScanSocket(urls[1], started.body.scan_id);
     const onA = await openScanSocket(urls[0], started.body.scan_id);
@@ -70,6 +74,8 @@ describe('two gateway replicas', () => {
 
   it('shuts down cleanly on SIGTERM', async () => {
     const [a, b, worker] = processes;
-    expect(await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([0, 0, 0]);
+    expect(await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([
+      0, 0, 0,
+    ]);
   });
 });

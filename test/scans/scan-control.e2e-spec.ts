@@ -30,7 +30,11 @@ describe('scan control and faults', () => {
     }).expect(200);
     const scanId: number = started.body.scan_id;
     const socket = await openScanSocket(system.gateway.url, scanId);
-    await waitUntil(() => socket.messages.filter((m) => m.event === 'batch_start').length === 2, 20_000, 'two batches');
+    await waitUntil(
+      () => socket.messages.filter((m) => m.event === 'batch_start').length === 2,
+      20_000,
+      'two batches',
+    );
     await waitUntil(() => nmapProcessesMatching('127.0.11.').length === 2, 10_000, 'two nmap processes');
 
     const stopped = await request(system.gateway.url).post(`/api/scans/${scanId}/stop`).expect(200);
@@ -62,7 +66,9 @@ describe('scan control and faults', () => {
     expect((await request(system.gateway.url).post('/api/scans/999999/stop').expect(404)).body).toEqual({
       error: 'Scan not found',
     });
-    await request(system.gateway.url).post('/api/scans/abc/stop').expect(400, { error: 'scan_id must be an integer' });
+    await request(system.gateway.url)
+      .post('/api/scans/abc/stop')
+      .expect(400, { error: 'scan_id must be an integer' });
   });
 
   it('runs a batch again on another worker when its worker is killed mid-batch, storing each host once', async () => {
@@ -114,7 +120,10 @@ describe('scan control and faults', () => {
 
   it('reports a failing nmap with batch_failed and its stderr, retries once, then fails the scan', async () => {
     // Each option is allowed, but nmap refuses the combination and exits 1.
-    const started = await start({ nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'], targets: ['127.0.13.1'] }).expect(200);
+    const started = await start({
+      nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'],
+      targets: ['127.0.13.1'],
+    }).expect(200);
     const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
     const failed = await socket.waitFor((m) => m.event === 'scan_failed', 30_000);
     socket.close();
@@ -123,7 +132,11 @@ describe('scan control and faults', () => {
       [1, true],
       [2, false],
     ]);
-    expect(failures[0]).toMatchObject({ batch_id: 1, exit_code: 1, stderr: expect.stringContaining('must be less than or equal to --max-rate') });
+    expect(failures[0]).toMatchObject({
+      batch_id: 1,
+      exit_code: 1,
+      stderr: expect.stringContaining('must be less than or equal to --max-rate'),
+    });
     expect(failed).toMatchObject({ scan_id: started.body.scan_id, error: 'all 1 batches failed' });
     expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
     const result = await orm().findOneOrFail(ScanResult, { scan: started.body.scan_id });
@@ -132,12 +145,27 @@ describe('scan control and faults', () => {
 
   describe('refusals: validated before anything is stored or enqueued', () => {
     it.each([
-      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], runner: 'threads' }, 'runner must be one of: asyncio, multiprocessing'],
+      [
+        { nmap_flags: ['-sT'], targets: ['127.0.0.1'], runner: 'threads' },
+        'runner must be one of: asyncio, multiprocessing',
+      ],
       [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 0 }, 'chunk_size must not be less than 1'],
-      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 4097 }, 'chunk_size must not be greater than 4096'],
-      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 0 }, 'concurrency must not be less than 1'],
-      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 65 }, 'concurrency must not be greater than 64'],
-      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 1.5 }, 'chunk_size must be an integer number'],
+      [
+        { nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 4097 },
+        'chunk_size must not be greater than 4096',
+      ],
+      [
+        { nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 0 },
+        'concurrency must not be less than 1',
+      ],
+      [
+        { nmap_flags: ['-sT'], targets: ['127.0.0.1'], concurrency: 65 },
+        'concurrency must not be greater than 64',
+      ],
+      [
+        { nmap_flags: ['-sT'], targets: ['127.0.0.1'], chunk_size: 1.5 },
+        'chunk_size must be an integer number',
+      ],
       [{ nmap_flags: ['-oN', 'x'], targets: ['127.0.0.1'] }, '-oN'],
       [{ nmap_flags: ['-sT'], targets: ['127.0.0.1', '198.51.100.7'] }, '198.51.100.7'],
       [{ nmap_flags: ['-sT'], targets: ['--script=x'] }, '--script=x'],
@@ -149,7 +177,11 @@ describe('scan control and faults', () => {
     });
 
     it('answers 404 for an unknown project_id', async () => {
-      const response = await start({ project_id: 424242, nmap_flags: ['-sT'], targets: ['127.0.0.1'] }).expect(404);
+      const response = await start({
+        project_id: 424242,
+        nmap_flags: ['-sT'],
+        targets: ['127.0.0.1'],
+      }).expect(404);
       expect(response.body).toEqual({ error: 'Project not found' });
     });
 

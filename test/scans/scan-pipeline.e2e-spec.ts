@@ -24,7 +24,12 @@ describe('a distributed scan over a /28 of loopback', () => {
   it('answers at once, streams the documented events in order, and stores the open ports', async () => {
     const started = await request(system.gateway.url)
       .post('/api/scans/start')
-      .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()], targets: ['127.0.10.0/28'], chunk_size: 4, concurrency: 2 })
+      .send({
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()],
+        targets: ['127.0.10.0/28'],
+        chunk_size: 4,
+        concurrency: 2,
+      })
       .expect(200);
     expect(started.body).toEqual({ scan_id: expect.any(Number), status: 'started' });
     const scanId: number = started.body.scan_id;
@@ -51,9 +56,12 @@ describe('a distributed scan over a /28 of loopback', () => {
       expect(ofBatch.filter((e) => e === 'line').length).toBeGreaterThan(2);
     }
     const starts = scanEvents.filter((e) => e.event === 'batch_start');
-    expect(starts.map((e) => e.targets).flat().sort()).toEqual(
-      Array.from({ length: 16 }, (_, i) => `127.0.10.${i}`).sort(),
-    );
+    expect(
+      starts
+        .map((e) => e.targets)
+        .flat()
+        .sort(),
+    ).toEqual(Array.from({ length: 16 }, (_, i) => `127.0.10.${i}`).sort());
     const completes = scanEvents.filter((e) => e.event === 'batch_complete');
     expect(completes.map((e) => e.summary.open_ports).reduce((a, b) => a + b, 0)).toBe(2);
     expect(completes.map((e) => e.summary.hosts_up).reduce((a, b) => a + b, 0)).toBe(16);
@@ -87,7 +95,12 @@ describe('a distributed scan over a /28 of loopback', () => {
   it('never runs more than `concurrency` batches of one scan at once across workers', async () => {
     const started = await request(system.gateway.url)
       .post('/api/scans/start')
-      .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()], targets: ['127.0.10.0/29'], chunk_size: 2, concurrency: 1 })
+      .send({
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()],
+        targets: ['127.0.10.0/29'],
+        chunk_size: 2,
+        concurrency: 1,
+      })
       .expect(200);
     const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
     await socket.waitFor((m) => m.event === 'scan_complete');

@@ -11,7 +11,9 @@ export default async function globalSetup(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (error) {
-    throw new Error(`Integration tests need Redis at ${process.env.TEST_REDIS_URL}: ${(error as Error).message}`);
+    throw new Error(
+      `Integration tests need Redis at ${process.env.TEST_REDIS_URL}: ${(error as Error).message}`,
+    );
   } finally {
     redis.disconnect();
   }

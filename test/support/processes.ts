@@ -47,7 +47,8 @@ export function startProcess(kind: keyof typeof ENTRY, env: Record<string, strin
         if (match) done(() => resolve(match));
       };
       const timer = setTimeout(
-        () => done(() => reject(new Error(`${kind}: no ${pattern} within ${timeoutMs} ms; output:\n${text}`))),
+        () =>
+          done(() => reject(new Error(`${kind}: no ${pattern} within ${timeoutMs} ms; output:\n${text}`))),
         timeoutMs,
       );
       waiters.add(check);

@@ -1,17 +1,25 @@
 // A real WebSocket client that records every message, with deadline-bound waits instead of sleeps.
 import WebSocket from 'ws';
 
+// Events are checked field by field in tests; a loose type keeps those assertions short.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type WsMessage = Record<string, any>;
+
 export interface RecordedSocket {
-  messages: Array<Record<string, any>>;
+  messages: WsMessage[];
   closed: Promise<{ code: number; reason: string }>;
-  waitFor(predicate: (m: Record<string, any>) => boolean, timeoutMs?: number): Promise<Record<string, any>>;
+  waitFor(predicate: (m: WsMessage) => boolean, timeoutMs?: number): Promise<WsMessage>;
   close(): void;
 }
 
-export async function openScanSocket(baseUrl: string, scanId: number, since?: number): Promise<RecordedSocket> {
+export async function openScanSocket(
+  baseUrl: string,
+  scanId: number,
+  since?: number,
+): Promise<RecordedSocket> {
   const url = `${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}${since !== undefined ? `?since=${since}` : ''}`;
   const socket = new WebSocket(url);
-  const messages: Array<Record<string, any>> = [];
+  const messages: WsMessage[] = [];
   const listeners = new Set<() => void>();
   socket.on('message', (data) => {
     messages.push(JSON.parse(data.toString()));
@@ -28,13 +36,15 @@ export async function openScanSocket(baseUrl: string, scanId: number, since?: nu
     socket.once('error', reject);
   });
 
-  const waitFor = (predicate: (m: Record<string, any>) => boolean, timeoutMs = 30_000) =>
-    new Promise<Record<string, any>>((resolve, reject) => {
+  const waitFor = (predicate: (m: WsMessage) => boolean, timeoutMs = 30_000) =>
+    new Promise<WsMessage>((resolve, reject) => {
       const check = () => {
         const found = messages.find(predicate);
         if (found) finish(() => resolve(found));
         else if (socket.readyState === WebSocket.CLOSED) {
-          finish(() => reject(new Error(`socket closed; got ${JSON.stringify(messages.map((m) => m.event))}`)));
+          finish(() =>
+            reject(new Error(`socket closed; got ${JSON.stringify(messages.map((m) => m.event))}`)),
+          );
         }
       };
       const finish = (fn: () => void) => {
@@ -43,7 +53,8 @@ export async function openScanSocket(baseUrl: string, scanId: number, since?: nu
         fn();
       };
       const timer = setTimeout(
-        () => finish(() => reject(new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.event))}`))),
+        () =>
+          finish(() => reject(new Error(`timed out; got ${JSON.stringify(messages.map((m) => m.event))}`))),
         timeoutMs,
       );
       listeners.add(check);

@@ -12,9 +12,16 @@ export class DeltaModule {
         ConfigModule.forRoot(config),
         RedisModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
         QueueModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
-        PersistenceModule.forRoot({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, migrate: true }),
+        PersistenceModule.forRoot({
+          databaseUrl: config.databaseUrl,
+          schema: config.databaseSchema,
+          migrate: true,
+        }),
       ],
-      providers: [{ provide: HEARTBEAT_IDENTITY, useValue: { kind: 'delta', id: config.workerId } }, HeartbeatService],
+      providers: [
+        { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'delta', id: config.workerId } },
+        HeartbeatService,
+      ],
     };
   }
 }

@@ -18,7 +18,11 @@ export class AppModule implements NestModule {
         ConfigModule.forRoot(config),
         RedisModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
         QueueModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
-        PersistenceModule.forRoot({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, migrate: true }),
+        PersistenceModule.forRoot({
+          databaseUrl: config.databaseUrl,
+          schema: config.databaseSchema,
+          migrate: true,
+        }),
         ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),
         UsersModule,
         HealthModule,

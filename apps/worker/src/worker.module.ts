@@ -1,6 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@nso/config';
-import { HEARTBEAT_IDENTITY, HeartbeatService, QueueModule, RedisModule, ScanEventsModule } from '@nso/events';
+import {
+  HEARTBEAT_IDENTITY,
+  HeartbeatService,
+  QueueModule,
+  RedisModule,
+  ScanEventsModule,
+} from '@nso/events';
 import { NmapModule } from '@nso/nmap';
 import { PersistenceModule } from '@nso/persistence';
 import { BatchesModule } from './batches/batches.module';
@@ -14,12 +20,19 @@ export class WorkerModule {
         ConfigModule.forRoot(config),
         RedisModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
         QueueModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
-        PersistenceModule.forRoot({ databaseUrl: config.databaseUrl, schema: config.databaseSchema, migrate: true }),
+        PersistenceModule.forRoot({
+          databaseUrl: config.databaseUrl,
+          schema: config.databaseSchema,
+          migrate: true,
+        }),
         ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),
         NmapModule,
         BatchesModule,
       ],
-      providers: [{ provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } }, HeartbeatService],
+      providers: [
+        { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } },
+        HeartbeatService,
+      ],
     };
   }
 }

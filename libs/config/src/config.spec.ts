@@ -54,7 +54,9 @@ describe('loadConfig', () => {
   });
 
   it('refuses a scope that allows nothing', () => {
-    expect(() => loadConfig({ SCAN_SCOPE_ALLOW: ' , ' })).toThrow('SCAN_SCOPE_ALLOW must name at least one CIDR');
+    expect(() => loadConfig({ SCAN_SCOPE_ALLOW: ' , ' })).toThrow(
+      'SCAN_SCOPE_ALLOW must name at least one CIDR',
+    );
   });
 
   it.each([

@@ -48,7 +48,8 @@ class EnvReader {
   string(name: string, fallback: string, pattern?: RegExp, hint?: string): string {
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
-    if (pattern && !pattern.test(raw)) this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+    if (pattern && !pattern.test(raw))
+      this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
     return raw;
   }
 
@@ -88,7 +89,8 @@ class EnvReader {
       .map((s) => s.trim())
       .filter((s) => s.length > 0);
     for (const entry of entries) {
-      if (!isCidr(entry)) this.problems.push(`${name} holds ${JSON.stringify(entry)}, which is not an IP address or CIDR`);
+      if (!isCidr(entry))
+        this.problems.push(`${name} holds ${JSON.stringify(entry)}, which is not an IP address or CIDR`);
     }
     return entries;
   }
@@ -116,20 +118,39 @@ export function loadConfig(env: Env = process.env): AppConfig {
     nodeEnv: read.oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const),
     host: read.string('HOST', '127.0.0.1', /^[\w.:-]+$/, 'expected a host name or IP address to listen on'),
     port: read.int('PORT', 3000, 0, 65535),
-    redisUrl: read.string('REDIS_URL', 'redis://127.0.0.1:6379', /^rediss?:\/\/\S+$/, 'expected redis://host:port[/db]'),
-    redisPrefix: read.string('REDIS_PREFIX', 'nso', /^[\w.-]{1,64}$/, 'letters, digits, ".", "_" and "-" only'),
+    redisUrl: read.string(
+      'REDIS_URL',
+      'redis://127.0.0.1:6379',
+      /^rediss?:\/\/\S+$/,
+      'expected redis://host:port[/db]',
+    ),
+    redisPrefix: read.string(
+      'REDIS_PREFIX',
+      'nso',
+      /^[\w.-]{1,64}$/,
+      'letters, digits, ".", "_" and "-" only',
+    ),
     databaseUrl: read.string(
       'DATABASE_URL',
       'sqlite:./data/netscan.db',
       /^(sqlite:|file:|postgres:\/\/|postgresql:\/\/)\S+$/,
       'expected sqlite:<path> or postgres://user@host:port/database',
     ),
-    databaseSchema: read.optional('DATABASE_SCHEMA', /^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier'),
+    databaseSchema: read.optional(
+      'DATABASE_SCHEMA',
+      /^[a-z_][a-z0-9_]{0,62}$/,
+      'a lower-case SQL identifier',
+    ),
     scanScopeAllow: read.cidrList('SCAN_SCOPE_ALLOW', '127.0.0.0/8,::1/128'),
     scanScopeDeny: read.cidrList('SCAN_SCOPE_DENY', ''),
     nmapPath: read.string('NMAP_PATH', 'nmap', /^[^\s;|&$`<>]+$/, 'a path to the nmap binary'),
     nmapRunTimeoutMs: read.int('NMAP_RUN_TIMEOUT_MS', 300_000, 1_000, 86_400_000),
-    workerId: read.string('WORKER_ID', `${hostname()}-${process.pid}`, /^[\w.:-]{1,128}$/, 'letters, digits, ".:_-"'),
+    workerId: read.string(
+      'WORKER_ID',
+      `${hostname()}-${process.pid}`,
+      /^[\w.:-]{1,128}$/,
+      'letters, digits, ".:_-"',
+    ),
     workerConcurrency: read.int('WORKER_CONCURRENCY', 2, 1, 64),
     workerLockMs: read.int('WORKER_LOCK_MS', 30_000, 1_000, 600_000),
     batchAttempts: read.int('BATCH_ATTEMPTS', 3, 1, 20),

@@ -19,7 +19,13 @@ export type ScanEventBody =
       attempt: number;
       will_retry: boolean;
     }
-  | { event: 'progress'; percent: number; batches_done: number; batches_failed: number; batches_total: number }
+  | {
+      event: 'progress';
+      percent: number;
+      batches_done: number;
+      batches_failed: number;
+      batches_total: number;
+    }
   | { event: 'scan_complete'; scan_id: number; status: 'completed' }
   | { event: 'legacy_scan_complete'; scan_id: number; results: LegacyChunkResult[] }
   | { event: 'scan_stopped'; scan_id: number }

@@ -44,6 +44,11 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   private async beat(): Promise<void> {
-    await this.redis.set(this.key, JSON.stringify({ pid: process.pid, at: new Date().toISOString() }), 'EX', TTL_SECONDS);
+    await this.redis.set(
+      this.key,
+      JSON.stringify({ pid: process.pid, at: new Date().toISOString() }),
+      'EX',
+      TTL_SECONDS,
+    );
   }
 }

@@ -27,7 +27,11 @@ export class RedisModule {
         {
           provide: REDIS_CLIENT,
           useFactory: () =>
-            new Redis({ ...redisOptionsFromUrl(options.url), maxRetriesPerRequest: 2, enableOfflineQueue: true }),
+            new Redis({
+              ...redisOptionsFromUrl(options.url),
+              maxRetriesPerRequest: 2,
+              enableOfflineQueue: true,
+            }),
         },
         { provide: REDIS_KEYS, useValue: redisKeys(options.prefix) },
         RedisCloser,

@@ -45,7 +45,11 @@ export class RunFinalizer {
     if (status === 'failed') {
       terminal = { event: 'scan_failed', scan_id: ref.scanId, error: `all ${failed} batches failed` };
     } else if (result.runner === 'multiprocessing') {
-      terminal = { event: 'legacy_scan_complete', scan_id: ref.scanId, results: await this.legacyResults(em, batches) };
+      terminal = {
+        event: 'legacy_scan_complete',
+        scan_id: ref.scanId,
+        results: await this.legacyResults(em, batches),
+      };
     } else {
       terminal = { event: 'scan_complete', scan_id: ref.scanId, status: 'completed' };
     }
@@ -56,7 +60,11 @@ export class RunFinalizer {
   async stop(scanId: number, resultId: number): Promise<boolean> {
     const changed = await this.em
       .fork()
-      .nativeUpdate(ScanResult, { id: resultId, status: { $in: [...ACTIVE] } }, { status: 'stopped', finishedAt: new Date() });
+      .nativeUpdate(
+        ScanResult,
+        { id: resultId, status: { $in: [...ACTIVE] } },
+        { status: 'stopped', finishedAt: new Date() },
+      );
     if (changed !== 1) return false;
     await this.events.publish({ scanId, resultId }, { event: 'scan_stopped', scan_id: scanId });
     return true;

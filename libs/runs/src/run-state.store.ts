@@ -78,7 +78,10 @@ type RunStateRedis = Redis & {
 export class RunStateStore {
   private readonly redis: RunStateRedis;
 
-  constructor(@Inject(REDIS_CLIENT) redis: Redis, @Inject(REDIS_KEYS) private readonly keys: RedisKeys) {
+  constructor(
+    @Inject(REDIS_CLIENT) redis: Redis,
+    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
+  ) {
     if (!('nsoClaimBatches' in redis)) {
       redis.defineCommand('nsoClaimBatches', { numberOfKeys: 2, lua: CLAIM });
       redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
@@ -108,7 +111,13 @@ export class RunStateStore {
   /** Counts a batch as finished (once, whatever the retries) and claims the next batch of the window. */
   async finish(resultId: number, seq: number, kind: 'done' | 'failed'): Promise<FinishOutcome> {
     const { state, inflight, finished } = this.names(resultId);
-    const [first, done, failed, total, nextSeq] = await this.redis.nsoFinishBatch(state, inflight, finished, seq, kind);
+    const [first, done, failed, total, nextSeq] = await this.redis.nsoFinishBatch(
+      state,
+      inflight,
+      finished,
+      seq,
+      kind,
+    );
     await this.redis.expire(finished, STATE_TTL_SECONDS);
     return {
       outcome: first === 1 ? 'counted' : first === 0 ? 'duplicate' : 'stopped',

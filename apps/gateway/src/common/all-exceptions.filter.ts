@@ -37,7 +37,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof UniqueConstraintViolationException) {
       return [409, { error: 'Already exists' }];
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    this.logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+    );
     return [HttpStatus.INTERNAL_SERVER_ERROR, { error: 'Internal server error' }];
   }
 

@@ -7,7 +7,12 @@ import { json, NextFunction, Request, Response, urlencoded } from 'express';
 export const jsonBodyParser = json({ limit: '1mb' });
 export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
 
-export function bodyParserErrorHandler(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+export function bodyParserErrorHandler(
+  error: unknown,
+  _req: Request,
+  res: Response,
+  next: NextFunction,
+): void {
   const failure = error as { type?: string; status?: number };
   if (!failure || typeof failure.status !== 'number' || !failure.type) return next(error);
   if (failure.type === 'entity.parse.failed') {
@@ -15,6 +20,8 @@ export function bodyParserErrorHandler(error: unknown, _req: Request, res: Respo
   } else if (failure.type === 'entity.too.large') {
     res.status(413).json({ error: 'Request body too large' });
   } else {
-    res.status(failure.status >= 400 && failure.status < 500 ? failure.status : 400).json({ error: 'Unreadable body' });
+    res
+      .status(failure.status >= 400 && failure.status < 500 ? failure.status : 400)
+      .json({ error: 'Unreadable body' });
   }
 }

@@ -15,7 +15,7 @@ export function pathPattern(path: string): RegExp {
 }
 
 export class PathWsAdapter extends WsAdapter {
-  protected override addWsServerToRegistry<T extends Record<'path', string> = any>(
+  protected override addWsServerToRegistry<T extends Record<'path', string> = Record<'path', string>>(
     wsServer: T,
     port: number,
     path: string,
@@ -25,7 +25,8 @@ export class PathWsAdapter extends WsAdapter {
   }
 
   protected override ensureHttpServerExists(port: number, httpServer?: Server): Server | undefined {
-    if (this.httpServersRegistry.has(port) || !httpServer) return super.ensureHttpServerExists(port, httpServer);
+    if (this.httpServersRegistry.has(port) || !httpServer)
+      return super.ensureHttpServerExists(port, httpServer);
     this.httpServersRegistry.set(port, httpServer);
     httpServer.on('upgrade', (request, socket: Duplex, head: Buffer) => {
       const pathname = new URL(request.url ?? '/', 'ws://localhost').pathname;

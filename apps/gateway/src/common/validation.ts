@@ -36,7 +36,10 @@ export function validationErrorBody(errors: ValidationError[]) {
   }
   if (missing.length > 0) return { error: 'Missing required fields', missing_fields: missing, details };
   if (unknown.length > 0) {
-    return { error: `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, unknown_fields: unknown };
+    return {
+      error: `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+      unknown_fields: unknown,
+    };
   }
   return { error: headlines.join('; ') || 'Invalid request body', details };
 }

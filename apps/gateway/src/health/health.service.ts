@@ -36,7 +36,10 @@ export class HealthService {
   async report(): Promise<HealthReport> {
     const [database, redis] = await Promise.all([
       withTimeout(checkDatabase(this.em.fork()), false),
-      withTimeout(this.redis.ping().then((pong) => pong === 'PONG'), false),
+      withTimeout(
+        this.redis.ping().then((pong) => pong === 'PONG'),
+        false,
+      ),
     ]);
     const stats = redis ? await withTimeout(this.stats(), undefined) : undefined;
     return {

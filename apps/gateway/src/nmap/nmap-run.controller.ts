@@ -1,5 +1,10 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiInternalServerErrorResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiInternalServerErrorResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { NmapRunDto, NmapRunResultDto } from './nmap-run.dto';
 import { NmapRunService } from './nmap-run.service';
@@ -12,7 +17,9 @@ export class NmapRunController {
   @Post('run')
   @HttpCode(200)
   @ApiOkResponse({ type: NmapRunResultDto })
-  @ApiBadRequestResponse({ description: 'A refused option, an invalid target or a target outside the scan scope' })
+  @ApiBadRequestResponse({
+    description: 'A refused option, an invalid target or a target outside the scan scope',
+  })
   @ApiInternalServerErrorResponse({ description: 'nmap exited non-zero; the body carries its stderr' })
   run(@Body() body: NmapRunDto, @Res({ passthrough: true }) res: Response): Promise<NmapRunResultDto> {
     // A client that hangs up should not leave nmap running.

@@ -2,7 +2,11 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsDefined, IsString, MaxLength } from 'class-validator';
 
 export class NmapRunDto {
-  @ApiProperty({ type: [String], example: ['-sT', '-Pn', '-p', '22,80'], description: 'Options on the allow-list' })
+  @ApiProperty({
+    type: [String],
+    example: ['-sT', '-Pn', '-p', '22,80'],
+    description: 'Options on the allow-list',
+  })
   @IsDefined()
   @IsArray()
   @ArrayMaxSize(64)
@@ -10,7 +14,11 @@ export class NmapRunDto {
   @MaxLength(256, { each: true })
   nmap_flags!: string[];
 
-  @ApiProperty({ type: [String], example: ['127.0.0.1'], description: 'Addresses, ranges, CIDRs or host names' })
+  @ApiProperty({
+    type: [String],
+    example: ['127.0.0.1'],
+    description: 'Addresses, ranges, CIDRs or host names',
+  })
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(256)

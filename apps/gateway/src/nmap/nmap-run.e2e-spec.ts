@@ -30,9 +30,15 @@ describe('POST /api/nmap/run', () => {
     // Both options pass the policy, but nmap itself refuses the combination.
     const response = await request(gateway.url)
       .post('/api/nmap/run')
-      .send({ nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'], targets: ['127.0.0.1'] })
+      .send({
+        nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'],
+        targets: ['127.0.0.1'],
+      })
       .expect(500);
-    expect(response.body).toMatchObject({ exit_code: 1, stderr: expect.stringContaining('must be less than or equal to --max-rate') });
+    expect(response.body).toMatchObject({
+      exit_code: 1,
+      stderr: expect.stringContaining('must be less than or equal to --max-rate'),
+    });
     expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts:\d+/);
   });
 

@@ -7,7 +7,14 @@ import {
   Injectable,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { countTargets, NMAP_RUNNER, NmapArgumentPolicy, NmapRunner, parseTargets, ScanScope } from '@nso/nmap';
+import {
+  countTargets,
+  NMAP_RUNNER,
+  NmapArgumentPolicy,
+  NmapRunner,
+  parseTargets,
+  ScanScope,
+} from '@nso/nmap';
 import { NmapRunDto, NmapRunResultDto } from './nmap-run.dto';
 
 /** A one-off run answers synchronously, so it is kept to what one nmap process finishes in reasonable time. */
@@ -41,7 +48,9 @@ export class NmapRunService {
       signal: AbortSignal.any([clientGone, timeout]),
     });
     if (timeout.aborted) {
-      throw new GatewayTimeoutException({ error: `nmap did not finish within ${this.config.nmapRunTimeoutMs} ms` });
+      throw new GatewayTimeoutException({
+        error: `nmap did not finish within ${this.config.nmapRunTimeoutMs} ms`,
+      });
     }
     if (result.exitCode !== 0) {
       throw new HttpException(

@@ -43,7 +43,11 @@ export class ProjectsService {
     if (existing) return existing;
     const em = this.em.fork();
     try {
-      const project = em.create(Project, { owner: em.getReference(User, ownerId), name: 'Default', isDefault: true });
+      const project = em.create(Project, {
+        owner: em.getReference(User, ownerId),
+        name: 'Default',
+        isDefault: true,
+      });
       await em.flush();
       return project;
     } catch (error) {

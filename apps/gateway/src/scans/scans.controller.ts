@@ -71,6 +71,7 @@ export class ScansController {
 
 export function parseSince(value: string | undefined | null): number {
   if (value === undefined || value === null || value === '') return 0;
-  if (!/^\d{1,15}$/.test(value)) throw new BadRequestException({ error: 'since must be a non-negative integer' });
+  if (!/^\d{1,15}$/.test(value))
+    throw new BadRequestException({ error: 'since must be a non-negative integer' });
   return Number(value);
 }

@@ -49,7 +49,12 @@ export class StartScanDto {
   @Max(4096)
   chunk_size?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 64, default: 6, description: 'Batches of this scan running at once' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 64,
+    default: 6,
+    description: 'Batches of this scan running at once',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -1,5 +1,12 @@
 import { EntityManager } from '@mikro-orm/core';
-import { ConflictException, Inject, Injectable, Logger, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { ControlMessage } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
 import { countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
@@ -75,7 +82,9 @@ export class ScansService {
     } catch (error) {
       // Nothing half-done stays behind as "queued": the run is marked failed and the client told to retry.
       this.logger.error(`could not enqueue scan ${scan.id}: ${(error as Error).message}`);
-      await this.em.fork().nativeUpdate(ScanResult, { id: result.id }, { status: 'failed', error: 'could not enqueue' });
+      await this.em
+        .fork()
+        .nativeUpdate(ScanResult, { id: result.id }, { status: 'failed', error: 'could not enqueue' });
       throw new ServiceUnavailableException({ error: 'The queue is not available; try again' });
     }
     return { scan_id: scan.id, status: 'started' };
@@ -88,7 +97,10 @@ export class ScansService {
     const active = await em.find(ScanResult, { scan: scan.id, status: { $in: ['queued', 'running'] } });
     if (active.length === 0) {
       const latest = await em.findOne(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' } });
-      throw new ConflictException({ error: `Scan ${scanId} is not running`, scan_status: latest?.status ?? 'idle' });
+      throw new ConflictException({
+        error: `Scan ${scanId} is not running`,
+        scan_status: latest?.status ?? 'idle',
+      });
     }
     for (const result of active) {
       const inflight = await this.state.stop(result.id);
@@ -159,7 +171,10 @@ export class ScansService {
   }
 
   private async progressOf(result: ScanResult) {
-    const live = result.status === 'running' || result.status === 'queued' ? await this.state.progress(result.id) : undefined;
+    const live =
+      result.status === 'running' || result.status === 'queued'
+        ? await this.state.progress(result.id)
+        : undefined;
     const done = live?.done ?? result.batchesDone;
     const failed = live?.failed ?? result.batchesFailed;
     const total = result.batchesTotal;

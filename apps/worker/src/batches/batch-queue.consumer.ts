@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, BeforeApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_QUEUE, BatchJobData, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl } from '@nso/events';

@@ -66,7 +66,11 @@ export class BatchRunService {
     if (result.status !== 'queued' && result.status !== 'running') return;
     if (await this.state.isStopped(resultId)) return;
 
-    const targets = sliceTargets(parseTargets(result.targets), (batchSeq - 1) * result.chunkSize, result.chunkSize);
+    const targets = sliceTargets(
+      parseTargets(result.targets),
+      (batchSeq - 1) * result.chunkSize,
+      result.chunkSize,
+    );
     const batch = await this.beginBatch(em, result, batchSeq, targets);
     if (batch.status === 'completed') {
       // An earlier attempt stored the result and died before moving the run on.
@@ -79,7 +83,11 @@ export class BatchRunService {
       { id: batch.id },
       { status: 'running', workerId: this.config.workerId, startedAt: new Date(), attempts: attempt },
     );
-    await em.nativeUpdate(ScanResult, { id: resultId, status: 'queued' }, { status: 'running', startedAt: new Date() });
+    await em.nativeUpdate(
+      ScanResult,
+      { id: resultId, status: 'queued' },
+      { status: 'running', startedAt: new Date() },
+    );
 
     try {
       // The gateway checked policy and scope; a worker never trusts a job blindly.
@@ -112,7 +120,11 @@ export class BatchRunService {
       await em.nativeUpdate(
         Batch,
         { id: batch.id },
-        { status: final ? 'failed' : 'running', exitCode: failure.exitCode, stderr: failure.stderr || failure.message },
+        {
+          status: final ? 'failed' : 'running',
+          exitCode: failure.exitCode,
+          stderr: failure.stderr || failure.message,
+        },
       );
       await this.events.publish(ref, {
         event: 'batch_failed',
@@ -152,7 +164,11 @@ export class BatchRunService {
       await Promise.all(published);
       if (run.cancelled) return 'stopped' as const;
       if (run.exitCode !== 0) {
-        throw new BatchAttemptError(`nmap exited with code ${run.exitCode ?? run.signal}`, run.exitCode, run.stderr);
+        throw new BatchAttemptError(
+          `nmap exited with code ${run.exitCode ?? run.signal}`,
+          run.exitCode,
+          run.stderr,
+        );
       }
       const parsed = await parseNmapXml(run.xml);
       return { exitCode: run.exitCode, stderr: run.stderr, hosts: parsed.hosts };
@@ -187,17 +203,24 @@ export class BatchRunService {
         });
       }
       await this.events.publish(ref, progress);
-      await this.em.fork().nativeUpdate(
-        ScanResult,
-        { id: ref.resultId },
-        { batchesDone: finish.done, batchesFailed: finish.failed },
-      );
+      await this.em
+        .fork()
+        .nativeUpdate(
+          ScanResult,
+          { id: ref.resultId },
+          { batchesDone: finish.done, batchesFailed: finish.failed },
+        );
       if (finish.nextSeq !== undefined) await this.scheduler.enqueue(ref, [finish.nextSeq]);
     }
     if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref.resultId);
   }
 
-  private async beginBatch(em: EntityManager, result: ScanResult, seq: number, targets: string[]): Promise<Batch> {
+  private async beginBatch(
+    em: EntityManager,
+    result: ScanResult,
+    seq: number,
+    targets: string[],
+  ): Promise<Batch> {
     const existing = await em.findOne(Batch, { result: result.id, seq });
     if (existing) return existing;
     try {
@@ -215,7 +238,8 @@ export class BatchRunService {
     if (error instanceof BatchAttemptError) {
       return { message: error.message, exitCode: error.exitCode, stderr: error.stderr };
     }
-    if (error instanceof NmapXmlError) return { message: `nmap XML unreadable: ${error.message}`, exitCode: 0, stderr: '' };
+    if (error instanceof NmapXmlError)
+      return { message: `nmap XML unreadable: ${error.message}`, exitCode: 0, stderr: '' };
     const message = error instanceof Error ? error.message : String(error);
     if (!(error instanceof ScopeError)) this.logger.error(`batch failed: ${message}`);
     return { message, exitCode: null, stderr: '' };
