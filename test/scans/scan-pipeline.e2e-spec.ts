@@ -3,6 +3,7 @@ import { Host, Port, ScanResult } from '@nso/persistence';
 import request from 'supertest';
 import { Listener, listenOn } from '../support/listeners';
 import { startSystem, TestSystem } from '../support/system';
+import { readSse } from '../support/sse-client';
 import { openScanSocket } from '../support/ws-client';
 
 // Real gateway, two real worker processes, real nmap against listeners on 127.0.10.0/28 only.
@@ -166,6 +167,34 @@ describe('a distributed scan over a /28 of loopback', () => {
     );
     expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
     expect(socket.messages.at(-1)).toBe(legacy);
+  });
+
+  it('mirrors the events over SSE with id = seq, resuming after Last-Event-ID', async () => {
+    const started = await request(system.gateway.url)
+      .post('/api/scans/start')
+      .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()], targets: ['127.0.10.3'] })
+      .expect(200);
+    const scanId: number = started.body.scan_id;
+    const socket = await openScanSocket(system.gateway.url, scanId);
+    await socket.waitFor((m) => m.event === 'scan_complete');
+    socket.close();
+
+    const all = await readSse(`${system.gateway.url}/api/scans/${scanId}/events`, {}, 'scan_complete');
+    expect(all.map((e) => e.data)).toEqual(socket.messages.slice(1));
+    expect(all.map((e) => Number(e.id))).toEqual(socket.messages.slice(1).map((m) => m.seq));
+    expect(all.map((e) => e.event)).toEqual(socket.messages.slice(1).map((m) => m.event));
+
+    const resumed = await readSse(
+      `${system.gateway.url}/api/scans/${scanId}/events`,
+      { 'Last-Event-ID': String(all[2].id) },
+      'scan_complete',
+    );
+    expect(resumed.map((e) => e.data)).toEqual(socket.messages.slice(1).filter((m) => m.seq > Number(all[2].id)));
+  });
+
+  it('closes a WebSocket with a malformed since with 4400', async () => {
+    const socket = await openScanSocket(system.gateway.url, 1, -1 as number);
+    expect((await socket.closed).code).toBe(4400);
   });
 
   it('closes a WebSocket for an unknown scan with 4404', async () => {

@@ -1,0 +1,45 @@
+// Reads a Server-Sent Events stream until an event of a given name arrives (or a deadline passes).
+export interface SseEvent {
+  id?: string;
+  event?: string;
+  data: unknown;
+}
+
+export async function readSse(
+  url: string,
+  headers: Record<string, string>,
+  until: string,
+  timeoutMs = 15_000,
+): Promise<SseEvent[]> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const events: SseEvent[] = [];
+  try {
+    const response = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: abort.signal });
+    if (!response.ok || !response.body) throw new Error(`SSE ${url} answered ${response.status}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event: SseEvent = { data: undefined };
+        for (const line of block.split('\n')) {
+          const [field, ...rest] = line.split(':');
+          const value = rest.join(':').replace(/^ /, '');
+          if (field === 'id') event.id = value;
+          if (field === 'event') event.event = value;
+          if (field === 'data') event.data = JSON.parse(value);
+        }
+        events.push(event);
+        if (event.event === until) return events;
+      }
+    }
+    throw new Error(`SSE stream ended before ${until}`);
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}
