@@ -3,7 +3,6 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { BATCH_QUEUE } from '@nso/contracts';
 import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
 import { Queue } from 'bullmq';
-import request from 'supertest';
 import { nmapProcessesMatching, waitUntil } from '../support/nmap-processes';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
@@ -17,7 +16,7 @@ describe('scan control and faults', () => {
   });
   afterAll(() => system.close());
 
-  const start = (body: object) => request(system.gateway.url).post('/api/scans/start').send(body);
+  const start = (body: object) => system.gateway.api().post('/api/scans/start').send(body);
   const orm = () => system.gateway.app.get(MikroORM).em.fork();
 
   it('stops a running scan: nmap ends on every worker within 2 s, nothing starts afterwards, status stopped', async () => {
@@ -29,7 +28,7 @@ describe('scan control and faults', () => {
       concurrency: 2,
     }).expect(200);
     const scanId: number = started.body.scan_id;
-    const socket = await openScanSocket(system.gateway.url, scanId);
+    const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
     await waitUntil(
       () => socket.messages.filter((m) => m.event === 'batch_start').length === 2,
       20_000,
@@ -37,13 +36,13 @@ describe('scan control and faults', () => {
     );
     await waitUntil(() => nmapProcessesMatching('127.0.11.').length === 2, 10_000, 'two nmap processes');
 
-    const stopped = await request(system.gateway.url).post(`/api/scans/${scanId}/stop`).expect(200);
+    const stopped = await system.gateway.api().post(`/api/scans/${scanId}/stop`).expect(200);
     expect(stopped.body).toEqual({ scan_id: scanId, status: 'stopping' });
     const took = await waitUntil(() => nmapProcessesMatching('127.0.11.').length === 0, 2_000, 'nmap exit');
     expect(took).toBeLessThan(2_000);
     await socket.waitFor((m) => m.event === 'scan_stopped');
 
-    const described = await request(system.gateway.url).get(`/api/scans/${scanId}`).expect(200);
+    const described = await system.gateway.api().get(`/api/scans/${scanId}`).expect(200);
     expect(described.body.scan.status).toBe('stopped');
     const em = orm();
     const result = await em.findOneOrFail(ScanResult, { scan: scanId });
@@ -58,15 +57,16 @@ describe('scan control and faults', () => {
     expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
     expect(socket.messages.filter((m) => m.event === 'batch_start')).toHaveLength(2);
 
-    const again = await request(system.gateway.url).post(`/api/scans/${scanId}/stop`).expect(409);
+    const again = await system.gateway.api().post(`/api/scans/${scanId}/stop`).expect(409);
     expect(again.body).toMatchObject({ error: `Scan ${scanId} is not running`, scan_status: 'stopped' });
   });
 
   it('answers 404 to stopping an unknown scan, and 400 to a malformed id', async () => {
-    expect((await request(system.gateway.url).post('/api/scans/999999/stop').expect(404)).body).toEqual({
+    expect((await system.gateway.api().post('/api/scans/999999/stop').expect(404)).body).toEqual({
       error: 'Scan not found',
     });
-    await request(system.gateway.url)
+    await system.gateway
+      .api()
       .post('/api/scans/abc/stop')
       .expect(400, { error: 'scan_id must be an integer' });
   });
@@ -78,7 +78,7 @@ describe('scan control and faults', () => {
       chunk_size: 2,
     }).expect(200);
     const scanId: number = started.body.scan_id;
-    const socket = await openScanSocket(system.gateway.url, scanId);
+    const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
     const first = await socket.waitFor((m) => m.event === 'batch_start');
     const victim = system.workers.find((w) => w.output().includes(`worker ${first.worker} ready`))!;
     await waitUntil(() => socket.messages.some((m) => m.event === 'line'), 10_000, 'nmap output');
@@ -105,7 +105,9 @@ describe('scan control and faults', () => {
       nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-3000', '--max-rate', '1500'],
       targets: ['127.0.12.9'],
     }).expect(200);
-    const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
+    const socket = await openScanSocket(system.gateway.url, started.body.scan_id, {
+      headers: system.gateway.admin.auth,
+    });
     const begun = await socket.waitFor((m) => m.event === 'batch_start');
     const worker = system.workers.find((w) => w.output().includes(`worker ${begun.worker} ready`))!;
     await worker.stop('SIGTERM');
@@ -124,7 +126,9 @@ describe('scan control and faults', () => {
       nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'],
       targets: ['127.0.13.1'],
     }).expect(200);
-    const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
+    const socket = await openScanSocket(system.gateway.url, started.body.scan_id, {
+      headers: system.gateway.admin.auth,
+    });
     const failed = await socket.waitFor((m) => m.event === 'scan_failed', 30_000);
     socket.close();
     const failures = socket.messages.filter((m) => m.event === 'batch_failed');
@@ -169,6 +173,7 @@ describe('scan control and faults', () => {
       [{ nmap_flags: ['-oN', 'x'], targets: ['127.0.0.1'] }, '-oN'],
       [{ nmap_flags: ['-sT'], targets: ['127.0.0.1', '198.51.100.7'] }, '198.51.100.7'],
       [{ nmap_flags: ['-sT'], targets: ['--script=x'] }, '--script=x'],
+      [{ nmap_flags: ['-sT'], targets: ['127.0.0.1', '::1'] }, 'targets mix IPv4 (127.0.0.1) and IPv6 (::1)'],
       [{ nmap_flags: ['-sT'], targets: [] }, 'targets should not be empty'],
       [{ targets: ['127.0.0.1'] }, 'Missing required fields'],
     ])('refuses %j with 400', async (body, message) => {
@@ -206,7 +211,7 @@ describe('scan control and faults', () => {
     const em = orm();
     const result = await em.findOneOrFail(ScanResult, { scan: started.body.scan_id });
     expect(result).toMatchObject({ targetsTotal: 16_777_216, batchesTotal: 65_536 });
-    await request(system.gateway.url).post(`/api/scans/${started.body.scan_id}/stop`).expect(200);
+    await system.gateway.api().post(`/api/scans/${started.body.scan_id}/stop`).expect(200);
     expect(await em.count(Batch, { result: result.id })).toBeLessThanOrEqual(2);
   });
 });

@@ -69,6 +69,11 @@ describe('loadConfig', () => {
     ['localhost', false],
     ['127.0.0.0/8/1', false],
     ['127.0.0.0/x', false],
+    ['127.0.0.1/8', false],
+    ['10.20.0.0/16', true],
+    ['2001:db8::/32', true],
+    ['2001:db8::1/64', false],
+    ['::ffff:127.0.0.0/104', true],
   ])('isCidr(%s) is %s', (text, expected) => {
     expect(isCidr(text)).toBe(expected);
   });

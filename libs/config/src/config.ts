@@ -28,7 +28,31 @@ export interface AppConfig {
   eventLogMax: number;
   jobRetentionCount: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+  /** Created at start-up when no user of that name exists and a password is given. */
+  adminUsername: string;
+  adminPassword?: string;
+  adminEmail?: string;
+  registrationOpen: boolean;
+  /** Idle lifetime of a session without "remember", and the lifetime of a remembered one. */
+  sessionTtlSeconds: number;
+  rememberTtlSeconds: number;
+  /** Origins (scheme://host[:port]) that may send cookie-authenticated state changes; empty = the request's own. */
+  publicOrigins: string[];
+  /** Express "trust proxy": how client IPs and TLS are read behind a load balancer. */
+  trustProxy: string | false;
+  rateLimit: {
+    enabled: boolean;
+    anonymousPerWindow: number;
+    userPerWindow: number;
+    windowSeconds: number;
+    loginFailuresPerAccount: number;
+    loginFailuresPerIp: number;
+    loginWindowSeconds: number;
+  };
 }
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
+const USERNAME_HINT = '3 to 64 letters, digits, ".", "_" or "-"';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -82,6 +106,26 @@ class EnvReader {
     return raw as T;
   }
 
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.raw(name);
+    if (raw === undefined) return fallback;
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+    this.problems.push(`${name}=${JSON.stringify(raw)} must be true or false`);
+    return fallback;
+  }
+
+  list(name: string, pattern: RegExp, hint: string): string[] {
+    const entries = (this.raw(name) ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
+    for (const entry of entries) {
+      if (!pattern.test(entry)) this.problems.push(`${name} holds ${JSON.stringify(entry)}: ${hint}`);
+    }
+    return entries;
+  }
+
   cidrList(name: string, fallback: string): string[] {
     const raw = this.raw(name) ?? fallback;
     const entries = raw
@@ -102,6 +146,7 @@ class EnvReader {
   }
 }
 
+/** An address, or a network whose host bits are zero (`127.0.0.0/8`, not `127.0.0.1/8`). */
 export function isCidr(text: string): boolean {
   const [address, bits, extra] = text.split('/');
   if (extra !== undefined) return false;
@@ -109,7 +154,25 @@ export function isCidr(text: string): boolean {
   if (version === 0) return false;
   if (bits === undefined) return true;
   if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (version === 4 ? 32 : 128);
+  const width = version === 4 ? 32 : 128;
+  if (Number(bits) > width) return false;
+  const hostBits = BigInt(width - Number(bits));
+  return (addressValue(address, version) & ((1n << hostBits) - 1n)) === 0n;
+}
+
+function addressValue(address: string, version: 4 | 6): bigint {
+  if (version === 4) return address.split('.').reduce((value, octet) => (value << 8n) | BigInt(octet), 0n);
+  let text = address.toLowerCase();
+  const embedded = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (embedded) {
+    const v4 = addressValue(embedded[1], 4);
+    text = `${text.slice(0, -embedded[1].length)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head, tail] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return groups.reduce((value, group) => (value << 16n) | BigInt(`0x${group}`), 0n);
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -157,6 +220,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
     logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
+    adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),
+    adminPassword: read.optional('ADMIN_PASSWORD', /^.{8,256}$/, 'at least 8 characters'),
+    adminEmail: read.optional('ADMIN_EMAIL', /^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
+    registrationOpen: read.bool('REGISTRATION_OPEN', true),
+    sessionTtlSeconds: read.int('SESSION_TTL_SECONDS', 12 * 3600, 60, 30 * 86400),
+    rememberTtlSeconds: read.int('SESSION_REMEMBER_SECONDS', 30 * 86400, 60, 365 * 86400),
+    publicOrigins: read.list('PUBLIC_ORIGINS', /^https?:\/\/[^/\s]+$/, 'expected scheme://host[:port]'),
+    trustProxy: read.optional('TRUST_PROXY', /^[\w.:/, -]+$/, 'see the Express "trust proxy" setting') ?? false,
+    rateLimit: {
+      enabled: read.bool('RATE_LIMIT_ENABLED', true),
+      anonymousPerWindow: read.int('RATE_LIMIT_ANONYMOUS', 100, 1, 10_000_000),
+      userPerWindow: read.int('RATE_LIMIT_AUTHENTICATED', 1000, 1, 10_000_000),
+      windowSeconds: read.int('RATE_LIMIT_WINDOW_SECONDS', 3600, 1, 86400),
+      loginFailuresPerAccount: read.int('LOGIN_FAILURES_PER_ACCOUNT', 5, 1, 10_000),
+      loginFailuresPerIp: read.int('LOGIN_FAILURES_PER_IP', 20, 1, 100_000),
+      loginWindowSeconds: read.int('LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400),
+    },
   };
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
   if (read.problems.length > 0) throw new ConfigError(read.problems);

@@ -15,6 +15,8 @@ export const redisKeys = (prefix: string) => ({
   /** Heartbeat of a worker or delta process, with a TTL. */
   processHeartbeat: (kind: string, id: string) => `${prefix}:heartbeat:${kind}:${id}`,
   processHeartbeatPattern: (kind: string) => `${prefix}:heartbeat:${kind}:*`,
+  /** A login session, by the SHA-256 of its cookie value. */
+  session: (idDigest: string) => `${prefix}:session:${idDigest}`,
   /** BullMQ's own prefix for queues. */
   bullPrefix: `${prefix}:bull`,
 });

@@ -1,5 +1,6 @@
 import { TargetError } from './errors';
 import {
+  assertSingleFamily,
   chunkTargets,
   countChunks,
   countTargets,
@@ -288,5 +289,18 @@ describe('targetFamily', () => {
       'ipv6',
       'hostname',
     ]);
+  });
+});
+
+describe('assertSingleFamily', () => {
+  it('accepts one family, with or without host names', () => {
+    expect(() => assertSingleFamily(parseTargets(['127.0.0.1', '127.0.1.0/24', 'localhost']))).not.toThrow();
+    expect(() => assertSingleFamily(parseTargets(['::1', 'localhost']))).not.toThrow();
+  });
+
+  it('refuses IPv4 and IPv6 in one scan, naming both', () => {
+    expect(() => assertSingleFamily(parseTargets(['127.0.0.1', '::1']))).toThrow(
+      'targets mix IPv4 (127.0.0.1) and IPv6 (::1); nmap scans one family per run, so send them separately',
+    );
   });
 });

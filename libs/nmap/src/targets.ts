@@ -153,6 +153,21 @@ export function targetFamily(spec: TargetSpec): TargetFamily {
 }
 
 /**
+ * nmap scans one address family per run (IPv6 needs -6, which skips IPv4), so a scan's literal targets must be
+ * all IPv4 or all IPv6; host names resolve to IPv4 unless -6 is given.
+ */
+export function assertSingleFamily(specs: readonly TargetSpec[]): void {
+  const v4 = specs.filter((s) => targetFamily(s) === 'ipv4').map((s) => s.text);
+  const v6 = specs.filter((s) => targetFamily(s) === 'ipv6').map((s) => s.text);
+  if (v4.length > 0 && v6.length > 0) {
+    throw new TargetError(
+      `targets mix IPv4 (${v4[0]}) and IPv6 (${v6[0]}); nmap scans one family per run, so send them separately`,
+      v6,
+    );
+  }
+}
+
+/**
  * Random access into one spec: `count` targets, the i-th as text and as a number. Values are increasing in i,
  * which the scope check relies on to binary-search a spec against scope gaps.
  */

@@ -1,4 +1,3 @@
-import request from 'supertest';
 import { startGateway, TestGateway } from '../../../../test/support/gateway';
 import { Listener, listenOn } from '../../../../test/support/listeners';
 
@@ -17,7 +16,8 @@ describe('POST /api/nmap/run', () => {
   });
 
   it('runs nmap and answers 200 {stdout, exit_code} with the open port in stdout', async () => {
-    const response = await request(gateway.url)
+    const response = await gateway
+      .api()
       .post('/api/nmap/run')
       .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)], targets: ['127.0.0.23'] })
       .expect(200);
@@ -28,7 +28,8 @@ describe('POST /api/nmap/run', () => {
 
   it('answers 500 with nmap stderr when nmap fails', async () => {
     // Both options pass the policy, but nmap itself refuses the combination.
-    const response = await request(gateway.url)
+    const response = await gateway
+      .api()
       .post('/api/nmap/run')
       .send({
         nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'],
@@ -49,7 +50,8 @@ describe('POST /api/nmap/run', () => {
     ['-S', ['-S', '127.0.0.2']],
     ['--not-an-option', ['--not-an-option']],
   ])('refuses the option %s with 400 naming it', async (option, flags) => {
-    const response = await request(gateway.url)
+    const response = await gateway
+      .api()
       .post('/api/nmap/run')
       .send({ nmap_flags: flags, targets: ['127.0.0.1'] })
       .expect(400);
@@ -58,7 +60,8 @@ describe('POST /api/nmap/run', () => {
   });
 
   it.each([['-oX'], ['127.0.0.1;id'], ['a b'], ['']])('refuses the target %j with 400', async (target) => {
-    const response = await request(gateway.url)
+    const response = await gateway
+      .api()
       .post('/api/nmap/run')
       .send({ nmap_flags: ['-sT'], targets: [target] })
       .expect(400);
@@ -67,7 +70,8 @@ describe('POST /api/nmap/run', () => {
 
   it('refuses targets outside the scan scope with 400 listing them, and runs nothing', async () => {
     // Documentation ranges (RFC 5737 / 3849): never reachable, and refused before nmap starts.
-    const response = await request(gateway.url)
+    const response = await gateway
+      .api()
       .post('/api/nmap/run')
       .send({ nmap_flags: ['-sT'], targets: ['127.0.0.1', '192.0.2.10', '2001:db8::1'] })
       .expect(400);
@@ -78,17 +82,19 @@ describe('POST /api/nmap/run', () => {
     [{ targets: ['127.0.0.1'] }, 'nmap_flags'],
     [{ nmap_flags: ['-sT'] }, 'targets'],
   ])('answers 400 missing_fields for %j', async (body, field) => {
-    const response = await request(gateway.url).post('/api/nmap/run').send(body).expect(400);
+    const response = await gateway.api().post('/api/nmap/run').send(body).expect(400);
     expect(response.body).toMatchObject({ error: 'Missing required fields', missing_fields: [field] });
   });
 
   it('refuses a malformed body and unknown fields', async () => {
-    await request(gateway.url)
+    await gateway
+      .api()
       .post('/api/nmap/run')
       .set('Content-Type', 'application/json')
       .send('{"nmap_flags": [')
       .expect(400, { error: 'Malformed JSON body' });
-    const unknown = await request(gateway.url)
+    const unknown = await gateway
+      .api()
       .post('/api/nmap/run')
       .send({ nmap_flags: [], targets: ['127.0.0.1'], shell: 'sh' })
       .expect(400);

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import {
+  assertSingleFamily,
   countTargets,
   NMAP_RUNNER,
   NmapArgumentPolicy,
@@ -32,6 +33,7 @@ export class NmapRunService {
   async run(input: NmapRunDto, clientGone: AbortSignal): Promise<NmapRunResultDto> {
     const flags = this.policy.validate(input.nmap_flags);
     const specs = parseTargets(input.targets);
+    assertSingleFamily(specs);
     const total = countTargets(specs);
     if (total > MAX_RUN_TARGETS) {
       throw new BadRequestException({

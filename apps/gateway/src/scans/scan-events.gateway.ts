@@ -1,15 +1,19 @@
-import { Logger } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
 import { ScanEventHub } from '@nso/events';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
+import { APP_CONFIG, AppConfig } from '@nso/config';
+import { isCrossSite, requestOrigin } from '../auth/same-origin';
 import { CurrentUserResolver } from '../users/current-user.resolver';
 import { ScansService } from './scans.service';
 
 /** Close codes of /ws/scans/:scanId (4000-4999 is the application range). */
 export const WS_CLOSE = {
   badRequest: { code: 4400, reason: 'Bad request' },
+  unauthenticated: { code: 4401, reason: 'Authentication required' },
+  crossSite: { code: 4403, reason: 'Cross-site WebSocket refused' },
   notFound: { code: 4404, reason: 'Scan not found' },
   tooSlow: { code: 4408, reason: 'Client too slow' },
 } as const;
@@ -26,7 +30,18 @@ export class ScanEventsGateway implements OnGatewayConnection {
     private readonly scans: ScansService,
     private readonly hub: ScanEventHub,
     private readonly users: CurrentUserResolver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  private ownOrigins(request: IncomingMessage): string[] {
+    if (this.config.publicOrigins.length > 0) return this.config.publicOrigins;
+    const forwarded = this.config.trustProxy ? request.headers['x-forwarded-proto'] : undefined;
+    const origin = requestOrigin(
+      request,
+      typeof forwarded === 'string' ? forwarded.split(',')[0].trim() : undefined,
+    );
+    return origin ? [origin] : [];
+  }
 
   async handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -35,9 +50,13 @@ export class ScanEventsGateway implements OnGatewayConnection {
     if (!Number.isSafeInteger(scanId) || scanId < 1 || !/^\d{1,15}$/.test(since)) {
       return client.close(WS_CLOSE.badRequest.code, 'scan_id and since must be integers');
     }
-    const user = await this.users.resolve(request);
+    const { user, method } = await this.users.resolve(request);
+    if (!user) return client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason);
+    // Browsers attach cookies to cross-site WebSocket handshakes too (no SameSite for them), so check Origin.
+    if (method === 'session' && isCrossSite(request, this.ownOrigins(request))) {
+      return client.close(WS_CLOSE.crossSite.code, WS_CLOSE.crossSite.reason);
+    }
     try {
-      if (!user) throw new Error('no user');
       await this.scans.findOwned(user.id, scanId);
     } catch {
       return client.close(WS_CLOSE.notFound.code, WS_CLOSE.notFound.reason);

@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { ControlMessage } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
-import { countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
+import { assertSingleFamily, countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
 import { Batch, Project, Scan, ScanResult, User } from '@nso/persistence';
 import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
 import Redis from 'ioredis';
@@ -42,6 +42,7 @@ export class ScansService {
       : await this.projects.defaultFor(ownerId);
     const flags = this.policy.validate(input.nmap_flags);
     const specs = parseTargets(input.targets);
+    assertSingleFamily(specs);
     await this.scope.checkSpecs(specs);
     const chunkSize = input.chunk_size ?? DEFAULT_CHUNK_SIZE;
     const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;

@@ -1,3 +1,4 @@
+import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
 import { Host } from './host.entity';
 import { Port } from './port.entity';
@@ -6,6 +7,7 @@ import { ScanResult } from './scan-result.entity';
 import { Scan } from './scan.entity';
 import { User } from './user.entity';
 
+export * from './api-token.entity';
 export * from './batch.entity';
 export * from './host.entity';
 export * from './port.entity';
@@ -15,4 +17,4 @@ export * from './scan.entity';
 export * from './user.entity';
 
 /** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
-export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port];
+export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken];

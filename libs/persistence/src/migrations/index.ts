@@ -1,5 +1,6 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20250601000000Initial } from './Migration20250601000000_initial';
+import { Migration20261122000000ApiTokens } from './Migration20261122000000_api_tokens';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -7,4 +8,5 @@ import { Migration20250601000000Initial } from './Migration20250601000000_initia
  */
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20250601000000_initial', class: Migration20250601000000Initial },
+  { name: 'Migration20261122000000_api_tokens', class: Migration20261122000000ApiTokens },
 ];
