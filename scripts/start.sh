@@ -13,6 +13,18 @@ export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 ensure_redis "$REDIS_URL"
 mkdir -p data
 
+# The first admin: ADMIN_PASSWORD when given, else a random one generated once and kept in data/admin-password.
+if [ -z "${ADMIN_PASSWORD:-}" ]; then
+  if [ ! -s data/admin-password ]; then
+    (umask 077; node -e 'process.stdout.write(require("crypto").randomBytes(18).toString("base64url"))' > data/admin-password)
+  fi
+  ADMIN_PASSWORD=$(cat data/admin-password)
+  export ADMIN_PASSWORD
+  admin_hint="password in data/admin-password"
+else
+  admin_hint="password from ADMIN_PASSWORD"
+fi
+
 pids=()
 stop_all() {
   trap - INT TERM EXIT
@@ -29,5 +41,6 @@ for _ in $(seq 300); do port_open "${HOST:-127.0.0.1}" "${PORT:-3000}" && break;
 node dist/apps/worker/apps/worker/src/main.js & pids+=($!)
 node dist/apps/delta/apps/delta/src/main.js & pids+=($!)
 log "API on http://${HOST:-127.0.0.1}:${PORT:-3000}/api  (OpenAPI: /api/docs)  — Ctrl-C stops everything"
+log "log in as ${ADMIN_USERNAME:-admin} (${admin_hint})"
 # Stop everything if any one of the three exits.
 wait -n "${pids[@]}"

@@ -43,7 +43,9 @@ describe('configuration errors', () => {
       });
       expect(await child.exited).toBe(78);
       expect(child.output()).toContain('PORT="http" must be an integer from 0 to 65535');
-      expect(child.output()).toContain('SCAN_SCOPE_ALLOW holds "127.0.0.0/33", which is not an IP address or network CIDR');
+      expect(child.output()).toContain(
+        'SCAN_SCOPE_ALLOW holds "127.0.0.0/33", which is not an IP address or network CIDR',
+      );
       expect(child.output()).toContain('REDIS_URL="localhost" is malformed');
     },
   );

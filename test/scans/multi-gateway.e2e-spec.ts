@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import request from 'supertest';
 import { testDatabaseParams } from '../support/database';
+import { TEST_ADMIN } from '../support/gateway';
 import { AppProcess, startProcess } from '../support/processes';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/redis';
 import { openScanSocket } from '../support/ws-client';
@@ -21,6 +22,7 @@ describe('two gateway replicas', () => {
   let urls: string[];
   let listener: Listener;
   let cleanup: () => Promise<void>;
+  let session: { Cookie: string };
 
   beforeAll(async () => {
     const database = await testDatabaseParams('postgresql');
@@ -30,6 +32,8 @@ describe('two gateway replicas', () => {
       await clearRedisPrefix(prefix);
     };
     const env = {
+      ADMIN_USERNAME: TEST_ADMIN.username,
+      ADMIN_PASSWORD: TEST_ADMIN.password,
       REDIS_URL: testRedisUrl(),
       REDIS_PREFIX: prefix,
       DATABASE_URL: database.databaseUrl,
@@ -51,24 +55,42 @@ describe('two gateway replicas', () => {
     await cleanup?.();
   });
 
+  it('accepts on gateway B the session cookie that gateway A issued', async () => {
+    const login = await request(urls[0]).post('/auth/login').send(TEST_ADMIN).expect(200);
+    const cookie = login.headers['set-cookie'][0].split(';')[0];
+    session = { Cookie: cookie };
+    await request(urls[1]).get('/api/projects').set(session).expect(200);
+    await request(urls[1]).get('/auth/logout').set(session).expect(302);
+    await request(urls[0])
+      .get('/api/projects')
+      .set(session)
+      .expect(401, { error: 'Session expired; log in again' });
+    const again = await request(urls[1]).post('/auth/login').send(TEST_ADMIN).expect(200);
+    session = { Cookie: again.headers['set-cookie'][0].split(';')[0] };
+  });
+
   it('streams on gateway B the events of a scan started through gateway A', async () => {
     const started = await request(urls[0])
       .post('/api/scans/start')
+      .set(session)
       .send({
         nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)],
         targets: ['127.0.14.4-5'],
         chunk_size: 1,
       })
       .expect(200);
-    const onB = await openScanSocket(urls[1], started.body.scan_id);
-    const onA = await openScanSocket(urls[0], started.body.scan_id);
+    const onB = await openScanSocket(urls[1], started.body.scan_id, { headers: session });
+    const onA = await openScanSocket(urls[0], started.body.scan_id, { headers: session });
     await Promise.all([onA, onB].map((s) => s.waitFor((m) => m.event === 'scan_complete')));
     onA.close();
     onB.close();
     expect(onB.messages).toEqual(onA.messages);
     const completes = onB.messages.filter((m) => m.event === 'batch_complete');
     expect(completes.map((m) => m.summary.open_ports).sort()).toEqual([0, 1]);
-    const described = await request(urls[1]).get(`/api/scans/${started.body.scan_id}`).expect(200);
+    const described = await request(urls[1])
+      .get(`/api/scans/${started.body.scan_id}`)
+      .set(session)
+      .expect(200);
     expect(described.body.scan.status).toBe('completed');
   });
 

@@ -1,6 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
 import { Host, Port, ScanResult } from '@nso/persistence';
-import request from 'supertest';
 import { Listener, listenOn } from '../support/listeners';
 import { startSystem, TestSystem } from '../support/system';
 import { readSse } from '../support/sse-client';
@@ -23,7 +22,8 @@ describe('a distributed scan over a /28 of loopback', () => {
   const ports = () => listeners.map((l) => l.port).join(',');
 
   it('answers at once, streams the documented events in order, and stores the open ports', async () => {
-    const started = await request(system.gateway.url)
+    const started = await system.gateway
+      .api()
       .post('/api/scans/start')
       .send({
         nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()],
@@ -35,7 +35,7 @@ describe('a distributed scan over a /28 of loopback', () => {
     expect(started.body).toEqual({ scan_id: expect.any(Number), status: 'started' });
     const scanId: number = started.body.scan_id;
 
-    const socket = await openScanSocket(system.gateway.url, scanId);
+    const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
     await socket.waitFor((m) => m.event === 'scan_complete');
     socket.close();
     const events = socket.messages;
@@ -74,7 +74,7 @@ describe('a distributed scan over a /28 of loopback', () => {
       batches_total: 4,
     });
 
-    const described = await request(system.gateway.url).get(`/api/scans/${scanId}`).expect(200);
+    const described = await system.gateway.api().get(`/api/scans/${scanId}`).expect(200);
     expect(described.body.scan).toMatchObject({
       id: scanId,
       status: 'completed',
@@ -94,7 +94,8 @@ describe('a distributed scan over a /28 of loopback', () => {
   });
 
   it('never runs more than `concurrency` batches of one scan at once across workers', async () => {
-    const started = await request(system.gateway.url)
+    const started = await system.gateway
+      .api()
       .post('/api/scans/start')
       .send({
         nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()],
@@ -103,7 +104,9 @@ describe('a distributed scan over a /28 of loopback', () => {
         concurrency: 1,
       })
       .expect(200);
-    const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
+    const socket = await openScanSocket(system.gateway.url, started.body.scan_id, {
+      headers: system.gateway.admin.auth,
+    });
     await socket.waitFor((m) => m.event === 'scan_complete');
     socket.close();
     let active = 0;
@@ -117,22 +120,26 @@ describe('a distributed scan over a /28 of loopback', () => {
   });
 
   it('replays what a late subscriber missed, then resumes after ?since', async () => {
-    const started = await request(system.gateway.url)
+    const started = await system.gateway
+      .api()
       .post('/api/scans/start')
       .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()], targets: ['127.0.10.0/30'], chunk_size: 2 })
       .expect(200);
     const scanId: number = started.body.scan_id;
-    const live = await openScanSocket(system.gateway.url, scanId);
+    const live = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
     await live.waitFor((m) => m.event === 'scan_complete');
     live.close();
 
-    const late = await openScanSocket(system.gateway.url, scanId);
+    const late = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
     await late.waitFor((m) => m.event === 'scan_complete');
     late.close();
     expect(late.messages.slice(1)).toEqual(live.messages.slice(1));
 
     const since = live.messages[5].seq as number;
-    const resumed = await openScanSocket(system.gateway.url, scanId, since);
+    const resumed = await openScanSocket(system.gateway.url, scanId, {
+      since: since,
+      headers: system.gateway.admin.auth,
+    });
     await resumed.waitFor((m) => m.event === 'scan_complete');
     resumed.close();
     expect(resumed.messages[0]).toEqual({ event: 'connected', scan_id: scanId });
@@ -140,7 +147,8 @@ describe('a distributed scan over a /28 of loopback', () => {
   });
 
   it('ends a multiprocessing run with legacy_scan_complete holding one entry per chunk', async () => {
-    const started = await request(system.gateway.url)
+    const started = await system.gateway
+      .api()
       .post('/api/scans/start')
       .send({
         nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()],
@@ -149,7 +157,9 @@ describe('a distributed scan over a /28 of loopback', () => {
         runner: 'multiprocessing',
       })
       .expect(200);
-    const socket = await openScanSocket(system.gateway.url, started.body.scan_id);
+    const socket = await openScanSocket(system.gateway.url, started.body.scan_id, {
+      headers: system.gateway.admin.auth,
+    });
     const legacy = await socket.waitFor((m) => m.event === 'legacy_scan_complete');
     socket.close();
     expect(legacy.results).toHaveLength(3);
@@ -170,35 +180,45 @@ describe('a distributed scan over a /28 of loopback', () => {
   });
 
   it('mirrors the events over SSE with id = seq, resuming after Last-Event-ID', async () => {
-    const started = await request(system.gateway.url)
+    const started = await system.gateway
+      .api()
       .post('/api/scans/start')
       .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', ports()], targets: ['127.0.10.3'] })
       .expect(200);
     const scanId: number = started.body.scan_id;
-    const socket = await openScanSocket(system.gateway.url, scanId);
+    const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
     await socket.waitFor((m) => m.event === 'scan_complete');
     socket.close();
 
-    const all = await readSse(`${system.gateway.url}/api/scans/${scanId}/events`, {}, 'scan_complete');
+    const all = await readSse(
+      `${system.gateway.url}/api/scans/${scanId}/events`,
+      system.gateway.admin.auth,
+      'scan_complete',
+    );
     expect(all.map((e) => e.data)).toEqual(socket.messages.slice(1));
     expect(all.map((e) => Number(e.id))).toEqual(socket.messages.slice(1).map((m) => m.seq));
     expect(all.map((e) => e.event)).toEqual(socket.messages.slice(1).map((m) => m.event));
 
     const resumed = await readSse(
       `${system.gateway.url}/api/scans/${scanId}/events`,
-      { 'Last-Event-ID': String(all[2].id) },
+      { ...system.gateway.admin.auth, 'Last-Event-ID': String(all[2].id) },
       'scan_complete',
     );
-    expect(resumed.map((e) => e.data)).toEqual(socket.messages.slice(1).filter((m) => m.seq > Number(all[2].id)));
+    expect(resumed.map((e) => e.data)).toEqual(
+      socket.messages.slice(1).filter((m) => m.seq > Number(all[2].id)),
+    );
   });
 
   it('closes a WebSocket with a malformed since with 4400', async () => {
-    const socket = await openScanSocket(system.gateway.url, 1, -1 as number);
+    const socket = await openScanSocket(system.gateway.url, 1, {
+      since: -1 as number,
+      headers: system.gateway.admin.auth,
+    });
     expect((await socket.closed).code).toBe(4400);
   });
 
   it('closes a WebSocket for an unknown scan with 4404', async () => {
-    const socket = await openScanSocket(system.gateway.url, 999999);
+    const socket = await openScanSocket(system.gateway.url, 999999, { headers: system.gateway.admin.auth });
     expect(await socket.closed).toEqual({ code: 4404, reason: 'Scan not found' });
     expect(socket.messages).toEqual([]);
   });

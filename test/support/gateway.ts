@@ -4,15 +4,34 @@ import { Test } from '@nestjs/testing';
 import { AppConfig, loadConfig } from '@nso/config';
 import { AppModule } from '../../apps/gateway/src/app.module';
 import { configureApp } from '../../apps/gateway/src/configure-app';
+import request from 'supertest';
+import type TestAgent from 'supertest/lib/agent';
+import { TokensService } from '../../apps/gateway/src/tokens/tokens.service';
+import { UsersService } from '../../apps/gateway/src/users/users.service';
 import { DatabaseKind, testDatabaseParams } from './database';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from './redis';
+
+export interface TestUser {
+  id: number;
+  token: string;
+  /** The Authorization header of this user's API token. */
+  auth: { Authorization: string };
+}
 
 export interface TestGateway {
   app: INestApplication;
   url: string;
   config: AppConfig;
+  /** The admin created from ADMIN_USERNAME / ADMIN_PASSWORD, with an API token. */
+  admin: TestUser;
+  /** A supertest agent that sends the admin's token (or another user's). */
+  api(user?: TestUser): TestAgent;
+  /** A further user (role `user`) with an API token of their own. */
+  newUser(username: string): Promise<TestUser>;
   close(): Promise<void>;
 }
+
+export const TEST_ADMIN = { username: 'admin', password: 'Test-Admin-Pass-1' };
 
 export async function startGateway(
   options: { database?: DatabaseKind; env?: Record<string, string> } = {},
@@ -27,6 +46,8 @@ export async function startGateway(
     DATABASE_URL: database.databaseUrl,
     DATABASE_SCHEMA: database.schema,
     LOG_LEVEL: 'error',
+    ADMIN_USERNAME: TEST_ADMIN.username,
+    ADMIN_PASSWORD: TEST_ADMIN.password,
     ...options.env,
   });
   let app: INestApplication | undefined;
@@ -42,10 +63,24 @@ export async function startGateway(
   }
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const started = app;
+  const users = app.get(UsersService);
+  const tokens = app.get(TokensService);
+  const withToken = async (id: number): Promise<TestUser> => {
+    const { token } = await tokens.create(id, 'tests');
+    return { id, token, auth: { Authorization: `Bearer ${token}` } };
+  };
+  const adminUser = await users.findByUsername(config.adminUsername);
+  const admin = adminUser ? await withToken(adminUser.id) : { id: 0, token: '', auth: { Authorization: '' } };
   return {
     app: started,
     url,
     config,
+    admin,
+    api: (user = admin) => request.agent(url).set(user.auth),
+    newUser: async (username) => {
+      const user = await users.create({ username, email: null, password: 'Test-User-Pass-1', role: 'user' });
+      return withToken(user.id);
+    },
     close: async () => {
       await started.close();
       await database.cleanup();

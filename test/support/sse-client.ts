@@ -15,7 +15,10 @@ export async function readSse(
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const events: SseEvent[] = [];
   try {
-    const response = await fetch(url, { headers: { Accept: 'text/event-stream', ...headers }, signal: abort.signal });
+    const response = await fetch(url, {
+      headers: { Accept: 'text/event-stream', ...headers },
+      signal: abort.signal,
+    });
     if (!response.ok || !response.body) throw new Error(`SSE ${url} answered ${response.status}`);
     const decoder = new TextDecoder();
     let buffer = '';

@@ -15,10 +15,11 @@ export interface RecordedSocket {
 export async function openScanSocket(
   baseUrl: string,
   scanId: number,
-  since?: number,
+  options: { since?: number; headers?: Record<string, string> } = {},
 ): Promise<RecordedSocket> {
+  const { since, headers } = options;
   const url = `${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}${since !== undefined ? `?since=${since}` : ''}`;
-  const socket = new WebSocket(url);
+  const socket = new WebSocket(url, { headers });
   const messages: WsMessage[] = [];
   const listeners = new Set<() => void>();
   socket.on('message', (data) => {

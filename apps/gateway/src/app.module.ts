@@ -2,10 +2,14 @@ import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/c
 import { AppConfig, ConfigModule } from '@nso/config';
 import { QueueModule, RedisModule, ScanEventsModule } from '@nso/events';
 import { PersistenceModule } from '@nso/persistence';
+import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { NmapRunModule } from './nmap/nmap-run.module';
 import { ProjectsModule } from './projects/projects.module';
+import { RateLimitMiddleware } from './rate-limit/rate-limit.middleware';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ScansModule } from './scans/scans.module';
+import { TokensModule } from './tokens/tokens.module';
 import { CurrentUserMiddleware } from './users/current-user.middleware';
 import { UsersModule } from './users/users.module';
 
@@ -25,6 +29,9 @@ export class AppModule implements NestModule {
         }),
         ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),
         UsersModule,
+        RateLimitModule,
+        AuthModule,
+        TokensModule,
         HealthModule,
         ProjectsModule,
         NmapRunModule,
@@ -34,6 +41,7 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(CurrentUserMiddleware).forRoutes('*');
+    // Who is asking decides which rate limit applies, so identity is resolved first.
+    consumer.apply(CurrentUserMiddleware, RateLimitMiddleware).forRoutes('*');
   }
 }

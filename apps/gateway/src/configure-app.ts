@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { APP_CONFIG, AppConfig } from '@nso/config';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { PathWsAdapter } from './common/path-ws.adapter';
 import { bodyParserErrorHandler, formBodyParser, jsonBodyParser } from './common/json-body';
@@ -10,6 +11,8 @@ import { createValidationPipe } from './common/validation';
 export function configureApp(app: INestApplication): INestApplication {
   const express = app as NestExpressApplication;
   express.disable('x-powered-by');
+  const config = app.get<AppConfig>(APP_CONFIG);
+  express.set('trust proxy', config.trustProxy);
   express.use(jsonBodyParser, formBodyParser, bodyParserErrorHandler);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
@@ -21,6 +24,8 @@ export function configureApp(app: INestApplication): INestApplication {
       .setTitle('NetScanOrchestrator')
       .setDescription('Distributed nmap scanning with live output and change reports')
       .setVersion(process.env.npm_package_version ?? '0.1.0')
+      .addBearerAuth()
+      .addCookieAuth('nso_session')
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });

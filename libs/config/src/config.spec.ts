@@ -33,6 +33,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it.each([
+    [undefined, false],
+    ['false', false],
+    ['true', true],
+    ['1', 1],
+    ['loopback', 'loopback'],
+    ['127.0.0.1/8, ::1', '127.0.0.1/8, ::1'],
+  ])('reads TRUST_PROXY=%s as %j for Express', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '', SCAN_SCOPE_DENY: '' })).toMatchObject({ port: 3000, scanScopeDeny: [] });
   });

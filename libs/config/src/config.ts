@@ -39,7 +39,7 @@ export interface AppConfig {
   /** Origins (scheme://host[:port]) that may send cookie-authenticated state changes; empty = the request's own. */
   publicOrigins: string[];
   /** Express "trust proxy": how client IPs and TLS are read behind a load balancer. */
-  trustProxy: string | false;
+  trustProxy: boolean | number | string;
   rateLimit: {
     enabled: boolean;
     anonymousPerWindow: number;
@@ -157,7 +157,7 @@ export function isCidr(text: string): boolean {
   const width = version === 4 ? 32 : 128;
   if (Number(bits) > width) return false;
   const hostBits = BigInt(width - Number(bits));
-  return (addressValue(address, version) & ((1n << hostBits) - 1n)) === 0n;
+  return (addressValue(address, version as 4 | 6) & ((1n << hostBits) - 1n)) === 0n;
 }
 
 function addressValue(address: string, version: 4 | 6): bigint {
@@ -171,7 +171,8 @@ function addressValue(address: string, version: 4 | 6): bigint {
   const [head, tail] = text.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
   return groups.reduce((value, group) => (value << 16n) | BigInt(`0x${group}`), 0n);
 }
 
@@ -227,7 +228,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionTtlSeconds: read.int('SESSION_TTL_SECONDS', 12 * 3600, 60, 30 * 86400),
     rememberTtlSeconds: read.int('SESSION_REMEMBER_SECONDS', 30 * 86400, 60, 365 * 86400),
     publicOrigins: read.list('PUBLIC_ORIGINS', /^https?:\/\/[^/\s]+$/, 'expected scheme://host[:port]'),
-    trustProxy: read.optional('TRUST_PROXY', /^[\w.:/, -]+$/, 'see the Express "trust proxy" setting') ?? false,
+    trustProxy: trustProxySetting(
+      read.optional('TRUST_PROXY', /^[\w.:/, -]+$/, 'see the Express "trust proxy" setting'),
+    ),
     rateLimit: {
       enabled: read.bool('RATE_LIMIT_ENABLED', true),
       anonymousPerWindow: read.int('RATE_LIMIT_ANONYMOUS', 100, 1, 10_000_000),
@@ -241,6 +244,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** Express reads a string as addresses, so hop counts and booleans must become a number and booleans. */
+function trustProxySetting(raw: string | undefined): boolean | number | string {
+  if (raw === undefined || /^(false|no|off)$/i.test(raw)) return false;
+  if (/^(true|yes|on)$/i.test(raw)) return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw;
 }
 
 /** For main.ts: the config, or a clear message on stderr and exit code 78 (EX_CONFIG). */

@@ -183,7 +183,9 @@ describe('postgresql schemas', () => {
         [a.schema, b.schema],
       );
       // Every entity table and the migrations table, in each schema.
-      expect(tables).toEqual([a.schema, b.schema].sort().map((schema) => ({ table_schema: schema, n: ENTITIES.length + 1 })));
+      expect(tables).toEqual(
+        [a.schema, b.schema].sort().map((schema) => ({ table_schema: schema, n: ENTITIES.length + 1 })),
+      );
     } finally {
       await Promise.all([a.cleanup(), b.cleanup()]);
     }

@@ -1,9 +1,11 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { Public } from '../auth/auth.decorators';
 import { HealthReport, HealthService } from './health.service';
 
 @ApiTags('system')
+@Public()
 @Controller('api/health')
 export class HealthController {
   constructor(private readonly health: HealthService) {}

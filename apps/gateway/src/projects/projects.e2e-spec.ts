@@ -1,4 +1,3 @@
-import request from 'supertest';
 import { startGateway, TestGateway } from '../../../../test/support/gateway';
 
 describe.each(['sqlite', 'postgresql'] as const)('projects API on %s', (database) => {
@@ -10,15 +9,16 @@ describe.each(['sqlite', 'postgresql'] as const)('projects API on %s', (database
   afterAll(() => gateway.close());
 
   it('creates a project with 200 and {id, name}, then lists it with its description', async () => {
-    const created = await request(gateway.url)
+    const created = await gateway
+      .api()
       .post('/api/projects')
       .send({ name: 'Lab', description: 'loopback listeners' })
       .expect(200);
     expect(created.body).toEqual({ id: expect.any(Number), name: 'Lab' });
 
-    await request(gateway.url).post('/api/projects').send({ name: 'No description' }).expect(200);
+    await gateway.api().post('/api/projects').send({ name: 'No description' }).expect(200);
 
-    const list = await request(gateway.url).get('/api/projects').expect(200);
+    const list = await gateway.api().get('/api/projects').expect(200);
     expect(list.body).toEqual([
       { id: created.body.id, name: 'Lab', description: 'loopback listeners' },
       { id: expect.any(Number), name: 'No description', description: null },
@@ -26,10 +26,10 @@ describe.each(['sqlite', 'postgresql'] as const)('projects API on %s', (database
   });
 
   it('answers 409 for a name that exists, and stores nothing twice', async () => {
-    await request(gateway.url).post('/api/projects').send({ name: 'Twice' }).expect(200);
-    const again = await request(gateway.url).post('/api/projects').send({ name: 'Twice' }).expect(409);
+    await gateway.api().post('/api/projects').send({ name: 'Twice' }).expect(200);
+    const again = await gateway.api().post('/api/projects').send({ name: 'Twice' }).expect(409);
     expect(again.body).toEqual({ error: 'A project named "Twice" already exists' });
-    const list = await request(gateway.url).get('/api/projects').expect(200);
+    const list = await gateway.api().get('/api/projects').expect(200);
     expect(list.body.filter((p: { name: string }) => p.name === 'Twice')).toHaveLength(1);
   });
 
@@ -40,12 +40,13 @@ describe.each(['sqlite', 'postgresql'] as const)('projects API on %s', (database
     [{ name: 'x', owner: 'me' }, { error: 'Unknown field: owner' }],
     [{ name: 'x', description: ['a'] }, { error: 'description must be a string' }],
   ])('refuses %j with 400 naming the problem', async (body, expected) => {
-    const response = await request(gateway.url).post('/api/projects').send(body).expect(400);
+    const response = await gateway.api().post('/api/projects').send(body).expect(400);
     expect(response.body).toMatchObject(expected);
   });
 
   it('answers 400, not 500, for a malformed JSON body', async () => {
-    const response = await request(gateway.url)
+    const response = await gateway
+      .api()
       .post('/api/projects')
       .set('Content-Type', 'application/json')
       .send('{"name": "broken"')
@@ -54,7 +55,7 @@ describe.each(['sqlite', 'postgresql'] as const)('projects API on %s', (database
   });
 
   it('answers unknown routes with a 404 in the error shape', async () => {
-    const response = await request(gateway.url).get('/api/nothing-here').expect(404);
+    const response = await gateway.api().get('/api/nothing-here').expect(404);
     expect(response.body).toEqual({ error: 'Cannot GET /api/nothing-here' });
   });
 });

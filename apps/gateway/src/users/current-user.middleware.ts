@@ -2,7 +2,7 @@ import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { CurrentUserResolver } from './current-user.resolver';
 
-/** Attaches the acting user to every HTTP request. */
+/** Attaches the acting user (if any) to every HTTP request; the auth guard decides what needs one. */
 @Injectable()
 export class CurrentUserMiddleware implements NestMiddleware {
   constructor(private readonly resolver: CurrentUserResolver) {}
@@ -10,8 +10,11 @@ export class CurrentUserMiddleware implements NestMiddleware {
   use(req: Request, _res: Response, next: NextFunction): void {
     this.resolver
       .resolve(req)
-      .then((user) => {
-        req.user = user;
+      .then((resolved) => {
+        req.user = resolved.user;
+        req.authMethod = resolved.method;
+        req.sessionId = resolved.sessionId;
+        req.authError = resolved.error;
         next();
       })
       .catch(next);

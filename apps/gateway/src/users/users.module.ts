@@ -1,11 +1,14 @@
 import { Global, Module } from '@nestjs/common';
+import { SessionStore } from '../auth/session.store';
 import { CurrentUserMiddleware } from './current-user.middleware';
 import { CurrentUserResolver } from './current-user.resolver';
+import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Global()
 @Module({
-  providers: [UsersService, CurrentUserResolver, CurrentUserMiddleware],
-  exports: [UsersService, CurrentUserResolver, CurrentUserMiddleware],
+  controllers: [UsersController],
+  providers: [UsersService, SessionStore, CurrentUserResolver, CurrentUserMiddleware],
+  exports: [UsersService, SessionStore, CurrentUserResolver, CurrentUserMiddleware],
 })
 export class UsersModule {}

@@ -1,28 +1,86 @@
-import { EntityManager } from '@mikro-orm/core';
-import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
 import { User } from '@nso/persistence';
+import { hashPassword } from '../auth/passwords';
 
-const DEFAULT_ADMIN = 'admin';
+export interface NewUser {
+  username: string;
+  email: string | null;
+  password: string;
+  role: 'admin' | 'user';
+  firstName?: string | null;
+  lastName?: string | null;
+}
 
-/** Users of the system. Until sessions and tokens exist, every request acts as the built-in admin. */
 @Injectable()
 export class UsersService implements OnApplicationBootstrap {
-  private defaultAdminId?: number;
+  private readonly logger = new Logger(UsersService.name);
 
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
+  /** The first admin, from ADMIN_USERNAME / ADMIN_PASSWORD, when no user of that name exists. */
   async onApplicationBootstrap(): Promise<void> {
-    const em = this.em.fork();
-    let admin = await em.findOne(User, { username: DEFAULT_ADMIN });
-    if (!admin) {
-      admin = em.create(User, { username: DEFAULT_ADMIN, role: 'admin' });
-      await em.flush();
+    const username = this.config.adminUsername.toLowerCase();
+    if (await this.em.fork().count(User, { username })) return;
+    if (!this.config.adminPassword) {
+      this.logger.warn(`no user "${username}" and no ADMIN_PASSWORD: set it to create the first admin`);
+      return;
     }
-    this.defaultAdminId = admin.id;
+    try {
+      await this.create({
+        username,
+        email: this.config.adminEmail ?? null,
+        password: this.config.adminPassword,
+        role: 'admin',
+      });
+      this.logger.log(`created the admin "${username}"`);
+    } catch (error) {
+      // Another gateway replica created it at the same moment.
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    }
   }
 
-  defaultAdmin(): { id: number; role: 'admin' | 'user' } {
-    if (this.defaultAdminId === undefined) throw new Error('UsersService used before bootstrap');
-    return { id: this.defaultAdminId, role: 'admin' };
+  async create(input: NewUser): Promise<User> {
+    const em = this.em.fork();
+    const user = em.create(User, {
+      username: input.username.toLowerCase(),
+      email: input.email?.toLowerCase() ?? null,
+      passwordHash: await hashPassword(input.password),
+      role: input.role,
+      firstName: input.firstName ?? null,
+      lastName: input.lastName ?? null,
+    });
+    await em.flush();
+    return user;
+  }
+
+  findByUsername(username: string): Promise<User | null> {
+    return this.em.fork().findOne(User, { username: username.toLowerCase() });
+  }
+
+  async taken(username: string, email: string | null): Promise<{ username: boolean; email: boolean }> {
+    const em = this.em.fork();
+    const [byName, byEmail] = await Promise.all([
+      em.count(User, { username: username.toLowerCase() }),
+      email ? em.count(User, { email: email.toLowerCase() }) : Promise.resolve(0),
+    ]);
+    return { username: byName > 0, email: byEmail > 0 };
+  }
+
+  async list() {
+    const users = await this.em.fork().find(User, {}, { orderBy: { id: 'asc' } });
+    return users.map((u) => ({
+      id: u.id,
+      username: u.username,
+      email: u.email,
+      role: u.role,
+      first_name: u.firstName,
+      last_name: u.lastName,
+      created_at: u.createdAt,
+    }));
   }
 }

@@ -1,0 +1,63 @@
+import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Public } from './auth.decorators';
+import { AuthSuccessDto, LoginDto, RegisterDto } from './auth.dto';
+import { AuthService, StartedSession } from './auth.service';
+import { clearSessionCookie, setSessionCookie } from './cookies';
+
+const SUCCESS: AuthSuccessDto = { success: true, redirect: '/dashboard' };
+
+@ApiTags('auth')
+@Public()
+@Controller('auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('login')
+  @HttpCode(200)
+  @ApiOkResponse({ type: AuthSuccessDto, description: 'Sets the HttpOnly session cookie' })
+  @ApiUnauthorizedResponse({ description: 'Invalid username or password' })
+  async login(
+    @Body() body: LoginDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AuthSuccessDto> {
+    this.setCookie(req, res, await this.auth.login(body, req.ip ?? 'unknown'));
+    return SUCCESS;
+  }
+
+  @Post('register')
+  @HttpCode(200)
+  @ApiOkResponse({ type: AuthSuccessDto, description: 'Creates the user and logs them in' })
+  @ApiBadRequestResponse({ description: 'Names each invalid field in invalid_fields' })
+  async register(
+    @Body() body: RegisterDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<AuthSuccessDto> {
+    this.setCookie(req, res, await this.auth.register(body));
+    return SUCCESS;
+  }
+
+  @Get('logout')
+  @ApiOkResponse({ description: 'Ends the session and redirects to the login page' })
+  async logout(@Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.auth.logout(req.sessionId);
+    clearSessionCookie(req, res);
+    res.redirect(302, '/auth/login');
+  }
+
+  /** Where logout lands; there is no HTML UI, so it says how to log in. */
+  @Get('login')
+  loginHelp() {
+    return {
+      login: 'POST /auth/login {"username", "password", "remember"}',
+      register: 'POST /auth/register',
+    };
+  }
+
+  private setCookie(req: Request, res: Response, session: StartedSession): void {
+    setSessionCookie(req, res, session.sessionId, session.cookieMaxAgeSeconds);
+  }
+}

@@ -1,0 +1,10 @@
+import { SetMetadata } from '@nestjs/common';
+
+export const PUBLIC_ROUTE = 'nso:public';
+export const REQUIRED_ROLES = 'nso:roles';
+
+/** A route anyone may call, without a session or token. */
+export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
+
+/** A route only users of these roles may call; others get 403. */
+export const Roles = (...roles: Array<'admin' | 'user'>) => SetMetadata(REQUIRED_ROLES, roles);

@@ -1,0 +1,65 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsEmail, IsNotEmpty, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { USERNAME_PATTERN } from '@nso/config';
+
+export class LoginDto {
+  @ApiProperty({ example: 'admin' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(256)
+  username!: string;
+
+  @ApiProperty({ example: 'your-password' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(256)
+  password!: string;
+
+  @ApiPropertyOptional({
+    default: false,
+    description: 'A long-lived session instead of one that ends when idle',
+  })
+  @IsOptional()
+  @IsBoolean()
+  remember?: boolean;
+}
+
+export class RegisterDto {
+  @ApiProperty({ example: 'newuser' })
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: 'username must be 3 to 64 letters, digits, ".", "_" or "-"' })
+  username!: string;
+
+  @ApiProperty({ example: 'user@example.com' })
+  @IsString()
+  @IsEmail({}, { message: 'email must be an e-mail address' })
+  @MaxLength(254)
+  email!: string;
+
+  @ApiProperty({ example: 'SecurePass123' })
+  @IsString()
+  @IsNotEmpty()
+  password!: string;
+
+  @ApiProperty({ example: 'SecurePass123' })
+  @IsString()
+  @IsNotEmpty()
+  confirm_password!: string;
+
+  @ApiPropertyOptional({ example: 'John' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  first_name?: string;
+
+  @ApiPropertyOptional({ example: 'Doe' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  last_name?: string;
+}
+
+export class AuthSuccessDto {
+  @ApiProperty({ example: true }) success!: true;
+  @ApiProperty({ example: '/dashboard' }) redirect!: string;
+}

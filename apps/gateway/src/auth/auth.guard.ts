@@ -1,0 +1,52 @@
+import {
+  CanActivate,
+  ExecutionContext,
+  ForbiddenException,
+  Inject,
+  Injectable,
+  UnauthorizedException,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { APP_CONFIG, AppConfig } from '@nso/config';
+import type { Request } from 'express';
+import { PUBLIC_ROUTE, REQUIRED_ROLES } from './auth.decorators';
+import { isCrossSite } from './same-origin';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Every route needs a user unless marked @Public; @Roles narrows it further. A state change authenticated by
+ * the session cookie must come from our own origin (CSRF); bearer-token requests cannot be forged cross-site.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (context.getType() !== 'http') return true;
+    const req = context.switchToHttp().getRequest<Request>();
+    const targets = [context.getHandler(), context.getClass()];
+
+    if (
+      req.authMethod === 'session' &&
+      !SAFE_METHODS.has(req.method) &&
+      isCrossSite(req, this.ownOrigins(req))
+    ) {
+      throw new ForbiddenException({ error: 'Cross-site request refused' });
+    }
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
+    if (!req.user) throw new UnauthorizedException({ error: req.authError ?? 'Authentication required' });
+    const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
+    if (roles && !roles.includes(req.user.role)) throw new ForbiddenException({ error: 'Unauthorized' });
+    return true;
+  }
+
+  ownOrigins(req: Request): string[] {
+    return this.config.publicOrigins.length > 0
+      ? this.config.publicOrigins
+      : [`${req.protocol}://${req.get('host') ?? ''}`];
+  }
+}

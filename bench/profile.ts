@@ -1,0 +1,213 @@
+// `bench/run.ts profile`: where the API path of the overhead benchmark spends its time. The overhead scan
+// (1 host × 10 ports) runs through an instrumented gateway and worker (bench/instrument.js, preloaded) and the
+// spans they record (service methods, every SQL statement, Redis command and child process) are attributed to
+// the run whose window they fall in. The timings are slightly inflated by the instrumentation itself; use them
+// for the split, the overhead benchmark for the totals.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DatabaseKind } from '../test/support/database';
+import { Listener, listenOn } from '../test/support/listeners';
+import {
+  assertLoopback,
+  fmt,
+  markdownTable,
+  median,
+  onCleanup,
+  openTimedSocket,
+  p90,
+  postJson,
+  runNmapDirect,
+  sleep,
+  startBenchSystem,
+} from './support';
+
+export interface ProfileOptions {
+  runs: number;
+  warmup: number;
+  database: DatabaseKind;
+  host: string;
+  /** Also write V8 CPU profiles of gateway and worker (node --cpu-prof) into this directory. */
+  cpuProfDir?: string;
+}
+
+export const PROFILE_DEFAULTS: ProfileOptions = { runs: 15, warmup: 3, database: 'sqlite', host: '127.0.0.77' };
+
+interface Span {
+  r: 'gateway' | 'worker' | 'other';
+  n: string;
+  s: number;
+  e: number;
+  d?: any;
+}
+
+interface Window {
+  t0: number;
+  response: number;
+  done: number;
+  events: Record<string, number>;
+}
+
+export async function runProfile(options: ProfileOptions): Promise<string> {
+  const host = assertLoopback(options.host);
+  const traceDir = await mkdtemp(join(tmpdir(), 'nsobench-trace-'));
+  const removeTraces = onCleanup('trace files', () => rm(traceDir, { recursive: true, force: true }));
+  const listeners: Listener[] = [await listenOn(host), await listenOn(host)];
+  const closeListeners = onCleanup('listeners', () => Promise.all(listeners.map((l) => l.close())));
+  const ports = [...listeners.map((l) => l.port), 1, 2, 3, 4, 5, 6, 7, 8].sort((a, b) => a - b).join(',');
+  const flags = ['-sT', '-Pn', '-n', '-p', ports];
+  const system = await startBenchSystem({
+    workers: 1,
+    workerConcurrency: 2,
+    database: options.database,
+    env: {
+      NODE_OPTIONS: `--require ${join(__dirname, 'instrument.js')}`,
+      BENCH_TRACE_DIR: traceDir,
+    },
+    nodeArgs: options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [],
+  });
+  const windows: Window[] = [];
+  const direct: number[] = [];
+  try {
+    process.stderr.write(`profile: ${options.warmup} warm-up + ${options.runs} instrumented API runs`);
+    for (let i = 0; i < options.warmup + options.runs; i++) {
+      const started = await postJson(system.url, '/api/scans/start', { nmap_flags: flags, targets: [host] }, system.auth);
+      if (started.status !== 200) throw new Error(`scans/start answered ${started.status}`);
+      const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
+      const done = await socket.waitFor((m) => m.event === 'scan_complete', 30_000);
+      socket.close();
+      const events: Record<string, number> = {};
+      for (const e of socket.events) {
+        if (e.msg.ts && events[e.msg.event] === undefined) events[e.msg.event] = Date.parse(e.msg.ts);
+      }
+      const lines = socket.events.filter((e) => e.msg.event === 'line');
+      events.last_line = Date.parse(lines[lines.length - 1].msg.ts);
+      if (i >= options.warmup) windows.push({ t0: started.sentAt, response: started.ms, done: done.recvAt, events });
+      // A quiet gap, so that each run's spans are its own, and a direct run for reference.
+      await sleep(100);
+      direct.push((await runNmapDirect([...flags, host], 30_000)).ms);
+      await sleep(100);
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+  } finally {
+    await system.close();
+    await closeListeners();
+  }
+  const spans: Span[] = [];
+  for (const file of await readdir(traceDir)) {
+    for (const line of (await readFile(join(traceDir, file), 'utf8')).split('\n')) {
+      if (line) spans.push(JSON.parse(line));
+    }
+  }
+  await removeTraces();
+  return analyse(options, flags, host, windows, direct, spans);
+}
+
+function analyse(
+  options: ProfileOptions,
+  flags: string[],
+  host: string,
+  windows: Window[],
+  direct: number[],
+  spans: Span[],
+): string {
+  type Row = Record<string, number>;
+  const rows: Row[] = [];
+  const timelines: string[][] = [];
+  for (const w of windows) {
+    const mine = spans
+      .filter((s) => s.s >= w.t0 - 1 && s.s <= w.done + 20 && !/redis (bzpopmin|bzpopmax|brpoplpush|blmove)/i.test(s.n))
+      .sort((a, b) => a.s - b.s);
+    const one = (r: string, n: string) => mine.find((s) => s.r === r && s.n === n);
+    const within = (outer: Span | undefined, pred: (s: Span) => boolean) =>
+      outer ? mine.filter((s) => s.r === outer.r && s.s >= outer.s && s.e <= outer.e + 0.01 && pred(s)) : [];
+    const sum = (list: Span[]) => list.reduce((a, s) => a + (s.e - s.s), 0);
+    const isSql = (s: Span) => s.n === 'sql';
+    const isRedis = (s: Span) => s.n.startsWith('redis ');
+
+    const start = one('gateway', 'ScansService.start');
+    const enqueue = one('gateway', 'BatchScheduler.enqueue');
+    const run = one('worker', 'BatchRunService.run');
+    const runNmap = one('worker', 'BatchRunService.runNmap');
+    const pipe = one('worker', 'NmapProcessRunner.openXmlPipe');
+    const mkfifo = one('worker', 'process mkfifo');
+    const nmap = one('worker', 'process nmap');
+    const parse = one('worker', 'parseNmapXml');
+    const store = one('worker', 'BatchResultStore.storeBatchResult');
+    const account = one('worker', 'BatchRunService.account');
+    const finalize = one('worker', 'RunFinalizer.complete');
+    if (!start || !enqueue || !run || !runNmap || !nmap || !store || !account || !finalize || !pipe) {
+      throw new Error(`profile: spans missing in a run (got ${[...new Set(mine.map((s) => s.n))].join(', ')})`);
+    }
+    const beforeNmap = mine.filter((s) => s.r === 'worker' && s.s >= run.s && s.e <= runNmap.s);
+    const row: Row = {
+      'client: POST round trip': w.response,
+      'gateway: ScansService.start': start.e - start.s,
+      'gateway: HTTP/Nest outside ScansService.start': w.response - (start.e - start.s),
+      'gateway: SQL inside start': sum(within(start, isSql)),
+      'gateway: SQL statements inside start': within(start, isSql).length,
+      'gateway: Redis inside start (run state, addBulk)': sum(within(start, isRedis)),
+      'BullMQ: addBulk done → worker picks the job': run.s - enqueue.e,
+      'worker: job start → runNmap (load run, batch row, updates, scope, batch_start)': runNmap.s - run.s,
+      'worker: SQL before runNmap': sum(beforeNmap.filter(isSql)),
+      'worker: SQL statements before runNmap': beforeNmap.filter(isSql).length,
+      'worker: runNmap → spawn nmap (stop flag, mkfifo pipe)': nmap.s - runNmap.s,
+      '  of which mkfifo process': mkfifo ? mkfifo.e - mkfifo.s : NaN,
+      'worker: nmap process spawn → exit': nmap.e - nmap.s,
+      '  of which spawn → first stdout byte': nmap.d?.firstStdout ?? NaN,
+      'worker: nmap exit → runNmap end (XML drain, line publishes, parse)': runNmap.e - nmap.e,
+      '  of which parseNmapXml': parse ? parse.e - parse.s : NaN,
+      'worker: storeBatchResult (one transaction)': store.e - store.s,
+      'worker: SQL statements in storeBatchResult': within(store, isSql).length,
+      'worker: SQL time in storeBatchResult': sum(within(store, isSql)),
+      'worker: account until finalizer (Lua, 2 publishes, counters update)': finalize.s - account.s,
+      'worker: RunFinalizer.complete (2 reads, 2 updates, publish)': finalize.e - finalize.s,
+      'worker: SQL time in finalizer': sum(within(finalize, isSql)),
+      'worker: whole job (BatchRunService.run)': run.e - run.s,
+      'worker: SQL time in the whole job': sum(within(run, isSql)),
+      'worker: SQL statements in the whole job': within(run, isSql).length,
+      'worker: Redis commands in the whole job': within(run, isRedis).length,
+      'scan_complete ts → received on WS': w.done - w.events.scan_complete,
+      'total: POST sent → scan_complete received': w.done - w.t0,
+    };
+    rows.push(row);
+    timelines.push(
+      mine.map(
+        (s) =>
+          `${fmt(s.s - w.t0, 1).padStart(7)} +${fmt(s.e - s.s, 2).padStart(6)}  ${s.r.padEnd(7)} ${s.n}${
+            s.d ? ` ${typeof s.d === 'string' ? s.d : JSON.stringify(s.d)}` : ''
+          }`,
+      ),
+    );
+  }
+  const keys = Object.keys(rows[0]);
+  const table = markdownTable(
+    ['step', 'median ms', 'p90 ms'],
+    keys.map((k) => {
+      const values = rows.map((r) => r[k]).filter((v) => Number.isFinite(v));
+      const count = k.includes('statements') || k.includes('commands');
+      return [k, fmt(median(values), count ? 0 : 1), fmt(p90(values), count ? 0 : 1)];
+    }),
+  );
+  // The timeline of the run whose total is the median one.
+  const totals = rows.map((r) => r['total: POST sent → scan_complete received']);
+  const mid = totals.indexOf([...totals].sort((a, b) => a - b)[Math.floor(totals.length / 2)]);
+  return [
+    `### profile of the overhead scan (${options.database}, instrumented)`,
+    '',
+    `${windows.length} instrumented API runs of \`nmap ${flags.join(' ')} ${host}\` after ${options.warmup} warm-up runs; ` +
+      `direct nmap of the same command between them: median ${fmt(median(direct))} ms. Spans from bench/instrument.js ` +
+      `(preloaded into gateway and worker); the instrumentation adds a little to each step.`,
+    '',
+    table,
+    '',
+    `<details><summary>Timeline of the median run (ms after POST sent, + duration)</summary>`,
+    '',
+    '```',
+    ...timelines[mid],
+    '```',
+    '',
+    '</details>',
+  ].join('\n');
+}

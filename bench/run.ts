@@ -1,0 +1,166 @@
+// Entry point of the benchmarks:
+//   npx ts-node -r tsconfig-paths/register --transpile-only bench/run.ts [overhead|scale|start|all] [options]
+// Needs `npm run build` first (the gateway and workers run from dist/), Redis, and nmap. See bench/README.md.
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import type { DatabaseKind } from '../test/support/database';
+import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
+import { PROFILE_DEFAULTS, runProfile } from './profile';
+import { runScale, SCALE_DEFAULTS } from './scale';
+import { runStart, START_DEFAULTS } from './start';
+import { installExitHandlers, machineDescription, runAllCleanups } from './support';
+
+const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile] [options]
+  (all = overhead, scale and start; profile = the overhead scan through instrumented processes)
+  --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
+  --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
+                              profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
+  --warmup N                  overhead: warm-up runs of each path (default ${OVERHEAD_DEFAULTS.warmup})
+  --scale-runs N              scale: runs of each path (default ${SCALE_DEFAULTS.runs})
+  --worker-concurrency N      scale: WORKER_CONCURRENCY of each of the 2 workers (default ${SCALE_DEFAULTS.workerConcurrency})
+  --scan-concurrency N        scale: the scan's concurrency (default ${SCALE_DEFAULTS.scanConcurrency})
+  --start-runs N              start: /8 starts measured (default ${START_DEFAULTS.runs})
+  --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
+  --out FILE                  also write the markdown report to FILE`;
+
+function parseArgs(argv: string[]) {
+  const which = new Set<string>();
+  const opts: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg.startsWith('--')) {
+      const [key, inline] = arg.slice(2).split('=', 2);
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
+      opts[key] = value;
+    } else if (['overhead', 'scale', 'start', 'all', 'profile'].includes(arg)) {
+      which.add(arg);
+    } else {
+      throw new Error(`unknown argument ${arg}\n${USAGE}`);
+    }
+  }
+  if (which.size === 0 || which.has('all')) ['overhead', 'scale', 'start'].forEach((w) => which.add(w));
+  const known = ['db', 'runs', 'warmup', 'scale-runs', 'worker-concurrency', 'scan-concurrency', 'start-runs', 'out', 'cpu-prof'];
+  for (const key of Object.keys(opts)) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
+  const int = (key: string, fallback: number, min: number, max: number) => {
+    if (opts[key] === undefined) return fallback;
+    const n = Number(opts[key]);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${key} must be an integer from ${min} to ${max}`);
+    return n;
+  };
+  const db = (opts.db ?? 'sqlite').replace(/^postgres$/, 'postgresql');
+  if (db !== 'sqlite' && db !== 'postgresql') throw new Error(`--db must be sqlite or postgres`);
+  return {
+    which,
+    database: db as DatabaseKind,
+    runs: opts.runs === undefined ? undefined : int('runs', 0, 1, 500),
+    warmup: int('warmup', OVERHEAD_DEFAULTS.warmup, 0, 50),
+    scaleRuns: int('scale-runs', SCALE_DEFAULTS.runs, 1, 20),
+    workerConcurrency: int('worker-concurrency', SCALE_DEFAULTS.workerConcurrency, 1, 16),
+    scanConcurrency: int('scan-concurrency', SCALE_DEFAULTS.scanConcurrency, 1, 64),
+    startRuns: int('start-runs', START_DEFAULTS.runs, 1, 50),
+    out: opts.out,
+    cpuProf: opts['cpu-prof'],
+  };
+}
+
+async function main(): Promise<number> {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  // Generous upper bound for `all` with the defaults (a few minutes); every wait inside has its own deadline.
+  installExitHandlers(45 * 60_000);
+  const sections: string[] = [];
+  const machine = machineDescription();
+  sections.push(
+    `## Benchmark run ${new Date().toISOString()}`,
+    '',
+    `Command: \`npx ts-node -r tsconfig-paths/register --transpile-only bench/run.ts ${process.argv.slice(2).join(' ')}\``,
+    '',
+    Object.entries(machine)
+      .map(([k, v]) => `- ${k}: ${v}`)
+      .join('\n'),
+  );
+  let failed = false;
+  const verdicts: string[] = [];
+  const section = async (name: string, fn: () => Promise<string>) => {
+    try {
+      const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+      const before = load();
+      const markdown = `${await fn()}\n\nLoad average (1/5/15 min) before: ${before}; after: ${load()}.`;
+      sections.push('', markdown);
+      console.log(`\n${markdown}\n`);
+    } catch (error) {
+      failed = true;
+      const message = `### ${name}: FAILED\n\n\`\`\`\n${(error as Error).stack ?? error}\n\`\`\``;
+      sections.push('', message);
+      console.error(`\n${message}\n`);
+      await runAllCleanups();
+    }
+  };
+  try {
+    console.log(sections.join('\n'));
+    if (args.which.has('overhead')) {
+      await section('overhead', async () => {
+        const r = await runOverhead({
+          ...OVERHEAD_DEFAULTS,
+          runs: args.runs ?? OVERHEAD_DEFAULTS.runs,
+          warmup: args.warmup,
+          database: args.database,
+        });
+        verdicts.push(`overhead: ${r.met ? 'met' : 'MISSED'} (${r.added.toFixed(1)} ms added, target ≤ 30)`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('scale')) {
+      await section('scale', async () => {
+        const r = await runScale({
+          ...SCALE_DEFAULTS,
+          runs: args.scaleRuns,
+          workerConcurrency: args.workerConcurrency,
+          scanConcurrency: args.scanConcurrency,
+          database: args.database,
+        });
+        verdicts.push(`scale: ${r.met ? 'met' : 'MISSED'} (ratio ${r.ratio.toFixed(3)}, target ≤ 0.65)`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('start')) {
+      await section('start', async () => {
+        const r = await runStart({ ...START_DEFAULTS, runs: args.startRuns, database: args.database });
+        verdicts.push(`start of a /8: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('profile')) {
+      await section('profile', () =>
+        runProfile({
+          ...PROFILE_DEFAULTS,
+          runs: args.runs ?? PROFILE_DEFAULTS.runs,
+          warmup: args.warmup,
+          database: args.database,
+          cpuProfDir: args.cpuProf,
+        }),
+      );
+    }
+    sections.push('', '### Verdicts', '', verdicts.map((v) => `- ${v}`).join('\n'));
+    console.log(`### Verdicts\n\n${verdicts.map((v) => `- ${v}`).join('\n')}`);
+  } finally {
+    await runAllCleanups();
+  }
+  if (args.out) writeFileSync(args.out, `${sections.join('\n')}\n`);
+  return failed ? 1 : 0;
+}
+
+void main().then(
+  (code) => process.exit(code),
+  async (error) => {
+    console.error(error);
+    await runAllCleanups();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,247 @@
+// Benchmark 2, scale: 127.0.0.0/22 × ports 1-1000 through the API (chunk_size 256, 2 worker processes) against one
+// direct nmap over the same range with the same flags. Wall time of each, ratio API/direct.
+import type { DatabaseKind } from '../test/support/database';
+import {
+  assertLoopback,
+  BenchSystem,
+  fmt,
+  markdownTable,
+  median,
+  openTimedSocket,
+  postJson,
+  runNmapDirect,
+  startBenchSystem,
+  TimedEvent,
+} from './support';
+
+export interface ScaleOptions {
+  runs: number;
+  /** WORKER_CONCURRENCY of each worker process. */
+  workerConcurrency: number;
+  /** The scan's `concurrency`: batches of the run active at once across workers. */
+  scanConcurrency: number;
+  workers: number;
+  chunkSize: number;
+  target: string;
+  ports: string;
+  database: DatabaseKind;
+}
+
+// 2 cores: one nmap per core. Each worker process runs one nmap at a time and the run keeps two batches active,
+// so the 4 batches run as two waves of two; more nmaps than cores only add contention (see bench/README.md).
+export const SCALE_DEFAULTS: ScaleOptions = {
+  runs: 3,
+  workerConcurrency: 1,
+  scanConcurrency: 2,
+  workers: 2,
+  chunkSize: 256,
+  target: '127.0.0.0/22',
+  ports: '1-1000',
+  database: 'sqlite',
+};
+export const SCALE_TARGET_RATIO = 0.65;
+const RUN_TIMEOUT_MS = 240_000;
+
+interface BatchTiming {
+  batch: number;
+  worker: string;
+  start: number;
+  firstLine: number;
+  lastLine: number;
+  complete: number;
+}
+
+interface ApiRun {
+  wall: number;
+  response: number;
+  scanComplete: number;
+  batches: BatchTiming[];
+  hostsUp: number;
+}
+
+export interface ScaleResult {
+  markdown: string;
+  apiMedian: number;
+  directMedian: number;
+  ratio: number;
+  met: boolean;
+}
+
+export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
+  const target = assertLoopback(options.target);
+  const flags = ['-sT', '-Pn', '-n', '-p', options.ports];
+  const system = await startBenchSystem({
+    workers: options.workers,
+    workerConcurrency: options.workerConcurrency,
+    database: options.database,
+  });
+  try {
+    // Warm-up: a small run that reaches every worker, and a small direct run.
+    process.stderr.write('scale: warm-up');
+    await runApi(system, ['-sT', '-Pn', '-n', '-p', '1-100'], assertLoopback('127.0.0.0/28'), 4, options.scanConcurrency, 16);
+    await runNmapDirect(['-sT', '-Pn', '-n', '-p', '1-100', assertLoopback('127.0.0.0/28')], 60_000);
+    process.stderr.write(`\nscale: ${options.runs} runs of each, interleaved`);
+    const api: ApiRun[] = [];
+    const direct: number[] = [];
+    const hostCount = 2 ** (32 - Number(target.split('/')[1] ?? 32));
+    const runDirect = async () => {
+      const run = await runNmapDirect([...flags, target], RUN_TIMEOUT_MS);
+      const up = Number(/\((\d+) hosts? up\)/.exec(run.stdout)?.[1] ?? -1);
+      if (run.exitCode !== 0 || up !== hostCount) throw new Error(`direct nmap: exit ${run.exitCode}, ${up} hosts up`);
+      direct.push(run.ms);
+    };
+    const runApiOnce = async () =>
+      api.push(await runApi(system, flags, target, options.chunkSize, options.scanConcurrency, hostCount));
+    for (let i = 0; i < options.runs; i++) {
+      if (i % 2 === 0) {
+        await runApiOnce();
+        await runDirect();
+      } else {
+        await runDirect();
+        await runApiOnce();
+      }
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+    return report(options, flags, target, api, direct);
+  } finally {
+    await system.close();
+  }
+}
+
+async function runApi(
+  system: BenchSystem,
+  flags: string[],
+  target: string,
+  chunkSize: number,
+  concurrency: number,
+  expectedHosts: number,
+): Promise<ApiRun> {
+  const started = await postJson(system.url, '/api/scans/start', {
+    nmap_flags: flags,
+    targets: [target],
+    chunk_size: chunkSize,
+    concurrency,
+  }, system.auth);
+  if (started.status !== 200) throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  const t0 = started.sentAt;
+  const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
+  try {
+    const done = await socket.waitFor(
+      (m) => ['scan_complete', 'scan_failed', 'scan_stopped'].includes(m.event),
+      RUN_TIMEOUT_MS,
+    );
+    if (done.msg.event !== 'scan_complete') throw new Error(`scan ended with ${done.msg.event}`);
+    const ts = (e: TimedEvent) => Date.parse(e.msg.ts) - t0;
+    const byBatch = new Map<number, TimedEvent[]>();
+    for (const e of socket.events) {
+      if (typeof e.msg.batch_id !== 'number') continue;
+      byBatch.set(e.msg.batch_id, [...(byBatch.get(e.msg.batch_id) ?? []), e]);
+    }
+    const batches: BatchTiming[] = [];
+    let hostsUp = 0;
+    for (const [batch, events] of [...byBatch].sort((a, b) => a[0] - b[0])) {
+      const lines = events.filter((e) => e.msg.event === 'line');
+      const start = events.find((e) => e.msg.event === 'batch_start')!;
+      const complete = events.find((e) => e.msg.event === 'batch_complete');
+      if (!complete) throw new Error(`batch ${batch} did not complete`);
+      hostsUp += complete.msg.summary.hosts_up;
+      batches.push({
+        batch,
+        worker: start.msg.worker,
+        start: ts(start),
+        firstLine: ts(lines[0]),
+        lastLine: ts(lines[lines.length - 1]),
+        complete: ts(complete),
+      });
+    }
+    if (hostsUp !== expectedHosts) throw new Error(`API run found ${hostsUp} hosts up, expected ${expectedHosts}`);
+    return { wall: done.recvAt - t0, response: started.ms, scanComplete: ts(done), batches, hostsUp };
+  } finally {
+    socket.close();
+  }
+}
+
+function report(options: ScaleOptions, flags: string[], target: string, api: ApiRun[], direct: number[]): ScaleResult {
+  const apiWalls = api.map((r) => r.wall);
+  const apiMedian = median(apiWalls);
+  const directMedian = median(direct);
+  const ratio = apiMedian / directMedian;
+  const met = ratio <= SCALE_TARGET_RATIO;
+  const s = (ms: number) => fmt(ms / 1000, 2);
+  const main = markdownTable(
+    ['path', 'runs (s)', 'median s'],
+    [
+      [
+        `API: ${options.workers} workers × WORKER_CONCURRENCY=${options.workerConcurrency}, chunk_size ${options.chunkSize}, concurrency ${options.scanConcurrency}`,
+        apiWalls.map(s).join(', '),
+        s(apiMedian),
+      ],
+      [`direct: \`nmap ${flags.join(' ')} ${target}\``, direct.map(s).join(', '), s(directMedian)],
+      ['**ratio API / direct (medians)**', api.map((r, i) => fmt(r.wall / direct[i], 3)).join(', '), `**${fmt(ratio, 3)}**`],
+    ],
+  );
+  // Where the API run's wall time goes, from the events' ts: batches' nmap time versus what surrounds it.
+  const all = api.flatMap((r) => r.batches);
+  const med = (f: (b: BatchTiming) => number) => fmt(median(all.map(f)));
+  const firstStart = api.map((r) => Math.min(...r.batches.map((b) => b.start)));
+  const lastComplete = api.map((r) => Math.max(...r.batches.map((b) => b.complete)));
+  const tail = api.map((r, i) => r.scanComplete - lastComplete[i]);
+  const received = api.map((r) => r.wall - r.scanComplete);
+  // Gap: a batch that finished and the next batch started by the window (claimed in the same Lua call).
+  const gaps: number[] = [];
+  for (const r of api) {
+    const sorted = [...r.batches].sort((a, b) => a.start - b.start);
+    for (const b of sorted.slice(options.scanConcurrency)) {
+      const before = r.batches.filter((x) => x.complete <= b.start).map((x) => x.complete);
+      if (before.length > 0) gaps.push(b.start - Math.max(...before));
+    }
+  }
+  const breakdown = markdownTable(
+    ['step (from event `ts`)', 'median ms'],
+    [
+      ['POST sent → 200 received', fmt(median(api.map((r) => r.response)))],
+      ['POST sent → first `batch_start`', fmt(median(firstStart))],
+      ['per batch: `batch_start` → first `line` (spawn)', med((b) => b.firstLine - b.start)],
+      ['per batch: first → last `line` (nmap scanning 256 hosts)', med((b) => b.lastLine - b.firstLine)],
+      ['per batch: last `line` → `batch_complete` (XML parse, store)', med((b) => b.complete - b.lastLine)],
+      ['`batch_complete` → next batch\'s `batch_start` (window refill, BullMQ pickup)', fmt(median(gaps))],
+      ['last `batch_complete` → `scan_complete`', fmt(median(tail))],
+      ['`scan_complete` ts → received on WS', fmt(median(received))],
+    ],
+  );
+  const perBatch = markdownTable(
+    ['run', 'batch', 'worker', 'start → complete (s)', 'nmap lines span (s)'],
+    api.flatMap((r, i) =>
+      r.batches.map((b) => [
+        i + 1,
+        b.batch,
+        b.worker.replace(/^nsobench-[0-9a-f]+-/, ''),
+        `${s(b.start)} → ${s(b.complete)}`,
+        s(b.lastLine - b.firstLine),
+      ]),
+    ),
+  );
+  const markdown = [
+    `### scale: ${target} × ports ${options.ports} (${options.database})`,
+    '',
+    `Flags \`${flags.join(' ')}\`, chunk_size ${options.chunkSize} (${Math.ceil(2 ** (32 - Number(target.split('/')[1])) / options.chunkSize)} batches), ` +
+      `${options.workers} worker processes with WORKER_CONCURRENCY=${options.workerConcurrency}, scan concurrency ${options.scanConcurrency}. ` +
+      `Warm-up: one small API run and one small direct run; then ${options.runs} of each, interleaved (order alternating).`,
+    '',
+    main,
+    '',
+    `Target: ratio at most ${SCALE_TARGET_RATIO} → **${met ? 'met' : 'MISSED'}** (${fmt(ratio, 3)}).`,
+    '',
+    'Where the API run spends its time (medians over all runs and batches):',
+    '',
+    breakdown,
+    '',
+    '<details><summary>Per batch (seconds after POST)</summary>',
+    '',
+    perBatch,
+    '',
+    '</details>',
+  ].join('\n');
+  return { markdown, apiMedian, directMedian, ratio, met };
+}

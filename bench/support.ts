@@ -1,0 +1,586 @@
+// Shared machinery of the benchmarks: a cleanup stack that also runs on failure and on signals, real gateway and
+// worker processes from dist/ on a database and Redis prefix of their own, a timed HTTP client, a WebSocket client
+// that records when each event arrived, direct nmap runs, statistics and markdown tables.
+//
+// Loopback only: every address this file hands to nmap or to the API goes through assertLoopback first, and the
+// processes it starts get SCAN_SCOPE_ALLOW=127.0.0.0/8 explicitly (the shipped default also allows ::1).
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request as httpRequest } from 'node:http';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import Redis from 'ioredis';
+import WebSocket from 'ws';
+import type { DatabaseKind, TestDatabaseParams } from '../test/support/database';
+import { AppProcess, ENTRY } from '../test/support/processes';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Time
+
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable with the events' `ts` (Date.now based). */
+export const nowMs = (): number => performance.timeOrigin + performance.now();
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Rejects after `ms` unless `promise` settles first; the timer never keeps the process alive. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cleanup: last registered, first run; runs once on success, failure, SIGINT/SIGTERM or the watchdog.
+
+const cleanups: Array<{ what: string; fn: () => Promise<unknown> | unknown }> = [];
+
+export function onCleanup(what: string, fn: () => Promise<unknown> | unknown): () => Promise<void> {
+  const entry = { what, fn };
+  cleanups.push(entry);
+  // Running it early (the normal path) removes it from the stack.
+  return async () => {
+    const index = cleanups.indexOf(entry);
+    if (index < 0) return;
+    cleanups.splice(index, 1);
+    await runOne(entry);
+  };
+}
+
+async function runOne(entry: { what: string; fn: () => Promise<unknown> | unknown }): Promise<void> {
+  try {
+    await withTimeout(Promise.resolve().then(entry.fn), 30_000, `cleanup "${entry.what}"`);
+  } catch (error) {
+    console.error(`cleanup "${entry.what}" failed: ${(error as Error).message}`);
+  }
+}
+
+export async function runAllCleanups(): Promise<void> {
+  while (cleanups.length > 0) await runOne(cleanups.pop()!);
+}
+
+/** Signals and an overall deadline end the run through the cleanups, never leaving processes or keys behind. */
+export function installExitHandlers(deadlineMs: number): void {
+  let exiting = false;
+  const bail = (why: string) => {
+    if (exiting) return;
+    exiting = true;
+    console.error(`\n${why}: cleaning up`);
+    void runAllCleanups().finally(() => process.exit(1));
+  };
+  process.once('SIGINT', () => bail('SIGINT'));
+  process.once('SIGTERM', () => bail('SIGTERM'));
+  process.on('unhandledRejection', (error) => bail(`unhandled rejection: ${(error as Error)?.stack ?? error}`));
+  setTimeout(() => bail(`the benchmark run exceeded its deadline of ${Math.round(deadlineMs / 1000)} s`), deadlineMs).unref();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loopback guard
+
+/** Throws unless the target (address or CIDR) lies wholly inside 127.0.0.0/8, or is ::1. */
+export function assertLoopback(target: string): string {
+  if (target === '::1' || target === '::1/128') return target;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(target);
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  const prefix = m?.[5] === undefined ? 32 : Number(m[5]);
+  if (!m || octets.some((o) => o > 255) || prefix > 32 || prefix < 8 || octets[0] !== 127) {
+    throw new Error(`refusing to scan ${JSON.stringify(target)}: benchmarks scan 127.0.0.0/8 and ::1 only`);
+  }
+  return target;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes
+
+const ROOT = join(__dirname, '..');
+
+/**
+ * The benchmarks run a private copy of dist/ (taken once per run), so that a `npm run build` started meanwhile
+ * (it deletes dist/ first) cannot pull the files from under running processes. The copy lives in a temp
+ * directory; NODE_PATH points its bare imports back at this repository's node_modules.
+ */
+let snapshot: Promise<Record<'gateway' | 'worker', string>> | undefined;
+
+function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
+  snapshot ??= (async () => {
+    const deadline = Date.now() + 180_000;
+    // A build in progress: wait (bounded) until both entry points exist again.
+    while (!existsSync(ENTRY.gateway) || !existsSync(ENTRY.worker)) {
+      if (Date.now() > deadline) throw new Error(`${ENTRY.gateway} or ${ENTRY.worker} is missing: run \`npm run build\``);
+      await sleep(2000);
+    }
+    await sleep(1000);
+    const dir = await mkdtemp(join(tmpdir(), 'nsobench-dist-'));
+    onCleanup('dist snapshot', () => rm(dir, { recursive: true, force: true }));
+    for (const app of ['gateway', 'worker']) await cp(join(ROOT, 'dist/apps', app), join(dir, app), { recursive: true });
+    const entry = (app: 'gateway' | 'worker') => join(dir, app, relative(join(ROOT, 'dist/apps', app), ENTRY[app]));
+    if (!existsSync(entry('gateway')) || !existsSync(entry('worker'))) throw new Error('dist/ changed while it was copied; run again');
+    return { gateway: entry('gateway'), worker: entry('worker') };
+  })();
+  return snapshot;
+}
+
+/** Like test/support/processes.ts startProcess, but from the dist/ snapshot; output is kept bounded. */
+async function startApp(
+  kind: 'gateway' | 'worker',
+  env: Record<string, string | undefined>,
+  nodeArgs: string[] = [],
+): Promise<AppProcess> {
+  const entry = (await builtApps())[kind];
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_PATH: join(ROOT, 'node_modules'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  const waiters = new Set<() => void>();
+  const onData = (chunk: Buffer) => {
+    text += chunk.toString();
+    if (text.length > 4_000_000) text = text.slice(-2_000_000);
+    for (const check of waiters) check();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitForOutput = (pattern: RegExp, timeoutMs = 20_000) =>
+    new Promise<RegExpMatchArray>((resolve, reject) => {
+      const done = (fn: () => void) => {
+        waiters.delete(check);
+        clearTimeout(timer);
+        fn();
+      };
+      const check = () => {
+        const match = text.match(pattern);
+        if (match) done(() => resolve(match));
+      };
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`${kind}: no ${pattern} within ${timeoutMs} ms; output:\n${text}`))),
+        timeoutMs,
+      );
+      waiters.add(check);
+      void exited.then((code) => done(() => reject(new Error(`${kind} exited with ${code}; output:\n${text}`))));
+      check();
+    });
+  return {
+    child,
+    output: () => text,
+    waitForOutput,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface BenchSystemOptions {
+  workers: number;
+  workerConcurrency: number;
+  database: DatabaseKind;
+  logLevel?: string;
+  /** Extra environment for every process (e.g. NODE_OPTIONS for instrumentation). */
+  env?: Record<string, string>;
+  /** Extra node arguments for every process (e.g. --cpu-prof, which NODE_OPTIONS does not accept). */
+  nodeArgs?: string[];
+}
+
+export interface BenchSystem {
+  url: string;
+  /** Headers that authenticate as the gateway's admin (an API token), or {} on a gateway without auth. */
+  auth: Record<string, string>;
+  prefix: string;
+  gateway: AppProcess;
+  workers: AppProcess[];
+  env: Record<string, string>;
+  database: TestDatabaseParams;
+  close(): Promise<void>;
+}
+
+/** Gateway and workers as real processes (node dist/…/main.js), on a fresh database and a fresh Redis prefix. */
+export async function startBenchSystem(options: BenchSystemOptions): Promise<BenchSystem> {
+  const prefix = `nsobench-${randomBytes(4).toString('hex')}`;
+  const removeKeys = onCleanup(`Redis keys ${prefix}*`, () => deleteRedisPrefix(prefix));
+  // Loaded lazily: it brings MikroORM, which only the PostgreSQL case needs to create and drop a schema.
+  const { testDatabaseParams } = await import('../test/support/database');
+  const database = await testDatabaseParams(options.database);
+  const dropDatabase = onCleanup(`${options.database} database`, () => database.cleanup());
+  const adminPassword = `Bench-${randomBytes(9).toString('base64url')}-9a!`;
+  const env: Record<string, string> = {
+    NODE_ENV: 'production',
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    DATABASE_URL: database.databaseUrl,
+    ...(database.schema ? { DATABASE_SCHEMA: database.schema } : {}),
+    SCAN_SCOPE_ALLOW: '127.0.0.0/8',
+    LOG_LEVEL: options.logLevel ?? 'log',
+    ...options.env,
+  };
+  const started: AppProcess[] = [];
+  const stopAll = onCleanup(`processes of ${prefix}`, () => stopProcesses(started));
+  try {
+    const gateway = await startApp('gateway', {
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ADMIN_USERNAME: 'admin',
+      ADMIN_PASSWORD: adminPassword,
+    }, options.nodeArgs);
+    started.push(gateway);
+    const [, listening] = await gateway.waitForOutput(/API listening on (http:\/\/[^\s/]+)\/api/, 60_000);
+    const url = listening.replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+    const auth = await apiTokenHeaders(url, adminPassword);
+    const workers: AppProcess[] = [];
+    for (let i = 1; i <= options.workers; i++) {
+      const worker = await startApp('worker', {
+        ...env,
+        WORKER_ID: `${prefix}-w${i}`,
+        WORKER_CONCURRENCY: String(options.workerConcurrency),
+      }, options.nodeArgs);
+      started.push(worker);
+      workers.push(worker);
+    }
+    await Promise.all(workers.map((w) => w.waitForOutput(/worker \S+ ready/, 60_000)));
+    return {
+      url,
+      auth,
+      prefix,
+      gateway,
+      workers,
+      env,
+      database,
+      close: async () => {
+        await stopAll();
+        await dropDatabase();
+        await removeKeys();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    await dropDatabase();
+    await removeKeys();
+    throw error;
+  }
+}
+
+/** Logs in as the admin (session cookie) and makes an API token; {} when the gateway has no /auth/login. */
+async function apiTokenHeaders(url: string, password: string): Promise<Record<string, string>> {
+  const login = await postJson(url, '/auth/login', { username: 'admin', password });
+  if (login.status === 404) return {};
+  const cookie = /nso_session=[^;]+/.exec(String(login.headers['set-cookie'] ?? ''))?.[0];
+  if (login.status !== 200 || !cookie) throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
+  const created = await postJson(url, '/api/tokens', { name: 'benchmarks' }, { cookie });
+  if (created.status !== 201 || typeof created.body?.token !== 'string') {
+    throw new Error(`POST /api/tokens answered ${created.status}: ${JSON.stringify(created.body)}`);
+  }
+  return { authorization: `Bearer ${created.body.token}` };
+}
+
+/** SIGTERM, then SIGKILL after a grace period; nmap processes the workers started (own process groups) too. */
+async function stopProcesses(processes: AppProcess[]): Promise<void> {
+  const pids = processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
+  const descendants = descendantsOf(pids);
+  await Promise.all(
+    processes.map(async (p) => {
+      const exited = p.stop('SIGTERM');
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+  for (const pid of [...descendants, ...descendantsOf(pids)]) killQuietly(pid);
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Every live process below these pids (read from /proc), so nothing a worker started outlives the benchmark. */
+export function descendantsOf(roots: number[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // ended while we looked
+    }
+  }
+  const out: number[] = [];
+  const queue = [...roots];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
+  }
+  return out;
+}
+
+export async function deleteRedisPrefix(prefix: string): Promise<number> {
+  if (!/^nsobench-[0-9a-f]{8}$/.test(prefix)) throw new Error(`not a benchmark prefix: ${prefix}`);
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
+  try {
+    let cursor = '0';
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** VmRSS and VmHWM of a process in MiB, from /proc/<pid>/status. */
+export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// HTTP
+
+const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+onCleanup('HTTP agent', () => agent.destroy());
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  sentAt: number;
+  ms: number;
+}
+
+export function postJson(
+  baseUrl: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<HttpResult> {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  const sentAt = nowMs();
+  return withTimeout(
+    new Promise<HttpResult>((resolve, reject) => {
+      const req = httpRequest(
+        `${baseUrl}${path}`,
+        {
+          method: 'POST',
+          agent,
+          headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const ms = nowMs() - sentAt;
+            const text = Buffer.concat(chunks).toString();
+            let parsed: unknown = text;
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // not JSON
+            }
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, sentAt, ms });
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    }),
+    timeoutMs,
+    `POST ${path}`,
+  );
+}
+
+export async function getJson(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<any> {
+  const res = await withTimeout(fetch(`${baseUrl}${path}`, { headers }), 30_000, `GET ${path}`);
+  return res.json();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// WebSocket
+
+export interface TimedEvent {
+  /** When this client received it (wall clock, ms). */
+  recvAt: number;
+  msg: Record<string, any>;
+}
+
+export interface TimedSocket {
+  openedAt: number;
+  events: TimedEvent[];
+  waitFor(predicate: (m: Record<string, any>) => boolean, timeoutMs: number): Promise<TimedEvent>;
+  close(): void;
+}
+
+/** `ws://…/ws/scans/:id`, recording each message with its arrival time. */
+export async function openTimedSocket(
+  baseUrl: string,
+  scanId: number,
+  headers: Record<string, string> = {},
+  timeoutMs = 10_000,
+): Promise<TimedSocket> {
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}`, { headers });
+  const events: TimedEvent[] = [];
+  const listeners = new Set<() => void>();
+  socket.on('message', (data) => {
+    events.push({ recvAt: nowMs(), msg: JSON.parse(data.toString()) });
+    for (const l of listeners) l();
+  });
+  socket.on('close', () => {
+    for (const l of listeners) l();
+  });
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+      }),
+      timeoutMs,
+      'WebSocket open',
+    );
+  } catch (error) {
+    socket.terminate();
+    throw error;
+  }
+  const openedAt = nowMs();
+  socket.on('error', () => undefined);
+  const waitFor = (predicate: (m: Record<string, any>) => boolean, ms: number) =>
+    new Promise<TimedEvent>((resolve, reject) => {
+      const finish = (fn: () => void) => {
+        listeners.delete(check);
+        clearTimeout(timer);
+        fn();
+      };
+      const check = () => {
+        const found = events.find((e) => predicate(e.msg));
+        if (found) finish(() => resolve(found));
+        else if (socket.readyState === WebSocket.CLOSED) {
+          finish(() => reject(new Error(`socket closed; got ${events.map((e) => e.msg.event).join(',')}`)));
+        }
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new Error(`timed out after ${ms} ms; got ${events.map((e) => e.msg.event)}`))),
+        ms,
+      );
+      listeners.add(check);
+      check();
+    });
+  return { openedAt, events, waitFor, close: () => socket.terminate() };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Direct nmap
+
+export interface DirectRun {
+  ms: number;
+  exitCode: number | null;
+  stdout: string;
+}
+
+const liveNmap = new Set<ChildProcess>();
+onCleanup('direct nmap processes', () => {
+  for (const child of liveNmap) child.kill('SIGKILL');
+});
+
+/** Runs nmap with these arguments (the last one, the target, must be loopback) and waits for it to exit. */
+export function runNmapDirect(args: string[], timeoutMs: number): Promise<DirectRun> {
+  assertLoopback(args[args.length - 1]);
+  const nmap = process.env.NMAP_PATH ?? 'nmap';
+  return new Promise<DirectRun>((resolve, reject) => {
+    const startedAt = nowMs();
+    const child = spawn(nmap, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    liveNmap.add(child);
+    let stdout = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.resume();
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`direct nmap ${args.join(' ')} took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      liveNmap.delete(child);
+      reject(error);
+    });
+    child.once('exit', (code) => {
+      const ms = nowMs() - startedAt;
+      clearTimeout(timer);
+      liveNmap.delete(child);
+      resolve({ ms, exitCode: code, stdout });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Statistics and tables
+
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+export const median = (values: number[]) => quantile(values, 0.5);
+export const p90 = (values: number[]) => quantile(values, 0.9);
+export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+export function fmt(value: number, digits = 1): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
+}
+
+export function markdownTable(header: string[], rows: Array<Array<string | number>>): string {
+  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Machine description
+
+export function machineDescription(): Record<string, string> {
+  const safe = (fn: () => string) => {
+    try {
+      return fn().trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown'}`,
+    memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
+    kernel: safe(() => readFileSync('/proc/sys/kernel/osrelease', 'utf8')),
+    node: process.version,
+    nmap: safe(() => execFileSync(process.env.NMAP_PATH ?? 'nmap', ['--version']).toString().split('\n')[0]),
+    load: `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start`,
+    redis: safe(() => {
+      const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'server']).toString();
+      return `redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`;
+    }),
+    commit: safe(() => {
+      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: `${__dirname}/..` }).toString().trim();
+      const dirty = execFileSync('git', ['status', '--porcelain', 'apps', 'libs'], { cwd: `${__dirname}/..` })
+        .toString()
+        .trim();
+      return dirty ? `${head} (+ uncommitted changes in apps/ or libs/)` : head;
+    }),
+  };
+}
