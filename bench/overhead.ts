@@ -24,7 +24,12 @@ export interface OverheadOptions {
   host: string;
 }
 
-export const OVERHEAD_DEFAULTS: OverheadOptions = { runs: 25, warmup: 3, database: 'sqlite', host: '127.0.0.77' };
+export const OVERHEAD_DEFAULTS: OverheadOptions = {
+  runs: 25,
+  warmup: 3,
+  database: 'sqlite',
+  host: '127.0.0.77',
+};
 export const OVERHEAD_TARGET_MS = 30;
 
 /** Milestones of one API run, in ms after the POST was sent (event `ts` has millisecond resolution). */
@@ -62,7 +67,8 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
     const direct = async (): Promise<number> => {
       const run = await runNmapDirect([...flags, host], 30_000);
       const open = (run.stdout.match(/^\d+\/tcp\s+open\b/gm) ?? []).length;
-      if (run.exitCode !== 0 || open !== 2) throw new Error(`direct nmap: exit ${run.exitCode}, ${open} open ports`);
+      if (run.exitCode !== 0 || open !== 2)
+        throw new Error(`direct nmap: exit ${run.exitCode}, ${open} open ports`);
       return run.ms;
     };
 
@@ -95,12 +101,21 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
 }
 
 async function runApi(system: BenchSystem, flags: string[], host: string): Promise<ApiSample> {
-  const started = await postJson(system.url, '/api/scans/start', { nmap_flags: flags, targets: [host] }, system.auth);
-  if (started.status !== 200) throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  const started = await postJson(
+    system.url,
+    '/api/scans/start',
+    { nmap_flags: flags, targets: [host] },
+    system.auth,
+  );
+  if (started.status !== 200)
+    throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
   const t0 = started.sentAt;
   const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
   try {
-    const done = await socket.waitFor((m) => ['scan_complete', 'scan_failed', 'scan_stopped'].includes(m.event), 30_000);
+    const done = await socket.waitFor(
+      (m) => ['scan_complete', 'scan_failed', 'scan_stopped'].includes(m.event),
+      30_000,
+    );
     if (done.msg.event !== 'scan_complete') throw new Error(`scan ended with ${done.msg.event}`);
     const at = (event: string, last = false) => {
       const found = socket.events.filter((e) => e.msg.event === event);
@@ -143,8 +158,22 @@ function report(
   const main = markdownTable(
     ['path', 'runs', 'median ms', 'p90 ms', 'min ms', 'max ms'],
     [
-      ['API: POST /api/scans/start → `scan_complete` on WS', api.length, fmt(apiMedian), fmt(p90(apiTotals)), fmt(Math.min(...apiTotals)), fmt(Math.max(...apiTotals))],
-      [`direct: \`nmap ${flags.join(' ')} ${host}\``, direct.length, fmt(directMedian), fmt(p90(direct)), fmt(Math.min(...direct)), fmt(Math.max(...direct))],
+      [
+        'API: POST /api/scans/start → `scan_complete` on WS',
+        api.length,
+        fmt(apiMedian),
+        fmt(p90(apiTotals)),
+        fmt(Math.min(...apiTotals)),
+        fmt(Math.max(...apiTotals)),
+      ],
+      [
+        `direct: \`nmap ${flags.join(' ')} ${host}\``,
+        direct.length,
+        fmt(directMedian),
+        fmt(p90(direct)),
+        fmt(Math.min(...direct)),
+        fmt(Math.max(...direct)),
+      ],
       [`**added (median API − median direct)**`, '', `**${fmt(added)}**`, '', '', ''],
     ],
   );
@@ -156,14 +185,54 @@ function report(
   const breakdown = markdownTable(
     ['segment (from event `ts`, ms resolution)', 'median ms', 'p90 ms', 'what happens there'],
     [
-      seg('POST sent → 200 received', zero, (s) => s.response, 'HTTP, validation, scope, DB transaction (scan + run), run state, BullMQ addBulk'),
-      seg('POST sent → `batch_start` ts', zero, (s) => s.batchStart, 'the above, BullMQ pickup, worker: load run, stop flag, batch row insert, 2 updates, scope/policy'),
-      seg('`batch_start` → first `line` ts', (s) => s.batchStart, (s) => s.firstLine, 'stop flag, mkfifo (execFile), spawn nmap, nmap start-up until its first line'),
-      seg('first → last `line` ts', (s) => s.firstLine, (s) => s.lastLine, 'nmap scanning and printing'),
-      seg('last `line` → `batch_complete` ts', (s) => s.lastLine, (s) => s.batchComplete, 'nmap exit, XML drain, XML parse, result transaction, run-state Lua'),
-      seg('`batch_complete` → `scan_complete` ts', (s) => s.batchComplete, (s) => s.scanComplete, 'progress event, counters update, finalizer (2 reads, 2 updates)'),
-      seg('`scan_complete` ts → received on WS', (s) => s.scanComplete, (s) => s.received, 'Redis pub/sub → gateway hub → WebSocket'),
-      seg('POST sent → WS open (in parallel)', zero, (s) => s.wsOpen, 'client: 200, then upgrade; gateway: scan lookup, SUBSCRIBE'),
+      seg(
+        'POST sent → 200 received',
+        zero,
+        (s) => s.response,
+        'HTTP, validation, scope, DB transaction (scan + run), run state, BullMQ addBulk',
+      ),
+      seg(
+        'POST sent → `batch_start` ts',
+        zero,
+        (s) => s.batchStart,
+        'the above, BullMQ pickup, worker: load run, stop flag, batch row insert, 2 updates, scope/policy',
+      ),
+      seg(
+        '`batch_start` → first `line` ts',
+        (s) => s.batchStart,
+        (s) => s.firstLine,
+        'stop flag, mkfifo (execFile), spawn nmap, nmap start-up until its first line',
+      ),
+      seg(
+        'first → last `line` ts',
+        (s) => s.firstLine,
+        (s) => s.lastLine,
+        'nmap scanning and printing',
+      ),
+      seg(
+        'last `line` → `batch_complete` ts',
+        (s) => s.lastLine,
+        (s) => s.batchComplete,
+        'nmap exit, XML drain, XML parse, result transaction, run-state Lua',
+      ),
+      seg(
+        '`batch_complete` → `scan_complete` ts',
+        (s) => s.batchComplete,
+        (s) => s.scanComplete,
+        'progress event, counters update, finalizer (2 reads, 2 updates)',
+      ),
+      seg(
+        '`scan_complete` ts → received on WS',
+        (s) => s.scanComplete,
+        (s) => s.received,
+        'Redis pub/sub → gateway hub → WebSocket',
+      ),
+      seg(
+        'POST sent → WS open (in parallel)',
+        zero,
+        (s) => s.wsOpen,
+        'client: 200, then upgrade; gateway: scan lookup, SUBSCRIBE',
+      ),
     ],
   );
   const markdown = [

@@ -31,7 +31,12 @@ export interface ProfileOptions {
   cpuProfDir?: string;
 }
 
-export const PROFILE_DEFAULTS: ProfileOptions = { runs: 15, warmup: 3, database: 'sqlite', host: '127.0.0.77' };
+export const PROFILE_DEFAULTS: ProfileOptions = {
+  runs: 15,
+  warmup: 3,
+  database: 'sqlite',
+  host: '127.0.0.77',
+};
 
 interface Span {
   r: 'gateway' | 'worker' | 'other';
@@ -71,7 +76,12 @@ export async function runProfile(options: ProfileOptions): Promise<string> {
   try {
     process.stderr.write(`profile: ${options.warmup} warm-up + ${options.runs} instrumented API runs`);
     for (let i = 0; i < options.warmup + options.runs; i++) {
-      const started = await postJson(system.url, '/api/scans/start', { nmap_flags: flags, targets: [host] }, system.auth);
+      const started = await postJson(
+        system.url,
+        '/api/scans/start',
+        { nmap_flags: flags, targets: [host] },
+        system.auth,
+      );
       if (started.status !== 200) throw new Error(`scans/start answered ${started.status}`);
       const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
       const done = await socket.waitFor((m) => m.event === 'scan_complete', 30_000);
@@ -82,7 +92,8 @@ export async function runProfile(options: ProfileOptions): Promise<string> {
       }
       const lines = socket.events.filter((e) => e.msg.event === 'line');
       events.last_line = Date.parse(lines[lines.length - 1].msg.ts);
-      if (i >= options.warmup) windows.push({ t0: started.sentAt, response: started.ms, done: done.recvAt, events });
+      if (i >= options.warmup)
+        windows.push({ t0: started.sentAt, response: started.ms, done: done.recvAt, events });
       // A quiet gap, so that each run's spans are its own, and a direct run for reference.
       await sleep(100);
       direct.push((await runNmapDirect([...flags, host], 30_000)).ms);
@@ -117,7 +128,10 @@ function analyse(
   const timelines: string[][] = [];
   for (const w of windows) {
     const mine = spans
-      .filter((s) => s.s >= w.t0 - 1 && s.s <= w.done + 20 && !/redis (bzpopmin|bzpopmax|brpoplpush|blmove)/i.test(s.n))
+      .filter(
+        (s) =>
+          s.s >= w.t0 - 1 && s.s <= w.done + 20 && !/redis (bzpopmin|bzpopmax|brpoplpush|blmove)/i.test(s.n),
+      )
       .sort((a, b) => a.s - b.s);
     const one = (r: string, n: string) => mine.find((s) => s.r === r && s.n === n);
     const within = (outer: Span | undefined, pred: (s: Span) => boolean) =>
@@ -138,7 +152,9 @@ function analyse(
     const account = one('worker', 'BatchRunService.account');
     const finalize = one('worker', 'RunFinalizer.complete');
     if (!start || !enqueue || !run || !runNmap || !nmap || !store || !account || !finalize || !pipe) {
-      throw new Error(`profile: spans missing in a run (got ${[...new Set(mine.map((s) => s.n))].join(', ')})`);
+      throw new Error(
+        `profile: spans missing in a run (got ${[...new Set(mine.map((s) => s.n))].join(', ')})`,
+      );
     }
     const beforeNmap = mine.filter((s) => s.r === 'worker' && s.s >= run.s && s.e <= runNmap.s);
     const row: Row = {

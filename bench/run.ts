@@ -8,7 +8,13 @@ import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
 import { runStart, START_DEFAULTS } from './start';
-import { installExitHandlers, machineDescription, runAllCleanups } from './support';
+import {
+  CpuWindow,
+  installExitHandlers,
+  machineDescription,
+  runAllCleanups,
+  waitForQuietMachine,
+} from './support';
 
 const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile] [options]
   (all = overhead, scale and start; profile = the overhead scan through instrumented processes)
@@ -21,6 +27,8 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile] [options]
   --scan-concurrency N        scale: the scan's concurrency (default ${SCALE_DEFAULTS.scanConcurrency})
   --start-runs N              start: /8 starts measured (default ${START_DEFAULTS.runs})
   --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
+  --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
+                              (default 0: start at once); the report says how busy it was either way
   --out FILE                  also write the markdown report to FILE`;
 
 function parseArgs(argv: string[]) {
@@ -40,12 +48,25 @@ function parseArgs(argv: string[]) {
     }
   }
   if (which.size === 0 || which.has('all')) ['overhead', 'scale', 'start'].forEach((w) => which.add(w));
-  const known = ['db', 'runs', 'warmup', 'scale-runs', 'worker-concurrency', 'scan-concurrency', 'start-runs', 'out', 'cpu-prof'];
-  for (const key of Object.keys(opts)) if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
+  const known = [
+    'db',
+    'runs',
+    'warmup',
+    'scale-runs',
+    'worker-concurrency',
+    'scan-concurrency',
+    'start-runs',
+    'out',
+    'cpu-prof',
+    'wait-idle',
+  ];
+  for (const key of Object.keys(opts))
+    if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
   const int = (key: string, fallback: number, min: number, max: number) => {
     if (opts[key] === undefined) return fallback;
     const n = Number(opts[key]);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${key} must be an integer from ${min} to ${max}`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${key} must be an integer from ${min} to ${max}`);
     return n;
   };
   const db = (opts.db ?? 'sqlite').replace(/^postgres$/, 'postgresql');
@@ -61,6 +82,7 @@ function parseArgs(argv: string[]) {
     startRuns: int('start-runs', START_DEFAULTS.runs, 1, 50),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
+    waitIdle: int('wait-idle', 0, 0, 3600),
   };
 }
 
@@ -73,7 +95,7 @@ async function main(): Promise<number> {
     return 2;
   }
   // Generous upper bound for `all` with the defaults (a few minutes); every wait inside has its own deadline.
-  installExitHandlers(45 * 60_000);
+  installExitHandlers(45 * 60_000 + 4 * args.waitIdle * 1000);
   const sections: string[] = [];
   const machine = machineDescription();
   sections.push(
@@ -89,9 +111,25 @@ async function main(): Promise<number> {
   const verdicts: string[] = [];
   const section = async (name: string, fn: () => Promise<string>) => {
     try {
-      const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+      const load = () =>
+        loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ');
+      if (args.waitIdle > 0) {
+        process.stderr.write(`${name}: waiting up to ${args.waitIdle} s for a quiet machine\n`);
+        const quiet = await waitForQuietMachine(args.waitIdle * 1000);
+        process.stderr.write(
+          `${name}: ${Math.round(quiet.waitedMs / 1000)} s waited, machine ${quiet.lastBusyPct.toFixed(0)}% busy\n`,
+        );
+      }
       const before = load();
-      const markdown = `${await fn()}\n\nLoad average (1/5/15 min) before: ${before}; after: ${load()}.`;
+      const cpu = new CpuWindow();
+      const body = await fn();
+      const used = cpu.end();
+      const markdown =
+        `${body}\n\nMachine while this ran: CPUs ${used.busyPct.toFixed(0)}% busy, ` +
+        `${used.oursPct.toFixed(0)}% by this benchmark's processes (client, gateway, workers, nmap), ` +
+        `${used.othersPct.toFixed(0)}% by other processes. Load average (1/5/15 min) before: ${before}; after: ${load()}.`;
       sections.push('', markdown);
       console.log(`\n${markdown}\n`);
     } catch (error) {

@@ -1,10 +1,13 @@
 // Benchmark 2, scale: 127.0.0.0/22 × ports 1-1000 through the API (chunk_size 256, 2 worker processes) against one
 // direct nmap over the same range with the same flags. Wall time of each, ratio API/direct.
+import { cpus } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
 import {
   assertLoopback,
   BenchSystem,
+  cpuTimesOf,
   fmt,
+  machineCpu,
   markdownTable,
   median,
   openTimedSocket,
@@ -51,7 +54,17 @@ interface BatchTiming {
   complete: number;
 }
 
+/** CPU seconds spent during one run, by whom. */
+interface CpuUse {
+  nmap: number;
+  workers: number;
+  gateway: number;
+  client: number;
+  others: number;
+}
+
 interface ApiRun {
+  cpu: CpuUse;
   wall: number;
   response: number;
   scanComplete: number;
@@ -78,16 +91,27 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
   try {
     // Warm-up: a small run that reaches every worker, and a small direct run.
     process.stderr.write('scale: warm-up');
-    await runApi(system, ['-sT', '-Pn', '-n', '-p', '1-100'], assertLoopback('127.0.0.0/28'), 4, options.scanConcurrency, 16);
+    await runApi(
+      system,
+      ['-sT', '-Pn', '-n', '-p', '1-100'],
+      assertLoopback('127.0.0.0/28'),
+      4,
+      options.scanConcurrency,
+      16,
+    );
     await runNmapDirect(['-sT', '-Pn', '-n', '-p', '1-100', assertLoopback('127.0.0.0/28')], 60_000);
     process.stderr.write(`\nscale: ${options.runs} runs of each, interleaved`);
     const api: ApiRun[] = [];
     const direct: number[] = [];
+    const directCpu: CpuUse[] = [];
     const hostCount = 2 ** (32 - Number(target.split('/')[1] ?? 32));
     const runDirect = async () => {
+      const meter = cpuMeter(undefined);
       const run = await runNmapDirect([...flags, target], RUN_TIMEOUT_MS);
+      directCpu.push(meter());
       const up = Number(/\((\d+) hosts? up\)/.exec(run.stdout)?.[1] ?? -1);
-      if (run.exitCode !== 0 || up !== hostCount) throw new Error(`direct nmap: exit ${run.exitCode}, ${up} hosts up`);
+      if (run.exitCode !== 0 || up !== hostCount)
+        throw new Error(`direct nmap: exit ${run.exitCode}, ${up} hosts up`);
       direct.push(run.ms);
     };
     const runApiOnce = async () =>
@@ -103,7 +127,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
       process.stderr.write('.');
     }
     process.stderr.write('\n');
-    return report(options, flags, target, api, direct);
+    return report(options, flags, target, api, direct, directCpu);
   } finally {
     await system.close();
   }
@@ -117,13 +141,20 @@ async function runApi(
   concurrency: number,
   expectedHosts: number,
 ): Promise<ApiRun> {
-  const started = await postJson(system.url, '/api/scans/start', {
-    nmap_flags: flags,
-    targets: [target],
-    chunk_size: chunkSize,
-    concurrency,
-  }, system.auth);
-  if (started.status !== 200) throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  const meter = cpuMeter(system);
+  const started = await postJson(
+    system.url,
+    '/api/scans/start',
+    {
+      nmap_flags: flags,
+      targets: [target],
+      chunk_size: chunkSize,
+      concurrency,
+    },
+    system.auth,
+  );
+  if (started.status !== 200)
+    throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
   const t0 = started.sentAt;
   const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
   try {
@@ -155,14 +186,64 @@ async function runApi(
         complete: ts(complete),
       });
     }
-    if (hostsUp !== expectedHosts) throw new Error(`API run found ${hostsUp} hosts up, expected ${expectedHosts}`);
-    return { wall: done.recvAt - t0, response: started.ms, scanComplete: ts(done), batches, hostsUp };
+    if (hostsUp !== expectedHosts)
+      throw new Error(`API run found ${hostsUp} hosts up, expected ${expectedHosts}`);
+    return {
+      cpu: meter(),
+      wall: done.recvAt - t0,
+      response: started.ms,
+      scanComplete: ts(done),
+      batches,
+      hostsUp,
+    };
   } finally {
     socket.close();
   }
 }
 
-function report(options: ScaleOptions, flags: string[], target: string, api: ApiRun[], direct: number[]): ScaleResult {
+/** Starts measuring CPU time; the returned function says who used how much since, in seconds. */
+function cpuMeter(system: BenchSystem | undefined): () => CpuUse {
+  const pids = {
+    gateway: system?.gateway.child.pid,
+    workers: system?.workers.map((w) => w.child.pid!) ?? [],
+  };
+  const read = () => {
+    const self = cpuTimesOf('self');
+    const workers = pids.workers.map((pid) => cpuTimesOf(pid));
+    return {
+      machine: machineCpu().busyMs,
+      // This process's reaped children are the direct nmap runs.
+      client: self.selfMs,
+      directNmap: self.childrenMs,
+      gateway: pids.gateway ? cpuTimesOf(pids.gateway).selfMs : 0,
+      workers: workers.reduce((a, t) => a + t.selfMs, 0),
+      workerNmap: workers.reduce((a, t) => a + t.childrenMs, 0),
+    };
+  };
+  const before = read();
+  return () => {
+    const after = read();
+    const d = (k: keyof typeof before) => (after[k] - before[k]) / 1000;
+    const nmap = d('directNmap') + d('workerNmap');
+    const ours = nmap + d('client') + d('gateway') + d('workers');
+    return {
+      nmap,
+      workers: d('workers'),
+      gateway: d('gateway'),
+      client: d('client'),
+      others: Math.max(0, d('machine') - ours),
+    };
+  };
+}
+
+function report(
+  options: ScaleOptions,
+  flags: string[],
+  target: string,
+  api: ApiRun[],
+  direct: number[],
+  directCpu: CpuUse[],
+): ScaleResult {
   const apiWalls = api.map((r) => r.wall);
   const apiMedian = median(apiWalls);
   const directMedian = median(direct);
@@ -178,7 +259,11 @@ function report(options: ScaleOptions, flags: string[], target: string, api: Api
         s(apiMedian),
       ],
       [`direct: \`nmap ${flags.join(' ')} ${target}\``, direct.map(s).join(', '), s(directMedian)],
-      ['**ratio API / direct (medians)**', api.map((r, i) => fmt(r.wall / direct[i], 3)).join(', '), `**${fmt(ratio, 3)}**`],
+      [
+        '**ratio API / direct (medians)**',
+        api.map((r, i) => fmt(r.wall / direct[i], 3)).join(', '),
+        `**${fmt(ratio, 3)}**`,
+      ],
     ],
   );
   // Where the API run's wall time goes, from the events' ts: batches' nmap time versus what surrounds it.
@@ -205,9 +290,40 @@ function report(options: ScaleOptions, flags: string[], target: string, api: Api
       ['per batch: `batch_start` → first `line` (spawn)', med((b) => b.firstLine - b.start)],
       ['per batch: first → last `line` (nmap scanning 256 hosts)', med((b) => b.lastLine - b.firstLine)],
       ['per batch: last `line` → `batch_complete` (XML parse, store)', med((b) => b.complete - b.lastLine)],
-      ['`batch_complete` → next batch\'s `batch_start` (window refill, BullMQ pickup)', fmt(median(gaps))],
+      ["`batch_complete` → next batch's `batch_start` (window refill, BullMQ pickup)", fmt(median(gaps))],
       ['last `batch_complete` → `scan_complete`', fmt(median(tail))],
       ['`scan_complete` ts → received on WS', fmt(median(received))],
+    ],
+  );
+  const cpuRow = (name: string, uses: CpuUse[], walls: number[]) => {
+    const m = (f: (c: CpuUse) => number) => fmt(median(uses.map(f)), 1);
+    return [
+      name,
+      fmt(median(walls) / 1000, 2),
+      m((c) => c.nmap),
+      m((c) => c.workers),
+      m((c) => c.gateway),
+      m((c) => c.client),
+      m((c) => c.others),
+    ];
+  };
+  const cpuTable = markdownTable(
+    [
+      'CPU seconds during a run (medians)',
+      'wall s',
+      'nmap',
+      'worker processes',
+      'gateway',
+      'bench client',
+      'other processes',
+    ],
+    [
+      cpuRow(
+        'API',
+        api.map((r) => r.cpu),
+        apiWalls,
+      ),
+      cpuRow('direct', directCpu, direct),
     ],
   );
   const perBatch = markdownTable(
@@ -236,6 +352,10 @@ function report(options: ScaleOptions, flags: string[], target: string, api: Api
     'Where the API run spends its time (medians over all runs and batches):',
     '',
     breakdown,
+    '',
+    `Who used the ${cpus().length} CPUs (a run has wall × ${cpus().length} CPU seconds available):`,
+    '',
+    cpuTable,
     '',
     '<details><summary>Per batch (seconds after POST)</summary>',
     '',

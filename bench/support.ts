@@ -74,8 +74,13 @@ export function installExitHandlers(deadlineMs: number): void {
   };
   process.once('SIGINT', () => bail('SIGINT'));
   process.once('SIGTERM', () => bail('SIGTERM'));
-  process.on('unhandledRejection', (error) => bail(`unhandled rejection: ${(error as Error)?.stack ?? error}`));
-  setTimeout(() => bail(`the benchmark run exceeded its deadline of ${Math.round(deadlineMs / 1000)} s`), deadlineMs).unref();
+  process.on('unhandledRejection', (error) =>
+    bail(`unhandled rejection: ${(error as Error)?.stack ?? error}`),
+  );
+  setTimeout(
+    () => bail(`the benchmark run exceeded its deadline of ${Math.round(deadlineMs / 1000)} s`),
+    deadlineMs,
+  ).unref();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -110,15 +115,19 @@ function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
     const deadline = Date.now() + 180_000;
     // A build in progress: wait (bounded) until both entry points exist again.
     while (!existsSync(ENTRY.gateway) || !existsSync(ENTRY.worker)) {
-      if (Date.now() > deadline) throw new Error(`${ENTRY.gateway} or ${ENTRY.worker} is missing: run \`npm run build\``);
+      if (Date.now() > deadline)
+        throw new Error(`${ENTRY.gateway} or ${ENTRY.worker} is missing: run \`npm run build\``);
       await sleep(2000);
     }
     await sleep(1000);
     const dir = await mkdtemp(join(tmpdir(), 'nsobench-dist-'));
     onCleanup('dist snapshot', () => rm(dir, { recursive: true, force: true }));
-    for (const app of ['gateway', 'worker']) await cp(join(ROOT, 'dist/apps', app), join(dir, app), { recursive: true });
-    const entry = (app: 'gateway' | 'worker') => join(dir, app, relative(join(ROOT, 'dist/apps', app), ENTRY[app]));
-    if (!existsSync(entry('gateway')) || !existsSync(entry('worker'))) throw new Error('dist/ changed while it was copied; run again');
+    for (const app of ['gateway', 'worker'])
+      await cp(join(ROOT, 'dist/apps', app), join(dir, app), { recursive: true });
+    const entry = (app: 'gateway' | 'worker') =>
+      join(dir, app, relative(join(ROOT, 'dist/apps', app), ENTRY[app]));
+    if (!existsSync(entry('gateway')) || !existsSync(entry('worker')))
+      throw new Error('dist/ changed while it was copied; run again');
     return { gateway: entry('gateway'), worker: entry('worker') };
   })();
   return snapshot;
@@ -157,11 +166,14 @@ async function startApp(
         if (match) done(() => resolve(match));
       };
       const timer = setTimeout(
-        () => done(() => reject(new Error(`${kind}: no ${pattern} within ${timeoutMs} ms; output:\n${text}`))),
+        () =>
+          done(() => reject(new Error(`${kind}: no ${pattern} within ${timeoutMs} ms; output:\n${text}`))),
         timeoutMs,
       );
       waiters.add(check);
-      void exited.then((code) => done(() => reject(new Error(`${kind} exited with ${code}; output:\n${text}`))));
+      void exited.then((code) =>
+        done(() => reject(new Error(`${kind} exited with ${code}; output:\n${text}`))),
+      );
       check();
     });
   return {
@@ -223,24 +235,32 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
   const started: AppProcess[] = [];
   const stopAll = onCleanup(`processes of ${prefix}`, () => stopProcesses(started));
   try {
-    const gateway = await startApp('gateway', {
-      ...env,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      ADMIN_USERNAME: 'admin',
-      ADMIN_PASSWORD: adminPassword,
-    }, options.nodeArgs);
+    const gateway = await startApp(
+      'gateway',
+      {
+        ...env,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        ADMIN_USERNAME: 'admin',
+        ADMIN_PASSWORD: adminPassword,
+      },
+      options.nodeArgs,
+    );
     started.push(gateway);
     const [, listening] = await gateway.waitForOutput(/API listening on (http:\/\/[^\s/]+)\/api/, 60_000);
     const url = listening.replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
     const auth = await apiTokenHeaders(url, adminPassword);
     const workers: AppProcess[] = [];
     for (let i = 1; i <= options.workers; i++) {
-      const worker = await startApp('worker', {
-        ...env,
-        WORKER_ID: `${prefix}-w${i}`,
-        WORKER_CONCURRENCY: String(options.workerConcurrency),
-      }, options.nodeArgs);
+      const worker = await startApp(
+        'worker',
+        {
+          ...env,
+          WORKER_ID: `${prefix}-w${i}`,
+          WORKER_CONCURRENCY: String(options.workerConcurrency),
+        },
+        options.nodeArgs,
+      );
       started.push(worker);
       workers.push(worker);
     }
@@ -272,7 +292,8 @@ async function apiTokenHeaders(url: string, password: string): Promise<Record<st
   const login = await postJson(url, '/auth/login', { username: 'admin', password });
   if (login.status === 404) return {};
   const cookie = /nso_session=[^;]+/.exec(String(login.headers['set-cookie'] ?? ''))?.[0];
-  if (login.status !== 200 || !cookie) throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
+  if (login.status !== 200 || !cookie)
+    throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
   const created = await postJson(url, '/api/tokens', { name: 'benchmarks' }, { cookie });
   if (created.status !== 201 || typeof created.body?.token !== 'string') {
     throw new Error(`POST /api/tokens answered ${created.status}: ${JSON.stringify(created.body)}`);
@@ -283,6 +304,10 @@ async function apiTokenHeaders(url: string, password: string): Promise<Record<st
 /** SIGTERM, then SIGKILL after a grace period; nmap processes the workers started (own process groups) too. */
 async function stopProcesses(processes: AppProcess[]): Promise<void> {
   const pids = processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
+  for (const pid of pids) {
+    const used = sum(cpuTimesOf(pid));
+    if (Number.isFinite(used)) stoppedAppsCpuMs += used;
+  }
   const descendants = descendantsOf(pids);
   await Promise.all(
     processes.map(async (p) => {
@@ -344,6 +369,79 @@ export async function deleteRedisPrefix(prefix: string): Promise<number> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// CPU accounting: the machine is shared, so every benchmark says how busy the CPUs were and with what.
+
+const TICK_MS = 1000 / 100; // USER_HZ is 100 on Linux
+
+/** CPU time of one process in ms: its own, and that of its reaped children (nmap runs of a worker). */
+export function cpuTimesOf(pid: number | 'self'): { selfMs: number; childrenMs: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    // fields 14-17 of stat (utime, stime, cutime, cstime) are 11-14 after the state field
+    return { selfMs: (f[11] + f[12]) * TICK_MS, childrenMs: (f[13] + f[14]) * TICK_MS };
+  } catch {
+    return { selfMs: NaN, childrenMs: NaN };
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far, in ms summed over all cores. */
+export function machineCpu(): { busyMs: number; totalMs: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+  const idle = v[3] + v[4];
+  const total = v.reduce((a, b) => a + b, 0);
+  return { busyMs: (total - idle) * TICK_MS, totalMs: total * TICK_MS };
+}
+
+/** CPU time of the gateway and worker processes (with their nmap children) this run has stopped so far. */
+let stoppedAppsCpuMs = 0;
+
+/**
+ * How busy the machine was over a window, and how much of that was not ours (ours: this process and its direct
+ * nmap runs, plus every gateway/worker process stopped within the window and their nmap runs).
+ */
+export class CpuWindow {
+  private readonly machine = machineCpu();
+  private readonly self = sum(cpuTimesOf('self'));
+  private readonly apps = stoppedAppsCpuMs;
+
+  end(): { busyPct: number; oursPct: number; othersPct: number } {
+    const m = machineCpu();
+    const total = m.totalMs - this.machine.totalMs;
+    const busy = m.busyMs - this.machine.busyMs;
+    const ours = sum(cpuTimesOf('self')) - this.self + (stoppedAppsCpuMs - this.apps);
+    return {
+      busyPct: (100 * busy) / total,
+      oursPct: (100 * ours) / total,
+      othersPct: (100 * Math.max(0, busy - ours)) / total,
+    };
+  }
+}
+
+const sum = (t: { selfMs: number; childrenMs: number }) => t.selfMs + t.childrenMs;
+
+/** Waits (at most maxWaitMs) until the machine was less than `busyPct` busy over a 3-second window. */
+export async function waitForQuietMachine(
+  maxWaitMs: number,
+  busyPct = 30,
+): Promise<{ waitedMs: number; lastBusyPct: number }> {
+  const started = Date.now();
+  let last = NaN;
+  do {
+    const before = machineCpu();
+    await sleep(3000);
+    const after = machineCpu();
+    last = (100 * (after.busyMs - before.busyMs)) / (after.totalMs - before.totalMs);
+    if (last < busyPct) break;
+  } while (Date.now() - started < maxWaitMs);
+  return { waitedMs: Date.now() - started, lastBusyPct: last };
+}
+
 /** VmRSS and VmHWM of a process in MiB, from /proc/<pid>/status. */
 export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -381,7 +479,11 @@ export function postJson(
         {
           method: 'POST',
           agent,
-          headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          headers: {
+            ...headers,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -408,7 +510,11 @@ export function postJson(
   );
 }
 
-export async function getJson(baseUrl: string, path: string, headers: Record<string, string> = {}): Promise<any> {
+export async function getJson(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<any> {
   const res = await withTimeout(fetch(`${baseUrl}${path}`, { headers }), 30_000, `GET ${path}`);
   return res.json();
 }
@@ -476,7 +582,8 @@ export async function openTimedSocket(
         }
       };
       const timer = setTimeout(
-        () => finish(() => reject(new Error(`timed out after ${ms} ms; got ${events.map((e) => e.msg.event)}`))),
+        () =>
+          finish(() => reject(new Error(`timed out after ${ms} ms; got ${events.map((e) => e.msg.event)}`))),
         ms,
       );
       listeners.add(check);
@@ -569,14 +676,23 @@ export function machineDescription(): Record<string, string> {
     memory: `${Math.round(totalmem() / 2 ** 30)} GiB`,
     kernel: safe(() => readFileSync('/proc/sys/kernel/osrelease', 'utf8')),
     node: process.version,
-    nmap: safe(() => execFileSync(process.env.NMAP_PATH ?? 'nmap', ['--version']).toString().split('\n')[0]),
-    load: `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start`,
+    nmap: safe(
+      () =>
+        execFileSync(process.env.NMAP_PATH ?? 'nmap', ['--version'])
+          .toString()
+          .split('\n')[0],
+    ),
+    load: `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} at start`,
     redis: safe(() => {
       const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'server']).toString();
       return `redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'}`;
     }),
     commit: safe(() => {
-      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: `${__dirname}/..` }).toString().trim();
+      const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: `${__dirname}/..` })
+        .toString()
+        .trim();
       const dirty = execFileSync('git', ['status', '--porcelain', 'apps', 'libs'], { cwd: `${__dirname}/..` })
         .toString()
         .trim();

@@ -134,7 +134,7 @@ class EnvReader {
       .filter((s) => s.length > 0);
     for (const entry of entries) {
       if (!isCidr(entry))
-        this.problems.push(`${name} holds ${JSON.stringify(entry)}, which is not an IP address or CIDR`);
+        this.problems.push(`${name} holds ${JSON.stringify(entry)}, which is not an IP address or network CIDR`);
     }
     return entries;
   }

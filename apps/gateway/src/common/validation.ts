@@ -1,7 +1,5 @@
 import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 
-const PRESENCE_CONSTRAINTS = new Set(['isDefined', 'isNotEmpty', 'arrayNotEmpty']);
-
 function flatten(errors: ValidationError[], parent = ''): Array<{ path: string; error: ValidationError }> {
   return errors.flatMap((error) => {
     const path = parent ? `${parent}.${error.property}` : error.property;
@@ -24,7 +22,8 @@ export function validationErrorBody(errors: ValidationError[]) {
       unknown.push(path);
       continue;
     }
-    if (error.value === undefined && Object.keys(constraints).some((c) => PRESENCE_CONSTRAINTS.has(c))) {
+    // Optional fields skip validation when absent, so an absent field with errors is a required one.
+    if (error.value === undefined && Object.keys(constraints).length > 0) {
       missing.push(path);
       continue;
     }

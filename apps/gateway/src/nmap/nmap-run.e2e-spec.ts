@@ -68,14 +68,39 @@ describe('POST /api/nmap/run', () => {
     expect(response.body.error).toEqual(expect.any(String));
   });
 
-  it('refuses targets outside the scan scope with 400 listing them, and runs nothing', async () => {
+  it.each([
+    [['127.0.0.1', '192.0.2.10', '198.51.100.7'], ['192.0.2.10', '198.51.100.7']],
+    [['::1', '2001:db8::1'], ['2001:db8::1']],
+  ])('refuses targets outside the scan scope with 400 listing them: %j', async (targets, outside) => {
     // Documentation ranges (RFC 5737 / 3849): never reachable, and refused before nmap starts.
+    const response = await gateway.api().post('/api/nmap/run').send({ nmap_flags: ['-sT'], targets }).expect(400);
+    expect(response.body.out_of_scope).toEqual(outside);
+  });
+
+  it('refuses IPv4 and IPv6 targets in one run, since nmap scans one family at a time', async () => {
     const response = await gateway
       .api()
       .post('/api/nmap/run')
-      .send({ nmap_flags: ['-sT'], targets: ['127.0.0.1', '192.0.2.10', '2001:db8::1'] })
+      .send({ nmap_flags: ['-sT'], targets: ['127.0.0.1', '::1'] })
       .expect(400);
-    expect(response.body.out_of_scope).toEqual(['192.0.2.10', '2001:db8::1']);
+    expect(response.body).toEqual({
+      error: 'targets mix IPv4 (127.0.0.1) and IPv6 (::1); nmap scans one family per run, so send them separately',
+      invalid_targets: ['::1'],
+    });
+  });
+
+  it('scans ::1 over IPv6', async () => {
+    const listener6 = await listenOn('::1');
+    try {
+      const response = await gateway
+        .api()
+        .post('/api/nmap/run')
+        .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener6.port)], targets: ['::1'] })
+        .expect(200);
+      expect(response.body.stdout).toMatch(new RegExp(`^${listener6.port}/tcp\\s+open`, 'm'));
+    } finally {
+      await listener6.close();
+    }
   });
 
   it.each([
