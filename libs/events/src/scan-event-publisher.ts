@@ -11,8 +11,8 @@ export interface EventLogOptions {
   /** How many of a scan's newest events the replay log keeps. */
   maxLength: number;
   /**
-   * Idle time after which a scan's log and seq counter expire (refreshed by every publish). Keep it longer than
-   * the longest pause between two runs of a scan: once the counter expires, seq starts again at 1.
+   * Idle time after which a scan's log expires (refreshed by every publish). The seq counter never expires: it
+   * is one small key per scan, and a counter that restarted at 1 would make resuming clients skip events.
    */
   ttlSeconds: number;
 }
@@ -53,7 +53,6 @@ for i = 4, #ARGV do
   redis.call('PUBLISH', ARGV[1], event)
 end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -maxLength - 1)
-redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 return seq
 `;
