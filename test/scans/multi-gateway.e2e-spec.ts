@@ -94,10 +94,24 @@ describe('two gateway replicas', () => {
     expect(described.body.scan.status).toBe('completed');
   });
 
-  it('shuts down cleanly on SIGTERM', async () => {
+  it('shuts down cleanly on SIGTERM, ending open WebSocket and SSE streams', async () => {
     const [a, b, worker] = processes;
-    expect(await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM'), worker.stop('SIGTERM')])).toEqual([
-      0, 0, 0,
-    ]);
+    const started = await request(urls[0])
+      .post('/api/scans/start')
+      .set(session)
+      .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)], targets: ['127.0.14.5'] })
+      .expect(200);
+    const socket = await openScanSocket(urls[0], started.body.scan_id, { headers: session });
+    const sse = await fetch(`${urls[0]}/api/scans/${started.body.scan_id}/events`, { headers: session });
+    const sseEnded = (async () => {
+      for await (const _chunk of sse.body as unknown as AsyncIterable<Uint8Array>) {
+        // drain until the server ends the response
+      }
+      return 'ended';
+    })();
+    const codes = await Promise.all([a.stop('SIGTERM'), b.stop('SIGTERM'), worker.stop('SIGTERM')]);
+    expect(codes).toEqual([0, 0, 0]);
+    expect(await socket.closed).toEqual({ code: 1001, reason: 'Server shutting down' });
+    expect(await sseEnded).toBe('ended');
   });
 });

@@ -15,6 +15,7 @@ export class DeltaModule {
         PersistenceModule.forRoot({
           databaseUrl: config.databaseUrl,
           schema: config.databaseSchema,
+          poolMax: config.databasePoolMax,
           migrate: true,
         }),
       ],

@@ -25,6 +25,7 @@ export class AppModule implements NestModule {
         PersistenceModule.forRoot({
           databaseUrl: config.databaseUrl,
           schema: config.databaseSchema,
+          poolMax: config.databasePoolMax,
           migrate: true,
         }),
         ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),

@@ -23,6 +23,7 @@ export class WorkerModule {
         PersistenceModule.forRoot({
           databaseUrl: config.databaseUrl,
           schema: config.databaseSchema,
+          poolMax: config.databasePoolMax,
           migrate: true,
         }),
         ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),

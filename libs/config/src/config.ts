@@ -15,6 +15,8 @@ export interface AppConfig {
   databaseUrl: string;
   /** PostgreSQL schema for every table (optional; the connection's default schema otherwise). */
   databaseSchema?: string;
+  /** PostgreSQL connections per process at most. */
+  databasePoolMax: number;
   scanScopeAllow: string[];
   scanScopeDeny: string[];
   nmapPath: string;
@@ -134,7 +136,9 @@ class EnvReader {
       .filter((s) => s.length > 0);
     for (const entry of entries) {
       if (!isCidr(entry))
-        this.problems.push(`${name} holds ${JSON.stringify(entry)}, which is not an IP address or network CIDR`);
+        this.problems.push(
+          `${name} holds ${JSON.stringify(entry)}, which is not an IP address or network CIDR`,
+        );
     }
     return entries;
   }
@@ -205,6 +209,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       /^[a-z_][a-z0-9_]{0,62}$/,
       'a lower-case SQL identifier',
     ),
+    databasePoolMax: read.int('DATABASE_POOL_MAX', 10, 2, 500),
     scanScopeAllow: read.cidrList('SCAN_SCOPE_ALLOW', '127.0.0.0/8,::1/128'),
     scanScopeDeny: read.cidrList('SCAN_SCOPE_DENY', ''),
     nmapPath: read.string('NMAP_PATH', 'nmap', /^[^\s;|&$`<>]+$/, 'a path to the nmap binary'),

@@ -15,6 +15,8 @@ export interface OrmOptionsInput {
   databaseUrl: string;
   /** PostgreSQL only: the schema holding every table, the migrations table included. */
   schema?: string;
+  /** PostgreSQL only: connections per process at most (migrations need two). */
+  poolMax?: number;
   debug?: boolean;
 }
 
@@ -104,6 +106,7 @@ export function createOrmOptions(input: OrmOptionsInput): Options {
     ...common,
     driver: PostgreSqlDriver,
     clientUrl: target.url,
+    pool: { min: 0, max: Math.max(2, input.poolMax ?? 10) },
     ...(target.schema
       ? {
           // Entities and the migrations table are qualified with the schema by MikroORM itself; the

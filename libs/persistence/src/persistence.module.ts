@@ -14,6 +14,7 @@ export interface PersistenceModuleOptions {
   schema?: string;
   /** Apply pending migrations while the module starts (safe when several processes start at once). */
   migrate?: boolean;
+  poolMax?: number;
   debug?: boolean;
 }
 
@@ -36,6 +37,7 @@ export class PersistenceModule {
           createOrmOptions({
             databaseUrl: options.databaseUrl,
             schema: options.schema,
+            poolMax: options.poolMax,
             debug: options.debug,
           }),
         ),

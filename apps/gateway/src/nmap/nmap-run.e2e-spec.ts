@@ -69,11 +69,18 @@ describe('POST /api/nmap/run', () => {
   });
 
   it.each([
-    [['127.0.0.1', '192.0.2.10', '198.51.100.7'], ['192.0.2.10', '198.51.100.7']],
+    [
+      ['127.0.0.1', '192.0.2.10', '198.51.100.7'],
+      ['192.0.2.10', '198.51.100.7'],
+    ],
     [['::1', '2001:db8::1'], ['2001:db8::1']],
   ])('refuses targets outside the scan scope with 400 listing them: %j', async (targets, outside) => {
     // Documentation ranges (RFC 5737 / 3849): never reachable, and refused before nmap starts.
-    const response = await gateway.api().post('/api/nmap/run').send({ nmap_flags: ['-sT'], targets }).expect(400);
+    const response = await gateway
+      .api()
+      .post('/api/nmap/run')
+      .send({ nmap_flags: ['-sT'], targets })
+      .expect(400);
     expect(response.body.out_of_scope).toEqual(outside);
   });
 
@@ -84,7 +91,8 @@ describe('POST /api/nmap/run', () => {
       .send({ nmap_flags: ['-sT'], targets: ['127.0.0.1', '::1'] })
       .expect(400);
     expect(response.body).toEqual({
-      error: 'targets mix IPv4 (127.0.0.1) and IPv6 (::1); nmap scans one family per run, so send them separately',
+      error:
+        'targets mix IPv4 (127.0.0.1) and IPv6 (::1); nmap scans one family per run, so send them separately',
       invalid_targets: ['::1'],
     });
   });

@@ -1,4 +1,4 @@
-import { Inject, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
 import { ScanEventHub } from '@nso/events';
@@ -16,6 +16,7 @@ export const WS_CLOSE = {
   crossSite: { code: 4403, reason: 'Cross-site WebSocket refused' },
   notFound: { code: 4404, reason: 'Scan not found' },
   tooSlow: { code: 4408, reason: 'Client too slow' },
+  goingAway: { code: 1001, reason: 'Server shutting down' },
 } as const;
 
 /** Past this much unsent data the subscriber is dropped rather than buffering without bound. */
@@ -23,8 +24,9 @@ const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** `ws://host/ws/scans/{scan_id}[?since=<seq>]`: one-way stream of a scan's events, every run of it. */
 @WebSocketGateway({ path: '/ws/scans/:scanId' })
-export class ScanEventsGateway implements OnGatewayConnection {
+export class ScanEventsGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(ScanEventsGateway.name);
+  private readonly clients = new Set<WebSocket>();
 
   constructor(
     private readonly scans: ScansService,
@@ -43,7 +45,14 @@ export class ScanEventsGateway implements OnGatewayConnection {
     return origin ? [origin] : [];
   }
 
+  /** A clean close (1001 Going Away) rather than a dropped connection, so clients reconnect and resume. */
+  beforeApplicationShutdown(): void {
+    for (const client of this.clients) client.close(WS_CLOSE.goingAway.code, WS_CLOSE.goingAway.reason);
+  }
+
   async handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
+    this.clients.add(client);
+    client.once('close', () => this.clients.delete(client));
     const url = new URL(request.url ?? '/', 'http://localhost');
     const scanId = Number(url.pathname.split('/').pop());
     const since = url.searchParams.get('since') ?? '0';
