@@ -4,14 +4,13 @@ import { HttpException } from '@nestjs/common';
 import { AppConfig, loadConfig } from '@nso/config';
 import { redisKeys } from '@nso/contracts';
 import Redis from 'ioredis';
-import { createServer } from 'node:net';
 import request from 'supertest';
 import { Clock } from '../../apps/gateway/src/rate-limit/clock';
 import { ATTEMPT_TTL_MS, LoginThrottle } from '../../apps/gateway/src/rate-limit/login-throttle.service';
 import { RateLimitService } from '../../apps/gateway/src/rate-limit/rate-limit.service';
 import { testDatabaseParams } from '../support/database';
 import { startGateway, TestGateway } from '../support/gateway';
-import { AppProcess, startProcess } from '../support/processes';
+import { AppProcess, freePort, startProcess } from '../support/processes';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/redis';
 
 class MovableClock extends Clock {
@@ -270,14 +269,6 @@ describe('rate limits over HTTP', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('rate limits across two gateway processes', () => {
   const processes: AppProcess[] = [];

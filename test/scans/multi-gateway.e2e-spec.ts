@@ -1,19 +1,10 @@
-import { createServer } from 'node:net';
 import request from 'supertest';
 import { testDatabaseParams } from '../support/database';
 import { TEST_ADMIN } from '../support/gateway';
-import { AppProcess, startProcess } from '../support/processes';
+import { AppProcess, freePort, startProcess } from '../support/processes';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/redis';
 import { openScanSocket } from '../support/ws-client';
 import { Listener, listenOn } from '../support/listeners';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 // Two gateway processes and one worker process on one PostgreSQL schema and one Redis prefix: a scan started
 // through gateway A is watched live through gateway B.

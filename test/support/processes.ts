@@ -1,6 +1,7 @@
 // Real gateway and worker processes from the build in dist/, for tests that cross process boundaries.
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -68,4 +69,13 @@ export function startProcess(kind: keyof typeof ENTRY, env: Record<string, strin
       return exited;
     },
   };
+}
+
+/** A TCP port on loopback that nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { closeOnSignals, loadConfigOrExit } from '@nso/config';
+import { closeOnSignals } from '@nso/bootstrap';
+import { loadConfigOrExit } from '@nso/config';
 import { DeltaModule } from './delta.module';
 
 // The delta service diffs completed runs against their baseline; it has no HTTP server of its own.

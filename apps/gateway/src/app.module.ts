@@ -1,7 +1,6 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
-import { AppConfig, ConfigModule } from '@nso/config';
-import { QueueModule, RedisModule, ScanEventsModule } from '@nso/events';
-import { PersistenceModule } from '@nso/persistence';
+import { infrastructureModules } from '@nso/bootstrap';
+import { AppConfig } from '@nso/config';
 import { AuthModule } from './auth/auth.module';
 import { HealthModule } from './health/health.module';
 import { NmapRunModule } from './nmap/nmap-run.module';
@@ -19,16 +18,7 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
-        RedisModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
-        QueueModule.forRoot({ url: config.redisUrl, prefix: config.redisPrefix }),
-        PersistenceModule.forRoot({
-          databaseUrl: config.databaseUrl,
-          schema: config.databaseSchema,
-          poolMax: config.databasePoolMax,
-          migrate: true,
-        }),
-        ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),
+        ...infrastructureModules(config),
         UsersModule,
         RateLimitModule,
         AuthModule,

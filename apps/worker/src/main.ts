@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { closeOnSignals, loadConfigOrExit } from '@nso/config';
+import { closeOnSignals } from '@nso/bootstrap';
+import { loadConfigOrExit } from '@nso/config';
 import { WorkerModule } from './worker.module';
 
 // A worker is an application context without an HTTP server: it consumes batches and runs nmap.

@@ -1,0 +1,22 @@
+// What every process of the system imports the same way: its configuration, Redis, the BullMQ queues and the
+// database (migrated at start-up; concurrent starts are safe).
+import { DynamicModule } from '@nestjs/common';
+import { AppConfig, ConfigModule } from '@nso/config';
+import { QueueModule, RedisModule, ScanEventsModule } from '@nso/events';
+import { PersistenceModule } from '@nso/persistence';
+
+export function infrastructureModules(config: AppConfig): DynamicModule[] {
+  const redis = { url: config.redisUrl, prefix: config.redisPrefix };
+  return [
+    ConfigModule.forRoot(config),
+    RedisModule.forRoot(redis),
+    QueueModule.forRoot(redis),
+    ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),
+    PersistenceModule.forRoot({
+      databaseUrl: config.databaseUrl,
+      schema: config.databaseSchema,
+      poolMax: config.databasePoolMax,
+      migrate: true,
+    }),
+  ];
+}
