@@ -43,9 +43,11 @@ ensure_node_modules() {
 }
 
 ensure_build() {
-  local newest
-  newest=$(find apps libs -name '*.ts' ! -name '*.spec.ts' -newer dist/.built 2>/dev/null | head -n 1)
-  if [ ! -f dist/.built ] || [ -n "$newest" ]; then
+  local newest=
+  if [ -f dist/.built ]; then
+    newest=$(find apps libs -name '*.ts' ! -name '*.spec.ts' -newer dist/.built | head -n 1)
+  fi
+  if [ ! -f dist/.built ] || [ -n "${newest:-}" ]; then
     log "building (nest build)"
     npm run --silent build
     touch dist/.built
