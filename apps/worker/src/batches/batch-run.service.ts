@@ -14,7 +14,7 @@ import {
   ScopeError,
   sliceTargets,
 } from '@nso/nmap';
-import { Batch, BatchResultStore, ScanResult } from '@nso/persistence';
+import { Batch, BatchResultStore, markBatchFailed, markBatchRunning, ScanResult } from '@nso/persistence';
 import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
 import { Job, UnrecoverableError } from 'bullmq';
 
@@ -74,20 +74,11 @@ export class BatchRunService {
     const batch = await this.beginBatch(em, result, batchSeq, targets);
     if (batch.status === 'completed') {
       // An earlier attempt stored the result and died before moving the run on.
-      return this.account(ref, batchSeq, 'done');
+      return this.account(ref, batchSeq, 'done', { hosts_up: batch.hostsUp, open_ports: batch.openPorts });
     }
+    if (!(await markBatchRunning(em.fork(), batch.id, this.config.workerId))) return; // stopped meanwhile
     const attempt = job.attemptsMade + 1;
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
-    await em.nativeUpdate(
-      Batch,
-      { id: batch.id },
-      { status: 'running', workerId: this.config.workerId, startedAt: new Date(), attempts: attempt },
-    );
-    await em.nativeUpdate(
-      ScanResult,
-      { id: resultId, status: 'queued' },
-      { status: 'running', startedAt: new Date() },
-    );
 
     try {
       // The gateway checked policy and scope; a worker never trusts a job blindly.
@@ -117,15 +108,9 @@ export class BatchRunService {
     } catch (error) {
       const failure = this.describeFailure(error);
       const final = lastAttempt || error instanceof ScopeError;
-      await em.nativeUpdate(
-        Batch,
-        { id: batch.id },
-        {
-          status: final ? 'failed' : 'running',
-          exitCode: failure.exitCode,
-          stderr: failure.stderr || failure.message,
-        },
-      );
+      const record = { exitCode: failure.exitCode, stderr: failure.stderr || failure.message };
+      if (final) await markBatchFailed(em.fork(), batch.id, record);
+      else await em.nativeUpdate(Batch, { id: batch.id }, record);
       await this.events.publish(ref, {
         event: 'batch_failed',
         batch_id: batchSeq,
@@ -202,14 +187,8 @@ export class BatchRunService {
           summary: summary ?? { hosts_up: 0, open_ports: 0 },
         });
       }
+      // The run's counters in the database moved with the batch row (BatchResultStore, markBatchFailed).
       await this.events.publish(ref, progress);
-      await this.em
-        .fork()
-        .nativeUpdate(
-          ScanResult,
-          { id: ref.resultId },
-          { batchesDone: finish.done, batchesFailed: finish.failed },
-        );
       if (finish.nextSeq !== undefined) await this.scheduler.enqueue(ref, [finish.nextSeq]);
     }
     if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref.resultId);
