@@ -77,7 +77,7 @@ describe.each(TEST_DATABASES)('persistence schema on %s', (kind) => {
         owner: user,
         project,
         name: 'Weekly',
-        targets: ['10.0.0.0/8', 'host.example'],
+        targets: ['127.0.0.0/8', 'localhost'],
         nmapFlags: ['-sT', '-Pn'],
         isScheduled: true,
         intervalMinutes: 10080,
@@ -99,7 +99,7 @@ describe.each(TEST_DATABASES)('persistence schema on %s', (kind) => {
       const read = db.orm.em.fork();
       const storedScan = await read.findOneOrFail(Scan, scan.id);
       expect(storedScan).toMatchObject({
-        targets: ['10.0.0.0/8', 'host.example'],
+        targets: ['127.0.0.0/8', 'localhost'],
         nmapFlags: ['-sT', '-Pn'],
         runner: 'asyncio',
         chunkSize: 256,
