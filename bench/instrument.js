@@ -23,7 +23,7 @@ function install() {
   const now = () => performance.timeOrigin + performance.now();
   let buffer = [];
   const record = (name, start, end, detail) => {
-    buffer.push(JSON.stringify({ r: role, n: name, s: start, e: end, d: detail }));
+    buffer.push(JSON.stringify({ r: role, p: process.pid, n: name, s: start, e: end, d: detail }));
   };
   const flush = () => {
     if (buffer.length === 0) return;

@@ -201,13 +201,13 @@ function report(
         '`batch_start` → first `line` ts',
         (s) => s.batchStart,
         (s) => s.firstLine,
-        'stop flag, mkfifo (execFile), spawn nmap, nmap start-up until its first line',
+        'stop flag, mkfifo (execFile), spawn nmap, and most of the nmap run: its stdout is a pipe, so nmap buffers it and the first line comes late',
       ),
       seg(
         'first → last `line` ts',
         (s) => s.firstLine,
         (s) => s.lastLine,
-        'nmap scanning and printing',
+        "the rest of nmap's output",
       ),
       seg(
         'last `line` → `batch_complete` ts',

@@ -40,6 +40,7 @@ export const PROFILE_DEFAULTS: ProfileOptions = {
 
 interface Span {
   r: 'gateway' | 'worker' | 'other';
+  p: number;
   n: string;
   s: number;
   e: number;
@@ -105,14 +106,146 @@ export async function runProfile(options: ProfileOptions): Promise<string> {
     await system.close();
     await closeListeners();
   }
+  const spans = await readSpans(traceDir);
+  await removeTraces();
+  return analyse(options, flags, host, windows, direct, spans);
+}
+
+async function readSpans(dir: string): Promise<Span[]> {
   const spans: Span[] = [];
-  for (const file of await readdir(traceDir)) {
-    for (const line of (await readFile(join(traceDir, file), 'utf8')).split('\n')) {
+  for (const file of await readdir(dir)) {
+    for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
       if (line) spans.push(JSON.parse(line));
     }
   }
+  return spans;
+}
+
+export interface ScaleProfileOptions {
+  runs: number;
+  database: DatabaseKind;
+  workerConcurrency: number;
+  scanConcurrency: number;
+  target: string;
+  ports: string;
+  chunkSize: number;
+}
+
+export const SCALE_PROFILE_DEFAULTS: ScaleProfileOptions = {
+  runs: 1,
+  database: 'sqlite',
+  workerConcurrency: 1,
+  scanConcurrency: 2,
+  target: '127.0.0.0/22',
+  ports: '1-1000',
+  chunkSize: 256,
+};
+
+/**
+ * `bench/run.ts profile-scale`: the scale scan through instrumented workers; per batch, what the worker spends
+ * around nmap (set-up, XML parse, storing, accounting) and how long a freed slot waits for its next batch.
+ */
+export async function runScaleProfile(options: ScaleProfileOptions): Promise<string> {
+  const target = assertLoopback(options.target);
+  const flags = ['-sT', '-Pn', '-n', '-p', options.ports];
+  const traceDir = await mkdtemp(join(tmpdir(), 'nsobench-trace-'));
+  const removeTraces = onCleanup('trace files', () => rm(traceDir, { recursive: true, force: true }));
+  const system = await startBenchSystem({
+    workers: 2,
+    workerConcurrency: options.workerConcurrency,
+    database: options.database,
+    env: { NODE_OPTIONS: `--require ${join(__dirname, 'instrument.js')}`, BENCH_TRACE_DIR: traceDir },
+  });
+  const windows: Array<{ t0: number; done: number }> = [];
+  try {
+    process.stderr.write(`profile-scale: warm-up + ${options.runs} instrumented runs`);
+    for (let i = 0; i <= options.runs; i++) {
+      const body =
+        i === 0
+          ? { nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-100'], targets: ['127.0.0.0/28'], chunk_size: 4 }
+          : { nmap_flags: flags, targets: [target], chunk_size: options.chunkSize };
+      const started = await postJson(
+        system.url,
+        '/api/scans/start',
+        { ...body, concurrency: options.scanConcurrency },
+        system.auth,
+      );
+      if (started.status !== 200) throw new Error(`scans/start answered ${started.status}`);
+      const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
+      const done = await socket.waitFor((m) => m.event === 'scan_complete', 240_000);
+      socket.close();
+      if (i > 0) windows.push({ t0: started.sentAt, done: done.recvAt });
+      await sleep(300);
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+  } finally {
+    await system.close();
+  }
+  const spans = await readSpans(traceDir);
   await removeTraces();
-  return analyse(options, flags, host, windows, direct, spans);
+
+  const rows: string[][] = [];
+  const d = (x: Span | undefined) => (x ? x.e - x.s : NaN);
+  for (const [w, window] of windows.entries()) {
+    const mine = spans.filter((s) => s.s >= window.t0 && s.s <= window.done && s.r === 'worker');
+    const jobs = mine.filter((s) => s.n === 'BatchRunService.run').sort((a, b) => a.s - b.s);
+    // When each worker handed the next batch to the queue (account → enqueue), to time the pickup.
+    const enqueues = mine.filter((s) => s.n === 'BatchScheduler.enqueue').sort((a, b) => a.e - b.e);
+    for (const job of jobs) {
+      const inJob = mine.filter((s) => s.p === job.p && s.s >= job.s && s.e <= job.e + 0.01);
+      const one = (n: string) => inJob.find((s) => s.n === n);
+      const runNmap = one('BatchRunService.runNmap');
+      const nmap = one('process nmap');
+      const store = one('BatchResultStore.storeBatchResult');
+      const account = one('BatchRunService.account');
+      const sqlIn = (outer: Span | undefined) =>
+        outer
+          ? inJob
+              .filter((s) => s.n === 'sql' && s.s >= outer.s && s.e <= outer.e + 0.01)
+              .reduce((a, s) => a + d(s), 0)
+          : NaN;
+      const handedOver = enqueues.filter((e) => e.e <= job.s).pop();
+      rows.push([
+        String(w + 1),
+        String(jobs.indexOf(job) + 1),
+        handedOver && jobs.indexOf(job) >= options.scanConcurrency ? fmt(job.s - handedOver.e) : '—',
+        fmt(runNmap ? runNmap.s - job.s : NaN),
+        fmt(nmap && runNmap ? nmap.s - runNmap.s : NaN),
+        fmt(d(nmap) / 1000, 2),
+        fmt(nmap && runNmap ? runNmap.e - nmap.e : NaN),
+        fmt(d(one('parseNmapXml'))),
+        `${fmt(d(store))} (${fmt(sqlIn(store))})`,
+        fmt(d(account)),
+        fmt(d(one('RunFinalizer.complete'))),
+        String(inJob.filter((s) => s.n === 'redis evalsha').length),
+      ]);
+    }
+  }
+  return [
+    `### profile of the scale scan (${options.database}, instrumented)`,
+    '',
+    `\`nmap ${flags.join(' ')}\` over ${target}, chunk_size ${options.chunkSize}, 2 workers × WORKER_CONCURRENCY=${options.workerConcurrency}, ` +
+      `concurrency ${options.scanConcurrency}; ${windows.length} instrumented run(s) after a small warm-up. Jobs in the order they started; ms unless noted.`,
+    '',
+    markdownTable(
+      [
+        'run',
+        'job',
+        'next batch enqueued → job starts',
+        'job start → runNmap',
+        'runNmap → nmap spawned',
+        'nmap process (s)',
+        'nmap exit → runNmap end (line publishes, XML parse)',
+        'parseNmapXml',
+        'storeBatchResult (of which SQL)',
+        'account',
+        'finalizer',
+        'Redis EVALSHA (events)',
+      ],
+      rows,
+    ),
+  ].join('\n');
 }
 
 function analyse(

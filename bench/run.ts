@@ -2,22 +2,26 @@
 //   npx ts-node -r tsconfig-paths/register --transpile-only bench/run.ts [overhead|scale|start|all] [options]
 // Needs `npm run build` first (the gateway and workers run from dist/), Redis, and nmap. See bench/README.md.
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
-import { PROFILE_DEFAULTS, runProfile } from './profile';
+import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
 import { runStart, START_DEFAULTS } from './start';
 import {
   CpuWindow,
+  describeDist,
+  setDistRoot,
   installExitHandlers,
   machineDescription,
   runAllCleanups,
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile] [options]
-  (all = overhead, scale and start; profile = the overhead scan through instrumented processes)
+const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale] [options]
+  (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
+  gateway and workers, with a split of where the time goes)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -29,6 +33,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile] [options]
   --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
+  --dist DIR                  run the gateway and workers of this build (default: dist/ of this repository)
   --out FILE                  also write the markdown report to FILE`;
 
 function parseArgs(argv: string[]) {
@@ -41,7 +46,7 @@ function parseArgs(argv: string[]) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
       opts[key] = value;
-    } else if (['overhead', 'scale', 'start', 'all', 'profile'].includes(arg)) {
+    } else if (['overhead', 'scale', 'start', 'all', 'profile', 'profile-scale'].includes(arg)) {
       which.add(arg);
     } else {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
@@ -59,6 +64,7 @@ function parseArgs(argv: string[]) {
     'out',
     'cpu-prof',
     'wait-idle',
+    'dist',
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -82,6 +88,8 @@ function parseArgs(argv: string[]) {
     startRuns: int('start-runs', START_DEFAULTS.runs, 1, 50),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
+    dist: opts.dist,
+    scaleRunsGiven: opts['scale-runs'] !== undefined,
     waitIdle: int('wait-idle', 0, 0, 3600),
   };
 }
@@ -96,8 +104,9 @@ async function main(): Promise<number> {
   }
   // Generous upper bound for `all` with the defaults (a few minutes); every wait inside has its own deadline.
   installExitHandlers(45 * 60_000 + 4 * args.waitIdle * 1000);
+  if (args.dist) setDistRoot(resolve(args.dist));
   const sections: string[] = [];
-  const machine = machineDescription();
+  const machine = { ...machineDescription(), build: describeDist() };
   sections.push(
     `## Benchmark run ${new Date().toISOString()}`,
     '',
@@ -129,6 +138,7 @@ async function main(): Promise<number> {
       const markdown =
         `${body}\n\nMachine while this ran: CPUs ${used.busyPct.toFixed(0)}% busy, ` +
         `${used.oursPct.toFixed(0)}% by this benchmark's processes (client, gateway, workers, nmap), ` +
+        `${used.softirqPct.toFixed(0)}% kernel softirq (loopback traffic, mostly nmap's), ` +
         `${used.othersPct.toFixed(0)}% by other processes. Load average (1/5/15 min) before: ${before}; after: ${load()}.`;
       sections.push('', markdown);
       console.log(`\n${markdown}\n`);
@@ -182,6 +192,17 @@ async function main(): Promise<number> {
           warmup: args.warmup,
           database: args.database,
           cpuProfDir: args.cpuProf,
+        }),
+      );
+    }
+    if (args.which.has('profile-scale')) {
+      await section('profile-scale', () =>
+        runScaleProfile({
+          ...SCALE_PROFILE_DEFAULTS,
+          runs: args.scaleRunsGiven ? args.scaleRuns : SCALE_PROFILE_DEFAULTS.runs,
+          workerConcurrency: args.workerConcurrency,
+          scanConcurrency: args.scanConcurrency,
+          database: args.database,
         }),
       );
     }

@@ -56,6 +56,7 @@ interface BatchTiming {
 
 /** CPU seconds spent during one run, by whom. */
 interface CpuUse {
+  softirq: number;
   nmap: number;
   workers: number;
   gateway: number;
@@ -104,6 +105,9 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
     const api: ApiRun[] = [];
     const direct: number[] = [];
     const directCpu: CpuUse[] = [];
+    const split: number[] = [];
+    const splitCpu: CpuUse[] = [];
+    const chunks = splitCidr(target, options.chunkSize);
     const hostCount = 2 ** (32 - Number(target.split('/')[1] ?? 32));
     const runDirect = async () => {
       const meter = cpuMeter(undefined);
@@ -114,20 +118,41 @@ export async function runScale(options: ScaleOptions): Promise<ScaleResult> {
         throw new Error(`direct nmap: exit ${run.exitCode}, ${up} hosts up`);
       direct.push(run.ms);
     };
+    // Reference: the API's schedule without the API. The same chunks as separate direct nmaps, `concurrency` at
+    // a time. What the box itself gives for parallel nmaps, so the orchestration's own cost can be told apart.
+    const runSplit = async () => {
+      if (!chunks) return;
+      const meter = cpuMeter(undefined);
+      const startedAt = performance.now();
+      const queue = [...chunks];
+      const slot = async () => {
+        for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+          const run = await runNmapDirect([...flags, chunk], RUN_TIMEOUT_MS);
+          if (run.exitCode !== 0) throw new Error(`direct nmap of ${chunk}: exit ${run.exitCode}`);
+        }
+      };
+      await Promise.all(Array.from({ length: options.scanConcurrency }, slot));
+      split.push(performance.now() - startedAt);
+      splitCpu.push(meter());
+    };
     const runApiOnce = async () =>
       api.push(await runApi(system, flags, target, options.chunkSize, options.scanConcurrency, hostCount));
+    // Order rotates between runs, so that no path always follows the same one.
+    const steps = [runApiOnce, runDirect, runSplit];
     for (let i = 0; i < options.runs; i++) {
-      if (i % 2 === 0) {
-        await runApiOnce();
-        await runDirect();
-      } else {
-        await runDirect();
-        await runApiOnce();
-      }
+      for (let k = 0; k < steps.length; k++) await steps[(i + k) % steps.length]();
       process.stderr.write('.');
     }
     process.stderr.write('\n');
-    return report(options, flags, target, api, direct, directCpu);
+    return report(
+      options,
+      flags,
+      target,
+      api,
+      direct,
+      directCpu,
+      chunks ? { walls: split, cpu: splitCpu, chunks } : undefined,
+    );
   } finally {
     await system.close();
   }
@@ -210,8 +235,10 @@ function cpuMeter(system: BenchSystem | undefined): () => CpuUse {
   const read = () => {
     const self = cpuTimesOf('self');
     const workers = pids.workers.map((pid) => cpuTimesOf(pid));
+    const machine = machineCpu();
     return {
-      machine: machineCpu().busyMs,
+      machine: machine.busyMs,
+      softirq: machine.softirqMs,
       // This process's reaped children are the direct nmap runs.
       client: self.selfMs,
       directNmap: self.childrenMs,
@@ -225,15 +252,30 @@ function cpuMeter(system: BenchSystem | undefined): () => CpuUse {
     const after = read();
     const d = (k: keyof typeof before) => (after[k] - before[k]) / 1000;
     const nmap = d('directNmap') + d('workerNmap');
-    const ours = nmap + d('client') + d('gateway') + d('workers');
+    const ours = nmap + d('client') + d('gateway') + d('workers') + d('softirq');
     return {
       nmap,
       workers: d('workers'),
       gateway: d('gateway'),
       client: d('client'),
+      softirq: d('softirq'),
       others: Math.max(0, d('machine') - ours),
     };
   };
+}
+
+/** The CIDR split into blocks of `chunkSize` addresses (a power of two), in order; undefined otherwise. */
+function splitCidr(target: string, chunkSize: number): string[] | undefined {
+  const [address, bits] = target.split('/');
+  const prefix = Number(bits ?? 32);
+  const chunkBits = Math.log2(chunkSize);
+  if (!Number.isInteger(chunkBits) || 32 - chunkBits < prefix) return undefined;
+  const base = address.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const count = 2 ** (32 - prefix) / chunkSize;
+  const ip = (v: number) => [24, 16, 8, 0].map((shift) => Math.floor(v / 2 ** shift) % 256).join('.');
+  return Array.from({ length: count }, (_, i) =>
+    assertLoopback(`${ip(base + i * chunkSize)}/${32 - chunkBits}`),
+  );
 }
 
 function report(
@@ -243,6 +285,7 @@ function report(
   api: ApiRun[],
   direct: number[],
   directCpu: CpuUse[],
+  split: { walls: number[]; cpu: CpuUse[]; chunks: string[] } | undefined,
 ): ScaleResult {
   const apiWalls = api.map((r) => r.wall);
   const apiMedian = median(apiWalls);
@@ -259,11 +302,29 @@ function report(
         s(apiMedian),
       ],
       [`direct: \`nmap ${flags.join(' ')} ${target}\``, direct.map(s).join(', '), s(directMedian)],
+      ...(split
+        ? [
+            [
+              `direct, split like the API: ${split.chunks.length} nmaps (${split.chunks[0]} …), ${options.scanConcurrency} at a time`,
+              split.walls.map(s).join(', '),
+              s(median(split.walls)),
+            ],
+          ]
+        : []),
       [
         '**ratio API / direct (medians)**',
         api.map((r, i) => fmt(r.wall / direct[i], 3)).join(', '),
         `**${fmt(ratio, 3)}**`,
       ],
+      ...(split
+        ? [
+            [
+              'ratio direct split / direct (what parallel nmaps alone give on this machine)',
+              split.walls.map((w, i) => fmt(w / direct[i], 3)).join(', '),
+              fmt(median(split.walls) / directMedian, 3),
+            ],
+          ]
+        : []),
     ],
   );
   // Where the API run's wall time goes, from the events' ts: batches' nmap time versus what surrounds it.
@@ -287,8 +348,11 @@ function report(
     [
       ['POST sent → 200 received', fmt(median(api.map((r) => r.response)))],
       ['POST sent → first `batch_start`', fmt(median(firstStart))],
-      ['per batch: `batch_start` → first `line` (spawn)', med((b) => b.firstLine - b.start)],
-      ['per batch: first → last `line` (nmap scanning 256 hosts)', med((b) => b.lastLine - b.firstLine)],
+      [
+        'per batch: `batch_start` → first `line` (mkfifo, spawn, nmap start-up)',
+        med((b) => b.firstLine - b.start),
+      ],
+      ['per batch: first → last `line` (nmap scanning the chunk)', med((b) => b.lastLine - b.firstLine)],
       ['per batch: last `line` → `batch_complete` (XML parse, store)', med((b) => b.complete - b.lastLine)],
       ["`batch_complete` → next batch's `batch_start` (window refill, BullMQ pickup)", fmt(median(gaps))],
       ['last `batch_complete` → `scan_complete`', fmt(median(tail))],
@@ -304,6 +368,7 @@ function report(
       m((c) => c.workers),
       m((c) => c.gateway),
       m((c) => c.client),
+      m((c) => c.softirq),
       m((c) => c.others),
     ];
   };
@@ -315,6 +380,7 @@ function report(
       'worker processes',
       'gateway',
       'bench client',
+      'kernel softirq',
       'other processes',
     ],
     [
@@ -324,6 +390,7 @@ function report(
         apiWalls,
       ),
       cpuRow('direct', directCpu, direct),
+      ...(split ? [cpuRow('direct, split like the API', split.cpu, split.walls)] : []),
     ],
   );
   const perBatch = markdownTable(
@@ -343,7 +410,9 @@ function report(
     '',
     `Flags \`${flags.join(' ')}\`, chunk_size ${options.chunkSize} (${Math.ceil(2 ** (32 - Number(target.split('/')[1])) / options.chunkSize)} batches), ` +
       `${options.workers} worker processes with WORKER_CONCURRENCY=${options.workerConcurrency}, scan concurrency ${options.scanConcurrency}. ` +
-      `Warm-up: one small API run and one small direct run; then ${options.runs} of each, interleaved (order alternating).`,
+      `Warm-up: one small API run and one small direct run; then ${options.runs} of each path, interleaved (order rotating). ` +
+      `The "split" path runs the same chunks as separate direct nmaps, ${options.scanConcurrency} at a time: the API's schedule ` +
+      `without the API, i.e. what parallel nmaps alone give on this machine.`,
     '',
     main,
     '',

@@ -109,26 +109,44 @@ const ROOT = join(__dirname, '..');
  * directory; NODE_PATH points its bare imports back at this repository's node_modules.
  */
 let snapshot: Promise<Record<'gateway' | 'worker', string>> | undefined;
+/** The build to run: this repository's dist/ unless setDistRoot chose another (e.g. a clean export of HEAD). */
+let distRoot = join(ROOT, 'dist');
+
+export function setDistRoot(dir: string): void {
+  distRoot = dir;
+  snapshot = undefined;
+}
+
+export function describeDist(): string {
+  return distRoot === join(ROOT, 'dist') ? 'dist/ of this repository' : distRoot;
+}
 
 function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
+  // Entry points relative to dist/, e.g. apps/gateway/apps/gateway/src/main.js
+  const entryIn = (root: string, app: 'gateway' | 'worker') =>
+    join(root, relative(join(ROOT, 'dist'), ENTRY[app]));
   snapshot ??= (async () => {
     const deadline = Date.now() + 180_000;
     // A build in progress: wait (bounded) until both entry points exist again.
-    while (!existsSync(ENTRY.gateway) || !existsSync(ENTRY.worker)) {
-      if (Date.now() > deadline)
-        throw new Error(`${ENTRY.gateway} or ${ENTRY.worker} is missing: run \`npm run build\``);
+    while (!existsSync(entryIn(distRoot, 'gateway')) || !existsSync(entryIn(distRoot, 'worker'))) {
+      if (Date.now() > deadline) {
+        throw new Error(`${entryIn(distRoot, 'gateway')} or its worker is missing: run \`npm run build\``);
+      }
       await sleep(2000);
     }
     await sleep(1000);
     const dir = await mkdtemp(join(tmpdir(), 'nsobench-dist-'));
-    onCleanup('dist snapshot', () => rm(dir, { recursive: true, force: true }));
-    for (const app of ['gateway', 'worker'])
-      await cp(join(ROOT, 'dist/apps', app), join(dir, app), { recursive: true });
-    const entry = (app: 'gateway' | 'worker') =>
-      join(dir, app, relative(join(ROOT, 'dist/apps', app), ENTRY[app]));
-    if (!existsSync(entry('gateway')) || !existsSync(entry('worker')))
+    onCleanup('dist snapshot', () => {
+      snapshot = undefined;
+      return rm(dir, { recursive: true, force: true });
+    });
+    for (const app of ['gateway', 'worker']) {
+      await cp(join(distRoot, 'apps', app), join(dir, 'apps', app), { recursive: true });
+    }
+    if (!existsSync(entryIn(dir, 'gateway')) || !existsSync(entryIn(dir, 'worker'))) {
       throw new Error('dist/ changed while it was copied; run again');
-    return { gateway: entry('gateway'), worker: entry('worker') };
+    }
+    return { gateway: entryIn(dir, 'gateway'), worker: entryIn(dir, 'worker') };
   })();
   return snapshot;
 }
@@ -304,10 +322,6 @@ async function apiTokenHeaders(url: string, password: string): Promise<Record<st
 /** SIGTERM, then SIGKILL after a grace period; nmap processes the workers started (own process groups) too. */
 async function stopProcesses(processes: AppProcess[]): Promise<void> {
   const pids = processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
-  for (const pid of pids) {
-    const used = sum(cpuTimesOf(pid));
-    if (Number.isFinite(used)) stoppedAppsCpuMs += used;
-  }
   const descendants = descendantsOf(pids);
   await Promise.all(
     processes.map(async (p) => {
@@ -389,36 +403,38 @@ export function cpuTimesOf(pid: number | 'self'): { selfMs: number; childrenMs: 
   }
 }
 
-/** Busy and total CPU time of the whole machine so far, in ms summed over all cores. */
-export function machineCpu(): { busyMs: number; totalMs: number } {
+/**
+ * Busy and total CPU time of the whole machine so far, in ms summed over all cores. Softirq time is apart: on
+ * loopback it is mostly the kernel's side of nmap's connections, and is charged to no process.
+ */
+export function machineCpu(): { busyMs: number; softirqMs: number; totalMs: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   const v = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
   const idle = v[3] + v[4];
   const total = v.reduce((a, b) => a + b, 0);
-  return { busyMs: (total - idle) * TICK_MS, totalMs: total * TICK_MS };
+  return { busyMs: (total - idle) * TICK_MS, softirqMs: v[6] * TICK_MS, totalMs: total * TICK_MS };
 }
 
-/** CPU time of the gateway and worker processes (with their nmap children) this run has stopped so far. */
-let stoppedAppsCpuMs = 0;
-
 /**
- * How busy the machine was over a window, and how much of that was not ours (ours: this process and its direct
- * nmap runs, plus every gateway/worker process stopped within the window and their nmap runs).
+ * How busy the machine was over a window, and how much of that was ours: this process and every child it reaped
+ * in the window (direct nmap runs, and the gateway and worker processes, whose CPU time includes their own nmap
+ * runs, once they have been stopped — so end() belongs after the benchmark closed its processes).
  */
 export class CpuWindow {
   private readonly machine = machineCpu();
   private readonly self = sum(cpuTimesOf('self'));
-  private readonly apps = stoppedAppsCpuMs;
 
-  end(): { busyPct: number; oursPct: number; othersPct: number } {
+  end(): { busyPct: number; oursPct: number; softirqPct: number; othersPct: number } {
     const m = machineCpu();
     const total = m.totalMs - this.machine.totalMs;
     const busy = m.busyMs - this.machine.busyMs;
-    const ours = sum(cpuTimesOf('self')) - this.self + (stoppedAppsCpuMs - this.apps);
+    const softirq = m.softirqMs - this.machine.softirqMs;
+    const ours = sum(cpuTimesOf('self')) - this.self;
     return {
       busyPct: (100 * busy) / total,
       oursPct: (100 * ours) / total,
-      othersPct: (100 * Math.max(0, busy - ours)) / total,
+      softirqPct: (100 * softirq) / total,
+      othersPct: (100 * Math.max(0, busy - softirq - ours)) / total,
     };
   }
 }
