@@ -8,12 +8,17 @@ export const DELTA_QUEUE = 'delta-reports';
 export type Runner = 'asyncio' | 'multiprocessing';
 export const RUNNERS: readonly Runner[] = ['asyncio', 'multiprocessing'];
 
-/** One batch: one chunk of a run's targets, one nmap process. */
+/** One batch: one chunk of a run's targets, one nmap process. It carries what nmap needs, so a worker can
+ * start nmap without reading the database first. */
 export interface BatchJobData {
   scanId: number;
   resultId: number;
   /** 1-based batch number within the run; the WebSocket's `batch_id`. */
   batchSeq: number;
+  /** This batch's addresses (or host names), at most chunk_size of them. */
+  targets: string[];
+  /** The run's nmap options, as the gateway's policy normalised them. */
+  nmapFlags: string[];
 }
 
 export interface DeltaJobData {

@@ -88,9 +88,13 @@ export interface NmapProcessRunnerOptions {
   tmpDir?: string;
 }
 
+type XmlPipe = { readFd: number; writeFd: number };
+
 export class NmapProcessRunner implements NmapRunner {
   private readonly mkfifoPath: string;
   private readonly tmpDir: string;
+  /** The next run's pipe, made while nothing waits on it (mkfifo is a process of its own: milliseconds). */
+  private spare?: Promise<XmlPipe>;
 
   constructor(options: NmapProcessRunnerOptions = {}) {
     this.mkfifoPath = options.mkfifoPath ?? 'mkfifo';
@@ -104,7 +108,7 @@ export class NmapProcessRunner implements NmapRunner {
     if (opts.signal?.aborted) {
       return emptyResult({ cancelled: true, durationMs: 0 });
     }
-    const pipe = await this.openXmlPipe();
+    const pipe = await this.takeXmlPipe();
     return new Promise<NmapRunResult>((resolve, reject) => {
       let child: ChildProcess;
       try {
@@ -127,12 +131,23 @@ export class NmapProcessRunner implements NmapRunner {
     });
   }
 
+  private takeXmlPipe(): Promise<XmlPipe> {
+    const pipe = this.spare ?? this.openXmlPipe();
+    const next = this.openXmlPipe();
+    next.catch(() => {
+      // Reported by the run that takes it.
+      if (this.spare === next) this.spare = undefined;
+    });
+    this.spare = next;
+    return pipe;
+  }
+
   /**
    * A real pipe for the XML. Node's own 'pipe' stdio is a socketpair, which nmap cannot open by path
    * (/dev/fd/3 gives ENXIO), so we make a FIFO in a private directory, open both ends, and unlink it at once:
    * nothing is left on disk for anyone to read or swap.
    */
-  private async openXmlPipe(): Promise<{ readFd: number; writeFd: number }> {
+  private async openXmlPipe(): Promise<XmlPipe> {
     const dir = await fsp.mkdtemp(join(this.tmpDir, 'nso-nmap-'));
     const fifo = join(dir, 'xml');
     try {

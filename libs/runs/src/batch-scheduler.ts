@@ -4,9 +4,19 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_QUEUE, BatchJobData, batchJobId } from '@nso/contracts';
+import { parseTargets, sliceTargets } from '@nso/nmap';
 import { Queue } from 'bullmq';
 
 export type BatchQueue = Queue<BatchJobData, unknown, 'run-batch'>;
+
+/** What it takes to cut a run's batches: its target list as given, and how it is chunked. */
+export interface RunPlan {
+  scanId: number;
+  resultId: number;
+  targets: string[];
+  chunkSize: number;
+  nmapFlags: string[];
+}
 
 @Injectable()
 export class BatchScheduler {
@@ -15,14 +25,22 @@ export class BatchScheduler {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async enqueue(ref: { scanId: number; resultId: number }, seqs: number[]): Promise<void> {
+  /** Cuts batches `seqs` out of the run's targets (arithmetically: a /8 is never expanded) and queues them. */
+  async enqueue(run: RunPlan, seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
+    const specs = parseTargets(run.targets);
     await this.queue.addBulk(
       seqs.map((batchSeq) => ({
         name: 'run-batch' as const,
-        data: { scanId: ref.scanId, resultId: ref.resultId, batchSeq },
+        data: {
+          scanId: run.scanId,
+          resultId: run.resultId,
+          batchSeq,
+          targets: sliceTargets(specs, (batchSeq - 1) * run.chunkSize, run.chunkSize),
+          nmapFlags: run.nmapFlags,
+        },
         opts: {
-          jobId: batchJobId(ref.resultId, batchSeq),
+          jobId: batchJobId(run.resultId, batchSeq),
           attempts: this.config.batchAttempts,
           backoff: { type: 'exponential', delay: 1000 },
           removeOnComplete: { count: this.config.jobRetentionCount },

@@ -6,22 +6,24 @@ import Redis from 'ioredis';
 
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
 
-// KEYS: state hash, inflight set. ARGV: how many to claim. Returns the claimed batch numbers.
-const CLAIM = `
-if redis.call('HGET', KEYS[1], 'stopped') == '1' then return {} end
-local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+// KEYS: state hash, inflight set, finished set. ARGV: batches in all, window, TTL in seconds.
+// Creates the run's state and claims its first window; returns the claimed batch numbers.
+const START = `
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'next', 1, 'done', 0, 'failed', 0, 'stopped', 0)
+local total = tonumber(ARGV[1])
 local claimed = {}
-for _ = 1, tonumber(ARGV[1]) do
-  local nextSeq = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
-  if nextSeq > total then break end
-  redis.call('HSET', KEYS[1], 'next', nextSeq + 1)
-  redis.call('SADD', KEYS[2], nextSeq)
-  table.insert(claimed, nextSeq)
+for seq = 1, math.min(tonumber(ARGV[2]), total) do
+  redis.call('SADD', KEYS[2], seq)
+  table.insert(claimed, seq)
 end
+redis.call('HSET', KEYS[1], 'next', #claimed + 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
 return claimed
 `;
 
-// KEYS: state hash, inflight set, finished set. ARGV: seq, 'done' | 'failed'.
+// KEYS: state hash, inflight set, finished set. ARGV: seq, 'done' | 'failed', TTL in seconds.
 // Returns {outcome, done, failed, total, nextSeq}; outcome 1 = counted now, 0 = counted before, -1 = run stopped.
 const FINISH = `
 local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
@@ -30,6 +32,7 @@ if redis.call('HGET', KEYS[1], 'stopped') == '1' then
   return {-1, 0, 0, total, 0}
 end
 local first = redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
 local nextSeq = 0
 if first == 1 then
   redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
@@ -64,13 +67,21 @@ export interface RunProgress {
 }
 
 type RunStateRedis = Redis & {
-  nsoClaimBatches(state: string, inflight: string, count: number): Promise<number[]>;
+  nsoStartRun(
+    state: string,
+    inflight: string,
+    finished: string,
+    total: number,
+    window: number,
+    ttl: number,
+  ): Promise<number[]>;
   nsoFinishBatch(
     state: string,
     inflight: string,
     finished: string,
     seq: number,
     kind: 'done' | 'failed',
+    ttl: number,
   ): Promise<number[]>;
 };
 
@@ -82,8 +93,8 @@ export class RunStateStore {
     @Inject(REDIS_CLIENT) redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
   ) {
-    if (!('nsoClaimBatches' in redis)) {
-      redis.defineCommand('nsoClaimBatches', { numberOfKeys: 2, lua: CLAIM });
+    if (!('nsoStartRun' in redis)) {
+      redis.defineCommand('nsoStartRun', { numberOfKeys: 3, lua: START });
       redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
     }
     this.redis = redis as RunStateRedis;
@@ -94,18 +105,10 @@ export class RunStateStore {
     return { state, inflight: `${state}:inflight`, finished: `${state}:finished` };
   }
 
-  /** Creates the state of a new run and claims its first window of batches. */
-  async start(resultId: number, batchesTotal: number, window: number): Promise<number[]> {
+  /** Creates the state of a new run and claims its first window of batches, in one round trip. */
+  start(resultId: number, batchesTotal: number, window: number): Promise<number[]> {
     const { state, inflight, finished } = this.names(resultId);
-    await this.redis
-      .multi()
-      .hset(state, { total: batchesTotal, next: 1, done: 0, failed: 0, stopped: 0 })
-      .expire(state, STATE_TTL_SECONDS)
-      .del(inflight, finished)
-      .exec();
-    const claimed = await this.redis.nsoClaimBatches(state, inflight, window);
-    await this.redis.expire(inflight, STATE_TTL_SECONDS);
-    return claimed;
+    return this.redis.nsoStartRun(state, inflight, finished, batchesTotal, window, STATE_TTL_SECONDS);
   }
 
   /** Counts a batch as finished (once, whatever the retries) and claims the next batch of the window. */
@@ -117,8 +120,8 @@ export class RunStateStore {
       finished,
       seq,
       kind,
+      STATE_TTL_SECONDS,
     );
-    await this.redis.expire(finished, STATE_TTL_SECONDS);
     return {
       outcome: first === 1 ? 'counted' : first === 0 ? 'duplicate' : 'stopped',
       done,

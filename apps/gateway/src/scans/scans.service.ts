@@ -78,8 +78,8 @@ export class ScansService {
     });
 
     try {
-      const ref = { scanId: scan.id, resultId: result.id };
-      await this.scheduler.enqueue(ref, await this.state.start(result.id, batchesTotal, concurrency));
+      const plan = { scanId: scan.id, resultId: result.id, targets: input.targets, chunkSize, nmapFlags: flags };
+      await this.scheduler.enqueue(plan, await this.state.start(result.id, batchesTotal, concurrency));
     } catch (error) {
       // Nothing half-done stays behind as "queued": the run is marked failed and the client told to retry.
       this.logger.error(`could not enqueue scan ${scan.id}: ${(error as Error).message}`);

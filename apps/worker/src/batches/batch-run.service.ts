@@ -15,7 +15,7 @@ import {
   sliceTargets,
 } from '@nso/nmap';
 import { Batch, BatchResultStore, markBatchFailed, markBatchRunning, ScanResult } from '@nso/persistence';
-import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
+import { BatchScheduler, RunFinalizer, RunPlan, RunStateStore } from '@nso/runs';
 import { Job, UnrecoverableError } from 'bullmq';
 
 type RunRef = { scanId: number; resultId: number };
@@ -58,40 +58,54 @@ export class BatchRunService {
   }
 
   async run(job: Job<BatchJobData>): Promise<void> {
-    const { scanId, resultId, batchSeq } = job.data;
+    const { scanId, resultId, batchSeq, targets } = job.data;
     const ref: RunRef = { scanId, resultId };
-    const em = this.em.fork();
-    const result = await em.findOne(ScanResult, resultId);
-    if (!result) return; // the scan was deleted
-    if (result.status !== 'queued' && result.status !== 'running') return;
     if (await this.state.isStopped(resultId)) return;
-
-    const targets = sliceTargets(
-      parseTargets(result.targets),
-      (batchSeq - 1) * result.chunkSize,
-      result.chunkSize,
-    );
-    const batch = await this.beginBatch(em, result, batchSeq, targets);
-    if (batch.status === 'completed') {
-      // An earlier attempt stored the result and died before moving the run on.
-      return this.account(ref, batchSeq, 'done', { hosts_up: batch.hostsUp, open_ports: batch.openPorts });
-    }
-    if (!(await markBatchRunning(em.fork(), batch.id, this.config.workerId))) return; // stopped meanwhile
     const attempt = job.attemptsMade + 1;
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
+    const em = this.em.fork();
+
+    // The gateway checked policy and scope; a worker never trusts a job blindly.
+    let flags: string[];
+    try {
+      await this.scope.checkSpecs(parseTargets(targets));
+      flags = this.policy.validate(job.data.nmapFlags);
+    } catch (error) {
+      const batch = await this.beginBatch(em, resultId, batchSeq, targets);
+      await this.fail(ref, batch, attempt, true, error);
+      throw new UnrecoverableError((error as Error).message);
+    }
+
+    // nmap starts at once; the batch's row is written while it runs. batch_start is sent first on the
+    // connection that carries the line events, so it comes before them.
+    const published = this.events.publish(ref, {
+      event: 'batch_start',
+      batch_id: batchSeq,
+      targets,
+      attempt,
+      worker: this.config.workerId,
+    });
+    const controller = new AbortController();
+    const scanning = this.runNmap(ref, batchSeq, flags, targets, controller);
+    scanning.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    const batch = await this.beginBatch(em, resultId, batchSeq, targets);
+    if (batch.status === 'completed') {
+      // An earlier attempt stored the result and died before moving the run on.
+      controller.abort();
+      await scanning.catch(() => undefined);
+      return this.account(ref, batchSeq, 'done', { hosts_up: batch.hostsUp, open_ports: batch.openPorts });
+    }
+    const runnable = await markBatchRunning(em.fork(), batch.id, this.config.workerId);
+    // A stop that came before this process registered its nmap process is caught here.
+    if (!runnable || (await this.state.isStopped(resultId))) {
+      controller.abort();
+      await scanning.catch(() => undefined);
+      if (!runnable) return;
+    }
 
     try {
-      // The gateway checked policy and scope; a worker never trusts a job blindly.
-      await this.scope.checkSpecs(parseTargets(targets));
-      const flags = this.policy.validate(result.nmapFlags);
-      await this.events.publish(ref, {
-        event: 'batch_start',
-        batch_id: batchSeq,
-        targets,
-        attempt,
-        worker: this.config.workerId,
-      });
-      const outcome = await this.runNmap(ref, batchSeq, flags, targets);
+      await published;
+      const outcome = await scanning;
       if (outcome === 'stopped') {
         await em.nativeUpdate(Batch, { id: batch.id }, { status: 'stopped', finishedAt: new Date() });
         return;
@@ -106,31 +120,44 @@ export class BatchRunService {
       });
       await this.account(ref, batchSeq, 'done', { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
     } catch (error) {
-      const failure = this.describeFailure(error);
-      const final = lastAttempt || error instanceof ScopeError;
-      const record = { exitCode: failure.exitCode, stderr: failure.stderr || failure.message };
-      if (final) await markBatchFailed(em.fork(), batch.id, record);
-      else await em.nativeUpdate(Batch, { id: batch.id }, record);
-      await this.events.publish(ref, {
-        event: 'batch_failed',
-        batch_id: batchSeq,
-        error: failure.message,
-        exit_code: failure.exitCode,
-        stderr: failure.stderr,
-        attempt,
-        will_retry: !final,
-      });
-      if (final) await this.account(ref, batchSeq, 'failed');
-      throw error instanceof ScopeError ? new UnrecoverableError(failure.message) : error;
+      await this.fail(ref, batch, attempt, lastAttempt, error);
+      throw error;
     }
   }
 
-  private async runNmap(ref: RunRef, batchSeq: number, flags: string[], targets: string[]) {
-    const controller = new AbortController();
+  /** Records a failed attempt and tells subscribers; the last attempt counts the batch as failed. */
+  private async fail(
+    ref: RunRef,
+    batch: Batch,
+    attempt: number,
+    final: boolean,
+    error: unknown,
+  ): Promise<void> {
+    const failure = this.describeFailure(error);
+    const record = { exitCode: failure.exitCode, stderr: failure.stderr || failure.message };
+    if (final) await markBatchFailed(this.em.fork(), batch.id, record);
+    else await this.em.fork().nativeUpdate(Batch, { id: batch.id }, record);
+    await this.events.publish(ref, {
+      event: 'batch_failed',
+      batch_id: batch.seq,
+      error: failure.message,
+      exit_code: failure.exitCode,
+      stderr: failure.stderr,
+      attempt,
+      will_retry: !final,
+    });
+    if (final) await this.account(ref, batch.seq, 'failed');
+  }
+
+  private async runNmap(
+    ref: RunRef,
+    batchSeq: number,
+    flags: string[],
+    targets: string[],
+    controller: AbortController,
+  ) {
     const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
     this.running.set(ref.resultId, mine.add(controller));
-    // A stop published while this batch was being set up is not missed.
-    if (await this.state.isStopped(ref.resultId)) controller.abort();
     const published: Promise<unknown>[] = [];
     try {
       const run = await this.nmap.run({
@@ -173,6 +200,7 @@ export class BatchRunService {
     const finish = await this.state.finish(ref.resultId, batchSeq, kind);
     if (finish.outcome === 'stopped') return;
     if (finish.outcome === 'counted') {
+      // The run's counters in the database moved with the batch row (BatchResultStore, markBatchFailed).
       const progress: ScanEventBody = {
         event: 'progress',
         percent: Math.floor(((finish.done + finish.failed) * 100) / finish.total),
@@ -180,36 +208,44 @@ export class BatchRunService {
         batches_failed: finish.failed,
         batches_total: finish.total,
       };
-      if (kind === 'done') {
-        await this.events.publish(ref, {
-          event: 'batch_complete',
-          batch_id: batchSeq,
-          summary: summary ?? { hosts_up: 0, open_ports: 0 },
-        });
-      }
-      // The run's counters in the database moved with the batch row (BatchResultStore, markBatchFailed).
-      await this.events.publish(ref, progress);
-      if (finish.nextSeq !== undefined) await this.scheduler.enqueue(ref, [finish.nextSeq]);
+      const complete: ScanEventBody[] =
+        kind === 'done'
+          ? [
+              {
+                event: 'batch_complete',
+                batch_id: batchSeq,
+                summary: summary ?? { hosts_up: 0, open_ports: 0 },
+              },
+            ]
+          : [];
+      await this.events.publishMany(ref, [...complete, progress]);
+      if (finish.nextSeq !== undefined)
+        await this.scheduler.enqueue(await this.planOf(ref), [finish.nextSeq]);
     }
-    if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref.resultId);
+    if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
+  }
+
+  private async planOf(ref: RunRef): Promise<RunPlan> {
+    const result = await this.em.fork().findOneOrFail(ScanResult, ref.resultId);
+    return { ...ref, targets: result.targets, chunkSize: result.chunkSize, nmapFlags: result.nmapFlags };
   }
 
   private async beginBatch(
     em: EntityManager,
-    result: ScanResult,
+    resultId: number,
     seq: number,
     targets: string[],
   ): Promise<Batch> {
-    const existing = await em.findOne(Batch, { result: result.id, seq });
+    const existing = await em.findOne(Batch, { result: resultId, seq });
     if (existing) return existing;
     try {
-      const batch = em.create(Batch, { result, seq, targets });
+      const batch = em.create(Batch, { result: em.getReference(ScanResult, resultId), seq, targets });
       await em.flush();
       return batch;
     } catch (error) {
       if (!(error instanceof UniqueConstraintViolationException)) throw error;
       em.clear();
-      return em.findOneOrFail(Batch, { result: result.id, seq });
+      return em.findOneOrFail(Batch, { result: resultId, seq });
     }
   }
 
