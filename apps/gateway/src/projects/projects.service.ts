@@ -37,6 +37,17 @@ export class ProjectsService {
     return project;
   }
 
+  /** Default projects never change once made, so their ids are remembered (this is on every scan start). */
+  private readonly defaultIds = new Map<number, number>();
+
+  async defaultIdFor(ownerId: number): Promise<number> {
+    const known = this.defaultIds.get(ownerId);
+    if (known !== undefined) return known;
+    const { id } = await this.defaultFor(ownerId);
+    this.defaultIds.set(ownerId, id);
+    return id;
+  }
+
   /** The user's default project, created on first use: scans started without a project land there. */
   async defaultFor(ownerId: number): Promise<Project> {
     const existing = await this.em.findOne(Project, { owner: ownerId, isDefault: true });

@@ -42,7 +42,11 @@ export class CurrentUserResolver {
 
   private async fromToken(token: string): Promise<Resolved> {
     const em = this.em.fork();
-    const record = await em.findOne(ApiToken, { tokenHash: digest(token) }, { populate: ['user'] });
+    const record = await em.findOne(
+      ApiToken,
+      { tokenHash: digest(token) },
+      { populate: ['user'], strategy: 'joined' },
+    );
     if (!record) return { error: 'Invalid or revoked token' };
     const now = new Date();
     if (!record.lastUsedAt || now.getTime() - record.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
