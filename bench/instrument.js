@@ -83,7 +83,8 @@ function install() {
     };
     // Keep decorator metadata (if any) on the replacement.
     if (typeof Reflect.getMetadataKeys === 'function') {
-      for (const key of Reflect.getMetadataKeys(fn)) Reflect.defineMetadata(key, Reflect.getMetadata(key, fn), wrapper);
+      for (const key of Reflect.getMetadataKeys(fn))
+        Reflect.defineMetadata(key, Reflect.getMetadata(key, fn), wrapper);
     }
     return wrapper;
   };
@@ -163,7 +164,9 @@ function install() {
     const query = pg.Client.prototype.query;
     pg.Client.prototype.query = function (config, values, callback) {
       const start = now();
-      const text = String(typeof config === 'string' ? config : config && config.text).replace(/\s+/g, ' ').slice(0, 90);
+      const text = String(typeof config === 'string' ? config : config && config.text)
+        .replace(/\s+/g, ' ')
+        .slice(0, 90);
       const done = () => record('sql', start, now(), text);
       const args = Array.from(arguments);
       const last = args[args.length - 1];
@@ -205,13 +208,20 @@ function install() {
   const spawn = childProcess.ChildProcess.prototype.spawn;
   childProcess.ChildProcess.prototype.spawn = function (options) {
     const start = now();
-    const file = String((options && options.file) || '?').split('/').pop();
+    const file = String((options && options.file) || '?')
+      .split('/')
+      .pop();
     const result = spawn.apply(this, arguments);
     let firstOut;
     if (this.stdout) this.stdout.once('data', () => (firstOut = now()));
     this.once('exit', () => {
       const end = now();
-      record(`process ${file}`, start, end, firstOut === undefined ? undefined : { firstStdout: firstOut - start });
+      record(
+        `process ${file}`,
+        start,
+        end,
+        firstOut === undefined ? undefined : { firstStdout: firstOut - start },
+      );
     });
     return result;
   };

@@ -14,7 +14,7 @@ import { join, relative } from 'node:path';
 import Redis from 'ioredis';
 import WebSocket from 'ws';
 import type { DatabaseKind, TestDatabaseParams } from '../test/support/database';
-import { AppProcess, ENTRY } from '../test/support/processes';
+import { AppProcess, ENTRY, startProcess } from '../test/support/processes';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Time
@@ -151,59 +151,14 @@ function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
   return snapshot;
 }
 
-/** Like test/support/processes.ts startProcess, but from the dist/ snapshot; output is kept bounded. */
+/** A gateway or worker process from the dist/ snapshot. */
 async function startApp(
   kind: 'gateway' | 'worker',
   env: Record<string, string | undefined>,
   nodeArgs: string[] = [],
 ): Promise<AppProcess> {
   const entry = (await builtApps())[kind];
-  const child = spawn(process.execPath, [...nodeArgs, entry], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_PATH: join(ROOT, 'node_modules'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  const waiters = new Set<() => void>();
-  const onData = (chunk: Buffer) => {
-    text += chunk.toString();
-    if (text.length > 4_000_000) text = text.slice(-2_000_000);
-    for (const check of waiters) check();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const waitForOutput = (pattern: RegExp, timeoutMs = 20_000) =>
-    new Promise<RegExpMatchArray>((resolve, reject) => {
-      const done = (fn: () => void) => {
-        waiters.delete(check);
-        clearTimeout(timer);
-        fn();
-      };
-      const check = () => {
-        const match = text.match(pattern);
-        if (match) done(() => resolve(match));
-      };
-      const timer = setTimeout(
-        () =>
-          done(() => reject(new Error(`${kind}: no ${pattern} within ${timeoutMs} ms; output:\n${text}`))),
-        timeoutMs,
-      );
-      waiters.add(check);
-      void exited.then((code) =>
-        done(() => reject(new Error(`${kind} exited with ${code}; output:\n${text}`))),
-      );
-      check();
-    });
-  return {
-    child,
-    output: () => text,
-    waitForOutput,
-    exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+  return startProcess(kind, { NODE_PATH: join(ROOT, 'node_modules'), ...env }, { entry, nodeArgs });
 }
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';

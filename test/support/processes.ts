@@ -20,9 +20,24 @@ export interface AppProcess {
   exited: Promise<number | null>;
 }
 
-export function startProcess(kind: keyof typeof ENTRY, env: Record<string, string | undefined>): AppProcess {
-  if (!existsSync(ENTRY[kind])) throw new Error(`${ENTRY[kind]} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [ENTRY[kind]], {
+export interface StartOptions {
+  /** Another build of the app (the benchmarks run a copy of dist/). */
+  entry?: string;
+  /** Arguments for node itself, such as --cpu-prof. */
+  nodeArgs?: string[];
+}
+
+/** Output kept per process: a long-running one keeps its most recent half when it passes this. */
+const MAX_OUTPUT_CHARS = 4_000_000;
+
+export function startProcess(
+  kind: keyof typeof ENTRY,
+  env: Record<string, string | undefined>,
+  options: StartOptions = {},
+): AppProcess {
+  const entry = options.entry ?? ENTRY[kind];
+  if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -30,6 +45,7 @@ export function startProcess(kind: keyof typeof ENTRY, env: Record<string, strin
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer) => {
     text += chunk.toString();
+    if (text.length > MAX_OUTPUT_CHARS) text = text.slice(-MAX_OUTPUT_CHARS / 2);
     for (const check of waiters) check();
   };
   child.stdout!.on('data', onData);
