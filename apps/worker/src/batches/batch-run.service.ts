@@ -12,7 +12,6 @@ import {
   parseTargets,
   ScanScope,
   ScopeError,
-  sliceTargets,
 } from '@nso/nmap';
 import { Batch, BatchResultStore, markBatchFailed, markBatchRunning, ScanResult } from '@nso/persistence';
 import { BatchScheduler, RunFinalizer, RunPlan, RunStateStore } from '@nso/runs';
