@@ -2,6 +2,8 @@
 // deployments sharing one Redis never see each other's data.
 
 export const redisKeys = (prefix: string) => ({
+  /** REDIS_PREFIX itself, for key families defined next to the code that owns them. */
+  prefix,
   /** Pub/sub channel of one scan's events; a gateway subscribes while it has a subscriber for that scan. */
   scanChannel: (scanId: number) => `${prefix}:events:scan:${scanId}`,
   /** Pub/sub channel for control messages to workers (stop a scan). */

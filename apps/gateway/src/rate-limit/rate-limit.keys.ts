@@ -24,16 +24,9 @@ export function rateLimitKeys(keys: RedisKeys): RateLimitKeys {
   };
 }
 
-/**
- * REDIS_PREFIX, read back from the shared key names so these keys live (and are cleared) with the rest.
- * libs/contracts has no rate-limit keys yet; when it gets them, this goes.
- */
+/** REDIS_PREFIX, so these keys live (and are cleared) with the rest. */
 export function deploymentPrefix(keys: RedisKeys): string {
-  const suffix = ':control';
-  if (!keys.controlChannel.endsWith(suffix)) {
-    throw new Error(`cannot read the Redis prefix from the control channel name ${keys.controlChannel}`);
-  }
-  return keys.controlChannel.slice(0, -suffix.length);
+  return keys.prefix;
 }
 
 /**

@@ -1,18 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { RUNNERS, Runner } from '@nso/contracts';
-import {
-  ArrayMaxSize,
-  ArrayNotEmpty,
-  IsArray,
-  IsDefined,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  MaxLength,
-  Min,
-} from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { NmapFlagsField, TargetsField } from '../common/nmap-fields';
 
 export class StartScanDto {
   @ApiPropertyOptional({ example: 1, description: "The project; the user's default project when omitted" })
@@ -21,20 +10,10 @@ export class StartScanDto {
   @Min(1)
   project_id?: number;
 
-  @ApiProperty({ type: [String], example: ['-sT', '-Pn', '-T4', '-p', '1-1000'] })
-  @IsDefined()
-  @IsArray()
-  @ArrayMaxSize(64)
-  @IsString({ each: true })
-  @MaxLength(256, { each: true })
+  @NmapFlagsField(['-sT', '-Pn', '-T4', '-p', '1-1000'])
   nmap_flags!: string[];
 
-  @ApiProperty({ type: [String], example: ['127.0.0.0/28', 'localhost'] })
-  @IsArray()
-  @ArrayNotEmpty()
-  @ArrayMaxSize(1024)
-  @IsString({ each: true })
-  @MaxLength(256, { each: true })
+  @TargetsField(1024, ['127.0.0.0/28', 'localhost'])
   targets!: string[];
 
   @ApiPropertyOptional({ enum: RUNNERS, default: 'asyncio' })

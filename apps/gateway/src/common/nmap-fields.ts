@@ -1,0 +1,27 @@
+// The nmap_flags and targets fields, validated alike wherever a request carries an nmap run.
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
+import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsDefined, IsString, MaxLength } from 'class-validator';
+
+// applyDecorators applies in list order, stacked decorators bottom-up: the lists are bottom-up, so the rules
+// register as they would stacked, and error messages keep their order (see common/validation.ts).
+
+export const NmapFlagsField = (example: string[]) =>
+  applyDecorators(
+    MaxLength(256, { each: true }),
+    IsString({ each: true }),
+    ArrayMaxSize(64),
+    IsArray(),
+    IsDefined(),
+    ApiProperty({ type: [String], example, description: 'Options on the allow-list' }),
+  );
+
+export const TargetsField = (maxTargets: number, example: string[]) =>
+  applyDecorators(
+    MaxLength(256, { each: true }),
+    IsString({ each: true }),
+    ArrayMaxSize(maxTargets),
+    ArrayNotEmpty(),
+    IsArray(),
+    ApiProperty({ type: [String], example, description: 'Addresses, ranges, CIDRs or host names' }),
+  );
