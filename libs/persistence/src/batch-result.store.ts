@@ -1,13 +1,8 @@
 // Stores what one nmap batch found, exactly once: a retried batch, or two workers racing on the same batch,
 // write hosts and ports a single time. The worker calls this; it needs no Nest.
-import {
-  raw,
-  UniqueConstraintViolationException,
-  type EntityManager,
-  type EntityName,
-} from '@mikro-orm/core';
-import type { Knex, SqlEntityManager } from '@mikro-orm/postgresql';
-import { Batch, Host, Port, ScanResult, type HostnameEntry } from './entities';
+import type { EntityManager } from '@mikro-orm/core';
+import type { HostnameEntry } from './entities';
+import { isUniqueViolation, json, knexOf, type Knex } from './sql';
 
 export interface PortResultInput {
   protocol: string;
@@ -52,6 +47,17 @@ export interface StoreBatchResultOutcome {
  */
 const INSERT_CHUNK = 500;
 
+/** The batch columns a completed batch is stored with. */
+interface Completion {
+  status: 'completed';
+  worker_id: string;
+  exit_code: number | null;
+  stderr: string | null;
+  finished_at: Date;
+  hosts_up: number;
+  open_ports: number;
+}
+
 export class BatchResultStore {
   constructor(private readonly em: EntityManager) {}
 
@@ -59,6 +65,7 @@ export class BatchResultStore {
    * In one transaction: claims the batch (a conditional UPDATE to `completed`, which only one caller can win),
    * writes its hosts and ports, and adds its numbers to the run's counters. A host already stored for the
    * run by another batch (two targets resolving to one address) keeps its row and gains this batch's ports.
+   * Five statements in the common case, through knex (see sql.ts).
    */
   async storeBatchResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
     const hosts = mergeHosts(input.hosts);
@@ -67,83 +74,91 @@ export class BatchResultStore {
       (sum, host) => sum + host.ports.filter((port) => port.state === 'open').length,
       0,
     );
+    const completion: Completion = {
+      status: 'completed',
+      worker_id: input.workerId,
+      exit_code: input.exitCode,
+      stderr: input.stderr,
+      finished_at: input.finishedAt,
+      hosts_up: hostsUp,
+      open_ports: openPorts,
+    };
+    const knex = knexOf(this.em);
     try {
-      return await this.em.fork().transactional(async (tx) => {
-        const completion = {
-          status: 'completed' as const,
-          workerId: input.workerId,
-          exitCode: input.exitCode,
-          stderr: input.stderr,
-          finishedAt: input.finishedAt,
-          hostsUp,
-          openPorts,
-        };
+      return await knex.transaction(async (trx) => {
         // The claim is the transaction's first statement: on SQLite a write first waits for the lock, where a
         // read first would fail with SQLITE_BUSY once another process had written in between.
-        const claimed = await tx.nativeUpdate(
-          Batch,
-          { id: input.batchId, status: { $nin: ['completed', 'failed'] } },
-          completion,
-        );
-        const reclaimedFailed =
-          claimed === 0 &&
-          (await tx.nativeUpdate(Batch, { id: input.batchId, status: 'failed' }, completion)) === 1;
-        const batch = await findBatch(tx, input.batchId);
-        const resultId = batch.result.id;
-        if (claimed === 0 && !reclaimedFailed) {
-          return this.alreadyStored(tx, input.batchId, resultId);
+        let reclaimedFailed = false;
+        let claim = await claimBatch(trx, input.batchId, completion, 'unfinished');
+        if (!claim) {
+          claim = await claimBatch(trx, input.batchId, completion, 'failed');
+          reclaimedFailed = claim !== undefined;
         }
+        if (!claim) return (await alreadyStored(trx, input.batchId)).outcome;
 
-        const sql = tx as unknown as SqlEntityManager;
-        await insertHosts(sql, resultId, input.batchId, hosts, input.finishedAt);
-        const hostIds = await findHostIds(sql, resultId, hosts);
-        await insertPorts(sql, hosts, hostIds);
-        await tx.nativeUpdate(
-          ScanResult,
-          { id: resultId },
-          {
-            batchesDone: raw('batches_done + 1'),
+        const resultId = claim;
+        const hostIds = await insertHosts(trx, resultId, input.batchId, hosts, input.finishedAt);
+        await insertPorts(trx, hosts, hostIds);
+        await trx('scan_results')
+          .where({ id: resultId })
+          .update({
+            batches_done: trx.raw('batches_done + 1'),
             // A batch that failed an earlier attempt was counted as failed; it no longer is.
-            ...(reclaimedFailed ? { batchesFailed: raw('batches_failed - 1') } : {}),
-            hostsUp: raw('hosts_up + ?', [hostsUp]),
-            openPorts: raw('open_ports + ?', [openPorts]),
-          },
-        );
+            ...(reclaimedFailed ? { batches_failed: trx.raw('batches_failed - 1') } : {}),
+            hosts_up: trx.raw('hosts_up + ?', [hostsUp]),
+            open_ports: trx.raw('open_ports + ?', [openPorts]),
+          });
         return { stored: true, hostsUp, openPorts, resultId };
       });
     } catch (error) {
       // Defensive: after losing the claim a caller never inserts, and conflicting rows are skipped. Should a
       // unique violation surface anyway, a batch that is completed now was stored once, by someone else.
-      if (error instanceof UniqueConstraintViolationException) {
-        const fork = this.em.fork();
-        const batch = await findBatch(fork, input.batchId);
-        if (batch.status === 'completed') {
-          return this.alreadyStored(fork, input.batchId, batch.result.id);
-        }
+      if (isUniqueViolation(error)) {
+        const stored = await alreadyStored(knex, input.batchId);
+        if (stored.completed) return stored.outcome;
       }
       throw error;
     }
   }
-
-  private async alreadyStored(
-    em: EntityManager,
-    batchId: number,
-    resultId: number,
-  ): Promise<StoreBatchResultOutcome> {
-    const stored = await em.findOneOrFail(Batch, batchId, {
-      fields: ['hostsUp', 'openPorts'],
-      disableIdentityMap: true,
-    });
-    return { stored: false, hostsUp: stored.hostsUp, openPorts: stored.openPorts, resultId };
-  }
 }
 
-async function findBatch(em: EntityManager, batchId: number): Promise<Pick<Batch, 'status' | 'result'>> {
-  const batch = await em.findOne(Batch, batchId, { fields: ['status', 'result'], disableIdentityMap: true });
-  if (!batch) {
-    throw new Error(`Batch ${batchId} does not exist`);
-  }
-  return batch;
+/**
+ * Moves the batch to `completed` if it is in one of the given states; returns its run's id when it did.
+ * `unfinished` is pending, running or stopped (a batch stopped while its nmap was already done still counts).
+ */
+async function claimBatch(
+  trx: Knex.Transaction,
+  batchId: number,
+  completion: Completion,
+  from: 'unfinished' | 'failed',
+): Promise<number | undefined> {
+  const query = trx('batches').where({ id: batchId });
+  if (from === 'failed') query.andWhere({ status: 'failed' });
+  else query.whereNotIn('status', ['completed', 'failed']);
+  const rows: Array<{ result_id: number | string }> = await query.update(completion, ['result_id']);
+  return rows.length > 0 ? Number(rows[0].result_id) : undefined;
+}
+
+async function alreadyStored(
+  knex: Knex,
+  batchId: number,
+): Promise<{ outcome: StoreBatchResultOutcome; completed: boolean }> {
+  const row:
+    { status: string; result_id: number | string; hosts_up: number; open_ports: number } | undefined =
+    await knex('batches')
+      .select('status', 'result_id', 'hosts_up', 'open_ports')
+      .where({ id: batchId })
+      .first();
+  if (!row) throw new Error(`Batch ${batchId} does not exist`);
+  return {
+    outcome: {
+      stored: false,
+      hostsUp: Number(row.hosts_up),
+      openPorts: Number(row.open_ports),
+      resultId: Number(row.result_id),
+    },
+    completed: row.status === 'completed',
+  };
 }
 
 /** One entry per address (nmap can report a target twice), one port per protocol/number; first wins. */
@@ -174,34 +189,17 @@ function chunks<T>(items: T[], size = INSERT_CHUNK): T[][] {
 }
 
 /**
- * Bulk inserts go straight to the transaction's knex: MikroORM's query builder spends ~4x longer preparing
- * rows than the database spends storing them. Rows are therefore written in column form here, the JSON
- * columns serialised by hand; the read-back tests keep this in step with the entities.
+ * Inserts the batch's hosts and returns the ids of those that have ports. A host another batch of the run
+ * already stored is skipped by the insert and looked up instead (rare: two targets resolving to one address).
  */
-function insertInto(em: SqlEntityManager, entity: EntityName<object>) {
-  const meta = em.getMetadata().get(entity);
-  const schema = meta.schema ?? em.config.get('schema');
-  const trx = em.getTransactionContext<Knex.Transaction>();
-  if (!trx) {
-    throw new Error('Bulk inserts must run inside a transaction');
-  }
-  return (rows: Record<string, unknown>[], conflict: string[]) => {
-    const query = (schema ? trx.withSchema(schema) : trx).table(meta.tableName);
-    return query.insert(rows).onConflict(conflict).ignore();
-  };
-}
-
-const json = (value: unknown): string | null =>
-  value === undefined || value === null ? null : JSON.stringify(value);
-
 async function insertHosts(
-  em: SqlEntityManager,
+  trx: Knex.Transaction,
   resultId: number,
   batchId: number,
   hosts: HostResultInput[],
   createdAt: Date,
-): Promise<void> {
-  const insert = insertInto(em, Host);
+): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
   const rows = hosts.map((host) => ({
     result_id: resultId,
     batch_id: batchId,
@@ -215,36 +213,28 @@ async function insertHosts(
     created_at: createdAt,
   }));
   for (const chunk of chunks(rows)) {
-    await insert(chunk, ['result_id', 'address']);
+    const inserted: Array<{ id: number | string; address: string }> = await trx('hosts')
+      .insert(chunk, ['id', 'address'])
+      .onConflict(['result_id', 'address'])
+      .ignore();
+    for (const row of inserted) ids.set(row.address, Number(row.id));
   }
-}
-
-async function findHostIds(
-  em: SqlEntityManager,
-  resultId: number,
-  hosts: HostResultInput[],
-): Promise<Map<string, number>> {
-  const ids = new Map<string, number>();
-  const withPorts = hosts.filter((host) => host.ports.length > 0).map((host) => host.address);
-  for (const addresses of chunks(withPorts)) {
-    const rows = await em
-      .createQueryBuilder(Host)
-      .select(['id', 'address'])
-      .where({ result: resultId, address: { $in: addresses } })
-      .execute<Array<{ id: number; address: string }>>('all', false);
-    for (const row of rows) {
-      ids.set(row.address, Number(row.id));
-    }
+  const missing = hosts.filter((host) => host.ports.length > 0 && !ids.has(host.address));
+  for (const chunk of chunks(missing.map((host) => host.address))) {
+    const found: Array<{ id: number | string; address: string }> = await trx('hosts')
+      .select('id', 'address')
+      .where({ result_id: resultId })
+      .whereIn('address', chunk);
+    for (const row of found) ids.set(row.address, Number(row.id));
   }
   return ids;
 }
 
 async function insertPorts(
-  em: SqlEntityManager,
+  trx: Knex.Transaction,
   hosts: HostResultInput[],
   hostIds: Map<string, number>,
 ): Promise<void> {
-  const insert = insertInto(em, Port);
   const rows: Record<string, unknown>[] = [];
   for (const host of hosts) {
     const hostId = hostIds.get(host.address);
@@ -267,6 +257,6 @@ async function insertPorts(
     }
   }
   for (const chunk of chunks(rows)) {
-    await insert(chunk, ['host_id', 'protocol', 'port']);
+    await trx('ports').insert(chunk).onConflict(['host_id', 'protocol', 'port']).ignore();
   }
 }

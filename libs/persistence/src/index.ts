@@ -12,3 +12,5 @@ export { checkDatabase } from './health';
 export * from './batch-result.store';
 export { markBatchRunning, markBatchFailed } from './batch-lifecycle';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
+export { knexOf, isUniqueViolation, type Knex } from './sql';
+export { insertOneOffScan, type OneOffScanInput } from './scan-records';

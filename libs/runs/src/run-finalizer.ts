@@ -4,7 +4,7 @@ import { EntityManager } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
 import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
-import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
+import { Batch, Host, knexOf, Scan, ScanResult } from '@nso/persistence';
 
 const ACTIVE = ['queued', 'running'] as const;
 
@@ -24,40 +24,43 @@ export class RunFinalizer {
 
   /** Every batch has finished: the run completes (or fails, when no batch succeeded). */
   async complete(ref: { scanId: number; resultId: number }): Promise<void> {
-    const em = this.em.fork();
+    // Through knex (see @nso/persistence sql.ts): this is on the path of every scan's last event.
+    const knex = knexOf(this.em);
     // Counted in SQL: a run of a /8 has 65,536 batch rows, each with its target list.
-    const totals: BatchTotals[] = await em.getConnection().execute(
-      `select status, count(*) as batches, coalesce(sum(hosts_up), 0) as hosts_up,
-              coalesce(sum(open_ports), 0) as open_ports
-         from batches where result_id = ? group by status`,
-      [ref.resultId],
-    );
+    const totals: BatchTotals[] = await knex('batches')
+      .select('status')
+      .count({ batches: '*' })
+      .select(knex.raw('coalesce(sum(hosts_up), 0) as hosts_up'))
+      .select(knex.raw('coalesce(sum(open_ports), 0) as open_ports'))
+      .where({ result_id: ref.resultId })
+      .groupBy('status');
     const of = (status: string) => totals.find((t) => t.status === status);
     const done = Number(of('completed')?.batches ?? 0);
     const failed = Number(of('failed')?.batches ?? 0);
     const status = done === 0 && failed > 0 ? 'failed' : 'completed';
     const finishedAt = new Date();
-    const changed = await em.nativeUpdate(
-      ScanResult,
-      { id: ref.resultId, status: { $in: [...ACTIVE] } },
-      {
-        status,
-        finishedAt,
-        batchesDone: done,
-        batchesFailed: failed,
-        hostsUp: Number(of('completed')?.hosts_up ?? 0),
-        openPorts: Number(of('completed')?.open_ports ?? 0),
-        error: status === 'failed' ? `all ${failed} batches failed` : null,
-      },
-    );
-    if (changed !== 1) return;
+    const ended: Array<{ runner: string }> = await knex('scan_results')
+      .where({ id: ref.resultId })
+      .whereIn('status', [...ACTIVE])
+      .update(
+        {
+          status,
+          finished_at: finishedAt,
+          batches_done: done,
+          batches_failed: failed,
+          hosts_up: Number(of('completed')?.hosts_up ?? 0),
+          open_ports: Number(of('completed')?.open_ports ?? 0),
+          error: status === 'failed' ? `all ${failed} batches failed` : null,
+        },
+        ['runner'],
+      );
+    if (ended.length !== 1) return;
 
+    const em = this.em.fork();
     let terminal: ScanEventBody;
     if (status === 'failed') {
       terminal = { event: 'scan_failed', scan_id: ref.scanId, error: `all ${failed} batches failed` };
-    } else if (
-      (await em.findOneOrFail(ScanResult, ref.resultId, { fields: ['runner'] })).runner === 'multiprocessing'
-    ) {
+    } else if (ended[0].runner === 'multiprocessing') {
       terminal = {
         event: 'legacy_scan_complete',
         scan_id: ref.scanId,

@@ -10,7 +10,7 @@ import {
 import { ControlMessage } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
 import { assertSingleFamily, countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
-import { Batch, Project, Scan, ScanResult, User } from '@nso/persistence';
+import { Batch, insertOneOffScan, Scan, ScanResult } from '@nso/persistence';
 import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
 import Redis from 'ioredis';
 import { ProjectsService } from '../projects/projects.service';
@@ -50,61 +50,37 @@ export class ScansService {
     const targetsTotal = countTargets(specs);
     const batchesTotal = Math.ceil(targetsTotal / chunkSize);
 
-    // Two plain inserts in one transaction: this is the hot path of every scan start.
-    const { scan, result } = await this.em.fork().transactional(async (em) => {
-      const scan = em.create(
-        Scan,
-        {
-          owner: em.getReference(User, ownerId),
-          project: em.getReference(Project, projectId),
-          name: `Scan of ${input.targets.join(', ')}`.slice(0, 200),
-          targets: input.targets,
-          nmapFlags: flags,
-          runner,
-          chunkSize,
-          concurrency,
-          isOneOff: true,
-          lastRun: new Date(),
-        },
-        { persist: false },
-      );
-      scan.id = (await em.insert(scan)) as number;
-      const result = em.create(
-        ScanResult,
-        {
-          scan,
-          runner,
-          nmapFlags: flags,
-          targets: input.targets,
-          chunkSize,
-          concurrency,
-          targetsTotal,
-          batchesTotal,
-        },
-        { persist: false },
-      );
-      result.id = (await em.insert(result)) as number;
-      return { scan, result };
+    const { scanId, resultId } = await insertOneOffScan(this.em, {
+      ownerId,
+      projectId,
+      name: `Scan of ${input.targets.join(', ')}`.slice(0, 200),
+      targets: input.targets,
+      nmapFlags: flags,
+      runner,
+      chunkSize,
+      concurrency,
+      targetsTotal,
+      batchesTotal,
     });
 
     try {
       const plan = {
-        scanId: scan.id,
-        resultId: result.id,
+        scanId,
+        resultId,
         targets: input.targets,
         chunkSize,
         nmapFlags: flags,
       };
-      await this.scheduler.enqueue(plan, await this.state.start(result.id, batchesTotal, concurrency));
+      await this.scheduler.enqueue(plan, await this.state.start(resultId, batchesTotal, concurrency));
     } catch (error) {
       // Nothing half-done stays behind as "queued": the run is marked failed and the client told to retry.
-      this.logger.error(`could not enqueue scan ${scan.id}: ${(error as Error).message}`);
+      this.logger.error(`could not enqueue scan ${scanId}: ${(error as Error).message}`);
       await this.em
         .fork()
-        .nativeUpdate(ScanResult, { id: result.id }, { status: 'failed', error: 'could not enqueue' });
+        .nativeUpdate(ScanResult, { id: resultId }, { status: 'failed', error: 'could not enqueue' });
       throw new ServiceUnavailableException({ error: 'The queue is not available; try again' });
     }
-    return { scan_id: scan.id, status: 'started' };
+    return { scan_id: scanId, status: 'started' };
   }
 
   /** Stops the scan's active run: no batch starts afterwards, running nmap processes end on every worker. */

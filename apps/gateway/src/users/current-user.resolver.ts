@@ -1,6 +1,6 @@
 import { EntityManager } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
-import { ApiToken, User } from '@nso/persistence';
+import { knexOf, User } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import { readCookie, SESSION_COOKIE } from '../auth/cookies';
 import { digest, SessionStore } from '../auth/session.store';
@@ -40,20 +40,34 @@ export class CurrentUserResolver {
     return { user: toAuthUser(user), method: 'session', sessionId };
   }
 
+  /** One indexed join per request, through knex (see @nso/persistence sql.ts): every API call pays for it. */
   private async fromToken(token: string): Promise<Resolved> {
-    const em = this.em.fork();
-    const record = await em.findOne(
-      ApiToken,
-      { tokenHash: digest(token) },
-      { populate: ['user'], strategy: 'joined' },
-    );
+    const knex = knexOf(this.em);
+    const record: TokenRow | undefined = await knex('api_tokens as t')
+      .join('users as u', 'u.id', 't.user_id')
+      .select('t.id', 't.last_used_at', 'u.id as user_id', 'u.username', 'u.role')
+      .where('t.token_hash', digest(token))
+      .first();
     if (!record) return { error: 'Invalid or revoked token' };
     const now = new Date();
-    if (!record.lastUsedAt || now.getTime() - record.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-      await em.nativeUpdate(ApiToken, { id: record.id }, { lastUsedAt: now });
+    const lastUsed = record.last_used_at === null ? undefined : new Date(record.last_used_at).getTime();
+    if (lastUsed === undefined || now.getTime() - lastUsed > LAST_USED_RESOLUTION_MS) {
+      await knex('api_tokens').where({ id: record.id }).update({ last_used_at: now });
     }
-    return { user: toAuthUser(record.user), method: 'token' };
+    return {
+      user: { id: Number(record.user_id), username: record.username, role: record.role },
+      method: 'token',
+    };
   }
+}
+
+/** A token with its user; timestamps come back as Date (PostgreSQL) or epoch milliseconds (SQLite). */
+interface TokenRow {
+  id: number;
+  last_used_at: Date | number | string | null;
+  user_id: number;
+  username: string;
+  role: AuthUser['role'];
 }
 
 export const toAuthUser = (user: User): AuthUser => ({

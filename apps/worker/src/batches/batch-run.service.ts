@@ -217,10 +217,17 @@ export class BatchRunService {
               },
             ]
           : [];
-      await this.events.publishMany(ref, [...complete, progress]);
+      // Not awaited before moving on: the finalizer's terminal event goes out on the same connection, after
+      // these, so the order holds while the database work overlaps the round trip.
+      const published = this.events.publishMany(ref, [...complete, progress]);
+      published.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       if (finish.nextSeq !== undefined)
         await this.scheduler.enqueue(await this.planOf(ref), [finish.nextSeq]);
+      if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
+      await published;
+      return;
     }
+    // Counted before (a retried job whose earlier attempt died here): the run may still need its ending.
     if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
   }
 
