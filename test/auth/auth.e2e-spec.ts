@@ -166,6 +166,7 @@ describe('authentication, sessions and tokens', () => {
         created_at: expect.any(String),
         last_used_at: expect.any(String),
       });
+      expect(Math.abs(Date.now() - Date.parse(entry.last_used_at))).toBeLessThan(60_000);
       expect(JSON.stringify(listed.body)).not.toContain(created.body.token);
 
       await gateway.api().delete(`/api/tokens/${created.body.id}`).expect(200, { message: 'Token revoked' });

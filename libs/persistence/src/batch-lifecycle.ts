@@ -1,49 +1,82 @@
 // Status changes of a batch outside of storing its result. Each is one conditional UPDATE, so a retried job
 // or a late worker cannot move a batch backwards, and the run's counters change only with a real transition.
 import { raw, type EntityManager } from '@mikro-orm/core';
-import { Batch, ScanResult } from './entities';
+import { Batch, ScanResult, type BatchStatus } from './entities';
+import { idOf, json, knexOf } from './sql';
+
+export interface BatchStartInput {
+  resultId: number;
+  seq: number;
+  targets: string[];
+  workerId: string;
+}
+
+/** What a worker found when it started a batch: run it, or not (and why). */
+export type BatchStart =
+  | { runnable: true; batchId: number }
+  | { runnable: false; batchId: number; status: BatchStatus; hostsUp: number; openPorts: number };
 
 /**
- * Marks the batch running on `workerId` (counting the attempt) and its run running if it was still queued.
- * Returns false when the batch must not run: it is completed or stopped, or does not exist.
+ * Creates the batch's row as running on `workerId`, or takes the existing row over for this attempt, and marks
+ * its run running if it was still queued. A batch that is completed or stopped is not runnable; one that failed
+ * an earlier attempt is, and no longer counts as failed. In the common case (the batch's first attempt) this is
+ * two statements, through knex (sql.ts): it runs beside every batch's nmap.
  */
-export async function markBatchRunning(
-  em: EntityManager,
-  batchId: number,
-  workerId: string,
-): Promise<boolean> {
-  return em.transactional(async (tx) => {
+export async function startBatch(em: EntityManager, input: BatchStartInput): Promise<BatchStart> {
+  return knexOf(em).transaction(async (trx) => {
     const now = new Date();
-    // A function: a raw() fragment is consumed by the query it is used in.
-    const start = () => ({
-      status: 'running' as const,
-      workerId,
-      startedAt: now,
-      attempts: raw('attempts + 1'),
-    });
-    // Writes come first in the transaction (see BatchResultStore). `running` again is allowed: a worker
-    // killed mid-batch leaves it so, and the job then runs again elsewhere.
-    const started = await tx.nativeUpdate(
-      Batch,
-      { id: batchId, status: { $in: ['pending', 'running'] } },
-      start(),
-    );
-    const retried =
-      started === 0 && (await tx.nativeUpdate(Batch, { id: batchId, status: 'failed' }, start())) === 1;
-    if (started === 0 && !retried) {
-      return false;
+    const running = { status: 'running', worker_id: input.workerId, started_at: now };
+    const key = { result_id: input.resultId, seq: input.seq };
+    // Writes come first in the transaction (see BatchResultStore).
+    const created: IdRow[] = await trx('batches')
+      .insert({ ...key, targets: json(input.targets), ...running, attempts: 1, created_at: now }, ['id'])
+      .onConflict(['result_id', 'seq'])
+      .ignore();
+    let batchId = created.length > 0 ? idOf(created[0]) : undefined;
+    if (batchId === undefined) {
+      const takeOver = (from: BatchStatus[]) =>
+        trx('batches')
+          .where(key)
+          .whereIn('status', from)
+          .update({ ...running, attempts: trx.raw('attempts + 1') }, ['id']) as Promise<IdRow[]>;
+      // `running` again is allowed: a worker killed mid-batch leaves it so, and the job then runs elsewhere.
+      const resumed = await takeOver(['pending', 'running']);
+      const retried = resumed.length > 0 ? [] : await takeOver(['failed']);
+      batchId = [...resumed, ...retried].map(idOf)[0];
+      if (retried.length > 0) {
+        await trx('scan_results')
+          .where({ id: input.resultId })
+          .update({ batches_failed: trx.raw('batches_failed - 1') });
+      }
     }
-    const resultId = await findResultId(tx, batchId);
-    if (retried) {
-      await tx.nativeUpdate(ScanResult, { id: resultId }, { batchesFailed: raw('batches_failed - 1') });
+    if (batchId === undefined) {
+      const row: BatchRow = await trx('batches')
+        .select('id', 'status', 'hosts_up', 'open_ports')
+        .where(key)
+        .first();
+      return {
+        runnable: false,
+        batchId: idOf(row),
+        status: row.status,
+        hostsUp: Number(row.hosts_up),
+        openPorts: Number(row.open_ports),
+      };
     }
-    await tx.nativeUpdate(
-      ScanResult,
-      { id: resultId, status: 'queued' },
-      { status: 'running', startedAt: now },
-    );
-    return true;
+    await trx('scan_results')
+      .where({ id: input.resultId, status: 'queued' })
+      .update({ status: 'running', started_at: now });
+    return { runnable: true, batchId };
   });
+}
+
+interface IdRow {
+  id: number | string;
+}
+
+interface BatchRow extends IdRow {
+  status: BatchStatus;
+  hosts_up: number;
+  open_ports: number;
 }
 
 /**

@@ -10,7 +10,7 @@ export {
 export { runMigrations, schemaDrift } from './migrate';
 export { checkDatabase } from './health';
 export * from './batch-result.store';
-export { markBatchRunning, markBatchFailed } from './batch-lifecycle';
+export { startBatch, markBatchFailed, type BatchStart, type BatchStartInput } from './batch-lifecycle';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { insertOneOffScan, type OneOffScanInput } from './scan-records';

@@ -1,4 +1,4 @@
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BatchJobData, ScanEventBody } from '@nso/contracts';
@@ -13,7 +13,7 @@ import {
   ScanScope,
   ScopeError,
 } from '@nso/nmap';
-import { Batch, BatchResultStore, markBatchFailed, markBatchRunning, ScanResult } from '@nso/persistence';
+import { Batch, BatchResultStore, markBatchFailed, ScanResult, startBatch } from '@nso/persistence';
 import { BatchScheduler, RunFinalizer, RunPlan, RunStateStore } from '@nso/runs';
 import { Job, UnrecoverableError } from 'bullmq';
 
@@ -62,7 +62,7 @@ export class BatchRunService {
     if (await this.state.isStopped(resultId)) return;
     const attempt = job.attemptsMade + 1;
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
-    const em = this.em.fork();
+    const start = { resultId, seq: batchSeq, targets, workerId: this.config.workerId };
 
     // The gateway checked policy and scope; a worker never trusts a job blindly.
     let flags: string[];
@@ -70,8 +70,8 @@ export class BatchRunService {
       await this.scope.checkSpecs(parseTargets(targets));
       flags = this.policy.validate(job.data.nmapFlags);
     } catch (error) {
-      const batch = await this.beginBatch(em, resultId, batchSeq, targets);
-      await this.fail(ref, batch, attempt, true, error);
+      const { batchId } = await startBatch(this.em, start);
+      await this.fail(ref, batchId, batchSeq, attempt, true, error);
       throw new UnrecoverableError((error as Error).message);
     }
 
@@ -87,30 +87,29 @@ export class BatchRunService {
     const controller = new AbortController();
     const scanning = this.runNmap(ref, batchSeq, flags, targets, controller);
     scanning.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    const batch = await this.beginBatch(em, resultId, batchSeq, targets);
-    if (batch.status === 'completed') {
-      // An earlier attempt stored the result and died before moving the run on.
-      controller.abort();
-      await scanning.catch(() => undefined);
-      return this.account(ref, batchSeq, 'done', { hosts_up: batch.hostsUp, open_ports: batch.openPorts });
-    }
-    const runnable = await markBatchRunning(em.fork(), batch.id, this.config.workerId);
+    const batch = await startBatch(this.em, start);
     // A stop that came before this process registered its nmap process is caught here.
-    if (!runnable || (await this.state.isStopped(resultId))) {
+    if (!batch.runnable || (await this.state.isStopped(resultId))) {
       controller.abort();
       await scanning.catch(() => undefined);
-      if (!runnable) return;
+      // An earlier attempt stored the result and died before moving the run on.
+      if (!batch.runnable && batch.status === 'completed') {
+        return this.account(ref, batchSeq, 'done', { hosts_up: batch.hostsUp, open_ports: batch.openPorts });
+      }
+      if (!batch.runnable) return;
     }
 
     try {
       await published;
       const outcome = await scanning;
       if (outcome === 'stopped') {
-        await em.nativeUpdate(Batch, { id: batch.id }, { status: 'stopped', finishedAt: new Date() });
+        await this.em
+          .fork()
+          .nativeUpdate(Batch, { id: batch.batchId }, { status: 'stopped', finishedAt: new Date() });
         return;
       }
-      const stored = await new BatchResultStore(em.fork()).storeBatchResult({
-        batchId: batch.id,
+      const stored = await new BatchResultStore(this.em).storeBatchResult({
+        batchId: batch.batchId,
         workerId: this.config.workerId,
         exitCode: outcome.exitCode,
         stderr: outcome.stderr || null,
@@ -119,7 +118,7 @@ export class BatchRunService {
       });
       await this.account(ref, batchSeq, 'done', { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
     } catch (error) {
-      await this.fail(ref, batch, attempt, lastAttempt, error);
+      await this.fail(ref, batch.batchId, batchSeq, attempt, lastAttempt, error);
       throw error;
     }
   }
@@ -127,25 +126,26 @@ export class BatchRunService {
   /** Records a failed attempt and tells subscribers; the last attempt counts the batch as failed. */
   private async fail(
     ref: RunRef,
-    batch: Batch,
+    batchId: number,
+    batchSeq: number,
     attempt: number,
     final: boolean,
     error: unknown,
   ): Promise<void> {
     const failure = this.describeFailure(error);
     const record = { exitCode: failure.exitCode, stderr: failure.stderr || failure.message };
-    if (final) await markBatchFailed(this.em.fork(), batch.id, record);
-    else await this.em.fork().nativeUpdate(Batch, { id: batch.id }, record);
+    if (final) await markBatchFailed(this.em.fork(), batchId, record);
+    else await this.em.fork().nativeUpdate(Batch, { id: batchId }, record);
     await this.events.publish(ref, {
       event: 'batch_failed',
-      batch_id: batch.seq,
+      batch_id: batchSeq,
       error: failure.message,
       exit_code: failure.exitCode,
       stderr: failure.stderr,
       attempt,
       will_retry: !final,
     });
-    if (final) await this.account(ref, batch.seq, 'failed');
+    if (final) await this.account(ref, batchSeq, 'failed');
   }
 
   private async runNmap(
@@ -234,25 +234,6 @@ export class BatchRunService {
   private async planOf(ref: RunRef): Promise<RunPlan> {
     const result = await this.em.fork().findOneOrFail(ScanResult, ref.resultId);
     return { ...ref, targets: result.targets, chunkSize: result.chunkSize, nmapFlags: result.nmapFlags };
-  }
-
-  private async beginBatch(
-    em: EntityManager,
-    resultId: number,
-    seq: number,
-    targets: string[],
-  ): Promise<Batch> {
-    const existing = await em.findOne(Batch, { result: resultId, seq });
-    if (existing) return existing;
-    try {
-      const batch = em.create(Batch, { result: em.getReference(ScanResult, resultId), seq, targets });
-      await em.flush();
-      return batch;
-    } catch (error) {
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      em.clear();
-      return em.findOneOrFail(Batch, { result: resultId, seq });
-    }
   }
 
   private describeFailure(error: unknown): { message: string; exitCode: number | null; stderr: string } {
