@@ -68,6 +68,8 @@ describe('a distributed scan over a /28 of loopback', () => {
     expect(completes.map((e) => e.summary.hosts_up).reduce((a, b) => a + b, 0)).toBe(16);
     const lines = scanEvents.filter((e) => e.event === 'line' && e.batch_id === 1).map((e) => e.line);
     expect(lines[0]).toMatch(/^Starting Nmap/);
+    expect(lines.at(-1)).toMatch(/^Nmap done: 4 IP addresses \(4 hosts up\) scanned/);
+    expect(lines.filter((line) => /^Nmap scan report for 127\.0\.10\.\d+$/.test(line))).toHaveLength(4);
     expect(scanEvents.filter((e) => e.event === 'progress').at(-1)).toMatchObject({
       percent: 100,
       batches_done: 4,

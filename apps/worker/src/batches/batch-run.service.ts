@@ -19,6 +19,9 @@ import { Job, UnrecoverableError } from 'bullmq';
 
 type RunRef = { scanId: number; resultId: number };
 
+/** At most this many `line` events in one publish: keeps each Lua call and pub/sub message short. */
+const LINES_PER_PUBLISH = 256;
+
 /** Why a batch's nmap run did not produce a result. */
 class BatchAttemptError extends Error {
   constructor(
@@ -158,6 +161,15 @@ export class BatchRunService {
     const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
     this.running.set(ref.resultId, mine.add(controller));
     const published: Promise<unknown>[] = [];
+    // The lines of one stdout read arrive together; they go out as one publish (one round trip, consecutive
+    // seqs) at the end of that read, so nothing waits for a timer. Published without waiting: one connection
+    // sends them in order, and order within a batch is the point.
+    let lines: ScanEventBody[] = [];
+    const flush = () => {
+      if (lines.length === 0) return;
+      published.push(this.events.publishMany(ref, lines));
+      lines = [];
+    };
     try {
       const run = await this.nmap.run({
         nmapPath: this.config.nmapPath,
@@ -165,13 +177,14 @@ export class BatchRunService {
         targets,
         signal: controller.signal,
         killGraceMs: 1000,
-        // Published without waiting: one connection sends them in order, and order within a batch is the point.
         onLine: (line) => {
-          if (!controller.signal.aborted) {
-            published.push(this.events.publish(ref, { event: 'line', batch_id: batchSeq, line }));
-          }
+          if (controller.signal.aborted) return;
+          if (lines.length === 0) queueMicrotask(flush);
+          lines.push({ event: 'line', batch_id: batchSeq, line });
+          if (lines.length >= LINES_PER_PUBLISH) flush();
         },
       });
+      flush();
       await Promise.all(published);
       if (run.cancelled) return 'stopped' as const;
       if (run.exitCode !== 0) {
