@@ -189,19 +189,19 @@ function report(
         'POST sent → 200 received',
         zero,
         (s) => s.response,
-        'HTTP, validation, scope, DB transaction (scan + run), run state, BullMQ addBulk',
+        'HTTP, token lookup, rate limit, validation, scope, scan + run inserts, run state, BullMQ addBulk',
       ),
       seg(
         'POST sent → `batch_start` ts',
         zero,
         (s) => s.batchStart,
-        'the above, BullMQ pickup, worker: load run, stop flag, batch row insert, 2 updates, scope/policy',
+        'the above, BullMQ pickup, worker: stop flag, scope/policy (the batch row is written while nmap runs)',
       ),
       seg(
         '`batch_start` → first `line` ts',
         (s) => s.batchStart,
         (s) => s.firstLine,
-        'stop flag, mkfifo (execFile), spawn nmap, and most of the nmap run: its stdout is a pipe, so nmap buffers it and the first line comes late',
+        'spawn nmap (its XML pipe is made ahead), and most of the nmap run: its stdout is a pipe, so nmap buffers it and the first line comes late',
       ),
       seg(
         'first → last `line` ts',
@@ -213,13 +213,13 @@ function report(
         'last `line` → `batch_complete` ts',
         (s) => s.lastLine,
         (s) => s.batchComplete,
-        'nmap exit, XML drain, XML parse, result transaction, run-state Lua',
+        'nmap exit, XML drain, XML parse, result transaction (5 statements), run-state Lua',
       ),
       seg(
         '`batch_complete` → `scan_complete` ts',
         (s) => s.batchComplete,
         (s) => s.scanComplete,
-        'progress event, counters update, finalizer (2 reads, 2 updates)',
+        'finalizer: aggregate, conditional update returning the runner, publish',
       ),
       seg(
         '`scan_complete` ts → received on WS',
