@@ -3,7 +3,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { BATCH_QUEUE } from '@nso/contracts';
 import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
 import { Queue } from 'bullmq';
-import { nmapProcessesMatching, waitUntil } from '../support/nmap-processes';
+import { nmapProcessesMatching, processEnded, waitUntil } from '../support/nmap-processes';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
@@ -82,7 +82,11 @@ describe('scan control and faults', () => {
     const first = await socket.waitFor((m) => m.event === 'batch_start');
     const victim = system.workers.find((w) => w.output().includes(`worker ${first.worker} ready`))!;
     await waitUntil(() => socket.messages.some((m) => m.event === 'line'), 10_000, 'nmap output');
+    const [orphan] = nmapProcessesMatching('127.0.12.1');
+    expect(orphan).toEqual(expect.any(Number));
     await victim.stop('SIGKILL');
+    // Its nmap does not scan on unowned: the parent-death signal ends it.
+    await waitUntil(() => processEnded(orphan), 2_000, `the killed worker's nmap (pid ${orphan}) ending`);
 
     const rerun = await socket.waitFor((m) => m.event === 'batch_start' && m.worker !== first.worker, 30_000);
     expect(rerun.batch_id).toBe(1);

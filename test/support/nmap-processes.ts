@@ -15,6 +15,16 @@ export function nmapProcessesMatching(marker: string): number[] {
   return pids;
 }
 
+/** True once the process is gone or a zombie (ended, waiting for whoever adopted it to reap it). */
+export function processEnded(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
 /** Polls until `check` holds or the deadline passes; returns how long it took. */
 export async function waitUntil(
   check: () => boolean | Promise<boolean>,

@@ -150,6 +150,22 @@ describe('NmapProcessRunner', () => {
     ).rejects.toThrow(/nmap executable not found at ".*no-such-nmap" \(ENOENT\)/);
   });
 
+  it('reports a bare nmap name that is not on PATH as not found', async () => {
+    await expect(
+      runner.run({ nmapPath: 'no-such-nmap', flags: [], targets: ['127.0.0.1'], env: { PATH: scriptDir } }),
+    ).rejects.toThrow(/nmap executable not found at "no-such-nmap" \(ENOENT\)/);
+  });
+
+  it('execs nmap in place through the parent-death wrapper, and runs it directly without one', async () => {
+    const script = fakeNmap('pid', 'echo "pid:$$"');
+    for (const wrapped of [new NmapProcessRunner(), new NmapProcessRunner({ parentDeathWrapper: null })]) {
+      const result = await wrapped.run({ nmapPath: script, flags: [], targets: ['127.0.0.1'] });
+      expect(result.exitCode).toBe(0);
+      // The pid the runner reports (and signals on cancellation) is the one that ran the script.
+      expect(result.stdout.trim()).toBe(`pid:${result.pid}`);
+    }
+  });
+
   it('passes argv without a shell, "--" before the targets, and a scrubbed environment', async () => {
     const script = fakeNmap(
       'print-args',

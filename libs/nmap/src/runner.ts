@@ -1,8 +1,17 @@
 // Runs one nmap process: no shell, a scrubbed environment, stdout streamed line by line, XML collected on a
-// separate pipe, and cancellation that takes down the whole process group. A plain class: the apps wrap it as
+// separate pipe, cancellation that takes down the whole process group, and a parent-death signal so that nmap
+// does not outlive a worker that is killed outright. A plain class: the apps wrap it as
 // a provider, and tests or services can substitute anything that implements NmapRunner.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  openSync,
+  promises as fsp,
+  statSync,
+} from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,19 +95,36 @@ export interface NmapProcessRunnerOptions {
   mkfifoPath?: string;
   /** Directory for the short-lived pipe (unlinked before nmap starts). Default os.tmpdir(). */
   tmpDir?: string;
+  /**
+   * util-linux `setpriv`, through which nmap is started with a parent-death signal: should this process die
+   * without cancelling it (SIGKILL, the OOM killer), nmap gets SIGTERM at once instead of scanning on, unowned,
+   * while its batch runs again elsewhere. `setpriv` execs nmap, so the pid and the exit status are nmap's.
+   * Default: /usr/bin/setpriv when it exists (Debian and most Linux distributions have it); null starts nmap
+   * directly.
+   */
+  parentDeathWrapper?: string | null;
 }
+
+const SETPRIV = '/usr/bin/setpriv';
 
 type XmlPipe = { readFd: number; writeFd: number };
 
 export class NmapProcessRunner implements NmapRunner {
   private readonly mkfifoPath: string;
   private readonly tmpDir: string;
+  private readonly wrapper: string | null;
   /** The next run's pipe, made while nothing waits on it (mkfifo is a process of its own: milliseconds). */
   private spare?: Promise<XmlPipe>;
 
   constructor(options: NmapProcessRunnerOptions = {}) {
     this.mkfifoPath = options.mkfifoPath ?? 'mkfifo';
     this.tmpDir = options.tmpDir ?? tmpdir();
+    this.wrapper =
+      options.parentDeathWrapper !== undefined
+        ? options.parentDeathWrapper
+        : isExecutable(SETPRIV)
+          ? SETPRIV
+          : null;
   }
 
   async run(opts: NmapRunOptions): Promise<NmapRunResult> {
@@ -112,12 +138,17 @@ export class NmapProcessRunner implements NmapRunner {
     return new Promise<NmapRunResult>((resolve, reject) => {
       let child: ChildProcess;
       try {
-        child = spawn(opts.nmapPath, argv, {
+        const env = SAFE_NMAP_ENV(opts.env ?? process.env);
+        // With the wrapper, a missing nmap is found here (as spawn would report it), not as setpriv's exit 127.
+        const [command, args] = this.wrapper
+          ? [this.wrapper, ['--pdeathsig', 'TERM', '--', findExecutable(opts.nmapPath, env), ...argv]]
+          : [opts.nmapPath, argv];
+        child = spawn(command, args, {
           stdio: ['ignore', 'pipe', 'pipe', pipe.writeFd],
           // Own process group, so cancelling reaches anything nmap started.
           detached: true,
           shell: false,
-          env: SAFE_NMAP_ENV(opts.env ?? process.env),
+          env,
         });
       } catch (err) {
         closeQuietly(pipe.writeFd);
@@ -347,6 +378,30 @@ function emptyResult(fields: Partial<NmapRunResult>): NmapRunResult {
     durationMs: 0,
     ...fields,
   };
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The file `name` would be executed from: itself when it holds a slash, else the first match on PATH. */
+function findExecutable(name: string, env: NodeJS.ProcessEnv): string {
+  const candidates = name.includes('/')
+    ? [name]
+    : (env.PATH ?? '')
+        .split(':')
+        .filter(Boolean)
+        .map((dir) => join(dir, name));
+  const found = candidates.find(isExecutable);
+  if (found) return found;
+  const denied = candidates.some((path) => existsSync(path));
+  const code = denied ? 'EACCES' : 'ENOENT';
+  throw Object.assign(new Error(`spawn ${name} ${code}`), { code });
 }
 
 function spawnError(nmapPath: string, err: unknown): Error {
