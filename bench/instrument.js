@@ -208,7 +208,10 @@ function install() {
   const spawn = childProcess.ChildProcess.prototype.spawn;
   childProcess.ChildProcess.prototype.spawn = function (options) {
     const start = now();
-    const file = String((options && options.file) || '?')
+    // nmap starts as `setpriv --pdeathsig TERM -- <nmap> …`, which execs it in place: name it by what runs.
+    const args = (options && options.args) || [];
+    const wrapped = /(^|\/)setpriv$/.test(String(options && options.file)) && args.indexOf('--') >= 0;
+    const file = String((wrapped ? args[args.indexOf('--') + 1] : options && options.file) || '?')
       .split('/')
       .pop();
     const result = spawn.apply(this, arguments);
