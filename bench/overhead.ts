@@ -8,9 +8,8 @@ import {
   markdownTable,
   median,
   onCleanup,
-  openTimedSocket,
   p90,
-  postJson,
+  runScanToCompletion,
   runNmapDirect,
   startBenchSystem,
 } from './support';
@@ -101,44 +100,31 @@ export async function runOverhead(options: OverheadOptions): Promise<OverheadRes
 }
 
 async function runApi(system: BenchSystem, flags: string[], host: string): Promise<ApiSample> {
-  const started = await postJson(
-    system.url,
-    '/api/scans/start',
+  const { started, socket, done } = await runScanToCompletion(
+    system,
     { nmap_flags: flags, targets: [host] },
-    system.auth,
+    30_000,
   );
-  if (started.status !== 200)
-    throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
   const t0 = started.sentAt;
-  const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
-  try {
-    const done = await socket.waitFor(
-      (m) => ['scan_complete', 'scan_failed', 'scan_stopped'].includes(m.event),
-      30_000,
-    );
-    if (done.msg.event !== 'scan_complete') throw new Error(`scan ended with ${done.msg.event}`);
-    const at = (event: string, last = false) => {
-      const found = socket.events.filter((e) => e.msg.event === event);
-      const e = last ? found[found.length - 1] : found[0];
-      if (!e) throw new Error(`no ${event} event`);
-      return Date.parse(e.msg.ts) - t0;
-    };
-    const complete = socket.events.find((e) => e.msg.event === 'batch_complete')!;
-    return {
-      total: done.recvAt - t0,
-      response: started.ms,
-      wsOpen: socket.openedAt - t0,
-      batchStart: at('batch_start'),
-      firstLine: at('line'),
-      lastLine: at('line', true),
-      batchComplete: at('batch_complete'),
-      scanComplete: at('scan_complete'),
-      received: done.recvAt - t0,
-      openPorts: complete.msg.summary.open_ports,
-    };
-  } finally {
-    socket.close();
-  }
+  const at = (event: string, last = false) => {
+    const found = socket.events.filter((e) => e.msg.event === event);
+    const e = last ? found[found.length - 1] : found[0];
+    if (!e) throw new Error(`no ${event} event`);
+    return Date.parse(e.msg.ts) - t0;
+  };
+  const complete = socket.events.find((e) => e.msg.event === 'batch_complete')!;
+  return {
+    total: done.recvAt - t0,
+    response: started.ms,
+    wsOpen: socket.openedAt - t0,
+    batchStart: at('batch_start'),
+    firstLine: at('line'),
+    lastLine: at('line', true),
+    batchComplete: at('batch_complete'),
+    scanComplete: at('scan_complete'),
+    received: done.recvAt - t0,
+    openPorts: complete.msg.summary.open_ports,
+  };
 }
 
 function report(

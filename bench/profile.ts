@@ -14,9 +14,8 @@ import {
   markdownTable,
   median,
   onCleanup,
-  openTimedSocket,
   p90,
-  postJson,
+  runScanToCompletion,
   runNmapDirect,
   sleep,
   startBenchSystem,
@@ -77,16 +76,11 @@ export async function runProfile(options: ProfileOptions): Promise<string> {
   try {
     process.stderr.write(`profile: ${options.warmup} warm-up + ${options.runs} instrumented API runs`);
     for (let i = 0; i < options.warmup + options.runs; i++) {
-      const started = await postJson(
-        system.url,
-        '/api/scans/start',
+      const { started, socket, done } = await runScanToCompletion(
+        system,
         { nmap_flags: flags, targets: [host] },
-        system.auth,
+        30_000,
       );
-      if (started.status !== 200) throw new Error(`scans/start answered ${started.status}`);
-      const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
-      const done = await socket.waitFor((m) => m.event === 'scan_complete', 30_000);
-      socket.close();
       const events: Record<string, number> = {};
       for (const e of socket.events) {
         if (e.msg.ts && events[e.msg.event] === undefined) events[e.msg.event] = Date.parse(e.msg.ts);
@@ -164,16 +158,11 @@ export async function runScaleProfile(options: ScaleProfileOptions): Promise<str
         i === 0
           ? { nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-100'], targets: ['127.0.0.0/28'], chunk_size: 4 }
           : { nmap_flags: flags, targets: [target], chunk_size: options.chunkSize };
-      const started = await postJson(
-        system.url,
-        '/api/scans/start',
+      const { started, done } = await runScanToCompletion(
+        system,
         { ...body, concurrency: options.scanConcurrency },
-        system.auth,
+        240_000,
       );
-      if (started.status !== 200) throw new Error(`scans/start answered ${started.status}`);
-      const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
-      const done = await socket.waitFor((m) => m.event === 'scan_complete', 240_000);
-      socket.close();
       if (i > 0) windows.push({ t0: started.sentAt, done: done.recvAt });
       await sleep(300);
       process.stderr.write('.');

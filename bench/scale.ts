@@ -10,8 +10,7 @@ import {
   machineCpu,
   markdownTable,
   median,
-  openTimedSocket,
-  postJson,
+  runScanToCompletion,
   runNmapDirect,
   startBenchSystem,
   TimedEvent,
@@ -167,63 +166,45 @@ async function runApi(
   expectedHosts: number,
 ): Promise<ApiRun> {
   const meter = cpuMeter(system);
-  const started = await postJson(
-    system.url,
-    '/api/scans/start',
-    {
-      nmap_flags: flags,
-      targets: [target],
-      chunk_size: chunkSize,
-      concurrency,
-    },
-    system.auth,
+  const { started, socket, done } = await runScanToCompletion(
+    system,
+    { nmap_flags: flags, targets: [target], chunk_size: chunkSize, concurrency },
+    RUN_TIMEOUT_MS,
   );
-  if (started.status !== 200)
-    throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
   const t0 = started.sentAt;
-  const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
-  try {
-    const done = await socket.waitFor(
-      (m) => ['scan_complete', 'scan_failed', 'scan_stopped'].includes(m.event),
-      RUN_TIMEOUT_MS,
-    );
-    if (done.msg.event !== 'scan_complete') throw new Error(`scan ended with ${done.msg.event}`);
-    const ts = (e: TimedEvent) => Date.parse(e.msg.ts) - t0;
-    const byBatch = new Map<number, TimedEvent[]>();
-    for (const e of socket.events) {
-      if (typeof e.msg.batch_id !== 'number') continue;
-      byBatch.set(e.msg.batch_id, [...(byBatch.get(e.msg.batch_id) ?? []), e]);
-    }
-    const batches: BatchTiming[] = [];
-    let hostsUp = 0;
-    for (const [batch, events] of [...byBatch].sort((a, b) => a[0] - b[0])) {
-      const lines = events.filter((e) => e.msg.event === 'line');
-      const start = events.find((e) => e.msg.event === 'batch_start')!;
-      const complete = events.find((e) => e.msg.event === 'batch_complete');
-      if (!complete) throw new Error(`batch ${batch} did not complete`);
-      hostsUp += complete.msg.summary.hosts_up;
-      batches.push({
-        batch,
-        worker: start.msg.worker,
-        start: ts(start),
-        firstLine: ts(lines[0]),
-        lastLine: ts(lines[lines.length - 1]),
-        complete: ts(complete),
-      });
-    }
-    if (hostsUp !== expectedHosts)
-      throw new Error(`API run found ${hostsUp} hosts up, expected ${expectedHosts}`);
-    return {
-      cpu: meter(),
-      wall: done.recvAt - t0,
-      response: started.ms,
-      scanComplete: ts(done),
-      batches,
-      hostsUp,
-    };
-  } finally {
-    socket.close();
+  const ts = (e: TimedEvent) => Date.parse(e.msg.ts) - t0;
+  const byBatch = new Map<number, TimedEvent[]>();
+  for (const e of socket.events) {
+    if (typeof e.msg.batch_id !== 'number') continue;
+    byBatch.set(e.msg.batch_id, [...(byBatch.get(e.msg.batch_id) ?? []), e]);
   }
+  const batches: BatchTiming[] = [];
+  let hostsUp = 0;
+  for (const [batch, events] of [...byBatch].sort((a, b) => a[0] - b[0])) {
+    const lines = events.filter((e) => e.msg.event === 'line');
+    const start = events.find((e) => e.msg.event === 'batch_start')!;
+    const complete = events.find((e) => e.msg.event === 'batch_complete');
+    if (!complete) throw new Error(`batch ${batch} did not complete`);
+    hostsUp += complete.msg.summary.hosts_up;
+    batches.push({
+      batch,
+      worker: start.msg.worker,
+      start: ts(start),
+      firstLine: ts(lines[0]),
+      lastLine: ts(lines[lines.length - 1]),
+      complete: ts(complete),
+    });
+  }
+  if (hostsUp !== expectedHosts)
+    throw new Error(`API run found ${hostsUp} hosts up, expected ${expectedHosts}`);
+  return {
+    cpu: meter(),
+    wall: done.recvAt - t0,
+    response: started.ms,
+    scanComplete: ts(done),
+    batches,
+    hostsUp,
+  };
 }
 
 /** Starts measuring CPU time; the returned function says who used how much since, in seconds. */

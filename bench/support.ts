@@ -563,6 +563,39 @@ export async function openTimedSocket(
   return { openedAt, events, waitFor, close: () => socket.terminate() };
 }
 
+export interface CompletedScan {
+  started: HttpResult;
+  /** Closed already; its events stay readable. */
+  socket: TimedSocket;
+  /** The `scan_complete` event. */
+  done: TimedEvent;
+}
+
+/**
+ * `POST /api/scans/start` with `body`, then the scan's WebSocket (opened right after the 200) until its terminal
+ * event. Throws unless the start answered 200 and the scan completed within `timeoutMs`.
+ */
+export async function runScanToCompletion(
+  system: BenchSystem,
+  body: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<CompletedScan> {
+  const started = await postJson(system.url, '/api/scans/start', body, system.auth);
+  if (started.status !== 200)
+    throw new Error(`scans/start answered ${started.status}: ${JSON.stringify(started.body)}`);
+  const socket = await openTimedSocket(system.url, started.body.scan_id, system.auth);
+  try {
+    const done = await socket.waitFor(
+      (m) => ['scan_complete', 'scan_failed', 'scan_stopped'].includes(m.event),
+      timeoutMs,
+    );
+    if (done.msg.event !== 'scan_complete') throw new Error(`scan ended with ${done.msg.event}`);
+    return { started, socket, done };
+  } finally {
+    socket.close();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Direct nmap
 

@@ -45,8 +45,8 @@ const FRAGMENTS = 'fragments packets to evade filters';
 const NOT_A_SCAN = 'prints information instead of scanning';
 const NOT_ALLOWED = 'not on the allow-list';
 
-/** Long options refused with a specific reason (keyed without dashes). */
-const REFUSED_LONG: Readonly<Record<string, string>> = {
+/** Refused whether written with one dash or two (nmap accepts both): the -o* outputs, -iL, -iR and -sI. */
+const REFUSED_EITHER: Readonly<Record<string, string>> = {
   oN: WRITES_FILES,
   oX: WRITES_FILES,
   oG: WRITES_FILES,
@@ -54,9 +54,15 @@ const REFUSED_LONG: Readonly<Record<string, string>> = {
   oS: WRITES_FILES,
   oM: WRITES_FILES,
   oH: WRITES_FILES,
-  'append-output': WRITES_FILES,
   iL: 'reads targets from a file',
   iR: 'scans random internet hosts',
+  sI: 'idle scan spoofs packets through a zombie host',
+};
+
+/** Long options refused with a specific reason (keyed without dashes). */
+const REFUSED_LONG: Readonly<Record<string, string>> = {
+  ...REFUSED_EITHER,
+  'append-output': WRITES_FILES,
   excludefile: 'reads exclusions from a file',
   resume: 'reads a previous output file to resume',
   datadir: 'loads nmap data files and scripts from a directory',
@@ -65,7 +71,6 @@ const REFUSED_LONG: Readonly<Record<string, string>> = {
   stylesheet: 'points the XML output at an external stylesheet',
   webxml: 'points the XML output at an external stylesheet',
   script: RUNS_SCRIPTS,
-  sI: 'idle scan spoofs packets through a zombie host',
   'source-port': 'spoofs the source port to slip past firewalls',
   proxies: 'relays connections through proxies',
   proxy: 'relays connections through proxies',
@@ -88,16 +93,7 @@ const REFUSED_LONG: Readonly<Record<string, string>> = {
 
 /** Short options refused with a specific reason; two-letter names are matched before one-letter ones. */
 const REFUSED_SHORT: Readonly<Record<string, string>> = {
-  oN: WRITES_FILES,
-  oX: WRITES_FILES,
-  oG: WRITES_FILES,
-  oA: WRITES_FILES,
-  oS: WRITES_FILES,
-  oM: WRITES_FILES,
-  oH: WRITES_FILES,
-  iL: 'reads targets from a file',
-  iR: 'scans random internet hosts',
-  sI: 'idle scan spoofs packets through a zombie host',
+  ...REFUSED_EITHER,
   sC: RUNS_SCRIPTS,
   o: WRITES_FILES,
   m: WRITES_FILES,

@@ -42,7 +42,8 @@ export async function startBatch(em: EntityManager, input: BatchStartInput): Pro
       // `running` again is allowed: a worker killed mid-batch leaves it so, and the job then runs elsewhere.
       const resumed = await takeOver(['pending', 'running']);
       const retried = resumed.length > 0 ? [] : await takeOver(['failed']);
-      batchId = [...resumed, ...retried].map(idOf)[0];
+      const taken = resumed[0] ?? retried[0];
+      batchId = taken === undefined ? undefined : idOf(taken);
       if (retried.length > 0) {
         await trx('scan_results')
           .where({ id: input.resultId })

@@ -211,6 +211,8 @@ export class BatchRunService {
   ): Promise<void> {
     const finish = await this.state.finish(ref.resultId, batchSeq, kind);
     if (finish.outcome === 'stopped') return;
+    // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
+    let published: Promise<unknown> = Promise.resolve();
     if (finish.outcome === 'counted') {
       // The run's counters in the database moved with the batch row (BatchResultStore, markBatchFailed).
       const progress: ScanEventBody = {
@@ -232,16 +234,13 @@ export class BatchRunService {
           : [];
       // Not awaited before moving on: the finalizer's terminal event goes out on the same connection, after
       // these, so the order holds while the database work overlaps the round trip.
-      const published = this.events.publishMany(ref, [...complete, progress]);
+      published = this.events.publishMany(ref, [...complete, progress]);
       published.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
       if (finish.nextSeq !== undefined)
         await this.scheduler.enqueue(await this.planOf(ref), [finish.nextSeq]);
-      if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
-      await published;
-      return;
     }
-    // Counted before (a retried job whose earlier attempt died here): the run may still need its ending.
     if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
+    await published;
   }
 
   private async planOf(ref: RunRef): Promise<RunPlan> {
