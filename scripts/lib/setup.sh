@@ -35,10 +35,8 @@ ensure_node() {
 ensure_node_modules() {
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "installing npm dependencies (npm ci; better-sqlite3 may build from source, about a minute)"
-    # A registry mirror may lack the prebuilt binaries of other platforms that the lock file names as optional
-    # (npm ci then refuses); npm install tolerates missing optional packages and still honours the lock file.
-    npm ci --no-audit --no-fund --loglevel=error 2>/dev/null \
-      || npm install --no-audit --no-fund --loglevel=error
+    # npm ci refuses a lock file that disagrees with package.json: that is a defect to fix, never to paper over.
+    npm ci --no-audit --no-fund --loglevel=error
   fi
 }
 
