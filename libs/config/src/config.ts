@@ -28,6 +28,8 @@ export interface AppConfig {
   workerLockMs: number;
   batchAttempts: number;
   eventLogMax: number;
+  /** How often a quiet SSE stream gets a comment line, in milliseconds, so proxies and clients keep it open. */
+  sseKeepAliveMs: number;
   jobRetentionCount: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** Created at start-up when no user of that name exists and a password is given. */
@@ -224,6 +226,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerLockMs: read.int('WORKER_LOCK_MS', 30_000, 1_000, 600_000),
     batchAttempts: read.int('BATCH_ATTEMPTS', 3, 1, 20),
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
+    sseKeepAliveMs: read.int('SSE_KEEPALIVE_SECONDS', 15, 1, 300) * 1000,
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
     logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),

@@ -55,7 +55,11 @@ export class ScansController {
     return this.scans.describe(user.id, scanId);
   }
 
-  /** The SSE mirror of the WebSocket: the same events, each with `id: <seq>` so Last-Event-ID resumes. */
+  /**
+   * The SSE mirror of the WebSocket: the same events, each with `id: <seq>` so Last-Event-ID resumes. An
+   * EventSource opened on a `?since=` URL reconnects to that same URL with the id of the last event it got in
+   * `Last-Event-ID`, so the header wins over the query parameter: nothing is delivered twice.
+   */
   @Sse(':scanId/events')
   async events(
     @CurrentUser() user: AuthUser,
@@ -64,7 +68,7 @@ export class ScansController {
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<Observable<MessageEvent>> {
     await this.scans.findOwned(user.id, scanId);
-    const afterSeq = parseSince(since ?? lastEventId);
+    const afterSeq = parseSince(lastEventId || since);
     return this.scanEvents.stream(scanId, afterSeq);
   }
 }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
 import { RunsModule } from '@nso/runs';
+import { AuthModule } from '../auth/auth.module';
 import { ProjectsModule } from '../projects/projects.module';
 import { ScanEventsGateway } from './scan-events.gateway';
 import { ScanEventsService } from './scan-events.service';
@@ -8,7 +9,7 @@ import { ScansController } from './scans.controller';
 import { ScansService } from './scans.service';
 
 @Module({
-  imports: [NmapModule, RunsModule, ProjectsModule],
+  imports: [NmapModule, RunsModule, ProjectsModule, AuthModule],
   controllers: [ScansController],
   providers: [ScansService, ScanEventsService, ScanEventsGateway],
 })
