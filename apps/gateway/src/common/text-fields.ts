@@ -5,7 +5,9 @@ import { ValidateBy, ValidationOptions } from 'class-validator';
 // C0 controls, DEL and C1 controls. NUL is the one that hurts (PostgreSQL refuses it in text; SQLite cuts a
 // statement at it), but none of them belongs in a name, a password or an nmap argument, and a terminal that
 // shows a stored name must not be driven by it.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex -- as above
 const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 // Half of a UTF-16 surrogate pair: not a character, and stored as U+FFFD (the text silently changes).
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
