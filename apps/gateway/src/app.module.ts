@@ -2,6 +2,7 @@ import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/c
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
 import { AuthModule } from './auth/auth.module';
+import { BodyParserMiddleware } from './common/json-body';
 import { HealthModule } from './health/health.module';
 import { NmapRunModule } from './nmap/nmap-run.module';
 import { ProjectsModule } from './projects/projects.module';
@@ -32,7 +33,8 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    // Who is asking decides which rate limit applies, so identity is resolved first.
-    consumer.apply(CurrentUserMiddleware, RateLimitMiddleware).forRoutes('*');
+    // Who is asking decides which rate limit applies, so identity is resolved first; the body is read only
+    // after the request was counted, so a refused body (malformed, too large, undecodable) counts too.
+    consumer.apply(CurrentUserMiddleware, RateLimitMiddleware, BodyParserMiddleware).forRoutes('*');
   }
 }

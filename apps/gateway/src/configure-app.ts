@@ -4,7 +4,6 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { PathWsAdapter } from './common/path-ws.adapter';
-import { bodyParserErrorHandler, formBodyParser, jsonBodyParser } from './common/json-body';
 import { createValidationPipe } from './common/validation';
 
 /** Everything main.ts and the integration tests both apply to the HTTP application. */
@@ -13,7 +12,7 @@ export function configureApp(app: INestApplication): INestApplication {
   express.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
   express.set('trust proxy', config.trustProxy);
-  express.use(jsonBodyParser, formBodyParser, bodyParserErrorHandler);
+  // Bodies are parsed by BodyParserMiddleware (AppModule), after the rate limiter has counted the request.
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useWebSocketAdapter(new PathWsAdapter(app));

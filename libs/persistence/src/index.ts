@@ -9,6 +9,7 @@ export {
 } from './orm-options';
 export { runMigrations, schemaDrift } from './migrate';
 export { checkDatabase } from './health';
+export { logSafeError } from './log-safe-error';
 export * from './batch-result.store';
 export { startBatch, markBatchFailed, type BatchStart, type BatchStartInput } from './batch-lifecycle';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';

@@ -2,7 +2,7 @@
 // PostgreSQL when the URL says so. Schema changes only ever come from the migrations, never from sync.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Options } from '@mikro-orm/core';
+import type { LoggerNamespace, Options } from '@mikro-orm/core';
 import { BetterSqliteDriver } from '@mikro-orm/better-sqlite';
 import { Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
@@ -79,7 +79,9 @@ export function createOrmOptions(input: OrmOptionsInput): Options {
     extensions: [Migrator],
     allowGlobalContext: false,
     ensureDatabase: false,
-    debug: input.debug ?? false,
+    // Statements without their values ('query-params' is left out): the values include password hashes and
+    // token digests, and no secret may reach a log.
+    debug: input.debug ? (['query', 'info', 'discovery'] as LoggerNamespace[]) : false,
     discovery: { disableDynamicFileAccess: true, warnWhenNoEntities: true },
     metadataCache: { enabled: false },
     migrations: {

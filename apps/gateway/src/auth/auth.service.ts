@@ -28,16 +28,28 @@ export class AuthService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /**
+   * Checks the credentials under the login limits. The attempt registered by assertAllowed ends on every path:
+   * as a failure (wrong credentials), a success, or released when anything else throws (a database or Redis
+   * error), so errors never leave attempts "under way" that lock out the right password.
+   */
   async login(input: LoginDto, ip: string): Promise<StartedSession> {
     await this.throttle.assertAllowed(input.username, ip);
-    const user = await this.users.findByUsername(input.username);
-    const valid = await verifyPassword(input.password, user?.passwordHash ?? null);
-    if (!user || !valid) {
-      await this.throttle.recordFailure(input.username, ip);
-      throw new UnauthorizedException({ error: 'Invalid username or password' });
+    let judged = false;
+    try {
+      const user = await this.users.findByUsername(input.username);
+      const valid = await verifyPassword(input.password, user?.passwordHash ?? null);
+      if (!user || !valid) {
+        judged = true;
+        await this.throttle.recordFailure(input.username, ip);
+        throw new UnauthorizedException({ error: 'Invalid username or password' });
+      }
+      judged = true;
+      await this.throttle.recordSuccess(input.username, ip);
+      return await this.startSession(user.id, input.remember ?? false);
+    } finally {
+      if (!judged) await this.throttle.release(input.username, ip).catch(() => undefined);
     }
-    await this.throttle.recordSuccess(input.username, ip);
-    return this.startSession(user.id, input.remember ?? false);
   }
 
   async register(input: RegisterDto): Promise<StartedSession> {

@@ -1,12 +1,13 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
+import { logSafeError } from '@nso/persistence';
 import type { Response } from 'express';
 import { ErrorBody, STATUS_MESSAGES } from './error-body';
 
 /**
  * The one place an exception becomes an HTTP answer. Domain errors of libs/nmap are the user's fault (400);
- * anything unexpected is a 500 whose body never carries a stack trace (the log does).
+ * anything unexpected is a 500 whose body never carries a stack trace (the log does, without SQL values).
  */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -37,9 +38,8 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof UniqueConstraintViolationException) {
       return [409, { error: 'Already exists' }];
     }
-    this.logger.error(
-      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
-    );
+    // Never the SQL of a database error: it carries the values (password hashes, token digests).
+    this.logger.error(logSafeError(exception));
     return [HttpStatus.INTERNAL_SERVER_ERROR, { error: 'Internal server error' }];
   }
 

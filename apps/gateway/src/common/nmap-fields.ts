@@ -2,6 +2,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsDefined, IsString, MaxLength } from 'class-validator';
+import { PlainText } from './text-fields';
 
 // applyDecorators applies in list order, stacked decorators bottom-up: the lists are bottom-up, so the rules
 // register as they would stacked, and error messages keep their order (see common/validation.ts).
@@ -9,6 +10,7 @@ import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsDefined, IsString, MaxLength } 
 export const NmapFlagsField = (example: string[]) =>
   applyDecorators(
     MaxLength(256, { each: true }),
+    PlainText({}, { each: true }),
     IsString({ each: true }),
     ArrayMaxSize(64),
     IsArray(),
@@ -19,6 +21,7 @@ export const NmapFlagsField = (example: string[]) =>
 export const TargetsField = (maxTargets: number, example: string[]) =>
   applyDecorators(
     MaxLength(256, { each: true }),
+    PlainText({}, { each: true }),
     IsString({ each: true }),
     ArrayMaxSize(maxTargets),
     ArrayNotEmpty(),

@@ -1,4 +1,10 @@
-import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import {
+  ArgumentMetadata,
+  BadRequestException,
+  HttpException,
+  ValidationError,
+  ValidationPipe,
+} from '@nestjs/common';
 
 function flatten(errors: ValidationError[], parent = ''): Array<{ path: string; error: ValidationError }> {
   return errors.flatMap((error) => {
@@ -34,21 +40,80 @@ export function validationErrorBody(errors: ValidationError[]) {
     details.push(...messages);
   }
   if (missing.length > 0) return { error: 'Missing required fields', missing_fields: missing, details };
-  if (unknown.length > 0) {
-    return {
-      error: `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
-      unknown_fields: unknown,
-    };
-  }
+  if (unknown.length > 0) return unknownFieldsBody(unknown);
   return { error: headlines.join('; ') || 'Invalid request body', details };
 }
 
+/**
+ * Keys that class-transformer and Nest's pipe delete without a word (they could reach an object's prototype).
+ * No DTO declares them, so like any other undeclared key they are refused, by name.
+ */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Paths (`a.b`, `list.0.c`) of every reserved key in a parsed body, found without recursion (the body layer
+ * bounds the nesting; this walk would not overflow the stack anyway).
+ */
+export function reservedKeyPaths(body: unknown): string[] {
+  const found: string[] = [];
+  const pending: Array<{ value: unknown; path: string }> = [{ value: body, path: '' }];
+  while (pending.length > 0) {
+    const { value, path } = pending.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    for (const key of Object.keys(value)) {
+      const child = path ? `${path}.${key}` : key;
+      if (!Array.isArray(value) && RESERVED_KEYS.has(key)) found.push(child);
+      pending.push({ value: (value as Record<string, unknown>)[key], path: child });
+    }
+  }
+  return found.sort();
+}
+
+/**
+ * Nest's ValidationPipe with seed 003's error shapes (see validationErrorBody), two changes:
+ * - a body holding `__proto__`, `constructor` or `prototype` keys is a 400 naming them in `unknown_fields`
+ *   (Nest would delete them silently; api.md: nothing unknown is silently dropped);
+ * - path and query parameters stay the strings the URL had: Nest would turn "0x1a" into 26 for a `number`
+ *   parameter before its pipe runs, and ids must have one spelling (common/parse-id.pipe.ts).
+ */
+export class ApiValidationPipe extends ValidationPipe {
+  constructor() {
+    super({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      stopAtFirstError: false,
+      exceptionFactory: (errors) => new BadRequestException(validationErrorBody(errors)),
+    });
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const reserved = metadata.type === 'body' ? reservedKeyPaths(value) : [];
+    if (reserved.length === 0) return super.transform(value, metadata);
+    let others: string[] = [];
+    try {
+      await super.transform(value, metadata);
+    } catch (error) {
+      const body = error instanceof HttpException ? (error.getResponse() as Record<string, unknown>) : {};
+      // Missing fields are reported first, as for any other body.
+      if (Array.isArray(body.missing_fields)) throw error;
+      if (Array.isArray(body.unknown_fields)) others = body.unknown_fields as string[];
+    }
+    throw new BadRequestException(unknownFieldsBody([...reserved, ...others]));
+  }
+
+  protected override transformPrimitive(value: unknown): unknown {
+    return value;
+  }
+}
+
+function unknownFieldsBody(unknown: string[]) {
+  return {
+    error: `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+    unknown_fields: unknown,
+  };
+}
+
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-    stopAtFirstError: false,
-    exceptionFactory: (errors) => new BadRequestException(validationErrorBody(errors)),
-  });
+  return new ApiValidationPipe();
 }

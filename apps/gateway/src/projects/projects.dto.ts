@@ -1,9 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { PlainText, Trim } from '../common/text-fields';
 
 export class CreateProjectDto {
-  @ApiProperty({ example: 'Lab network' })
+  @ApiProperty({ example: 'Lab network', description: 'Trimmed; must not be empty' })
+  @Trim()
   @IsString()
+  @PlainText()
   @IsNotEmpty()
   @MaxLength(200)
   name!: string;
@@ -11,6 +14,7 @@ export class CreateProjectDto {
   @ApiPropertyOptional({ example: 'Loopback listeners of the lab' })
   @IsOptional()
   @IsString()
+  @PlainText({ allowLineBreaks: true })
   @MaxLength(2000)
   description?: string;
 }

@@ -6,8 +6,8 @@
 // window exact: "5 failures in the last 15 minutes", unlocking as the oldest one ages out. A failure is only
 // known after the password check, so a burst of parallel guesses would all pass a plain check first; therefore
 // assertAllowed also registers the attempt as under way, attempts under way count like failures, and
-// recordFailure turns one into a failure. An attempt that never reports back stops counting after
-// ATTEMPT_TTL_MS. Unlike the request rate limit this does not fail open: logins need Redis for the session anyway.
+// recordFailure turns one into a failure. An attempt that ends otherwise (an error before the password was
+// judged) is released; one that never reports back at all stops counting after ATTEMPT_TTL_MS. Unlike the request rate limit this does not fail open: logins need Redis for the session anyway.
 import { HttpException, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
@@ -131,6 +131,15 @@ export class LoginThrottle {
       limits.loginFailuresPerAccount,
       limits.loginFailuresPerIp,
     );
+  }
+
+  /**
+   * Ends this attempt without a verdict (the login failed for a reason other than the credentials, such as an
+   * error reading the user): it no longer counts on either subject, and no failure is recorded.
+   */
+  async release(username: string, ip: string): Promise<void> {
+    const [, accountAttempts, , networkAttempts] = this.subjectKeys(username, ip);
+    await this.redis.multi().zpopmin(accountAttempts).zpopmin(networkAttempts).exec();
   }
 
   /**

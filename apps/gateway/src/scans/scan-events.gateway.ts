@@ -2,9 +2,11 @@ import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
 import { ScanEventHub } from '@nso/events';
+import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { SameOriginPolicy } from '../auth/same-origin';
+import { parseId } from '../common/parse-id.pipe';
 import { CurrentUserResolver } from '../users/current-user.resolver';
 import { ScansService } from './scans.service';
 
@@ -15,6 +17,7 @@ export const WS_CLOSE = {
   crossSite: { code: 4403, reason: 'Cross-site WebSocket refused' },
   notFound: { code: 4404, reason: 'Scan not found' },
   tooSlow: { code: 4408, reason: 'Client too slow' },
+  internal: { code: 1011, reason: 'Internal error' },
   goingAway: { code: 1001, reason: 'Server shutting down' },
 } as const;
 
@@ -39,14 +42,30 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     for (const client of this.clients) client.close(WS_CLOSE.goingAway.code, WS_CLOSE.goingAway.reason);
   }
 
+  /**
+   * Runs outside Nest's exception filters (a connection event, not a request): an error here would be an
+   * unhandled rejection, which ends the process. So every failure closes this client instead: 1011 for the
+   * unexpected, the 44xx codes of WS_CLOSE for the client's own mistakes.
+   */
   async handleConnection(client: WebSocket, request: IncomingMessage): Promise<void> {
+    try {
+      await this.serve(client, request);
+    } catch (error) {
+      this.logger.error(`WebSocket subscriber failed: ${logSafeError(error)}`);
+      if (client.readyState === client.OPEN || client.readyState === client.CONNECTING) {
+        client.close(WS_CLOSE.internal.code, WS_CLOSE.internal.reason);
+      }
+    }
+  }
+
+  private async serve(client: WebSocket, request: IncomingMessage): Promise<void> {
     this.clients.add(client);
     client.once('close', () => this.clients.delete(client));
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const scanId = Number(url.pathname.split('/').pop());
+    const scanId = parseId(decodePathSegment(url.pathname.split('/').pop()));
     const since = url.searchParams.get('since') ?? '0';
-    if (!Number.isSafeInteger(scanId) || scanId < 1 || !/^\d{1,15}$/.test(since)) {
-      return client.close(WS_CLOSE.badRequest.code, 'scan_id and since must be integers');
+    if (scanId === undefined || !/^\d{1,15}$/.test(since)) {
+      return client.close(WS_CLOSE.badRequest.code, 'scan_id must be a positive integer, since an integer');
     }
     const { user, method } = await this.users.resolve(request);
     if (!user) return client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason);
@@ -74,5 +93,15 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     if (closed) return subscription.close();
     client.once('close', () => subscription.close());
     this.logger.debug(`subscriber on scan ${scanId} since ${since}`);
+  }
+}
+
+/** A path segment with its %-escapes decoded, as Express decodes REST path parameters; undefined if malformed. */
+function decodePathSegment(segment: string | undefined): string | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }

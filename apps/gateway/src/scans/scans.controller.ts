@@ -7,21 +7,19 @@ import {
   HttpCode,
   MessageEvent,
   Param,
-  ParseIntPipe,
   Post,
   Query,
   Sse,
 } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
+import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { ScanEventsService } from './scan-events.service';
 import { ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
 import { ScansService } from './scans.service';
 
-export const scanIdPipe = new ParseIntPipe({
-  exceptionFactory: () => new BadRequestException({ error: 'scan_id must be an integer' }),
-});
+export const scanIdPipe = new ParseIdPipe('scan_id');
 
 @ApiTags('scans')
 @Controller('api/scans')

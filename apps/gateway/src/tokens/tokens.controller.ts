@@ -1,15 +1,6 @@
-import {
-  BadRequestException,
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseIntPipe,
-  Post,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { CreatedTokenDto, CreateTokenDto, TokenDto } from './tokens.dto';
 import { TokensService } from './tokens.service';
@@ -37,13 +28,7 @@ export class TokensController {
   @ApiNotFoundResponse({ description: 'Unknown token, or another user’s' })
   async revoke(
     @CurrentUser() user: AuthUser,
-    @Param(
-      'tokenId',
-      new ParseIntPipe({
-        exceptionFactory: () => new BadRequestException({ error: 'token id must be an integer' }),
-      }),
-    )
-    tokenId: number,
+    @Param('tokenId', new ParseIdPipe('token id')) tokenId: number,
   ): Promise<{ message: string }> {
     await this.tokens.revoke(user.id, tokenId);
     return { message: 'Token revoked' };

@@ -1,9 +1,12 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { PlainText, Trim } from '../common/text-fields';
 
 export class CreateTokenDto {
-  @ApiProperty({ example: 'ci-pipeline' })
+  @ApiProperty({ example: 'ci-pipeline', description: 'Trimmed; must not be empty' })
+  @Trim()
   @IsString()
+  @PlainText()
   @IsNotEmpty()
   @MaxLength(100)
   name!: string;
