@@ -9,3 +9,4 @@ export * from './parser';
 export * from './runner';
 export * from './nmap.module';
 export { parseIpAddress, formatIPv6, type IpFamily } from './ip-address';
+export * from './scan-arguments';
