@@ -18,6 +18,8 @@ export class Scan {
     | 'chunkSize'
     | 'concurrency'
     | 'intervalMinutes'
+    | 'cron'
+    | 'timezone'
     | 'isActive'
     | 'isScheduled'
     | 'isOneOff'
@@ -61,6 +63,13 @@ export class Scan {
 
   @Property({ type: 'integer', nullable: true })
   intervalMinutes: number | null = null;
+
+  /** A calendar instead of interval_minutes: a 5-field cron expression, read in `timezone` (IANA, default UTC). */
+  @Property({ type: 'string', nullable: true })
+  cron: string | null = null;
+
+  @Property({ type: 'string', nullable: true })
+  timezone: string | null = null;
 
   @Property({ type: 'boolean', default: true })
   isActive: boolean = true;
