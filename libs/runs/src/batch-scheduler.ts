@@ -74,11 +74,11 @@ export class BatchScheduler {
             hostnames: set.namesFor(targets),
             nmapFlags: run.nmapFlags,
           },
-        opts: {
-          jobId: batchJobId(run.resultId, batchSeq),
-          attempts: this.config.batchAttempts,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { count: this.config.jobRetentionCount },
+          opts: {
+            jobId: batchJobId(run.resultId, batchSeq),
+            attempts: this.config.batchAttempts,
+            backoff: { type: 'exponential', delay: 1000 },
+            removeOnComplete: { count: this.config.jobRetentionCount },
             removeOnFail: { count: this.config.jobRetentionCount },
           },
         };

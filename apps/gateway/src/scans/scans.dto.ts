@@ -33,7 +33,12 @@ export class StartScanDto {
   @IsIn(RUNNERS, { message: `runner must be one of: ${RUNNERS.join(', ')}` })
   runner?: Runner;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 4096, default: SCAN_DEFAULTS.chunkSize, description: 'Addresses per batch' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 4096,
+    default: SCAN_DEFAULTS.chunkSize,
+    description: 'Addresses per batch',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)

@@ -76,7 +76,10 @@ export class BatchRunService {
       const specs = parseTargets(targets);
       const names = specs.filter((spec) => spec.kind === 'hostname').map((spec) => spec.text);
       if (names.length > 0) {
-        throw new TargetError(`batch holds host names (${names.join(', ')}); nmap is given addresses only`, names);
+        throw new TargetError(
+          `batch holds host names (${names.join(', ')}); nmap is given addresses only`,
+          names,
+        );
       }
       await this.scope.checkSpecs(specs);
       flags = this.policy.validate(job.data.nmapFlags);
@@ -205,7 +208,11 @@ export class BatchRunService {
       }
       const parsed = await parseNmapXml(run.xml);
       // nmap saw addresses only: the names the user gave come back as the hosts' names of type "user".
-      return { exitCode: run.exitCode, stderr: run.stderr, hosts: withUserHostnames(parsed.hosts, userNames) };
+      return {
+        exitCode: run.exitCode,
+        stderr: run.stderr,
+        hosts: withUserHostnames(parsed.hosts, userNames),
+      };
     } finally {
       mine.delete(controller);
       if (mine.size === 0) this.running.delete(ref.resultId);
