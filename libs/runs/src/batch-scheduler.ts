@@ -41,8 +41,11 @@ export function runPlanOf(
   };
 }
 
-/** Target sets of the runs this process cut batches for lately: one run enqueues a batch per finished batch. */
-const SET_CACHE_SIZE = 32;
+/**
+ * Target sets of the runs this process cut batches for lately (a run enqueues a batch per finished batch); at
+ * most MAX_TARGET_INTERVALS intervals each.
+ */
+const SET_CACHE_SIZE = 8;
 
 @Injectable()
 export class BatchScheduler {
