@@ -15,8 +15,16 @@ export interface BatchJobData {
   resultId: number;
   /** 1-based batch number within the run; the WebSocket's `batch_id`. */
   batchSeq: number;
-  /** This batch's addresses (or host names), at most chunk_size of them. */
+  /**
+   * This batch's addresses, at most chunk_size of them, ascending; no address is in two batches of a run.
+   * Host names were resolved once at submission: nmap is handed these addresses, never a name.
+   */
   targets: string[];
+  /**
+   * The host names the user gave for addresses of this batch (address → names), reported as the host's
+   * names of type "user". Absent in jobs queued before host names were resolved at submission.
+   */
+  hostnames?: Record<string, string[]>;
   /** The run's nmap options, as the gateway's policy normalised them. */
   nmapFlags: string[];
 }

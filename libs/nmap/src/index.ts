@@ -4,6 +4,7 @@ export * from './errors';
 export * from './argument-policy';
 export * from './targets';
 export * from './scope';
+export * from './target-set';
 export * from './types';
 export * from './parser';
 export * from './runner';

@@ -9,6 +9,8 @@ export interface OneOffScanInput {
   projectId: number;
   name: string;
   targets: string[];
+  /** Each host name among the targets with the addresses it was resolved to (see ScanResult.resolvedNames). */
+  resolvedNames: Record<string, string[]>;
   nmapFlags: string[];
   runner: ScanRunner;
   chunkSize: number;
@@ -55,6 +57,7 @@ export async function insertOneOffScan(
         status: 'queued',
         nmap_flags: nmapFlags,
         targets,
+        resolved_names: json(input.resolvedNames),
         ...settings,
         targets_total: input.targetsTotal,
         batches_total: input.batchesTotal,

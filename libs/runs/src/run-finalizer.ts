@@ -107,7 +107,7 @@ export class RunFinalizer {
         .map((h) => ({
           address: h.address,
           state: h.state,
-          hostnames: h.hostnames.map((n) => n.name),
+          hostnames: h.hostnames.map((n) => ({ name: n.name, type: n.type ?? null })),
           ports: h.ports.getItems().map((p) => ({
             protocol: p.protocol,
             port: p.port,

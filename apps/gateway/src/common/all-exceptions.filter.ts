@@ -27,7 +27,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return [status, this.httpBody(status, exception.getResponse())];
     }
     if (exception instanceof NmapPolicyError) {
-      return [400, { error: exception.message, option: exception.option }];
+      // A refused combination names both options (`options`); a single refusal keeps the one `option`.
+      const both = exception.options.length > 1 ? { options: exception.options } : {};
+      return [400, { error: exception.message, option: exception.option, ...both }];
     }
     if (exception instanceof TargetError) {
       return [400, { error: exception.message, invalid_targets: exception.targets }];

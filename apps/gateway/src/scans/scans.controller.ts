@@ -11,7 +11,13 @@ import {
   Query,
   Sse,
 } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
@@ -32,6 +38,11 @@ export class ScansController {
   @Post('start')
   @HttpCode(200)
   @ApiOkResponse({ type: ScanStartedDto, description: 'Answered at once; batches run in the background' })
+  @ApiBadRequestResponse({
+    description:
+      'A refused option or option combination, an invalid target, or a target outside the scan scope; ' +
+      'only `targets` is required',
+  })
   @ApiNotFoundResponse({ description: 'Unknown project_id' })
   start(@CurrentUser() user: AuthUser, @Body() body: StartScanDto): Promise<ScanStartedDto> {
     return this.scans.start(user.id, body);

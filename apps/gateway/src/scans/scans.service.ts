@@ -9,15 +9,12 @@ import {
 } from '@nestjs/common';
 import { ControlMessage } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
-import { assertSingleFamily, countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
+import { NmapArgumentPolicy, parseTargets, resolveTargets, ScanScope, TargetSet } from '@nso/nmap';
 import { Batch, insertOneOffScan, Scan, ScanResult } from '@nso/persistence';
 import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
 import Redis from 'ioredis';
 import { ProjectsService } from '../projects/projects.service';
-import { ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
-
-export const DEFAULT_CHUNK_SIZE = 256;
-export const DEFAULT_CONCURRENCY = 6;
+import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
 
 @Injectable()
 export class ScansService {
@@ -35,19 +32,23 @@ export class ScansService {
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
   ) {}
 
-  /** Validates everything, stores the scan and its first run, enqueues the first window, and answers at once. */
+  /**
+   * Validates everything, stores the scan and its first run, enqueues the first window, and answers at once.
+   * Host names are resolved here, once: their addresses are scope-checked, stored with the run, and are what
+   * the batches hand nmap. Fields left out take SCAN_DEFAULTS.
+   */
   async start(ownerId: number, input: StartScanDto): Promise<ScanStartedDto> {
     const projectId = input.project_id
       ? (await this.projects.findOwned(ownerId, input.project_id)).id
       : await this.projects.defaultIdFor(ownerId);
-    const flags = this.policy.validate(input.nmap_flags);
+    const flags = this.policy.validate(input.nmap_flags ?? [...SCAN_DEFAULTS.nmapFlags]);
     const specs = parseTargets(input.targets);
-    assertSingleFamily(specs);
-    await this.scope.checkSpecs(specs);
-    const chunkSize = input.chunk_size ?? DEFAULT_CHUNK_SIZE;
-    const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
-    const runner = input.runner ?? 'asyncio';
-    const targetsTotal = countTargets(specs);
+    const resolvedNames = await resolveTargets(specs, flags, this.scope);
+    const chunkSize = input.chunk_size ?? SCAN_DEFAULTS.chunkSize;
+    const concurrency = input.concurrency ?? SCAN_DEFAULTS.concurrency;
+    const runner = input.runner ?? SCAN_DEFAULTS.runner;
+    // Each address once: overlapping targets and names resolving to listed addresses are merged.
+    const targetsTotal = TargetSet.build(specs, flags, resolvedNames).count;
     const batchesTotal = Math.ceil(targetsTotal / chunkSize);
 
     const { scanId, resultId } = await insertOneOffScan(this.em, {
@@ -55,6 +56,7 @@ export class ScansService {
       projectId,
       name: `Scan of ${input.targets.join(', ')}`.slice(0, 200),
       targets: input.targets,
+      resolvedNames,
       nmapFlags: flags,
       runner,
       chunkSize,
@@ -68,6 +70,7 @@ export class ScansService {
         scanId,
         resultId,
         targets: input.targets,
+        resolvedNames,
         chunkSize,
         nmapFlags: flags,
       };

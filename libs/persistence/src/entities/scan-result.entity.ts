@@ -29,6 +29,7 @@ export class ScanResult {
     | 'hostsUp'
     | 'openPorts'
     | 'summaryStats'
+    | 'resolvedNames'
     | 'error'
     | 'createdAt'
     | 'startedAt'
@@ -54,6 +55,14 @@ export class ScanResult {
 
   @Property({ type: 'json' })
   targets!: string[];
+
+  /**
+   * The host names among `targets`, each with the addresses it was resolved to once, at submission:
+   * `{"localhost": ["127.0.0.1"]}`. Batches are cut from these addresses; nmap never resolves a name itself.
+   * Null for runs stored before names were resolved at submission.
+   */
+  @Property({ type: 'json', nullable: true })
+  resolvedNames: Record<string, string[]> | null = null;
 
   @Property({ type: 'integer' })
   chunkSize!: number;

@@ -1,6 +1,7 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20250601000000Initial } from './Migration20250601000000_initial';
 import { Migration20261122000000ApiTokens } from './Migration20261122000000_api_tokens';
+import { Migration20261130000000ResolvedNames } from './Migration20261130000000_resolved_names';
 import { Migration20261130010000Schedules } from './Migration20261130010000_schedules';
 
 /**
@@ -10,5 +11,6 @@ import { Migration20261130010000Schedules } from './Migration20261130010000_sche
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20250601000000_initial', class: Migration20250601000000Initial },
   { name: 'Migration20261122000000_api_tokens', class: Migration20261122000000ApiTokens },
+  { name: 'Migration20261130000000_resolved_names', class: Migration20261130000000ResolvedNames },
   { name: 'Migration20261130010000_schedules', class: Migration20261130010000Schedules },
 ];
