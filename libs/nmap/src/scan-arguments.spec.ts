@@ -1,5 +1,5 @@
 import { NmapPolicyError } from './errors';
-import { splitScanArguments } from './scan-arguments';
+import { definitionFlags, joinScanArguments, splitScanArguments, splitTargetList } from './scan-arguments';
 
 describe('splitScanArguments', () => {
   it.each([
@@ -38,5 +38,28 @@ describe('splitScanArguments', () => {
 
   it('refuses an unterminated quote', () => {
     expect(() => splitScanArguments('-p "22,80')).toThrow(/cannot be split into words/);
+  });
+});
+
+describe('splitTargetList, definitionFlags, joinScanArguments', () => {
+  it('splits seed 003 targets on commas and spaces', () => {
+    expect(splitTargetList(' 127.0.0.1, 127.0.1.0/24  localhost,,::1 ')).toEqual([
+      '127.0.0.1',
+      '127.0.1.0/24',
+      'localhost',
+      '::1',
+    ]);
+  });
+
+  it('appends ports as -p, leaving a second -p for the policy to refuse', () => {
+    expect(definitionFlags(['-T4'], '22,80')).toEqual(['-T4', '-p', '22,80']);
+    expect(definitionFlags(['-T4'], null)).toEqual(['-T4']);
+    expect(definitionFlags(['-p', '1'], '2')).toEqual(['-p', '1', '-p', '2']);
+  });
+
+  it('joins words into a string that splits back into the same words', () => {
+    const words = ['-T4', '--max-rate', '100', '-p', '22,80'];
+    expect(joinScanArguments(words)).toBe('-T4 --max-rate 100 -p 22,80');
+    expect(splitScanArguments(joinScanArguments(words))).toEqual(words);
   });
 });
