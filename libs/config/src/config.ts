@@ -34,6 +34,7 @@ export interface AppConfig {
   adminUsername: string;
   adminPassword?: string;
   adminEmail?: string;
+  /** Default: open when the gateway listens on loopback only (`npm start`), closed otherwise. */
   registrationOpen: boolean;
   /** Idle lifetime of a session without "remember", and the lifetime of a remembered one. */
   sessionTtlSeconds: number;
@@ -182,9 +183,15 @@ function addressValue(address: string, version: 4 | 6): bigint {
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
+  const host = read.string(
+    'HOST',
+    '127.0.0.1',
+    /^[\w.:-]+$/,
+    'expected a host name or IP address to listen on',
+  );
   const config: AppConfig = {
     nodeEnv: read.oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const),
-    host: read.string('HOST', '127.0.0.1', /^[\w.:-]+$/, 'expected a host name or IP address to listen on'),
+    host,
     port: read.int('PORT', 3000, 0, 65535),
     redisUrl: read.string(
       'REDIS_URL',
@@ -229,7 +236,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),
     adminPassword: read.optional('ADMIN_PASSWORD', /^.{8,256}$/, 'at least 8 characters'),
     adminEmail: read.optional('ADMIN_EMAIL', /^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
-    registrationOpen: read.bool('REGISTRATION_OPEN', true),
+    // Secure default: a gateway others can reach does not let them make accounts (and run scans) unless told to.
+    registrationOpen: read.bool('REGISTRATION_OPEN', isLoopbackHost(host)),
     sessionTtlSeconds: read.int('SESSION_TTL_SECONDS', 12 * 3600, 60, 30 * 86400),
     rememberTtlSeconds: read.int('SESSION_REMEMBER_SECONDS', 30 * 86400, 60, 365 * 86400),
     publicOrigins: read.list('PUBLIC_ORIGINS', /^https?:\/\/[^/\s]+$/, 'expected scheme://host[:port]'),
@@ -249,6 +257,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** `127.0.0.0/8`, `::1` or `localhost`: an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host.toLowerCase() === 'localhost';
 }
 
 /** Express reads a string as addresses, so hop counts and booleans must become a number and booleans. */
