@@ -29,6 +29,8 @@ export interface AppConfig {
   batchAttempts: number;
   eventLogMax: number;
   jobRetentionCount: number;
+  /** How often the workers reconcile queued and running runs with what Redis holds (RunReconciler). */
+  reconcileIntervalMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** Created at start-up when no user of that name exists and a password is given. */
   adminUsername: string;
@@ -232,6 +234,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     batchAttempts: read.int('BATCH_ATTEMPTS', 3, 1, 20),
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
+    reconcileIntervalMs: read.int('RECONCILE_INTERVAL_MS', 60_000, 1_000, 3_600_000),
     logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),
     adminPassword: read.optional('ADMIN_PASSWORD', /^.{8,256}$/, 'at least 8 characters'),
