@@ -106,10 +106,13 @@ export class RedisOutageMonitor implements OnApplicationShutdown {
       return;
     }
     this.pendingError ??= { source, message: (error as Error).message };
+    this.pendingErrors++;
     this.check();
   }
 
+  /** The first connection error not yet judged by a probe, and how many came since. */
   private pendingError?: { source: string; message: string };
+  private pendingErrors = 0;
 
   onApplicationShutdown(): void {
     this.closed = true;
@@ -128,7 +131,7 @@ export class RedisOutageMonitor implements OnApplicationShutdown {
           answers && [...this.clients.values()].every((c) => c.status === 'ready' || c.status === 'end');
         if (!this.down && !answers) {
           const first = this.pendingError;
-          this.down = { since: Date.now(), errors: 1 };
+          this.down = { since: Date.now(), errors: this.pendingErrors };
           this.logger.error(
             `Redis does not answer (${first ? `${first.source}: ${first.message}` : 'no reply'}); reconnecting, ` +
               'and further connection errors are not logged until it answers again',
@@ -141,6 +144,7 @@ export class RedisOutageMonitor implements OnApplicationShutdown {
           this.down = undefined;
         }
         this.pendingError = undefined;
+        this.pendingErrors = 0;
         if (this.down) this.schedule();
       })
       .catch(() => {
