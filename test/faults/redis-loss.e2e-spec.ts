@@ -1,5 +1,7 @@
 // Redis faults injected into a private system: a gateway and workers (real processes from dist/) on a redis-server
 // of this test's own, which is stopped, and started again empty, while they run.
+import { MAINTENANCE_QUEUE, RECONCILE_RUNS_JOB } from '@nso/contracts';
+import { Queue } from 'bullmq';
 import request from 'supertest';
 import { testDatabaseParams, TestDatabaseParams } from '../support/database';
 import { TEST_ADMIN } from '../support/gateway';
@@ -218,6 +220,20 @@ describe('Redis faults', () => {
       batches_failed: 0,
       batches_total: 6,
     });
+    // The periodic reconciliation's job scheduler, lost with everything else, is back.
+    const maintenance = new Queue(MAINTENANCE_QUEUE, {
+      connection: { host: '127.0.0.1', port: redis.port },
+      prefix: 'nso-fault:bull',
+    });
+    try {
+      await until(
+        async () => Number((await maintenance.getJobScheduler(RECONCILE_RUNS_JOB))?.every) === 2000,
+        'the reconciliation scheduler to be back',
+        10_000,
+      );
+    } finally {
+      await maintenance.close();
+    }
     const workers = system.processes
       .slice(1)
       .map((p) => p.output())
