@@ -4,6 +4,10 @@
 export const BATCH_QUEUE = 'scan-batches';
 /** Runs whose results are complete and ready to diff. */
 export const DELTA_QUEUE = 'delta-reports';
+/** Housekeeping the workers share: one job scheduler reconciles queued and running runs with Redis. */
+export const MAINTENANCE_QUEUE = 'run-maintenance';
+/** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
+export const RECONCILE_RUNS_JOB = 'reconcile-runs';
 
 export type Runner = 'asyncio' | 'multiprocessing';
 export const RUNNERS: readonly Runner[] = ['asyncio', 'multiprocessing'];

@@ -1,4 +1,5 @@
 export * from './redis-connection';
+export * from './redis-outage.monitor';
 export * from './redis.module';
 export * from './queue.module';
 export * from './heartbeat';

@@ -15,3 +15,4 @@ export { startBatch, markBatchFailed, type BatchStart, type BatchStartInput } fr
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { insertOneOffScan, type OneOffScanInput } from './scan-records';
+export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';

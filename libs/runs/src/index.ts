@@ -1,4 +1,5 @@
 export * from './batch-scheduler';
 export * from './run-finalizer';
+export * from './run-reconciler';
 export * from './run-state.store';
 export * from './runs.module';

@@ -16,7 +16,7 @@ import {
   withUserHostnames,
 } from '@nso/nmap';
 import { Batch, BatchResultStore, markBatchFailed, ScanResult, startBatch } from '@nso/persistence';
-import { BatchScheduler, RunFinalizer, RunPlan, runPlanOf, RunStateStore } from '@nso/runs';
+import { BatchScheduler, RunFinalizer, RunPlan, runPlanOf, RunReconciler, RunStateStore } from '@nso/runs';
 import { Job, UnrecoverableError } from 'bullmq';
 
 type RunRef = { scanId: number; resultId: number };
@@ -55,6 +55,7 @@ export class BatchRunService {
     private readonly state: RunStateStore,
     private readonly scheduler: BatchScheduler,
     private readonly finalizer: RunFinalizer,
+    private readonly reconciler: RunReconciler,
   ) {}
 
   cancelRun(resultId: number): void {
@@ -228,6 +229,13 @@ export class BatchRunService {
   ): Promise<void> {
     const finish = await this.state.finish(ref.resultId, batchSeq, kind);
     if (finish.outcome === 'stopped') return;
+    if (finish.outcome === 'lost') {
+      // Redis lost the run's state (this batch is stored already): rebuild it from the database and go on now,
+      // rather than at the next periodic reconciliation.
+      this.logger.warn(`run ${ref.resultId}: its state is gone from Redis; reconciling it with the database`);
+      await this.reconciler.reconcileRun(ref.resultId);
+      return;
+    }
     // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
     let published: Promise<unknown> = Promise.resolve();
     if (finish.outcome === 'counted') {

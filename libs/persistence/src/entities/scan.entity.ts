@@ -25,6 +25,7 @@ export class Scan {
     | 'isOneOff'
     | 'lastRun'
     | 'nextRun'
+    | 'eventSeqReserved'
     | 'createdAt'
     | 'updatedAt';
 
@@ -86,6 +87,13 @@ export class Scan {
 
   @Property({ type: 'datetime', nullable: true })
   nextRun: Date | null = null;
+
+  /**
+   * Every event seq of this scan up to here may have been handed out (the Redis counter never passes it), so a
+   * counter lost with Redis continues after it. Moved by reserveScanEventSeqs only.
+   */
+  @Property({ type: 'integer', default: 0 })
+  eventSeqReserved: number = 0;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();
