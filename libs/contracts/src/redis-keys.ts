@@ -20,6 +20,8 @@ export const redisKeys = (prefix: string) => ({
   runState: (resultId: number) => `${prefix}:run:${resultId}`,
   /** Held while one process reconciles a run with the database (a lock with a TTL). */
   runReconcileLock: (resultId: number) => `${prefix}:run:${resultId}:reconciling`,
+  /** Held while one process starts a run of a scan (execute, schedule), so one scan never runs twice at once. */
+  scanStartLock: (scanId: number) => `${prefix}:scan:${scanId}:starting`,
   /** Heartbeat of a worker or delta process, with a TTL. */
   processHeartbeat: (kind: string, id: string) => `${prefix}:heartbeat:${kind}:${id}`,
   processHeartbeatPattern: (kind: string) => `${prefix}:heartbeat:${kind}:*`,

@@ -1,7 +1,7 @@
 // The rows a scan start writes: the scan and its first run, in one transaction, through knex (sql.ts) because
 // this is on the path of every POST /api/scans/start. The e2e specs read them back through the entities.
 import type { EntityManager } from '@mikro-orm/core';
-import type { ScanRunner } from './entities';
+import type { RunTrigger, ScanRunner } from './entities';
 import { idOf, json, knexOf } from './sql';
 
 export interface OneOffScanInput {
@@ -66,5 +66,47 @@ export async function insertOneOffScan(
       ['id'],
     );
     return { scanId, resultId: idOf(result) };
+  });
+}
+
+export interface RunInput {
+  scanId: number;
+  trigger: RunTrigger;
+  targets: string[];
+  resolvedNames: Record<string, string[]>;
+  nmapFlags: string[];
+  runner: ScanRunner;
+  chunkSize: number;
+  concurrency: number;
+  targetsTotal: number;
+  batchesTotal: number;
+}
+
+/**
+ * Stores a queued run of a stored scan (execute, schedule) with its settings snapshotted, and marks the scan's
+ * last_run; returns the run's id.
+ */
+export async function insertRun(em: EntityManager, input: RunInput): Promise<number> {
+  const now = new Date();
+  return knexOf(em).transaction(async (trx) => {
+    const [result] = await trx('scan_results').insert(
+      {
+        scan_id: input.scanId,
+        status: 'queued',
+        trigger: input.trigger,
+        nmap_flags: json(input.nmapFlags),
+        targets: json(input.targets),
+        resolved_names: json(input.resolvedNames),
+        runner: input.runner,
+        chunk_size: input.chunkSize,
+        concurrency: input.concurrency,
+        targets_total: input.targetsTotal,
+        batches_total: input.batchesTotal,
+        created_at: now,
+      },
+      ['id'],
+    );
+    await trx('scans').where({ id: input.scanId }).update({ last_run: now });
+    return idOf(result);
   });
 }

@@ -3,3 +3,5 @@ export * from './run-finalizer';
 export * from './run-reconciler';
 export * from './run-state.store';
 export * from './runs.module';
+export * from './run.errors';
+export * from './run.service';

@@ -1,12 +1,15 @@
 import { Module } from '@nestjs/common';
+import { NmapModule } from '@nso/nmap';
 import { BatchScheduler } from './batch-scheduler';
 import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
+import { RunService } from './run.service';
 
 /** What gateway and worker share to drive a run: its live state, its queue, its end, its reconciliation. */
 @Module({
-  providers: [RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
-  exports: [RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
+  imports: [NmapModule],
+  providers: [RunService, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
+  exports: [RunService, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
 })
 export class RunsModule {}
