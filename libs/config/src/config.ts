@@ -33,6 +33,11 @@ export interface AppConfig {
   jobRetentionCount: number;
   /** How often the workers reconcile queued and running runs with what Redis holds (RunReconciler). */
   reconcileIntervalMs: number;
+  /**
+   * How long one minute of a schedule's interval_minutes lasts, in milliseconds: 60000. TEST-ONLY: tests shorten
+   * it so that schedules fire in seconds; a deployment never sets it.
+   */
+  scheduleMinuteMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** Created at start-up when no user of that name exists and a password is given. */
   adminUsername: string;
@@ -238,6 +243,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sseKeepAliveMs: read.int('SSE_KEEPALIVE_SECONDS', 15, 1, 300) * 1000,
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
     reconcileIntervalMs: read.int('RECONCILE_INTERVAL_MS', 60_000, 1_000, 3_600_000),
+    scheduleMinuteMs: read.int('SCHEDULE_MINUTE_MS', 60_000, 50, 60_000),
     logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),
     adminPassword: read.optional('ADMIN_PASSWORD', /^.{8,256}$/, 'at least 8 characters'),

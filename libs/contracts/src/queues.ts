@@ -9,6 +9,11 @@ export const MAINTENANCE_QUEUE = 'run-maintenance';
 /** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
 export const RECONCILE_RUNS_JOB = 'reconcile-runs';
 
+/** Fires of scan schedules: one BullMQ job scheduler per scheduled scan (`scan-<id>`). */
+export const SCHEDULE_QUEUE = 'scan-schedules';
+/** The job name of a schedule's fire on SCHEDULE_QUEUE. */
+export const FIRE_SCHEDULE_JOB = 'fire-schedule';
+
 export type Runner = 'asyncio' | 'multiprocessing';
 export const RUNNERS: readonly Runner[] = ['asyncio', 'multiprocessing'];
 
@@ -33,6 +38,11 @@ export interface BatchJobData {
   nmapFlags: string[];
 }
 
+/** One fire of a scan's schedule; the job's id and timestamp say which fire it is. */
+export interface ScheduleFireJobData {
+  scanId: number;
+}
+
 export interface DeltaJobData {
   scanId: number;
   resultId: number;
@@ -42,6 +52,8 @@ export interface DeltaJobData {
 export interface JobPayloads {
   'run-batch': BatchJobData;
   'diff-result': DeltaJobData;
+  'fire-schedule': ScheduleFireJobData;
+  'reconcile-runs': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -2,6 +2,7 @@ export * from './redis-connection';
 export * from './redis-outage.monitor';
 export * from './redis.module';
 export * from './queue.module';
+export * from './job-schedulers';
 export * from './heartbeat';
 export * from './scan-event-publisher';
 export * from './scan-event-log';

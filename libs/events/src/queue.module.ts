@@ -1,11 +1,12 @@
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
-import { BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, redisKeys } from '@nso/contracts';
+import { BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, redisKeys, SCHEDULE_QUEUE } from '@nso/contracts';
 import type { Queue } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
+import { JobSchedulers } from './job-schedulers';
 import { RedisOutageMonitor } from './redis-outage.monitor';
 
-const QUEUES = [BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE] as const;
+const QUEUES = [BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, SCHEDULE_QUEUE] as const;
 
 /** Gives every queue's 'error' events to the monitor (a Queue without a listener prints each one). */
 const QUEUE_ERRORS = {
@@ -17,7 +18,7 @@ const QUEUE_ERRORS = {
   inject: [RedisOutageMonitor, ...QUEUES.map((name) => getQueueToken(name))],
 };
 
-/** BullMQ's connection and the product's queues, registered the same way in every app. */
+/** BullMQ's connection, the product's queues and their job schedulers, registered the same way in every app. */
 @Module({})
 export class QueueModule {
   static forRoot(options: { url: string; prefix: string }): DynamicModule {
@@ -32,8 +33,8 @@ export class QueueModule {
         }),
         queues,
       ],
-      providers: [QUEUE_ERRORS],
-      exports: [queues],
+      providers: [QUEUE_ERRORS, JobSchedulers],
+      exports: [queues, JobSchedulers],
     };
   }
 }

@@ -186,6 +186,25 @@ export class ScanEventPublisher {
     this.redis = redis as WithPublishCommand;
   }
 
+  /**
+   * Gives a scan without a seq counter its first reserved block and the counter, before any event is published.
+   * Called when a run starts (one process, before its batches are queued): two workers publishing a new scan's
+   * first events at once would otherwise each reserve a block, and the scan's seqs could begin at the second.
+   */
+  async ensureCounter(scanId: number): Promise<void> {
+    if (!this.reservations) return;
+    if ((await this.redis.exists(this.keys.scanSeq(scanId))) === 1) return;
+    const block = await this.reservations.reserve(scanId, SEQ_BLOCK);
+    // Seeds the counter at `after` only if it is still missing; otherwise only raises the limit.
+    await this.redis[RESERVE_COMMAND](
+      this.keys.scanSeq(scanId),
+      this.keys.scanSeqLimit(scanId),
+      block.after,
+      block.upTo,
+      '1',
+    );
+  }
+
   /** Publishes one event; resolves with it as subscribers receive it. */
   async publish(ref: ScanEventRef, body: ScanEventBody): Promise<ScanEvent> {
     const [event] = await this.publishMany(ref, [body]);

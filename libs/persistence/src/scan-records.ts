@@ -2,7 +2,7 @@
 // this is on the path of every POST /api/scans/start. The e2e specs read them back through the entities.
 import type { EntityManager } from '@mikro-orm/core';
 import type { RunTrigger, ScanRunner } from './entities';
-import { idOf, json, knexOf } from './sql';
+import { idOf, isUniqueViolation, json, knexOf } from './sql';
 
 export interface OneOffScanInput {
   ownerId: number;
@@ -80,11 +80,25 @@ export interface RunInput {
   concurrency: number;
   targetsTotal: number;
   batchesTotal: number;
+  /** The schedule fire that starts this run: its row is written in the same transaction. */
+  fire?: FireInput;
+}
+
+/** One fire of a scan's schedule (BullMQ job id, and when it was due). */
+export interface FireInput {
+  key: string;
+  dueAt: Date;
+}
+
+/** The fire was recorded before: BullMQ delivered it again (a worker died while handling it). */
+export class DuplicateFireError extends Error {
+  override readonly name = 'DuplicateFireError';
 }
 
 /**
  * Stores a queued run of a stored scan (execute, schedule) with its settings snapshotted, and marks the scan's
- * last_run; returns the run's id.
+ * last_run; returns the run's id. With `fire`, throws DuplicateFireError (nothing stored) when that fire was
+ * recorded before.
  */
 export async function insertRun(em: EntityManager, input: RunInput): Promise<number> {
   const now = new Date();
@@ -106,7 +120,42 @@ export async function insertRun(em: EntityManager, input: RunInput): Promise<num
       },
       ['id'],
     );
+    const resultId = idOf(result);
+    if (input.fire) {
+      try {
+        await trx('schedule_fires').insert({
+          scan_id: input.scanId,
+          fire_key: input.fire.key,
+          due_at: input.fire.dueAt,
+          fired_at: now,
+          outcome: 'started',
+          result_id: resultId,
+        });
+      } catch (error) {
+        // The unique (scan, fire) row makes a fire start one run, however often it is delivered.
+        if (isUniqueViolation(error)) throw new DuplicateFireError(`fire ${input.fire.key} was handled before`);
+        throw error;
+      }
+    }
     await trx('scans').where({ id: input.scanId }).update({ last_run: now });
-    return idOf(result);
+    return resultId;
   });
+}
+
+/** Records a fire that started no run, and why; a fire recorded before is left as it was. */
+export async function recordSkippedFire(
+  em: EntityManager,
+  input: FireInput & { scanId: number; reason: string },
+): Promise<void> {
+  await knexOf(em)('schedule_fires')
+    .insert({
+      scan_id: input.scanId,
+      fire_key: input.key,
+      due_at: input.dueAt,
+      fired_at: new Date(),
+      outcome: 'skipped',
+      reason: input.reason.slice(0, 1000),
+    })
+    .onConflict(['scan_id', 'fire_key'])
+    .ignore();
 }

@@ -5,3 +5,4 @@ export * from './run-state.store';
 export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';
+export * from './scan-schedules';

@@ -3,7 +3,7 @@
 import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ControlMessage } from '@nso/contracts';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { REDIS_CLIENT, REDIS_KEYS, RedisKeys, ScanEventPublisher } from '@nso/events';
 import {
   definitionFlags,
   NmapArgumentPolicy,
@@ -15,6 +15,7 @@ import {
 } from '@nso/nmap';
 import {
   Batch,
+  type FireInput,
   insertOneOffScan,
   insertRun,
   RunTrigger,
@@ -51,6 +52,8 @@ export interface StartOneOffCommand extends RunSettings {
 export interface StartRunCommand {
   scanId: number;
   trigger: Exclude<RunTrigger, 'api-start'>;
+  /** The schedule fire behind a `schedule` run: recorded with the run, once (DuplicateFireError otherwise). */
+  fire?: FireInput;
 }
 
 export interface StartedRun {
@@ -83,6 +86,7 @@ export class RunService {
     private readonly state: RunStateStore,
     private readonly batches: BatchScheduler,
     private readonly finalizer: RunFinalizer,
+    private readonly events: ScanEventPublisher,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
   ) {}
@@ -147,6 +151,7 @@ export class RunService {
         concurrency: settings.concurrency,
         targetsTotal: prepared.targetsTotal,
         batchesTotal: prepared.batchesTotal,
+        fire: command.fire,
       });
       await this.enqueueFirstWindow({ scanId: scan.id, resultId }, settings, prepared);
       return {
@@ -210,6 +215,7 @@ export class RunService {
     prepared: PreparedRun,
   ): Promise<void> {
     try {
+      await this.events.ensureCounter(ref.scanId);
       const plan = {
         ...ref,
         targets: settings.targets,

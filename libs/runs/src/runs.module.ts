@@ -5,11 +5,12 @@ import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
+import { ScanSchedules } from './scan-schedules';
 
 /** What gateway and worker share to drive a run: its live state, its queue, its end, its reconciliation. */
 @Module({
   imports: [NmapModule],
-  providers: [RunService, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
-  exports: [RunService, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
+  providers: [RunService, ScanSchedules, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
+  exports: [RunService, ScanSchedules, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
 })
 export class RunsModule {}

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { PUBLIC_ROUTE, REQUIRED_ROLES } from './auth.decorators';
+import { CHANGES_STATE, PUBLIC_ROUTE, REQUIRED_ROLES } from './auth.decorators';
 import { SameOriginPolicy } from './same-origin';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -28,7 +28,9 @@ export class AuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request>();
     const targets = [context.getHandler(), context.getClass()];
 
-    if (req.authMethod === 'session' && !SAFE_METHODS.has(req.method) && this.origins.isCrossSite(req)) {
+    const changesState =
+      !SAFE_METHODS.has(req.method) || this.reflector.getAllAndOverride<boolean>(CHANGES_STATE, targets);
+    if (req.authMethod === 'session' && changesState && this.origins.isCrossSite(req)) {
       throw new ForbiddenException({ error: 'Cross-site request refused' });
     }
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;

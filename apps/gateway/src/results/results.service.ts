@@ -125,6 +125,7 @@ export function runSummary(r: ScanResult) {
     result_id: r.id,
     scan_id: r.scan.id,
     status: r.status,
+    trigger: r.trigger,
     runner: r.runner,
     targets: r.targets,
     nmap_flags: r.nmapFlags,

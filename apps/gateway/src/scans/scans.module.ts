@@ -3,6 +3,8 @@ import { NmapModule } from '@nso/nmap';
 import { RunsModule } from '@nso/runs';
 import { AuthModule } from '../auth/auth.module';
 import { ProjectsModule } from '../projects/projects.module';
+import { ScanDefinitionsController } from './scan-definitions.controller';
+import { ScanDefinitionsService } from './scan-definitions.service';
 import { ScanEventsGateway } from './scan-events.gateway';
 import { ScanEventsService } from './scan-events.service';
 import { ScansController } from './scans.controller';
@@ -10,7 +12,7 @@ import { ScansService } from './scans.service';
 
 @Module({
   imports: [NmapModule, RunsModule, ProjectsModule, AuthModule],
-  controllers: [ScansController],
-  providers: [ScansService, ScanEventsService, ScanEventsGateway],
+  controllers: [ScansController, ScanDefinitionsController],
+  providers: [ScansService, ScanDefinitionsService, ScanEventsService, ScanEventsGateway],
 })
 export class ScansModule {}

@@ -1,8 +1,9 @@
 import { EntityManager } from '@mikro-orm/core';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { Scan, ScanResult } from '@nso/persistence';
+import { Scan, ScanResult, ScheduleFire } from '@nso/persistence';
 import { RunService, RunStateStore } from '@nso/runs';
 import { ProjectsService } from '../projects/projects.service';
+import { scanView } from './scan-view';
 import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
 
 @Injectable()
@@ -61,28 +62,11 @@ export class ScansService {
     const finished = await em.count(ScanResult, { scan: scan.id, status: { $in: ['completed', 'failed'] } });
     const succeeded = await em.count(ScanResult, { scan: scan.id, status: 'completed' });
     const latest = results[0];
+    const fires = await em.find(ScheduleFire, { scan: scan.id }, { orderBy: { id: 'desc' }, limit: 10 });
     return {
       status: 'success',
       scan: {
-        id: scan.id,
-        project_id: scan.project.id,
-        name: scan.name,
-        description: scan.description ?? null,
-        target: scan.targets.join(','),
-        targets: scan.targets,
-        ports: scan.ports ?? null,
-        scan_arguments: scan.nmapFlags.join(' '),
-        nmap_flags: scan.nmapFlags,
-        runner: scan.runner,
-        chunk_size: scan.chunkSize,
-        concurrency: scan.concurrency,
-        interval_minutes: scan.intervalMinutes ?? null,
-        is_active: scan.isActive,
-        is_scheduled: scan.isScheduled,
-        last_run: scan.lastRun ?? null,
-        next_run: scan.nextRun ?? null,
-        created_at: scan.createdAt,
-        updated_at: scan.updatedAt,
+        ...scanView(scan),
         status: latest?.status ?? 'idle',
         progress: latest ? await this.progressOf(latest) : null,
         recent_results: results.map((r) => this.resultSummary(r)),
@@ -91,13 +75,22 @@ export class ScansService {
           success_rate: finished ? Math.round((succeeded / finished) * 10000) / 100 : null,
           last_success: completed?.finishedAt ?? null,
           last_failure: failed?.finishedAt ?? null,
+          skipped_fires: await em.count(ScheduleFire, { scan: scan.id, outcome: 'skipped' }),
         },
+        recent_fires: fires.map((f) => ({
+          due_at: f.dueAt,
+          fired_at: f.firedAt,
+          outcome: f.outcome,
+          reason: f.reason,
+          result_id: f.resultId,
+        })),
       },
     };
   }
 
-  async findOwned(ownerId: number, scanId: number): Promise<Scan> {
-    const scan = await this.em.fork().findOne(Scan, { id: scanId, owner: ownerId });
+  /** The user's scan, or 404 `{"error": "Scan not found"}` (another user's scan is not found either). */
+  async findOwned(ownerId: number, scanId: number, em: EntityManager = this.em.fork()): Promise<Scan> {
+    const scan = await em.findOne(Scan, { id: scanId, owner: ownerId });
     if (!scan) throw new NotFoundException({ error: 'Scan not found' });
     return scan;
   }
@@ -122,6 +115,7 @@ export class ScansService {
     return {
       result_id: r.id,
       status: r.status,
+      trigger: r.trigger,
       runner: r.runner,
       targets_total: r.targetsTotal,
       batches_total: r.batchesTotal,

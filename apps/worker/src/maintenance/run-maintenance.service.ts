@@ -1,4 +1,3 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import {
   BeforeApplicationShutdown,
   Inject,
@@ -8,9 +7,9 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { MAINTENANCE_QUEUE, RECONCILE_RUNS_JOB, redisKeys } from '@nso/contracts';
-import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
+import { JobSchedulers, redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
 import { RunReconciler } from '@nso/runs';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 
 /**
  * Runs the reconciliation of queued and running runs (RunReconciler): once when this worker starts, and every
@@ -26,7 +25,7 @@ export class RunMaintenanceService implements OnApplicationBootstrap, BeforeAppl
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectQueue(MAINTENANCE_QUEUE) private readonly queue: Queue,
+    private readonly schedulers: JobSchedulers,
     private readonly reconciler: RunReconciler,
     private readonly monitor: RedisOutageMonitor,
   ) {}
@@ -63,17 +62,13 @@ export class RunMaintenanceService implements OnApplicationBootstrap, BeforeAppl
   }
 
   private keepScheduler(): void {
-    const every = this.config.reconcileIntervalMs;
-    this.queue
-      .getJobScheduler(RECONCILE_RUNS_JOB)
-      .then((scheduler) => {
-        if (Number(scheduler?.every) === every) return;
-        return this.queue.upsertJobScheduler(
-          RECONCILE_RUNS_JOB,
-          { every },
-          { name: RECONCILE_RUNS_JOB, opts: { removeOnComplete: true, removeOnFail: 10 } },
-        );
-      })
+    this.schedulers
+      .ensure(
+        MAINTENANCE_QUEUE,
+        RECONCILE_RUNS_JOB,
+        { every: this.config.reconcileIntervalMs },
+        { name: RECONCILE_RUNS_JOB, data: {}, keep: 10 },
+      )
       .catch((error: Error) => this.monitor.report('reconciliation scheduler', error));
   }
 }
