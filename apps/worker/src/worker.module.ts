@@ -12,7 +12,13 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [...infrastructureModules(config), NmapModule, BatchesModule, MaintenanceModule, SchedulesModule],
+      imports: [
+        ...infrastructureModules(config),
+        NmapModule,
+        BatchesModule,
+        MaintenanceModule,
+        SchedulesModule,
+      ],
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } },
         HeartbeatService,

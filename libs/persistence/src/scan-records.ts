@@ -133,7 +133,8 @@ export async function insertRun(em: EntityManager, input: RunInput): Promise<num
         });
       } catch (error) {
         // The unique (scan, fire) row makes a fire start one run, however often it is delivered.
-        if (isUniqueViolation(error)) throw new DuplicateFireError(`fire ${input.fire.key} was handled before`);
+        if (isUniqueViolation(error))
+          throw new DuplicateFireError(`fire ${input.fire.key} was handled before`);
         throw error;
       }
     }
