@@ -45,9 +45,13 @@ export class ScheduleFiresConsumer implements OnApplicationBootstrap, BeforeAppl
     await this.worker?.close();
   }
 
-  /** A scheduler's job is due at its creation time plus its delay; its id names the fire. */
+  /**
+   * A scheduler's job is named `repeat:<scheduler>:<due time in ms>` by BullMQ: that time is when the fire was
+   * due (its `timestamp` is when BullMQ made the job, an interval earlier).
+   */
   private async fire(job: Job<ScheduleFireJobData>) {
-    const dueAt = new Date(job.timestamp + (job.delay ?? 0));
+    const due = /:(\d+)$/.exec(job.id ?? '')?.[1];
+    const dueAt = new Date(due ? Number(due) : job.timestamp + (job.delay ?? 0));
     return this.schedules.fire(job.data.scanId, { key: job.id ?? `${job.timestamp}`, dueAt });
   }
 }
