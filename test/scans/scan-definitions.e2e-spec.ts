@@ -1,15 +1,19 @@
 import { MikroORM } from '@mikro-orm/core';
 import { Scan } from '@nso/persistence';
+import { redisKeys, SCHEDULE_QUEUE } from '@nso/contracts';
+import { redisOptionsFromUrl } from '@nso/events';
+import { Queue } from 'bullmq';
 import request from 'supertest';
 import { TEST_DATABASES } from '../support/database';
 import { TEST_ADMIN, TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
 import { waitUntil } from '../support/nmap-processes';
+import { testRedisUrl } from '../support/redis';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
 // Seed 003 "Scan Management" over HTTP: a real gateway, a real worker, real nmap against 127.0.31.0/29 only.
-// SCHEDULE_MINUTE_MS (test-only) makes one minute of interval_minutes last 1.5 s.
+// SCHEDULE_MINUTE_MS (test-only) makes one minute of interval_minutes last 1.5 s; reconciliation runs every second.
 describe.each(TEST_DATABASES)('scan definitions on %s', (database) => {
   let system: TestSystem;
   let listener: Listener;
@@ -31,7 +35,11 @@ describe.each(TEST_DATABASES)('scan definitions on %s', (database) => {
   };
 
   beforeAll(async () => {
-    system = await startSystem({ database, workers: 1, env: { SCHEDULE_MINUTE_MS: '1500' } });
+    system = await startSystem({
+      database,
+      workers: 1,
+      env: { SCHEDULE_MINUTE_MS: '1500', RECONCILE_INTERVAL_MS: '1000' },
+    });
     listener = await listenOn('127.0.31.2');
     other = await system.gateway.newUser('other-user');
   });
@@ -267,6 +275,30 @@ describe.each(TEST_DATABASES)('scan definitions on %s', (database) => {
     );
     const runs = (await api().get(`/api/scans/${id}/results`).expect(200)).body.results;
     expect(runs).toHaveLength(1);
+    await api().delete(`/api/scans/${id}`).expect(200);
+  });
+
+  it('puts back a schedule whose job scheduler was lost (the database is the record)', async () => {
+    const created = await api()
+      .post('/api/scans')
+      .send(definition({ is_scheduled: true, interval_minutes: 600 }))
+      .expect(201);
+    const id = created.body.scan.id;
+    const queue = new Queue(SCHEDULE_QUEUE, {
+      connection: redisOptionsFromUrl(testRedisUrl()),
+      prefix: redisKeys(system.gateway.config.redisPrefix).bullPrefix,
+    });
+    try {
+      expect(await queue.getJobScheduler(`scan-${id}`)).toBeDefined();
+      await queue.removeJobScheduler(`scan-${id}`);
+      await waitUntil(
+        async () => (await queue.getJobScheduler(`scan-${id}`)) !== undefined,
+        10_000,
+        'the schedule back',
+      );
+    } finally {
+      await queue.close();
+    }
     await api().delete(`/api/scans/${id}`).expect(200);
   });
 

@@ -8,11 +8,11 @@ import {
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { MAINTENANCE_QUEUE, RECONCILE_RUNS_JOB, redisKeys } from '@nso/contracts';
 import { JobSchedulers, redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
-import { RunReconciler } from '@nso/runs';
+import { RunReconciler, ScanSchedules } from '@nso/runs';
 import { Worker } from 'bullmq';
 
 /**
- * Runs the reconciliation of queued and running runs (RunReconciler): once when this worker starts, and every
+ * Runs the reconciliation of queued and running runs (RunReconciler) and of scan schedules: once when this worker starts, and every
  * RECONCILE_INTERVAL_MS through a BullMQ job scheduler on the maintenance queue, so that however many workers
  * there are, one of them does it per period. A Redis that restarts empty loses the scheduler with everything
  * else: each worker checks every period that it exists and puts it back (upserting is idempotent).
@@ -27,6 +27,7 @@ export class RunMaintenanceService implements OnApplicationBootstrap, BeforeAppl
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly schedulers: JobSchedulers,
     private readonly reconciler: RunReconciler,
+    private readonly schedules: ScanSchedules,
     private readonly monitor: RedisOutageMonitor,
   ) {}
 
@@ -55,6 +56,10 @@ export class RunMaintenanceService implements OnApplicationBootstrap, BeforeAppl
       const counts = await this.reconciler.reconcileAll();
       const changed = counts.requeued + counts.resumed + counts.completed + counts.failed;
       if (changed > 0) this.logger.log(`${why} reconciliation: ${JSON.stringify(counts)}`);
+      // A schedule whose scheduler was lost (Redis emptied, or a gateway could not reach Redis when the scan was
+      // saved) is put back; the database is the record.
+      const restored = await this.schedules.ensureAll();
+      if (restored > 0) this.logger.log(`${why} reconciliation: ${restored} schedule(s) put back`);
     } catch (error) {
       this.monitor.report(`${why} reconciliation`, error);
       throw error;

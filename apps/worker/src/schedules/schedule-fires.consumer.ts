@@ -14,11 +14,10 @@ import { Job, Worker } from 'bullmq';
 /**
  * The BullMQ consumer of schedule fires: each job is one fire of one scan's job scheduler, handed to
  * ScanSchedules.fire (which starts the run or records why not). Failures propagate so BullMQ retries the fire.
- * At start-up it also puts back the schedulers a Redis that restarted empty lost.
+ * Lost schedulers are put back by the worker's reconciliation (maintenance), at start-up and periodically.
  */
 @Injectable()
 export class ScheduleFiresConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('Schedules');
   private worker?: Worker<ScheduleFireJobData>;
 
   constructor(
@@ -35,10 +34,6 @@ export class ScheduleFiresConsumer implements OnApplicationBootstrap, BeforeAppl
       name: `${this.config.workerId}-schedules`,
     });
     this.monitor.watchEmitter('schedule worker', this.worker);
-    void this.schedules
-      .ensureAll()
-      .then((restored) => restored > 0 && this.logger.log(`${restored} lost schedule(s) put back`))
-      .catch((error: unknown) => this.monitor.report('schedule restore', error));
   }
 
   async beforeApplicationShutdown(): Promise<void> {
