@@ -16,3 +16,4 @@ export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from
 export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { insertOneOffScan, insertRun, type OneOffScanInput, type RunInput } from './scan-records';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
+export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
