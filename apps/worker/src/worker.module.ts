@@ -4,6 +4,7 @@ import { AppConfig } from '@nso/config';
 import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
 import { NmapModule } from '@nso/nmap';
 import { BatchesModule } from './batches/batches.module';
+import { WorkerClientsModule } from './clients/clients.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 
 @Module({})
@@ -11,7 +12,13 @@ export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [...infrastructureModules(config), NmapModule, BatchesModule, MaintenanceModule],
+      imports: [
+        ...infrastructureModules(config),
+        NmapModule,
+        BatchesModule,
+        MaintenanceModule,
+        WorkerClientsModule,
+      ],
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } },
         HeartbeatService,
