@@ -307,6 +307,35 @@ describe('scanner client input', () => {
   });
 });
 
+describe('scanner clients in the OpenAPI document', () => {
+  let gateway: TestGateway;
+  beforeAll(async () => (gateway = await startGateway()));
+  afterAll(() => gateway?.close());
+
+  it('describes every client endpoint and the heartbeat body', async () => {
+    const document = (await gateway.api().get('/api/docs-json').expect(200)).body;
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/clients',
+        '/api/clients/{clientId}',
+        '/api/clients/{clientId}/heartbeat',
+        '/api/clients/{clientId}/approve',
+        '/api/clients/{clientId}/revoke',
+        '/api/clients/{clientId}/toggle',
+      ]),
+    );
+    expect(Object.keys(document.paths['/api/clients/{clientId}'])).toEqual(
+      expect.arrayContaining(['get', 'put']),
+    );
+    expect(document.components.schemas.HeartbeatDto.required).toEqual([
+      'hostname',
+      'ip_address',
+      'port',
+      'scan_range',
+    ]);
+  });
+});
+
 describe('scan_range beyond the scan scope', () => {
   let gateway: TestGateway;
   beforeAll(async () => (gateway = await startGateway({ env: { SCAN_SCOPE_ALLOW: '127.0.0.0/16' } })));
