@@ -404,6 +404,33 @@ describe.each(TEST_DATABASES)('worker pools and the offline rule on %s', (databa
     expect(after.body.stats.active_clients).toBe(0);
   });
 
+  it('keeps a revoked pool revoked when its workers start again, whatever WORKER_AUTO_APPROVE says', async () => {
+    await system.gateway.api().post('/api/clients/local/revoke').expect(200);
+    const worker = await system.startWorker('w3');
+    const local = await system.gateway.api().get('/api/clients/local').expect(200);
+    expect(local.body.client).toMatchObject({ kind: 'pool', is_approved: false, status: 'online' });
+    await worker.stop();
+  });
+
+  it("does not take over an HTTP agent's client_id", async () => {
+    const id = 'agent-not-a-pool';
+    await agentRequest(
+      system.gateway.url,
+      'POST',
+      `/api/clients/${id}/heartbeat`,
+      heartbeatBody({ client_id: id }),
+    );
+    const worker = await system.startWorker('w4', { WORKER_CLIENT_ID: id });
+    await worker.waitForOutput(/already an HTTP agent's id/);
+    const client = await system.gateway.api().get(`/api/clients/${id}`).expect(200);
+    expect(client.body.client).toMatchObject({
+      kind: 'agent',
+      scan_range: '127.0.0.0/24',
+      is_approved: false,
+    });
+    await worker.stop();
+  });
+
   it('registers a pool with its own WORKER_SCAN_RANGE, unapproved when WORKER_AUTO_APPROVE=false', async () => {
     const worker = await system.startWorker('b1', {
       WORKER_CLIENT_ID: 'site-b',
