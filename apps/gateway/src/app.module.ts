@@ -2,6 +2,7 @@ import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/c
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
 import { AuthModule } from './auth/auth.module';
+import { ClientsModule } from './clients/clients.module';
 import { BodyParserMiddleware } from './common/json-body';
 import { HealthModule } from './health/health.module';
 import { NmapRunModule } from './nmap/nmap-run.module';
@@ -30,6 +31,7 @@ export class AppModule implements NestModule {
         NmapRunModule,
         ScansModule,
         ResultsModule,
+        ClientsModule,
       ],
     };
   }

@@ -13,7 +13,10 @@ async function bootstrap(): Promise<void> {
   });
   closeOnSignals(app, 'Worker');
   await app.init();
-  Logger.log(`worker ${config.workerId} ready (concurrency ${config.workerConcurrency})`, 'Worker');
+  Logger.log(
+    `worker ${config.workerId} ready (concurrency ${config.workerConcurrency}, pool ${config.workerClientId})`,
+    'Worker',
+  );
 }
 
 void bootstrap();

@@ -4,6 +4,7 @@ import { AppConfig } from '@nso/config';
 import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
 import { NmapModule } from '@nso/nmap';
 import { BatchesModule } from './batches/batches.module';
+import { WorkerClientsModule } from './clients/clients.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { SchedulesModule } from './schedules/schedules.module';
 
@@ -18,6 +19,7 @@ export class WorkerModule {
         BatchesModule,
         MaintenanceModule,
         SchedulesModule,
+        WorkerClientsModule,
       ],
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } },

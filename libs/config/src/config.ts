@@ -52,6 +52,23 @@ export interface AppConfig {
   publicOrigins: string[];
   /** Express "trust proxy": how client IPs and TLS are read behind a load balancer. */
   trustProxy: boolean | number | string;
+  /** Scanner clients (docs/clients.md). */
+  clients: {
+    /** A client with no heartbeat for this long is `offline`, in milliseconds (CLIENT_OFFLINE_AFTER, seconds). */
+    offlineAfterMs: number;
+    /** Requests one client may make to its anonymous client routes per rate-limit window. */
+    perClientPerWindow: number;
+    /** Anonymous client-route requests one source network may make per window, all client ids together. */
+    perNetworkPerWindow: number;
+    /** New client ids one source network may enrol per window (registration floods). */
+    enrolPerNetworkPerWindow: number;
+  };
+  /** The worker pool (scanner client) this worker process belongs to; replicas with one id share one record. */
+  workerClientId: string;
+  /** CIDRs the pool scans; defaults to the scan scope's allowed list. */
+  workerScanRange: string[];
+  /** Approve a worker pool seen for the first time. Default: on when HOST is loopback (the single machine). */
+  workerAutoApprove: boolean;
   rateLimit: {
     enabled: boolean;
     anonymousPerWindow: number;
@@ -62,6 +79,11 @@ export interface AppConfig {
     loginWindowSeconds: number;
   };
 }
+
+/** A scanner client's id (a MAC address, a host name, a pool name): what a URL path and a Redis key can hold. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const CLIENT_ID_HINT =
+  '1 to 128 letters, digits, ".", "_", ":" or "-", starting with a letter or digit';
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,64}$/;
 const USERNAME_HINT = '3 to 64 letters, digits, ".", "_" or "-"';
@@ -198,6 +220,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     /^[\w.:-]+$/,
     'expected a host name or IP address to listen on',
   );
+  const scanScopeAllow = read.cidrList('SCAN_SCOPE_ALLOW', '127.0.0.0/8,::1/128');
   const config: AppConfig = {
     nodeEnv: read.oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const),
     host,
@@ -226,7 +249,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'a lower-case SQL identifier',
     ),
     databasePoolMax: read.int('DATABASE_POOL_MAX', 10, 2, 500),
-    scanScopeAllow: read.cidrList('SCAN_SCOPE_ALLOW', '127.0.0.0/8,::1/128'),
+    scanScopeAllow,
     scanScopeDeny: read.cidrList('SCAN_SCOPE_DENY', ''),
     nmapPath: read.string('NMAP_PATH', 'nmap', /^[^\s;|&$`<>]+$/, 'a path to the nmap binary'),
     nmapRunTimeoutMs: read.int('NMAP_RUN_TIMEOUT_MS', 300_000, 1_000, 86_400_000),
@@ -256,6 +279,17 @@ export function loadConfig(env: Env = process.env): AppConfig {
     trustProxy: trustProxySetting(
       read.optional('TRUST_PROXY', /^[\w.:/, -]+$/, 'see the Express "trust proxy" setting'),
     ),
+    clients: {
+      offlineAfterMs: read.int('CLIENT_OFFLINE_AFTER', 180, 1, 86_400) * 1000,
+      perClientPerWindow: read.int('RATE_LIMIT_CLIENT', 300, 1, 10_000_000),
+      perNetworkPerWindow: read.int('RATE_LIMIT_CLIENT_NETWORK', 6000, 1, 10_000_000),
+      enrolPerNetworkPerWindow: read.int('CLIENT_ENROL_LIMIT', 20, 1, 10_000_000),
+    },
+    workerClientId: read.string('WORKER_CLIENT_ID', 'local', CLIENT_ID_PATTERN, CLIENT_ID_HINT),
+    workerScanRange: orDefault(read.cidrList('WORKER_SCAN_RANGE', ''), scanScopeAllow),
+    // Like REGISTRATION_OPEN: a pool on the one machine that runs everything is the operator's own; a worker of
+    // a shared deployment waits for an admin. Agents (HTTP) are never approved automatically.
+    workerAutoApprove: read.bool('WORKER_AUTO_APPROVE', isLoopbackHost(host)),
     rateLimit: {
       enabled: read.bool('RATE_LIMIT_ENABLED', true),
       anonymousPerWindow: read.int('RATE_LIMIT_ANONYMOUS', 100, 1, 10_000_000),
@@ -269,6 +303,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function orDefault(list: string[], fallback: string[]): string[] {
+  return list.length > 0 ? list : [...fallback];
 }
 
 /** `127.0.0.0/8`, `::1` or `localhost`: an address only this machine can reach. */

@@ -76,6 +76,44 @@ describe('the shipped deployments', () => {
   });
 });
 
+describe('the shipped deployments: worker pools', () => {
+  it('docker-compose.yml: a new worker pool waits for an admin unless WORKER_AUTO_APPROVE=true is set', () => {
+    const compose = load(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+      services: { worker: { environment: Record<string, unknown> } };
+    };
+    const workerEnv = (shell: Env) =>
+      Object.fromEntries(
+        Object.entries(mergeKeys(compose.services.worker.environment)).map(([name, value]) => [
+          name,
+          interpolate(value, shell),
+        ]),
+      );
+    expect(loadConfig(workerEnv({})).workerAutoApprove).toBe(false);
+    expect(loadConfig(workerEnv({ WORKER_AUTO_APPROVE: 'true' })).workerAutoApprove).toBe(true);
+    expect(loadConfig(workerEnv({})).workerClientId).toBe('local');
+  });
+
+  it('k8s/configmap.yaml: a new worker pool waits for an admin', () => {
+    const data = configMapData();
+    expect(data.WORKER_AUTO_APPROVE).toBe('false');
+    expect(loadConfig({ ...data, ...REQUIRED }).workerAutoApprove).toBe(false);
+  });
+
+  it('WORKER_AUTO_APPROVE defaults to on for the single machine (loopback HOST) only', () => {
+    expect(loadConfig({}).workerAutoApprove).toBe(true);
+    expect(loadConfig({ HOST: '0.0.0.0' }).workerAutoApprove).toBe(false);
+  });
+
+  it('WORKER_SCAN_RANGE defaults to the scan scope', () => {
+    expect(loadConfig({ SCAN_SCOPE_ALLOW: '127.0.0.0/16' }).workerScanRange).toEqual(['127.0.0.0/16']);
+    expect(loadConfig({ WORKER_SCAN_RANGE: '127.0.1.0/24, 127.0.2.0/24' }).workerScanRange).toEqual([
+      '127.0.1.0/24',
+      '127.0.2.0/24',
+    ]);
+    expect(() => loadConfig({ WORKER_SCAN_RANGE: '127.0.0.1/8' })).toThrow(/WORKER_SCAN_RANGE/);
+  });
+});
+
 describe('REGISTRATION_OPEN default', () => {
   it.each(['127.0.0.1', '127.3.2.1', '::1', 'localhost'])('is open on loopback (%s)', (HOST) => {
     expect(loadConfig({ HOST }).registrationOpen).toBe(true);

@@ -170,3 +170,31 @@ describe('ScanScope.covers', () => {
     expect(defaultScope().covers(parseTargets(['localhost'])[0])).toBeUndefined();
   });
 });
+
+describe('ScanScope.outsideOf', () => {
+  const scope = new ScanScope(['127.0.0.0/16', '::1/128'], ['127.0.0.128/25']);
+
+  it('is empty for a block wholly in scope', () => {
+    expect(scope.outsideOf('127.0.1.0/24')).toEqual([]);
+    expect(scope.outsideOf('127.0.0.5')).toEqual([]);
+    expect(scope.outsideOf('::1/128')).toEqual([]);
+  });
+
+  it('names the excluded part of a block as the fewest CIDRs', () => {
+    expect(scope.outsideOf('127.0.0.0/24')).toEqual(['127.0.0.128/25']);
+  });
+
+  it('names the part beyond the allowed list', () => {
+    expect(scope.outsideOf('127.0.0.0/14')).toEqual(['127.0.0.128/25', '127.1.0.0/16', '127.2.0.0/15']);
+    expect(scope.outsideOf('127.0.0.0/8')).toHaveLength(1 + 8);
+  });
+
+  it('names a block wholly outside as itself', () => {
+    expect(scope.outsideOf('10.0.0.0/8')).toEqual(['10.0.0.0/8']);
+    expect(scope.outsideOf('::2/127')).toEqual(['::2/127']);
+  });
+
+  it('throws on a malformed block', () => {
+    expect(() => scope.outsideOf('127.0.0.1/8')).toThrow(/host bits/);
+  });
+});

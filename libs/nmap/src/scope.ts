@@ -62,6 +62,22 @@ export class ScanScope {
   }
 
   /**
+   * The part of a CIDR block (`10.0.0.0/8`, or a bare address) that lies outside the scope, as the fewest CIDRs
+   * that cover exactly that part, in address order; `[]` when the block is wholly in scope. Used for a scanner
+   * client's scan_range, whose outside part is never delegated. Throws an Error for a malformed CIDR.
+   */
+  outsideOf(cidr: string): string[] {
+    const block = parseEntry(cidr, 'scan_range');
+    const out: string[] = [];
+    for (const gap of this.gaps[block.family]) {
+      const first = gap.first > block.first ? gap.first : block.first;
+      const last = gap.last < block.last ? gap.last : block.last;
+      if (first <= last) out.push(...intervalCidrs(block.family, first, last));
+    }
+    return out;
+  }
+
+  /**
    * Whether every address of an address spec is in scope; undefined for a host name (it needs resolving).
    * Pure arithmetic: for each gap, binary-search the spec's first address at or above the gap's start.
    */
@@ -140,6 +156,26 @@ function scopeGaps(family: IpFamily, allow: IpBlock[], deny: IpBlock[]): Interva
     merge(deny.filter((b) => b.family === family)),
   );
   return subtract([{ first: 0n, last: familyMax(family) }], permitted);
+}
+
+/** The fewest CIDR blocks covering exactly [first, last]: the largest aligned block at each step. */
+function intervalCidrs(family: IpFamily, first: bigint, last: bigint): string[] {
+  const width = family === 4 ? 32 : 128;
+  const out: string[] = [];
+  let start = first;
+  while (start <= last) {
+    let hostBits = 0;
+    while (
+      hostBits < width &&
+      (start & ((1n << BigInt(hostBits + 1)) - 1n)) === 0n &&
+      start + (1n << BigInt(hostBits + 1)) - 1n <= last
+    ) {
+      hostBits++;
+    }
+    out.push(`${formatIp(family, start)}/${width - hostBits}`);
+    start += 1n << BigInt(hostBits);
+  }
+  return out;
 }
 
 function merge(blocks: Interval[]): Interval[] {

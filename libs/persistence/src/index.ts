@@ -24,3 +24,4 @@ export {
   type RunInput,
 } from './scan-records';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
+export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';

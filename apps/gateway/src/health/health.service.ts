@@ -2,8 +2,9 @@ import { EntityManager } from '@mikro-orm/core';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { BATCH_QUEUE } from '@nso/contracts';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
-import { checkDatabase } from '@nso/persistence';
+import { APP_CONFIG, AppConfig } from '@nso/config';
+import { REDIS_CLIENT } from '@nso/events';
+import { checkDatabase, Client, clientStatusFilter } from '@nso/persistence';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 
@@ -29,7 +30,7 @@ export class HealthService {
   constructor(
     private readonly em: EntityManager,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectQueue(BATCH_QUEUE) private readonly batches: Queue,
   ) {}
 
@@ -41,36 +42,44 @@ export class HealthService {
         false,
       ),
     ]);
-    const stats = redis ? await withTimeout(this.stats(), undefined) : undefined;
+    const [queued, clients] = await Promise.all([
+      redis ? withTimeout(this.queueStats(), undefined) : undefined,
+      database ? withTimeout(this.activeClients(), undefined) : undefined,
+    ]);
+    const stats = { active_clients: clients ?? 0, ...(queued ?? { pending_tasks: 0, running_tasks: 0 }) };
     return {
       status: database && redis ? 'healthy' : 'unhealthy',
       timestamp: new Date().toISOString(),
       version: process.env.npm_package_version ?? '0.1.0',
       checks: { database, redis },
-      stats: stats ?? { active_clients: 0, pending_tasks: 0, running_tasks: 0 },
+      stats,
     };
   }
 
-  private async stats(): Promise<HealthReport['stats']> {
-    const [counts, workers] = await Promise.all([
-      this.batches.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active'),
-      this.countKeys(this.keys.processHeartbeatPattern('worker')),
-    ]);
+  private async queueStats(): Promise<Omit<HealthReport['stats'], 'active_clients'>> {
+    const counts = await this.batches.getJobCounts(
+      'waiting',
+      'delayed',
+      'prioritized',
+      'waiting-children',
+      'active',
+    );
     return {
-      active_clients: workers,
       pending_tasks: counts.waiting + counts.delayed + counts.prioritized + counts['waiting-children'],
       running_tasks: counts.active,
     };
   }
 
-  private async countKeys(pattern: string): Promise<number> {
-    let cursor = '0';
-    let count = 0;
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      count += keys.length;
-    } while (cursor !== '0');
-    return count;
+  /** Approved scanner clients (pools and agents) that are online or scanning, by the one status rule. */
+  private async activeClients(): Promise<number> {
+    const now = new Date();
+    const offlineAfter = this.config.clients.offlineAfterMs;
+    return this.em.fork().count(Client, {
+      isApproved: true,
+      $or: [
+        clientStatusFilter('online', now, offlineAfter),
+        clientStatusFilter('scanning', now, offlineAfter),
+      ],
+    });
   }
 }

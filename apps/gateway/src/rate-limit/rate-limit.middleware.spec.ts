@@ -152,3 +152,38 @@ describe('RateLimitMiddleware', () => {
     }
   });
 });
+
+describe('RateLimitMiddleware on an agent route', () => {
+  it('counts an anonymous heartbeat by its client id and by the agents of its network, not the address budget', async () => {
+    const { limiter, send } = setup({ RATE_LIMIT_CLIENT: '300', RATE_LIMIT_CLIENT_NETWORK: '6000' });
+    const exchange = await send({ method: 'POST', originalUrl: '/api/clients/aa:bb:cc:dd:ee:ff/heartbeat' });
+    expect(limiter.calls).toEqual([
+      { bucket: 'client:aa:bb:cc:dd:ee:ff', limit: 300, windowSeconds: 3600 },
+      { bucket: 'clients-net:203.0.113.7', limit: 6000, windowSeconds: 3600 },
+    ]);
+    expect(exchange.nextCalls).toEqual([[]]);
+  });
+
+  it('refuses when the network budget of agent routes is spent, with that budget in the headers', async () => {
+    const { limiter, send } = setup();
+    limiter.answer = () =>
+      Promise.resolve(
+        limiter.calls.length === 2
+          ? { allowed: false, limit: 6000, remaining: 0, resetAt: 1_768_476_600 }
+          : { allowed: true, limit: 300, remaining: 299, resetAt: 1_768_476_600 },
+      );
+    const exchange = await send({ method: 'PUT', originalUrl: '/api/clients/agent-1' });
+    expect(exchange.status).toBe(429);
+    expect(exchange.headers['X-RateLimit-Limit']).toBe('6000');
+  });
+
+  it('counts an admin on the same route as that user', async () => {
+    const { limiter, send } = setup();
+    await send({
+      method: 'PUT',
+      originalUrl: '/api/clients/agent-1',
+      user: { id: 7, username: 'admin', role: 'admin' },
+    });
+    expect(limiter.calls.map((c) => c.bucket)).toEqual(['user:7']);
+  });
+});

@@ -1,4 +1,5 @@
-// The request rate limit of the seed API: per authenticated user, else per client network, on every HTTP route.
+// The request rate limit of the seed API: per authenticated user, else per client network, on every HTTP route;
+// an agent's own anonymous routes are counted per client id, plus a wider budget per network (client-routes.ts).
 //
 // It fails open: when Redis errs or does not answer within REDIS_DEADLINE_MS the request goes through,
 // uncounted and without X-RateLimit-* headers, and a warning is logged at most once a minute. A rate limiter
@@ -8,6 +9,7 @@ import { Inject, Injectable, Logger, NestMiddleware } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import type { NextFunction, Request, Response } from 'express';
 import { clientNetwork } from './client-network';
+import { agentRouteClientId } from './client-routes';
 import { Clock } from './clock';
 import { secondsUntil } from './fixed-window';
 import { RateLimitDecision, RateLimitService } from './rate-limit.service';
@@ -36,18 +38,39 @@ export class RateLimitMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     const limits = this.config.rateLimit;
     if (!limits.enabled || UNMETERED_PATHS.has(pathOf(req))) return next();
-    const [bucket, limit] = req.user
-      ? [`user:${req.user.id}`, limits.userPerWindow]
-      : [`ip:${clientNetwork(req.ip ?? 'unknown')}`, limits.anonymousPerWindow];
-    withDeadline(this.limiter.consume(bucket, limit, limits.windowSeconds), REDIS_DEADLINE_MS)
+    const buckets = this.bucketsOf(req);
+    withDeadline(
+      Promise.all(
+        buckets.map(([bucket, limit]) => this.limiter.consume(bucket, limit, limits.windowSeconds)),
+      ),
+      REDIS_DEADLINE_MS,
+    )
       .then(
-        (decision) => this.answer(decision, res, next),
+        // The first bucket is the one the headers describe, unless another one refused the request.
+        (decisions) => this.answer(decisions.find((d) => !d.allowed) ?? decisions[0], res, next),
         (error: unknown) => {
           this.warnFailingOpen(error);
           next();
         },
       )
       .catch(next);
+  }
+
+  /**
+   * `[bucket, limit]` pairs a request is counted in: its user; else, on an agent's route, its client id and
+   * (so that inventing ids does not escape every limit) its network's agent budget; else its network.
+   */
+  private bucketsOf(req: Request): Array<[string, number]> {
+    const limits = this.config.rateLimit;
+    if (req.user) return [[`user:${req.user.id}`, limits.userPerWindow]];
+    const network = clientNetwork(req.ip ?? 'unknown');
+    const clientId = agentRouteClientId(req.method, pathOf(req));
+    if (clientId === undefined) return [[`ip:${network}`, limits.anonymousPerWindow]];
+    const clients = this.config.clients;
+    return [
+      [`client:${clientId}`, clients.perClientPerWindow],
+      [`clients-net:${network}`, clients.perNetworkPerWindow],
+    ];
   }
 
   private answer(decision: RateLimitDecision, res: Response, next: NextFunction): void {

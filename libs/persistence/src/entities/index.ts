@@ -1,5 +1,6 @@
 import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
+import { Client } from './client.entity';
 import { Host } from './host.entity';
 import { Port } from './port.entity';
 import { Project } from './project.entity';
@@ -10,6 +11,7 @@ import { User } from './user.entity';
 
 export * from './api-token.entity';
 export * from './batch.entity';
+export * from './client.entity';
 export * from './host.entity';
 export * from './port.entity';
 export * from './project.entity';
@@ -19,4 +21,4 @@ export * from './schedule-fire.entity';
 export * from './user.entity';
 
 /** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
-export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken, ScheduleFire];
+export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken, ScheduleFire, Client];

@@ -4,6 +4,7 @@ import { Migration20261122000000ApiTokens } from './Migration20261122000000_api_
 import { Migration20261130000000ResolvedNames } from './Migration20261130000000_resolved_names';
 import { Migration20261130000000ScanEventSeq } from './Migration20261130000000_scan_event_seq';
 import { Migration20261130010000Schedules } from './Migration20261130010000_schedules';
+import { Migration20261130030000Clients } from './Migration20261130030000_clients';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -15,4 +16,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261130000000_resolved_names', class: Migration20261130000000ResolvedNames },
   { name: 'Migration20261130000000_scan_event_seq', class: Migration20261130000000ScanEventSeq },
   { name: 'Migration20261130010000_schedules', class: Migration20261130010000Schedules },
+  { name: 'Migration20261130030000_clients', class: Migration20261130030000Clients },
 ];

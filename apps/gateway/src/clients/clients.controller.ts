@@ -1,0 +1,122 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { Public, Roles } from '../auth/auth.decorators';
+import { AuthUser, CurrentUser } from '../users/current-user';
+import { ClientIdPipe, sourceAddress } from './client-id.pipe';
+import {
+  ClientAnswerDto,
+  ClientDetailsDto,
+  ClientListDto,
+  HeartbeatAnswerDto,
+  HeartbeatDto,
+  ListClientsQuery,
+  UpdateClientDto,
+} from './clients.dto';
+import { ClientsService } from './clients.service';
+
+const clientIdPipe = new ClientIdPipe();
+
+/** Seed 003 "Client Management" (docs/clients.md: who may call what, and why). */
+@ApiTags('clients')
+@Controller('api/clients')
+export class ClientsController {
+  constructor(private readonly clients: ClientsService) {}
+
+  @Post(':clientId/heartbeat')
+  @Public()
+  @ApiOkResponse({ type: HeartbeatAnswerDto, description: 'Approved: `{"approved": true}`' })
+  @ApiForbiddenResponse({
+    type: HeartbeatAnswerDto,
+    description:
+      'Not approved yet: `{"status": "success", "message": "Client updated but awaiting approval", ' +
+      '"approved": false}`; or `{"error": "Unauthorized"}` for an approved agent heard from another address',
+  })
+  @ApiBadRequestResponse({ description: 'A field is invalid, or the body client_id differs from the URL' })
+  @ApiTooManyRequestsResponse({
+    description: 'Too many requests for this client, or new clients from this address',
+  })
+  async heartbeat(
+    @Param('clientId', clientIdPipe) clientId: string,
+    @Body() body: HeartbeatDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<HeartbeatAnswerDto> {
+    const outcome = await this.clients.heartbeat(clientId, body, sourceAddress(req.ip));
+    res.status(outcome.httpStatus);
+    return outcome.body;
+  }
+
+  @Get()
+  @Roles('admin')
+  @ApiOkResponse({ type: ClientListDto })
+  @ApiForbiddenResponse({ description: 'Not an admin: `{"error": "Unauthorized"}`' })
+  list(@Query() query: ListClientsQuery): Promise<ClientListDto> {
+    return this.clients.list(query);
+  }
+
+  @Get(':clientId')
+  @ApiOkResponse({ type: ClientDetailsDto, description: 'Admins also see the address binding and refusals' })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  details(
+    @Param('clientId', clientIdPipe) clientId: string,
+    @CurrentUser() user: AuthUser,
+  ): Promise<ClientDetailsDto> {
+    return this.clients.details(clientId, user);
+  }
+
+  @Put(':clientId')
+  @Public()
+  @ApiOkResponse({ type: ClientAnswerDto })
+  @ApiForbiddenResponse({
+    description: 'Neither an admin nor the agent itself from the address it is bound to',
+  })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  update(
+    @Param('clientId', clientIdPipe) clientId: string,
+    @Body() body: UpdateClientDto,
+    @Req() req: Request,
+  ): Promise<ClientAnswerDto> {
+    return this.clients.update(clientId, body, { user: req.user, source: sourceAddress(req.ip) });
+  }
+
+  @Post(':clientId/approve')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ClientAnswerDto })
+  @ApiForbiddenResponse({ description: 'Not an admin: `{"error": "Unauthorized"}`' })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  approve(@Param('clientId', clientIdPipe) clientId: string): Promise<ClientAnswerDto> {
+    return this.clients.approve(clientId);
+  }
+
+  @Post(':clientId/revoke')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ClientAnswerDto })
+  @ApiForbiddenResponse({ description: 'Not an admin: `{"error": "Unauthorized"}`' })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  revoke(@Param('clientId', clientIdPipe) clientId: string): Promise<ClientAnswerDto> {
+    return this.clients.revoke(clientId);
+  }
+
+  @Post(':clientId/toggle')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({
+    type: ClientAnswerDto,
+    description: '"Client marked as offline" / "Client marked as online"',
+  })
+  @ApiForbiddenResponse({ description: 'Not an admin: `{"error": "Unauthorized"}`' })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  toggle(@Param('clientId', clientIdPipe) clientId: string): Promise<ClientAnswerDto> {
+    return this.clients.toggle(clientId);
+  }
+}

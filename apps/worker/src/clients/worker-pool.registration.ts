@@ -1,0 +1,96 @@
+// A worker pool is one scanner client: every worker process started with the same WORKER_CLIENT_ID keeps that
+// one client row alive (last_seen) straight through the database, so the replicas of a Deployment share one
+// identity and one approval, and the pool shows offline CLIENT_OFFLINE_AFTER after its last replica stopped.
+import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
+import { Client } from '@nso/persistence';
+import { hostname } from 'node:os';
+
+/** Often enough that a live pool never looks offline: three beats per CLIENT_OFFLINE_AFTER, at most one a minute. */
+export function poolHeartbeatIntervalMs(offlineAfterMs: number): number {
+  return Math.min(60_000, Math.max(250, Math.floor(offlineAfterMs / 3)));
+}
+
+@Injectable()
+export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('WorkerPool');
+  private timer?: NodeJS.Timeout;
+  private lastProblem?: string;
+
+  constructor(
+    private readonly em: EntityManager,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Registers (or refreshes) the pool before the worker reports ready, then beats in the background. */
+  async onApplicationBootstrap(): Promise<void> {
+    await this.beat().catch((error: Error) => this.problem(`pool heartbeat failed: ${error.message}`));
+    this.timer = setInterval(() => {
+      this.beat().catch((error: Error) => this.problem(`pool heartbeat failed: ${error.message}`));
+    }, poolHeartbeatIntervalMs(this.config.clients.offlineAfterMs));
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    // The pool is not marked offline: other replicas may still run. Silence makes it offline in time.
+    clearInterval(this.timer);
+  }
+
+  /**
+   * One heartbeat: refreshes the pool row, or creates it — approved when WORKER_AUTO_APPROVE holds (only at
+   * creation: a pool an admin revoked stays revoked across restarts). A client_id an HTTP agent already holds
+   * is left alone and logged: a pool never takes over an agent's record.
+   */
+  async beat(): Promise<void> {
+    const em = this.em.fork();
+    const now = new Date();
+    const { workerClientId: clientId, workerScanRange: scanRange } = this.config;
+    const refresh = {
+      lastSeen: now,
+      status: 'online' as const,
+      scanRange,
+      hostname: hostname(),
+      updatedAt: now,
+    };
+    if ((await em.nativeUpdate(Client, { clientId, kind: 'pool' }, refresh)) > 0) return this.ok();
+    const holder = await em.findOne(Client, { clientId });
+    if (holder) {
+      return this.problem(
+        `WORKER_CLIENT_ID ${clientId} is already an HTTP agent's id; this pool is not registered`,
+      );
+    }
+    const approve = this.config.workerAutoApprove;
+    try {
+      em.create(Client, {
+        clientId,
+        kind: 'pool',
+        ...refresh,
+        isApproved: approve,
+        approvedAt: approve ? now : null,
+        createdAt: now,
+      });
+      await em.flush();
+      this.logger.log(
+        `registered worker pool ${clientId} (${scanRange.join(',')}), ${approve ? 'approved' : 'awaiting approval'}`,
+      );
+    } catch (error) {
+      // Another replica created it at the same moment: refresh that row instead.
+      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      await this.em.fork().nativeUpdate(Client, { clientId, kind: 'pool' }, refresh);
+    }
+    this.ok();
+  }
+
+  /** Logs a problem once until it changes or goes away, not on every beat. */
+  private problem(message: string): void {
+    if (this.lastProblem === message) return;
+    this.lastProblem = message;
+    this.logger.warn(message);
+  }
+
+  private ok(): void {
+    if (this.lastProblem !== undefined) this.logger.log('pool heartbeat works again');
+    this.lastProblem = undefined;
+  }
+}
