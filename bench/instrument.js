@@ -40,10 +40,10 @@ function install() {
 
   const CLASSES = new Set([
     'BatchRunService',
-    'BatchResultStore',
+    'BatchRepository',
     'RunFinalizer',
     'RunStateStore',
-    'BatchScheduler',
+    'BatchQueue',
     'ScanEventPublisher',
     'ScanScope',
     'NmapArgumentPolicy',

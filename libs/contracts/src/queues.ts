@@ -1,4 +1,6 @@
-// Queue names and job payloads: the wire between gateway, worker and delta. Frozen once shipped.
+// Queue names and job payloads: the wire between gateway, worker and delta.
+// FROZEN: queue names, job names and payload fields are stored in Redis by running deployments; rename none of
+// them, and add payload fields only as optional ones.
 
 /** The shared pool every approved worker consumes. */
 export const BATCH_QUEUE = 'scan-batches';
@@ -38,11 +40,21 @@ export interface DeltaJobData {
   resultId: number;
 }
 
-/** A job name maps to its payload type, so a producer cannot send the wrong shape. */
+/**
+ * A job name maps to its payload type, so a producer cannot send the wrong shape: producers and consumers type
+ * their queues with JobOf (as Immich's JobItem/JobOf).
+ */
 export interface JobPayloads {
   'run-batch': BatchJobData;
   'diff-result': DeltaJobData;
 }
 export type JobName = keyof JobPayloads;
+/** The payload of job `N`. */
+export type JobOf<N extends JobName> = JobPayloads[N];
+/** Any job as a producer hands it to BullMQ: its name with the payload of that name. */
+export type JobItem = { [N in JobName]: { name: N; data: JobOf<N> } }[JobName];
+
+/** The job name of a batch on BATCH_QUEUE. */
+export const BATCH_JOB = 'run-batch' satisfies JobName;
 
 export const batchJobId = (resultId: number, batchSeq: number): string => `r${resultId}-b${batchSeq}`;

@@ -10,9 +10,16 @@ export {
 export { runMigrations, schemaDrift } from './migrate';
 export { checkDatabase } from './health';
 export { logSafeError } from './log-safe-error';
-export * from './batch-result.store';
-export { startBatch, markBatchFailed, type BatchStart, type BatchStartInput } from './batch-lifecycle';
+export * from './batch.repository';
+export {
+  RunRepository,
+  allBatchesFailed,
+  type CompletedRun,
+  type OneOffScanInput,
+  type RunInput,
+} from './run.repository';
+export { ScanRepository } from './scan.repository';
+export type { HostResultInput, PortResultInput } from './result-rows';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
-export { insertOneOffScan, insertRun, type OneOffScanInput, type RunInput } from './scan-records';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';

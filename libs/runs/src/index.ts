@@ -1,4 +1,4 @@
-export * from './batch-scheduler';
+export * from './batch-queue';
 export * from './run-finalizer';
 export * from './run-reconciler';
 export * from './run-state.store';
