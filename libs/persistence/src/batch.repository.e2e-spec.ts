@@ -1,6 +1,5 @@
 import { createTestDatabase, TEST_DATABASES, type TestDatabase } from '../../../test/support/database';
-import { BatchRepository, type BatchResultInput } from './batch.repository';
-import type { HostResultInput } from './result-rows';
+import { BatchRepository, type BatchResultInput, type HostResultInput } from './batch.repository';
 import { Batch, Host, Port, ScanResult } from './entities';
 import { createRun } from './testing/factories';
 

@@ -19,7 +19,6 @@ export {
   type RunInput,
 } from './run.repository';
 export { ScanRepository } from './scan.repository';
-export type { HostResultInput, PortResultInput } from './result-rows';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
 import { QueueUnavailableError, RunActiveError } from './run.errors';
-import { StartOneOffCommand } from './run.service';
+import { BatchFailedCommand, StartOneOffCommand } from './run.service';
 import { newRunService, summary } from './testing/run-fakes';
 
 /** 10 loopback addresses in batches of 2 (5 batches), 2 at a time. */
@@ -51,7 +51,13 @@ describe('RunService', () => {
         hosts: [upHost],
       });
     };
-    return { ...system, run, ref, take, finish };
+    /** Takes batch `seq` and fails this attempt of it (by default the last one, nmap exiting with 1). */
+    const fail = async (seq: number, fields: Partial<BatchFailedCommand> = {}) => {
+      const { batchId } = await take(seq);
+      const failure = { message: 'nmap exited with code 1', exitCode: 1, stderr: '', ...fields };
+      await system.service.batchFailed(ref, { batchId, seq, attempt: 1, final: true, ...failure });
+    };
+    return { ...system, run, ref, take, finish, fail };
   }
 
   describe('start', () => {
@@ -196,17 +202,8 @@ describe('RunService', () => {
 
   describe('batch failed', () => {
     it('records an attempt that will be retried without counting it', async () => {
-      const { ref, take, service, batches, events, state } = await started();
-      const { batchId } = await take(1);
-      await service.batchFailed(ref, {
-        batchId,
-        seq: 1,
-        attempt: 1,
-        final: false,
-        message: 'nmap exited with code 1',
-        exitCode: 1,
-        stderr: 'Failed to open device',
-      });
+      const { ref, fail, batches, events, state } = await started();
+      await fail(1, { final: false, stderr: 'Failed to open device' });
       expect(events.events).toEqual([
         expect.objectContaining({ event: 'batch_failed', batch_id: 1, attempt: 1, will_retry: true }),
       ]);
@@ -219,17 +216,8 @@ describe('RunService', () => {
     });
 
     it('counts a batch failed after its last attempt and moves the window on', async () => {
-      const { ref, take, service, batches, events, queue } = await started();
-      const { batchId } = await take(1);
-      await service.batchFailed(ref, {
-        batchId,
-        seq: 1,
-        attempt: 3,
-        final: true,
-        message: 'nmap XML unreadable: truncated',
-        exitCode: 0,
-        stderr: '',
-      });
+      const { ref, fail, batches, events, queue } = await started();
+      await fail(1, { attempt: 3, message: 'nmap XML unreadable: truncated', exitCode: 0 });
       expect(events.namesOf(ref.resultId)).toEqual(['batch_failed:1', 'progress']);
       expect(events.events[0]).toMatchObject({ will_retry: false, error: 'nmap XML unreadable: truncated' });
       // Without stderr, the row keeps the message.
@@ -238,39 +226,16 @@ describe('RunService', () => {
     });
 
     it('ends a run none of whose batches succeeded as failed, saying how many failed', async () => {
-      const { ref, take, service, runs, events } = await started({ targets: ['127.0.0.1-2'], chunkSize: 1 });
-      for (const seq of [1, 2]) {
-        const { batchId } = await take(seq);
-        const failure = {
-          batchId,
-          seq,
-          attempt: 3,
-          final: true,
-          message: 'boom',
-          exitCode: 1,
-          stderr: 'boom',
-        };
-        await service.batchFailed(ref, failure);
-      }
+      const { ref, fail, runs, events } = await started({ targets: ['127.0.0.1-2'], chunkSize: 1 });
+      await fail(1);
+      await fail(2);
       expect(runs.row(ref.resultId).status).toBe('failed');
       expect(events.events.at(-1)).toMatchObject({ event: 'scan_failed', error: 'all 2 batches failed' });
     });
 
     it('completes a run with a failed batch when another succeeded', async () => {
-      const { ref, take, finish, service, runs, events } = await started({
-        targets: ['127.0.0.1-2'],
-        chunkSize: 1,
-      });
-      const { batchId } = await take(1);
-      await service.batchFailed(ref, {
-        batchId,
-        seq: 1,
-        attempt: 1,
-        final: true,
-        message: 'x',
-        exitCode: 1,
-        stderr: '',
-      });
+      const { ref, fail, finish, runs, events } = await started({ targets: ['127.0.0.1-2'], chunkSize: 1 });
+      await fail(1);
       await finish(2);
       expect(runs.row(ref.resultId).status).toBe('completed');
       expect(events.namesOf(ref.resultId).at(-1)).toBe('scan_complete');
