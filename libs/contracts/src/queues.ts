@@ -42,7 +42,7 @@ export interface DeltaJobData {
 
 /**
  * A job name maps to its payload type, so a producer cannot send the wrong shape: producers and consumers type
- * their queues with JobOf (as Immich's JobItem/JobOf).
+ * their queues with JobOf (as Immich's JobOf): `Queue<JobOf<N>, R, N>`, `Worker<JobOf<N>, R, N>`.
  */
 export interface JobPayloads {
   'run-batch': BatchJobData;
@@ -51,8 +51,6 @@ export interface JobPayloads {
 export type JobName = keyof JobPayloads;
 /** The payload of job `N`. */
 export type JobOf<N extends JobName> = JobPayloads[N];
-/** Any job as a producer hands it to BullMQ: its name with the payload of that name. */
-export type JobItem = { [N in JobName]: { name: N; data: JobOf<N> } }[JobName];
 
 /** The job name of a batch on BATCH_QUEUE. */
 export const BATCH_JOB = 'run-batch' satisfies JobName;
