@@ -40,10 +40,10 @@ function install() {
 
   const CLASSES = new Set([
     'BatchRunService',
-    'BatchResultStore',
+    'BatchRepository',
     'RunFinalizer',
     'RunStateStore',
-    'BatchScheduler',
+    'BatchQueue',
     'ScanEventPublisher',
     'ScanScope',
     'NmapArgumentPolicy',
@@ -54,7 +54,7 @@ function install() {
     'ScanEventHub',
     'ScanEventLog',
   ]);
-  const FUNCTIONS = new Set(['parseNmapXml', 'parseTargets', 'sliceTargets', 'countTargets']);
+  const FUNCTIONS = new Set(['parseNmapXml', 'parseTargets']);
 
   const timed = (name, fn) => {
     const wrapper = function (...args) {

@@ -180,13 +180,13 @@ export async function runScaleProfile(options: ScaleProfileOptions): Promise<str
     const mine = spans.filter((s) => s.s >= window.t0 && s.s <= window.done && s.r === 'worker');
     const jobs = mine.filter((s) => s.n === 'BatchRunService.run').sort((a, b) => a.s - b.s);
     // When each worker handed the next batch to the queue (account → enqueue), to time the pickup.
-    const enqueues = mine.filter((s) => s.n === 'BatchScheduler.enqueue').sort((a, b) => a.e - b.e);
+    const enqueues = mine.filter((s) => s.n === 'BatchQueue.enqueue').sort((a, b) => a.e - b.e);
     for (const job of jobs) {
       const inJob = mine.filter((s) => s.p === job.p && s.s >= job.s && s.e <= job.e + 0.01);
       const one = (n: string) => inJob.find((s) => s.n === n);
       const runNmap = one('BatchRunService.runNmap');
       const nmap = one('process nmap');
-      const store = one('BatchResultStore.storeBatchResult');
+      const store = one('BatchRepository.storeResult');
       const account = one('BatchRunService.account');
       const sqlIn = (outer: Span | undefined) =>
         outer
@@ -263,14 +263,14 @@ function analyse(
     const isRedis = (s: Span) => s.n.startsWith('redis ');
 
     const start = one('gateway', 'ScansService.start');
-    const enqueue = one('gateway', 'BatchScheduler.enqueue');
+    const enqueue = one('gateway', 'BatchQueue.enqueue');
     const run = one('worker', 'BatchRunService.run');
     const runNmap = one('worker', 'BatchRunService.runNmap');
     const pipe = one('worker', 'NmapProcessRunner.openXmlPipe');
     const mkfifo = one('worker', 'process mkfifo');
     const nmap = one('worker', 'process nmap');
     const parse = one('worker', 'parseNmapXml');
-    const store = one('worker', 'BatchResultStore.storeBatchResult');
+    const store = one('worker', 'BatchRepository.storeResult');
     const account = one('worker', 'BatchRunService.account');
     const finalize = one('worker', 'RunFinalizer.complete');
     if (!start || !enqueue || !run || !runNmap || !nmap || !store || !account || !finalize || !pipe) {

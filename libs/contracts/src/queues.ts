@@ -1,4 +1,6 @@
-// Queue names and job payloads: the wire between gateway, worker and delta. Frozen once shipped.
+// Queue names and job payloads: the wire between gateway, worker and delta.
+// FROZEN: queue names, job names and payload fields are stored in Redis by running deployments; rename none of
+// them, and add payload fields only as optional ones.
 
 /** The shared pool every approved worker consumes. */
 export const BATCH_QUEUE = 'scan-batches';
@@ -48,7 +50,10 @@ export interface DeltaJobData {
   resultId: number;
 }
 
-/** A job name maps to its payload type, so a producer cannot send the wrong shape. */
+/**
+ * A job name maps to its payload type, so a producer cannot send the wrong shape: producers and consumers type
+ * their queues with JobOf (as Immich's JobOf): `Queue<JobOf<N>, R, N>`, `Worker<JobOf<N>, R, N>`.
+ */
 export interface JobPayloads {
   'run-batch': BatchJobData;
   'diff-result': DeltaJobData;
@@ -56,5 +61,10 @@ export interface JobPayloads {
   'reconcile-runs': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
+/** The payload of job `N`. */
+export type JobOf<N extends JobName> = JobPayloads[N];
+
+/** The job name of a batch on BATCH_QUEUE. */
+export const BATCH_JOB = 'run-batch' satisfies JobName;
 
 export const batchJobId = (resultId: number, batchSeq: number): string => `r${resultId}-b${batchSeq}`;

@@ -16,7 +16,7 @@ export interface RedisConnectionOptions {
  * Reconnect after 0.2 s, 0.4 s, … at most 1 s apart, on every connection alike. BullMQ's own default backs off to
  * 20 s, so its connections would come back up to 20 s after Redis did, and queued batches would wait that long.
  */
-export function reconnectDelayMs(times: number): number {
+function reconnectDelayMs(times: number): number {
   return Math.min(200 * times, 1_000);
 }
 

@@ -101,7 +101,7 @@ export function parseIpAddress(text: string): IpValue | undefined {
   return { family: 6, value: v6 };
 }
 
-export function familyBits(family: IpFamily): number {
+function familyBits(family: IpFamily): number {
   return family === 4 ? 32 : 128;
 }
 

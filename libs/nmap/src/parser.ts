@@ -55,7 +55,7 @@ export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
  * Each name once, with the type it was first given (nmap lists a name the user gave, type "user", before the
  * same name found by reverse DNS, type "PTR"): `localhost` user + `localhost` PTR → one `localhost` (user).
  */
-export function distinctHostnames(names: readonly NmapHostname[]): NmapHostname[] {
+function distinctHostnames(names: readonly NmapHostname[]): NmapHostname[] {
   const seen = new Set<string>();
   return names.filter((n) => !seen.has(n.name) && seen.add(n.name));
 }

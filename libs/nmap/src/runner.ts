@@ -56,7 +56,7 @@ export interface NmapRunner {
 }
 
 /** nmap writes XML to this inherited descriptor; opened by path because nmap only takes file names for -oX. */
-export const XML_OUTPUT_FD = 3;
+const XML_OUTPUT_FD = 3;
 const XML_OUTPUT_PATH = `/dev/fd/${XML_OUTPUT_FD}`;
 const DEFAULT_KILL_GRACE_MS = 2000;
 const DEFAULT_MAX_STDOUT_CHARS = 10 * 1024 * 1024;

@@ -13,7 +13,6 @@ import { indexSpec, TargetSpec } from './targets';
 export type HostResolver = (host: string) => Promise<string[]>;
 
 export const DEFAULT_SCAN_SCOPE_ALLOW = '127.0.0.0/8,::1/128';
-export const DEFAULT_SCAN_SCOPE_DENY = '';
 
 const RESOLVE_CONCURRENCY = 8;
 const MAX_LISTED_IN_MESSAGE = 20;

@@ -280,7 +280,7 @@ function specIntervals(spec: TargetSpec): AddressInterval[] {
 }
 
 /** Sorted, disjoint, with adjacent intervals joined. */
-export function mergeIntervals(pieces: readonly AddressInterval[]): AddressInterval[] {
+function mergeIntervals(pieces: readonly AddressInterval[]): AddressInterval[] {
   const sorted = [...pieces].sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
   const out: AddressInterval[] = [];
   for (const piece of sorted) {

@@ -1,18 +1,12 @@
 import { TargetError } from './errors';
-import {
-  assertSingleFamily,
-  chunkTargets,
-  countChunks,
-  countTargets,
-  expandTargets,
-  parseTarget,
-  parseTargets,
-  sliceTargets,
-  targetFamily,
-  TargetSpec,
-} from './targets';
+import { indexSpec, parseTarget, parseTargets, TargetSpec } from './targets';
 
-const all = (specs: TargetSpec[]): string[] => [...expandTargets(specs)];
+/** Every target the specs stand for, in order, through each spec's random access. */
+const all = (specs: TargetSpec[]): string[] =>
+  specs.flatMap((spec) => {
+    const index = indexSpec(spec);
+    return Array.from({ length: index.count }, (_, i) => index.textAt(i));
+  });
 const expand = (...texts: string[]): string[] => all(parseTargets(texts));
 
 describe('parseTarget', () => {
@@ -114,7 +108,7 @@ describe('parseTargets', () => {
   });
 });
 
-describe('expandTargets', () => {
+describe('indexSpec', () => {
   it('expands single addresses, ranges, comma octets and CIDRs in ascending order', () => {
     expect(expand('127.0.0.1')).toEqual(['127.0.0.1']);
     expect(expand('127.0.0.3-5')).toEqual(['127.0.0.3', '127.0.0.4', '127.0.0.5']);
@@ -150,27 +144,21 @@ describe('expandTargets', () => {
     ]);
   });
 
-  it('is lazy: the first targets of a /8 come without building the list', () => {
-    const iterator = expandTargets([parseTarget('10.0.0.0/8')]);
-    const first = [iterator.next().value, iterator.next().value, iterator.next().value];
-    expect(first).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2']);
-    iterator.return(undefined);
-  });
-
-  it('walks a bounded prefix of a /0 quickly', () => {
-    const started = Date.now();
-    let n = 0;
-    let last = '';
-    for (const target of expandTargets([parseTarget('0.0.0.0/0')])) {
-      last = target;
-      if (++n === 100_000) break;
-    }
-    expect(last).toBe('0.1.134.159');
-    expect(Date.now() - started).toBeLessThan(2000);
+  it('reaches any address of a /8 or a /0 directly, in ascending order', () => {
+    const slash8 = indexSpec(parseTarget('10.0.0.0/8'));
+    expect(slash8.count).toBe(16_777_216);
+    expect([0, 1, 16_777_215].map((i) => slash8.textAt(i))).toEqual([
+      '10.0.0.0',
+      '10.0.0.1',
+      '10.255.255.255',
+    ]);
+    expect(slash8.valueAt(1)! - slash8.valueAt(0)!).toBe(1n);
+    expect(indexSpec(parseTarget('0.0.0.0/0')).textAt(99_999)).toBe('0.1.134.159');
+    expect(indexSpec(parseTarget('*.*.*.*')).textAt(2 ** 32 - 1)).toBe('255.255.255.255');
   });
 });
 
-describe('countTargets', () => {
+describe('indexSpec count', () => {
   it.each<[string[], number]>([
     [['127.0.0.1'], 1],
     [['localhost'], 1],
@@ -184,37 +172,13 @@ describe('countTargets', () => {
     [['2001:db8::/112'], 65_536],
     [['127.0.0.1', '127.0.0.1', 'localhost'], 3],
   ])('%j has %d targets', (texts, count) => {
-    expect(countTargets(parseTargets(texts))).toBe(count);
+    expect(parseTargets(texts).reduce((sum, spec) => sum + indexSpec(spec).count, 0)).toBe(count);
   });
 });
 
-describe('sliceTargets', () => {
-  const slash8 = [parseTarget('10.0.0.0/8')];
-
-  it('reaches the 16,777,216th address of a /8 directly', () => {
-    const started = Date.now();
-    expect(sliceTargets(slash8, 16_777_215, 1)).toEqual(['10.255.255.255']);
-    expect(sliceTargets(slash8, 16_777_213, 10)).toEqual([
-      '10.255.255.253',
-      '10.255.255.254',
-      '10.255.255.255',
-    ]);
-    expect(sliceTargets(slash8, 16_777_216, 10)).toEqual([]);
-    expect(Date.now() - started).toBeLessThan(50);
-  });
-
-  it('builds chunk k of a /8 without touching the chunks before it', () => {
-    const chunkSize = 256;
-    const k = 65_535;
-    const chunk = sliceTargets(slash8, k * chunkSize, chunkSize);
-    expect(chunk).toHaveLength(256);
-    expect(chunk[0]).toBe('10.255.255.0');
-    expect(chunk[255]).toBe('10.255.255.255');
-  });
-
+describe('indexSpec on octet ranges', () => {
   it('does octet-range arithmetic (last octet fastest)', () => {
-    const specs = parseTargets(['127.1-3.0.1,5']);
-    expect(all(specs)).toEqual([
+    expect(expand('127.1-3.0.1,5')).toEqual([
       '127.1.0.1',
       '127.1.0.5',
       '127.2.0.1',
@@ -222,91 +186,5 @@ describe('sliceTargets', () => {
       '127.3.0.1',
       '127.3.0.5',
     ]);
-    expect(sliceTargets(specs, 3, 2)).toEqual(['127.2.0.5', '127.3.0.1']);
-    expect(sliceTargets([parseTarget('*.*.*.*')], 2 ** 32 - 1, 5)).toEqual(['255.255.255.255']);
-  });
-
-  it('crosses spec boundaries and matches the lazy expansion', () => {
-    const specs = parseTargets(['127.0.0.1-3', 'localhost', '::1', '127.0.1.0/30']);
-    const expanded = all(specs);
-    for (let start = 0; start <= expanded.length; start++) {
-      for (let count = 0; count <= 4; count++) {
-        expect(sliceTargets(specs, start, count)).toEqual(expanded.slice(start, start + count));
-      }
-    }
-  });
-
-  it('refuses negative or fractional positions', () => {
-    expect(() => sliceTargets(slash8, -1, 1)).toThrow(RangeError);
-    expect(() => sliceTargets(slash8, 0.5, 1)).toThrow(RangeError);
-    expect(() => sliceTargets(slash8, 0, -1)).toThrow(RangeError);
-  });
-});
-
-describe('chunkTargets / countChunks', () => {
-  const specs = parseTargets(['127.0.0.1-10']);
-
-  it('yields chunks of chunkSize with a shorter last one', () => {
-    expect([...chunkTargets(specs, 4)]).toEqual([
-      ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'],
-      ['127.0.0.5', '127.0.0.6', '127.0.0.7', '127.0.0.8'],
-      ['127.0.0.9', '127.0.0.10'],
-    ]);
-    expect(countChunks(specs, 4)).toBe(3);
-  });
-
-  it('handles an exact multiple', () => {
-    const chunks = [...chunkTargets(specs, 5)];
-    expect(chunks.map((c) => c.length)).toEqual([5, 5]);
-    expect(countChunks(specs, 5)).toBe(2);
-  });
-
-  it('gives one chunk when the chunk is larger than the total', () => {
-    expect([...chunkTargets(specs, 1000)]).toEqual([all(specs)]);
-    expect(countChunks(specs, 1000)).toBe(1);
-  });
-
-  it('chunk k equals sliceTargets(k * size, size)', () => {
-    const mixed = parseTargets(['127.0.0.1-7', 'localhost', '127.0.1.0/29']);
-    [...chunkTargets(mixed, 3)].forEach((chunk, k) => {
-      expect(chunk).toEqual(sliceTargets(mixed, k * 3, 3));
-    });
-    expect(countChunks(mixed, 3)).toBe(Math.ceil(16 / 3));
-  });
-
-  it('is lazy on a /8', () => {
-    const chunks = chunkTargets([parseTarget('10.0.0.0/8')], 256);
-    expect(chunks.next().value).toHaveLength(256);
-    expect(chunks.next().value?.[0]).toBe('10.0.1.0');
-    expect(countChunks([parseTarget('10.0.0.0/8')], 256)).toBe(65_536);
-  });
-
-  it.each([0, -1, 1.5, NaN])('refuses chunk size %p at the call', (size) => {
-    expect(() => chunkTargets(specs, size)).toThrow(RangeError);
-    expect(() => countChunks(specs, size)).toThrow(RangeError);
-  });
-});
-
-describe('targetFamily', () => {
-  it('tells which family a spec scans', () => {
-    expect(parseTargets(['127.0.0.1', '127.0.0.0/8', '::1', 'localhost']).map(targetFamily)).toEqual([
-      'ipv4',
-      'ipv4',
-      'ipv6',
-      'hostname',
-    ]);
-  });
-});
-
-describe('assertSingleFamily', () => {
-  it('accepts one family, with or without host names', () => {
-    expect(() => assertSingleFamily(parseTargets(['127.0.0.1', '127.0.1.0/24', 'localhost']))).not.toThrow();
-    expect(() => assertSingleFamily(parseTargets(['::1', 'localhost']))).not.toThrow();
-  });
-
-  it('refuses IPv4 and IPv6 in one scan, naming both', () => {
-    expect(() => assertSingleFamily(parseTargets(['127.0.0.1', '::1']))).toThrow(
-      'targets mix IPv4 (127.0.0.1) and IPv6 (::1); nmap scans one family per run, so send them separately',
-    );
   });
 });

@@ -1,5 +1,5 @@
-// Target specs: parsing what users type (addresses, CIDRs, nmap octet ranges, host names) and turning it into
-// individual targets lazily. Everything is arithmetic, so chunk k of a /8 is built without touching chunks 0..k-1.
+// Target specs: parsing what users type (addresses, CIDRs, nmap octet ranges, host names), and random access
+// into each spec. Everything is arithmetic, so the k-th address of a /8 is found without touching the ones before.
 import { TargetError } from './errors';
 import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip-address';
 
@@ -16,11 +16,9 @@ export type TargetSpec =
   | { kind: 'ipv6-cidr'; text: string; network: string; prefix: number }
   | { kind: 'hostname'; text: string; name: string };
 
-export type TargetFamily = 'ipv4' | 'ipv6' | 'hostname';
-
 /** IPv6 blocks must be /112 or smaller (at most 65,536 addresses): larger ones cannot be enumerated. */
-export const MIN_IPV6_PREFIX = 112;
-export const MAX_TARGET_LENGTH = 512;
+const MIN_IPV6_PREFIX = 112;
+const MAX_TARGET_LENGTH = 512;
 
 const HOSTNAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const FORBIDDEN_CHAR = /[^A-Za-z0-9.:/,*-]/;
@@ -152,26 +150,6 @@ function parseHostname(text: string): TargetSpec | string {
   return { kind: 'hostname', text, name };
 }
 
-/** Which address family a spec scans; nmap needs -6 for IPv6 and cannot mix families in one run. */
-export function targetFamily(spec: TargetSpec): TargetFamily {
-  return spec.kind === 'hostname' ? 'hostname' : spec.kind === 'ipv6-cidr' ? 'ipv6' : 'ipv4';
-}
-
-/**
- * nmap scans one address family per run (IPv6 needs -6, which skips IPv4), so a scan's literal targets must be
- * all IPv4 or all IPv6; host names resolve to IPv4 unless -6 is given.
- */
-export function assertSingleFamily(specs: readonly TargetSpec[]): void {
-  const v4 = specs.filter((s) => targetFamily(s) === 'ipv4').map((s) => s.text);
-  const v6 = specs.filter((s) => targetFamily(s) === 'ipv6').map((s) => s.text);
-  if (v4.length > 0 && v6.length > 0) {
-    throw new TargetError(
-      `targets mix IPv4 (${v4[0]}) and IPv6 (${v6[0]}); nmap scans one family per run, so send them separately`,
-      v6,
-    );
-  }
-}
-
 /**
  * Random access into one spec: `count` targets, the i-th as text and as a number. Values are increasing in i,
  * which the scope check relies on to binary-search a spec against scope gaps.
@@ -221,78 +199,5 @@ export function indexSpec(spec: TargetSpec): SpecIndex {
         valueAt: (i) => BigInt(at(i)),
       };
     }
-  }
-}
-
-/** How many individual targets the specs stand for (a host name counts 1; duplicates across specs count twice). */
-export function countTargets(specs: readonly TargetSpec[]): number {
-  return specs.reduce((sum, spec) => sum + indexSpec(spec).count, 0);
-}
-
-/** Every individual target in order, produced lazily: a /8 is never held in memory. */
-export function* expandTargets(specs: readonly TargetSpec[]): Generator<string> {
-  for (const spec of specs) {
-    const index = indexSpec(spec);
-    for (let i = 0; i < index.count; i++) yield index.textAt(i);
-  }
-}
-
-/**
- * Targets [start, start + count) of the expansion, computed arithmetically: cost is O(specs + count), not
- * O(start). Returns fewer than `count` at the end.
- */
-export function sliceTargets(specs: readonly TargetSpec[], start: number, count: number): string[] {
-  assertIndex('start', start);
-  assertIndex('count', count);
-  const out: string[] = [];
-  let skip = start;
-  for (const spec of specs) {
-    if (out.length >= count) break;
-    const index = indexSpec(spec);
-    if (skip >= index.count) {
-      skip -= index.count;
-      continue;
-    }
-    const end = Math.min(index.count, skip + (count - out.length));
-    for (let i = skip; i < end; i++) out.push(index.textAt(i));
-    skip = 0;
-  }
-  return out;
-}
-
-/** Number of chunks chunkTargets yields. */
-export function countChunks(specs: readonly TargetSpec[], chunkSize: number): number {
-  assertChunkSize(chunkSize);
-  return Math.ceil(countTargets(specs) / chunkSize);
-}
-
-/** Lazily yields consecutive chunks of `chunkSize` targets (the last may be shorter). */
-export function chunkTargets(specs: readonly TargetSpec[], chunkSize: number): Generator<string[]> {
-  // Validated here, not inside the generator, so a bad size throws at the call and not at the first next().
-  assertChunkSize(chunkSize);
-  return generateChunks(specs, chunkSize);
-}
-
-function* generateChunks(specs: readonly TargetSpec[], chunkSize: number): Generator<string[]> {
-  let chunk: string[] = [];
-  for (const target of expandTargets(specs)) {
-    chunk.push(target);
-    if (chunk.length === chunkSize) {
-      yield chunk;
-      chunk = [];
-    }
-  }
-  if (chunk.length > 0) yield chunk;
-}
-
-function assertChunkSize(chunkSize: number): void {
-  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) {
-    throw new RangeError(`chunk size must be an integer of at least 1, got ${chunkSize}`);
-  }
-}
-
-function assertIndex(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
   }
 }

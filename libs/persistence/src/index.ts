@@ -10,18 +10,17 @@ export {
 export { runMigrations, schemaDrift } from './migrate';
 export { checkDatabase } from './health';
 export { logSafeError } from './log-safe-error';
-export * from './batch-result.store';
-export { startBatch, markBatchFailed, type BatchStart, type BatchStartInput } from './batch-lifecycle';
-export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
-export { knexOf, isUniqueViolation, type Knex } from './sql';
+export * from './batch.repository';
 export {
-  DuplicateFireError,
-  insertOneOffScan,
-  insertRun,
-  recordSkippedFire,
-  type FireInput,
+  RunRepository,
+  allBatchesFailed,
+  type CompletedRun,
   type OneOffScanInput,
   type RunInput,
-} from './scan-records';
+} from './run.repository';
+export { ScanRepository } from './scan.repository';
+export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';
+export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
+export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';

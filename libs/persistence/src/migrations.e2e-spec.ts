@@ -6,7 +6,7 @@ import {
   testDatabaseParams,
   type TestDatabase,
 } from '../../../test/support/database';
-import { BatchResultStore } from './batch-result.store';
+import { BatchRepository } from './batch.repository';
 import { ENTITIES, Project, Scan, ScanResult, User } from './entities';
 import { checkDatabase } from './health';
 import { runMigrations, schemaDrift } from './migrate';
@@ -139,7 +139,7 @@ describe.each(TEST_DATABASES)('persistence schema on %s', (kind) => {
       await moduleRef.init();
       const orm = moduleRef.get(MikroORM);
       expect(await executedMigrations(orm)).toEqual(migrationNames);
-      expect(moduleRef.get(BatchResultStore)).toBeInstanceOf(BatchResultStore);
+      expect(moduleRef.get(BatchRepository)).toBeInstanceOf(BatchRepository);
       await expect(checkDatabase(orm.em.fork())).resolves.toBe(true);
     } finally {
       await moduleRef.close();

@@ -1,12 +1,18 @@
-// Nest wiring: one MikroORM for the configured database, repositories for every entity, the batch result
-// store, and (when asked) the migrations applied before any other provider can touch the database.
+// Nest wiring: one MikroORM for the configured database, repositories for every entity, the run's table
+// repositories, and (when asked) the migrations applied before any other provider can touch the database.
 import { EntityManager, MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { BatchResultStore } from './batch-result.store';
+import { BatchRepository } from './batch.repository';
 import { ENTITIES } from './entities';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
+import { RunRepository } from './run.repository';
+import { ScanRepository } from './scan.repository';
+import { ScheduleFireRepository } from './schedule-fire.repository';
+
+/** The repositories of the run's tables: each owns its table's status changes. */
+const RUN_REPOSITORIES = [RunRepository, BatchRepository, ScanRepository, ScheduleFireRepository];
 
 export interface PersistenceModuleOptions {
   databaseUrl: string;
@@ -54,13 +60,13 @@ export class PersistenceModule {
           },
           inject: [MikroORM],
         },
-        {
-          provide: BatchResultStore,
-          useFactory: (em: EntityManager) => new BatchResultStore(em),
+        ...RUN_REPOSITORIES.map((provide) => ({
+          provide,
+          useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
-        },
+        })),
       ],
-      exports: [repositories, BatchResultStore, DATABASE_READY],
+      exports: [repositories, ...RUN_REPOSITORIES, DATABASE_READY],
     };
   }
 }

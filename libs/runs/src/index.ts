@@ -1,7 +1,7 @@
-export * from './batch-scheduler';
-export * from './run-finalizer';
+// What apps use of the run's domain: its commands (RunService), the live progress a gateway reads, and the
+// reconciliation a worker schedules. The queue, the finalizer and the state's scripts stay inside.
 export * from './run-reconciler';
-export * from './run-state.store';
+export { RunStateStore, type RunProgress } from './run-state.store';
 export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';

@@ -3,31 +3,15 @@
 // stay `running` forever: no job is left to run its batches, and no batch is left to end it. The reconciler
 // compares every queued or running run with what Redis still holds and puts back what is missing, or ends the run
 // with a reason when it cannot go on.
-import { EntityManager } from '@mikro-orm/core';
-import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { BATCH_QUEUE, batchJobId } from '@nso/contracts';
-import { isRedisConnectionError, REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
-import { Batch, ScanResult } from '@nso/persistence';
-import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
-import { BatchQueue, BatchScheduler, RunPlan, runPlanOf } from './batch-scheduler';
+import { Injectable, Logger } from '@nestjs/common';
+import { isRedisConnectionError } from '@nso/events';
+import { BatchRepository, RunRepository, ScanResult } from '@nso/persistence';
+import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 import { RunFinalizer } from './run-finalizer';
 import { RebuiltRunState, RunStateStore } from './run-state.store';
 
 /** A run younger than this is left alone: the gateway may still be creating its state and first jobs. */
 export const RECONCILE_GRACE_MS = 10_000;
-/** How long one process may hold a run's reconcile lock (released as soon as it is done). */
-const LOCK_MS = 60_000;
-/** Job states in which a batch will still run without help. */
-const PENDING_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
-
-const RELEASE_LUA = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-`;
 
 /**
  * What reconciling one run found and did:
@@ -44,32 +28,23 @@ export type ReconcileOutcome = 'intact' | 'requeued' | 'resumed' | 'completed' |
  * Idempotent and safe to run in several processes at once: each run is reconciled under a Redis lock (SET NX with
  * a TTL), the run state is only rebuilt when none exists (one Lua script), and batches are enqueued under their
  * fixed job ids (adding one twice is a no-op). A batch that runs again after all is harmless: its result is
- * stored and counted once (BatchResultStore, RunStateStore.finish).
+ * stored and counted once (BatchRepository.storeResult, RunStateStore.finish).
  */
 @Injectable()
 export class RunReconciler {
   private readonly logger = new Logger(RunReconciler.name);
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly runs: RunRepository,
+    private readonly batches: BatchRepository,
     private readonly state: RunStateStore,
-    private readonly scheduler: BatchScheduler,
+    private readonly queue: BatchQueue,
     private readonly finalizer: RunFinalizer,
-    @InjectQueue(BATCH_QUEUE) private readonly queue: BatchQueue,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
   ) {}
 
   /** Reconciles every queued or running run older than RECONCILE_GRACE_MS, oldest first. */
   async reconcileAll(): Promise<Record<ReconcileOutcome, number>> {
-    const runs = await this.em.fork().find(
-      ScanResult,
-      {
-        status: { $in: ['queued', 'running'] },
-        createdAt: { $lt: new Date(Date.now() - RECONCILE_GRACE_MS) },
-      },
-      { fields: ['id'], orderBy: { id: 'asc' } },
-    );
+    const ids = await this.runs.findActiveIds(new Date(Date.now() - RECONCILE_GRACE_MS));
     const counts: Record<ReconcileOutcome, number> = {
       intact: 0,
       requeued: 0,
@@ -78,24 +53,23 @@ export class RunReconciler {
       failed: 0,
       skipped: 0,
     };
-    for (const run of runs) counts[await this.reconcileRun(run.id)]++;
+    for (const id of ids) counts[await this.reconcileRun(id)]++;
     return counts;
   }
 
   /** Reconciles one run (see ReconcileOutcome). Redis errors propagate: nothing can be decided without it. */
   async reconcileRun(resultId: number): Promise<ReconcileOutcome> {
-    const lock = this.keys.runReconcileLock(resultId);
-    const token = randomBytes(8).toString('hex');
-    if ((await this.redis.set(lock, token, 'PX', LOCK_MS, 'NX')) !== 'OK') return 'skipped';
+    const release = await this.state.lockReconcile(resultId);
+    if (!release) return 'skipped';
     try {
       return await this.reconcileLocked(resultId);
     } finally {
-      await this.redis.eval(RELEASE_LUA, 1, lock, token).catch(() => undefined);
+      await release();
     }
   }
 
   private async reconcileLocked(resultId: number): Promise<ReconcileOutcome> {
-    const run = await this.em.fork().findOne(ScanResult, resultId);
+    const run = await this.runs.find(resultId);
     if (!run || (run.status !== 'queued' && run.status !== 'running')) return 'skipped';
     const plan: RunPlan = runPlanOf({ scanId: run.scan.id, resultId }, run);
     const progress = await this.state.progress(resultId);
@@ -107,12 +81,12 @@ export class RunReconciler {
     }
     const lost: number[] = [];
     for (const seq of await this.state.inflight(resultId)) {
-      if (await this.jobPending(resultId, seq)) continue;
+      if (await this.queue.isPending(resultId, seq)) continue;
       // Its job may have finished just now, moving the batch out of the window: then it is not lost.
       if (await this.state.isInflight(resultId, seq)) lost.push(seq);
     }
     if (lost.length === 0) return 'intact';
-    await this.enqueue(plan, lost);
+    await this.queue.requeue(plan, lost);
     this.logger.warn(
       `run ${resultId}: batches ${lost.join(', ')} had no job in the queue; enqueued them again`,
     );
@@ -121,15 +95,7 @@ export class RunReconciler {
 
   /** The run state is gone: rebuild it from the batch rows and enqueue the first window of unfinished batches. */
   private async resume(run: ScanResult, plan: RunPlan): Promise<ReconcileOutcome> {
-    const rows = await this.em
-      .fork()
-      .find(
-        Batch,
-        { result: run.id, status: { $in: ['completed', 'failed'] } },
-        { fields: ['seq', 'status'] },
-      );
-    const completed = rows.filter((row) => row.status === 'completed').map((row) => row.seq);
-    const failed = rows.filter((row) => row.status === 'failed').map((row) => row.seq);
+    const { completed, failed } = await this.batches.finishedSeqs(run.id);
     const state = rebuiltState(run.batchesTotal, run.concurrency, completed, failed);
     try {
       if (!(await this.state.rebuild(run.id, state))) return 'skipped';
@@ -137,7 +103,7 @@ export class RunReconciler {
         await this.finalizer.complete(plan);
         return 'completed';
       }
-      await this.enqueue(plan, state.inflight);
+      await this.queue.requeue(plan, state.inflight);
     } catch (error) {
       if (isRedisError(error)) throw error;
       // The run's own plan no longer cuts into batches (or the like): it cannot go on, and says why.
@@ -151,20 +117,6 @@ export class RunReconciler {
         `of ${run.batchesTotal} batches finished, enqueued batches ${state.inflight.join(', ')} again`,
     );
     return 'resumed';
-  }
-
-  /** Enqueues batches, first removing finished jobs that would make adding them under the same id a no-op. */
-  private async enqueue(plan: RunPlan, seqs: number[]): Promise<void> {
-    for (const seq of seqs) {
-      const job = await this.queue.getJob(batchJobId(plan.resultId, seq));
-      if (job && !PENDING_JOB_STATES.has(await job.getState())) await job.remove().catch(() => undefined);
-    }
-    await this.scheduler.enqueue(plan, seqs);
-  }
-
-  private async jobPending(resultId: number, seq: number): Promise<boolean> {
-    const job = await this.queue.getJob(batchJobId(resultId, seq));
-    return job !== undefined && PENDING_JOB_STATES.has(await job.getState());
   }
 }
 

@@ -1,10 +1,24 @@
 // The live state of a run in Redis: which batches are enqueued, finished or still to come, and whether it was
 // stopped. Each operation is one Lua script, so gateways and workers racing on one run always agree.
 import { Inject, Injectable } from '@nestjs/common';
+import { ControlMessage } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
 import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
 
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
+/** Held while one process starts a run of a scan, so two starts cannot both find the scan idle. */
+const START_LOCK_MS = 30_000;
+/** How long one process may hold a run's reconcile lock (released as soon as it is done). */
+const RECONCILE_LOCK_MS = 60_000;
+
+/** Deletes a lock only if it still holds the caller's token (it may have expired and been taken since). */
+const RELEASE_LOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`;
 
 // KEYS: state hash, inflight set, finished set. ARGV: batches in all, window, TTL in seconds.
 // Creates the run's state and claims its first window; returns the claimed batch numbers.
@@ -135,6 +149,9 @@ type RunStateRedis = Redis & {
   ): Promise<number>;
 };
 
+/** Releases a lock taken with RunStateStore.lockScanStart or lockReconcile; never throws. */
+export type ReleaseLock = () => Promise<void>;
+
 @Injectable()
 export class RunStateStore {
   private readonly redis: RunStateRedis;
@@ -235,6 +252,34 @@ export class RunStateStore {
       failed: Number(fields.failed),
       total: Number(fields.total),
       stopped: fields.stopped === '1',
+    };
+  }
+
+  /**
+   * Tells every worker to end its nmap processes of the run (they listen on the control channel). Call after
+   * stop(), so that a batch a worker takes meanwhile finds the run stopped.
+   */
+  async announceStop(scanId: number, resultId: number): Promise<void> {
+    const message: ControlMessage = { type: 'stop', scanId, resultId };
+    await this.redis.publish(this.keys.controlChannel, JSON.stringify(message));
+  }
+
+  /** Takes the lock under which one process starts a run of the scan; undefined when another holds it. */
+  lockScanStart(scanId: number): Promise<ReleaseLock | undefined> {
+    return this.lock(this.keys.scanStartLock(scanId), START_LOCK_MS);
+  }
+
+  /** Takes the lock under which one process reconciles the run; undefined when another holds it. */
+  lockReconcile(resultId: number): Promise<ReleaseLock | undefined> {
+    return this.lock(this.keys.runReconcileLock(resultId), RECONCILE_LOCK_MS);
+  }
+
+  /** SET NX with a TTL, so a holder that dies frees it; released by its token. */
+  private async lock(key: string, ms: number): Promise<ReleaseLock | undefined> {
+    const token = randomBytes(8).toString('hex');
+    if ((await this.redis.set(key, token, 'PX', ms, 'NX')) !== 'OK') return undefined;
+    return async () => {
+      await this.redis.eval(RELEASE_LOCK, 1, key, token).catch(() => undefined);
     };
   }
 }

@@ -1,9 +1,10 @@
-// The one owner of a run's lifecycle at its edges: start (a one-off scan, or a run of a stored scan definition
-// by execute or schedule) and stop. Controllers and processors turn their input into these commands.
-import { EntityManager } from '@mikro-orm/core';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ControlMessage } from '@nso/contracts';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys, ScanEventPublisher } from '@nso/events';
+// The one owner of a run's lifecycle: start (a one-off scan, or a run of a stored scan definition by execute or
+// schedule), stop, and what happens to each of its batches (started, completed, failed, stopped), which moves the
+// run's window on and ends it after its last batch. Controllers and processors turn their input into these
+// commands; the tables, the queue, the run state in Redis and the events are reached through small injectables.
+import { Injectable, Logger } from '@nestjs/common';
+import { BatchSummary, ScanEventBody } from '@nso/contracts';
+import { ScanEventPublisher } from '@nso/events';
 import {
   definitionFlags,
   NmapArgumentPolicy,
@@ -14,19 +15,20 @@ import {
   TargetSet,
 } from '@nso/nmap';
 import {
-  Batch,
+  BatchRepository,
+  BatchResultInput,
+  BatchStart,
+  BatchStartInput,
   type FireInput,
-  insertOneOffScan,
-  insertRun,
+  RunRepository,
   RunTrigger,
-  Scan,
+  ScanRepository,
   ScanResult,
   type ScanRunner,
 } from '@nso/persistence';
-import Redis from 'ioredis';
-import { randomBytes } from 'node:crypto';
-import { BatchScheduler } from './batch-scheduler';
+import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 import { RunFinalizer } from './run-finalizer';
+import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { QueueUnavailableError, RunActiveError } from './run.errors';
 
@@ -56,6 +58,27 @@ export interface StartRunCommand {
   fire?: FireInput;
 }
 
+/** Which run a batch command is about. */
+export interface RunRef {
+  scanId: number;
+  resultId: number;
+}
+
+/** An attempt of a batch failed (nmap exited non-zero, its XML was unreadable, the batch was refused...). */
+export interface BatchFailedCommand {
+  batchId: number;
+  /** The batch's number within its run (`batch_id` of the events). */
+  seq: number;
+  /** 1-based attempt number. */
+  attempt: number;
+  /** The last attempt: the batch counts as failed and is not retried. */
+  final: boolean;
+  message: string;
+  exitCode: number | null;
+  /** nmap's stderr ('' when there was none). */
+  stderr: string;
+}
+
 export interface StartedRun {
   scanId: number;
   resultId: number;
@@ -71,24 +94,21 @@ interface PreparedRun {
   batchesTotal: number;
 }
 
-const ACTIVE = ['queued', 'running'] as const;
-/** Held while one process starts a run of a scan, so two starts cannot both find the scan idle. */
-const START_LOCK_MS = 30_000;
-
 @Injectable()
 export class RunService {
   private readonly logger = new Logger(RunService.name);
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly runs: RunRepository,
+    private readonly batches: BatchRepository,
+    private readonly scans: ScanRepository,
     private readonly policy: NmapArgumentPolicy,
     private readonly scope: ScanScope,
     private readonly state: RunStateStore,
-    private readonly batches: BatchScheduler,
-    private readonly finalizer: RunFinalizer,
+    private readonly queue: BatchQueue,
     private readonly events: ScanEventPublisher,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
+    private readonly finalizer: RunFinalizer,
+    private readonly reconciler: RunReconciler,
   ) {}
 
   /**
@@ -98,7 +118,7 @@ export class RunService {
    */
   async startOneOff(command: StartOneOffCommand): Promise<StartedRun> {
     const prepared = await this.prepare(command);
-    const { scanId, resultId } = await insertOneOffScan(this.em, {
+    const { scanId, resultId } = await this.runs.insertOneOff({
       ownerId: command.ownerId,
       projectId: command.projectId,
       name: command.name,
@@ -121,15 +141,13 @@ export class RunService {
    * RunActiveError when the scan has a queued or running run, besides the errors of startOneOff.
    */
   async start(command: StartRunCommand): Promise<StartedRun> {
-    const lock = this.keys.scanStartLock(command.scanId);
-    const token = randomBytes(8).toString('hex');
-    if ((await this.redis.set(lock, token, 'PX', START_LOCK_MS, 'NX')) !== 'OK') {
+    const release = await this.state.lockScanStart(command.scanId);
+    if (!release) {
       const active = await this.activeRun(command.scanId);
       throw new RunActiveError(command.scanId, active?.id ?? 0);
     }
     try {
-      const em = this.em.fork();
-      const scan = await em.findOneOrFail(Scan, command.scanId);
+      const scan = await this.scans.findOrFail(command.scanId);
       const active = await this.activeRun(scan.id);
       if (active) throw new RunActiveError(scan.id, active.id);
       const settings: RunSettings = {
@@ -140,7 +158,7 @@ export class RunService {
         concurrency: scan.concurrency,
       };
       const prepared = await this.prepare(settings);
-      const resultId = await insertRun(this.em, {
+      const resultId = await this.runs.insert({
         scanId: scan.id,
         trigger: command.trigger,
         targets: settings.targets,
@@ -161,14 +179,7 @@ export class RunService {
         batchesTotal: prepared.batchesTotal,
       };
     } finally {
-      await this.redis
-        .eval(
-          "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end",
-          1,
-          lock,
-          token,
-        )
-        .catch(() => undefined);
+      await release();
     }
   }
 
@@ -178,26 +189,109 @@ export class RunService {
    * the runs it stopped (none: the scan was not running).
    */
   async stop(scanId: number): Promise<number[]> {
-    const em = this.em.fork();
-    const active = await em.find(ScanResult, { scan: scanId, status: { $in: [...ACTIVE] } });
+    const active = await this.runs.findActive(scanId);
     for (const result of active) {
       const inflight = await this.state.stop(result.id);
-      await this.batches.withdraw(result.id, inflight);
-      const message: ControlMessage = { type: 'stop', scanId, resultId: result.id };
-      await this.redis.publish(this.keys.controlChannel, JSON.stringify(message));
-      await em.nativeUpdate(
-        Batch,
-        { result: result.id, status: { $in: ['pending', 'running'] } },
-        { status: 'stopped', finishedAt: new Date() },
-      );
-      await this.finalizer.stop(scanId, result.id);
+      await this.queue.withdraw(result.id, inflight);
+      await this.state.announceStop(scanId, result.id);
+      await this.batches.stopAllOfRun(result.id);
+      await this.finalizer.stop({ scanId, resultId: result.id });
     }
     return active.map((r) => r.id);
   }
 
   /** The scan's queued or running run, if any. */
-  activeRun(scanId: number): Promise<ScanResult | null> {
-    return this.em.fork().findOne(ScanResult, { scan: scanId, status: { $in: [...ACTIVE] } });
+  async activeRun(scanId: number): Promise<ScanResult | null> {
+    return (await this.runs.findActive(scanId))[0] ?? null;
+  }
+
+  /**
+   * A worker took a batch's job: the batch's row is created (or taken over by this attempt) and the run marked
+   * running. Not runnable when the batch is completed or stopped already (see BatchRepository.start).
+   */
+  startBatch(input: BatchStartInput): Promise<BatchStart> {
+    return this.batches.start(input);
+  }
+
+  /** The batch's nmap was ended by a stop; the run's ending is the stop's (RunService.stop). */
+  async batchStopped(batchId: number): Promise<void> {
+    await this.batches.stopped(batchId);
+  }
+
+  /** nmap completed a batch: its result is stored (once, whatever the retries), then counted (batchFinished). */
+  async batchCompleted(ref: RunRef, seq: number, result: BatchResultInput): Promise<void> {
+    const stored = await this.batches.storeResult(result);
+    await this.batchFinished(ref, seq, { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
+  }
+
+  /**
+   * A batch whose result is stored finished: it is counted once (a retry that finds it counted sends nothing),
+   * `batch_complete` and `progress` go out, the next batch is enqueued to keep the window full, and the run
+   * ends after its last batch. A stopped run counts nothing; a run whose Redis state is gone is reconciled.
+   */
+  async batchFinished(ref: RunRef, seq: number, summary: BatchSummary): Promise<void> {
+    await this.count(ref, seq, 'done', summary);
+  }
+
+  /**
+   * An attempt of a batch failed: the batch row records it (the last attempt marks it failed and counts it on
+   * the run), `batch_failed` says whether it will be retried, and a last attempt is counted like a finished
+   * batch (a run none of whose batches succeeded ends `failed`).
+   */
+  async batchFailed(ref: RunRef, failure: BatchFailedCommand): Promise<void> {
+    const record = { exitCode: failure.exitCode, stderr: failure.stderr || failure.message };
+    if (failure.final) await this.batches.fail(failure.batchId, record);
+    else await this.batches.attemptFailed(failure.batchId, record);
+    await this.events.publish(ref, {
+      event: 'batch_failed',
+      batch_id: failure.seq,
+      error: failure.message,
+      exit_code: failure.exitCode,
+      stderr: failure.stderr,
+      attempt: failure.attempt,
+      will_retry: !failure.final,
+    });
+    if (failure.final) await this.count(ref, failure.seq, 'failed');
+  }
+
+  /** Counts the batch once, tells subscribers, keeps the window full, and ends the run after its last batch. */
+  private async count(ref: RunRef, seq: number, kind: 'done' | 'failed', summary?: BatchSummary) {
+    const finish = await this.state.finish(ref.resultId, seq, kind);
+    if (finish.outcome === 'stopped') return;
+    if (finish.outcome === 'lost') {
+      // Redis lost the run's state (this batch is stored already): rebuild it from the database and go on now,
+      // rather than at the next periodic reconciliation.
+      this.logger.warn(`run ${ref.resultId}: its state is gone from Redis; reconciling it with the database`);
+      await this.reconciler.reconcileRun(ref.resultId);
+      return;
+    }
+    // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
+    let published: Promise<unknown> = Promise.resolve();
+    if (finish.outcome === 'counted') {
+      // The run's counters in the database moved with the batch row (BatchRepository).
+      const progress: ScanEventBody = {
+        event: 'progress',
+        percent: Math.floor(((finish.done + finish.failed) * 100) / finish.total),
+        batches_done: finish.done,
+        batches_failed: finish.failed,
+        batches_total: finish.total,
+      };
+      const complete: ScanEventBody[] =
+        kind === 'done'
+          ? [{ event: 'batch_complete', batch_id: seq, summary: summary ?? { hosts_up: 0, open_ports: 0 } }]
+          : [];
+      // Not awaited before moving on: the finalizer's terminal event goes out on the same connection, after
+      // these, so the order holds while the database work overlaps the round trip.
+      published = this.events.publishMany(ref, [...complete, progress]);
+      published.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+      if (finish.nextSeq !== undefined) await this.queue.enqueue(await this.planOf(ref), [finish.nextSeq]);
+    }
+    if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
+    await published;
+  }
+
+  private async planOf(ref: RunRef): Promise<RunPlan> {
+    return runPlanOf(ref, await this.runs.findOrFail(ref.resultId));
   }
 
   private async prepare(settings: RunSettings): Promise<PreparedRun> {
@@ -209,12 +303,9 @@ export class RunService {
     return { flags, resolvedNames, targetsTotal, batchesTotal: Math.ceil(targetsTotal / settings.chunkSize) };
   }
 
-  private async enqueueFirstWindow(
-    ref: { scanId: number; resultId: number },
-    settings: RunSettings,
-    prepared: PreparedRun,
-  ): Promise<void> {
+  private async enqueueFirstWindow(ref: RunRef, settings: RunSettings, prepared: PreparedRun): Promise<void> {
     try {
+      // The scan's seq counter exists before any worker publishes (see ScanEventPublisher.ensureCounter).
       await this.events.ensureCounter(ref.scanId);
       const plan = {
         ...ref,
@@ -223,7 +314,7 @@ export class RunService {
         chunkSize: settings.chunkSize,
         nmapFlags: prepared.flags,
       };
-      await this.batches.enqueue(
+      await this.queue.enqueue(
         plan,
         await this.state.start(ref.resultId, prepared.batchesTotal, settings.concurrency),
       );
@@ -232,9 +323,7 @@ export class RunService {
       this.logger.error(
         `could not enqueue run ${ref.resultId} of scan ${ref.scanId}: ${(error as Error).message}`,
       );
-      await this.em
-        .fork()
-        .nativeUpdate(ScanResult, { id: ref.resultId }, { status: 'failed', error: 'could not enqueue' });
+      await this.runs.fail(ref.resultId, 'could not enqueue', null);
       throw new QueueUnavailableError(error);
     }
   }

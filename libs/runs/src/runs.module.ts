@@ -1,16 +1,19 @@
 import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
-import { BatchScheduler } from './batch-scheduler';
+import { BatchQueue } from './batch-queue';
 import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
 import { ScanSchedules } from './scan-schedules';
 
-/** What gateway and worker share to drive a run: its live state, its queue, its end, its reconciliation. */
+/**
+ * The run's domain, shared by gateway and worker: RunService takes every command; the others are its parts
+ * (live state, batch queue, ending, reconciliation). The table repositories come from PersistenceModule.
+ */
 @Module({
   imports: [NmapModule],
-  providers: [RunService, ScanSchedules, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
-  exports: [RunService, ScanSchedules, RunStateStore, BatchScheduler, RunFinalizer, RunReconciler],
+  providers: [RunService, ScanSchedules, RunStateStore, BatchQueue, RunFinalizer, RunReconciler],
+  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler],
 })
 export class RunsModule {}

@@ -6,7 +6,7 @@ import { APP_CONFIG, AppConfig } from '@nso/config';
 import { FIRE_SCHEDULE_JOB, SCHEDULE_QUEUE } from '@nso/contracts';
 import { JobSchedulers, ScheduleRepeat } from '@nso/events';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
-import { DuplicateFireError, type FireInput, recordSkippedFire, Scan } from '@nso/persistence';
+import { DuplicateFireError, type FireInput, Scan, ScheduleFireRepository } from '@nso/persistence';
 import { RunActiveError } from './run.errors';
 import { RunService } from './run.service';
 
@@ -32,6 +32,7 @@ export class ScanSchedules {
     private readonly em: EntityManager,
     private readonly schedulers: JobSchedulers,
     private readonly runs: RunService,
+    private readonly fires: ScheduleFireRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -124,7 +125,7 @@ export class ScanSchedules {
 
   private async skip(scanId: number, fire: FireInput, reason: string): Promise<FireResult> {
     this.logger.log(`schedule of scan ${scanId}: fire ${fire.key} skipped: ${reason}`);
-    await recordSkippedFire(this.em, { scanId, ...fire, reason });
+    await this.fires.recordSkipped({ scanId, ...fire, reason });
     return { outcome: 'skipped', reason };
   }
 }

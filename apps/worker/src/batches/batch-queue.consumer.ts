@@ -6,10 +6,12 @@ import {
   BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BATCH_QUEUE, BatchJobData, redisKeys } from '@nso/contracts';
+import { BATCH_JOB, BATCH_QUEUE, JobOf, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
 import { Job, Worker } from 'bullmq';
 import { BatchRunService } from './batch-run.service';
+
+type BatchJob = Job<JobOf<typeof BATCH_JOB>, void, typeof BATCH_JOB>;
 
 /**
  * The BullMQ consumer of the shared batch queue. Built here rather than with @Processor so that concurrency and
@@ -19,7 +21,7 @@ import { BatchRunService } from './batch-run.service';
 @Injectable()
 export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(BatchQueueConsumer.name);
-  private worker?: Worker<BatchJobData>;
+  private worker?: Worker<JobOf<typeof BATCH_JOB>, void, typeof BATCH_JOB>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -28,7 +30,7 @@ export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplica
   ) {}
 
   onApplicationBootstrap(): void {
-    this.worker = new Worker<BatchJobData>(BATCH_QUEUE, (job: Job<BatchJobData>) => this.batches.run(job), {
+    this.worker = new Worker(BATCH_QUEUE, (job: BatchJob) => this.run(job), {
       connection: redisOptionsFromUrl(this.config.redisUrl),
       prefix: redisKeys(this.config.redisPrefix).bullPrefix,
       concurrency: this.config.workerConcurrency,
@@ -42,6 +44,12 @@ export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplica
     this.worker.on('failed', (job, error) =>
       this.logger.warn(`batch ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),
     );
+  }
+
+  /** Pulls the payload and the attempt out of the job; a failure propagates, so BullMQ retries. */
+  private run(job: BatchJob): Promise<void> {
+    const attempt = job.attemptsMade + 1;
+    return this.batches.run({ data: job.data, attempt, final: attempt >= (job.opts.attempts ?? 1) });
   }
 
   /** SIGTERM: take no new batch and let the running ones finish, before Redis and the database close. */

@@ -1,7 +1,6 @@
-import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BatchJobData, ScanEventBody } from '@nso/contracts';
+import { BATCH_JOB, JobOf, ScanEventBody } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import {
   NMAP_RUNNER,
@@ -15,11 +14,17 @@ import {
   TargetError,
   withUserHostnames,
 } from '@nso/nmap';
-import { Batch, BatchResultStore, markBatchFailed, ScanResult, startBatch } from '@nso/persistence';
-import { BatchScheduler, RunFinalizer, RunPlan, runPlanOf, RunReconciler, RunStateStore } from '@nso/runs';
-import { Job, UnrecoverableError } from 'bullmq';
+import { RunRef, RunService, RunStateStore } from '@nso/runs';
+import { UnrecoverableError } from 'bullmq';
 
-type RunRef = { scanId: number; resultId: number };
+/** One batch job as the consumer hands it over: its payload and which attempt this is. */
+export interface BatchAttempt {
+  data: JobOf<typeof BATCH_JOB>;
+  /** 1-based. */
+  attempt: number;
+  /** The job's last attempt: a failure is final. */
+  final: boolean;
+}
 
 /** At most this many `line` events in one publish: keeps each Lua call and pub/sub message short. */
 const LINES_PER_PUBLISH = 256;
@@ -36,8 +41,9 @@ class BatchAttemptError extends Error {
 }
 
 /**
- * Runs one batch: nmap over one chunk of a run's targets, its stdout streamed as `line` events, its XML stored
- * once, then the run's window moved on. Failures are rethrown so BullMQ retries the batch.
+ * Runs one batch's nmap: the policy and scope checked again, nmap over one chunk of a run's targets, its stdout
+ * streamed as `line` events, its XML parsed. What becomes of the batch and its run is RunService's (started,
+ * completed, failed, stopped). Failures are rethrown so BullMQ retries the batch.
  */
 @Injectable()
 export class BatchRunService {
@@ -46,28 +52,24 @@ export class BatchRunService {
   private readonly running = new Map<number, Set<AbortController>>();
 
   constructor(
-    private readonly em: EntityManager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(NMAP_RUNNER) private readonly nmap: NmapRunner,
     private readonly policy: NmapArgumentPolicy,
     private readonly scope: ScanScope,
     private readonly events: ScanEventPublisher,
     private readonly state: RunStateStore,
-    private readonly scheduler: BatchScheduler,
-    private readonly finalizer: RunFinalizer,
-    private readonly reconciler: RunReconciler,
+    private readonly runs: RunService,
   ) {}
 
+  /** Ends this worker's nmap processes of the run (a stop from any gateway). */
   cancelRun(resultId: number): void {
     for (const controller of this.running.get(resultId) ?? []) controller.abort();
   }
 
-  async run(job: Job<BatchJobData>): Promise<void> {
-    const { scanId, resultId, batchSeq, targets } = job.data;
+  async run({ data, attempt, final }: BatchAttempt): Promise<void> {
+    const { scanId, resultId, batchSeq, targets } = data;
     const ref: RunRef = { scanId, resultId };
     if (await this.state.isStopped(resultId)) return;
-    const attempt = job.attemptsMade + 1;
-    const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const start = { resultId, seq: batchSeq, targets, workerId: this.config.workerId };
 
     // The gateway checked policy and scope; a worker never trusts a job blindly. A batch holds addresses only
@@ -83,10 +85,16 @@ export class BatchRunService {
         );
       }
       await this.scope.checkSpecs(specs);
-      flags = this.policy.validate(job.data.nmapFlags);
+      flags = this.policy.validate(data.nmapFlags);
     } catch (error) {
-      const { batchId } = await startBatch(this.em, start);
-      await this.fail(ref, batchId, batchSeq, attempt, true, error);
+      const { batchId } = await this.runs.startBatch(start);
+      await this.runs.batchFailed(ref, {
+        batchId,
+        seq: batchSeq,
+        attempt,
+        final: true,
+        ...this.describe(error),
+      });
       throw new UnrecoverableError((error as Error).message);
     }
 
@@ -100,16 +108,17 @@ export class BatchRunService {
       worker: this.config.workerId,
     });
     const controller = new AbortController();
-    const scanning = this.runNmap(ref, batchSeq, flags, targets, job.data.hostnames ?? {}, controller);
+    const scanning = this.runNmap(ref, batchSeq, flags, targets, data.hostnames ?? {}, controller);
     scanning.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-    const batch = await startBatch(this.em, start);
+    const batch = await this.runs.startBatch(start);
     // A stop that came before this process registered its nmap process is caught here.
     if (!batch.runnable || (await this.state.isStopped(resultId))) {
       controller.abort();
       await scanning.catch(() => undefined);
       // An earlier attempt stored the result and died before moving the run on.
       if (!batch.runnable && batch.status === 'completed') {
-        return this.account(ref, batchSeq, 'done', { hosts_up: batch.hostsUp, open_ports: batch.openPorts });
+        const summary = { hosts_up: batch.hostsUp, open_ports: batch.openPorts };
+        return this.runs.batchFinished(ref, batchSeq, summary);
       }
       if (!batch.runnable) return;
     }
@@ -117,13 +126,8 @@ export class BatchRunService {
     try {
       await published;
       const outcome = await scanning;
-      if (outcome === 'stopped') {
-        await this.em
-          .fork()
-          .nativeUpdate(Batch, { id: batch.batchId }, { status: 'stopped', finishedAt: new Date() });
-        return;
-      }
-      const stored = await new BatchResultStore(this.em).storeBatchResult({
+      if (outcome === 'stopped') return await this.runs.batchStopped(batch.batchId);
+      await this.runs.batchCompleted(ref, batchSeq, {
         batchId: batch.batchId,
         workerId: this.config.workerId,
         exitCode: outcome.exitCode,
@@ -131,36 +135,11 @@ export class BatchRunService {
         finishedAt: new Date(),
         hosts: outcome.hosts,
       });
-      await this.account(ref, batchSeq, 'done', { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
     } catch (error) {
-      await this.fail(ref, batch.batchId, batchSeq, attempt, lastAttempt, error);
+      const failure = { batchId: batch.batchId, seq: batchSeq, attempt, final, ...this.describe(error) };
+      await this.runs.batchFailed(ref, failure);
       throw error;
     }
-  }
-
-  /** Records a failed attempt and tells subscribers; the last attempt counts the batch as failed. */
-  private async fail(
-    ref: RunRef,
-    batchId: number,
-    batchSeq: number,
-    attempt: number,
-    final: boolean,
-    error: unknown,
-  ): Promise<void> {
-    const failure = this.describeFailure(error);
-    const record = { exitCode: failure.exitCode, stderr: failure.stderr || failure.message };
-    if (final) await markBatchFailed(this.em.fork(), batchId, record);
-    else await this.em.fork().nativeUpdate(Batch, { id: batchId }, record);
-    await this.events.publish(ref, {
-      event: 'batch_failed',
-      batch_id: batchSeq,
-      error: failure.message,
-      exit_code: failure.exitCode,
-      stderr: failure.stderr,
-      attempt,
-      will_retry: !final,
-    });
-    if (final) await this.account(ref, batchSeq, 'failed');
   }
 
   private async runNmap(
@@ -220,59 +199,8 @@ export class BatchRunService {
     }
   }
 
-  /** Counts the batch once, tells subscribers, keeps the window full, and ends the run after its last batch. */
-  private async account(
-    ref: RunRef,
-    batchSeq: number,
-    kind: 'done' | 'failed',
-    summary?: { hosts_up: number; open_ports: number },
-  ): Promise<void> {
-    const finish = await this.state.finish(ref.resultId, batchSeq, kind);
-    if (finish.outcome === 'stopped') return;
-    if (finish.outcome === 'lost') {
-      // Redis lost the run's state (this batch is stored already): rebuild it from the database and go on now,
-      // rather than at the next periodic reconciliation.
-      this.logger.warn(`run ${ref.resultId}: its state is gone from Redis; reconciling it with the database`);
-      await this.reconciler.reconcileRun(ref.resultId);
-      return;
-    }
-    // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
-    let published: Promise<unknown> = Promise.resolve();
-    if (finish.outcome === 'counted') {
-      // The run's counters in the database moved with the batch row (BatchResultStore, markBatchFailed).
-      const progress: ScanEventBody = {
-        event: 'progress',
-        percent: Math.floor(((finish.done + finish.failed) * 100) / finish.total),
-        batches_done: finish.done,
-        batches_failed: finish.failed,
-        batches_total: finish.total,
-      };
-      const complete: ScanEventBody[] =
-        kind === 'done'
-          ? [
-              {
-                event: 'batch_complete',
-                batch_id: batchSeq,
-                summary: summary ?? { hosts_up: 0, open_ports: 0 },
-              },
-            ]
-          : [];
-      // Not awaited before moving on: the finalizer's terminal event goes out on the same connection, after
-      // these, so the order holds while the database work overlaps the round trip.
-      published = this.events.publishMany(ref, [...complete, progress]);
-      published.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-      if (finish.nextSeq !== undefined)
-        await this.scheduler.enqueue(await this.planOf(ref), [finish.nextSeq]);
-    }
-    if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
-    await published;
-  }
-
-  private async planOf(ref: RunRef): Promise<RunPlan> {
-    return runPlanOf(ref, await this.em.fork().findOneOrFail(ScanResult, ref.resultId));
-  }
-
-  private describeFailure(error: unknown): { message: string; exitCode: number | null; stderr: string } {
+  /** What the events and the batch row say about a failed attempt. */
+  private describe(error: unknown): { message: string; exitCode: number | null; stderr: string } {
     if (error instanceof BatchAttemptError) {
       return { message: error.message, exitCode: error.exitCode, stderr: error.stderr };
     }

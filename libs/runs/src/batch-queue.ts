@@ -1,13 +1,18 @@
-// Puts a run's batches on the shared BullMQ queue. Job ids are derived from (run, batch), so adding the same
-// batch twice is a no-op and a stop can find the jobs it must withdraw.
+// The producer side of the shared batch queue: puts a run's batches on it, withdraws them, and tells whether one
+// is still pending. Job ids are derived from (run, batch), so adding the same batch twice is a no-op and a stop
+// can find the jobs it must withdraw.
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BATCH_QUEUE, BatchJobData, batchJobId } from '@nso/contracts';
+import { BATCH_JOB, BATCH_QUEUE, batchJobId, JobOf } from '@nso/contracts';
 import { parseTargets, ResolvedNames, TargetSet } from '@nso/nmap';
 import { Queue } from 'bullmq';
 
-export type BatchQueue = Queue<BatchJobData, unknown, 'run-batch'>;
+/** BATCH_QUEUE as BullMQ sees it: jobs named BATCH_JOB carrying its payload (JobPayloads). */
+export type BatchBullQueue = Queue<JobOf<typeof BATCH_JOB>, unknown, typeof BATCH_JOB>;
+
+/** Job states in which a batch will still run without help. */
+const PENDING_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
  * What it takes to cut a run's batches: its target list as given, the addresses its host names were resolved
@@ -48,11 +53,11 @@ export function runPlanOf(
 const SET_CACHE_SIZE = 8;
 
 @Injectable()
-export class BatchScheduler {
+export class BatchQueue {
   private readonly sets = new Map<number, TargetSet>();
 
   constructor(
-    @InjectQueue(BATCH_QUEUE) private readonly queue: BatchQueue,
+    @InjectQueue(BATCH_QUEUE) private readonly queue: BatchBullQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -68,7 +73,7 @@ export class BatchScheduler {
       seqs.map((batchSeq) => {
         const targets = set.slice((batchSeq - 1) * run.chunkSize, run.chunkSize);
         return {
-          name: 'run-batch' as const,
+          name: BATCH_JOB,
           data: {
             scanId: run.scanId,
             resultId: run.resultId,
@@ -114,5 +119,23 @@ export class BatchScheduler {
       }
     }
     return removed;
+  }
+
+  /**
+   * Enqueues batches again (the reconciler found them lost), first removing finished jobs of the same ids that
+   * would make adding them a no-op.
+   */
+  async requeue(run: RunPlan, seqs: number[]): Promise<void> {
+    for (const seq of seqs) {
+      const job = await this.queue.getJob(batchJobId(run.resultId, seq));
+      if (job && !PENDING_JOB_STATES.has(await job.getState())) await job.remove().catch(() => undefined);
+    }
+    await this.enqueue(run, seqs);
+  }
+
+  /** Whether the batch's job is still to run, or running: waiting, active, delayed or prioritized. */
+  async isPending(resultId: number, seq: number): Promise<boolean> {
+    const job = await this.queue.getJob(batchJobId(resultId, seq));
+    return job !== undefined && PENDING_JOB_STATES.has(await job.getState());
   }
 }

@@ -1,10 +1,10 @@
 import type { AppConfig } from '@nso/config';
 import type { BatchJobData } from '@nso/contracts';
-import { BatchQueue, BatchScheduler, RunPlan, runPlanOf } from './batch-scheduler';
+import { BatchBullQueue, BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 
 /** A queue that records what it was given (addBulk is the only call enqueue makes). */
 function recordingQueue(): {
-  queue: BatchQueue;
+  queue: BatchBullQueue;
   jobs: Array<{ data: BatchJobData; opts: { jobId?: string } }>;
 } {
   const jobs: Array<{ data: BatchJobData; opts: { jobId?: string } }> = [];
@@ -13,7 +13,7 @@ function recordingQueue(): {
       jobs.push(...bulk);
       return [];
     },
-  } as unknown as BatchQueue;
+  } as unknown as BatchBullQueue;
   return { queue, jobs };
 }
 
@@ -29,15 +29,15 @@ const plan = (fields: Partial<RunPlan>): RunPlan => ({
   ...fields,
 });
 
-describe('BatchScheduler.enqueue', () => {
+describe('BatchQueue.enqueue', () => {
   it('cuts disjoint batches of addresses, with the user names of the addresses in each (issue 8, B.6/B.7)', async () => {
     const { queue, jobs } = recordingQueue();
-    const scheduler = new BatchScheduler(queue, config);
+    const batches = new BatchQueue(queue, config);
     const run = plan({
       targets: ['127.0.0.5', 'localhost', '127.0.0.5'],
       resolvedNames: { localhost: ['127.0.0.1'] },
     });
-    await scheduler.enqueue(run, [1, 2]);
+    await batches.enqueue(run, [1, 2]);
     expect(jobs.map((j) => [j.opts.jobId, j.data.targets, j.data.hostnames])).toEqual([
       ['r7-b1', ['127.0.0.1'], { '127.0.0.1': ['localhost'] }],
       ['r7-b2', ['127.0.0.5'], {}],
@@ -46,16 +46,16 @@ describe('BatchScheduler.enqueue', () => {
 
   it('cuts batch k of a /8 arithmetically, whatever k is', async () => {
     const { queue, jobs } = recordingQueue();
-    const scheduler = new BatchScheduler(queue, config);
-    await scheduler.enqueue(plan({ targets: ['127.0.0.0/8', '127.0.0.0/9'], chunkSize: 256 }), [65536]);
+    const batches = new BatchQueue(queue, config);
+    await batches.enqueue(plan({ targets: ['127.0.0.0/8', '127.0.0.0/9'], chunkSize: 256 }), [65536]);
     expect(jobs[0].data.targets).toHaveLength(256);
     expect(jobs[0].data.targets[0]).toBe('127.255.255.0');
     expect(jobs[0].data.targets.at(-1)).toBe('127.255.255.255');
   });
 
   it('never resolves a name itself: a run without its resolution is refused', async () => {
-    const scheduler = new BatchScheduler(recordingQueue().queue, config);
-    await expect(scheduler.enqueue(plan({ resultId: 8, targets: ['localhost'] }), [1])).rejects.toThrow(
+    const batches = new BatchQueue(recordingQueue().queue, config);
+    await expect(batches.enqueue(plan({ resultId: 8, targets: ['localhost'] }), [1])).rejects.toThrow(
       /has not been resolved/,
     );
   });

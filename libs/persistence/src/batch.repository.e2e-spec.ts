@@ -1,6 +1,5 @@
 import { createTestDatabase, TEST_DATABASES, type TestDatabase } from '../../../test/support/database';
-import { markBatchFailed, startBatch } from './batch-lifecycle';
-import { BatchResultStore, type BatchResultInput, type HostResultInput } from './batch-result.store';
+import { BatchRepository, type BatchResultInput, type HostResultInput } from './batch.repository';
 import { Batch, Host, Port, ScanResult } from './entities';
 import { createRun } from './testing/factories';
 
@@ -40,7 +39,7 @@ function resultFor(batchId: number, hosts: HostResultInput[], workerId = 'worker
   return { batchId, workerId, exitCode: 0, stderr: null, finishedAt: new Date(), hosts };
 }
 
-describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
+describe.each(TEST_DATABASES)('BatchRepository on %s', (kind) => {
   let db: TestDatabase;
 
   beforeAll(async () => {
@@ -51,9 +50,9 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
     await db?.cleanup();
   });
 
-  const store = () => new BatchResultStore(db.orm.em);
+  const store = () => new BatchRepository(db.orm.em);
   const start = (batch: Batch, workerId: string) =>
-    startBatch(db.orm.em.fork(), {
+    store().start({
       resultId: batch.result.id,
       seq: batch.seq,
       targets: batch.targets,
@@ -72,10 +71,10 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
     const batchId = batches[0].id;
     await expect(start(batches[0], 'worker-a')).resolves.toEqual({ runnable: true, batchId });
 
-    const first = await store().storeBatchResult(resultFor(batchId, [dnsServer, silentHost]));
+    const first = await store().storeResult(resultFor(batchId, [dnsServer, silentHost]));
     expect(first).toEqual({ stored: true, hostsUp: 1, openPorts: 2, resultId: result.id });
 
-    const again = await store().storeBatchResult(resultFor(batchId, [dnsServer, silentHost], 'worker-b'));
+    const again = await store().storeResult(resultFor(batchId, [dnsServer, silentHost], 'worker-b'));
     expect(again).toEqual({ stored: false, hostsUp: 1, openPorts: 2, resultId: result.id });
 
     expect(await rowsOf(result.id)).toEqual({ hosts: 2, ports: 3 });
@@ -143,7 +142,7 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
     const { result, batches } = await createRun(db.orm.em.fork());
     const outcomes = await Promise.all(
       ['worker-a', 'worker-b', 'worker-c'].map((worker) =>
-        store().storeBatchResult(resultFor(batches[0].id, [dnsServer, silentHost], worker)),
+        store().storeResult(resultFor(batches[0].id, [dnsServer, silentHost], worker)),
       ),
     );
     expect(outcomes.filter((o) => o.stored)).toHaveLength(1);
@@ -159,8 +158,8 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
     const batchId = batches[0].id;
     const em = () => db.orm.em.fork();
     await start(batches[0], 'worker-a');
-    await expect(markBatchFailed(em(), batchId, { exitCode: 1, stderr: 'boom' })).resolves.toBe(true);
-    await expect(markBatchFailed(em(), batchId, { exitCode: 1, stderr: 'boom' })).resolves.toBe(false);
+    await expect(store().fail(batchId, { exitCode: 1, stderr: 'boom' })).resolves.toBe(true);
+    await expect(store().fail(batchId, { exitCode: 1, stderr: 'boom' })).resolves.toBe(false);
     expect(await em().findOneOrFail(ScanResult, result.id)).toMatchObject({ batchesFailed: 1 });
     expect(await em().findOneOrFail(Batch, batchId)).toMatchObject({
       status: 'failed',
@@ -170,7 +169,7 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
 
     await expect(start(batches[0], 'worker-b')).resolves.toEqual({ runnable: true, batchId });
     expect(await em().findOneOrFail(ScanResult, result.id)).toMatchObject({ batchesFailed: 0 });
-    await store().storeBatchResult(resultFor(batchId, [silentHost], 'worker-b'));
+    await store().storeResult(resultFor(batchId, [silentHost], 'worker-b'));
     expect(await em().findOneOrFail(Batch, batchId)).toMatchObject({
       status: 'completed',
       attempts: 2,
@@ -185,9 +184,9 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
   it('creates the row of a batch on its first start, and a restart counts another attempt', async () => {
     const { result } = await createRun(db.orm.em.fork(), { batches: 0 });
     const input = { resultId: result.id, seq: 1, targets: ['127.0.0.1', '127.0.0.2'], workerId: 'worker-a' };
-    const first = await startBatch(db.orm.em.fork(), input);
+    const first = await store().start(input);
     expect(first).toEqual({ runnable: true, batchId: expect.any(Number) });
-    const again = await startBatch(db.orm.em.fork(), { ...input, workerId: 'worker-b' });
+    const again = await store().start({ ...input, workerId: 'worker-b' });
     expect(again).toEqual(first);
 
     const em = db.orm.em.fork();
@@ -212,27 +211,27 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
     expect(await db.orm.em.fork().findOneOrFail(ScanResult, result.id)).toMatchObject({ status: 'queued' });
     // Matched on the message: better-sqlite3's native part keeps the error class of the first test file that
     // loaded it in this jest worker, so its errors are not `instanceof Error` in later files.
-    const unknownRun = await startBatch(db.orm.em.fork(), {
-      resultId: 987654321,
-      seq: 1,
-      targets: [],
-      workerId: 'worker-a',
-    }).then(
-      () => 'started',
-      (error: { message?: string }) => String(error?.message),
-    );
+    const unknownRun = await store()
+      .start({
+        resultId: 987654321,
+        seq: 1,
+        targets: [],
+        workerId: 'worker-a',
+      })
+      .then(
+        () => 'started',
+        (error: { message?: string }) => String(error?.message),
+      );
     expect(unknownRun).toMatch(/foreign key/i);
-    await expect(markBatchFailed(db.orm.em.fork(), 987654321, { exitCode: 1, stderr: null })).resolves.toBe(
-      false,
-    );
+    await expect(store().fail(987654321, { exitCode: 1, stderr: null })).resolves.toBe(false);
   });
 
   it('keeps one host per address in a run when two batches report it, with the ports of both', async () => {
     const { result, batches } = await createRun(db.orm.em.fork(), { batches: 2 });
-    const first = await store().storeBatchResult(
+    const first = await store().storeResult(
       resultFor(batches[0].id, [{ ...dnsServer, ports: [dnsServer.ports[0]] }]),
     );
-    const second = await store().storeBatchResult(
+    const second = await store().storeResult(
       resultFor(batches[1].id, [{ ...dnsServer, ports: dnsServer.ports }]),
     );
     expect(await rowsOf(result.id)).toEqual({ hosts: 1, ports: 3 });
@@ -251,9 +250,7 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
   });
 
   it('refuses a batch that does not exist', async () => {
-    await expect(store().storeBatchResult(resultFor(987654321, [dnsServer]))).rejects.toThrow(
-      /does not exist/,
-    );
+    await expect(store().storeResult(resultFor(987654321, [dnsServer]))).rejects.toThrow(/does not exist/);
   });
 
   it('stores a 4096-host batch (the largest chunk) with every port, across several inserts', async () => {
@@ -270,7 +267,7 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
         service: { name: 'svc', product: 'product', version: '1.0' },
       })),
     }));
-    const outcome = await store().storeBatchResult(resultFor(batches[0].id, hosts));
+    const outcome = await store().storeResult(resultFor(batches[0].id, hosts));
     expect(outcome).toMatchObject({ stored: true, hostsUp: 4096, openPorts: 4096 * 4 });
     expect(await rowsOf(result.id)).toEqual({ hosts: 4096, ports: 4096 * 5 });
   }, 30_000);

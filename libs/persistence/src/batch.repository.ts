@@ -1,8 +1,11 @@
-// Stores what one nmap batch found, exactly once: a retried batch, or two workers racing on the same batch,
-// write hosts and ports a single time. The worker calls this; it needs no Nest.
+// The batches table, and the hosts and ports of a batch's result: every write of their rows is in this file.
+// Each status change is one conditional UPDATE, so a retried job or a late worker cannot move a batch backwards,
+// and its run's counters (RunRepository's runCounters, in the same transaction) change only with a real
+// transition. The statements beside every batch's nmap go to knex (sql.ts).
 import type { EntityManager } from '@mikro-orm/core';
-import type { HostnameEntry } from './entities';
-import { isUniqueViolation, json, knexOf, type Knex } from './sql';
+import { Batch, Host, type BatchStatus, type HostnameEntry } from './entities';
+import { runCounters } from './run.repository';
+import { idOf, isUniqueViolation, json, knexOf, type Knex } from './sql';
 
 export interface PortResultInput {
   protocol: string;
@@ -23,6 +26,25 @@ export interface HostResultInput {
   ports: PortResultInput[];
 }
 
+export interface BatchStartInput {
+  resultId: number;
+  seq: number;
+  targets: string[];
+  workerId: string;
+}
+
+/** What a worker found when it started a batch: run it, or not (and why). */
+export type BatchStart =
+  | { runnable: true; batchId: number }
+  | { runnable: false; batchId: number; status: BatchStatus; hostsUp: number; openPorts: number };
+
+/** What nmap left behind when an attempt of a batch failed. */
+export interface BatchFailure {
+  exitCode: number | null;
+  stderr: string | null;
+  finishedAt?: Date;
+}
+
 export interface BatchResultInput {
   batchId: number;
   workerId: string;
@@ -41,12 +63,6 @@ export interface StoreBatchResultOutcome {
   resultId: number;
 }
 
-/**
- * Rows per INSERT. knex writes a multi-row SQLite insert as `select … union all select …`, and SQLite allows
- * at most 500 terms in a compound select; 500 rows also stay far below either database's parameter limit.
- */
-const INSERT_CHUNK = 500;
-
 /** The batch columns a completed batch is stored with. */
 interface Completion {
   status: 'completed';
@@ -58,18 +74,125 @@ interface Completion {
   open_ports: number;
 }
 
-export class BatchResultStore {
+interface IdRow {
+  id: number | string;
+}
+
+interface BatchRow extends IdRow {
+  status: BatchStatus;
+  hosts_up: number;
+  open_ports: number;
+}
+
+/** Provided by PersistenceModule, created after the migrations; tests construct it on a test database. */
+export class BatchRepository {
   constructor(private readonly em: EntityManager) {}
 
   /**
-   * In one transaction: claims the batch (a conditional UPDATE to `completed`, which only one caller can win),
-   * writes its hosts and ports, and adds its numbers to the run's counters. The numbers are what the batch
-   * stored: hosts up among the rows it inserted, open ports among the port rows it inserted, so the batch's
-   * summary and the run's counters always equal the rows. A host another batch of the run already stored keeps
-   * its row (and is not counted again) and gains this batch's new ports; the scheduler cuts disjoint batches,
-   * so this is a defence, not a path. Five statements in the common case, through knex (see sql.ts).
+   * Creates the batch's row as running on `workerId`, or takes the existing row over for this attempt, and marks
+   * its run running if it was still queued. A batch that is completed or stopped is not runnable; one that failed
+   * an earlier attempt is, and no longer counts as failed. In the common case (the batch's first attempt) this is
+   * two statements.
    */
-  async storeBatchResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
+  async start(input: BatchStartInput): Promise<BatchStart> {
+    return knexOf(this.em).transaction(async (trx) => {
+      const now = new Date();
+      const running = { status: 'running', worker_id: input.workerId, started_at: now };
+      const key = { result_id: input.resultId, seq: input.seq };
+      // Writes come first in the transaction (see storeResult).
+      const created: IdRow[] = await trx('batches')
+        .insert({ ...key, targets: json(input.targets), ...running, attempts: 1, created_at: now }, ['id'])
+        .onConflict(['result_id', 'seq'])
+        .ignore();
+      let batchId = created.length > 0 ? idOf(created[0]) : undefined;
+      if (batchId === undefined) {
+        const takeOver = (from: BatchStatus[]) =>
+          trx('batches')
+            .where(key)
+            .whereIn('status', from)
+            .update({ ...running, attempts: trx.raw('attempts + 1') }, ['id']) as Promise<IdRow[]>;
+        // `running` again is allowed: a worker killed mid-batch leaves it so, and the job then runs elsewhere.
+        const resumed = await takeOver(['pending', 'running']);
+        const retried = resumed.length > 0 ? [] : await takeOver(['failed']);
+        const taken = resumed[0] ?? retried[0];
+        batchId = taken === undefined ? undefined : idOf(taken);
+        if (retried.length > 0) await runCounters.uncountFailed(trx, input.resultId);
+      }
+      if (batchId === undefined) {
+        const row: BatchRow = await trx('batches')
+          .select('id', 'status', 'hosts_up', 'open_ports')
+          .where(key)
+          .first();
+        return {
+          runnable: false,
+          batchId: idOf(row),
+          status: row.status,
+          hostsUp: Number(row.hosts_up),
+          openPorts: Number(row.open_ports),
+        };
+      }
+      await runCounters.markRunning(trx, input.resultId, now);
+      return { runnable: true, batchId };
+    });
+  }
+
+  /** An attempt failed and the batch will be retried: records what nmap left behind; the status stays. */
+  async attemptFailed(batchId: number, failure: BatchFailure): Promise<void> {
+    await knexOf(this.em)('batches')
+      .where({ id: batchId })
+      .update({ exit_code: failure.exitCode, stderr: failure.stderr });
+  }
+
+  /**
+   * The last attempt failed: marks the batch failed with what nmap left behind, and counts it on its run.
+   * Returns false (and changes nothing) when the batch is already completed, failed or stopped, or unknown.
+   */
+  async fail(batchId: number, failure: BatchFailure): Promise<boolean> {
+    return knexOf(this.em).transaction(async (trx) => {
+      const failed: Array<{ result_id: number | string }> = await trx('batches')
+        .where({ id: batchId })
+        .whereIn('status', ['pending', 'running'])
+        .update(
+          {
+            status: 'failed',
+            exit_code: failure.exitCode,
+            stderr: failure.stderr,
+            finished_at: failure.finishedAt ?? new Date(),
+          },
+          ['result_id'],
+        );
+      if (failed.length === 0) return false;
+      await runCounters.countFailed(trx, Number(failed[0].result_id));
+      return true;
+    });
+  }
+
+  /** The batch's nmap was ended by a stop. */
+  async stopped(batchId: number): Promise<void> {
+    await knexOf(this.em)('batches')
+      .where({ id: batchId })
+      .update({ status: 'stopped', finished_at: new Date() });
+  }
+
+  /** The run was stopped: its pending and running batches are stopped. */
+  async stopAllOfRun(resultId: number): Promise<void> {
+    await knexOf(this.em)('batches')
+      .where({ result_id: resultId })
+      .whereIn('status', ['pending', 'running'])
+      .update({ status: 'stopped', finished_at: new Date() });
+  }
+
+  /**
+   * Stores what one nmap batch found, exactly once: a retried batch, or two workers racing on the same batch,
+   * write hosts and ports a single time. In one transaction: claims the batch (a conditional UPDATE to
+   * `completed`, which only one caller can win), writes its hosts and ports, and adds its numbers to the run's
+   * counters. The numbers are what the batch stored: hosts up among the rows it inserted, open ports among the
+   * port rows it inserted, so the batch's summary and the run's counters always equal the rows. A host another
+   * batch of the run already stored keeps its row (and is not counted again) and gains this batch's new ports;
+   * batches are cut disjoint, so this is a defence, not a path. Five statements in the common case. Throws when
+   * the batch does not exist.
+   */
+  async storeResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
     const hosts = mergeHosts(input.hosts);
     const hostsUp = hosts.filter((host) => host.state === 'up').length;
     const openPorts = hosts.reduce(
@@ -107,15 +230,7 @@ export class BatchResultStore {
             .where({ id: input.batchId })
             .update({ hosts_up: counted.hostsUp, open_ports: counted.openPorts });
         }
-        await trx('scan_results')
-          .where({ id: resultId })
-          .update({
-            batches_done: trx.raw('batches_done + 1'),
-            // A batch that failed an earlier attempt was counted as failed; it no longer is.
-            ...(reclaimedFailed ? { batches_failed: trx.raw('batches_failed - 1') } : {}),
-            hosts_up: trx.raw('hosts_up + ?', [counted.hostsUp]),
-            open_ports: trx.raw('open_ports + ?', [counted.openPorts]),
-          });
+        await runCounters.countStored(trx, resultId, { ...counted, reclaimedFailed });
         return { stored: true, ...counted, resultId };
       });
     } catch (error) {
@@ -127,6 +242,33 @@ export class BatchResultStore {
       }
       throw error;
     }
+  }
+
+  /** The numbers of the run's batches stored as completed, and as failed (after their last attempt). */
+  async finishedSeqs(resultId: number): Promise<{ completed: number[]; failed: number[] }> {
+    const rows = await this.em
+      .fork()
+      .find(
+        Batch,
+        { result: resultId, status: { $in: ['completed', 'failed'] } },
+        { fields: ['seq', 'status'] },
+      );
+    return {
+      completed: rows.filter((row) => row.status === 'completed').map((row) => row.seq),
+      failed: rows.filter((row) => row.status === 'failed').map((row) => row.seq),
+    };
+  }
+
+  /** The run's batches in order, each with its hosts and their ports (the legacy runner's whole result). */
+  async findWithHosts(resultId: number): Promise<Array<{ batch: Batch; hosts: Host[] }>> {
+    const em = this.em.fork();
+    const batches = await em.find(Batch, { result: resultId }, { orderBy: { seq: 'asc' } });
+    const hosts = await em.find(
+      Host,
+      { batch: { $in: batches.map((b) => b.id) } },
+      { populate: ['ports'], orderBy: { id: 'asc' } },
+    );
+    return batches.map((batch) => ({ batch, hosts: hosts.filter((h) => h.batch.id === batch.id) }));
   }
 }
 
@@ -168,6 +310,12 @@ async function alreadyStored(
     completed: row.status === 'completed',
   };
 }
+
+/**
+ * Rows per INSERT. knex writes a multi-row SQLite insert as `select … union all select …`, and SQLite allows
+ * at most 500 terms in a compound select; 500 rows also stay far below either database's parameter limit.
+ */
+const INSERT_CHUNK = 500;
 
 /** One entry per address (nmap can report a target twice), one port per protocol/number; first wins. */
 function mergeHosts(hosts: HostResultInput[]): HostResultInput[] {

@@ -1,0 +1,274 @@
+// The scan_results table: every write of a run's row is in this file. Status changes are conditional updates
+// (an ended run never moves again), so racing workers, a stop and the reconciler agree on one ending. The
+// statements on the path of every scan go to knex (sql.ts); the counters that move with a batch row are the
+// `runCounters` statements, run inside BatchRepository's transactions.
+import type { EntityManager } from '@mikro-orm/core';
+import { ScanResult, type RunTrigger, type ScanRunner } from './entities';
+import { type FireInput, insertStartedFire } from './schedule-fire.repository';
+import { idOf, json, knexOf, type Knex } from './sql';
+
+const ACTIVE = ['queued', 'running'] as const;
+
+/** A run's own settings, snapshotted when it starts. */
+interface RunSettingsInput {
+  targets: string[];
+  /** Each host name among the targets with the addresses it was resolved to (see ScanResult.resolvedNames). */
+  resolvedNames: Record<string, string[]>;
+  nmapFlags: string[];
+  runner: ScanRunner;
+  chunkSize: number;
+  concurrency: number;
+  targetsTotal: number;
+  batchesTotal: number;
+}
+
+/** POST /api/scans/start: the one-off scan and its run. */
+export interface OneOffScanInput extends RunSettingsInput {
+  ownerId: number;
+  projectId: number;
+  name: string;
+}
+
+/** A new run of a stored scan (execute, schedule). */
+export interface RunInput extends RunSettingsInput {
+  scanId: number;
+  trigger: RunTrigger;
+  /** The schedule fire that starts this run: its row is written in the same transaction. */
+  fire?: FireInput;
+}
+
+/** How a run ended when its last batch finished (RunRepository.complete). */
+export interface CompletedRun {
+  status: 'completed' | 'failed';
+  /** Batches that failed after their last attempt; with status failed, all of them. */
+  batchesFailed: number;
+  runner: ScanRunner;
+  finishedAt: Date;
+}
+
+interface BatchTotals {
+  status: string;
+  batches: number | string;
+  hosts_up: number | string;
+  open_ports: number | string;
+}
+
+/** Provided by PersistenceModule, created after the migrations. */
+export class RunRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Stores a one-off scan (POST /api/scans/start) and its queued run in one transaction; returns both ids. */
+  async insertOneOff(input: OneOffScanInput): Promise<{ scanId: number; resultId: number }> {
+    const now = new Date();
+    const targets = json(input.targets);
+    const nmapFlags = json(input.nmapFlags);
+    const settings = { runner: input.runner, chunk_size: input.chunkSize, concurrency: input.concurrency };
+    return knexOf(this.em).transaction(async (trx) => {
+      const [scan] = await trx('scans').insert(
+        {
+          owner_id: input.ownerId,
+          project_id: input.projectId,
+          name: input.name,
+          description: null,
+          targets,
+          ports: null,
+          nmap_flags: nmapFlags,
+          ...settings,
+          interval_minutes: null,
+          is_active: true,
+          is_scheduled: false,
+          is_one_off: true,
+          last_run: now,
+          next_run: null,
+          created_at: now,
+          updated_at: now,
+        },
+        ['id'],
+      );
+      const scanId = idOf(scan);
+      const [result] = await trx('scan_results').insert(
+        {
+          scan_id: scanId,
+          status: 'queued',
+          nmap_flags: nmapFlags,
+          targets,
+          resolved_names: json(input.resolvedNames),
+          ...settings,
+          targets_total: input.targetsTotal,
+          batches_total: input.batchesTotal,
+          created_at: now,
+        },
+        ['id'],
+      );
+      return { scanId, resultId: idOf(result) };
+    });
+  }
+
+  /**
+   * Stores a queued run of a stored scan (execute, schedule) with its settings snapshotted, and marks the scan's
+   * last_run, in one transaction; returns the run's id. With `fire`, the fire's row too, and DuplicateFireError
+   * (nothing stored) when that fire was handled before.
+   */
+  async insert(input: RunInput): Promise<number> {
+    const now = new Date();
+    return knexOf(this.em).transaction(async (trx) => {
+      const [result] = await trx('scan_results').insert(
+        {
+          scan_id: input.scanId,
+          status: 'queued',
+          trigger: input.trigger,
+          nmap_flags: json(input.nmapFlags),
+          targets: json(input.targets),
+          resolved_names: json(input.resolvedNames),
+          runner: input.runner,
+          chunk_size: input.chunkSize,
+          concurrency: input.concurrency,
+          targets_total: input.targetsTotal,
+          batches_total: input.batchesTotal,
+          created_at: now,
+        },
+        ['id'],
+      );
+      const resultId = idOf(result);
+      if (input.fire)
+        await insertStartedFire(trx, { ...input.fire, scanId: input.scanId, resultId, firedAt: now });
+      await trx('scans').where({ id: input.scanId }).update({ last_run: now });
+      return resultId;
+    });
+  }
+
+  /** The run, or null. */
+  find(resultId: number): Promise<ScanResult | null> {
+    return this.em.fork().findOne(ScanResult, resultId);
+  }
+
+  /** The run; throws MikroORM's NotFoundError when it does not exist. */
+  findOrFail(resultId: number): Promise<ScanResult> {
+    return this.em.fork().findOneOrFail(ScanResult, resultId);
+  }
+
+  /** The scan's queued or running runs (one, unless something went wrong). */
+  findActive(scanId: number): Promise<ScanResult[]> {
+    return this.em.fork().find(ScanResult, { scan: scanId, status: { $in: [...ACTIVE] } });
+  }
+
+  /** The ids of every queued or running run created before `before`, oldest first. */
+  async findActiveIds(before: Date): Promise<number[]> {
+    const runs = await this.em
+      .fork()
+      .find(
+        ScanResult,
+        { status: { $in: [...ACTIVE] }, createdAt: { $lt: before } },
+        { fields: ['id'], orderBy: { id: 'asc' } },
+      );
+    return runs.map((run) => run.id);
+  }
+
+  /**
+   * Ends an active run as failed with `error`; false (nothing changed) when it had already ended. `finishedAt`
+   * null leaves it unset: the run never started (its batches could not be enqueued).
+   */
+  async fail(resultId: number, error: string, finishedAt: Date | null = new Date()): Promise<boolean> {
+    const changed = await this.em
+      .fork()
+      .nativeUpdate(
+        ScanResult,
+        { id: resultId, status: { $in: [...ACTIVE] } },
+        { status: 'failed', error, ...(finishedAt ? { finishedAt } : {}) },
+      );
+    return changed === 1;
+  }
+
+  /** Ends an active run as stopped; false (nothing changed) when it had already ended. */
+  async stop(resultId: number): Promise<boolean> {
+    const changed = await this.em
+      .fork()
+      .nativeUpdate(
+        ScanResult,
+        { id: resultId, status: { $in: [...ACTIVE] } },
+        { status: 'stopped', finishedAt: new Date() },
+      );
+    return changed === 1;
+  }
+
+  /**
+   * Every batch has finished: the run ends `completed`, or `failed` when no batch succeeded, with its counters
+   * set from the batch rows (summed in SQL: a /8 run has 65,536 of them). Returns undefined when the run had
+   * already ended (a retried last batch, or a stop that came first). Two statements, through knex: this is on
+   * the path of every scan's last event.
+   */
+  async complete(resultId: number): Promise<CompletedRun | undefined> {
+    const knex = knexOf(this.em);
+    const totals: BatchTotals[] = await knex('batches')
+      .select('status')
+      .count({ batches: '*' })
+      .select(knex.raw('coalesce(sum(hosts_up), 0) as hosts_up'))
+      .select(knex.raw('coalesce(sum(open_ports), 0) as open_ports'))
+      .where({ result_id: resultId })
+      .groupBy('status');
+    const of = (status: string) => totals.find((t) => t.status === status);
+    const done = Number(of('completed')?.batches ?? 0);
+    const failed = Number(of('failed')?.batches ?? 0);
+    const status = done === 0 && failed > 0 ? 'failed' : 'completed';
+    const finishedAt = new Date();
+    const ended: Array<{ runner: ScanRunner }> = await knex('scan_results')
+      .where({ id: resultId })
+      .whereIn('status', [...ACTIVE])
+      .update(
+        {
+          status,
+          finished_at: finishedAt,
+          batches_done: done,
+          batches_failed: failed,
+          hosts_up: Number(of('completed')?.hosts_up ?? 0),
+          open_ports: Number(of('completed')?.open_ports ?? 0),
+          error: status === 'failed' ? allBatchesFailed(failed) : null,
+        },
+        ['runner'],
+      );
+    if (ended.length !== 1) return undefined;
+    return { status, batchesFailed: failed, runner: ended[0].runner, finishedAt };
+  }
+}
+
+/** The error of a run none of whose batches succeeded (stored, and sent with `scan_failed`). */
+export const allBatchesFailed = (failed: number): string => `all ${failed} batches failed`;
+
+/**
+ * The run's counters that move with one of its batch rows, inside that row's transaction (BatchRepository):
+ * kept here so that scan_results is written from this file only.
+ */
+export const runCounters = {
+  /** A batch started: its run is running, if it was still queued. */
+  markRunning: (trx: Knex.Transaction, resultId: number, at: Date) =>
+    trx('scan_results')
+      .where({ id: resultId, status: 'queued' })
+      .update({ status: 'running', started_at: at }),
+
+  /** A batch failed after its last attempt. */
+  countFailed: (trx: Knex.Transaction, resultId: number) =>
+    trx('scan_results')
+      .where({ id: resultId })
+      .update({ batches_failed: trx.raw('batches_failed + 1') }),
+
+  /** A batch that had failed runs again: it no longer counts as failed. */
+  uncountFailed: (trx: Knex.Transaction, resultId: number) =>
+    trx('scan_results')
+      .where({ id: resultId })
+      .update({ batches_failed: trx.raw('batches_failed - 1') }),
+
+  /** A batch's result was stored; `reclaimedFailed`: it had been counted as failed by an earlier attempt. */
+  countStored: (
+    trx: Knex.Transaction,
+    resultId: number,
+    stored: { hostsUp: number; openPorts: number; reclaimedFailed: boolean },
+  ) =>
+    trx('scan_results')
+      .where({ id: resultId })
+      .update({
+        batches_done: trx.raw('batches_done + 1'),
+        ...(stored.reclaimedFailed ? { batches_failed: trx.raw('batches_failed - 1') } : {}),
+        hosts_up: trx.raw('hosts_up + ?', [stored.hostsUp]),
+        open_ports: trx.raw('open_ports + ?', [stored.openPorts]),
+      }),
+};
