@@ -68,7 +68,7 @@ describe('scan control and faults', () => {
     await system.gateway
       .api()
       .post('/api/scans/abc/stop')
-      .expect(400, { error: 'scan_id must be an integer' });
+      .expect(400, { error: 'scan_id must be a positive integer' });
   });
 
   it('runs a batch again on another worker when its worker is killed mid-batch, storing each host once', async () => {

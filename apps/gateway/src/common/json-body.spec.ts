@@ -21,6 +21,11 @@ describe('bodyErrorAnswer', () => {
     Object.assign(new Error('x'), { status, statusCode: status, expose: true, ...fields });
 
   it.each([
+    [
+      httpError(400, { code: 'ERR__ERROR_FORMAT_PADDING_2' }),
+      400,
+      'Request body does not match its Content-Encoding',
+    ],
     [httpError(400, { type: 'entity.parse.failed' }), 400, 'Malformed JSON body'],
     [httpError(413, { type: 'entity.too.large' }), 413, 'Request body too large'],
     [
@@ -37,7 +42,7 @@ describe('bodyErrorAnswer', () => {
     ],
     [httpError(403, { type: 'entity.verify.failed' }), 403, 'Unreadable request body'],
   ])('answers %p', (error, status, message) => {
-    expect(bodyErrorAnswer(error)).toEqual([status, { error: message }]);
+    expect(bodyErrorAnswer(error, true)).toEqual([status, { error: message }]);
   });
 
   it('leaves errors that are not the parsers’ to the exception filter', () => {
