@@ -6,12 +6,13 @@ cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 
 ensure_node
-ensure_commands nmap:nmap
+# redis-server also for the fault tests, which run a private one they can stop and restart empty.
+ensure_commands nmap:nmap redis-server:redis-server
 ensure_node_modules
 ensure_build
 
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
-ensure_redis "$TEST_REDIS_URL"
+REDIS_PERSIST=no ensure_redis "$TEST_REDIS_URL"
 trap stop_started_redis EXIT
 source scripts/lib/postgres.sh
 ensure_postgres

@@ -60,6 +60,10 @@ redis_answers() {
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
 # ensure_redis <url>: use the Redis at <url>, or start a local redis-server there (loopback only) when none answers.
+# It persists like the compose file's Redis: an append-only file under data/redis (fsync every second), so queued
+# batches, run state, event logs and sessions survive a restart. REDIS_PERSIST=no starts it without persistence
+# (the test run does: its keys are thrown away anyway); runs then survive a Redis restart only through
+# reconciliation with the database (docs/deployment.md, "Redis").
 ensure_redis() {
   local url=$1 hostport host port
   hostport=${url#*://}; hostport=${hostport##*@}; hostport=${hostport%%/*}
@@ -68,8 +72,11 @@ ensure_redis() {
   case "$host" in 127.*|localhost) ;; *) die "no Redis answers at $url; start it or set REDIS_URL" ;; esac
   ensure_commands redis-server:redis-server
   mkdir -p data/redis
-  log "no Redis at $url: starting a local redis-server on $host:$port (data/redis)"
-  redis-server --port "$port" --bind "$host" --daemonize yes --save '' --appendonly no \
+  local persistence=(--appendonly yes --appendfsync everysec --appendfilename "appendonly-$port.aof")
+  [ "${REDIS_PERSIST:-yes}" = no ] && persistence=(--appendonly no)
+  log "no Redis at $url: starting a local redis-server on $host:$port (data/redis, append-only file: ${REDIS_PERSIST:-yes})"
+  redis-server --port "$port" --bind "$host" --daemonize yes --save '' "${persistence[@]}" \
+    --maxmemory-policy noeviction \
     --dir "$PWD/data/redis" --pidfile "$PWD/data/redis/redis-$port.pid" --logfile "$PWD/data/redis/redis-$port.log"
   for _ in $(seq 50); do redis_answers "$host" "$port" && { STARTED_REDIS_PIDFILE="$PWD/data/redis/redis-$port.pid"; return 0; }; sleep 0.1; done
   die "redis-server did not start; see data/redis/redis-$port.log"

@@ -4,17 +4,28 @@ import { BATCH_QUEUE } from '@nso/contracts';
 import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
 import { Queue } from 'bullmq';
 import { nmapProcessesMatching, processEnded, waitUntil } from '../support/nmap-processes';
+import { FAILING_TARGET, NmapShim, SHIM_FAILURE, writeNmapShim } from '../support/nmap-shim';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
 // Stop, faults and refusals. Real nmap against loopback only: 127.0.11.x, 127.0.12.x, 127.0.13.x.
 describe('scan control and faults', () => {
   let system: TestSystem;
+  let shim: NmapShim;
 
   beforeAll(async () => {
-    system = await startSystem({ database: 'postgresql', workers: 2, env: { BATCH_ATTEMPTS: '2' } });
+    // Real nmap behind a shim that fails on FAILING_TARGET: nmap runs every option set the policy accepts.
+    shim = writeNmapShim();
+    system = await startSystem({
+      database: 'postgresql',
+      workers: 2,
+      env: { BATCH_ATTEMPTS: '2', NMAP_PATH: shim.path },
+    });
   });
-  afterAll(() => system.close());
+  afterAll(async () => {
+    await system.close();
+    shim.remove();
+  });
 
   const start = (body: object) => system.gateway.api().post('/api/scans/start').send(body);
   const orm = () => system.gateway.app.get(MikroORM).em.fork();
@@ -125,10 +136,10 @@ describe('scan control and faults', () => {
   });
 
   it('reports a failing nmap with batch_failed and its stderr, retries once, then fails the scan', async () => {
-    // Each option is allowed, but nmap refuses the combination and exits 1.
+    // The policy refuses what nmap refuses at start-up, so the failure comes from the shim (exit 1, stderr).
     const started = await start({
-      nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'],
-      targets: ['127.0.13.1'],
+      nmap_flags: ['-sT', '-p', '1'],
+      targets: [FAILING_TARGET],
     }).expect(200);
     const socket = await openScanSocket(system.gateway.url, started.body.scan_id, {
       headers: system.gateway.admin.auth,
@@ -143,7 +154,7 @@ describe('scan control and faults', () => {
     expect(failures[0]).toMatchObject({
       batch_id: 1,
       exit_code: 1,
-      stderr: expect.stringContaining('must be less than or equal to --max-rate'),
+      stderr: expect.stringContaining(SHIM_FAILURE),
     });
     expect(failed).toMatchObject({ scan_id: started.body.scan_id, error: 'all 1 batches failed' });
     expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
@@ -179,7 +190,18 @@ describe('scan control and faults', () => {
       [{ nmap_flags: ['-sT'], targets: ['--script=x'] }, '--script=x'],
       [{ nmap_flags: ['-sT'], targets: ['127.0.0.1', '::1'] }, 'targets mix IPv4 (127.0.0.1) and IPv6 (::1)'],
       [{ nmap_flags: ['-sT'], targets: [] }, 'targets should not be empty'],
-      [{ targets: ['127.0.0.1'] }, 'Missing required fields'],
+      [{ nmap_flags: ['-sT'] }, 'Missing required fields'],
+      // Issue 8, B.5: nmap 7.93 quits on each at start-up; they used to be a 200 and failing batches.
+      [{ nmap_flags: ['-sO', '-p', '1000'], targets: ['127.0.0.1'] }, '"option":"-p","options":["-p","-sO"]'],
+      [{ nmap_flags: ['-sn', '-F'], targets: ['127.0.0.1'] }, '"options":["-F","-sn"]'],
+      [{ nmap_flags: ['-sT', '-p', '80', '-p', '443'], targets: ['127.0.0.1'] }, 'is given twice'],
+      [
+        { nmap_flags: ['--min-rate', '10', '--max-rate', '1'], targets: ['127.0.0.1'] },
+        '"options":["--min-rate","--max-rate"]',
+      ],
+      [{ nmap_flags: ['-6'], targets: ['127.0.0.1'] }, '-6 scans IPv6 only'],
+      [{ nmap_flags: ['-4'], targets: ['::1'] }, '-4 scans IPv4 only'],
+      [{ targets: ['0x7f000001'] }, 'IPv4 address in hex, octal or short form'],
     ])('refuses %j with 400', async (body, message) => {
       const response = await start(body).expect(400);
       expect(JSON.stringify(response.body)).toContain(message);

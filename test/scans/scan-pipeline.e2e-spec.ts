@@ -209,6 +209,19 @@ describe('a distributed scan over a /28 of loopback', () => {
     expect(resumed.map((e) => e.data)).toEqual(
       socket.messages.slice(1).filter((m) => m.seq > Number(all[2].id)),
     );
+
+    // An EventSource opened on a ?since= URL reconnects to the same URL with Last-Event-ID: the header wins.
+    const reconnected = await readSse(
+      `${system.gateway.url}/api/scans/${scanId}/events?since=1`,
+      { ...system.gateway.admin.auth, 'Last-Event-ID': String(all[3].id) },
+      'scan_complete',
+    );
+    expect(reconnected.map((e) => Number(e.id))).toEqual(
+      socket.messages
+        .slice(1)
+        .filter((m) => m.seq > Number(all[3].id))
+        .map((m) => m.seq),
+    );
   });
 
   it('closes a WebSocket with a malformed since with 4400', async () => {

@@ -3,12 +3,14 @@ export interface SseEvent {
   id?: string;
   event?: string;
   data: unknown;
+  /** A comment line (`: text`), which EventSource ignores; keep-alives are comments. */
+  comment?: string;
 }
 
 export async function readSse(
   url: string,
   headers: Record<string, string>,
-  until: string,
+  until: string | ((event: SseEvent) => boolean),
   timeoutMs = 15_000,
 ): Promise<SseEvent[]> {
   const abort = new AbortController();
@@ -35,9 +37,10 @@ export async function readSse(
           if (field === 'id') event.id = value;
           if (field === 'event') event.event = value;
           if (field === 'data') event.data = JSON.parse(value);
+          if (field === '' && line.startsWith(':')) event.comment = value;
         }
         events.push(event);
-        if (event.event === until) return events;
+        if (typeof until === 'function' ? until(event) : event.event === until) return events;
       }
     }
     throw new Error(`SSE stream ended before ${until}`);

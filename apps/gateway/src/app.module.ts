@@ -8,6 +8,7 @@ import { NmapRunModule } from './nmap/nmap-run.module';
 import { ProjectsModule } from './projects/projects.module';
 import { RateLimitMiddleware } from './rate-limit/rate-limit.middleware';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { ResultsModule } from './results/results.module';
 import { ScansModule } from './scans/scans.module';
 import { TokensModule } from './tokens/tokens.module';
 import { CurrentUserMiddleware } from './users/current-user.middleware';
@@ -28,6 +29,7 @@ export class AppModule implements NestModule {
         ProjectsModule,
         NmapRunModule,
         ScansModule,
+        ResultsModule,
       ],
     };
   }

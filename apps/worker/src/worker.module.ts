@@ -4,13 +4,21 @@ import { AppConfig } from '@nso/config';
 import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
 import { NmapModule } from '@nso/nmap';
 import { BatchesModule } from './batches/batches.module';
+import { MaintenanceModule } from './maintenance/maintenance.module';
+import { SchedulesModule } from './schedules/schedules.module';
 
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [...infrastructureModules(config), NmapModule, BatchesModule],
+      imports: [
+        ...infrastructureModules(config),
+        NmapModule,
+        BatchesModule,
+        MaintenanceModule,
+        SchedulesModule,
+      ],
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } },
         HeartbeatService,

@@ -1,9 +1,10 @@
 // What every process of the system imports the same way: its configuration, Redis, the BullMQ queues and the
 // database (migrated at start-up; concurrent starts are safe).
+import { EntityManager } from '@mikro-orm/core';
 import { DynamicModule } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@nso/config';
-import { QueueModule, RedisModule, ScanEventsModule } from '@nso/events';
-import { PersistenceModule } from '@nso/persistence';
+import { QueueModule, RedisModule, ScanEventsModule, ScanSeqReservations } from '@nso/events';
+import { PersistenceModule, reserveScanEventSeqs } from '@nso/persistence';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
@@ -11,7 +12,16 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
     ConfigModule.forRoot(config),
     RedisModule.forRoot(redis),
     QueueModule.forRoot(redis),
-    ScanEventsModule.forRoot({ maxLength: config.eventLogMax }),
+    ScanEventsModule.forRoot({
+      maxLength: config.eventLogMax,
+      // Event seqs are reserved in the database, so they keep rising when Redis loses its counter.
+      seqReservations: {
+        useFactory: (em: EntityManager): ScanSeqReservations => ({
+          reserve: (scanId, count) => reserveScanEventSeqs(em, scanId, count),
+        }),
+        inject: [EntityManager],
+      },
+    }),
     PersistenceModule.forRoot({
       databaseUrl: config.databaseUrl,
       schema: config.databaseSchema,

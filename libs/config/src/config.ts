@@ -28,12 +28,22 @@ export interface AppConfig {
   workerLockMs: number;
   batchAttempts: number;
   eventLogMax: number;
+  /** How often a quiet SSE stream gets a comment line, in milliseconds, so proxies and clients keep it open. */
+  sseKeepAliveMs: number;
   jobRetentionCount: number;
+  /** How often the workers reconcile queued and running runs with what Redis holds (RunReconciler). */
+  reconcileIntervalMs: number;
+  /**
+   * How long one minute of a schedule's interval_minutes lasts, in milliseconds: 60000. TEST-ONLY: tests shorten
+   * it so that schedules fire in seconds; a deployment never sets it.
+   */
+  scheduleMinuteMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** Created at start-up when no user of that name exists and a password is given. */
   adminUsername: string;
   adminPassword?: string;
   adminEmail?: string;
+  /** Default: open when the gateway listens on loopback only (`npm start`), closed otherwise. */
   registrationOpen: boolean;
   /** Idle lifetime of a session without "remember", and the lifetime of a remembered one. */
   sessionTtlSeconds: number;
@@ -182,9 +192,15 @@ function addressValue(address: string, version: 4 | 6): bigint {
 
 export function loadConfig(env: Env = process.env): AppConfig {
   const read = new EnvReader(env);
+  const host = read.string(
+    'HOST',
+    '127.0.0.1',
+    /^[\w.:-]+$/,
+    'expected a host name or IP address to listen on',
+  );
   const config: AppConfig = {
     nodeEnv: read.oneOf('NODE_ENV', 'development', ['development', 'production', 'test'] as const),
-    host: read.string('HOST', '127.0.0.1', /^[\w.:-]+$/, 'expected a host name or IP address to listen on'),
+    host,
     port: read.int('PORT', 3000, 0, 65535),
     redisUrl: read.string(
       'REDIS_URL',
@@ -224,12 +240,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerLockMs: read.int('WORKER_LOCK_MS', 30_000, 1_000, 600_000),
     batchAttempts: read.int('BATCH_ATTEMPTS', 3, 1, 20),
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
+    sseKeepAliveMs: read.int('SSE_KEEPALIVE_SECONDS', 15, 1, 300) * 1000,
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
+    reconcileIntervalMs: read.int('RECONCILE_INTERVAL_MS', 60_000, 1_000, 3_600_000),
+    scheduleMinuteMs: read.int('SCHEDULE_MINUTE_MS', 60_000, 50, 60_000),
     logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),
     adminPassword: read.optional('ADMIN_PASSWORD', /^.{8,256}$/, 'at least 8 characters'),
     adminEmail: read.optional('ADMIN_EMAIL', /^[^\s@]+@[^\s@]+$/, 'an e-mail address'),
-    registrationOpen: read.bool('REGISTRATION_OPEN', true),
+    // Secure default: a gateway others can reach does not let them make accounts (and run scans) unless told to.
+    registrationOpen: read.bool('REGISTRATION_OPEN', isLoopbackHost(host)),
     sessionTtlSeconds: read.int('SESSION_TTL_SECONDS', 12 * 3600, 60, 30 * 86400),
     rememberTtlSeconds: read.int('SESSION_REMEMBER_SECONDS', 30 * 86400, 60, 365 * 86400),
     publicOrigins: read.list('PUBLIC_ORIGINS', /^https?:\/\/[^/\s]+$/, 'expected scheme://host[:port]'),
@@ -249,6 +269,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+/** `127.0.0.0/8`, `::1` or `localhost`: an address only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  return /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1' || host.toLowerCase() === 'localhost';
 }
 
 /** Express reads a string as addresses, so hop counts and booleans must become a number and booleans. */

@@ -41,7 +41,8 @@ export interface LegacyChunkResult {
   hosts: Array<{
     address: string;
     state: string;
-    hostnames: string[];
+    /** Each distinct name once, with where it came from: "user" (given as a target) or "PTR" (reverse DNS). */
+    hostnames: Array<{ name: string; type: string | null }>;
     ports: Array<{ protocol: string; port: number; state: string; service: string | null }>;
   }>;
 }

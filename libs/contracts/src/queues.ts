@@ -4,6 +4,15 @@
 export const BATCH_QUEUE = 'scan-batches';
 /** Runs whose results are complete and ready to diff. */
 export const DELTA_QUEUE = 'delta-reports';
+/** Housekeeping the workers share: one job scheduler reconciles queued and running runs with Redis. */
+export const MAINTENANCE_QUEUE = 'run-maintenance';
+/** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
+export const RECONCILE_RUNS_JOB = 'reconcile-runs';
+
+/** Fires of scan schedules: one BullMQ job scheduler per scheduled scan (`scan-<id>`). */
+export const SCHEDULE_QUEUE = 'scan-schedules';
+/** The job name of a schedule's fire on SCHEDULE_QUEUE. */
+export const FIRE_SCHEDULE_JOB = 'fire-schedule';
 
 export type Runner = 'asyncio' | 'multiprocessing';
 export const RUNNERS: readonly Runner[] = ['asyncio', 'multiprocessing'];
@@ -15,10 +24,23 @@ export interface BatchJobData {
   resultId: number;
   /** 1-based batch number within the run; the WebSocket's `batch_id`. */
   batchSeq: number;
-  /** This batch's addresses (or host names), at most chunk_size of them. */
+  /**
+   * This batch's addresses, at most chunk_size of them, ascending; no address is in two batches of a run.
+   * Host names were resolved once at submission: nmap is handed these addresses, never a name.
+   */
   targets: string[];
+  /**
+   * The host names the user gave for addresses of this batch (address → names), reported as the host's
+   * names of type "user". Absent in jobs queued before host names were resolved at submission.
+   */
+  hostnames?: Record<string, string[]>;
   /** The run's nmap options, as the gateway's policy normalised them. */
   nmapFlags: string[];
+}
+
+/** One fire of a scan's schedule; the job's id and timestamp say which fire it is. */
+export interface ScheduleFireJobData {
+  scanId: number;
 }
 
 export interface DeltaJobData {
@@ -30,6 +52,8 @@ export interface DeltaJobData {
 export interface JobPayloads {
   'run-batch': BatchJobData;
   'diff-result': DeltaJobData;
+  'fire-schedule': ScheduleFireJobData;
+  'reconcile-runs': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { RedisOutageMonitor } from './redis-outage.monitor';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 
 export const HEARTBEAT_IDENTITY = Symbol('HEARTBEAT_IDENTITY');
@@ -24,6 +25,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     @Inject(HEARTBEAT_IDENTITY) private readonly identity: HeartbeatIdentity,
+    private readonly monitor: RedisOutageMonitor,
   ) {}
 
   private get key(): string {
@@ -33,7 +35,8 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
   async onApplicationBootstrap(): Promise<void> {
     await this.beat();
     this.timer = setInterval(() => {
-      this.beat().catch((error: Error) => this.logger.warn(`heartbeat failed: ${error.message}`));
+      // A Redis outage is logged once by the monitor, not every 5 s here.
+      this.beat().catch((error: Error) => this.monitor.report('heartbeat', error));
     }, INTERVAL_MS);
     this.timer.unref();
   }

@@ -1,13 +1,28 @@
-import { BullModule } from '@nestjs/bullmq';
+import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
-import { BATCH_QUEUE, DELTA_QUEUE, redisKeys } from '@nso/contracts';
+import { BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, redisKeys, SCHEDULE_QUEUE } from '@nso/contracts';
+import type { Queue } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
+import { JobSchedulers } from './job-schedulers';
+import { RedisOutageMonitor } from './redis-outage.monitor';
 
-/** BullMQ's connection and the product's queues, registered the same way in every app. */
+const QUEUES = [BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, SCHEDULE_QUEUE] as const;
+
+/** Gives every queue's 'error' events to the monitor (a Queue without a listener prints each one). */
+const QUEUE_ERRORS = {
+  provide: Symbol('QUEUE_ERRORS'),
+  useFactory: (monitor: RedisOutageMonitor, ...queues: Queue[]) => {
+    queues.forEach((queue, index) => monitor.watchEmitter(`queue ${QUEUES[index]}`, queue));
+    return true;
+  },
+  inject: [RedisOutageMonitor, ...QUEUES.map((name) => getQueueToken(name))],
+};
+
+/** BullMQ's connection, the product's queues and their job schedulers, registered the same way in every app. */
 @Module({})
 export class QueueModule {
   static forRoot(options: { url: string; prefix: string }): DynamicModule {
-    const queues = BullModule.registerQueue({ name: BATCH_QUEUE }, { name: DELTA_QUEUE });
+    const queues = BullModule.registerQueue(...QUEUES.map((name) => ({ name })));
     return {
       module: QueueModule,
       global: true,
@@ -18,7 +33,8 @@ export class QueueModule {
         }),
         queues,
       ],
-      exports: [queues],
+      providers: [QUEUE_ERRORS, JobSchedulers],
+      exports: [queues, JobSchedulers],
     };
   }
 }

@@ -8,6 +8,16 @@ export interface RedisConnectionOptions {
   db: number;
   tls?: Record<string, never>;
   maxRetriesPerRequest: number | null;
+  /** Milliseconds before reconnect attempt `times` (1-based). */
+  retryStrategy: (times: number) => number;
+}
+
+/**
+ * Reconnect after 0.2 s, 0.4 s, … at most 1 s apart, on every connection alike. BullMQ's own default backs off to
+ * 20 s, so its connections would come back up to 20 s after Redis did, and queued batches would wait that long.
+ */
+export function reconnectDelayMs(times: number): number {
+  return Math.min(200 * times, 1_000);
 }
 
 export function redisOptionsFromUrl(url: string): RedisConnectionOptions {
@@ -22,5 +32,6 @@ export function redisOptionsFromUrl(url: string): RedisConnectionOptions {
     tls: parsed.protocol === 'rediss:' ? {} : undefined,
     // BullMQ workers need blocking commands to wait forever; it sets this itself for its own connections.
     maxRetriesPerRequest: null,
+    retryStrategy: reconnectDelayMs,
   };
 }

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdow
 import Redis from 'ioredis';
 import { redisKeys, RedisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl } from './redis-connection';
+import { RedisOutageMonitor } from './redis-outage.monitor';
 
 export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
 export const REDIS_KEYS = Symbol('REDIS_KEYS');
@@ -16,7 +17,10 @@ class RedisCloser implements OnApplicationShutdown {
   }
 }
 
-/** One shared ioredis connection for commands (not for subscribing) and the deployment's key names. */
+/**
+ * One shared ioredis connection for commands (not for subscribing), the deployment's key names, and the monitor
+ * every Redis connection of the process reports its errors to.
+ */
 @Global()
 @Module({})
 export class RedisModule {
@@ -26,17 +30,23 @@ export class RedisModule {
       providers: [
         {
           provide: REDIS_CLIENT,
-          useFactory: () =>
-            new Redis({
-              ...redisOptionsFromUrl(options.url),
-              maxRetriesPerRequest: 2,
-              enableOfflineQueue: true,
-            }),
+          useFactory: (monitor: RedisOutageMonitor) =>
+            monitor.watchClient(
+              'commands',
+              new Redis({
+                ...redisOptionsFromUrl(options.url),
+                maxRetriesPerRequest: 2,
+                enableOfflineQueue: true,
+              }),
+              { probe: true },
+            ),
+          inject: [RedisOutageMonitor],
         },
+        RedisOutageMonitor,
         { provide: REDIS_KEYS, useValue: redisKeys(options.prefix) },
         RedisCloser,
       ],
-      exports: [REDIS_CLIENT, REDIS_KEYS],
+      exports: [REDIS_CLIENT, REDIS_KEYS, RedisOutageMonitor],
     };
   }
 }

@@ -1,10 +1,13 @@
 // The gateway side of the event stream: one Redis subscriber connection per process, fanned out to local listeners
 // (WebSocket and SSE clients), each getting what it missed from the replay log and then live events, in seq order.
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent } from '@nso/contracts';
+import { RedisOutageMonitor } from './redis-outage.monitor';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 import { parseScanEvent, ScanEventLog, ScanEventSnapshot } from './scan-event-log';
+
+const SUBSCRIBER_NAME = 'scan event subscriber';
 
 export type ScanEventListener = (event: ScanEvent) => void;
 
@@ -70,6 +73,7 @@ export class ScanEventHub implements OnModuleDestroy {
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     private readonly log: ScanEventLog,
+    @Optional() private readonly monitor?: RedisOutageMonitor,
   ) {}
 
   /**
@@ -130,6 +134,7 @@ export class ScanEventHub implements OnModuleDestroy {
     }
     this.channels.clear();
     // Nothing to flush on a subscriber connection, and QUIT could wait for a reconnect.
+    this.monitor?.unwatchClient(SUBSCRIBER_NAME);
     this.subscriber?.disconnect();
     this.subscriber = undefined;
   }
@@ -169,7 +174,9 @@ export class ScanEventHub implements OnModuleDestroy {
     const subscriber = this.redis.duplicate({ connectionName: 'nso-scan-events' });
     let readyBefore = false;
     subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
-    subscriber.on('error', (error: Error) => this.logger.warn(`scan event subscriber: ${error.message}`));
+    if (this.monitor) this.monitor.watchClient(SUBSCRIBER_NAME, subscriber);
+    else
+      subscriber.on('error', (error: Error) => this.logger.warn(`scan event subscriber: ${error.message}`));
     subscriber.on('ready', () => {
       if (readyBefore) void this.resyncAfterReconnect(subscriber);
       readyBefore = true;

@@ -54,7 +54,11 @@ export class ScanEventLog {
 
   /** Deletes a scan's log and its seq counter (when the scan itself is deleted: seq starts again at 1). */
   async clear(scanId: number): Promise<void> {
-    await this.redis.del(this.keys.scanLog(scanId), this.keys.scanSeq(scanId));
+    await this.redis.del(
+      this.keys.scanLog(scanId),
+      this.keys.scanSeq(scanId),
+      this.keys.scanSeqLimit(scanId),
+    );
   }
 
   private parseAll(raw: string[]): ScanEvent[] {

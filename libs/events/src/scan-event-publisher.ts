@@ -1,6 +1,7 @@
 // Publishes a scan's events: stamps each with the next per-scan `seq`, appends it to the bounded replay log and
 // broadcasts it on the scan's channel, all in one Lua script so that seq order, log order and publish order agree.
-import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent, ScanEventBody } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
@@ -25,28 +26,63 @@ export interface ScanEventRef {
   resultId: number;
 }
 
+/**
+ * Where a scan's seqs are reserved durably (the database, see @nso/persistence scan-event-seqs.ts). `reserve`
+ * returns a block (after, upTo]: every seq up to `after` may already have been handed out by someone.
+ */
+export interface ScanSeqReservations {
+  reserve(scanId: number, count: number): Promise<{ after: number; upTo: number }>;
+}
+export const SCAN_SEQ_RESERVATIONS = Symbol('SCAN_SEQ_RESERVATIONS');
+
+/** Seqs reserved at a time: one database update per this many events of a scan (and one at its first event). */
+export const SEQ_BLOCK = 1_000;
+/** How long a publisher's fence (below) outlives a publisher that died while reserving. */
+const FENCE_TTL_MS = 60_000;
+
 const COMMAND = 'nsoPublishScanEvents';
+const RESERVE_COMMAND = 'nsoReserveScanSeqs';
 
 /**
- * KEYS[1] seq counter, KEYS[2] log (sorted set scored by seq).
- * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4..] one JSON object per event, without `seq`.
- * Every event is checked before the first INCR, because a script that fails halfway is not rolled back.
- * Returns the seq of the last event; the events got consecutive seqs ending there.
+ * KEYS[1] seq counter, KEYS[2] log (sorted set scored by seq), KEYS[3] seq limit, KEYS[4] this publisher's fence.
+ * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5..] one JSON object per event,
+ * without `seq`.
+ * Mode '0': no limit (no durable reservations configured). Mode '1': the counter must exist and stay within the
+ * limit, else the call is refused with NSOSEQ and the publisher's fence is set, so every later call of the same
+ * publisher for this scan is refused too until a retry (mode '2', which lifts the fence) goes through: calls are
+ * refused in order and retried in order. Every event is checked before the first INCR, because a script that
+ * fails halfway is not rolled back. Returns the seq of the last event; the events got consecutive seqs ending there.
  */
 const PUBLISH_LUA = `
 local maxLength = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-if #ARGV < 4 then
+if #ARGV < 5 then
   return redis.error_reply('ERR no scan event to publish')
 end
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local body = ARGV[i]
   if string.sub(body, 1, 1) ~= '{' or string.sub(body, 2, 2) == '}' then
-    return redis.error_reply('ERR scan event ' .. (i - 3) .. ' is not a non-empty JSON object')
+    return redis.error_reply('ERR scan event ' .. (i - 4) .. ' is not a non-empty JSON object')
+  end
+end
+if ARGV[4] ~= '0' then
+  if ARGV[4] == '2' then
+    redis.call('DEL', KEYS[4])
+  elseif redis.call('EXISTS', KEYS[4]) == 1 then
+    return redis.error_reply('NSOSEQ fenced')
+  end
+  local current = redis.call('GET', KEYS[1])
+  local limit = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if (not current) or tonumber(current) + #ARGV - 4 > limit then
+    redis.call('SET', KEYS[4], '1', 'PX', ${FENCE_TTL_MS})
+    if not current then
+      return redis.error_reply('NSOSEQ missing')
+    end
+    return redis.error_reply('NSOSEQ limit')
   end
 end
 local seq = 0
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   seq = redis.call('INCR', KEYS[1])
   local event = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[i], 2)
   redis.call('ZADD', KEYS[2], seq, event)
@@ -57,35 +93,116 @@ redis.call('EXPIRE', KEYS[2], ttl)
 return seq
 `;
 
+/**
+ * KEYS[1] seq counter, KEYS[2] seq limit. ARGV[1] after, ARGV[2] upTo, ARGV[3] '1' when the counter may be seeded.
+ * Applies a reserved block: raises the limit to upTo, and creates a missing counter at `after` — but only for a
+ * block reserved after the counter was seen missing ('1'): an older block's `after` may lie below seqs handed out
+ * since. Returns 1 when applied, 0 when the counter is missing and may not be seeded.
+ */
+const RESERVE_LUA = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if ARGV[3] ~= '1' then
+    return 0
+  end
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+local limit = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[2]) > limit then
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+return 1
+`;
+
 type WithPublishCommand = Redis & {
   [COMMAND](
     seqKey: string,
     logKey: string,
+    limitKey: string,
+    fenceKey: string,
     channel: string,
     maxLength: number,
     ttlSeconds: number,
+    mode: '0' | '1' | '2',
     ...events: string[]
   ): Promise<number>;
+  [RESERVE_COMMAND](
+    seqKey: string,
+    limitKey: string,
+    after: number,
+    upTo: number,
+    seed: '0' | '1',
+  ): Promise<number>;
 };
+
+/** One publish call: its events, and how to answer it. */
+interface Send {
+  ref: ScanEventRef;
+  payloads: Array<Record<string, unknown>>;
+  resolve(events: ScanEvent[]): void;
+  reject(error: Error): void;
+}
+
+/** A scan whose seqs are being reserved: calls refused meanwhile (in order), and calls held back (in order). */
+interface Reservation {
+  refused: Send[];
+  held: Send[];
+  /** The refusal that started this reservation said the counter is missing: the block may seed it. */
+  seed: boolean;
+  /** Seqs the first refused call needs at least. */
+  count: number;
+  reserved: boolean;
+}
 
 /**
  * Ordering: calls made on one publisher (one connection) execute in call order even when nobody awaits them,
  * because each call writes its one EVAL/EVALSHA synchronously and ioredis keeps a connection's commands in order.
  * So nothing here may await before that write.
+ *
+ * Seqs never go backwards, even when Redis loses the counter (restarted empty, FLUSHALL): with durable
+ * reservations (SCAN_SEQ_RESERVATIONS, provided in every app) the counter may only move within a block reserved in
+ * the database first. A call refused because the block is used up, or because the counter is gone, reserves the
+ * next block (seeding a missing counter at the highest seq ever reserved) and is sent again; the fence in the
+ * script refuses this publisher's later calls for the scan meanwhile, so they are all retried in call order.
  */
 @Injectable()
 export class ScanEventPublisher {
   private readonly redis: WithPublishCommand;
+  /** Names this publisher's fence keys. */
+  private readonly id = randomBytes(6).toString('hex');
+  private readonly reserving = new Map<number, Reservation>();
+  /** Calls sent and not yet answered, per scan. */
+  private readonly unanswered = new Map<number, number>();
 
   constructor(
     @Inject(REDIS_CLIENT) redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     @Inject(EVENT_LOG_OPTIONS) private readonly options: EventLogOptions,
+    @Optional() @Inject(SCAN_SEQ_RESERVATIONS) private readonly reservations?: ScanSeqReservations,
   ) {
     assertEventLogOptions(options);
     // Defined up front: ioredis sends the first call on each socket as EVAL and the rest as EVALSHA, in order.
-    redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: PUBLISH_LUA });
+    redis.defineCommand(COMMAND, { numberOfKeys: 4, lua: PUBLISH_LUA });
+    redis.defineCommand(RESERVE_COMMAND, { numberOfKeys: 2, lua: RESERVE_LUA });
     this.redis = redis as WithPublishCommand;
+  }
+
+  /**
+   * Gives a scan without a seq counter its first reserved block and the counter, before any event is published.
+   * Called when a run starts (one process, before its batches are queued): two workers publishing a new scan's
+   * first events at once would otherwise each reserve a block, and the scan's seqs could begin at the second.
+   */
+  async ensureCounter(scanId: number): Promise<void> {
+    if (!this.reservations) return;
+    if ((await this.redis.exists(this.keys.scanSeq(scanId))) === 1) return;
+    const block = await this.reservations.reserve(scanId, SEQ_BLOCK);
+    // Seeds the counter at `after` only if it is still missing; otherwise only raises the limit.
+    await this.redis[RESERVE_COMMAND](
+      this.keys.scanSeq(scanId),
+      this.keys.scanSeqLimit(scanId),
+      block.after,
+      block.upTo,
+      '1',
+    );
   }
 
   /** Publishes one event; resolves with it as subscribers receive it. */
@@ -102,17 +219,102 @@ export class ScanEventPublisher {
     if (bodies.length === 0) return Promise.resolve([]);
     const ts = new Date().toISOString();
     const payloads = bodies.map((body) => ({ ...body, scan_id: ref.scanId, result_id: ref.resultId, ts }));
-    return this.redis[COMMAND](
-      this.keys.scanSeq(ref.scanId),
-      this.keys.scanLog(ref.scanId),
-      this.keys.scanChannel(ref.scanId),
+    return new Promise<ScanEvent[]>((resolve, reject) => {
+      const send: Send = { ref, payloads, resolve, reject };
+      const reservation = this.reserving.get(ref.scanId);
+      // Calls still unanswered will be refused (the fence), and go first; this one waits behind them.
+      if (reservation) reservation.held.push(send);
+      else this.send(send, '1');
+    });
+  }
+
+  private send(send: Send, mode: '1' | '2'): void {
+    const { scanId } = send.ref;
+    this.unanswered.set(scanId, (this.unanswered.get(scanId) ?? 0) + 1);
+    this.redis[COMMAND](
+      this.keys.scanSeq(scanId),
+      this.keys.scanLog(scanId),
+      this.keys.scanSeqLimit(scanId),
+      this.keys.scanSeqFence(scanId, this.id),
+      this.keys.scanChannel(scanId),
       this.options.maxLength,
       this.options.ttlSeconds,
-      ...payloads.map((payload) => JSON.stringify(payload)),
-    ).then((lastSeq) => {
-      const firstSeq = Number(lastSeq) - payloads.length + 1;
-      return payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent);
-    });
+      this.reservations ? mode : '0',
+      ...send.payloads.map((payload) => JSON.stringify(payload)),
+    ).then(
+      (lastSeq) => {
+        this.answered(scanId);
+        const firstSeq = Number(lastSeq) - send.payloads.length + 1;
+        send.resolve(
+          send.payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent),
+        );
+      },
+      (error: Error) => {
+        const refusal = /^NSOSEQ (\w+)/.exec(error.message)?.[1];
+        if (refusal) this.refused(send, refusal);
+        else send.reject(error);
+        this.answered(scanId);
+      },
+    );
+  }
+
+  /** Replies come in send order, so refusals are collected in call order. */
+  private refused(send: Send, why: string): void {
+    const { scanId } = send.ref;
+    let reservation = this.reserving.get(scanId);
+    if (!reservation) {
+      // Only a block reserved after the counter was seen missing may seed it (see RESERVE_LUA); a later refusal
+      // saying 'missing' in the same round leads to another round.
+      const seed = why === 'missing';
+      reservation = { refused: [], held: [], seed, count: send.payloads.length, reserved: false };
+      this.reserving.set(scanId, reservation);
+      this.reserve(scanId, reservation);
+    }
+    reservation.refused.push(send);
+  }
+
+  private reserve(scanId: number, reservation: Reservation): void {
+    const reservations = this.reservations!;
+    reservations
+      .reserve(scanId, Math.max(SEQ_BLOCK, reservation.count))
+      .then((block) =>
+        this.redis[RESERVE_COMMAND](
+          this.keys.scanSeq(scanId),
+          this.keys.scanSeqLimit(scanId),
+          block.after,
+          block.upTo,
+          reservation.seed ? '1' : '0',
+        ),
+      )
+      .then(
+        () => {
+          // Not applied (the counter vanished meanwhile): the retry is refused as 'missing' and reserves again.
+          reservation.reserved = true;
+          this.flush(scanId);
+        },
+        (error: Error) => {
+          this.reserving.delete(scanId);
+          const failure = new Error(`reserving event seqs of scan ${scanId} failed: ${error.message}`);
+          for (const send of [...reservation.refused, ...reservation.held]) send.reject(failure);
+        },
+      );
+  }
+
+  private answered(scanId: number): void {
+    const left = (this.unanswered.get(scanId) ?? 1) - 1;
+    if (left > 0) this.unanswered.set(scanId, left);
+    else this.unanswered.delete(scanId);
+    this.flush(scanId);
+  }
+
+  /** Once the block is in place and every refusal is in, sends everything again in call order. */
+  private flush(scanId: number): void {
+    const reservation = this.reserving.get(scanId);
+    if (!reservation?.reserved || this.unanswered.has(scanId)) return;
+    this.reserving.delete(scanId);
+    [...reservation.refused, ...reservation.held].forEach((send, index) =>
+      this.send(send, index === 0 ? '2' : '1'),
+    );
   }
 }
 

@@ -5,7 +5,7 @@ import { redisKeys, ScanEvent, ScanEventBody } from '@nso/contracts';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../../../test/support/redis';
 import { ScanEventHub, ScanEventListener } from './scan-event-hub';
 import { ScanEventLog } from './scan-event-log';
-import { EventLogOptions, ScanEventPublisher } from './scan-event-publisher';
+import { EventLogOptions, ScanEventPublisher, ScanSeqReservations, SEQ_BLOCK } from './scan-event-publisher';
 
 const prefix = testRedisPrefix('events');
 const keys = redisKeys(prefix);
@@ -183,6 +183,102 @@ describe('ScanEventPublisher', () => {
     await log.clear(ref.scanId);
     expect(await log.lastSeq(ref.scanId)).toBe(0);
     expect(await log.readAfter(ref.scanId, 0)).toEqual([]);
+  });
+});
+
+/** The database's reservations (scans.event_seq_reserved), in memory: one running total per scan. */
+function memoryReservations(): ScanSeqReservations & { calls: number; reserved: Map<number, number> } {
+  const reserved = new Map<number, number>();
+  const store = {
+    calls: 0,
+    reserved,
+    reserve: async (scanId: number, count: number) => {
+      store.calls++;
+      await new Promise((resolve) => setTimeout(resolve, 2)); // a database round trip
+      const after = reserved.get(scanId) ?? 0;
+      reserved.set(scanId, after + count);
+      return { after, upTo: after + count };
+    },
+  };
+  return store;
+}
+
+function reservingPublisher(reservations: ScanSeqReservations): ScanEventPublisher {
+  return new ScanEventPublisher(connect(), keys, { maxLength: 10_000, ttlSeconds: 120 }, reservations);
+}
+
+describe('ScanEventPublisher with durable seq reservations', () => {
+  it('hands out seqs in reserved blocks, in call order across blocks and racing publishers', async () => {
+    const ref = scan();
+    const reservations = memoryReservations();
+    const [first, second] = [reservingPublisher(reservations), reservingPublisher(reservations)];
+    const published: Array<Promise<ScanEvent[]>> = [];
+    for (let i = 0; i < 1200; i++) {
+      published.push(
+        first.publishMany(ref, [line(`a${i}`)]),
+        second.publishMany(ref, [line(`b${i}`), line(`b${i}`)]),
+      );
+    }
+    const events = (await Promise.all(published)).flat();
+
+    expect([...seqsOf(events)].sort((a, b) => a - b)).toEqual(range(1, 3600));
+    for (const tag of ['a', 'b']) {
+      const own = events.filter((event) => lineOf(event)?.startsWith(tag));
+      expect(seqsOf(own)).toEqual([...seqsOf(own)].sort((a, b) => a - b));
+      expect([...new Set(own.map(lineOf))]).toEqual(range(0, 1199).map((i) => `${tag}${i}`));
+    }
+    // Never past the database's reservation.
+    expect(Number(await command.get(keys.scanSeqLimit(ref.scanId)))).toBe(
+      reservations.reserved.get(ref.scanId),
+    );
+    expect(reservations.calls).toBeLessThanOrEqual(3600 / SEQ_BLOCK + 3);
+  });
+
+  it('continues above every seq ever published when Redis loses the counter, in call order', async () => {
+    const ref = scan();
+    const reservations = memoryReservations();
+    const publisher = reservingPublisher(reservations);
+    const before = await Promise.all(range(1, 29).map((i) => publisher.publish(ref, line(i))));
+    expect(seqsOf(before)).toEqual(range(1, 29));
+
+    // What a Redis restarted empty (or FLUSHALL) leaves of this scan: nothing.
+    await command.del(keys.scanSeq(ref.scanId), keys.scanSeqLimit(ref.scanId), keys.scanLog(ref.scanId));
+    const received = sink();
+    const subscription = await newHub().subscribe(ref.scanId, { afterSeq: 29 }, received.listener);
+    const after = await Promise.all(range(30, 59).map((i) => publisher.publish(ref, line(i))));
+
+    const seqs = seqsOf(after);
+    expect(seqs[0]).toBeGreaterThan(29);
+    expect(seqs).toEqual(range(seqs[0], seqs[0] + 29));
+    expect(after.map(lineOf)).toEqual(range(30, 59).map(String));
+    // A client resuming after the last seq it saw gets what followed.
+    await received.waitFor(30);
+    expect(received.events.map(lineOf)).toEqual(range(30, 59).map(String));
+    subscription.close();
+  });
+
+  it('does not seed a lost counter from a block reserved before the loss', async () => {
+    const ref = scan();
+    const reservations = memoryReservations();
+    const publisher = reservingPublisher(reservations);
+    await publisher.publish(ref, line('first')); // reserves (0, 1000]
+    // A stale block (0, 1000] applied after the loss must not create the counter at 0 …
+    await command.del(keys.scanSeq(ref.scanId), keys.scanSeqLimit(ref.scanId));
+    const raw = connect() as Redis & { nsoReserveScanSeqs?: unknown };
+    new ScanEventPublisher(raw, keys, { maxLength: 100, ttlSeconds: 60 }, reservations);
+    expect(
+      await (raw as unknown as Record<string, (...args: unknown[]) => Promise<number>>).nsoReserveScanSeqs(
+        keys.scanSeq(ref.scanId),
+        keys.scanSeqLimit(ref.scanId),
+        0,
+        1000,
+        '0',
+      ),
+    ).toBe(0);
+    expect(await command.exists(keys.scanSeq(ref.scanId))).toBe(0);
+    // … while a block reserved after it was seen missing does, above everything reserved so far.
+    const next = await publisher.publish(ref, line('second'));
+    expect(next.seq).toBe(1001);
   });
 });
 

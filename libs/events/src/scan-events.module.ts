@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, FactoryProvider, Module } from '@nestjs/common';
 import { ScanEventHub } from './scan-event-hub';
 import { ScanEventLog } from './scan-event-log';
 import {
@@ -6,8 +6,15 @@ import {
   DEFAULT_EVENT_LOG_OPTIONS,
   EVENT_LOG_OPTIONS,
   EventLogOptions,
+  SCAN_SEQ_RESERVATIONS,
   ScanEventPublisher,
+  ScanSeqReservations,
 } from './scan-event-publisher';
+
+export interface ScanEventsModuleOptions extends Partial<EventLogOptions> {
+  /** Where seqs are reserved durably; without it a counter lost with Redis restarts at 1. */
+  seqReservations?: Omit<FactoryProvider<ScanSeqReservations>, 'provide'>;
+}
 
 /**
  * The per-scan event stream: publisher (workers), log and hub (gateways). Global, like the RedisModule it relies on,
@@ -15,7 +22,7 @@ import {
  */
 @Module({})
 export class ScanEventsModule {
-  static forRoot(options: Partial<EventLogOptions> = {}): DynamicModule {
+  static forRoot(options: ScanEventsModuleOptions = {}): DynamicModule {
     const resolved: EventLogOptions = {
       maxLength: options.maxLength ?? DEFAULT_EVENT_LOG_OPTIONS.maxLength,
       ttlSeconds: options.ttlSeconds ?? DEFAULT_EVENT_LOG_OPTIONS.ttlSeconds,
@@ -25,7 +32,11 @@ export class ScanEventsModule {
     return {
       module: ScanEventsModule,
       global: true,
-      providers: [{ provide: EVENT_LOG_OPTIONS, useValue: resolved }, ...providers],
+      providers: [
+        { provide: EVENT_LOG_OPTIONS, useValue: resolved },
+        ...(options.seqReservations ? [{ provide: SCAN_SEQ_RESERVATIONS, ...options.seqReservations }] : []),
+        ...providers,
+      ],
       exports: [EVENT_LOG_OPTIONS, ...providers],
     };
   }

@@ -131,8 +131,38 @@ describe('NmapArgumentPolicy', () => {
       ],
       [['--stats-every', '10s'], ['--stats-every=10s']],
       [
-        ['-sU', '--defeat-rst-ratelimit', '--defeat-icmp-ratelimit', '--disable-arp-ping'],
-        ['-sU', '--defeat-rst-ratelimit', '--defeat-icmp-ratelimit', '--disable-arp-ping'],
+        ['-sS', '-sU', '--defeat-rst-ratelimit', '--defeat-icmp-ratelimit', '--disable-arp-ping'],
+        ['-sS', '-sU', '--defeat-rst-ratelimit', '--defeat-icmp-ratelimit', '--disable-arp-ping'],
+      ],
+      // Accepted by nmap 7.93 although they look alike to refused ones (found by the differential test).
+      [['--defeat-rst-ratelimit'], ['--defeat-rst-ratelimit']],
+      [
+        ['-sn', '--top-ports', '10'],
+        ['-sn', '--top-ports=10'],
+      ],
+      [
+        ['-sO', '-p', '0-255'],
+        ['-sO', '-p0-255'],
+      ],
+      [
+        ['-sO', '-p', 'T:300'],
+        ['-sO', '-pT:300'],
+      ],
+      [
+        ['-PS', '-PA', '-PU9', '-PY'],
+        ['-PS', '-PA', '-PU9', '-PY'],
+      ],
+      [
+        ['--min-rtt-timeout', '2s', '--max-rtt-timeout', '1s'],
+        ['--min-rtt-timeout=2s', '--max-rtt-timeout=1s'],
+      ],
+      [
+        ['--min-rate', '10', '--max-rate', '10'],
+        ['--min-rate=10', '--max-rate=10'],
+      ],
+      [
+        ['-T3', '-T4', '--top-ports', '1', '--top-ports', '2'],
+        ['-T3', '-T4', '--top-ports=1', '--top-ports=2'],
       ],
       [
         ['--traceroute', '--ttl', '64'],
@@ -275,10 +305,39 @@ describe('NmapArgumentPolicy', () => {
       [['-sn', '-p', '22'], '-p', /does not scan ports/],
       [['-F', '-p22'], '-F', /either -F or -p/],
       [['--defeat-icmp-ratelimit'], '--defeat-icmp-ratelimit', /works only with a UDP scan/],
+      // Issue 8, B.5: each printed QUITTING! in nmap 7.93 and used to pass.
+      [['-sO', '-p', '1000'], '-p', /conflicts with "-sO" \(with -sO, -p lists IP protocols, 0-255\)/],
+      [['-sn', '-F'], '-F', /conflicts with "-sn" \(-sn does not scan ports\)/],
+      [['-sT', '-p', '80', '-p', '443'], '-p', /is given twice; nmap takes it once/],
+      [['--min-rate', '10', '--max-rate', '1'], '--min-rate', /conflicts with "--max-rate"/],
+      // More of the same kind.
+      [['--max-rate', '1', '--min-rate', '10'], '--min-rate', /--min-rate=10 is above --max-rate=1/],
+      [['--min-parallelism', '10', '--max-parallelism', '2'], '--min-parallelism', /above/],
+      [['--max-hostgroup', '2', '--min-hostgroup', '10'], '--min-hostgroup', /above/],
+      [['--exclude-ports', '9', '--exclude-ports', '1-9'], '--exclude-ports', /given twice/],
+      [['-PA', '-PA22'], '-PA', /given twice/],
+      [['-PO', '-PO1,2'], '-PO', /given twice/],
+      [['-sO', '--exclude-ports', '300'], '--exclude-ports', /IP protocols/],
+      [['-sn', '-O'], '-O', /OS detection needs a port scan/],
+      [['-sL', '-O'], '-O', /OS detection needs a port scan/],
+      [['-sL', '-F'], '-F', /does not scan ports/],
+      [['-4', '-6'], '-6', /conflicts with "-4" \(nmap scans one address family per run\)/],
+      [['-sU', '--defeat-rst-ratelimit'], '--defeat-rst-ratelimit', /works only with a SYN scan/],
+      [['-sT', '--defeat-rst-ratelimit'], '--defeat-rst-ratelimit', /works only with a SYN scan/],
+      [['-sn', '--defeat-rst-ratelimit'], '--defeat-rst-ratelimit', /works only with a SYN scan/],
     ])('%j is refused as a combination nmap rejects, naming %s', (flags, option, reason) => {
       const err = refusal(flags);
       expect(err.option).toBe(option);
       expect(err.message).toMatch(reason);
+    });
+
+    it('names both options of a refused pair', () => {
+      expect(refusal(['-sn', '-F']).options).toEqual(['-F', '-sn']);
+      expect(refusal(['-sT', '-p', '80', '-p', '443']).options).toEqual(['-p']);
+    });
+
+    it('refuses --port-ratio 1, which nmap reads as out of [0, 1)', () => {
+      expect(refusal(['--port-ratio', '1']).option).toBe('--port-ratio');
     });
 
     it('words the message as documented', () => {

@@ -121,8 +121,11 @@ const rate: ValueCheck = (v) =>
     ? undefined
     : `must be a number of packets per second above 0 and at most ${MAX_RATE}`;
 
+/** nmap 7.93 refuses 1 itself: "--port-ratio should be between [0 and 1)". */
 const ratio: ValueCheck = (v) =>
-  /^\d(\.\d{1,6})?$/.test(v) && Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be a number from 0 to 1';
+  /^\d(\.\d{1,6})?$/.test(v) && Number(v) >= 0 && Number(v) < 1
+    ? undefined
+    : 'must be a number from 0 up to (not including) 1';
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -237,8 +240,12 @@ function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined
   return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
 }
 
-function refuse(option: string, reason: string): never {
-  throw new NmapPolicyError(`nmap option ${JSON.stringify(option)} is not allowed: ${reason}`, option);
+function refuse(option: string, reason: string, options?: string[]): never {
+  throw new NmapPolicyError(
+    `nmap option ${JSON.stringify(option)} is not allowed: ${reason}`,
+    option,
+    options,
+  );
 }
 
 function badValue(option: string, value: string, why: string): never {
@@ -409,15 +416,51 @@ export class NmapArgumentPolicy {
 const TCP_SCAN_TYPES = ['-sA', '-sT', '-sF', '-sM', '-sN', '-sS', '-sW', '-sX'];
 const PORT_SCAN_TYPES = [...TCP_SCAN_TYPES, '-sU', '-sY', '-sZ', '-sO'];
 
+/** The option name of a normalised item: `-p22` → `-p`, `--min-rate=10` → `--min-rate`, `-PS22` → `-PS`. */
+function optionName(item: string): string {
+  if (item.startsWith('--')) return item.split('=')[0];
+  if (/^-P[SAUYO]/.test(item)) return item.slice(0, 3);
+  if (item.startsWith('-p')) return '-p';
+  return item;
+}
+
+/** The value of a normalised item (`-p22` → `22`, `--min-rate=10` → `10`). */
+function optionValue(item: string): string {
+  if (item.startsWith('--')) return item.slice(item.indexOf('=') + 1);
+  return item.startsWith('-p') ? item.slice(2) : item.slice(3);
+}
+
+/** nmap takes these once: a second one is "Only 1 -p option allowed" / "Only one -PS option is allowed". */
+const ONCE_ONLY = ['-p', '--exclude-ports', '-PS', '-PA', '-PU', '-PY', '-PO'];
+
+/** Pairs nmap refuses when the first is above the second (numbers; times are not compared by nmap 7.93). */
+const MIN_MAX_PAIRS: ReadonlyArray<[string, string]> = [
+  ['--min-rate', '--max-rate'],
+  ['--min-parallelism', '--max-parallelism'],
+  ['--min-hostgroup', '--max-hostgroup'],
+];
+
 /**
- * Combinations nmap 7.93 rejects at start-up ("QUITTING!"). Caught here they become a 400 at submission
- * instead of a batch that fails on every worker and every retry.
+ * Combinations nmap 7.93 rejects at start-up ("QUITTING!", exit 1, no scan). Caught here they become a 400 at
+ * submission instead of a batch that fails on every worker and every retry. The list is checked against real
+ * nmap by the differential test (argument-policy.differential.e2e-spec.ts); it assumes the worker may send raw
+ * packets (root or CAP_NET_RAW), so that nmap's default scan type is SYN.
  */
 function checkConflicts(flags: readonly string[]): void {
+  const names = flags.map(optionName);
+  const has = (name: string): boolean => names.includes(name);
   const first = (set: readonly string[], except?: string): string | undefined =>
     flags.find((f) => set.includes(f) && f !== except);
   const conflict = (option: string, other: string, why: string): never =>
-    refuse(option, `conflicts with ${JSON.stringify(other)} (${why})`);
+    refuse(option, `conflicts with ${JSON.stringify(other)} (${why})`, [option, other]);
+
+  for (const name of ONCE_ONLY) {
+    if (names.filter((n) => n === name).length > 1) {
+      refuse(name, `is given twice; nmap takes it once (combine the lists with commas)`, [name]);
+    }
+  }
+  if (has('-4') && has('-6')) conflict('-6', '-4', 'nmap scans one address family per run');
+
   const tcp = flags.filter((f) => TCP_SCAN_TYPES.includes(f));
   if (new Set(tcp).size > 1) {
     conflict(tcp.find((f) => f !== tcp[0]) as string, tcp[0], 'nmap runs one TCP scan type at a time');
@@ -428,11 +471,41 @@ function checkConflicts(flags: readonly string[]): void {
   const noPorts = first(['-sn', '-sL']);
   const portScan = first(PORT_SCAN_TYPES);
   if (noPorts && portScan) conflict(portScan, noPorts, `${noPorts} does not scan ports`);
-  const explicitPorts = flags.find((f) => f.startsWith('-p'));
-  if (noPorts && explicitPorts) conflict('-p', noPorts, `${noPorts} does not scan ports`);
-  if (explicitPorts && flags.includes('-F')) conflict('-F', '-p', 'choose either -F or -p');
+  if (noPorts && has('-p')) conflict('-p', noPorts, `${noPorts} does not scan ports`);
+  if (noPorts && has('-F')) conflict('-F', noPorts, `${noPorts} does not scan ports`);
+  if (noPorts && has('-O'))
+    conflict('-O', noPorts, `OS detection needs a port scan, and ${noPorts} does not scan ports`);
+  if (has('-p') && has('-F')) conflict('-F', '-p', 'choose either -F or -p');
+
+  if (ipProto) {
+    // With -sO, unprefixed numbers in -p and --exclude-ports are IP protocol numbers.
+    for (const item of flags.filter((f) => ['-p', '--exclude-ports'].includes(optionName(f)))) {
+      const value = optionValue(item);
+      const tooHigh = value
+        .split(',')
+        .filter((part) => !/^[TUSP]:/.test(part))
+        .some((part) => part.split('-').some((n) => n !== '' && Number(n) > 255));
+      if (tooHigh) {
+        conflict(optionName(item), '-sO', `with -sO, ${optionName(item)} lists IP protocols, 0-255`);
+      }
+    }
+  }
+
+  for (const [min, max] of MIN_MAX_PAIRS) {
+    const low = flags.filter((f) => optionName(f) === min).pop();
+    const high = flags.filter((f) => optionName(f) === max).pop();
+    if (low && high && Number(optionValue(low)) > Number(optionValue(high))) {
+      conflict(min, max, `${low} is above ${high}`);
+    }
+  }
+
   if (flags.includes('--defeat-icmp-ratelimit') && !flags.includes('-sU')) {
     refuse('--defeat-icmp-ratelimit', 'works only with a UDP scan (-sU)');
+  }
+  // nmap's default scan type (no scan type given at all) is SYN for a privileged worker.
+  const synScan = flags.includes('-sS') || (!noPorts && !portScan);
+  if (flags.includes('--defeat-rst-ratelimit') && !synScan) {
+    refuse('--defeat-rst-ratelimit', 'works only with a SYN scan (-sS, or no scan type: SYN is the default)');
   }
 }
 

@@ -1,15 +1,21 @@
 // Typed errors of the nmap lib, so the gateway can map each one to a 4xx that names the offending input
 // and the worker can tell a bad request from an infrastructure failure.
 
-/** A flag was refused by the argument policy; `option` is the option as the caller spelled it. */
+/**
+ * A flag was refused by the argument policy; `option` is the option as the caller spelled it. `options` names
+ * every option involved: one, or the two of a combination nmap refuses (`["-F", "-sn"]`).
+ */
 export class NmapPolicyError extends Error {
   override readonly name = 'NmapPolicyError';
+  public readonly options: string[];
 
   constructor(
     message: string,
     public readonly option: string,
+    options?: string[],
   ) {
     super(message);
+    this.options = options ?? [option];
   }
 }
 

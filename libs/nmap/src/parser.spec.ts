@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NmapXmlError } from './errors';
-import { parseNmapXml, portKey, summarizeResult } from './parser';
+import { parseNmapXml, portKey, summarizeResult, withUserHostnames } from './parser';
+import { NmapHost, NmapHostname } from './types';
 
 // Recorded from real nmap 7.93 runs against loopback listeners: see test/fixtures/record-fixtures.sh.
 const fixture = (name: string): string =>
@@ -109,6 +110,39 @@ describe('parseNmapXml', () => {
     const os = r.hosts[0].os ?? [];
     expect(os.length).toBeGreaterThan(0);
     expect(os[0]).toEqual({ name: 'Linux 5.0 - 5.2', accuracy: 96 });
+  });
+
+  it('keeps each host name once, with the type nmap gave it first (issue 8, B.8)', async () => {
+    // nmap 7.93 given "localhost" reports the name twice: as given (user) and from reverse DNS (PTR).
+    const r = await parseNmapXml(
+      `<?xml version="1.0"?><nmaprun version="7.93"><host><status state="up"/>` +
+        `<address addr="127.0.0.1" addrtype="ipv4"/><hostnames><hostname name="localhost" type="user"/>` +
+        `<hostname name="localhost" type="PTR"/><hostname name="lo.test" type="PTR"/></hostnames></host>` +
+        `<runstats><finished time="5" exit="success"/></runstats></nmaprun>`,
+    );
+    expect(r.hosts[0].hostnames).toEqual([
+      { name: 'localhost', type: 'user' },
+      { name: 'lo.test', type: 'PTR' },
+    ]);
+  });
+
+  it('adds the names the user gave for an address as type "user", ahead of the PTR name, each once', () => {
+    const host = (address: string, hostnames: NmapHostname[]): NmapHost => ({
+      address,
+      addressType: 'ipv4',
+      hostnames,
+      state: 'up',
+      ports: [],
+    });
+    const hosts = [host('127.0.0.1', [{ name: 'localhost', type: 'PTR' }]), host('127.0.0.5', [])];
+    expect(withUserHostnames(hosts, { '127.0.0.1': ['localhost', 'lo'] }).map((h) => h.hostnames)).toEqual([
+      [
+        { name: 'localhost', type: 'user' },
+        { name: 'lo', type: 'user' },
+      ],
+      [],
+    ]);
+    expect(withUserHostnames(hosts, {})).toEqual(hosts);
   });
 
   it('reads host names, MAC addresses and error runs from odd-but-valid XML', async () => {

@@ -2,7 +2,15 @@
 // nmap's early "this host is up" notice and would double-count. Every failure is an NmapXmlError.
 import { parseStringPromise } from 'xml2js';
 import { NmapXmlError } from './errors';
-import { NmapHost, NmapPort, NmapProtocol, NmapResultSummary, NmapScanResult, NmapService } from './types';
+import {
+  NmapHost,
+  NmapHostname,
+  NmapPort,
+  NmapProtocol,
+  NmapResultSummary,
+  NmapScanResult,
+  NmapService,
+} from './types';
 
 /** The shape xml2js produces with its defaults: attributes under `$`, text under `_`, children as arrays. */
 interface XmlNode {
@@ -41,6 +49,33 @@ export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
   } catch (err) {
     throw new NmapXmlError(`nmap XML output is malformed: ${firstLine(err)}`, 'malformed');
   }
+}
+
+/**
+ * Each name once, with the type it was first given (nmap lists a name the user gave, type "user", before the
+ * same name found by reverse DNS, type "PTR"): `localhost` user + `localhost` PTR → one `localhost` (user).
+ */
+export function distinctHostnames(names: readonly NmapHostname[]): NmapHostname[] {
+  const seen = new Set<string>();
+  return names.filter((n) => !seen.has(n.name) && seen.add(n.name));
+}
+
+/**
+ * Adds the host names the user gave (address → names, from the batch job) to the hosts at those addresses as
+ * type "user", ahead of nmap's own names, each name once. nmap is handed addresses only, so it cannot know them.
+ */
+export function withUserHostnames(
+  hosts: readonly NmapHost[],
+  userNames: Record<string, string[]>,
+): NmapHost[] {
+  return hosts.map((host) => {
+    const given = Object.prototype.hasOwnProperty.call(userNames, host.address)
+      ? userNames[host.address]
+      : [];
+    if (given.length === 0) return host;
+    const user = given.map((name) => ({ name, type: 'user' }));
+    return { ...host, hostnames: distinctHostnames([...user, ...host.hostnames]) };
+  });
 }
 
 export function summarizeResult(r: NmapScanResult): NmapResultSummary {
@@ -95,9 +130,11 @@ function toHost(node: XmlNode): NmapHost | undefined {
     address,
     addressType: attr(primary, 'addrtype') as NmapHost['addressType'],
     mac: ip && mac ? attr(mac, 'addr') : undefined,
-    hostnames: hostnames
-      .filter((h) => attr(h, 'name'))
-      .map((h) => ({ name: attr(h, 'name') as string, type: attr(h, 'type') })),
+    hostnames: distinctHostnames(
+      hostnames
+        .filter((h) => attr(h, 'name'))
+        .map((h) => ({ name: attr(h, 'name') as string, type: attr(h, 'type') })),
+    ),
     state: attr(status, 'state') ?? 'unknown',
     reason: attr(status, 'reason'),
     ports,

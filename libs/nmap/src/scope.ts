@@ -1,9 +1,9 @@
 // The scan scope: which addresses this deployment may scan (allowed CIDRs minus excluded CIDRs). Ranges are
 // checked arithmetically against the gaps of the scope, so a /8 target costs a few comparisons, not 16M lookups.
 //
-// Host names are resolved here and every address must be in scope. nmap resolves the name again when it runs
-// (a time-of-check/time-of-use gap a hostile DNS server could use), which is why the worker repeats this check
-// right before spawning nmap, and why operators who need a hard guarantee should scan addresses, not names.
+// Host names are resolved once, by resolveTargets (target-set.ts), which checks the addresses it resolved with
+// contains(); nmap is then handed those addresses, never the name, so the check and the scan act on the same
+// addresses. The worker re-checks its batch's addresses right before spawning nmap.
 import { promises as dns } from 'node:dns';
 import { ScopeError } from './errors';
 import { familyMax, formatIp, IpBlock, IpFamily, parseCidr, parseIpAddress } from './ip-address';

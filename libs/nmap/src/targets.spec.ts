@@ -78,6 +78,12 @@ describe('parseTarget', () => {
     ['a..b', /not a valid host name/],
     [`${'a'.repeat(64)}.test`, /not a valid host name/],
     ['0x7f.1', /looks like a malformed IPv4 address/],
+    // inet_aton forms that used to pass as host names (issue 8, B.6): resolvers read them as 127.0.0.1.
+    ['0x7f000001', /IPv4 address in hex, octal or short form/],
+    ['0x7f000001.', /IPv4 address in hex, octal or short form/],
+    ['0X7F.0.0.0x1', /IPv4 address in hex, octal or short form/],
+    ['0x7f.0x0.0x0.0x1', /IPv4 address in hex, octal or short form/],
+    ['0x', /IPv4 address in hex, octal or short form/],
     ['x'.repeat(600), /longer than 512/],
   ])('refuses %j', (text, reason) => {
     expect(() => parseTarget(text)).toThrow(TargetError);

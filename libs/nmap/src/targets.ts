@@ -8,7 +8,7 @@ import { formatIPv4, formatIPv6, isIPv4Mapped, parseIPv4, parseIPv6 } from './ip
  * - `ipv4-range`: a single address or an nmap octet range; each octet is a sorted list of distinct values.
  * - `ipv4-cidr`: a block; nmap scans every address in it, network and broadcast included.
  * - `ipv6-cidr`: a single address (prefix 128) or a block no larger than /112.
- * - `hostname`: resolved later (scope check, then nmap itself).
+ * - `hostname`: resolved once, at submission (resolveTargets); nmap is given the addresses, never the name.
  */
 export type TargetSpec =
   | { kind: 'ipv4-range'; text: string; octets: [number[], number[], number[], number[]] }
@@ -144,6 +144,11 @@ function parseHostname(text: string): TargetSpec | string {
   }
   // An all-numeric last label is never a real name but resolvers read "127.1" or "2130706433" as addresses.
   if (/^\d+$/.test(labels[labels.length - 1])) return 'looks like a malformed IPv4 address';
+  // inet_aton (and so getaddrinfo) reads one to four numbers in decimal, octal (leading 0) or hex (0x) as an
+  // IPv4 address: 0x7f000001, 0x7f.1, 0177.0.0.0x1 are 127.0.0.1. Ambiguous, so refused like the short forms.
+  if (labels.length <= 4 && labels.every((l) => /^(0x[0-9a-f]*|\d+)$/i.test(l))) {
+    return 'is an IPv4 address in hex, octal or short form; write it as a dotted quad such as 127.0.0.1';
+  }
   return { kind: 'hostname', text, name };
 }
 

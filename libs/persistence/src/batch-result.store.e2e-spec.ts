@@ -229,9 +229,25 @@ describe.each(TEST_DATABASES)('BatchResultStore on %s', (kind) => {
 
   it('keeps one host per address in a run when two batches report it, with the ports of both', async () => {
     const { result, batches } = await createRun(db.orm.em.fork(), { batches: 2 });
-    await store().storeBatchResult(resultFor(batches[0].id, [{ ...dnsServer, ports: [dnsServer.ports[0]] }]));
-    await store().storeBatchResult(resultFor(batches[1].id, [{ ...dnsServer, ports: dnsServer.ports }]));
+    const first = await store().storeBatchResult(
+      resultFor(batches[0].id, [{ ...dnsServer, ports: [dnsServer.ports[0]] }]),
+    );
+    const second = await store().storeBatchResult(
+      resultFor(batches[1].id, [{ ...dnsServer, ports: dnsServer.ports }]),
+    );
     expect(await rowsOf(result.id)).toEqual({ hosts: 1, ports: 3 });
+    // Issue 8, B.7: each batch counts what it stored, so the counters add up to the rows (1 host up, 2 open).
+    expect([first, second].map((o) => [o.hostsUp, o.openPorts])).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
+    const em = db.orm.em.fork();
+    const rows = await em.find(Batch, { id: { $in: batches.map((b) => b.id) } }, { orderBy: { seq: 'asc' } });
+    expect(rows.map((b) => [b.hostsUp, b.openPorts])).toEqual([
+      [1, 1],
+      [0, 1],
+    ]);
+    expect(await em.findOneOrFail(ScanResult, result.id)).toMatchObject({ hostsUp: 1, openPorts: 2 });
   });
 
   it('refuses a batch that does not exist', async () => {

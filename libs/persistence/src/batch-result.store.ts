@@ -63,9 +63,11 @@ export class BatchResultStore {
 
   /**
    * In one transaction: claims the batch (a conditional UPDATE to `completed`, which only one caller can win),
-   * writes its hosts and ports, and adds its numbers to the run's counters. A host already stored for the
-   * run by another batch (two targets resolving to one address) keeps its row and gains this batch's ports.
-   * Five statements in the common case, through knex (see sql.ts).
+   * writes its hosts and ports, and adds its numbers to the run's counters. The numbers are what the batch
+   * stored: hosts up among the rows it inserted, open ports among the port rows it inserted, so the batch's
+   * summary and the run's counters always equal the rows. A host another batch of the run already stored keeps
+   * its row (and is not counted again) and gains this batch's new ports; the scheduler cuts disjoint batches,
+   * so this is a defence, not a path. Five statements in the common case, through knex (see sql.ts).
    */
   async storeBatchResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
     const hosts = mergeHosts(input.hosts);
@@ -97,18 +99,24 @@ export class BatchResultStore {
         if (!claim) return (await alreadyStored(trx, input.batchId)).outcome;
 
         const resultId = claim;
-        const hostIds = await insertHosts(trx, resultId, input.batchId, hosts, input.finishedAt);
-        await insertPorts(trx, hosts, hostIds);
+        const inserted = await insertHosts(trx, resultId, input.batchId, hosts, input.finishedAt);
+        const openStored = await insertPorts(trx, hosts, inserted.ids);
+        const counted = { hostsUp: inserted.up, openPorts: openStored };
+        if (counted.hostsUp !== hostsUp || counted.openPorts !== openPorts) {
+          await trx('batches')
+            .where({ id: input.batchId })
+            .update({ hosts_up: counted.hostsUp, open_ports: counted.openPorts });
+        }
         await trx('scan_results')
           .where({ id: resultId })
           .update({
             batches_done: trx.raw('batches_done + 1'),
             // A batch that failed an earlier attempt was counted as failed; it no longer is.
             ...(reclaimedFailed ? { batches_failed: trx.raw('batches_failed - 1') } : {}),
-            hosts_up: trx.raw('hosts_up + ?', [hostsUp]),
-            open_ports: trx.raw('open_ports + ?', [openPorts]),
+            hosts_up: trx.raw('hosts_up + ?', [counted.hostsUp]),
+            open_ports: trx.raw('open_ports + ?', [counted.openPorts]),
           });
-        return { stored: true, hostsUp, openPorts, resultId };
+        return { stored: true, ...counted, resultId };
       });
     } catch (error) {
       // Defensive: after losing the claim a caller never inserts, and conflicting rows are skipped. Should a
@@ -189,8 +197,8 @@ function chunks<T>(items: T[], size = INSERT_CHUNK): T[][] {
 }
 
 /**
- * Inserts the batch's hosts and returns the ids of those that have ports. A host another batch of the run
- * already stored is skipped by the insert and looked up instead (rare: two targets resolving to one address).
+ * Inserts the batch's hosts; returns the ids of those that have ports, and how many of the rows it inserted are
+ * up. A host another batch of the run already stored is skipped by the insert and looked up instead.
  */
 async function insertHosts(
   trx: Knex.Transaction,
@@ -198,8 +206,9 @@ async function insertHosts(
   batchId: number,
   hosts: HostResultInput[],
   createdAt: Date,
-): Promise<Map<string, number>> {
+): Promise<{ ids: Map<string, number>; up: number }> {
   const ids = new Map<string, number>();
+  let up = 0;
   const rows = hosts.map((host) => ({
     result_id: resultId,
     batch_id: batchId,
@@ -213,11 +222,14 @@ async function insertHosts(
     created_at: createdAt,
   }));
   for (const chunk of chunks(rows)) {
-    const inserted: Array<{ id: number | string; address: string }> = await trx('hosts')
-      .insert(chunk, ['id', 'address'])
+    const inserted: Array<{ id: number | string; address: string; state: string }> = await trx('hosts')
+      .insert(chunk, ['id', 'address', 'state'])
       .onConflict(['result_id', 'address'])
       .ignore();
-    for (const row of inserted) ids.set(row.address, Number(row.id));
+    for (const row of inserted) {
+      ids.set(row.address, Number(row.id));
+      if (row.state === 'up') up += 1;
+    }
   }
   const missing = hosts.filter((host) => host.ports.length > 0 && !ids.has(host.address));
   for (const chunk of chunks(missing.map((host) => host.address))) {
@@ -227,14 +239,15 @@ async function insertHosts(
       .whereIn('address', chunk);
     for (const row of found) ids.set(row.address, Number(row.id));
   }
-  return ids;
+  return { ids, up };
 }
 
+/** Inserts the ports of the stored hosts (a port already stored is skipped); returns how many open ones it stored. */
 async function insertPorts(
   trx: Knex.Transaction,
   hosts: HostResultInput[],
   hostIds: Map<string, number>,
-): Promise<void> {
+): Promise<number> {
   const rows: Record<string, unknown>[] = [];
   for (const host of hosts) {
     const hostId = hostIds.get(host.address);
@@ -256,7 +269,13 @@ async function insertPorts(
       });
     }
   }
+  let open = 0;
   for (const chunk of chunks(rows)) {
-    await trx('ports').insert(chunk).onConflict(['host_id', 'protocol', 'port']).ignore();
+    const inserted: Array<{ state: string }> = await trx('ports')
+      .insert(chunk, ['state'])
+      .onConflict(['host_id', 'protocol', 'port'])
+      .ignore();
+    open += inserted.filter((row) => row.state === 'open').length;
   }
+  return open;
 }

@@ -14,4 +14,13 @@ export * from './batch-result.store';
 export { startBatch, markBatchFailed, type BatchStart, type BatchStartInput } from './batch-lifecycle';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
-export { insertOneOffScan, type OneOffScanInput } from './scan-records';
+export {
+  DuplicateFireError,
+  insertOneOffScan,
+  insertRun,
+  recordSkippedFire,
+  type FireInput,
+  type OneOffScanInput,
+  type RunInput,
+} from './scan-records';
+export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';

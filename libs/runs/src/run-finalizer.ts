@@ -75,6 +75,23 @@ export class RunFinalizer {
     ]);
   }
 
+  /**
+   * The run cannot go on (its queue state was lost and it cannot be resumed): it ends `failed` with this reason
+   * and `scan_failed` says so, unless it had already ended. Returns whether this call ended it.
+   */
+  async fail(ref: { scanId: number; resultId: number }, error: string): Promise<boolean> {
+    const changed = await this.em
+      .fork()
+      .nativeUpdate(
+        ScanResult,
+        { id: ref.resultId, status: { $in: [...ACTIVE] } },
+        { status: 'failed', finishedAt: new Date(), error },
+      );
+    if (changed !== 1) return false;
+    await this.events.publish(ref, { event: 'scan_failed', scan_id: ref.scanId, error });
+    return true;
+  }
+
   /** The user stopped the run: it ends `stopped` and says so, unless it had already ended. */
   async stop(scanId: number, resultId: number): Promise<boolean> {
     const changed = await this.em
@@ -107,7 +124,7 @@ export class RunFinalizer {
         .map((h) => ({
           address: h.address,
           state: h.state,
-          hostnames: h.hostnames.map((n) => n.name),
+          hostnames: h.hostnames.map((n) => ({ name: n.name, type: n.type ?? null })),
           ports: h.ports.getItems().map((p) => ({
             protocol: p.protocol,
             port: p.port,

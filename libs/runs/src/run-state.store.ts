@@ -24,9 +24,14 @@ return claimed
 `;
 
 // KEYS: state hash, inflight set, finished set. ARGV: seq, 'done' | 'failed', TTL in seconds.
-// Returns {outcome, done, failed, total, nextSeq}; outcome 1 = counted now, 0 = counted before, -1 = run stopped.
+// Returns {outcome, done, failed, total, nextSeq}; outcome 1 = counted now, 0 = counted before, -1 = run stopped,
+// -2 = the state is gone (Redis lost it): nothing is changed, the run must be reconciled with the database.
 const FINISH = `
-local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+local totalField = redis.call('HGET', KEYS[1], 'total')
+if not totalField then
+  return {-2, 0, 0, 0, 0}
+end
+local total = tonumber(totalField)
 if redis.call('HGET', KEYS[1], 'stopped') == '1' then
   redis.call('SREM', KEYS[2], ARGV[1])
   return {-1, 0, 0, total, 0}
@@ -49,9 +54,48 @@ local failed = tonumber(redis.call('HGET', KEYS[1], 'failed') or '0')
 return {first, done, failed, total, nextSeq}
 `;
 
+// KEYS: state hash, inflight set, finished set. ARGV: total, next, done, failed, TTL in seconds, then the finished
+// batch numbers, '|', the batch numbers in flight. Recreates a lost state (one that has no 'total') from what the
+// database holds; keeps a 'stopped' flag set meanwhile. Returns 1 when it did, 0 when a state exists.
+const REBUILD = `
+if redis.call('HGET', KEYS[1], 'total') then
+  return 0
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], 'total', ARGV[1], 'next', ARGV[2], 'done', ARGV[3], 'failed', ARGV[4])
+redis.call('HSETNX', KEYS[1], 'stopped', 0)
+local target = KEYS[3]
+for i = 6, #ARGV do
+  if ARGV[i] == '|' then
+    target = KEYS[2]
+  else
+    redis.call('SADD', target, ARGV[i])
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+return 1
+`;
+
+/** A run's state as rebuilt from its batch rows: see RunStateStore.rebuild. */
+export interface RebuiltRunState {
+  total: number;
+  /** The next batch number to claim (total + 1 when every batch is claimed). */
+  next: number;
+  /** Batches stored as completed, and as failed (after their last attempt). */
+  completed: number[];
+  failed: number[];
+  /** The batches claimed again now, to be enqueued. */
+  inflight: number[];
+}
+
 export interface FinishOutcome {
-  /** counted: this call counted the batch; duplicate: an earlier attempt did; stopped: the run was stopped. */
-  outcome: 'counted' | 'duplicate' | 'stopped';
+  /**
+   * counted: this call counted the batch; duplicate: an earlier attempt did; stopped: the run was stopped;
+   * lost: Redis no longer holds the run's state (restarted empty): reconcile the run (RunReconciler).
+   */
+  outcome: 'counted' | 'duplicate' | 'stopped' | 'lost';
   done: number;
   failed: number;
   total: number;
@@ -83,6 +127,12 @@ type RunStateRedis = Redis & {
     kind: 'done' | 'failed',
     ttl: number,
   ): Promise<number[]>;
+  nsoRebuildRun(
+    state: string,
+    inflight: string,
+    finished: string,
+    ...args: Array<string | number>
+  ): Promise<number>;
 };
 
 @Injectable()
@@ -96,6 +146,7 @@ export class RunStateStore {
     if (!('nsoStartRun' in redis)) {
       redis.defineCommand('nsoStartRun', { numberOfKeys: 3, lua: START });
       redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
+      redis.defineCommand('nsoRebuildRun', { numberOfKeys: 3, lua: REBUILD });
     }
     this.redis = redis as RunStateRedis;
   }
@@ -122,8 +173,9 @@ export class RunStateStore {
       kind,
       STATE_TTL_SECONDS,
     );
+    const outcomes = { 1: 'counted', 0: 'duplicate', [-1]: 'stopped', [-2]: 'lost' } as const;
     return {
-      outcome: first === 1 ? 'counted' : first === 0 ? 'duplicate' : 'stopped',
+      outcome: outcomes[first as 1 | 0 | -1 | -2],
       done,
       failed,
       total,
@@ -136,6 +188,39 @@ export class RunStateStore {
     const { state, inflight } = this.names(resultId);
     const [, members] = (await this.redis.multi().hset(state, 'stopped', 1).smembers(inflight).exec()) ?? [];
     return ((members?.[1] as string[]) ?? []).map(Number);
+  }
+
+  /**
+   * Recreates the state of a run that Redis lost, unless one exists (then false: someone else rebuilt it, or it
+   * was never lost). One script: concurrent reconcilers cannot both rebuild. A /8 run's finished set (up to
+   * 65,536 numbers) goes in the one call too.
+   */
+  async rebuild(resultId: number, state: RebuiltRunState): Promise<boolean> {
+    const names = this.names(resultId);
+    const rebuilt = await this.redis.nsoRebuildRun(
+      names.state,
+      names.inflight,
+      names.finished,
+      state.total,
+      state.next,
+      state.completed.length,
+      state.failed.length,
+      STATE_TTL_SECONDS,
+      ...state.completed,
+      ...state.failed,
+      '|',
+      ...state.inflight,
+    );
+    return rebuilt === 1;
+  }
+
+  /** The batches claimed and not yet finished. */
+  async inflight(resultId: number): Promise<number[]> {
+    return (await this.redis.smembers(this.names(resultId).inflight)).map(Number);
+  }
+
+  async isInflight(resultId: number, seq: number): Promise<boolean> {
+    return (await this.redis.sismember(this.names(resultId).inflight, seq)) === 1;
   }
 
   async isStopped(resultId: number): Promise<boolean> {

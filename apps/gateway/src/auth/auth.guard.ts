@@ -2,15 +2,13 @@ import {
   CanActivate,
   ExecutionContext,
   ForbiddenException,
-  Inject,
   Injectable,
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { APP_CONFIG, AppConfig } from '@nso/config';
 import type { Request } from 'express';
-import { PUBLIC_ROUTE, REQUIRED_ROLES } from './auth.decorators';
-import { isCrossSite } from './same-origin';
+import { CHANGES_STATE, PUBLIC_ROUTE, REQUIRED_ROLES } from './auth.decorators';
+import { SameOriginPolicy } from './same-origin';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -22,7 +20,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly origins: SameOriginPolicy,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -30,11 +28,9 @@ export class AuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request>();
     const targets = [context.getHandler(), context.getClass()];
 
-    if (
-      req.authMethod === 'session' &&
-      !SAFE_METHODS.has(req.method) &&
-      isCrossSite(req, this.ownOrigins(req))
-    ) {
+    const changesState =
+      !SAFE_METHODS.has(req.method) || this.reflector.getAllAndOverride<boolean>(CHANGES_STATE, targets);
+    if (req.authMethod === 'session' && changesState && this.origins.isCrossSite(req)) {
       throw new ForbiddenException({ error: 'Cross-site request refused' });
     }
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
@@ -42,11 +38,5 @@ export class AuthGuard implements CanActivate {
     const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
     if (roles && !roles.includes(req.user.role)) throw new ForbiddenException({ error: 'Unauthorized' });
     return true;
-  }
-
-  ownOrigins(req: Request): string[] {
-    return this.config.publicOrigins.length > 0
-      ? this.config.publicOrigins
-      : [`${req.protocol}://${req.get('host') ?? ''}`];
   }
 }

@@ -2,11 +2,13 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
 import { logSafeError } from '@nso/persistence';
+import { QueueUnavailableError, RunActiveError } from '@nso/runs';
 import type { Response } from 'express';
 import { ErrorBody, STATUS_MESSAGES } from './error-body';
 
 /**
- * The one place an exception becomes an HTTP answer. Domain errors of libs/nmap are the user's fault (400);
+ * The one place an exception becomes an HTTP answer. Domain errors of libs/nmap are the user's fault (400), those of libs/runs a
+ * conflict (409) or a passing outage (503);
  * anything unexpected is a 500 whose body never carries a stack trace (the log does, without SQL values).
  */
 @Catch()
@@ -27,7 +29,15 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return [status, this.httpBody(status, exception.getResponse())];
     }
     if (exception instanceof NmapPolicyError) {
-      return [400, { error: exception.message, option: exception.option }];
+      // A refused combination names both options (`options`); a single refusal keeps the one `option`.
+      const both = exception.options.length > 1 ? { options: exception.options } : {};
+      return [400, { error: exception.message, option: exception.option, ...both }];
+    }
+    if (exception instanceof RunActiveError) {
+      return [409, { error: exception.message, scan_id: exception.scanId, result_id: exception.resultId }];
+    }
+    if (exception instanceof QueueUnavailableError) {
+      return [503, { error: exception.message }];
     }
     if (exception instanceof TargetError) {
       return [400, { error: exception.message, invalid_targets: exception.targets }];

@@ -1,21 +1,40 @@
 // The nmap_flags and targets fields, validated alike wherever a request carries an nmap run.
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayNotEmpty, IsArray, IsDefined, IsString, MaxLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsDefined,
+  IsOptional,
+  IsString,
+  MaxLength,
+} from 'class-validator';
 import { PlainText } from './text-fields';
 
 // applyDecorators applies in list order, stacked decorators bottom-up: the lists are bottom-up, so the rules
 // register as they would stacked, and error messages keep their order (see common/validation.ts).
 
-export const NmapFlagsField = (example: string[]) =>
+/**
+ * `nmap_flags`: required, or optional with the given default (documented in OpenAPI; the service applies it).
+ */
+export const NmapFlagsField = (example: string[], defaults?: readonly string[]) =>
   applyDecorators(
     MaxLength(256, { each: true }),
     PlainText({}, { each: true }),
     IsString({ each: true }),
     ArrayMaxSize(64),
     IsArray(),
-    IsDefined(),
-    ApiProperty({ type: [String], example, description: 'Options on the allow-list' }),
+    defaults ? IsOptional() : IsDefined(),
+    ApiProperty({
+      type: [String],
+      example,
+      required: !defaults,
+      ...(defaults ? { default: [...defaults] } : {}),
+      description: defaults
+        ? `Options on the allow-list; ${JSON.stringify(defaults)} when omitted`
+        : 'Options on the allow-list',
+    }),
   );
 
 export const TargetsField = (maxTargets: number, example: string[]) =>

@@ -18,9 +18,14 @@ export class NmapRunController {
   @HttpCode(200)
   @ApiOkResponse({ type: NmapRunResultDto })
   @ApiBadRequestResponse({
-    description: 'A refused option, an invalid target or a target outside the scan scope',
+    description:
+      'A refused option or a combination nmap refuses at start-up (`option`, `options`), an invalid target ' +
+      '(`invalid_targets`) or a target outside the scan scope (`out_of_scope`)',
   })
-  @ApiInternalServerErrorResponse({ description: 'nmap exited non-zero; the body carries its stderr' })
+  @ApiInternalServerErrorResponse({
+    description:
+      "nmap exited non-zero: `{error, exit_code, stderr, detail, stdout}`, where `detail` repeats nmap's stderr",
+  })
   run(@Body() body: NmapRunDto, @Res({ passthrough: true }) res: Response): Promise<NmapRunResultDto> {
     // A client that hangs up should not leave nmap running.
     const clientGone = new AbortController();

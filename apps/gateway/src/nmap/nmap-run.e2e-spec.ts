@@ -1,19 +1,28 @@
 import { startGateway, TestGateway } from '../../../../test/support/gateway';
 import { Listener, listenOn } from '../../../../test/support/listeners';
+import { FAILING_TARGET, NmapShim, SHIM_FAILURE, writeNmapShim } from '../../../../test/support/nmap-shim';
 
-// Real nmap against listeners this test opens on loopback addresses. Nothing else is ever scanned.
+// Real nmap against listeners this test opens on loopback addresses. Nothing else is ever scanned. nmap runs
+// behind a shim that prints the argv it is handed ("nmap argv: ...") and fails on FAILING_TARGET.
 describe('POST /api/nmap/run', () => {
   let gateway: TestGateway;
   let listener: Listener;
+  let shim: NmapShim;
 
   beforeAll(async () => {
-    gateway = await startGateway();
+    shim = writeNmapShim();
+    gateway = await startGateway({ env: { NMAP_PATH: shim.path } });
     listener = await listenOn('127.0.0.23');
   });
   afterAll(async () => {
     await listener.close();
     await gateway.close();
+    shim.remove();
   });
+
+  /** The targets nmap was handed: what follows "--" on the shim's argv line. */
+  const nmapTargets = (stdout: string): string[] =>
+    (/^nmap argv: .* -- (.*)$/m.exec(stdout)?.[1] ?? '').split(' ');
 
   it('runs nmap and answers 200 {stdout, exit_code} with the open port in stdout', async () => {
     const response = await gateway
@@ -26,21 +35,93 @@ describe('POST /api/nmap/run', () => {
     expect(response.body.stdout).toContain('Nmap scan report for 127.0.0.23');
   });
 
-  it('answers 500 with nmap stderr when nmap fails', async () => {
-    // Both options pass the policy, but nmap itself refuses the combination.
+  it('answers 500 with nmap stderr in `stderr` and in `detail` (as the original API) when nmap fails', async () => {
+    const response = await gateway
+      .api()
+      .post('/api/nmap/run')
+      .send({ nmap_flags: ['-sT', '-p', '1'], targets: [FAILING_TARGET] })
+      .expect(500);
+    expect(response.body).toEqual({
+      error: 'nmap failed with exit code 1',
+      exit_code: 1,
+      stderr: `${SHIM_FAILURE}\n`,
+      detail: `${SHIM_FAILURE}\n`,
+      stdout: expect.stringMatching(/^nmap argv: /),
+    });
+    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it.each<[string[], string[]]>([
+    // Issue 8, B.5: nmap 7.93 prints QUITTING! for each; they used to reach nmap and answer 500.
+    [
+      ['-sO', '-p', '1000'],
+      ['-p', '-sO'],
+    ],
+    [
+      ['-sn', '-F'],
+      ['-F', '-sn'],
+    ],
+    [['-sT', '-p', '80', '-p', '443'], ['-p']],
+    [
+      ['--min-rate', '10', '--max-rate', '1'],
+      ['--min-rate', '--max-rate'],
+    ],
+    [
+      ['--max-hostgroup', '2', '--min-hostgroup', '10'],
+      ['--min-hostgroup', '--max-hostgroup'],
+    ],
+    [
+      ['-4', '-6'],
+      ['-6', '-4'],
+    ],
+  ])('refuses %j, which nmap refuses at start-up, with 400 naming %j', async (flags, options) => {
+    const response = await gateway
+      .api()
+      .post('/api/nmap/run')
+      .send({ nmap_flags: flags, targets: ['127.0.0.1'] })
+      .expect(400);
+    expect(response.body.option).toBe(options[0]);
+    expect(response.body.options ?? [response.body.option]).toEqual(options);
+    for (const option of options) expect(response.body.error).toContain(JSON.stringify(option));
+  });
+
+  it.each<[string[], string[], RegExp]>([
+    // nmap skips an IPv4 target under -6 and "completes" having scanned nothing.
+    [['-6'], ['127.0.0.1'], /-6 scans IPv6 only/],
+    [['-4'], ['::1'], /-4 scans IPv4 only/],
+    [[], ['0x7f000001'], /IPv4 address in hex, octal or short form/],
+  ])('refuses flags %j with targets %j (400, invalid_targets)', async (flags, targets, message) => {
+    const response = await gateway
+      .api()
+      .post('/api/nmap/run')
+      .send({ nmap_flags: flags, targets })
+      .expect(400);
+    expect(response.body.error).toMatch(message);
+    expect(response.body.invalid_targets).toEqual(targets);
+  });
+
+  it('resolves a host name once and hands nmap the address, never the name (issue 8, B.6)', async () => {
+    const response = await gateway
+      .api()
+      .post('/api/nmap/run')
+      .send({ nmap_flags: ['-sT', '-Pn', '-p', String(listener.port)], targets: ['localhost'] })
+      .expect(200);
+    expect(nmapTargets(response.body.stdout)).toEqual(['127.0.0.1']);
+    expect(response.body.stdout).not.toMatch(/argv: .*localhost/);
+    expect(response.body.stdout).toMatch(/^Nmap scan report for .*127\.0\.0\.1/m);
+  });
+
+  it('scans each address once, in ascending order, whatever overlaps in the targets', async () => {
     const response = await gateway
       .api()
       .post('/api/nmap/run')
       .send({
-        nmap_flags: ['-sT', '-p', '1', '--min-rate', '100', '--max-rate', '10'],
-        targets: ['127.0.0.1'],
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)],
+        targets: ['127.0.0.23', '127.0.0.22-23', '127.0.0.23'],
       })
-      .expect(500);
-    expect(response.body).toMatchObject({
-      exit_code: 1,
-      stderr: expect.stringContaining('must be less than or equal to --max-rate'),
-    });
-    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts:\d+/);
+      .expect(200);
+    expect(nmapTargets(response.body.stdout)).toEqual(['127.0.0.22', '127.0.0.23']);
+    expect(response.body.stdout.match(/^Nmap scan report for 127\.0\.0\.23$/gm)).toHaveLength(1);
   });
 
   it.each([
@@ -112,6 +193,7 @@ describe('POST /api/nmap/run', () => {
   });
 
   it.each([
+    // nmap/run keeps nmap_flags required, as seed 000 documents it (only scans/start has defaults).
     [{ targets: ['127.0.0.1'] }, 'nmap_flags'],
     [{ nmap_flags: ['-sT'] }, 'targets'],
   ])('answers 400 missing_fields for %j', async (body, field) => {

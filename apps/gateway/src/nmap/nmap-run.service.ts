@@ -8,13 +8,13 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import {
-  assertSingleFamily,
-  countTargets,
   NMAP_RUNNER,
   NmapArgumentPolicy,
   NmapRunner,
   parseTargets,
+  resolveTargets,
   ScanScope,
+  TargetSet,
 } from '@nso/nmap';
 import { NmapRunDto, NmapRunResultDto } from './nmap-run.dto';
 
@@ -30,23 +30,27 @@ export class NmapRunService {
     private readonly scope: ScanScope,
   ) {}
 
+  /**
+   * Checks the flags, resolves each host name once, checks the scope of those addresses, and runs nmap on the
+   * addresses (each once, ascending), never on a name. 400 for a refused option, target or scope; 500 with
+   * nmap's stderr (in `stderr` and, as the original API had it, `detail`) when nmap exits non-zero.
+   */
   async run(input: NmapRunDto, clientGone: AbortSignal): Promise<NmapRunResultDto> {
     const flags = this.policy.validate(input.nmap_flags);
     const specs = parseTargets(input.targets);
-    assertSingleFamily(specs);
-    const total = countTargets(specs);
-    if (total > MAX_RUN_TARGETS) {
+    const resolvedNames = await resolveTargets(specs, flags, this.scope);
+    const set = TargetSet.build(specs, flags, resolvedNames);
+    if (set.count > MAX_RUN_TARGETS) {
       throw new BadRequestException({
-        error: `nmap/run takes at most ${MAX_RUN_TARGETS} addresses (got ${total}); use POST /api/scans/start`,
+        error: `nmap/run takes at most ${MAX_RUN_TARGETS} addresses (got ${set.count}); use POST /api/scans/start`,
       });
     }
-    await this.scope.checkSpecs(specs);
 
     const timeout = AbortSignal.timeout(this.config.nmapRunTimeoutMs);
     const result = await this.runner.run({
       nmapPath: this.config.nmapPath,
       flags,
-      targets: input.targets,
+      targets: set.slice(0, set.count),
       signal: AbortSignal.any([clientGone, timeout]),
     });
     if (timeout.aborted) {
@@ -60,6 +64,7 @@ export class NmapRunService {
           error: `nmap failed with exit code ${result.exitCode ?? result.signal}`,
           exit_code: result.exitCode,
           stderr: result.stderr,
+          detail: result.stderr,
           stdout: result.stdout,
         },
         HttpStatus.INTERNAL_SERVER_ERROR,

@@ -1,12 +1,11 @@
-import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
 import { ScanEventHub } from '@nso/events';
 import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
-import { APP_CONFIG, AppConfig } from '@nso/config';
-import { isCrossSite, requestOrigin } from '../auth/same-origin';
+import { SameOriginPolicy } from '../auth/same-origin';
 import { parseId } from '../common/parse-id.pipe';
 import { CurrentUserResolver } from '../users/current-user.resolver';
 import { ScansService } from './scans.service';
@@ -35,18 +34,8 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     private readonly scans: ScansService,
     private readonly hub: ScanEventHub,
     private readonly users: CurrentUserResolver,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly origins: SameOriginPolicy,
   ) {}
-
-  private ownOrigins(request: IncomingMessage): string[] {
-    if (this.config.publicOrigins.length > 0) return this.config.publicOrigins;
-    const forwarded = this.config.trustProxy ? request.headers['x-forwarded-proto'] : undefined;
-    const origin = requestOrigin(
-      request,
-      typeof forwarded === 'string' ? forwarded.split(',')[0].trim() : undefined,
-    );
-    return origin ? [origin] : [];
-  }
 
   /** A clean close (1001 Going Away) rather than a dropped connection, so clients reconnect and resume. */
   beforeApplicationShutdown(): void {
@@ -81,7 +70,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     const { user, method } = await this.users.resolve(request);
     if (!user) return client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason);
     // Browsers attach cookies to cross-site WebSocket handshakes too (no SameSite for them), so check Origin.
-    if (method === 'session' && isCrossSite(request, this.ownOrigins(request))) {
+    if (method === 'session' && this.origins.isCrossSite(request)) {
       return client.close(WS_CLOSE.crossSite.code, WS_CLOSE.crossSite.reason);
     }
     try {

@@ -11,7 +11,13 @@ import {
   Query,
   Sse,
 } from '@nestjs/common';
-import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
@@ -32,6 +38,11 @@ export class ScansController {
   @Post('start')
   @HttpCode(200)
   @ApiOkResponse({ type: ScanStartedDto, description: 'Answered at once; batches run in the background' })
+  @ApiBadRequestResponse({
+    description:
+      'A refused option or option combination, an invalid target, or a target outside the scan scope; ' +
+      'only `targets` is required',
+  })
   @ApiNotFoundResponse({ description: 'Unknown project_id' })
   start(@CurrentUser() user: AuthUser, @Body() body: StartScanDto): Promise<ScanStartedDto> {
     return this.scans.start(user.id, body);
@@ -53,7 +64,11 @@ export class ScansController {
     return this.scans.describe(user.id, scanId);
   }
 
-  /** The SSE mirror of the WebSocket: the same events, each with `id: <seq>` so Last-Event-ID resumes. */
+  /**
+   * The SSE mirror of the WebSocket: the same events, each with `id: <seq>` so Last-Event-ID resumes. An
+   * EventSource opened on a `?since=` URL reconnects to that same URL with the id of the last event it got in
+   * `Last-Event-ID`, so the header wins over the query parameter: nothing is delivered twice.
+   */
   @Sse(':scanId/events')
   async events(
     @CurrentUser() user: AuthUser,
@@ -62,7 +77,7 @@ export class ScansController {
     @Headers('last-event-id') lastEventId?: string,
   ): Promise<Observable<MessageEvent>> {
     await this.scans.findOwned(user.id, scanId);
-    const afterSeq = parseSince(since ?? lastEventId);
+    const afterSeq = parseSince(lastEventId || since);
     return this.scanEvents.stream(scanId, afterSeq);
   }
 }

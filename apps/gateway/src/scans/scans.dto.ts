@@ -3,6 +3,18 @@ import { RUNNERS, Runner } from '@nso/contracts';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { NmapFlagsField, TargetsField } from '../common/nmap-fields';
 
+/**
+ * What a scan runs with when the request leaves a field out. The flags follow the original orchestrator's
+ * `-T4 -Pn -sS` in spirit: fast timing, no host discovery, nmap's default 1000 ports, and the scan type left to
+ * nmap (SYN where the worker may send raw packets, connect otherwise).
+ */
+export const SCAN_DEFAULTS = {
+  nmapFlags: ['-T4', '-Pn'] as readonly string[],
+  runner: 'asyncio' as Runner,
+  chunkSize: 256,
+  concurrency: 6,
+};
+
 export class StartScanDto {
   @ApiPropertyOptional({ example: 1, description: "The project; the user's default project when omitted" })
   @IsOptional()
@@ -10,18 +22,23 @@ export class StartScanDto {
   @Min(1)
   project_id?: number;
 
-  @NmapFlagsField(['-sT', '-Pn', '-T4', '-p', '1-1000'])
-  nmap_flags!: string[];
+  @NmapFlagsField(['-sT', '-Pn', '-T4', '-p', '1-1000'], SCAN_DEFAULTS.nmapFlags)
+  nmap_flags?: string[];
 
   @TargetsField(1024, ['127.0.0.0/28', 'localhost'])
   targets!: string[];
 
-  @ApiPropertyOptional({ enum: RUNNERS, default: 'asyncio' })
+  @ApiPropertyOptional({ enum: RUNNERS, default: SCAN_DEFAULTS.runner })
   @IsOptional()
   @IsIn(RUNNERS, { message: `runner must be one of: ${RUNNERS.join(', ')}` })
   runner?: Runner;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 4096, default: 256, description: 'Addresses per batch' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 4096,
+    default: SCAN_DEFAULTS.chunkSize,
+    description: 'Addresses per batch',
+  })
   @IsOptional()
   @IsInt()
   @Min(1)
@@ -31,7 +48,7 @@ export class StartScanDto {
   @ApiPropertyOptional({
     minimum: 1,
     maximum: 64,
-    default: 6,
+    default: SCAN_DEFAULTS.concurrency,
     description: 'Batches of this scan running at once',
   })
   @IsOptional()

@@ -1,15 +1,18 @@
 import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
 import { RunsModule } from '@nso/runs';
+import { AuthModule } from '../auth/auth.module';
 import { ProjectsModule } from '../projects/projects.module';
+import { ScanDefinitionsController } from './scan-definitions.controller';
+import { ScanDefinitionsService } from './scan-definitions.service';
 import { ScanEventsGateway } from './scan-events.gateway';
 import { ScanEventsService } from './scan-events.service';
 import { ScansController } from './scans.controller';
 import { ScansService } from './scans.service';
 
 @Module({
-  imports: [NmapModule, RunsModule, ProjectsModule],
-  controllers: [ScansController],
-  providers: [ScansService, ScanEventsService, ScanEventsGateway],
+  imports: [NmapModule, RunsModule, ProjectsModule, AuthModule],
+  controllers: [ScansController, ScanDefinitionsController],
+  providers: [ScansService, ScanDefinitionsService, ScanEventsService, ScanEventsGateway],
 })
 export class ScansModule {}

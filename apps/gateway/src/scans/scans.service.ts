@@ -1,111 +1,51 @@
 import { EntityManager } from '@mikro-orm/core';
-import {
-  ConflictException,
-  Inject,
-  Injectable,
-  Logger,
-  NotFoundException,
-  ServiceUnavailableException,
-} from '@nestjs/common';
-import { ControlMessage } from '@nso/contracts';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
-import { assertSingleFamily, countTargets, NmapArgumentPolicy, parseTargets, ScanScope } from '@nso/nmap';
-import { Batch, insertOneOffScan, Scan, ScanResult } from '@nso/persistence';
-import { BatchScheduler, RunFinalizer, RunStateStore } from '@nso/runs';
-import Redis from 'ioredis';
+import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Scan, ScanResult, ScheduleFire } from '@nso/persistence';
+import { RunService, RunStateStore } from '@nso/runs';
 import { ProjectsService } from '../projects/projects.service';
-import { ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
-
-export const DEFAULT_CHUNK_SIZE = 256;
-export const DEFAULT_CONCURRENCY = 6;
+import { scanView } from './scan-view';
+import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
 
 @Injectable()
 export class ScansService {
-  private readonly logger = new Logger(ScansService.name);
-
   constructor(
     private readonly em: EntityManager,
     private readonly projects: ProjectsService,
-    private readonly policy: NmapArgumentPolicy,
-    private readonly scope: ScanScope,
+    private readonly runs: RunService,
     private readonly state: RunStateStore,
-    private readonly scheduler: BatchScheduler,
-    private readonly finalizer: RunFinalizer,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
   ) {}
 
-  /** Validates everything, stores the scan and its first run, enqueues the first window, and answers at once. */
+  /**
+   * POST /api/scans/start: the request becomes a one-off scan and its first run (RunService validates, stores
+   * and enqueues), answered at once. Fields left out take SCAN_DEFAULTS.
+   */
   async start(ownerId: number, input: StartScanDto): Promise<ScanStartedDto> {
     const projectId = input.project_id
       ? (await this.projects.findOwned(ownerId, input.project_id)).id
       : await this.projects.defaultIdFor(ownerId);
-    const flags = this.policy.validate(input.nmap_flags);
-    const specs = parseTargets(input.targets);
-    assertSingleFamily(specs);
-    await this.scope.checkSpecs(specs);
-    const chunkSize = input.chunk_size ?? DEFAULT_CHUNK_SIZE;
-    const concurrency = input.concurrency ?? DEFAULT_CONCURRENCY;
-    const runner = input.runner ?? 'asyncio';
-    const targetsTotal = countTargets(specs);
-    const batchesTotal = Math.ceil(targetsTotal / chunkSize);
-
-    const { scanId, resultId } = await insertOneOffScan(this.em, {
+    const { scanId } = await this.runs.startOneOff({
       ownerId,
       projectId,
       name: `Scan of ${input.targets.join(', ')}`.slice(0, 200),
       targets: input.targets,
-      nmapFlags: flags,
-      runner,
-      chunkSize,
-      concurrency,
-      targetsTotal,
-      batchesTotal,
+      nmapFlags: input.nmap_flags ?? [...SCAN_DEFAULTS.nmapFlags],
+      runner: input.runner ?? SCAN_DEFAULTS.runner,
+      chunkSize: input.chunk_size ?? SCAN_DEFAULTS.chunkSize,
+      concurrency: input.concurrency ?? SCAN_DEFAULTS.concurrency,
     });
-
-    try {
-      const plan = {
-        scanId,
-        resultId,
-        targets: input.targets,
-        chunkSize,
-        nmapFlags: flags,
-      };
-      await this.scheduler.enqueue(plan, await this.state.start(resultId, batchesTotal, concurrency));
-    } catch (error) {
-      // Nothing half-done stays behind as "queued": the run is marked failed and the client told to retry.
-      this.logger.error(`could not enqueue scan ${scanId}: ${(error as Error).message}`);
-      await this.em
-        .fork()
-        .nativeUpdate(ScanResult, { id: resultId }, { status: 'failed', error: 'could not enqueue' });
-      throw new ServiceUnavailableException({ error: 'The queue is not available; try again' });
-    }
     return { scan_id: scanId, status: 'started' };
   }
 
   /** Stops the scan's active run: no batch starts afterwards, running nmap processes end on every worker. */
   async stop(ownerId: number, scanId: number): Promise<ScanStoppingDto> {
     const scan = await this.findOwned(ownerId, scanId);
-    const em = this.em.fork();
-    const active = await em.find(ScanResult, { scan: scan.id, status: { $in: ['queued', 'running'] } });
-    if (active.length === 0) {
-      const latest = await em.findOne(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' } });
+    const stopped = await this.runs.stop(scan.id);
+    if (stopped.length === 0) {
+      const latest = await this.em.fork().findOne(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' } });
       throw new ConflictException({
         error: `Scan ${scanId} is not running`,
         scan_status: latest?.status ?? 'idle',
       });
-    }
-    for (const result of active) {
-      const inflight = await this.state.stop(result.id);
-      await this.scheduler.withdraw(result.id, inflight);
-      const message: ControlMessage = { type: 'stop', scanId: scan.id, resultId: result.id };
-      await this.redis.publish(this.keys.controlChannel, JSON.stringify(message));
-      await em.nativeUpdate(
-        Batch,
-        { result: result.id, status: { $in: ['pending', 'running'] } },
-        { status: 'stopped', finishedAt: new Date() },
-      );
-      await this.finalizer.stop(scan.id, result.id);
     }
     return { scan_id: scan.id, status: 'stopping' };
   }
@@ -122,28 +62,11 @@ export class ScansService {
     const finished = await em.count(ScanResult, { scan: scan.id, status: { $in: ['completed', 'failed'] } });
     const succeeded = await em.count(ScanResult, { scan: scan.id, status: 'completed' });
     const latest = results[0];
+    const fires = await em.find(ScheduleFire, { scan: scan.id }, { orderBy: { id: 'desc' }, limit: 10 });
     return {
       status: 'success',
       scan: {
-        id: scan.id,
-        project_id: scan.project.id,
-        name: scan.name,
-        description: scan.description ?? null,
-        target: scan.targets.join(','),
-        targets: scan.targets,
-        ports: scan.ports ?? null,
-        scan_arguments: scan.nmapFlags.join(' '),
-        nmap_flags: scan.nmapFlags,
-        runner: scan.runner,
-        chunk_size: scan.chunkSize,
-        concurrency: scan.concurrency,
-        interval_minutes: scan.intervalMinutes ?? null,
-        is_active: scan.isActive,
-        is_scheduled: scan.isScheduled,
-        last_run: scan.lastRun ?? null,
-        next_run: scan.nextRun ?? null,
-        created_at: scan.createdAt,
-        updated_at: scan.updatedAt,
+        ...scanView(scan),
         status: latest?.status ?? 'idle',
         progress: latest ? await this.progressOf(latest) : null,
         recent_results: results.map((r) => this.resultSummary(r)),
@@ -152,13 +75,22 @@ export class ScansService {
           success_rate: finished ? Math.round((succeeded / finished) * 10000) / 100 : null,
           last_success: completed?.finishedAt ?? null,
           last_failure: failed?.finishedAt ?? null,
+          skipped_fires: await em.count(ScheduleFire, { scan: scan.id, outcome: 'skipped' }),
         },
+        recent_fires: fires.map((f) => ({
+          due_at: f.dueAt,
+          fired_at: f.firedAt,
+          outcome: f.outcome,
+          reason: f.reason,
+          result_id: f.resultId,
+        })),
       },
     };
   }
 
-  async findOwned(ownerId: number, scanId: number): Promise<Scan> {
-    const scan = await this.em.fork().findOne(Scan, { id: scanId, owner: ownerId });
+  /** The user's scan, or 404 `{"error": "Scan not found"}` (another user's scan is not found either). */
+  async findOwned(ownerId: number, scanId: number, em: EntityManager = this.em.fork()): Promise<Scan> {
+    const scan = await em.findOne(Scan, { id: scanId, owner: ownerId });
     if (!scan) throw new NotFoundException({ error: 'Scan not found' });
     return scan;
   }
@@ -183,6 +115,7 @@ export class ScansService {
     return {
       result_id: r.id,
       status: r.status,
+      trigger: r.trigger,
       runner: r.runner,
       targets_total: r.targetsTotal,
       batches_total: r.batchesTotal,

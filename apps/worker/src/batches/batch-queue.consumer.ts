@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_QUEUE, BatchJobData, redisKeys } from '@nso/contracts';
-import { redisOptionsFromUrl } from '@nso/events';
+import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
 import { Job, Worker } from 'bullmq';
 import { BatchRunService } from './batch-run.service';
 
@@ -24,6 +24,7 @@ export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplica
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly batches: BatchRunService,
+    private readonly monitor: RedisOutageMonitor,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -37,7 +38,7 @@ export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplica
       maxStalledCount: 3,
       name: this.config.workerId,
     });
-    this.worker.on('error', (error) => this.logger.error(`queue error: ${error.message}`));
+    this.monitor.watchEmitter('batch worker', this.worker);
     this.worker.on('failed', (job, error) =>
       this.logger.warn(`batch ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),
     );

@@ -12,9 +12,11 @@ import {
   parseTargets,
   ScanScope,
   ScopeError,
+  TargetError,
+  withUserHostnames,
 } from '@nso/nmap';
 import { Batch, BatchResultStore, markBatchFailed, ScanResult, startBatch } from '@nso/persistence';
-import { BatchScheduler, RunFinalizer, RunPlan, RunStateStore } from '@nso/runs';
+import { BatchScheduler, RunFinalizer, RunPlan, runPlanOf, RunReconciler, RunStateStore } from '@nso/runs';
 import { Job, UnrecoverableError } from 'bullmq';
 
 type RunRef = { scanId: number; resultId: number };
@@ -53,6 +55,7 @@ export class BatchRunService {
     private readonly state: RunStateStore,
     private readonly scheduler: BatchScheduler,
     private readonly finalizer: RunFinalizer,
+    private readonly reconciler: RunReconciler,
   ) {}
 
   cancelRun(resultId: number): void {
@@ -67,10 +70,19 @@ export class BatchRunService {
     const lastAttempt = attempt >= (job.opts.attempts ?? 1);
     const start = { resultId, seq: batchSeq, targets, workerId: this.config.workerId };
 
-    // The gateway checked policy and scope; a worker never trusts a job blindly.
+    // The gateway checked policy and scope; a worker never trusts a job blindly. A batch holds addresses only
+    // (names were resolved once, at submission), so this check resolves nothing and nmap resolves nothing.
     let flags: string[];
     try {
-      await this.scope.checkSpecs(parseTargets(targets));
+      const specs = parseTargets(targets);
+      const names = specs.filter((spec) => spec.kind === 'hostname').map((spec) => spec.text);
+      if (names.length > 0) {
+        throw new TargetError(
+          `batch holds host names (${names.join(', ')}); nmap is given addresses only`,
+          names,
+        );
+      }
+      await this.scope.checkSpecs(specs);
       flags = this.policy.validate(job.data.nmapFlags);
     } catch (error) {
       const { batchId } = await startBatch(this.em, start);
@@ -88,7 +100,7 @@ export class BatchRunService {
       worker: this.config.workerId,
     });
     const controller = new AbortController();
-    const scanning = this.runNmap(ref, batchSeq, flags, targets, controller);
+    const scanning = this.runNmap(ref, batchSeq, flags, targets, job.data.hostnames ?? {}, controller);
     scanning.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     const batch = await startBatch(this.em, start);
     // A stop that came before this process registered its nmap process is caught here.
@@ -156,6 +168,7 @@ export class BatchRunService {
     batchSeq: number,
     flags: string[],
     targets: string[],
+    userNames: Record<string, string[]>,
     controller: AbortController,
   ) {
     const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
@@ -195,7 +208,12 @@ export class BatchRunService {
         );
       }
       const parsed = await parseNmapXml(run.xml);
-      return { exitCode: run.exitCode, stderr: run.stderr, hosts: parsed.hosts };
+      // nmap saw addresses only: the names the user gave come back as the hosts' names of type "user".
+      return {
+        exitCode: run.exitCode,
+        stderr: run.stderr,
+        hosts: withUserHostnames(parsed.hosts, userNames),
+      };
     } finally {
       mine.delete(controller);
       if (mine.size === 0) this.running.delete(ref.resultId);
@@ -211,6 +229,13 @@ export class BatchRunService {
   ): Promise<void> {
     const finish = await this.state.finish(ref.resultId, batchSeq, kind);
     if (finish.outcome === 'stopped') return;
+    if (finish.outcome === 'lost') {
+      // Redis lost the run's state (this batch is stored already): rebuild it from the database and go on now,
+      // rather than at the next periodic reconciliation.
+      this.logger.warn(`run ${ref.resultId}: its state is gone from Redis; reconciling it with the database`);
+      await this.reconciler.reconcileRun(ref.resultId);
+      return;
+    }
     // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
     let published: Promise<unknown> = Promise.resolve();
     if (finish.outcome === 'counted') {
@@ -244,8 +269,7 @@ export class BatchRunService {
   }
 
   private async planOf(ref: RunRef): Promise<RunPlan> {
-    const result = await this.em.fork().findOneOrFail(ScanResult, ref.resultId);
-    return { ...ref, targets: result.targets, chunkSize: result.chunkSize, nmapFlags: result.nmapFlags };
+    return runPlanOf(ref, await this.em.fork().findOneOrFail(ScanResult, ref.resultId));
   }
 
   private describeFailure(error: unknown): { message: string; exitCode: number | null; stderr: string } {

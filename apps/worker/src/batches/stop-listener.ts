@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ControlMessage } from '@nso/contracts';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { REDIS_CLIENT, REDIS_KEYS, RedisKeys, RedisOutageMonitor } from '@nso/events';
 import Redis from 'ioredis';
 import { BatchRunService } from './batch-run.service';
 
@@ -14,10 +14,11 @@ export class StopListener implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     private readonly batches: BatchRunService,
+    private readonly monitor: RedisOutageMonitor,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.subscriber = this.redis.duplicate();
+    this.subscriber = this.monitor.watchClient('stop listener', this.redis.duplicate());
     this.subscriber.on('message', (_channel: string, text: string) => {
       try {
         const message = JSON.parse(text) as ControlMessage;
@@ -30,6 +31,7 @@ export class StopListener implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.monitor.unwatchClient('stop listener');
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 }

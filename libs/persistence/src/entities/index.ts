@@ -5,6 +5,7 @@ import { Port } from './port.entity';
 import { Project } from './project.entity';
 import { ScanResult } from './scan-result.entity';
 import { Scan } from './scan.entity';
+import { ScheduleFire } from './schedule-fire.entity';
 import { User } from './user.entity';
 
 export * from './api-token.entity';
@@ -14,7 +15,8 @@ export * from './port.entity';
 export * from './project.entity';
 export * from './scan-result.entity';
 export * from './scan.entity';
+export * from './schedule-fire.entity';
 export * from './user.entity';
 
 /** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
-export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken];
+export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken, ScheduleFire];

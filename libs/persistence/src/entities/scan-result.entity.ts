@@ -13,17 +13,23 @@ import { SCAN_RUNNERS, Scan, type ScanRunner } from './scan.entity';
 export const SCAN_RESULT_STATUSES = ['queued', 'running', 'completed', 'stopped', 'failed'] as const;
 export type ScanResultStatus = (typeof SCAN_RESULT_STATUSES)[number];
 
+/** What started a run: POST /api/scans/start, GET /api/scans/{id}/execute, or the scan's schedule. */
+export const RUN_TRIGGERS = ['api-start', 'execute', 'schedule'] as const;
+export type RunTrigger = (typeof RUN_TRIGGERS)[number];
+
 /** One run of a scan. Its settings are snapshotted so editing the definition never rewrites history. */
 @Entity({ tableName: 'scan_results' })
 @Index({ properties: ['scan', 'status'] })
 export class ScanResult {
   declare [OptionalProps]?:
     | 'status'
+    | 'trigger'
     | 'batchesDone'
     | 'batchesFailed'
     | 'hostsUp'
     | 'openPorts'
     | 'summaryStats'
+    | 'resolvedNames'
     | 'error'
     | 'createdAt'
     | 'startedAt'
@@ -38,6 +44,9 @@ export class ScanResult {
   @Enum({ items: [...SCAN_RESULT_STATUSES], type: 'string', default: 'queued' })
   status: ScanResultStatus = 'queued';
 
+  @Enum({ items: [...RUN_TRIGGERS], type: 'string', default: 'api-start' })
+  trigger: RunTrigger = 'api-start';
+
   @Enum({ items: [...SCAN_RUNNERS], type: 'string' })
   runner!: ScanRunner;
 
@@ -46,6 +55,14 @@ export class ScanResult {
 
   @Property({ type: 'json' })
   targets!: string[];
+
+  /**
+   * The host names among `targets`, each with the addresses it was resolved to once, at submission:
+   * `{"localhost": ["127.0.0.1"]}`. Batches are cut from these addresses; nmap never resolves a name itself.
+   * Null for runs stored before names were resolved at submission.
+   */
+  @Property({ type: 'json', nullable: true })
+  resolvedNames: Record<string, string[]> | null = null;
 
   @Property({ type: 'integer' })
   chunkSize!: number;

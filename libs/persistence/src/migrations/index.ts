@@ -1,6 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20250601000000Initial } from './Migration20250601000000_initial';
 import { Migration20261122000000ApiTokens } from './Migration20261122000000_api_tokens';
+import { Migration20261130000000ResolvedNames } from './Migration20261130000000_resolved_names';
+import { Migration20261130000000ScanEventSeq } from './Migration20261130000000_scan_event_seq';
+import { Migration20261130010000Schedules } from './Migration20261130010000_schedules';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -9,4 +12,7 @@ import { Migration20261122000000ApiTokens } from './Migration20261122000000_api_
 export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20250601000000_initial', class: Migration20250601000000Initial },
   { name: 'Migration20261122000000_api_tokens', class: Migration20261122000000ApiTokens },
+  { name: 'Migration20261130000000_resolved_names', class: Migration20261130000000ResolvedNames },
+  { name: 'Migration20261130000000_scan_event_seq', class: Migration20261130000000ScanEventSeq },
+  { name: 'Migration20261130010000_schedules', class: Migration20261130010000Schedules },
 ];

@@ -35,6 +35,10 @@ export abstract class PortableMigration extends Migration {
     this.addSchemaSql(this.schemaBuilder().createTable(name, build));
   }
 
+  protected alterTable(name: string, build: (table: TableBuilder) => void): void {
+    this.addSchemaSql(this.schemaBuilder().alterTable(name, build));
+  }
+
   protected dropTable(name: string): void {
     this.addSchemaSql(this.schemaBuilder().dropTableIfExists(name));
   }

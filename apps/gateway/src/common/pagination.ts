@@ -1,0 +1,91 @@
+// Seed 003's "Pagination": `page`/`per_page` (with `limit` as an alias of per_page) or `offset`, and answers that
+// carry `total`, `page`, `per_page`, `has_next`, `has_prev` (plus `limit`/`offset` as "List Scans" shows them).
+import { BadRequestException } from '@nestjs/common';
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+
+/**
+ * A query-string integer: canonical decimal digits become a number; anything else ("1.5", "0x10", "1e2", "")
+ * stays a string, so the @IsInt rule refuses it with a 400 that names the parameter.
+ */
+export const QueryInt = () =>
+  Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^(0|[1-9][0-9]{0,14})$/.test(value) ? Number(value) : value,
+  );
+
+/** A query-string boolean: `true`/`false`/`1`/`0`; anything else stays a string for @IsBoolean to refuse. */
+export const QueryBool = () =>
+  Transform(({ value }: { value: unknown }) => {
+    if (value === 'true' || value === '1') return true;
+    if (value === 'false' || value === '0') return false;
+    return value;
+  });
+
+/** The paging parameters every list endpoint takes. */
+export class PageQuery {
+  @ApiPropertyOptional({ minimum: 1, description: 'Page number, 1-based (or use offset)' })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  page?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, description: 'Items per page' })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  per_page?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, description: 'Alias for per_page' })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ minimum: 0, description: 'Skip this many items (instead of page)' })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(0)
+  offset?: number;
+}
+
+/** Which rows one page holds: `limit` rows from `offset`, and the page number that is. */
+export interface PageWindow {
+  limit: number;
+  offset: number;
+  page: number;
+}
+
+/**
+ * The window a query asks for. `per_page` wins over its alias `limit`; `page` and `offset` are two ways to say
+ * where to start, so giving both is a 400.
+ */
+export function pageWindow(query: PageQuery, defaultPerPage: number): PageWindow {
+  if (query.page !== undefined && query.offset !== undefined) {
+    throw new BadRequestException({ error: 'Give either page or offset, not both' });
+  }
+  const limit = query.per_page ?? query.limit ?? defaultPerPage;
+  const offset = query.offset ?? ((query.page ?? 1) - 1) * limit;
+  return { limit, offset, page: Math.floor(offset / limit) + 1 };
+}
+
+/** The paging fields of an answer, for `total` rows in all. */
+export function pageFields(total: number, window: PageWindow) {
+  return {
+    total,
+    limit: window.limit,
+    offset: window.offset,
+    page: window.page,
+    per_page: window.limit,
+    pages: Math.ceil(total / window.limit),
+    has_next: window.offset + window.limit < total,
+    has_prev: window.offset > 0,
+  };
+}

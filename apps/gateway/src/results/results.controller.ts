@@ -1,0 +1,42 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { PageQuery } from '../common/pagination';
+import { ParseIdPipe } from '../common/parse-id.pipe';
+import { AuthUser, CurrentUser } from '../users/current-user';
+import { RunHostsQuery } from './results.dto';
+import { ResultsService } from './results.service';
+
+@ApiTags('results')
+@Controller('api')
+export class ResultsController {
+  constructor(private readonly results: ResultsService) {}
+
+  @Get('scans/:scanId/results')
+  @ApiOkResponse({ description: "The scan's runs, newest first, paginated" })
+  @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
+  runsOfScan(
+    @CurrentUser() user: AuthUser,
+    @Param('scanId', new ParseIdPipe('scan_id')) scanId: number,
+    @Query() query: PageQuery,
+  ) {
+    return this.results.runsOfScan(user.id, scanId, query);
+  }
+
+  @Get('results/:resultId')
+  @ApiOkResponse({ description: 'One run with a page of its hosts and their ports' })
+  @ApiNotFoundResponse({ description: 'Unknown run, or another user’s' })
+  run(
+    @CurrentUser() user: AuthUser,
+    @Param('resultId', new ParseIdPipe('result_id')) resultId: number,
+    @Query() query: RunHostsQuery,
+  ) {
+    return this.results.run(user.id, resultId, query);
+  }
+
+  @Get('hosts/:address/history')
+  @ApiOkResponse({ description: 'Every run of yours that saw this address, newest first' })
+  @ApiBadRequestResponse({ description: 'Not an IP address' })
+  hostHistory(@CurrentUser() user: AuthUser, @Param('address') address: string, @Query() query: PageQuery) {
+    return this.results.hostHistory(user.id, address, query);
+  }
+}

@@ -1,0 +1,30 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsOptional } from 'class-validator';
+import { PageQuery } from '../common/pagination';
+
+/** nmap's host states (`<status state=...>`). */
+export const HOST_STATES = ['up', 'down', 'unknown', 'skipped'] as const;
+/** nmap's port states (`<state state=...>`), as its reference guide names them. */
+export const PORT_STATES = [
+  'open',
+  'closed',
+  'filtered',
+  'unfiltered',
+  'open|filtered',
+  'closed|filtered',
+] as const;
+
+export class RunHostsQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: HOST_STATES, description: "Only hosts in this state (nmap's host state)" })
+  @IsOptional()
+  @IsIn(HOST_STATES, { message: `host_state must be one of: ${HOST_STATES.join(', ')}` })
+  host_state?: (typeof HOST_STATES)[number];
+
+  @ApiPropertyOptional({
+    enum: PORT_STATES,
+    description: 'Only hosts with a port in this state, and only those ports',
+  })
+  @IsOptional()
+  @IsIn(PORT_STATES, { message: `port_state must be one of: ${PORT_STATES.join(', ')}` })
+  port_state?: (typeof PORT_STATES)[number];
+}

@@ -1,0 +1,174 @@
+import { EntityManager, FilterQuery } from '@mikro-orm/core';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { Host, Port, Scan, ScanResult } from '@nso/persistence';
+import { isIP } from 'node:net';
+import { PageQuery, pageFields, pageWindow } from '../common/pagination';
+import { RunHostsQuery } from './results.dto';
+
+const RUNS_PER_PAGE = 20;
+const HOSTS_PER_PAGE = 100;
+const HISTORY_PER_PAGE = 50;
+
+/** The run history a user browses: a scan's runs, one run with its hosts and ports, one address across runs. */
+@Injectable()
+export class ResultsService {
+  constructor(private readonly em: EntityManager) {}
+
+  /** `GET /api/scans/{scan_id}/results`: the scan's runs, newest first. 404 for another user's scan. */
+  async runsOfScan(ownerId: number, scanId: number, query: PageQuery) {
+    const em = this.em.fork();
+    const scan = await em.findOne(Scan, { id: scanId, owner: ownerId }, { fields: ['id'] });
+    if (!scan) throw new NotFoundException({ error: 'Scan not found' });
+    const window = pageWindow(query, RUNS_PER_PAGE);
+    const [runs, total] = await em.findAndCount(
+      ScanResult,
+      { scan: scanId },
+      { orderBy: { id: 'desc' }, limit: window.limit, offset: window.offset },
+    );
+    return {
+      status: 'success',
+      scan_id: scanId,
+      ...pageFields(total, window),
+      results: runs.map(runSummary),
+    };
+  }
+
+  /**
+   * `GET /api/results/{result_id}`: the run and a page of its hosts, each with its ports, in target order.
+   * `host_state` keeps hosts in that state; `port_state` keeps hosts with such a port, and only those ports.
+   * 404 for another user's run.
+   */
+  async run(ownerId: number, resultId: number, query: RunHostsQuery) {
+    const em = this.em.fork();
+    const run = await em.findOne(ScanResult, { id: resultId, scan: { owner: ownerId } });
+    if (!run) throw new NotFoundException({ error: 'Result not found' });
+    const where: FilterQuery<Host> = { result: resultId };
+    if (query.host_state) where.state = query.host_state;
+    if (query.port_state) where.ports = { $some: { state: query.port_state } };
+    const window = pageWindow(query, HOSTS_PER_PAGE);
+    const [hosts, total] = await em.findAndCount(Host, where, {
+      // Batches cut the targets in address order, and nmap reports a batch's hosts in that order.
+      orderBy: { batch: { seq: 'asc' }, id: 'asc' },
+      limit: window.limit,
+      offset: window.offset,
+    });
+    const ports = await this.portsOf(em, hosts, query.port_state);
+    return {
+      status: 'success',
+      result: runSummary(run),
+      hosts: { ...pageFields(total, window), items: hosts.map((h) => hostView(h, ports.get(h.id) ?? [])) },
+    };
+  }
+
+  /**
+   * `GET /api/hosts/{address}/history`: every run of this user's scans that saw the address, newest first, with
+   * the host's state and open ports in that run. The address is an IP literal, compared in its canonical form.
+   */
+  async hostHistory(ownerId: number, rawAddress: string, query: PageQuery) {
+    const address = canonicalAddress(rawAddress);
+    const em = this.em.fork();
+    const window = pageWindow(query, HISTORY_PER_PAGE);
+    const [hosts, total] = await em.findAndCount(
+      Host,
+      { address, result: { scan: { owner: ownerId } } },
+      {
+        populate: ['result', 'result.scan'],
+        orderBy: { result: { id: 'desc' } },
+        limit: window.limit,
+        offset: window.offset,
+      },
+    );
+    const ports = await this.portsOf(em, hosts, 'open');
+    return {
+      status: 'success',
+      address,
+      ...pageFields(total, window),
+      history: hosts.map((host) => ({
+        result_id: host.result.id,
+        scan_id: host.result.scan.id,
+        scan_name: host.result.scan.name,
+        run_status: host.result.status,
+        started_at: host.result.startedAt,
+        finished_at: host.result.finishedAt,
+        state: host.state,
+        hostnames: host.hostnames,
+        open_ports: (ports.get(host.id) ?? []).map(portView),
+      })),
+    };
+  }
+
+  private async portsOf(em: EntityManager, hosts: Host[], state?: string): Promise<Map<number, Port[]>> {
+    const byHost = new Map<number, Port[]>();
+    if (hosts.length === 0) return byHost;
+    const where: FilterQuery<Port> = { host: { $in: hosts.map((h) => h.id) } };
+    if (state) where.state = state;
+    const ports = await em.find(Port, where, { orderBy: { protocol: 'asc', port: 'asc' } });
+    for (const port of ports) {
+      const hostId = port.host.id;
+      byHost.set(hostId, [...(byHost.get(hostId) ?? []), port]);
+    }
+    return byHost;
+  }
+}
+
+/** An IP literal in the form nmap writes it (IPv6 compressed, lower case); anything else is a 400. */
+export function canonicalAddress(raw: string): string {
+  const family = isIP(raw);
+  if (family === 4) return raw;
+  if (family === 6) return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
+  throw new BadRequestException({ error: 'address must be an IPv4 or IPv6 address' });
+}
+
+/** A run as every list and detail shows it. */
+export function runSummary(r: ScanResult) {
+  return {
+    result_id: r.id,
+    scan_id: r.scan.id,
+    status: r.status,
+    trigger: r.trigger,
+    runner: r.runner,
+    targets: r.targets,
+    nmap_flags: r.nmapFlags,
+    targets_total: r.targetsTotal,
+    batches_total: r.batchesTotal,
+    batches_done: r.batchesDone,
+    batches_failed: r.batchesFailed,
+    hosts_up: r.hostsUp,
+    open_ports: r.openPorts,
+    error: r.error,
+    created_at: r.createdAt,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    duration_seconds:
+      r.startedAt && r.finishedAt ? (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000 : null,
+  };
+}
+
+function hostView(host: Host, ports: Port[]) {
+  return {
+    address: host.address,
+    address_type: host.addressType,
+    hostnames: host.hostnames,
+    state: host.state,
+    reason: host.reason,
+    mac: host.mac,
+    os: host.os,
+    ports: ports.map(portView),
+  };
+}
+
+function portView(port: Port) {
+  return {
+    protocol: port.protocol,
+    port: port.port,
+    state: port.state,
+    reason: port.reason,
+    service: {
+      name: port.serviceName,
+      product: port.product,
+      version: port.version,
+      extrainfo: port.extrainfo,
+      cpe: port.cpe,
+    },
+  };
+}

@@ -1,0 +1,167 @@
+// Seed 003 "Scan Management": a scan definition as the delta-reporter API spells it (`target`, `ports`,
+// `scan_arguments` as strings), plus seed 000's run settings and a calendar beside interval_minutes.
+import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { RUNNERS, Runner } from '@nso/contracts';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
+import { PageQuery, QueryBool } from '../common/pagination';
+import { PlainText, Trim } from '../common/text-fields';
+
+/** 1 minute to 1 year, as interval_minutes. */
+export const MAX_INTERVAL_MINUTES = 525_600;
+
+export class CreateScanDto {
+  @ApiProperty({ example: 'Lab listeners', description: 'Trimmed; must not be empty' })
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiPropertyOptional({ example: 'Loopback listeners of the lab', nullable: true, type: String })
+  @IsOptional()
+  @IsString()
+  @PlainText({ allowLineBreaks: true })
+  @MaxLength(2000)
+  description?: string | null;
+
+  @ApiProperty({
+    example: '127.0.0.0/28, localhost',
+    description: 'One or more targets separated by commas or spaces: addresses, ranges, CIDRs or host names',
+  })
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(8192)
+  target!: string;
+
+  @ApiPropertyOptional({
+    example: '22,80,443,8000-8100',
+    nullable: true,
+    type: String,
+    description: "An nmap port spec (`-p`); nmap's default ports when omitted",
+  })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @PlainText()
+  @MaxLength(1024)
+  ports?: string | null;
+
+  @ApiPropertyOptional({
+    example: '-T4 -sT -Pn',
+    description: 'nmap options as one string, split like a shell would split words (no shell runs them)',
+  })
+  @IsOptional()
+  @IsString()
+  @PlainText()
+  @MaxLength(2048)
+  scan_arguments?: string;
+
+  @ApiPropertyOptional({
+    example: 1440,
+    minimum: 1,
+    maximum: MAX_INTERVAL_MINUTES,
+    nullable: true,
+    type: Number,
+  })
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_INTERVAL_MINUTES)
+  interval_minutes?: number | null;
+
+  @ApiPropertyOptional({
+    example: '0 2 * * 1-5',
+    nullable: true,
+    type: String,
+    description:
+      'A calendar instead of interval_minutes: a 5-field cron expression (minute hour day month weekday)',
+  })
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Trim()
+  @IsString()
+  @PlainText()
+  @MaxLength(120)
+  cron?: string | null;
+
+  @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'IANA time zone of `cron` (default UTC)' })
+  @IsOptional()
+  @ValidateIf((_dto, value) => value !== null)
+  @Trim()
+  @IsString()
+  @PlainText()
+  @MaxLength(64)
+  timezone?: string | null;
+
+  @ApiPropertyOptional({ default: true })
+  @IsOptional()
+  @IsBoolean()
+  is_active?: boolean;
+
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  is_scheduled?: boolean;
+
+  @ApiPropertyOptional({ example: 1, description: "The project; the user's default project when omitted" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  project_id?: number;
+
+  @ApiPropertyOptional({ enum: RUNNERS, default: 'asyncio' })
+  @IsOptional()
+  @IsIn(RUNNERS, { message: `runner must be one of: ${RUNNERS.join(', ')}` })
+  runner?: Runner;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 4096, default: 256, description: 'Addresses per batch' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(4096)
+  chunk_size?: number;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 64,
+    default: 6,
+    description: 'Batches of a run active at once',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  concurrency?: number;
+}
+
+/** PUT is partial: a field that is not sent keeps its value (the original reset omitted booleans to false). */
+export class UpdateScanDto extends PartialType(CreateScanDto) {}
+
+export class ListScansQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Only active (true) or inactive (false) scans' })
+  @IsOptional()
+  @QueryBool()
+  @IsBoolean()
+  is_active?: boolean;
+
+  @ApiPropertyOptional({ description: 'Only scheduled (true) or unscheduled (false) scans' })
+  @IsOptional()
+  @QueryBool()
+  @IsBoolean()
+  is_scheduled?: boolean;
+}

@@ -1,0 +1,264 @@
+import { EntityManager } from '@mikro-orm/core';
+import { BadRequestException, ConflictException, Injectable } from '@nestjs/common';
+import {
+  definitionFlags,
+  NmapArgumentPolicy,
+  parseTargets,
+  resolveTargets,
+  ScanScope,
+  splitScanArguments,
+  splitTargetList,
+  TargetSet,
+} from '@nso/nmap';
+import { knexOf, Project, Scan } from '@nso/persistence';
+import { RunService, ScanSchedules } from '@nso/runs';
+import { CronExpressionParser } from 'cron-parser';
+import { pageFields, pageWindow } from '../common/pagination';
+import { ProjectsService } from '../projects/projects.service';
+import { CreateScanDto, ListScansQuery, UpdateScanDto } from './scan-definitions.dto';
+import { SCAN_DEFAULTS } from './scans.dto';
+import { scanView } from './scan-view';
+import { ScansService } from './scans.service';
+
+const SCANS_PER_PAGE = 50;
+
+/**
+ * Seed 003's scan management: definitions a user creates, edits, runs now or on a schedule, and deactivates.
+ * Every definition is checked as a run of it would be (policy, targets, scope) before anything is stored.
+ */
+@Injectable()
+export class ScanDefinitionsService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly projects: ProjectsService,
+    private readonly scans: ScansService,
+    private readonly policy: NmapArgumentPolicy,
+    private readonly scope: ScanScope,
+    private readonly runs: RunService,
+    private readonly schedules: ScanSchedules,
+  ) {}
+
+  /** `GET /api/scans`: the user's scans, newest first, each with result_count and success_rate (percent). */
+  async list(ownerId: number, query: ListScansQuery) {
+    const where: Record<string, unknown> = { owner: ownerId };
+    if (query.is_active !== undefined) where.isActive = query.is_active;
+    if (query.is_scheduled !== undefined) where.isScheduled = query.is_scheduled;
+    const window = pageWindow(query, SCANS_PER_PAGE);
+    const [scans, total] = await this.em.fork().findAndCount(Scan, where, {
+      orderBy: { id: 'desc' },
+      limit: window.limit,
+      offset: window.offset,
+    });
+    const stats = await this.resultStats(scans.map((s) => s.id));
+    return {
+      status: 'success',
+      ...pageFields(total, window),
+      scans: scans.map((scan) => ({ ...scanView(scan), ...(stats.get(scan.id) ?? noResults) })),
+    };
+  }
+
+  /** `POST /api/scans`: validated as a run would be, stored, and scheduled when active and scheduled. */
+  async create(ownerId: number, input: CreateScanDto) {
+    const projectId = input.project_id
+      ? (await this.projects.findOwned(ownerId, input.project_id)).id
+      : await this.projects.defaultIdFor(ownerId);
+    const em = this.em.fork();
+    const scan = em.create(Scan, {
+      owner: ownerId,
+      project: projectId,
+      name: input.name,
+      description: input.description ?? null,
+      targets: splitTargetList(input.target),
+      ports: input.ports || null,
+      nmapFlags:
+        input.scan_arguments !== undefined
+          ? splitScanArguments(input.scan_arguments)
+          : [...SCAN_DEFAULTS.nmapFlags],
+      runner: input.runner ?? SCAN_DEFAULTS.runner,
+      chunkSize: input.chunk_size ?? SCAN_DEFAULTS.chunkSize,
+      concurrency: input.concurrency ?? SCAN_DEFAULTS.concurrency,
+      intervalMinutes: input.interval_minutes ?? null,
+      cron: input.cron ?? null,
+      timezone: input.timezone ?? null,
+      isActive: input.is_active ?? true,
+      isScheduled: input.is_scheduled ?? false,
+    });
+    await this.check(scan);
+    await em.flush();
+    await this.schedules.apply(scan);
+    return { status: 'success', message: 'Scan created successfully', scan: await this.view(scan.id) };
+  }
+
+  /** `PUT /api/scans/{id}`: partial — a field not sent keeps its value; the schedule follows at once. */
+  async update(ownerId: number, scanId: number, input: UpdateScanDto) {
+    const em = this.em.fork();
+    const scan = await this.scans.findOwned(ownerId, scanId, em);
+    if (input.project_id !== undefined) {
+      scan.project = em.getReference(Project, (await this.projects.findOwned(ownerId, input.project_id)).id);
+    }
+    if (input.name !== undefined) scan.name = input.name;
+    if (input.description !== undefined) scan.description = input.description;
+    if (input.target !== undefined) scan.targets = splitTargetList(input.target);
+    if (input.ports !== undefined) scan.ports = input.ports || null;
+    if (input.scan_arguments !== undefined) scan.nmapFlags = splitScanArguments(input.scan_arguments);
+    if (input.runner !== undefined) scan.runner = input.runner;
+    if (input.chunk_size !== undefined) scan.chunkSize = input.chunk_size;
+    if (input.concurrency !== undefined) scan.concurrency = input.concurrency;
+    // One way to say when: a new interval replaces a calendar and the other way round.
+    if (input.interval_minutes !== undefined) {
+      scan.intervalMinutes = input.interval_minutes;
+      if (input.interval_minutes !== null && input.cron === undefined) scan.cron = null;
+    }
+    if (input.cron !== undefined) {
+      scan.cron = input.cron;
+      if (input.cron !== null && input.interval_minutes === undefined) scan.intervalMinutes = null;
+    }
+    if (input.timezone !== undefined) scan.timezone = input.timezone;
+    if (input.is_active !== undefined) scan.isActive = input.is_active;
+    if (input.is_scheduled !== undefined) scan.isScheduled = input.is_scheduled;
+    await this.check(scan);
+    await em.flush();
+    await this.schedules.apply(scan);
+    return { status: 'success', message: 'Scan updated successfully', scan: await this.view(scan.id) };
+  }
+
+  /**
+   * `DELETE /api/scans/{id}`: the scan is deactivated, not erased — unscheduled at once, a running run stopped,
+   * its runs and reports kept.
+   */
+  async deactivate(ownerId: number, scanId: number) {
+    const em = this.em.fork();
+    const scan = await this.scans.findOwned(ownerId, scanId, em);
+    scan.isActive = false;
+    scan.isScheduled = false;
+    await em.flush();
+    await this.schedules.apply(scan);
+    await this.runs.stop(scan.id);
+    return { status: 'success', message: 'Scan deactivated successfully' };
+  }
+
+  /** `POST /api/scans/{id}/toggle`: active ↔ inactive; a scheduled scan's schedule follows at once. */
+  async toggle(ownerId: number, scanId: number) {
+    const em = this.em.fork();
+    const scan = await this.scans.findOwned(ownerId, scanId, em);
+    scan.isActive = !scan.isActive;
+    if (scan.isActive) await this.check(scan);
+    await em.flush();
+    await this.schedules.apply(scan);
+    return {
+      status: 'success',
+      message: scan.isActive ? 'Scan activated' : 'Scan deactivated',
+      scan: await this.view(scan.id),
+    };
+  }
+
+  /**
+   * `GET /api/scans/{id}/execute`: a run now. Until scanner clients exist, the worker pool is the one client and
+   * takes every target. 409 when the scan is inactive or already running.
+   */
+  async execute(ownerId: number, scanId: number) {
+    const scan = await this.scans.findOwned(ownerId, scanId);
+    if (!scan.isActive) {
+      throw new ConflictException({
+        error: `Scan ${scanId} is inactive; activate it first`,
+        scan_id: scanId,
+      });
+    }
+    const run = await this.runs.start({ scanId: scan.id, trigger: 'execute' });
+    return {
+      status: 'success',
+      message: 'Scan delegated to 1 client',
+      result_id: run.resultId,
+      clients_triggered: 1,
+      unassigned_targets: [] as string[],
+    };
+  }
+
+  private async view(scanId: number) {
+    const scan = await this.em.fork().findOneOrFail(Scan, scanId);
+    const stats = await this.resultStats([scanId]);
+    return { ...scanView(scan), ...(stats.get(scanId) ?? noResults) };
+  }
+
+  /**
+   * Checks a definition as a run of it would be checked: nmap options (scan_arguments and ports together),
+   * targets and scope (names resolved now; again at each run), and the schedule. Throws the 400 that names the
+   * problem; nothing is stored then.
+   */
+  private async check(scan: Scan): Promise<void> {
+    const flags = this.policy.validate(definitionFlags(scan.nmapFlags, scan.ports));
+    const specs = parseTargets(scan.targets);
+    TargetSet.build(specs, flags, await resolveTargets(specs, flags, this.scope));
+    if (scan.intervalMinutes !== null && scan.cron !== null) {
+      throw new BadRequestException({ error: 'Give interval_minutes or cron, not both' });
+    }
+    if (scan.timezone !== null && !isTimeZone(scan.timezone)) {
+      throw new BadRequestException({
+        error: `timezone ${JSON.stringify(scan.timezone)} is not an IANA time zone`,
+      });
+    }
+    if (scan.cron !== null) checkCron(scan.cron, scan.timezone ?? 'UTC');
+    if (scan.isScheduled && scan.isActive && scan.intervalMinutes === null && scan.cron === null) {
+      throw new BadRequestException({
+        error: 'Missing required fields',
+        missing_fields: ['interval_minutes'],
+        details: ['a scheduled scan needs interval_minutes (or cron)'],
+      });
+    }
+  }
+
+  /** result_count and success_rate (completed of finished runs, in percent) of each scan. */
+  private async resultStats(scanIds: number[]) {
+    const stats = new Map<number, { result_count: number; success_rate: number | null }>();
+    if (scanIds.length === 0) return stats;
+    const knex = knexOf(this.em);
+    const rows: Array<{
+      scan_id: number;
+      runs: string | number;
+      completed: string | number;
+      finished: string | number;
+    }> = await knex('scan_results')
+      .select('scan_id')
+      .count({ runs: '*' })
+      .select(knex.raw("sum(case when status = 'completed' then 1 else 0 end) as completed"))
+      .select(knex.raw("sum(case when status in ('completed', 'failed') then 1 else 0 end) as finished"))
+      .whereIn('scan_id', scanIds)
+      .groupBy('scan_id');
+    for (const row of rows) {
+      const finished = Number(row.finished);
+      stats.set(Number(row.scan_id), {
+        result_count: Number(row.runs),
+        success_rate: finished ? Math.round((Number(row.completed) / finished) * 10000) / 100 : null,
+      });
+    }
+    return stats;
+  }
+}
+
+const noResults = { result_count: 0, success_rate: null };
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A standard 5-field cron expression (minute hour day-of-month month day-of-week) that has a next time. */
+function checkCron(cron: string, timezone: string): void {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    throw new BadRequestException({
+      error: `cron must have 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`,
+    });
+  }
+  try {
+    CronExpressionParser.parse(cron, { tz: timezone }).next();
+  } catch (error) {
+    throw new BadRequestException({
+      error: `cron ${JSON.stringify(cron)} is not valid: ${(error as Error).message}`,
+    });
+  }
+}

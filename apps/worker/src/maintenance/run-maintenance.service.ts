@@ -1,0 +1,74 @@
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
+import { MAINTENANCE_QUEUE, RECONCILE_RUNS_JOB, redisKeys } from '@nso/contracts';
+import { JobSchedulers, redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
+import { RunReconciler } from '@nso/runs';
+import { Worker } from 'bullmq';
+
+/**
+ * Runs the reconciliation of queued and running runs (RunReconciler): once when this worker starts, and every
+ * RECONCILE_INTERVAL_MS through a BullMQ job scheduler on the maintenance queue, so that however many workers
+ * there are, one of them does it per period. A Redis that restarts empty loses the scheduler with everything
+ * else: each worker checks every period that it exists and puts it back (upserting is idempotent).
+ */
+@Injectable()
+export class RunMaintenanceService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('RunReconciler');
+  private worker?: Worker;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly schedulers: JobSchedulers,
+    private readonly reconciler: RunReconciler,
+    private readonly monitor: RedisOutageMonitor,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.worker = new Worker(MAINTENANCE_QUEUE, () => this.reconcile('scheduled'), {
+      connection: redisOptionsFromUrl(this.config.redisUrl),
+      prefix: redisKeys(this.config.redisPrefix).bullPrefix,
+      concurrency: 1,
+      name: `${this.config.workerId}-maintenance`,
+    });
+    this.monitor.watchEmitter('maintenance worker', this.worker);
+    this.keepScheduler();
+    this.timer = setInterval(() => this.keepScheduler(), this.config.reconcileIntervalMs);
+    this.timer.unref();
+    void this.reconcile('start-up').catch(() => undefined);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.worker?.close();
+  }
+
+  /** One pass over every active run; logs what it changed. Errors are logged and rethrown (the job fails). */
+  private async reconcile(why: string): Promise<void> {
+    try {
+      const counts = await this.reconciler.reconcileAll();
+      const changed = counts.requeued + counts.resumed + counts.completed + counts.failed;
+      if (changed > 0) this.logger.log(`${why} reconciliation: ${JSON.stringify(counts)}`);
+    } catch (error) {
+      this.monitor.report(`${why} reconciliation`, error);
+      throw error;
+    }
+  }
+
+  private keepScheduler(): void {
+    this.schedulers
+      .ensure(
+        MAINTENANCE_QUEUE,
+        RECONCILE_RUNS_JOB,
+        { every: this.config.reconcileIntervalMs },
+        { name: RECONCILE_RUNS_JOB, data: {}, keep: 10 },
+      )
+      .catch((error: Error) => this.monitor.report('reconciliation scheduler', error));
+  }
+}

@@ -1,0 +1,22 @@
+// Domain errors of a run's commands; the gateway maps each to its HTTP answer.
+
+/** The scan already has a queued or running run: one scan never runs twice at once. */
+export class RunActiveError extends Error {
+  override readonly name = 'RunActiveError';
+
+  constructor(
+    readonly scanId: number,
+    readonly resultId: number,
+  ) {
+    super(`Scan ${scanId} is already running (result ${resultId})`);
+  }
+}
+
+/** The run's batches could not be put on the queue (Redis unreachable); the run is marked failed. */
+export class QueueUnavailableError extends Error {
+  override readonly name = 'QueueUnavailableError';
+
+  constructor(override readonly cause: unknown) {
+    super('The queue is not available; try again');
+  }
+}
