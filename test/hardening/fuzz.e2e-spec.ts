@@ -31,7 +31,7 @@ function prng(seed: number): () => number {
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 interface Route {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** `{id}` is replaced by an id (canonical or odd). */
   path: string;
   /** A valid body for the route (the mutations start from it); absent for routes without one. */
@@ -132,7 +132,29 @@ const IDS = [
   'x'.repeat(2000),
 ];
 
-// Query values for since (SSE) and anything else that reads the query.
+// Addresses for `{address}`: IP literals in odd spellings and things that are no address (never resolved).
+const ADDRESSES = [
+  '127.0.0.1',
+  '::1',
+  '0:0:0:0:0:0:0:1',
+  '127.1',
+  '0x7f000001',
+  '2130706433',
+  '127.0.0.01',
+  '127.0.0.1%2500',
+  '%3A%3A1',
+  'fe80::1%25eth0',
+  '::1%25lo',
+  'localhost',
+  '%00',
+  'x'.repeat(300),
+  '..',
+  '1.2.3.4.5',
+  '[::1]',
+  '%5B%3A%3A1%5D',
+];
+
+// Query values for since (SSE), paging and filters, and anything else that reads the query.
 const QUERIES = [
   '',
   '?since=',
@@ -147,6 +169,18 @@ const QUERIES = [
   '?__proto__[x]=1',
   '?constructor=1',
   '?since=5',
+  '?page=0',
+  '?page=1e2',
+  '?page=0x10',
+  '?per_page=501',
+  '?per_page=-1',
+  '?limit=abc',
+  '?offset=-5',
+  '?page=1&page=2',
+  '?is_active=maybe',
+  '?is_scheduled=1',
+  '?is_active=true&is_active=false',
+  '?page=99999999999',
 ];
 
 // Bodies that are not JSON, sent as application/json.
@@ -281,6 +315,35 @@ describe('fuzzing every route', () => {
       targetFields: ['targets'],
       frozenFields: ['nmap_flags'],
     },
+    { method: 'GET', path: '/api/scans' },
+    {
+      method: 'POST',
+      path: '/api/scans',
+      body: {
+        name: 'Fuzz definition',
+        description: 'made by the fuzz test',
+        target: '127.0.0.1',
+        ports: '9',
+        scan_arguments: '-sT -Pn -n',
+        is_active: true,
+        is_scheduled: false,
+        chunk_size: 1,
+        concurrency: 1,
+      },
+      targetFields: ['target'],
+    },
+    {
+      method: 'PUT',
+      path: '/api/scans/{id}',
+      body: { name: 'Renamed', target: '127.0.0.1', ports: '9' },
+      targetFields: ['target'],
+    },
+    { method: 'GET', path: '/api/scans/{id}/execute' },
+    { method: 'POST', path: '/api/scans/{id}/toggle' },
+    { method: 'DELETE', path: '/api/scans/{id}' },
+    { method: 'GET', path: '/api/scans/{id}/results' },
+    { method: 'GET', path: '/api/results/{id}' },
+    { method: 'GET', path: '/api/hosts/{address}/history' },
     // Last: it ends the session the other routes use.
     { method: 'GET', path: '/auth/logout', public: true },
   ];
@@ -293,7 +356,8 @@ describe('fuzzing every route', () => {
       return Array.isArray(value) && (value.length === 0 || value[0] === '') ? [null] : value;
     }
     if (route.targetFields?.includes(field)) {
-      // Only values validation refuses (a string there is not an array; array items are not plain text).
+      // Only values validation refuses: empty or blank, control characters, too long, or not strings at all.
+      if (typeof value === 'string') return pick(['', '   ', 'a\u0000b', '127.0.0.1\n', 'x'.repeat(9000)]);
       return Array.isArray(value)
         ? pick([[null], ['a\u0000b'], [1], [{}], Array.from({ length: 3000 }, () => 'z')])
         : value;
@@ -403,7 +467,10 @@ describe('fuzzing every route', () => {
                   { Cookie: gateway.session.Cookie, Origin: 'https://evil.example' },
                 ]);
         const id = pick(IDS);
-        const path = route.path.replace('{id}', id) + (route.stream || random() < 0.1 ? pick(QUERIES) : '');
+        const lists = route.method === 'GET' && !route.path.endsWith('}');
+        const path =
+          route.path.replace('{id}', id).replace('{address}', pick(ADDRESSES)) +
+          (route.stream || random() < (lists ? 0.5 : 0.1) ? pick(QUERIES) : '');
         const kind = route.body ? random() : 0.99;
         let headers: Record<string, string> = { ...credentials, 'Content-Type': 'application/json' };
         let body: string | Buffer | undefined;
@@ -441,6 +508,43 @@ describe('fuzzing every route', () => {
           String(body ?? '').slice(0, 120),
         )}`;
         check(await send(description, route.method, path, headers, body, route.stream));
+      }
+    }
+
+    // A sweep, so that no odd input depends on the draw: every id and address on every route that takes one,
+    // every malformed JSON and every odd content type or encoding on every route that takes a body.
+    for (const route of routes) {
+      const json = { ...gateway.auth, 'Content-Type': 'application/json' };
+      const sweep = (path: string, headers: Record<string, string>, body: string | undefined, what: string) =>
+        send(
+          `[sweep] ${route.method} ${path.slice(0, 80)} (${what})`,
+          route.method,
+          path,
+          headers,
+          body,
+          route.stream,
+        );
+      if (route.path.includes('{id}')) {
+        for (const id of IDS)
+          check(await sweep(route.path.replace('{id}', id), json, route.body ? '{}' : undefined, 'id'));
+      }
+      if (route.path.includes('{address}')) {
+        for (const address of ADDRESSES)
+          check(await sweep(route.path.replace('{address}', address), gateway.auth, undefined, 'address'));
+      }
+      if (route.body && !route.path.includes('{')) {
+        for (const body of RAW_JSON)
+          check(await sweep(route.path, json, body, `malformed JSON ${JSON.stringify(body.slice(0, 40))}`));
+        for (const headers of HEADER_SETS) {
+          check(
+            await sweep(
+              route.path,
+              { ...gateway.auth, ...headers },
+              mutate(route, random),
+              JSON.stringify(headers),
+            ),
+          );
+        }
       }
     }
 
