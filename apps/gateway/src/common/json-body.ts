@@ -4,8 +4,8 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json, NextFunction, Request, Response, urlencoded } from 'express';
 
-export const jsonBodyParser = json({ limit: '1mb' });
-export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
+const jsonBodyParser = json({ limit: '1mb' });
+const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
 
 /**
  * Deepest nesting of objects and arrays a body may have. Every request body of the API is at most two deep
@@ -66,18 +66,6 @@ export function bodyErrorAnswer(error: unknown, encoded = false): [number, { err
 function isEncoded(req: Request): boolean {
   const encoding = req.headers['content-encoding'];
   return encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
-}
-
-/** Express error middleware form of bodyErrorAnswer, for anything else that mounts the parsers itself. */
-export function bodyParserErrorHandler(
-  error: unknown,
-  req: Request,
-  res: Response,
-  next: NextFunction,
-): void {
-  const answer = bodyErrorAnswer(error, isEncoded(req));
-  if (!answer) return next(error);
-  res.status(answer[0]).json(answer[1]);
 }
 
 /**
