@@ -189,6 +189,15 @@ describe('rate limiting in Redis', () => {
       clock.ms += ATTEMPT_TTL_MS;
       expect(await refusal(t.assertAllowed('heidi', '203.0.113.7'))).toBeUndefined();
     });
+
+    it('forgets at once an attempt released without a verdict, and counts no failure for it', async () => {
+      const t = throttle({ LOGIN_FAILURES_PER_ACCOUNT: '1', LOGIN_FAILURES_PER_IP: '1' });
+      for (let i = 0; i < 20; i++) {
+        await t.assertAllowed('ivan', '203.0.113.8');
+        await t.release('ivan', '203.0.113.8');
+      }
+      expect(await refusal(t.assertAllowed('ivan', '203.0.113.8'))).toBeUndefined();
+    });
   });
 });
 
@@ -220,6 +229,27 @@ describe('rate limits over HTTP', () => {
     // Health probes are never counted, so a load balancer keeps seeing a healthy gateway.
     const health = await request(gateway.url).get('/api/health').expect(200);
     for (const header of RATE_HEADERS) expect(health.headers[header]).toBeUndefined();
+  });
+
+  it('counts requests whose body is refused before any route runs', async () => {
+    gateway = await startGateway({ env: { RATE_LIMIT_ANONYMOUS: '5' } });
+    const login = () => request(gateway!.url).post('/auth/login').set('Content-Type', 'application/json');
+    const answers = [
+      await login().send('{"username":'),
+      await login().send(`{"username":"${'x'.repeat(1_100_000)}"}`),
+      await login().set('Content-Encoding', 'gzip').send('{"username":"admin"}'),
+      await login().set('Content-Encoding', 'compress').send('{}'),
+      await login().send(`{"username":${'['.repeat(10_000)}${']'.repeat(10_000)}}`),
+      await login().send({ username: 'admin', password: 'x' }),
+    ];
+    expect(answers.map((a) => [a.status, a.headers['x-ratelimit-remaining'], a.body.error])).toEqual([
+      [400, '4', 'Malformed JSON body'],
+      [413, '3', 'Request body too large'],
+      [400, '2', 'Request body does not match its Content-Encoding'],
+      [415, '1', 'Unsupported Content-Encoding (use gzip, deflate, br or none)'],
+      [400, '0', 'Request body nested too deeply (at most 32 levels)'],
+      [429, '0', 'Rate limit exceeded'],
+    ]);
   });
 
   it('counts an authenticated user apart from the address, at the authenticated limit', async () => {

@@ -4,8 +4,8 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json, NextFunction, Request, Response, urlencoded } from 'express';
 
-export const jsonBodyParser = json({ limit: '1mb' });
-export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
+const jsonBodyParser = json({ limit: '1mb' });
+const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
 
 /**
  * Deepest nesting of objects and arrays a body may have. Every request body of the API is at most two deep
@@ -35,9 +35,9 @@ export function nestingDepth(value: unknown, stopAbove = Infinity): number {
  * The answer for an error of the body parsers (body-parser's http-errors: `status` and `type`), or undefined
  * for an error that is not theirs. Statuses: 400 malformed JSON, a body that does not decode as its
  * Content-Encoding says (gzip that is not gzip) or is cut short; 413 too large; 415 an unknown
- * Content-Encoding or charset.
+ * Content-Encoding or charset. `encoded`: the request had a Content-Encoding other than identity.
  */
-export function bodyErrorAnswer(error: unknown): [number, { error: string }] | undefined {
+export function bodyErrorAnswer(error: unknown, encoded = false): [number, { error: string }] | undefined {
   if (error === null || typeof error !== 'object') return undefined;
   const failure = error as { type?: unknown; status?: unknown; statusCode?: unknown; code?: unknown };
   const status = typeof failure.status === 'number' ? failure.status : failure.statusCode;
@@ -55,23 +55,17 @@ export function bodyErrorAnswer(error: unknown): [number, { error: string }] | u
     case 'request.size.invalid':
       return [400, { error: 'Request body ended early or does not match its Content-Length' }];
   }
-  // zlib's errors come through body-parser without a type: a body that is not what Content-Encoding says.
-  if (typeof failure.code === 'string' && failure.code.startsWith('Z_')) {
+  // Decompression errors (zlib's Z_*, brotli's ERR_*) come through body-parser without a type: a body that
+  // is not what its Content-Encoding says.
+  if (encoded && typeof failure.code === 'string' && /^(Z_|ERR_)/.test(failure.code)) {
     return [400, { error: 'Request body does not match its Content-Encoding' }];
   }
   return status >= 400 && status < 500 ? [status, { error: 'Unreadable request body' }] : undefined;
 }
 
-/** Express error middleware form of bodyErrorAnswer, for anything else that mounts the parsers itself. */
-export function bodyParserErrorHandler(
-  error: unknown,
-  _req: Request,
-  res: Response,
-  next: NextFunction,
-): void {
-  const answer = bodyErrorAnswer(error);
-  if (!answer) return next(error);
-  res.status(answer[0]).json(answer[1]);
+function isEncoded(req: Request): boolean {
+  const encoding = req.headers['content-encoding'];
+  return encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
 }
 
 /**
@@ -82,7 +76,7 @@ export function bodyParserErrorHandler(
 export class BodyParserMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     const fail = (error: unknown): void => {
-      const answer = bodyErrorAnswer(error) ?? [400, { error: 'Unreadable request body' }];
+      const answer = bodyErrorAnswer(error, isEncoded(req)) ?? [400, { error: 'Unreadable request body' }];
       if (!res.headersSent) res.status(answer[0]).json(answer[1]);
     };
     jsonBodyParser(req, res, (jsonError?: unknown) => {

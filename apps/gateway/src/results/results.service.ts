@@ -111,11 +111,14 @@ export class ResultsService {
   }
 }
 
-/** An IP literal in the form nmap writes it (IPv6 compressed, lower case); anything else is a 400. */
+/**
+ * An IP literal in the form nmap writes it (IPv6 compressed, lower case); anything else is a 400. isIP accepts
+ * an IPv6 zone (`fe80::1%eth0`), which no stored address has and URL() throws on: refused like the rest.
+ */
 export function canonicalAddress(raw: string): string {
   const family = isIP(raw);
   if (family === 4) return raw;
-  if (family === 6) return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
+  if (family === 6 && !raw.includes('%')) return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
   throw new BadRequestException({ error: 'address must be an IPv4 or IPv6 address' });
 }
 

@@ -1,0 +1,104 @@
+import 'reflect-metadata';
+import { ArgumentMetadata, HttpException } from '@nestjs/common';
+import { LoginDto, RegisterDto } from '../auth/auth.dto';
+import { CreateProjectDto } from '../projects/projects.dto';
+import { CreateTokenDto } from '../tokens/tokens.dto';
+import { ApiValidationPipe, reservedKeyPaths } from './validation';
+
+type Class = new (...args: never[]) => object;
+
+const body = (metatype: Class): ArgumentMetadata => ({ type: 'body', metatype, data: undefined });
+
+/** The pipe's answer: the transformed body, or the error body it refused with. */
+async function run(metatype: Class, value: unknown): Promise<{ ok?: unknown; refused?: unknown }> {
+  try {
+    return { ok: await new ApiValidationPipe().transform(value, body(metatype)) };
+  } catch (error) {
+    if (error instanceof HttpException) return { refused: error.getResponse() };
+    throw error;
+  }
+}
+
+const parse = (json: string): unknown => JSON.parse(json);
+
+describe('reservedKeyPaths', () => {
+  it('finds __proto__, constructor and prototype keys at any depth, and nothing else', () => {
+    expect(
+      reservedKeyPaths(parse('{"a":{"__proto__":{"x":1}},"constructor":1,"list":[{"prototype":2}],"b":"c"}')),
+    ).toEqual(['a.__proto__', 'constructor', 'list.0.prototype']);
+    expect(reservedKeyPaths({ name: 'constructor', list: ['__proto__'] })).toEqual([]);
+    expect(reservedKeyPaths(null)).toEqual([]);
+  });
+});
+
+describe('ApiValidationPipe', () => {
+  it.each([
+    ['{"username":"a","password":"b","__proto__":{"isAdmin":true}}', ['__proto__']],
+    [
+      '{"username":"a","password":"b","constructor":{"prototype":{}}}',
+      ['constructor', 'constructor.prototype'],
+    ],
+  ])('refuses %s naming the reserved keys', async (json, keys) => {
+    expect(await run(LoginDto, parse(json))).toEqual({
+      refused: {
+        error: `Unknown field${keys.length > 1 ? 's' : ''}: ${keys.join(', ')}`,
+        unknown_fields: keys,
+      },
+    });
+  });
+
+  it('lists reserved keys together with the other unknown fields', async () => {
+    expect(await run(LoginDto, parse('{"username":"a","password":"b","__proto__":1,"shell":"x"}'))).toEqual({
+      refused: { error: 'Unknown fields: __proto__, shell', unknown_fields: ['__proto__', 'shell'] },
+    });
+  });
+
+  it('still reports missing fields first', async () => {
+    expect(await run(LoginDto, parse('{"__proto__":1}'))).toMatchObject({
+      refused: { error: 'Missing required fields', missing_fields: ['username', 'password'] },
+    });
+  });
+
+  it.each([
+    [CreateProjectDto, { name: '   ' }],
+    [CreateProjectDto, { name: '\t \n' }],
+    [CreateTokenDto, { name: '  ' }],
+    [
+      RegisterDto,
+      { username: 'someone', email: 'a@example.com', password: 'x', confirm_password: 'x', first_name: ' ' },
+    ],
+  ])('refuses a name of only white space in %p', async (dto, value) => {
+    const answer = await run(dto, value);
+    expect(answer.refused).toMatchObject({ error: expect.stringMatching(/should not be empty/) });
+  });
+
+  it('trims names before they are stored', async () => {
+    expect(await run(CreateProjectDto, { name: '  Lab  ', description: 'line one\nline two' })).toEqual({
+      ok: Object.assign(new CreateProjectDto(), { name: 'Lab', description: 'line one\nline two' }),
+    });
+  });
+
+  it.each([
+    [LoginDto, { username: 'a\u0000b', password: 'x' }, 'username'],
+    [LoginDto, { username: 'admin', password: 'pass\u0000word' }, 'password'],
+    [CreateProjectDto, { name: 'a\u0000b' }, 'name'],
+    [CreateProjectDto, { name: 'ok', description: 'a\u0000b' }, 'description'],
+    [CreateTokenDto, { name: 'a\u0000b' }, 'name'],
+    [
+      RegisterDto,
+      { username: 'a\u0000b', email: 'a@example.com', password: 'x', confirm_password: 'x' },
+      'username',
+    ],
+  ])('refuses NUL in %p.%s', async (dto, value, field) => {
+    expect(await run(dto, value)).toMatchObject({
+      refused: { error: expect.stringContaining(`${field} must not contain control characters`) },
+    });
+  });
+
+  it('leaves path parameters as the URL spelled them, for their own pipes', async () => {
+    const pipe = new ApiValidationPipe();
+    const param: ArgumentMetadata = { type: 'param', metatype: Number, data: 'scanId' };
+    expect(await pipe.transform('0x1a', param)).toBe('0x1a');
+    expect(await pipe.transform('26', param)).toBe('26');
+  });
+});
