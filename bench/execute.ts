@@ -45,6 +45,8 @@ interface Sample {
   response: number;
   wsOpen: number;
   batchStart: number;
+  firstLine: number;
+  batchComplete: number;
   scanComplete: number;
   openPorts: number;
 }
@@ -156,6 +158,8 @@ function sample(request: HttpResult, socket: TimedSocket, done: TimedEvent, resu
     response: request.ms,
     wsOpen: socket.openedAt - t0,
     batchStart: Date.parse(batchStart.msg.ts) - t0,
+    firstLine: Date.parse(own.find((e) => e.msg.event === 'line')?.msg.ts ?? '') - t0,
+    batchComplete: Date.parse(complete.msg.ts) - t0,
     scanComplete: Date.parse(done.msg.ts) - t0,
     openPorts: complete.msg.summary.open_ports,
   };
@@ -209,8 +213,18 @@ function report(
         'execute: GET, load the owned definition, its flags and targets checked again, one-run-at-a-time check; start: POST body validated, a scan row made',
       ),
       step('WebSocket open', (x) => x.wsOpen, 'execute replays from `?since=` the last seq seen'),
-      step('`batch_start` ts', (x) => x.batchStart, 'BullMQ pickup and the worker: the same for both'),
-      step('`scan_complete` ts', (x) => x.scanComplete, 'nmap and the finalizer: the same for both'),
+      step(
+        '`batch_start` ts',
+        (x) => x.batchStart,
+        'BullMQ pickup and the worker’s checks: the same for both',
+      ),
+      step('first `line` ts', (x) => x.firstLine, 'nmap spawned and running: the same command for both'),
+      step(
+        '`batch_complete` ts',
+        (x) => x.batchComplete,
+        'nmap exit, XML parse, result rows: the same for both',
+      ),
+      step('`scan_complete` ts', (x) => x.scanComplete, 'the finalizer: the same for both'),
       step('`scan_complete` received', (x) => x.total, 'the measured total'),
     ],
   );

@@ -22,8 +22,8 @@ import {
 } from './support';
 
 const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|all|profile|profile-scale] [options]
-  (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
-  gateway and workers, with a split of where the time goes)
+  (all = overhead, scale, start, schedules and execute; profile / profile-scale = the overhead / scale scan
+  through instrumented gateway and workers, with a split of where the time goes)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -60,7 +60,8 @@ function parseArgs(argv: string[]) {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
   }
-  if (which.size === 0 || which.has('all')) ['overhead', 'scale', 'start'].forEach((w) => which.add(w));
+  if (which.size === 0 || which.has('all'))
+    ['overhead', 'scale', 'start', 'schedules', 'execute'].forEach((w) => which.add(w));
   const known = [
     'db',
     'runs',
