@@ -1,13 +1,15 @@
 // Entry point of the benchmarks:
-//   npx ts-node -r tsconfig-paths/register --transpile-only bench/run.ts [overhead|scale|start|all] [options]
+//   npx ts-node -r tsconfig-paths/register --transpile-only bench/run.ts [overhead|scale|start|schedules|execute|all] [options]
 // Needs `npm run build` first (the gateway and workers run from dist/), Redis, and nmap. See bench/README.md.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
+import { EXECUTE_DEFAULTS, runExecute } from './execute';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
+import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
 import { runStart, START_DEFAULTS } from './start';
 import {
   CpuWindow,
@@ -19,9 +21,9 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale] [options]
-  (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
-  gateway and workers, with a split of where the time goes)
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|all|profile|profile-scale] [options]
+  (all = overhead, scale, start, schedules and execute; profile / profile-scale = the overhead / scale scan
+  through instrumented gateway and workers, with a split of where the time goes)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -30,6 +32,10 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-sca
   --worker-concurrency N      scale: WORKER_CONCURRENCY of each of the 2 workers (default ${SCALE_DEFAULTS.workerConcurrency})
   --scan-concurrency N        scale: the scan's concurrency (default ${SCALE_DEFAULTS.scanConcurrency})
   --start-runs N              start: /8 starts measured (default ${START_DEFAULTS.runs})
+  --schedule-fires N          schedules: fires to wait for over all scans (default ${SCHEDULES_DEFAULTS.fires})
+  --schedule-scans N          schedules: scheduled scans, interval 1 (default ${SCHEDULES_DEFAULTS.scans})
+  --schedule-minute-ms N      schedules: SCHEDULE_MINUTE_MS, one minute of interval_minutes (default ${SCHEDULES_DEFAULTS.minuteMs})
+  --execute-runs N            execute: measured runs of each path (default ${EXECUTE_DEFAULTS.runs}; --warmup applies)
   --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
@@ -46,13 +52,16 @@ function parseArgs(argv: string[]) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
       opts[key] = value;
-    } else if (['overhead', 'scale', 'start', 'all', 'profile', 'profile-scale'].includes(arg)) {
+    } else if (
+      ['overhead', 'scale', 'start', 'schedules', 'execute', 'all', 'profile', 'profile-scale'].includes(arg)
+    ) {
       which.add(arg);
     } else {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
   }
-  if (which.size === 0 || which.has('all')) ['overhead', 'scale', 'start'].forEach((w) => which.add(w));
+  if (which.size === 0 || which.has('all'))
+    ['overhead', 'scale', 'start', 'schedules', 'execute'].forEach((w) => which.add(w));
   const known = [
     'db',
     'runs',
@@ -61,6 +70,10 @@ function parseArgs(argv: string[]) {
     'worker-concurrency',
     'scan-concurrency',
     'start-runs',
+    'schedule-fires',
+    'schedule-scans',
+    'schedule-minute-ms',
+    'execute-runs',
     'out',
     'cpu-prof',
     'wait-idle',
@@ -86,6 +99,11 @@ function parseArgs(argv: string[]) {
     workerConcurrency: int('worker-concurrency', SCALE_DEFAULTS.workerConcurrency, 1, 16),
     scanConcurrency: int('scan-concurrency', SCALE_DEFAULTS.scanConcurrency, 1, 64),
     startRuns: int('start-runs', START_DEFAULTS.runs, 1, 50),
+    scheduleFires: int('schedule-fires', SCHEDULES_DEFAULTS.fires, 1, 10_000),
+    scheduleScans: int('schedule-scans', SCHEDULES_DEFAULTS.scans, 1, 50),
+    // 50 ms is the least SCHEDULE_MINUTE_MS the apps accept.
+    scheduleMinuteMs: int('schedule-minute-ms', SCHEDULES_DEFAULTS.minuteMs, 50, 60_000),
+    executeRuns: int('execute-runs', EXECUTE_DEFAULTS.runs, 1, 500),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -181,6 +199,37 @@ async function main(): Promise<number> {
       await section('start', async () => {
         const r = await runStart({ ...START_DEFAULTS, runs: args.startRuns, database: args.database });
         verdicts.push(`start of a /8: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('schedules')) {
+      await section('schedules', async () => {
+        const r = await runSchedules({
+          ...SCHEDULES_DEFAULTS,
+          fires: args.scheduleFires,
+          scans: args.scheduleScans,
+          minuteMs: args.scheduleMinuteMs,
+          database: args.database,
+        });
+        verdicts.push(
+          `schedules: ${r.met ? 'met' : 'MISSED'} (lateness p99 ${r.p99.toFixed(1)} ms, target ≤ 1000; ` +
+            `${r.duplicates} duplicates, target 0)`,
+        );
+        return r.markdown;
+      });
+    }
+    if (args.which.has('execute')) {
+      await section('execute', async () => {
+        const r = await runExecute({
+          ...EXECUTE_DEFAULTS,
+          runs: args.executeRuns,
+          warmup: args.warmup,
+          database: args.database,
+        });
+        verdicts.push(
+          `execute: ${r.met ? 'met' : 'MISSED'} (${r.added.toFixed(1)} ms added, target ≤ 5; ` +
+            `${r.beforeWorker.toFixed(1)} ms before the worker takes the batch)`,
+        );
         return r.markdown;
       });
     }

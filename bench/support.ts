@@ -161,10 +161,12 @@ async function startApp(
   return startProcess(kind, { NODE_PATH: join(ROOT, 'node_modules'), ...env }, { entry, nodeArgs });
 }
 
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface BenchSystemOptions {
   workers: number;
+  /** Gateway processes on the same database and Redis prefix (default 1). */
+  gateways?: number;
   workerConcurrency: number;
   database: DatabaseKind;
   logLevel?: string;
@@ -175,11 +177,15 @@ export interface BenchSystemOptions {
 }
 
 export interface BenchSystem {
+  /** The first gateway's base URL (`http://127.0.0.1:<port>`). */
   url: string;
+  /** Every gateway's base URL, the first one first. */
+  urls: string[];
   /** Headers that authenticate as the gateway's admin (an API token), or {} on a gateway without auth. */
   auth: Record<string, string>;
   prefix: string;
   gateway: AppProcess;
+  gateways: AppProcess[];
   workers: AppProcess[];
   env: Record<string, string>;
   database: TestDatabaseParams;
@@ -208,20 +214,28 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
   const started: AppProcess[] = [];
   const stopAll = onCleanup(`processes of ${prefix}`, () => stopProcesses(started));
   try {
-    const gateway = await startApp(
-      'gateway',
-      {
-        ...env,
-        HOST: '127.0.0.1',
-        PORT: '0',
-        ADMIN_USERNAME: 'admin',
-        ADMIN_PASSWORD: adminPassword,
-      },
-      options.nodeArgs,
-    );
-    started.push(gateway);
-    const [, listening] = await gateway.waitForOutput(/API listening on (http:\/\/[^\s/]+)\/api/, 60_000);
-    const url = listening.replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1');
+    // One after the other: the first migrates the database and creates the admin, the others find both done.
+    const gateways: AppProcess[] = [];
+    const urls: string[] = [];
+    for (let i = 0; i < (options.gateways ?? 1); i++) {
+      const gateway = await startApp(
+        'gateway',
+        {
+          ...env,
+          HOST: '127.0.0.1',
+          PORT: '0',
+          ADMIN_USERNAME: 'admin',
+          ADMIN_PASSWORD: adminPassword,
+        },
+        options.nodeArgs,
+      );
+      started.push(gateway);
+      gateways.push(gateway);
+      const [, listening] = await gateway.waitForOutput(/API listening on (http:\/\/[^\s/]+)\/api/, 60_000);
+      urls.push(listening.replace('[::1]', '127.0.0.1').replace('localhost', '127.0.0.1'));
+    }
+    const [gateway] = gateways;
+    const [url] = urls;
     const auth = await apiTokenHeaders(url, adminPassword);
     const workers: AppProcess[] = [];
     for (let i = 1; i <= options.workers; i++) {
@@ -240,9 +254,11 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
     await Promise.all(workers.map((w) => w.waitForOutput(/worker \S+ ready/, 60_000)));
     return {
       url,
+      urls,
       auth,
       prefix,
       gateway,
+      gateways,
       workers,
       env,
       database,
@@ -441,6 +457,27 @@ export function postJson(
   headers: Record<string, string> = {},
   timeoutMs = 30_000,
 ): Promise<HttpResult> {
+  return requestJson('POST', baseUrl, path, body, headers, timeoutMs);
+}
+
+/** A timed GET on the keep-alive agent, like postJson (getJson is an untimed fetch). */
+export function getTimed(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<HttpResult> {
+  return requestJson('GET', baseUrl, path, undefined, headers, timeoutMs);
+}
+
+function requestJson(
+  method: 'GET' | 'POST',
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<HttpResult> {
   const payload = body === undefined ? '' : JSON.stringify(body);
   const sentAt = nowMs();
   return withTimeout(
@@ -448,12 +485,13 @@ export function postJson(
       const req = httpRequest(
         `${baseUrl}${path}`,
         {
-          method: 'POST',
+          method,
           agent,
           headers: {
             ...headers,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(payload),
+            ...(method === 'POST'
+              ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+              : {}),
           },
         },
         (res) => {
@@ -477,7 +515,7 @@ export function postJson(
       req.end(payload);
     }),
     timeoutMs,
-    `POST ${path}`,
+    `${method} ${path}`,
   );
 }
 
@@ -506,14 +544,20 @@ export interface TimedSocket {
   close(): void;
 }
 
-/** `ws://…/ws/scans/:id`, recording each message with its arrival time. */
+/**
+ * `ws://…/ws/scans/:id`, recording each message with its arrival time. With `since`, the gateway first replays
+ * the scan's events after that seq (a scan's seqs go on across its runs), so events of a run that began before the
+ * socket opened are not missed.
+ */
 export async function openTimedSocket(
   baseUrl: string,
   scanId: number,
   headers: Record<string, string> = {},
   timeoutMs = 10_000,
+  since?: number,
 ): Promise<TimedSocket> {
-  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}`, { headers });
+  const query = since === undefined ? '' : `?since=${since}`;
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}${query}`, { headers });
   const events: TimedEvent[] = [];
   const listeners = new Set<() => void>();
   socket.on('message', (data) => {
