@@ -42,4 +42,28 @@ describe('GET /api/health', () => {
     );
     expect(response.body.components.schemas.NmapRunDto.required).toEqual(['nmap_flags', 'targets']);
   });
+
+  it('documents every HTTP route the gateway serves, with its methods', async () => {
+    gateway = await startGateway();
+    const document = (await request(gateway.url).get('/api/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const express = gateway.app.getHttpAdapter().getInstance() as {
+      router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> };
+    };
+    const served = express.router.stack
+      .filter((layer) => layer.route && !layer.route.path.startsWith('/api/docs'))
+      // Nest's catch-all that answers 404 for unknown paths is not a route of the API.
+      .filter((layer) => !layer.route!.path.includes('{*'))
+      .flatMap((layer) =>
+        Object.keys(layer.route!.methods).map(
+          (method) => `${method} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`,
+        ),
+      );
+    const documented = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method} ${path}`),
+    );
+    expect(served.length).toBeGreaterThan(30);
+    expect(served.filter((route) => !documented.includes(route))).toEqual([]);
+  });
 });
