@@ -3,7 +3,7 @@
 import { EntityManager } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
 import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
-import { ScanEventPublisher } from '@nso/events';
+import { DeltaJobs, ScanEventPublisher } from '@nso/events';
 import { Batch, Host, knexOf, Scan, ScanResult } from '@nso/persistence';
 
 const ACTIVE = ['queued', 'running'] as const;
@@ -20,6 +20,7 @@ export class RunFinalizer {
   constructor(
     private readonly em: EntityManager,
     private readonly events: ScanEventPublisher,
+    private readonly deltaJobs: DeltaJobs,
   ) {}
 
   /** Every batch has finished: the run completes (or fails, when no batch succeeded). */
@@ -73,6 +74,9 @@ export class RunFinalizer {
       this.events.publish(ref, terminal),
       em.nativeUpdate(Scan, { id: ref.scanId }, { lastRun: finishedAt }),
     ]);
+
+    // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service.
+    if (status === 'completed') await this.deltaJobs.enqueue(ref);
   }
 
   /**
