@@ -3,7 +3,11 @@ import { DELTA_QUEUE, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl } from '@nso/events';
 import { DeltaReport } from '@nso/persistence';
 import { Queue } from 'bullmq';
+import { parse } from 'csv-parse/sync';
+import * as yauzl from 'yauzl';
+import { diffResults, scanOptionsOf, summarizeDelta } from '@nso/delta';
 import { TEST_DATABASES } from '../support/database';
+import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
 import { waitUntil } from '../support/nmap-processes';
 import { AppProcess, startProcess } from '../support/processes';
@@ -23,7 +27,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
   let scanId: number;
   const runs: number[] = [];
 
-  const api = () => system.gateway.api();
+  const api = (user?: TestUser) => system.gateway.api(user);
   const reportRows = () =>
     system.gateway.app
       .get(MikroORM)
@@ -159,4 +163,230 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
     ]);
     expect(rows[1]).toMatchObject({ hasChanges: false, newPortsCount: 0, closedPortsCount: 0 });
   });
+
+  it('serves the reports exactly as seed 003 documents them, to their owner only', async () => {
+    const other = await system.gateway.newUser(`other-${database}`);
+    const [changed, unchanged] = await reportRows();
+
+    const list = await api().get(`/api/scan/${scanId}/reports`).expect(200);
+    expect(list.body).toEqual({
+      reports: [expect.any(Object), expect.any(Object)],
+      total: 2,
+      pages: 1,
+      current_page: 1,
+      per_page: 10,
+      has_next: false,
+      has_prev: false,
+    });
+    expect(list.body.reports[0]).toEqual({
+      id: unchanged.id,
+      scan_id: scanId,
+      baseline_result_id: runs[1],
+      current_result_id: runs[2],
+      report_type: 'delta',
+      status: 'generated',
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      new_ports_count: 0,
+      closed_ports_count: 0,
+      changed_services_count: 0,
+      new_hosts_count: 0,
+      removed_hosts_count: 0,
+      has_changes: false,
+    });
+    const onlyChanges = await api()
+      .get(`/api/scan/${scanId}/reports?only_changes=true&per_page=1`)
+      .expect(200);
+    expect(onlyChanges.body).toMatchObject({ total: 1, pages: 1, per_page: 1, has_next: false });
+    expect(onlyChanges.body.reports.map((r: { id: number }) => r.id)).toEqual([changed.id]);
+    const paged = await api().get(`/api/scan/${scanId}/reports?page=2&per_page=1`).expect(200);
+    expect(paged.body).toMatchObject({
+      total: 2,
+      pages: 2,
+      current_page: 2,
+      has_next: false,
+      has_prev: true,
+    });
+
+    const plain = await api().get(`/api/report/${changed.id}`).expect(200);
+    expect(plain.body).toMatchObject({ id: changed.id, new_ports_count: 1, closed_ports_count: 1 });
+    expect(plain.body).not.toHaveProperty('delta_data');
+    const full = await api().get(`/api/report/${changed.id}?include_data=true`).expect(200);
+    expect(Object.keys(full.body.delta_data).sort()).toEqual([
+      'baseline',
+      'current',
+      'delta',
+      'scanner',
+      'summary',
+    ]);
+    expect(full.body.delta_data.delta.added_ports).toHaveLength(1);
+
+    const summary = await api().get(`/api/scan/${scanId}/summary`).expect(200);
+    expect(summary.body).toMatchObject({
+      scan_id: scanId,
+      days: 30,
+      total_reports: 2,
+      reports_with_changes: 1,
+      summary: {
+        total_new_ports: 1,
+        total_closed_ports: 1,
+        total_changed_services: 0,
+        total_new_hosts: 0,
+        total_removed_hosts: 0,
+      },
+      trend: {
+        most_active_hosts: expect.arrayContaining([
+          { host: '127.0.40.1', change_count: 1 },
+          { host: '127.0.40.2', change_count: 1 },
+        ]),
+        most_changed_ports: expect.arrayContaining([{ port: openingPort, protocol: 'tcp', change_count: 1 }]),
+      },
+    });
+    expect(Date.parse(summary.body.period_end) - Date.parse(summary.body.period_start)).toBe(30 * 86_400_000);
+
+    const mine = await api().get('/api/user/reports?per_page=1').expect(200);
+    expect(mine.body.pagination).toEqual({
+      page: 1,
+      per_page: 1,
+      total_items: 2,
+      total_pages: 2,
+      has_next: true,
+      has_prev: false,
+    });
+    expect((await api(other).get('/api/user/reports').expect(200)).body).toMatchObject({
+      reports: [],
+      pagination: { total_items: 0 },
+    });
+
+    // Another user's scan or report is not found.
+    for (const path of [
+      `/api/scan/${scanId}/reports`,
+      `/api/scan/${scanId}/summary`,
+      `/api/report/${changed.id}`,
+      `/api/report/${changed.id}/export/csv`,
+      `/api/scan/${scanId}/export-all`,
+    ]) {
+      const response = await api(other).get(path).expect(404);
+      expect(response.body.error).toMatch(/^(Scan|Report) not found$/);
+    }
+    await api(other).delete(`/api/report/${changed.id}`).expect(404);
+    await api().get('/api/report/999999').expect(404, { error: 'Report not found' });
+    await api().get('/api/scan/999999/reports').expect(404, { error: 'Scan not found' });
+
+    // Bad values are 400s that name them.
+    for (const [path, name] of [
+      [`/api/scan/${scanId}/reports?per_page=101`, 'per_page'],
+      [`/api/scan/${scanId}/reports?per_page=0`, 'per_page'],
+      [`/api/scan/${scanId}/reports?page=abc`, 'page'],
+      [`/api/scan/${scanId}/reports?only_changes=maybe`, 'only_changes'],
+      [`/api/user/reports?page=-1`, 'page'],
+      [`/api/report/${changed.id}?include_data=yes`, 'include_data'],
+      [`/api/scan/${scanId}/summary?days=0`, 'days'],
+      [`/api/scan/${scanId}/summary?days=1.5`, 'days'],
+      ['/api/scan/abc/reports', 'scan_id'],
+      ['/api/report/0', 'report_id'],
+    ]) {
+      const response = await api().get(path).expect(400);
+      expect(JSON.stringify(response.body)).toContain(name);
+    }
+
+    // Deleted: gone from the lists, and a second delete is a 404.
+    await api()
+      .delete(`/api/report/${unchanged.id}`)
+      .expect(200, { message: 'Delta report deleted successfully' });
+    await api().delete(`/api/report/${unchanged.id}`).expect(404);
+    expect((await api().get(`/api/scan/${scanId}/reports`).expect(200)).body.total).toBe(1);
+  });
+
+  it('exports CSV that a CSV parser reads back with formula-like banners neutralised, and a ZIP of every report', async () => {
+    // A report whose service banner reads like a spreadsheet formula, stored as the delta service stores one.
+    const em = system.gateway.app.get(MikroORM).em.fork();
+    const run = (product: string) => ({
+      options: scanOptionsOf(['-sT', '-sV', '-p22']),
+      coverage: { scanned: new Set(['127.0.40.1']), failed: new Set<string>() },
+      hosts: [
+        {
+          address: '127.0.40.1',
+          state: 'up',
+          ports: [{ protocol: 'tcp', port: 22, state: 'open', service: 'ssh', product }],
+        },
+      ],
+    });
+    const delta = diffResults(run('OpenSSH'), run('=HYPERLINK("http://127.0.0.1/x","click")'));
+    const summary = summarizeDelta(delta);
+    const stored = em.create(DeltaReport, {
+      scan: scanId,
+      baselineResult: runs[0],
+      currentResult: runs[2],
+      changedServicesCount: summary.changed_services_count,
+      hasChanges: summary.has_changes,
+      deltaData: { scanner: {}, baseline: {}, current: {}, delta, summary },
+    });
+    await em.flush();
+
+    const csv = await api().get(`/api/report/${stored.id}/export/csv`).expect(200);
+    expect(csv.headers['content-type']).toMatch(/^text\/csv/);
+    expect(csv.headers['content-disposition']).toMatch(
+      new RegExp(`attachment; filename="delta_report_\\d{8}_\\d{6}_${stored.id}\\.csv"`),
+    );
+    const rows: string[][] = parse(csv.text, { relax_column_count: true });
+    expect(rows[0]).toEqual(['Delta report', String(stored.id)]);
+    const changed = rows.findIndex((r) => r[0] === 'Changed services');
+    expect(rows[changed]).toEqual(['Changed services', '1']);
+    expect(rows[changed + 2]).toEqual([
+      '127.0.40.1',
+      'tcp',
+      '22',
+      'product',
+      'ssh',
+      'OpenSSH',
+      '',
+      '',
+      'ssh',
+      `'=HYPERLINK("http://127.0.0.1/x","click")`,
+      '',
+      '',
+    ]);
+
+    const zip = await api()
+      .get(`/api/scan/${scanId}/export-all`)
+      .buffer(true)
+      .parse((res, done) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => done(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
+    expect(zip.headers['content-type']).toBe('application/zip');
+    const entries = await readZip(zip.body as Buffer);
+    const reports = await reportRows();
+    expect(entries.map((e) => e.name)).toEqual(
+      reports.map((r) => expect.stringMatching(new RegExp(`^delta_report_\\d{8}_\\d{6}_${r.id}\\.csv$`))),
+    );
+    const inZip = entries.find((e) => e.name.endsWith(`_${stored.id}.csv`))!;
+    expect(inZip.text).toBe(csv.text);
+  });
 });
+
+/** Every entry of a ZIP, read with yauzl. */
+function readZip(buffer: Buffer): Promise<Array<{ name: string; text: string }>> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(buffer, { lazyEntries: true }, (error, zip) => {
+      if (error || !zip) return reject(error);
+      const entries: Array<{ name: string; text: string }> = [];
+      zip.on('error', reject);
+      zip.on('end', () => resolve(entries));
+      zip.on('entry', (entry: yauzl.Entry) => {
+        zip.openReadStream(entry, (err, stream) => {
+          if (err || !stream) return reject(err);
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            entries.push({ name: entry.fileName, text: Buffer.concat(chunks).toString('utf8') });
+            zip.readEntry();
+          });
+        });
+      });
+      zip.readEntry();
+    });
+  });
+}

@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { ReportsController } from './reports.controller';
+import { ReportExportService } from './report-export.service';
+import { ReportsService } from './reports.service';
+
+/** Seed 003 "Delta Reports": reading, summarising, exporting and deleting the delta service's reports. */
+@Module({ controllers: [ReportsController], providers: [ReportsService, ReportExportService] })
+export class ReportsModule {}
