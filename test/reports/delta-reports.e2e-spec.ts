@@ -9,6 +9,7 @@ import { diffResults, scanOptionsOf, summarizeDelta } from '@nso/delta';
 import { TEST_DATABASES } from '../support/database';
 import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
+import { nmapXml } from '../support/nmap-xml';
 import { waitUntil } from '../support/nmap-processes';
 import { AppProcess, startProcess } from '../support/processes';
 import { testRedisUrl } from '../support/redis';
@@ -24,6 +25,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
   let closing: Listener | undefined;
   let opening: Listener | undefined;
   let openingPort: number;
+  let closingPort: number;
   let scanId: number;
   const runs: number[] = [];
 
@@ -57,6 +59,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
     delta = await startDelta();
     stayOpen = await listenOn('127.0.40.1');
     closing = await listenOn('127.0.40.1');
+    closingPort = closing.port;
     // The port that opens between the runs: taken now, released for the first run.
     const probe = await listenOn('127.0.40.2');
     openingPort = probe.port;
@@ -66,7 +69,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       .send({
         name: 'Delta lab',
         target: '127.0.40.1, 127.0.40.2',
-        ports: [stayOpen.port, closing.port, openingPort].join(','),
+        ports: [stayOpen.port, closingPort, openingPort].join(','),
         scan_arguments: '-sT -Pn -n',
       })
       .expect(201);
@@ -365,8 +368,100 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
     const inZip = entries.find((e) => e.name.endsWith(`_${stored.id}.csv`))!;
     expect(inZip.text).toBe(csv.text);
   });
-});
 
+  it('imports an nmap XML as a completed run and diffs it against the last scanned run; refuses bad files, storing nothing', async () => {
+    const ports = [stayOpen.port, closingPort, openingPort].join(',');
+    const args = `nmap -sT -Pn -n -p ${ports} -oX - 127.0.40.1 127.0.40.2 127.0.40.3`;
+    const xml = nmapXml(args, [
+      {
+        address: '127.0.40.1',
+        state: 'up',
+        ports: [{ protocol: 'tcp', port: stayOpen.port, state: 'open' }],
+      },
+      {
+        address: '127.0.40.2',
+        state: 'up',
+        ports: [{ protocol: 'tcp', port: openingPort, state: 'closed' }],
+      },
+      {
+        address: '127.0.40.3',
+        state: 'up',
+        ports: [{ protocol: 'tcp', port: stayOpen.port, state: 'open' }],
+      },
+    ]);
+    const runCount = async () =>
+      (await api().get(`/api/scans/${scanId}/results?per_page=100`).expect(200)).body.total as number;
+    const before = await runCount();
+
+    const bad: Array<[string, string, number, RegExp]> = [
+      ['application/xml', '<nmaprun><host>', 400, /truncated|malformed/],
+      ['application/xml', xml.slice(0, xml.length / 2), 400, /truncated|malformed/],
+      ['application/xml', '<?xml version="1.0"?><nmaprun><host></nmaprun>', 400, /malformed/],
+      [
+        'application/xml',
+        xml.replace('<!DOCTYPE nmaprun>', '<!DOCTYPE nmaprun [<!ENTITY a "aaaa">]>'),
+        400,
+        /entity|DOCTYPE/,
+      ],
+      [
+        'text/xml',
+        xml.replace('<!DOCTYPE nmaprun>', '<!DOCTYPE nmaprun SYSTEM "http://127.0.0.1:9/x.dtd">'),
+        400,
+        /DOCTYPE/,
+      ],
+      ['application/xml', xml.replace('addr="127.0.40.3"', 'addr="10.0.0.1"'), 400, /scope/],
+      ['application/json', '{}', 415, /application\/xml/],
+    ];
+    for (const [type, body, status, error] of bad) {
+      const response = await api()
+        .post(`/api/scans/${scanId}/results/import`)
+        .set('Content-Type', type)
+        .send(body)
+        .expect(status);
+      expect(response.body.error).toMatch(error);
+    }
+    const outside = await api()
+      .post(`/api/scans/${scanId}/results/import`)
+      .set('Content-Type', 'application/xml')
+      .send(xml.replace('addr="127.0.40.3"', 'addr="10.0.0.1"'))
+      .expect(400);
+    expect(outside.body.out_of_scope).toEqual(['10.0.0.1']);
+    const other = await system.gateway.newUser(`importer-${database}`);
+    await api(other)
+      .post(`/api/scans/${scanId}/results/import`)
+      .set('Content-Type', 'application/xml')
+      .send(xml)
+      .expect(404);
+    expect(await runCount()).toBe(before);
+
+    const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
+    const imported = await api()
+      .post(`/api/scans/${scanId}/results/import`)
+      .set('Content-Type', 'application/xml')
+      .send(xml)
+      .expect(201);
+    expect(imported.body).toMatchObject({
+      status: 'success',
+      result_id: expect.any(Number),
+      summary: { hosts: 3, hosts_up: 3, open_ports: 2 },
+    });
+    const resultId = imported.body.result_id as number;
+    const event = await socket.waitFor((m) => m.event === 'delta_report' && m.current_result_id === resultId);
+    socket.close();
+    expect(event.baseline_result_id).toBe(runs[2]);
+
+    const report = await api().get(`/api/report/${event.report_id}?include_data=true`).expect(200);
+    expect(report.body.delta_data.current).toMatchObject({ result_id: resultId, trigger: 'import' });
+    expect(report.body.delta_data.delta).toMatchObject({
+      new_up_hosts: [{ host: '127.0.40.3' }],
+      new_down_hosts: [],
+      added_ports: [{ host: '127.0.40.3', protocol: 'tcp', port: stayOpen.port }],
+      removed_ports: [{ host: '127.0.40.2', protocol: 'tcp', port: openingPort, state: 'closed' }],
+      changed_ports: [],
+      comparable: true,
+    });
+  });
+});
 /** Every entry of a ZIP, read with yauzl. */
 function readZip(buffer: Buffer): Promise<Array<{ name: string; text: string }>> {
   return new Promise((resolve, reject) => {
