@@ -5,12 +5,14 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
+import { DELTA_DIFF_DEFAULTS, DELTA_LATENCY_DEFAULTS, runDeltaDiff, runDeltaLatency } from './delta';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
 import { runStart, START_DEFAULTS } from './start';
 import {
   CpuWindow,
+  currentDistRoot,
   describeDist,
   setDistRoot,
   installExitHandlers,
@@ -19,9 +21,10 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale|delta-diff|delta-latency] [options]
   (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
-  gateway and workers, with a split of where the time goes)
+  gateway and workers, with a split of where the time goes; delta-diff = a /16 pair diffed by us and by Debian's
+  ndiff; delta-latency = a /16 run complete → its report readable over the API)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -30,6 +33,8 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-sca
   --worker-concurrency N      scale: WORKER_CONCURRENCY of each of the 2 workers (default ${SCALE_DEFAULTS.workerConcurrency})
   --scan-concurrency N        scale: the scan's concurrency (default ${SCALE_DEFAULTS.scanConcurrency})
   --start-runs N              start: /8 starts measured (default ${START_DEFAULTS.runs})
+  --delta-hosts N             delta-diff, delta-latency: hosts of each run (default ${DELTA_DIFF_DEFAULTS.hosts}, at most 65536)
+  --delta-runs N              delta-diff, delta-latency: measured runs (default ${DELTA_DIFF_DEFAULTS.runs})
   --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
@@ -46,7 +51,18 @@ function parseArgs(argv: string[]) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
       opts[key] = value;
-    } else if (['overhead', 'scale', 'start', 'all', 'profile', 'profile-scale'].includes(arg)) {
+    } else if (
+      [
+        'overhead',
+        'scale',
+        'start',
+        'all',
+        'profile',
+        'profile-scale',
+        'delta-diff',
+        'delta-latency',
+      ].includes(arg)
+    ) {
       which.add(arg);
     } else {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
@@ -61,6 +77,8 @@ function parseArgs(argv: string[]) {
     'worker-concurrency',
     'scan-concurrency',
     'start-runs',
+    'delta-hosts',
+    'delta-runs',
     'out',
     'cpu-prof',
     'wait-idle',
@@ -86,6 +104,8 @@ function parseArgs(argv: string[]) {
     workerConcurrency: int('worker-concurrency', SCALE_DEFAULTS.workerConcurrency, 1, 16),
     scanConcurrency: int('scan-concurrency', SCALE_DEFAULTS.scanConcurrency, 1, 64),
     startRuns: int('start-runs', START_DEFAULTS.runs, 1, 50),
+    deltaHosts: int('delta-hosts', DELTA_DIFF_DEFAULTS.hosts, 1, 65_536),
+    deltaRuns: int('delta-runs', DELTA_DIFF_DEFAULTS.runs, 1, 20),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -181,6 +201,28 @@ async function main(): Promise<number> {
       await section('start', async () => {
         const r = await runStart({ ...START_DEFAULTS, runs: args.startRuns, database: args.database });
         verdicts.push(`start of a /8: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delta-diff')) {
+      await section('delta-diff', async () => {
+        const r = await runDeltaDiff({
+          hosts: args.deltaHosts,
+          runs: args.deltaRuns,
+          distRoot: currentDistRoot(),
+        });
+        verdicts.push(`delta-diff: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delta-latency')) {
+      await section('delta-latency', async () => {
+        const r = await runDeltaLatency({
+          hosts: args.deltaHosts,
+          runs: Math.min(args.deltaRuns, DELTA_LATENCY_DEFAULTS.runs * 3),
+          database: args.database,
+        });
+        verdicts.push(`delta-latency: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

@@ -155,6 +155,30 @@ const hostChange = (h: DeltaHostInput): HostChange => ({
   open_ports: h.ports.filter(isOpen).length,
 });
 
+const sameService = (a: DeltaPortInput, b: DeltaPortInput): boolean =>
+  (a.service ?? null) === (b.service ?? null) &&
+  (a.product ?? null) === (b.product ?? null) &&
+  (a.version ?? null) === (b.version ?? null) &&
+  (a.extrainfo ?? null) === (b.extrainfo ?? null);
+
+/**
+ * A lookup of a host's ports by (protocol, port). A host lists a handful of ports: a linear scan beats building
+ * a Map for each of 65,536 hosts; a host with many ports (a full-range scan) gets a Map.
+ */
+function portIndex(
+  ports: readonly DeltaPortInput[],
+): (p: { protocol: string; port: number }) => DeltaPortInput | undefined {
+  if (ports.length <= 16) {
+    return (p) => {
+      for (const q of ports) if (q.port === p.port && q.protocol === p.protocol) return q;
+      return undefined;
+    };
+  }
+  const map = new Map<string, DeltaPortInput>();
+  for (const q of ports) map.set(key(q), q);
+  return (p) => map.get(key(p));
+}
+
 /** The option differences between two runs that make their results not directly comparable. */
 export function optionDifferences(baseline: ScanOptions, current: ScanOptions): OptionDifference[] {
   const out: OptionDifference[] = [];
@@ -228,34 +252,28 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
     }
     if (!isUp(now)) continue;
     // Up in both: port by port.
-    const wasPorts = new Map<string, DeltaPortInput>();
-    for (const p of was!.ports) wasPorts.set(key(p), p);
-    const nowKeys = new Set<string>();
+    const wasPorts = portIndex(was!.ports);
+    const nowPorts = portIndex(now.ports);
     for (const p of now.ports) {
-      const k = key(p);
-      nowKeys.add(k);
-      const old = wasPorts.get(k);
+      const old = wasPorts(p);
       if (isOpen(p) && !isOpen(old)) {
         delta.added_ports.push(portChange(now.address, p));
       } else if (isOpen(p) && isOpen(old)) {
-        if (!compareServices) continue;
-        const changed = SERVICE_FIELDS.filter((f) => (p[f] ?? null) !== (old![f] ?? null));
-        if (changed.length > 0) {
-          delta.changed_ports.push({
-            host: now.address,
-            protocol: p.protocol,
-            port: p.port,
-            changed,
-            before: fields(old!),
-            after: fields(p),
-          });
-        }
+        if (!compareServices || sameService(p, old!)) continue;
+        delta.changed_ports.push({
+          host: now.address,
+          protocol: p.protocol,
+          port: p.port,
+          changed: SERVICE_FIELDS.filter((f) => (p[f] ?? null) !== (old![f] ?? null)),
+          before: fields(old!),
+          after: fields(p),
+        });
       } else if (!isOpen(p) && isOpen(old)) {
         closedPort(now.address, old!, p.state);
       }
     }
     for (const old of was!.ports) {
-      if (isOpen(old) && !nowKeys.has(key(old))) closedPort(now.address, old, undefined);
+      if (isOpen(old) && !nowPorts(old)) closedPort(now.address, old, undefined);
     }
   }
   for (const was of baseline.hosts) {
