@@ -192,6 +192,8 @@ export interface BenchSystem {
   prefix: string;
   gateway: AppProcess;
   workers: AppProcess[];
+  /** The delta service, when asked for. */
+  delta?: AppProcess;
   env: Record<string, string>;
   database: TestDatabaseParams;
   close(): Promise<void>;
@@ -249,8 +251,9 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
       workers.push(worker);
     }
     await Promise.all(workers.map((w) => w.waitForOutput(/worker \S+ ready/, 60_000)));
+    let delta: AppProcess | undefined;
     if (options.delta) {
-      const delta = await startApp('delta', { ...env, WORKER_ID: `${prefix}-delta` }, options.nodeArgs);
+      delta = await startApp('delta', { ...env, WORKER_ID: `${prefix}-delta` }, options.nodeArgs);
       started.push(delta);
       await delta.waitForOutput(/delta service ready/, 60_000);
     }
@@ -260,6 +263,7 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
       prefix,
       gateway,
       workers,
+      delta,
       env,
       database,
       close: async () => {

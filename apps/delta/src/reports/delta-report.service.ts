@@ -46,8 +46,11 @@ export class DeltaReportService {
     if (existing) return { kind: 'exists', ...existing };
 
     this.logger.log(`diffing result ${current.result_id} against ${baseline.result_id}`);
+    const started = performance.now();
     const [before, after] = await Promise.all([this.runs.load(baseline), this.runs.load(current)]);
+    const loaded = performance.now();
     const delta = diffResults(before, after);
+    const diffed = performance.now();
     const summary = summarizeDelta(delta);
     const counts: DeltaReportCounts = {
       new_ports_count: summary.new_ports_count,
@@ -86,7 +89,11 @@ export class DeltaReportService {
       return { kind: 'exists', ...found };
     }
     const reportId = Number(rows[0].id);
-    this.logger.log(`report ${reportId}: result ${current.result_id} against ${baseline.result_id}`);
+    const ms = (a: number, b: number) => Math.round(b - a);
+    this.logger.log(
+      `report ${reportId}: result ${current.result_id} against ${baseline.result_id} ` +
+        `(load ${ms(started, loaded)} ms, diff ${ms(loaded, diffed)} ms, store ${ms(diffed, performance.now())} ms)`,
+    );
     if (counts.has_changes) {
       await this.events.publish(
         { scanId: current.scan_id, resultId: current.result_id },
