@@ -13,6 +13,7 @@ import { nmapXml } from '../support/nmap-xml';
 import { waitUntil } from '../support/nmap-processes';
 import { AppProcess, startProcess } from '../support/processes';
 import { testRedisUrl } from '../support/redis';
+import { readSse } from '../support/sse-client';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
@@ -131,6 +132,16 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       baseline_result_id: first,
       current_result_id: second,
       summary: { new_ports_count: 1, closed_ports_count: 1, has_changes: true },
+    });
+    // The SSE mirror carries it too (replayed from the event log).
+    const sse = await readSse(
+      `${system.gateway.url}/api/scans/${scanId}/events?since=${event.seq - 1}`,
+      system.gateway.admin.auth,
+      'delta_report',
+    );
+    expect(sse.at(-1)).toMatchObject({
+      event: 'delta_report',
+      data: { report_id: report.id, seq: event.seq },
     });
   });
 
