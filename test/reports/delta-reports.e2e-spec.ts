@@ -1,6 +1,6 @@
 import { MikroORM } from '@mikro-orm/core';
 import { DELTA_QUEUE, redisKeys } from '@nso/contracts';
-import { redisOptionsFromUrl } from '@nso/events';
+import { deltaJobId, redisOptionsFromUrl } from '@nso/events';
 import { DeltaReport } from '@nso/persistence';
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
@@ -471,6 +471,30 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       changed_ports: [],
       comparable: true,
     });
+  });
+
+  it('queues, when the delta service starts, the diff of a completed run whose job was lost', async () => {
+    await delta.stop('SIGKILL');
+    const lost = await executeRun();
+    const queue = new Queue(DELTA_QUEUE, {
+      connection: redisOptionsFromUrl(testRedisUrl()),
+      prefix: redisKeys(system.env.REDIS_PREFIX).bullPrefix,
+    });
+    try {
+      const job = await queue.getJob(deltaJobId(lost));
+      expect(job?.data).toEqual({ scanId, resultId: lost });
+      await job!.remove();
+      expect(await queue.getJob(deltaJobId(lost))).toBeUndefined();
+    } finally {
+      await queue.close();
+    }
+    delta = await startDelta();
+    await delta.waitForOutput(/backfill: \d+ completed run\(s\) without a report queued/);
+    await waitUntil(
+      async () => (await reportRows()).some((r) => r.currentResult.id === lost),
+      30_000,
+      'the report of the run whose job was lost',
+    );
   });
 });
 /** Every entry of a ZIP, read with yauzl. */

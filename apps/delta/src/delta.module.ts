@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
 import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
+import { DeltaBackfill } from './reports/delta-backfill';
 import { DeltaQueueConsumer } from './reports/delta-queue.consumer';
 import { DeltaReportService } from './reports/delta-report.service';
 import { RunLoader } from './reports/run-loader';
@@ -18,6 +19,7 @@ export class DeltaModule {
         RunLoader,
         DeltaReportService,
         DeltaQueueConsumer,
+        DeltaBackfill,
       ],
     };
   }
