@@ -5,7 +5,13 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
-import { DELTA_DIFF_DEFAULTS, DELTA_LATENCY_DEFAULTS, runDeltaDiff, runDeltaLatency } from './delta';
+import {
+  DELTA_DIFF_DEFAULTS,
+  DELTA_LATENCY_DEFAULTS,
+  runDeltaDiff,
+  runDeltaLatency,
+  runDeltaScan,
+} from './delta';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
@@ -21,10 +27,11 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale|delta-diff|delta-latency] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale|delta-diff|delta-latency|delta-scan] [options]
   (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
   gateway and workers, with a split of where the time goes; delta-diff = a /16 pair diffed by us and by Debian's
-  ndiff; delta-latency = a /16 run complete → its report readable over the API)
+  ndiff; delta-latency = an imported /16 run complete → its report readable over the API; delta-scan = the same
+  for a scanned /16)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -61,6 +68,7 @@ function parseArgs(argv: string[]) {
         'profile-scale',
         'delta-diff',
         'delta-latency',
+        'delta-scan',
       ].includes(arg)
     ) {
       which.add(arg);
@@ -223,6 +231,13 @@ async function main(): Promise<number> {
           database: args.database,
         });
         verdicts.push(`delta-latency: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delta-scan')) {
+      await section('delta-scan', async () => {
+        const r = await runDeltaScan({ runs: args.deltaRuns, database: args.database });
+        verdicts.push(`delta-scan: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }
