@@ -6,6 +6,13 @@ import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
 import { EXECUTE_DEFAULTS, runExecute } from './execute';
+import {
+  DELTA_DIFF_DEFAULTS,
+  DELTA_LATENCY_DEFAULTS,
+  runDeltaDiff,
+  runDeltaLatency,
+  runDeltaScan,
+} from './delta';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
@@ -13,6 +20,7 @@ import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
 import { runStart, START_DEFAULTS } from './start';
 import {
   CpuWindow,
+  currentDistRoot,
   describeDist,
   setDistRoot,
   installExitHandlers,
@@ -21,9 +29,11 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|all|profile|profile-scale] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|all|profile|profile-scale|delta-diff|delta-latency|delta-scan] [options]
   (all = overhead, scale, start, schedules and execute; profile / profile-scale = the overhead / scale scan
-  through instrumented gateway and workers, with a split of where the time goes)
+  through instrumented gateway and workers, with a split of where the time goes; delta-diff = a /16 pair diffed
+  by us and by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
+  delta-scan = the same for a scanned /16)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -36,6 +46,8 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|all|p
   --schedule-scans N          schedules: scheduled scans, interval 1 (default ${SCHEDULES_DEFAULTS.scans})
   --schedule-minute-ms N      schedules: SCHEDULE_MINUTE_MS, one minute of interval_minutes (default ${SCHEDULES_DEFAULTS.minuteMs})
   --execute-runs N            execute: measured runs of each path (default ${EXECUTE_DEFAULTS.runs}; --warmup applies)
+  --delta-hosts N             delta-diff, delta-latency: hosts of each run (default ${DELTA_DIFF_DEFAULTS.hosts}, at most 65536)
+  --delta-runs N              delta-diff, delta-latency: measured runs (default ${DELTA_DIFF_DEFAULTS.runs})
   --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
@@ -53,7 +65,19 @@ function parseArgs(argv: string[]) {
       if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
       opts[key] = value;
     } else if (
-      ['overhead', 'scale', 'start', 'schedules', 'execute', 'all', 'profile', 'profile-scale'].includes(arg)
+      [
+        'overhead',
+        'scale',
+        'start',
+        'schedules',
+        'execute',
+        'all',
+        'profile',
+        'profile-scale',
+        'delta-diff',
+        'delta-latency',
+        'delta-scan',
+      ].includes(arg)
     ) {
       which.add(arg);
     } else {
@@ -74,6 +98,8 @@ function parseArgs(argv: string[]) {
     'schedule-scans',
     'schedule-minute-ms',
     'execute-runs',
+    'delta-hosts',
+    'delta-runs',
     'out',
     'cpu-prof',
     'wait-idle',
@@ -104,6 +130,8 @@ function parseArgs(argv: string[]) {
     // 50 ms is the least SCHEDULE_MINUTE_MS the apps accept.
     scheduleMinuteMs: int('schedule-minute-ms', SCHEDULES_DEFAULTS.minuteMs, 50, 60_000),
     executeRuns: int('execute-runs', EXECUTE_DEFAULTS.runs, 1, 500),
+    deltaHosts: int('delta-hosts', DELTA_DIFF_DEFAULTS.hosts, 1, 65_536),
+    deltaRuns: int('delta-runs', DELTA_DIFF_DEFAULTS.runs, 1, 20),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -230,6 +258,35 @@ async function main(): Promise<number> {
           `execute: ${r.met ? 'met' : 'MISSED'} (${r.added.toFixed(1)} ms added, target ≤ 5; ` +
             `${r.beforeWorker.toFixed(1)} ms before the worker takes the batch)`,
         );
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delta-diff')) {
+      await section('delta-diff', async () => {
+        const r = await runDeltaDiff({
+          hosts: args.deltaHosts,
+          runs: args.deltaRuns,
+          distRoot: currentDistRoot(),
+        });
+        verdicts.push(`delta-diff: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delta-latency')) {
+      await section('delta-latency', async () => {
+        const r = await runDeltaLatency({
+          hosts: args.deltaHosts,
+          runs: Math.min(args.deltaRuns, DELTA_LATENCY_DEFAULTS.runs * 3),
+          database: args.database,
+        });
+        verdicts.push(`delta-latency: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delta-scan')) {
+      await section('delta-scan', async () => {
+        const r = await runDeltaScan({ runs: args.deltaRuns, database: args.database });
+        verdicts.push(`delta-scan: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

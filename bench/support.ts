@@ -108,7 +108,8 @@ const ROOT = join(__dirname, '..');
  * (it deletes dist/ first) cannot pull the files from under running processes. The copy lives in a temp
  * directory; NODE_PATH points its bare imports back at this repository's node_modules.
  */
-let snapshot: Promise<Record<'gateway' | 'worker', string>> | undefined;
+type BenchApp = 'gateway' | 'worker' | 'delta';
+let snapshot: Promise<Record<BenchApp, string>> | undefined;
 /** The build to run: this repository's dist/ unless setDistRoot chose another (e.g. a clean export of HEAD). */
 let distRoot = join(ROOT, 'dist');
 
@@ -117,14 +118,18 @@ export function setDistRoot(dir: string): void {
   snapshot = undefined;
 }
 
+/** The build the benchmarks run (the delta-diff child loads the parser and the diff from it). */
+export function currentDistRoot(): string {
+  return distRoot;
+}
+
 export function describeDist(): string {
   return distRoot === join(ROOT, 'dist') ? 'dist/ of this repository' : distRoot;
 }
 
-function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
+function builtApps(): Promise<Record<BenchApp, string>> {
   // Entry points relative to dist/, e.g. apps/gateway/apps/gateway/src/main.js
-  const entryIn = (root: string, app: 'gateway' | 'worker') =>
-    join(root, relative(join(ROOT, 'dist'), ENTRY[app]));
+  const entryIn = (root: string, app: BenchApp) => join(root, relative(join(ROOT, 'dist'), ENTRY[app]));
   snapshot ??= (async () => {
     const deadline = Date.now() + 180_000;
     // A build in progress: wait (bounded) until both entry points exist again.
@@ -140,20 +145,24 @@ function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
       snapshot = undefined;
       return rm(dir, { recursive: true, force: true });
     });
-    for (const app of ['gateway', 'worker']) {
+    for (const app of ['gateway', 'worker', 'delta']) {
       await cp(join(distRoot, 'apps', app), join(dir, 'apps', app), { recursive: true });
     }
     if (!existsSync(entryIn(dir, 'gateway')) || !existsSync(entryIn(dir, 'worker'))) {
       throw new Error('dist/ changed while it was copied; run again');
     }
-    return { gateway: entryIn(dir, 'gateway'), worker: entryIn(dir, 'worker') };
+    return {
+      gateway: entryIn(dir, 'gateway'),
+      worker: entryIn(dir, 'worker'),
+      delta: entryIn(dir, 'delta'),
+    };
   })();
   return snapshot;
 }
 
 /** A gateway or worker process from the dist/ snapshot. */
 async function startApp(
-  kind: 'gateway' | 'worker',
+  kind: BenchApp,
   env: Record<string, string | undefined>,
   nodeArgs: string[] = [],
 ): Promise<AppProcess> {
@@ -174,6 +183,8 @@ export interface BenchSystemOptions {
   env?: Record<string, string>;
   /** Extra node arguments for every process (e.g. --cpu-prof, which NODE_OPTIONS does not accept). */
   nodeArgs?: string[];
+  /** Also start the delta service (the delta benchmarks). */
+  delta?: boolean;
 }
 
 export interface BenchSystem {
@@ -187,6 +198,8 @@ export interface BenchSystem {
   gateway: AppProcess;
   gateways: AppProcess[];
   workers: AppProcess[];
+  /** The delta service, when asked for. */
+  delta?: AppProcess;
   env: Record<string, string>;
   database: TestDatabaseParams;
   close(): Promise<void>;
@@ -252,6 +265,12 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
       workers.push(worker);
     }
     await Promise.all(workers.map((w) => w.waitForOutput(/worker \S+ ready/, 60_000)));
+    let delta: AppProcess | undefined;
+    if (options.delta) {
+      delta = await startApp('delta', { ...env, WORKER_ID: `${prefix}-delta` }, options.nodeArgs);
+      started.push(delta);
+      await delta.waitForOutput(/delta service ready/, 60_000);
+    }
     return {
       url,
       urls,
@@ -260,6 +279,7 @@ export async function startBenchSystem(options: BenchSystemOptions): Promise<Ben
       gateway,
       gateways,
       workers,
+      delta,
       env,
       database,
       close: async () => {

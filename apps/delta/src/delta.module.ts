@@ -2,6 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
 import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
+import { DeltaBackfill } from './reports/delta-backfill';
+import { DeltaQueueConsumer } from './reports/delta-queue.consumer';
+import { DeltaReportService } from './reports/delta-report.service';
+import { RunLoader } from './reports/run-loader';
 
 @Module({})
 export class DeltaModule {
@@ -12,6 +16,10 @@ export class DeltaModule {
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'delta', id: config.workerId } },
         HeartbeatService,
+        RunLoader,
+        DeltaReportService,
+        DeltaQueueConsumer,
+        DeltaBackfill,
       ],
     };
   }

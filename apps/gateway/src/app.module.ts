@@ -9,6 +9,7 @@ import { NmapRunModule } from './nmap/nmap-run.module';
 import { ProjectsModule } from './projects/projects.module';
 import { RateLimitMiddleware } from './rate-limit/rate-limit.middleware';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
+import { ReportsModule } from './reports/reports.module';
 import { ResultsModule } from './results/results.module';
 import { ScansModule } from './scans/scans.module';
 import { TokensModule } from './tokens/tokens.module';
@@ -31,6 +32,7 @@ export class AppModule implements NestModule {
         NmapRunModule,
         ScansModule,
         ResultsModule,
+        ReportsModule,
         ClientsModule,
       ],
     };

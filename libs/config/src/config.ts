@@ -38,6 +38,11 @@ export interface AppConfig {
    * it so that schedules fire in seconds; a deployment never sets it.
    */
   scheduleMinuteMs: number;
+  /**
+   * TEST-ONLY: how long the delta service waits between diffing a run and storing its report, in milliseconds, so
+   * a test can kill it mid-job. 0 (the default) in every deployment.
+   */
+  deltaHoldMs: number;
   logLevel: 'error' | 'warn' | 'log' | 'debug' | 'verbose';
   /** Created at start-up when no user of that name exists and a password is given. */
   adminUsername: string;
@@ -267,6 +272,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
     reconcileIntervalMs: read.int('RECONCILE_INTERVAL_MS', 60_000, 1_000, 3_600_000),
     scheduleMinuteMs: read.int('SCHEDULE_MINUTE_MS', 60_000, 50, 60_000),
+    deltaHoldMs: read.int('DELTA_TEST_HOLD_MS', 0, 0, 60_000),
     logLevel: read.oneOf('LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     adminUsername: read.string('ADMIN_USERNAME', 'admin', USERNAME_PATTERN, USERNAME_HINT),
     adminPassword: read.optional('ADMIN_PASSWORD', /^.{8,256}$/, 'at least 8 characters'),

@@ -29,7 +29,31 @@ export type ScanEventBody =
   | { event: 'scan_complete'; scan_id: number; status: 'completed' }
   | { event: 'legacy_scan_complete'; scan_id: number; results: LegacyChunkResult[] }
   | { event: 'scan_stopped'; scan_id: number }
-  | { event: 'scan_failed'; scan_id: number; error: string };
+  | { event: 'scan_failed'; scan_id: number; error: string }
+  | DeltaReportEventBody;
+
+/** The counts of a delta report, as its row and the `delta_report` event carry them. */
+export interface DeltaReportCounts {
+  new_ports_count: number;
+  closed_ports_count: number;
+  changed_services_count: number;
+  new_hosts_count: number;
+  removed_hosts_count: number;
+  has_changes: boolean;
+}
+
+/**
+ * A delta report with changes was stored for a run of the scan (published by the delta service, after the run's
+ * terminal event). Reports without changes are not announced.
+ */
+export interface DeltaReportEventBody {
+  event: 'delta_report';
+  scan_id: number;
+  report_id: number;
+  baseline_result_id: number;
+  current_result_id: number;
+  summary: DeltaReportCounts;
+}
 
 /** One entry of `legacy_scan_complete.results`: what one chunk (batch) produced. */
 export interface LegacyChunkResult {

@@ -8,3 +8,4 @@ export * from './scan-event-publisher';
 export * from './scan-event-log';
 export * from './scan-event-hub';
 export * from './scan-events.module';
+export * from './delta-jobs';

@@ -3,6 +3,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, redisKeys, SCHEDULE_QUEUE } from '@nso/contracts';
 import type { Queue } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
+import { DeltaJobs } from './delta-jobs';
 import { JobSchedulers } from './job-schedulers';
 import { RedisOutageMonitor } from './redis-outage.monitor';
 
@@ -33,8 +34,8 @@ export class QueueModule {
         }),
         queues,
       ],
-      providers: [QUEUE_ERRORS, JobSchedulers],
-      exports: [queues, JobSchedulers],
+      providers: [QUEUE_ERRORS, JobSchedulers, DeltaJobs],
+      exports: [queues, JobSchedulers, DeltaJobs],
     };
   }
 }

@@ -31,6 +31,21 @@ describe('RunFinalizer', () => {
     expect(scans.lastRuns).toHaveLength(1);
   });
 
+  it('queues the diff of a completed run once, and of a failed run never', async () => {
+    const completed = await twoBatchRun();
+    completed.batches.rows.forEach((row) => (row.status = 'completed'));
+    await Promise.all([
+      completed.finalizer.complete(completed.ref),
+      completed.finalizer.complete(completed.ref),
+    ]);
+    expect(completed.deltaJobs.queued).toEqual([completed.ref]);
+
+    const failed = await twoBatchRun();
+    failed.batches.rows.forEach((row) => (row.status = 'failed'));
+    await failed.finalizer.complete(failed.ref);
+    expect(failed.deltaJobs.queued).toEqual([]);
+  });
+
   it('fails a run none of whose batches succeeded', async () => {
     const { finalizer, batches, runs, events, ref } = await twoBatchRun();
     batches.rows.forEach((row) => (row.status = 'failed'));

@@ -2,7 +2,7 @@
 // the terminal event, so a batch retried after a crash, or a stop racing the last batch, never ends a run twice.
 import { Injectable } from '@nestjs/common';
 import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
-import { ScanEventPublisher } from '@nso/events';
+import { DeltaJobs, ScanEventPublisher } from '@nso/events';
 import { allBatchesFailed, BatchRepository, RunRepository, ScanRepository } from '@nso/persistence';
 
 type RunRef = { scanId: number; resultId: number };
@@ -14,6 +14,7 @@ export class RunFinalizer {
     private readonly batches: BatchRepository,
     private readonly scans: ScanRepository,
     private readonly events: ScanEventPublisher,
+    private readonly deltaJobs: DeltaJobs,
   ) {}
 
   /**
@@ -40,6 +41,9 @@ export class RunFinalizer {
       this.events.publish(ref, terminal),
       this.scans.markLastRun(ref.scanId, ended.finishedAt),
     ]);
+
+    // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service.
+    if (ended.status === 'completed') await this.deltaJobs.enqueue(ref);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
 import { Client } from './client.entity';
+import { DeltaReport } from './delta-report.entity';
 import { Host } from './host.entity';
 import { Port } from './port.entity';
 import { Project } from './project.entity';
@@ -12,6 +13,7 @@ import { User } from './user.entity';
 export * from './api-token.entity';
 export * from './batch.entity';
 export * from './client.entity';
+export * from './delta-report.entity';
 export * from './host.entity';
 export * from './port.entity';
 export * from './project.entity';
@@ -21,4 +23,16 @@ export * from './schedule-fire.entity';
 export * from './user.entity';
 
 /** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
-export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken, ScheduleFire, Client];
+export const ENTITIES = [
+  User,
+  Project,
+  Scan,
+  ScanResult,
+  Batch,
+  Host,
+  Port,
+  ApiToken,
+  ScheduleFire,
+  Client,
+  DeltaReport,
+];

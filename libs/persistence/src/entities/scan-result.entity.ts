@@ -13,8 +13,8 @@ import { SCAN_RUNNERS, Scan, type ScanRunner } from './scan.entity';
 export const SCAN_RESULT_STATUSES = ['queued', 'running', 'completed', 'stopped', 'failed'] as const;
 export type ScanResultStatus = (typeof SCAN_RESULT_STATUSES)[number];
 
-/** What started a run: POST /api/scans/start, GET /api/scans/{id}/execute, or the scan's schedule. */
-export const RUN_TRIGGERS = ['api-start', 'execute', 'schedule'] as const;
+/** What started a run: POST /api/scans/start, GET /api/scans/{id}/execute, the scan's schedule, or an imported nmap XML (POST /api/scans/{id}/results/import). */
+export const RUN_TRIGGERS = ['api-start', 'execute', 'schedule', 'import'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /** One run of a scan. Its settings are snapshotted so editing the definition never rewrites history. */

@@ -3,7 +3,7 @@
 // keeps what a test asserts on (rows, events in order, jobs) and follows the real one's contract; the real ones
 // are covered by the integration tier.
 import type { BatchSummary, ScanEventBody } from '@nso/contracts';
-import type { ScanEventPublisher } from '@nso/events';
+import type { DeltaJobs, ScanEventPublisher } from '@nso/events';
 import { NmapArgumentPolicy, ScanScope } from '@nso/nmap';
 import type {
   Batch,
@@ -447,6 +447,15 @@ export class FakePublisher {
   }
 }
 
+/** The delta queue: the runs whose diff was queued, in order. */
+export class FakeDeltaJobs {
+  queued: Array<{ scanId: number; resultId: number }> = [];
+
+  async enqueue(ref: { scanId: number; resultId: number }): Promise<void> {
+    this.queued.push(ref);
+  }
+}
+
 /** A summary of a stored batch. */
 export const summary = (hostsUp = 1, openPorts = 2): BatchSummary => ({
   hosts_up: hostsUp,
@@ -464,12 +473,14 @@ export function newRunService() {
   const state = new FakeRunState();
   const queue = new FakeBatchQueue();
   const events = new FakePublisher();
+  const deltaJobs = new FakeDeltaJobs();
   const as = <T>(fake: unknown) => fake as T;
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
     as<BatchRepository>(batches),
     as<ScanRepository>(scans),
     as<ScanEventPublisher>(events),
+    as<DeltaJobs>(deltaJobs),
   );
   const reconciler = new RunReconciler(
     as<RunRepository>(runs),
@@ -490,5 +501,5 @@ export function newRunService() {
     finalizer,
     reconciler,
   );
-  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events };
+  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events, deltaJobs };
 }

@@ -1,0 +1,146 @@
+// Makes the delta report of one run: finds its baseline, diffs the two, stores the report once and announces it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EntityManager } from '@mikro-orm/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@nso/config';
+import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
+import { diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
+import { ScanEventPublisher } from '@nso/events';
+import { knexOf } from '@nso/persistence';
+import { RunLoader, type RunFacts } from './run-loader';
+
+/** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
+export const DELTA_SCANNER = { name: 'nso-delta', version: 1 } as const;
+
+export type DeltaOutcome =
+  | { kind: 'stored' | 'exists'; reportId: number; counts: DeltaReportCounts }
+  | { kind: 'skipped'; why: string };
+
+@Injectable()
+export class DeltaReportService {
+  private readonly logger = new Logger(DeltaReportService.name);
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly runs: RunLoader,
+    private readonly events: ScanEventPublisher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * The report of run `resultId` against its baseline. Skipped when the run is not completed (stopped and failed
+   * runs are not diffed) or has no baseline (the first completed run of its scan). Idempotent: the insert is
+   * ignored when the (baseline, current) report exists, so a job run twice, or re-run after the process was
+   * killed mid-job, leaves one report. The `delta_report` event goes out when this call stored a report with
+   * changes. Errors propagate (the BullMQ job is retried).
+   */
+  async generate(job: DeltaJobData): Promise<DeltaOutcome> {
+    const current = await this.runs.facts(job.resultId);
+    if (!current) return { kind: 'skipped', why: `result ${job.resultId} does not exist` };
+    if (current.status !== 'completed') {
+      return { kind: 'skipped', why: `result ${job.resultId} is ${current.status}, not completed` };
+    }
+    const baseline = await this.runs.baselineOf(current.scan_id, current.result_id);
+    if (!baseline) return { kind: 'skipped', why: `result ${job.resultId} is the first completed run` };
+    const existing = await this.find(baseline.result_id, current.result_id);
+    if (existing) return { kind: 'exists', ...existing };
+
+    this.logger.log(`diffing result ${current.result_id} against ${baseline.result_id}`);
+    const started = performance.now();
+    const [before, after] = await Promise.all([this.runs.load(baseline), this.runs.load(current)]);
+    const loaded = performance.now();
+    const delta = diffResults(before, after);
+    const diffed = performance.now();
+    const summary = summarizeDelta(delta);
+    const counts: DeltaReportCounts = {
+      new_ports_count: summary.new_ports_count,
+      closed_ports_count: summary.closed_ports_count,
+      changed_services_count: summary.changed_services_count,
+      new_hosts_count: summary.new_hosts_count,
+      removed_hosts_count: summary.removed_hosts_count,
+      has_changes: summary.has_changes,
+    };
+    const deltaData = {
+      scanner: DELTA_SCANNER,
+      baseline: runView(baseline, before),
+      current: runView(current, after),
+      delta,
+      summary,
+    };
+    if (this.config.deltaHoldMs > 0) await sleep(this.config.deltaHoldMs);
+
+    const rows: Array<{ id: number | string }> = await knexOf(this.em)('delta_reports')
+      .insert({
+        scan_id: current.scan_id,
+        baseline_result_id: baseline.result_id,
+        current_result_id: current.result_id,
+        report_type: 'delta',
+        status: 'generated',
+        ...counts,
+        delta_data: JSON.stringify(deltaData),
+        created_at: new Date(),
+      })
+      .onConflict(['baseline_result_id', 'current_result_id'])
+      .ignore()
+      .returning(['id']);
+    if (rows.length === 0) {
+      const found = await this.find(baseline.result_id, current.result_id);
+      if (!found) throw new Error(`report of ${baseline.result_id} → ${current.result_id} vanished`);
+      return { kind: 'exists', ...found };
+    }
+    const reportId = Number(rows[0].id);
+    const ms = (a: number, b: number) => Math.round(b - a);
+    this.logger.log(
+      `report ${reportId}: result ${current.result_id} against ${baseline.result_id} ` +
+        `(load ${ms(started, loaded)} ms, diff ${ms(loaded, diffed)} ms, store ${ms(diffed, performance.now())} ms)`,
+    );
+    if (counts.has_changes) {
+      await this.events.publish(
+        { scanId: current.scan_id, resultId: current.result_id },
+        {
+          event: 'delta_report',
+          scan_id: current.scan_id,
+          report_id: reportId,
+          baseline_result_id: baseline.result_id,
+          current_result_id: current.result_id,
+          summary: counts,
+        },
+      );
+    }
+    return { kind: 'stored', reportId, counts };
+  }
+
+  private async find(
+    baselineId: number,
+    currentId: number,
+  ): Promise<{ reportId: number; counts: DeltaReportCounts } | undefined> {
+    const row = await knexOf(this.em)('delta_reports')
+      .where({ baseline_result_id: baselineId, current_result_id: currentId })
+      .first();
+    if (!row) return undefined;
+    return {
+      reportId: Number(row.id),
+      counts: {
+        new_ports_count: Number(row.new_ports_count),
+        closed_ports_count: Number(row.closed_ports_count),
+        changed_services_count: Number(row.changed_services_count),
+        new_hosts_count: Number(row.new_hosts_count),
+        removed_hosts_count: Number(row.removed_hosts_count),
+        has_changes: Boolean(row.has_changes),
+      },
+    };
+  }
+}
+
+/** A run as delta_data shows it: its facts and what it looked at. */
+function runView(facts: RunFacts, run: DeltaRun) {
+  const options = scanOptionsOf(facts.nmap_flags);
+  return {
+    ...facts,
+    port_selection: options.portSpec,
+    scan_types: options.scanTypes.map((t) => `-s${t}`),
+    version_detection: options.versionDetection,
+    addresses_scanned: run.coverage.scanned.size,
+    addresses_failed: run.coverage.failed.size,
+  };
+}

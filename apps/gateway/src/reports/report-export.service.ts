@@ -1,0 +1,83 @@
+// The CSV and ZIP downloads of delta reports, streamed: a CSV is written row by row as the client reads it, and
+// a ZIP of a scan's reports loads each report only when the ZIP writer reaches its entry (yazl's lazy streams),
+// so a ZIP of 500 reports holds one report in memory at a time.
+import { Readable } from 'node:stream';
+import { EntityManager } from '@mikro-orm/core';
+import { Injectable, StreamableFile } from '@nestjs/common';
+import { deltaCsvFileName, deltaCsvStream, type CsvDeltaData, type CsvReportHeader } from '@nso/delta';
+import { DeltaReport } from '@nso/persistence';
+import { ZipFile } from 'yazl';
+import { ReportsService } from './reports.service';
+
+@Injectable()
+export class ReportExportService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly reports: ReportsService,
+  ) {}
+
+  /** `GET /api/report/{report_id}/export/csv`: 404 for another user's report. */
+  async csv(ownerId: number, reportId: number): Promise<StreamableFile> {
+    const report = await this.reports.ownReport(ownerId, reportId, true);
+    const scan = await this.reports.ownScan(ownerId, report.scan.id);
+    const stream = deltaCsvStream(headerOf(report, scan.name), report.deltaData as CsvDeltaData);
+    return new StreamableFile(stream, {
+      type: 'text/csv; charset=utf-8',
+      disposition: `attachment; filename="${deltaCsvFileName(report.createdAt, report.id)}"`,
+    });
+  }
+
+  /** `GET /api/scan/{scan_id}/export-all`: a ZIP with one CSV per report of the scan, oldest first. */
+  async zipOfScan(ownerId: number, scanId: number): Promise<StreamableFile> {
+    const scan = await this.reports.ownScan(ownerId, scanId);
+    const entries = await this.em
+      .fork()
+      .find(
+        DeltaReport,
+        { scan: scanId },
+        { fields: ['id', 'createdAt'], orderBy: { createdAt: 'asc', id: 'asc' } },
+      );
+    const zip = new ZipFile();
+    for (const entry of entries) {
+      zip.addReadStreamLazy(
+        deltaCsvFileName(entry.createdAt, entry.id),
+        { mtime: entry.createdAt },
+        (done) => {
+          this.em
+            .fork()
+            .findOne(DeltaReport, { id: entry.id })
+            .then((report) =>
+              // Deleted while the ZIP was being written: an empty entry rather than a broken archive.
+              done(
+                null,
+                report
+                  ? deltaCsvStream(headerOf(report, scan.name), report.deltaData as CsvDeltaData)
+                  : Readable.from([]),
+              ),
+            )
+            .catch((error: unknown) => done(error, undefined as never));
+        },
+      );
+    }
+    zip.end();
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 15);
+    return new StreamableFile(zip.outputStream as never, {
+      type: 'application/zip',
+      disposition: `attachment; filename="delta_reports_scan_${scanId}_${stamp}.zip"`,
+    });
+  }
+}
+
+function headerOf(
+  report: Pick<DeltaReport, 'id' | 'scan' | 'baselineResult' | 'currentResult' | 'createdAt'>,
+  scanName?: string,
+): CsvReportHeader {
+  return {
+    id: report.id,
+    scan_id: report.scan.id,
+    scan_name: scanName,
+    baseline_result_id: report.baselineResult.id,
+    current_result_id: report.currentResult.id,
+    created_at: report.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { diffResults, summarizeDelta, type DeltaRun } from './diff';
+import { scanOptionsOf } from './scan-options';
+
+type FixturePort = [string, number, string, string?, string?, string?, string?];
+interface FixtureRun {
+  flags: string[];
+  scanned: string[];
+  failed: string[];
+  hosts: Array<{ address: string; state: string; hostnames?: string[]; ports: FixturePort[] }>;
+}
+
+/** A fixture run (test/fixtures/README.md) as the delta service would load it. */
+function run(r: FixtureRun): DeltaRun {
+  return {
+    options: scanOptionsOf(r.flags),
+    coverage: { scanned: new Set(r.scanned), failed: new Set(r.failed) },
+    hosts: r.hosts.map((h) => ({
+      address: h.address,
+      state: h.state,
+      hostnames: h.hostnames,
+      ports: h.ports.map(([protocol, port, state, service, product, version, extrainfo]) => ({
+        protocol,
+        port,
+        state,
+        service,
+        product,
+        version,
+        extrainfo,
+      })),
+    })),
+  };
+}
+
+function fixture(name: string): Record<string, DeltaRun> {
+  const raw = JSON.parse(readFileSync(join(__dirname, '..', 'test', 'fixtures', `${name}.json`), 'utf8'));
+  return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, run(v as FixtureRun)]));
+}
+
+const ports = (list: Array<{ host: string; protocol?: string; port?: number }>) =>
+  list.map((p) => `${p.host} ${p.protocol}/${p.port}`);
+
+describe('diffResults', () => {
+  it('keys ports by protocol: udp/53 opening beside an open tcp/53 is an added port, udp/123 closing a removed one', () => {
+    const { baseline, current } = fixture('tcp-udp-53');
+    const delta = diffResults(baseline, current);
+    expect(ports(delta.added_ports)).toEqual(['127.0.50.1 udp/53']);
+    expect(ports(delta.removed_ports)).toEqual(['127.0.50.1 udp/123']);
+    expect(delta.removed_ports[0].state).toBe('closed');
+    expect(delta.changed_ports).toEqual([]);
+    expect(delta.comparable).toBe(true);
+  });
+
+  it('never reports gone a host whose batch failed, nor one the run did not target: they are unverified', () => {
+    const { baseline, current } = fixture('failed-batch');
+    const delta = diffResults(baseline, current);
+    expect(delta.new_down_hosts).toEqual([]);
+    expect(delta.removed_ports).toEqual([]);
+    expect(delta.unverified).toEqual([{ host: '127.0.50.3', baseline_state: 'up', reason: 'batch_failed' }]);
+    expect(summarizeDelta(delta)).toMatchObject({ has_changes: false, unverified_count: 1 });
+
+    const untargeted = diffResults(baseline, {
+      ...current,
+      coverage: { scanned: new Set(['127.0.50.1']), failed: new Set() },
+    });
+    expect(untargeted.unverified).toEqual([
+      { host: '127.0.50.3', baseline_state: 'up', reason: 'not_targeted' },
+    ]);
+  });
+
+  it('with a narrowed port list, a port left out is unverified and the runs are flagged not comparable', () => {
+    const { baseline, current } = fixture('narrowed-ports');
+    const delta = diffResults(baseline, current);
+    expect(ports(delta.removed_ports)).toEqual(['127.0.50.1 tcp/80']);
+    expect(delta.unverified).toEqual([
+      {
+        host: '127.0.50.1',
+        protocol: 'tcp',
+        port: 443,
+        baseline_state: 'open',
+        reason: 'port_not_scanned',
+      },
+    ]);
+    expect(delta.comparable).toBe(false);
+    expect(delta.differences).toEqual([{ option: 'ports', baseline: 'tcp:22,80,443', current: 'tcp:22,80' }]);
+  });
+
+  it('with a changed option set (scan type and -sV), says so and does not call the new version text a change', () => {
+    const { baseline, current } = fixture('changed-options');
+    const delta = diffResults(baseline, current);
+    expect(delta.comparable).toBe(false);
+    expect(delta.differences).toEqual([
+      { option: 'scan_types', baseline: '-sS', current: '-sT' },
+      { option: 'version_detection', baseline: 'none', current: '-sV' },
+    ]);
+    expect(delta.changed_ports).toEqual([]);
+    expect(summarizeDelta(delta).has_changes).toBe(false);
+  });
+
+  it('does not count open|filtered as open: open|filtered → open is added, open → open|filtered unverified', () => {
+    const { baseline, current } = fixture('open-filtered');
+    const delta = diffResults(baseline, current);
+    expect(ports(delta.added_ports)).toEqual(['127.0.50.1 udp/161']);
+    expect(delta.removed_ports).toEqual([]);
+    expect(delta.unverified).toEqual([
+      {
+        host: '127.0.50.1',
+        protocol: 'udp',
+        port: 123,
+        baseline_state: 'open',
+        current_state: 'open|filtered',
+        reason: 'state_ambiguous',
+      },
+    ]);
+  });
+
+  it('reports hosts that appear and vanish with their ports, and service changes with before and after', () => {
+    const { baseline, current } = fixture('hosts-appear-vanish');
+    const delta = diffResults(baseline, current);
+    expect(delta.new_up_hosts).toEqual([{ host: '127.0.50.2', hostnames: [], open_ports: 1 }]);
+    expect(delta.new_down_hosts).toEqual([{ host: '127.0.50.3', hostnames: [], open_ports: 1 }]);
+    expect(ports(delta.added_ports)).toEqual(['127.0.50.1 tcp/8080', '127.0.50.2 tcp/22']);
+    expect(ports(delta.removed_ports)).toEqual(['127.0.50.1 tcp/80', '127.0.50.3 tcp/443']);
+    expect(delta.changed_ports).toEqual([
+      {
+        host: '127.0.50.1',
+        protocol: 'tcp',
+        port: 22,
+        changed: ['version'],
+        before: { state: 'open', service: 'ssh', product: 'OpenSSH', version: '8.9p1', extrainfo: null },
+        after: { state: 'open', service: 'ssh', product: 'OpenSSH', version: '9.2p1', extrainfo: null },
+      },
+    ]);
+    // 127.0.50.4 was not a target of the current run: not reported down.
+    expect(delta.unverified).toEqual([{ host: '127.0.50.4', baseline_state: 'up', reason: 'not_targeted' }]);
+    expect(summarizeDelta(delta)).toEqual({
+      new_ports_count: 2,
+      closed_ports_count: 2,
+      changed_services_count: 1,
+      new_hosts_count: 1,
+      removed_hosts_count: 1,
+      unverified_count: 1,
+      has_changes: true,
+    });
+  });
+
+  it('with the same top-N selection a vanished port is removed; after switching to -F it is unverified', () => {
+    const { baseline, current, current_fast } = fixture('top-ports');
+    expect(ports(diffResults(baseline, current).removed_ports)).toEqual(['127.0.50.1 tcp/8443']);
+    const fast = diffResults(baseline, current_fast);
+    expect(fast.removed_ports).toEqual([]);
+    expect(fast.unverified).toEqual([
+      expect.objectContaining({ port: 8443, reason: 'port_coverage_unknown' }),
+    ]);
+    expect(fast.differences).toEqual([{ option: 'ports', baseline: 'tcp:top 1000', current: 'tcp:top 100' }]);
+  });
+
+  it('reports nothing for identical runs', () => {
+    const { baseline } = fixture('hosts-appear-vanish');
+    const delta = diffResults(baseline, baseline);
+    expect(summarizeDelta(delta)).toMatchObject({ has_changes: false, unverified_count: 0 });
+    expect(delta.comparable).toBe(true);
+  });
+});
+
+describe('scanOptionsOf', () => {
+  it.each([
+    [[], 'tcp:top 1000', ['S']],
+    [['-F'], 'tcp:top 100', ['S']],
+    [['--top-ports=20', '-sT'], 'tcp:top 20', ['T']],
+    [['--top-ports', '20'], 'tcp:top 20', ['S']],
+    [['-p', '22,80'], 'tcp:22,80', ['S']],
+    [['-sSU', '-pT:22,U:53'], 'tcp:22 udp:53', ['S', 'U']],
+    [['-sS', '-sU', '-p53'], 'tcp:53 udp:53', ['S', 'U']],
+    [['-p-'], 'tcp:1-65535', ['S']],
+    [['-sn'], 'none', []],
+    [['--exclude-ports=22'], 'tcp:unknown', ['S']],
+  ])('%j → %s', (flags, spec, types) => {
+    const options = scanOptionsOf(flags);
+    expect(options.portSpec).toBe(spec);
+    expect(options.scanTypes).toEqual(types);
+  });
+
+  it('sees -sV alone and combined', () => {
+    expect(scanOptionsOf(['-sV']).versionDetection).toBe(true);
+    expect(scanOptionsOf(['-sTV']).versionDetection).toBe(true);
+    expect(scanOptionsOf(['-sT']).versionDetection).toBe(false);
+  });
+});

@@ -1,0 +1,4 @@
+// @nso/delta: the coverage-aware diff of two runs and its CSV rendering. Pure functions, no Nest.
+export * from './scan-options';
+export * from './diff';
+export * from './csv';

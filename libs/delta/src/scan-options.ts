@@ -1,0 +1,181 @@
+// What a run looked at, read from its nmap options: which protocols and ports it scanned, and the options that
+// decide whether two runs can be compared at all. nmap's own defaults (SYN/connect scan of the top 1,000 TCP
+// ports) apply when an option is absent. Works on the normalised flags the gateway stores (`-p22,80`,
+// `--top-ports=100`, one `-sX` per scan type) and on their raw forms (`-p 22`, `--top-ports 100`, `-sSU`).
+
+export type ScannedProtocol = 'tcp' | 'udp' | 'sctp' | 'ip';
+
+/** Inclusive port ranges of one protocol, sorted and merged. */
+export type PortRanges = ReadonlyArray<readonly [number, number]>;
+
+/**
+ * The ports a run scanned. `explicit`: exactly these ranges per protocol (from `-p`). `top`: nmap's N most
+ * common ports of each scanned protocol (`-F` is 100, the default 1,000, `--top-ports N`) — which ports those are
+ * depends on the nmap-services file of the scanner, so the list is not known here. `unknown`: options that pick
+ * ports by ratio or exclude some (`--port-ratio`, `--exclude-ports`). `none`: no port scan (`-sn`, `-sL`).
+ */
+export type PortCoverage =
+  | { kind: 'explicit'; ranges: Partial<Record<ScannedProtocol, PortRanges>> }
+  | { kind: 'top'; count: number; protocols: ScannedProtocol[] }
+  | { kind: 'unknown'; protocols: ScannedProtocol[]; why: string }
+  | { kind: 'none' };
+
+/** The options of a run that change what a diff can say. */
+export interface ScanOptions {
+  /** Scan types as nmap letters, sorted: `['S']`, `['T', 'U']`; `[]` when no port scan runs. */
+  scanTypes: string[];
+  /** `-sV` (service/version detection). */
+  versionDetection: boolean;
+  /** A canonical text of the port selection: `tcp:22,80`, `top:1000`, `none`, ... */
+  portSpec: string;
+  ports: PortCoverage;
+}
+
+const TCP_TYPES = new Set(['S', 'T', 'A', 'W', 'M', 'N', 'F', 'X']);
+const NO_PORT_SCAN = new Set(['n', 'L']);
+
+function protocolsOf(types: readonly string[]): ScannedProtocol[] {
+  const protocols = new Set<ScannedProtocol>();
+  for (const t of types) {
+    if (TCP_TYPES.has(t)) protocols.add('tcp');
+    else if (t === 'U') protocols.add('udp');
+    else if (t === 'Y' || t === 'Z') protocols.add('sctp');
+    else if (t === 'O') protocols.add('ip');
+  }
+  return [...protocols].sort();
+}
+
+/**
+ * nmap_flags → ScanOptions. Never throws: an option it does not know is ignored (the gateway's allow-list decides
+ * what can appear), and a port selection it cannot enumerate is `top` or `unknown`, never guessed.
+ */
+export function scanOptionsOf(flags: readonly string[]): ScanOptions {
+  const types = new Set<string>();
+  let noPortScan = false;
+  let portList: string | undefined;
+  let top: number | undefined;
+  let fast = false;
+  let unknownWhy: string | undefined;
+  for (let i = 0; i < flags.length; i++) {
+    const item = flags[i];
+    const next = (): string | undefined => flags[++i];
+    if (item === '--') break;
+    if (/^-s[A-Za-z]+$/.test(item)) {
+      for (const letter of item.slice(2)) {
+        if (letter === 'V') continue;
+        if (NO_PORT_SCAN.has(letter)) noPortScan = true;
+        else types.add(letter);
+      }
+    } else if (item === '-p') {
+      portList = next();
+    } else if (item.startsWith('-p') && item.length > 2) {
+      portList = item.slice(2);
+    } else if (item === '-F') {
+      fast = true;
+    } else if (item.startsWith('--top-ports')) {
+      const value = item.includes('=') ? item.slice(item.indexOf('=') + 1) : next();
+      top = Number(value);
+    } else if (item.startsWith('--port-ratio')) {
+      unknownWhy = '--port-ratio picks ports from the scanner’s nmap-services file';
+      if (!item.includes('=')) i++;
+    } else if (item.startsWith('--exclude-ports')) {
+      unknownWhy = '--exclude-ports is not followed through';
+      if (!item.includes('=')) i++;
+    }
+  }
+  const versionDetection = flags.some((f) => /^-s[A-Za-z]*V[A-Za-z]*$/.test(f));
+  // nmap's default scan type is SYN when it may send raw packets, connect otherwise: both are TCP.
+  if (types.size === 0 && !noPortScan) types.add('S');
+  const scanTypes = noPortScan && types.size === 0 ? [] : [...types].sort();
+  const protocols = protocolsOf(scanTypes);
+  let ports: PortCoverage;
+  if (scanTypes.length === 0) ports = { kind: 'none' };
+  else if (portList !== undefined) ports = explicitPorts(portList, protocols);
+  else if (unknownWhy) ports = { kind: 'unknown', protocols, why: unknownWhy };
+  else ports = { kind: 'top', count: top ?? (fast ? 100 : 1000), protocols };
+  return { scanTypes, versionDetection, portSpec: portSpecText(ports), ports };
+}
+
+/** `-p` value → ranges per protocol. Unprefixed items apply to every scanned protocol, as nmap applies them. */
+function explicitPorts(list: string, protocols: readonly ScannedProtocol[]): PortCoverage {
+  const raw: Partial<Record<ScannedProtocol, Array<[number, number]>>> = {};
+  let current: ScannedProtocol[] | undefined;
+  const prefixes: Record<string, ScannedProtocol> = { T: 'tcp', U: 'udp', S: 'sctp', P: 'ip' };
+  for (const piece of list.split(',')) {
+    let item = piece;
+    const prefixed = /^([TUSP]):(.*)$/.exec(item);
+    if (prefixed) {
+      current = [prefixes[prefixed[1]]];
+      item = prefixed[2];
+    }
+    const max = current?.[0] === 'ip' || (!current && protocols.includes('ip')) ? 255 : 65535;
+    const m = /^(\d*)(-?)(\d*)$/.exec(item);
+    if (!m || item === '') {
+      return {
+        kind: 'unknown',
+        protocols: [...protocols],
+        why: `port list ${JSON.stringify(list)} not understood`,
+      };
+    }
+    const lo = m[1] === '' ? (m[2] ? 1 : NaN) : Number(m[1]);
+    const hi = m[3] === '' ? (m[2] ? max : lo) : Number(m[3]);
+    for (const protocol of current ?? protocols) {
+      // A prefixed list only counts for protocols the run actually scanned (nmap ignores U: without -sU).
+      if (!protocols.includes(protocol)) continue;
+      (raw[protocol] ??= []).push([lo, hi]);
+    }
+  }
+  const ranges: Partial<Record<ScannedProtocol, PortRanges>> = {};
+  for (const protocol of Object.keys(raw) as ScannedProtocol[])
+    ranges[protocol] = mergeRanges(raw[protocol]!);
+  return { kind: 'explicit', ranges };
+}
+
+function mergeRanges(ranges: Array<[number, number]>): PortRanges {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [lo, hi] of sorted) {
+    const last = out[out.length - 1];
+    if (last && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
+
+function portSpecText(ports: PortCoverage): string {
+  switch (ports.kind) {
+    case 'none':
+      return 'none';
+    case 'top':
+      return `${ports.protocols.join('+')}:top ${ports.count}`;
+    case 'unknown':
+      return `${ports.protocols.join('+')}:unknown`;
+    case 'explicit':
+      return (Object.keys(ports.ranges) as ScannedProtocol[])
+        .sort()
+        .map(
+          (p) =>
+            `${p}:${ports.ranges[p]!.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',')}`,
+        )
+        .join(' ');
+  }
+}
+
+/**
+ * Whether a run with these options looked at protocol/port: `true`, `false`, or `undefined` when it cannot be
+ * told (top-N lists, unknown selections).
+ */
+export function portScanned(options: ScanOptions, protocol: string, port: number): boolean | undefined {
+  const ports = options.ports;
+  switch (ports.kind) {
+    case 'none':
+      return false;
+    case 'top':
+    case 'unknown':
+      return ports.protocols.includes(protocol as ScannedProtocol) ? undefined : false;
+    case 'explicit': {
+      const ranges = ports.ranges[protocol as ScannedProtocol];
+      return ranges ? ranges.some(([lo, hi]) => port >= lo && port <= hi) : false;
+    }
+  }
+}
