@@ -156,6 +156,23 @@ describe('diffResults', () => {
     expect(fast.differences).toEqual([{ option: 'ports', baseline: 'tcp:top 1000', current: 'tcp:top 100' }]);
   });
 
+  it('does not call a port whose name went from nmap’s "unknown" to no name (or back) a changed service', () => {
+    const { baseline } = fixture('narrowed-ports');
+    const named = (service: string | undefined): DeltaRun => ({
+      ...baseline,
+      hosts: [
+        {
+          address: '127.0.50.1',
+          state: 'up',
+          ports: [{ protocol: 'tcp', port: 32799, state: 'open', service }],
+        },
+      ],
+    });
+    expect(diffResults(named('unknown'), named(undefined)).changed_ports).toEqual([]);
+    expect(diffResults(named(undefined), named('unknown')).changed_ports).toEqual([]);
+    expect(diffResults(named('unknown'), named('http')).changed_ports).toHaveLength(1);
+  });
+
   it('reports nothing for identical runs', () => {
     const { baseline } = fixture('hosts-appear-vanish');
     const delta = diffResults(baseline, baseline);

@@ -155,8 +155,17 @@ const hostChange = (h: DeltaHostInput): HostChange => ({
   open_ports: h.ports.filter(isOpen).length,
 });
 
+/**
+ * A port's value of a service field for comparison. nmap names a port `unknown` when its services table has no
+ * name for it, and some files omit the name instead: both mean no name.
+ */
+const serviceValue = (p: DeltaPortInput, field: (typeof SERVICE_FIELDS)[number]): string | null => {
+  const value = p[field] ?? null;
+  return field === 'service' && value === 'unknown' ? null : value;
+};
+
 const sameService = (a: DeltaPortInput, b: DeltaPortInput): boolean =>
-  (a.service ?? null) === (b.service ?? null) &&
+  serviceValue(a, 'service') === serviceValue(b, 'service') &&
   (a.product ?? null) === (b.product ?? null) &&
   (a.version ?? null) === (b.version ?? null) &&
   (a.extrainfo ?? null) === (b.extrainfo ?? null);
@@ -264,7 +273,7 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
           host: now.address,
           protocol: p.protocol,
           port: p.port,
-          changed: SERVICE_FIELDS.filter((f) => (p[f] ?? null) !== (old![f] ?? null)),
+          changed: SERVICE_FIELDS.filter((f) => serviceValue(p, f) !== serviceValue(old!, f)),
           before: fields(old!),
           after: fields(p),
         });
