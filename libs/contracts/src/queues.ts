@@ -2,8 +2,19 @@
 // FROZEN: queue names, job names and payload fields are stored in Redis by running deployments; rename none of
 // them, and add payload fields only as optional ones.
 
-/** The shared pool every approved worker consumes. */
+/**
+ * The shared batch queue of releases before delegation. No run puts batches on it any more (each worker pool has
+ * its own, clientBatchQueueName); kept registered so that its name stays taken and its depth can be read.
+ */
 export const BATCH_QUEUE = 'scan-batches';
+
+/**
+ * The batch queue of one worker pool (scanner client `clientId`): `scan-batches.<clientId>`. Only the pool's
+ * workers (WORKER_CLIENT_ID) consume it; runs delegated to the pool put their batches there. A client id may hold
+ * characters BullMQ keys must not (`:`), so the id is URI-encoded (`scan-batches.aa%3Abb`).
+ */
+export const clientBatchQueueName = (clientId: string): string =>
+  `${BATCH_QUEUE}.${encodeURIComponent(clientId)}`;
 /** Runs whose results are complete and ready to diff. */
 export const DELTA_QUEUE = 'delta-reports';
 /** Housekeeping the workers share: one job scheduler reconciles queued and running runs with Redis. */

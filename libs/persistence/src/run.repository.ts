@@ -20,6 +20,10 @@ interface RunSettingsInput {
   concurrency: number;
   targetsTotal: number;
   batchesTotal: number;
+  /** The run's parts by scanner client (ScanResult.delegation). */
+  delegation: Array<{ clients: string[]; ranges: string[] }>;
+  /** Addresses no client covered (ScanResult.unassignedTargets). */
+  unassignedTargets: string[];
 }
 
 /** POST /api/scans/start: the one-off scan and its run. */
@@ -93,6 +97,8 @@ export class RunRepository {
           nmap_flags: nmapFlags,
           targets,
           resolved_names: json(input.resolvedNames),
+          delegation: json(input.delegation),
+          unassigned_targets: json(input.unassignedTargets),
           ...settings,
           targets_total: input.targetsTotal,
           batches_total: input.batchesTotal,
@@ -120,6 +126,8 @@ export class RunRepository {
           nmap_flags: json(input.nmapFlags),
           targets: json(input.targets),
           resolved_names: json(input.resolvedNames),
+          delegation: json(input.delegation),
+          unassigned_targets: json(input.unassignedTargets),
           runner: input.runner,
           chunk_size: input.chunkSize,
           concurrency: input.concurrency,

@@ -1,19 +1,22 @@
 import type { AppConfig } from '@nso/config';
 import type { BatchJobData } from '@nso/contracts';
-import { BatchBullQueue, BatchQueue, RunPlan, runPlanOf } from './batch-queue';
+import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
+import { ClientBatchQueues } from './client-batch-queues';
 
-/** A queue that records what it was given (addBulk is the only call enqueue makes). */
+/** The pools' queues, recording what each was given (addBulk is the only call enqueue makes). */
 function recordingQueue(): {
-  queue: BatchBullQueue;
-  jobs: Array<{ data: BatchJobData; opts: { jobId?: string } }>;
+  queue: ClientBatchQueues;
+  jobs: Array<{ client: string; data: BatchJobData; opts: { jobId?: string } }>;
 } {
-  const jobs: Array<{ data: BatchJobData; opts: { jobId?: string } }> = [];
+  const jobs: Array<{ client: string; data: BatchJobData; opts: { jobId?: string } }> = [];
   const queue = {
-    addBulk: async (bulk: typeof jobs) => {
-      jobs.push(...bulk);
-      return [];
-    },
-  } as unknown as BatchBullQueue;
+    queue: (client: string) => ({
+      addBulk: async (bulk: Array<{ data: BatchJobData; opts: { jobId?: string } }>) => {
+        jobs.push(...bulk.map((job) => ({ client, ...job })));
+        return [];
+      },
+    }),
+  } as unknown as ClientBatchQueues;
   return { queue, jobs };
 }
 
@@ -26,6 +29,7 @@ const plan = (fields: Partial<RunPlan>): RunPlan => ({
   resolvedNames: {},
   chunkSize: 1,
   nmapFlags: ['-sT'],
+  delegation: [{ clients: ['local'], ranges: ['127.0.0.0/8'] }],
   ...fields,
 });
 
@@ -53,6 +57,22 @@ describe('BatchQueue.enqueue', () => {
     expect(jobs[0].data.targets.at(-1)).toBe('127.255.255.255');
   });
 
+  it('puts each batch on the queue of the pool it is delegated to, numbered over the parts', async () => {
+    const { queue, jobs } = recordingQueue();
+    const batches = new BatchQueue(queue, config);
+    const delegation = [
+      { clients: ['site-a'], ranges: ['127.0.50.0/25'] },
+      { clients: ['site-b', 'site-c'], ranges: ['127.0.50.128/25'] },
+    ];
+    await batches.enqueue(plan({ targets: ['127.0.50.0/24'], chunkSize: 64, delegation }), [1, 2, 3, 4]);
+    expect(jobs.map((j) => [j.client, j.opts.jobId, j.data.targets[0]])).toEqual([
+      ['site-a', 'r7-b1', '127.0.50.0'],
+      ['site-a', 'r7-b2', '127.0.50.64'],
+      ['site-b', 'r7-b3', '127.0.50.128'],
+      ['site-c', 'r7-b4', '127.0.50.192'],
+    ]);
+  });
+
   it('never resolves a name itself: a run without its resolution is refused', async () => {
     const batches = new BatchQueue(recordingQueue().queue, config);
     await expect(batches.enqueue(plan({ resultId: 8, targets: ['localhost'] }), [1])).rejects.toThrow(
@@ -69,6 +89,7 @@ describe('BatchQueue.enqueue', () => {
       resolvedNames: {},
       chunkSize: 4,
       nmapFlags: ['-sT'],
+      delegation: null,
     });
   });
 });

@@ -1,15 +1,14 @@
-// The producer side of the shared batch queue: puts a run's batches on it, withdraws them, and tells whether one
-// is still pending. Job ids are derived from (run, batch), so adding the same batch twice is a no-op and a stop
-// can find the jobs it must withdraw.
-import { InjectQueue } from '@nestjs/bullmq';
+// The producer side of the worker pools' batch queues: puts each batch of a run on the queue of the pool it is
+// delegated to, withdraws them, and tells whether one is still pending. Job ids are derived from (run, batch), so
+// adding the same batch twice is a no-op and a stop can find the jobs it must withdraw.
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BATCH_JOB, BATCH_QUEUE, batchJobId, JobOf } from '@nso/contracts';
+import { BATCH_JOB, batchJobId } from '@nso/contracts';
 import { parseTargets, ResolvedNames, TargetSet } from '@nso/nmap';
-import { Queue } from 'bullmq';
+import { ClientBatchQueues } from './client-batch-queues';
+import { DelegatedBatches, DelegationPart } from './delegation';
 
-/** BATCH_QUEUE as BullMQ sees it: jobs named BATCH_JOB carrying its payload (JobPayloads). */
-export type BatchBullQueue = Queue<JobOf<typeof BATCH_JOB>, unknown, typeof BATCH_JOB>;
+export type { BatchBullQueue } from './client-batch-queues';
 
 /** Job states in which a batch will still run without help. */
 const PENDING_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -25,6 +24,8 @@ export interface RunPlan {
   resolvedNames: ResolvedNames;
   chunkSize: number;
   nmapFlags: string[];
+  /** Which clients scan which addresses (delegation.ts); null for a run stored before delegation. */
+  delegation: DelegationPart[] | null;
 }
 
 /** The plan of a stored run (a ScanResult row's fields). */
@@ -35,6 +36,7 @@ export function runPlanOf(
     resolvedNames: ResolvedNames | null;
     chunkSize: number;
     nmapFlags: string[];
+    delegation?: DelegationPart[] | null;
   },
 ): RunPlan {
   return {
@@ -43,71 +45,77 @@ export function runPlanOf(
     resolvedNames: result.resolvedNames ?? {},
     chunkSize: result.chunkSize,
     nmapFlags: result.nmapFlags,
+    delegation: result.delegation ?? null,
   };
 }
 
 /**
- * Target sets of the runs this process cut batches for lately (a run enqueues a batch per finished batch); at
+ * Batch cuts of the runs this process enqueued batches for lately (a run enqueues a batch per finished batch); at
  * most MAX_TARGET_INTERVALS intervals each.
  */
-const SET_CACHE_SIZE = 8;
+const CUT_CACHE_SIZE = 8;
 
 @Injectable()
 export class BatchQueue {
-  private readonly sets = new Map<number, TargetSet>();
+  private readonly cuts = new Map<number, DelegatedBatches>();
 
   constructor(
-    @InjectQueue(BATCH_QUEUE) private readonly queue: BatchBullQueue,
+    private readonly queues: ClientBatchQueues,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
-   * Cuts batches `seqs` out of the run's addresses and queues them. The run's targets are normalised into
-   * disjoint address intervals (TargetSet), so each address is in exactly one batch; batch k is addresses
-   * (k-1)·chunkSize … k·chunkSize − 1 in ascending order, cut arithmetically (a /8 is never expanded).
+   * Cuts batches `seqs` out of the run's addresses and queues each on the queue of the worker pool it is
+   * delegated to. The run's targets are normalised into disjoint address intervals (TargetSet) and split by its
+   * delegation into parts cut one after the other (DelegatedBatches), so each address is in exactly one batch,
+   * cut arithmetically (a /8 is never expanded).
    */
   async enqueue(run: RunPlan, seqs: number[]): Promise<void> {
     if (seqs.length === 0) return;
-    const set = this.targetSet(run);
-    await this.queue.addBulk(
-      seqs.map((batchSeq) => {
-        const targets = set.slice((batchSeq - 1) * run.chunkSize, run.chunkSize);
-        return {
-          name: BATCH_JOB,
-          data: {
-            scanId: run.scanId,
-            resultId: run.resultId,
-            batchSeq,
-            targets,
-            hostnames: set.namesFor(targets),
-            nmapFlags: run.nmapFlags,
-          },
-          opts: {
-            jobId: batchJobId(run.resultId, batchSeq),
-            attempts: this.config.batchAttempts,
-            backoff: { type: 'exponential', delay: 1000 },
-            removeOnComplete: { count: this.config.jobRetentionCount },
-            removeOnFail: { count: this.config.jobRetentionCount },
-          },
-        };
-      }),
-    );
+    const cut = this.cutOf(run);
+    const byClient = new Map<string, Parameters<ReturnType<ClientBatchQueues['queue']>['addBulk']>[0]>();
+    for (const batchSeq of seqs) {
+      const { clientId, targets, hostnames } = cut.batch(batchSeq);
+      const jobs = byClient.get(clientId) ?? [];
+      jobs.push({
+        name: BATCH_JOB,
+        data: {
+          scanId: run.scanId,
+          resultId: run.resultId,
+          batchSeq,
+          targets,
+          hostnames,
+          nmapFlags: run.nmapFlags,
+        },
+        opts: {
+          jobId: batchJobId(run.resultId, batchSeq),
+          attempts: this.config.batchAttempts,
+          backoff: { type: 'exponential', delay: 1000 },
+          removeOnComplete: { count: this.config.jobRetentionCount },
+          removeOnFail: { count: this.config.jobRetentionCount },
+        },
+      });
+      byClient.set(clientId, jobs);
+    }
+    for (const [clientId, jobs] of byClient) await this.queues.queue(clientId).addBulk(jobs);
   }
 
-  private targetSet(run: RunPlan): TargetSet {
-    const cached = this.sets.get(run.resultId);
+  /** The run's batches as cut by its delegation (batch count, client and addresses of each). */
+  cutOf(run: RunPlan): DelegatedBatches {
+    const cached = this.cuts.get(run.resultId);
     if (cached) return cached;
     const set = TargetSet.build(parseTargets(run.targets), run.nmapFlags, run.resolvedNames);
-    if (this.sets.size >= SET_CACHE_SIZE) this.sets.delete(this.sets.keys().next().value as number);
-    this.sets.set(run.resultId, set);
-    return set;
+    const cut = new DelegatedBatches(set, run.delegation, run.chunkSize);
+    if (this.cuts.size >= CUT_CACHE_SIZE) this.cuts.delete(this.cuts.keys().next().value as number);
+    this.cuts.set(run.resultId, cut);
+    return cut;
   }
 
   /** Withdraws the batches of a run that no worker has taken yet; running ones are stopped by the workers. */
-  async withdraw(resultId: number, seqs: number[]): Promise<number> {
+  async withdraw(run: RunPlan, seqs: number[]): Promise<number> {
     let removed = 0;
     for (const seq of seqs) {
-      const job = await this.queue.getJob(batchJobId(resultId, seq));
+      const job = await this.jobOf(run, seq);
       if (!job) continue;
       const state = await job.getState();
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
@@ -127,15 +135,20 @@ export class BatchQueue {
    */
   async requeue(run: RunPlan, seqs: number[]): Promise<void> {
     for (const seq of seqs) {
-      const job = await this.queue.getJob(batchJobId(run.resultId, seq));
+      const job = await this.jobOf(run, seq);
       if (job && !PENDING_JOB_STATES.has(await job.getState())) await job.remove().catch(() => undefined);
     }
     await this.enqueue(run, seqs);
   }
 
   /** Whether the batch's job is still to run, or running: waiting, active, delayed or prioritized. */
-  async isPending(resultId: number, seq: number): Promise<boolean> {
-    const job = await this.queue.getJob(batchJobId(resultId, seq));
+  async isPending(run: RunPlan, seq: number): Promise<boolean> {
+    const job = await this.jobOf(run, seq);
     return job !== undefined && PENDING_JOB_STATES.has(await job.getState());
+  }
+
+  private async jobOf(run: RunPlan, seq: number) {
+    const clientId = this.cutOf(run).clientOf(seq);
+    return this.queues.queue(clientId).getJob(batchJobId(run.resultId, seq));
   }
 }

@@ -20,3 +20,17 @@ export class QueueUnavailableError extends Error {
     super('The queue is not available; try again');
   }
 }
+
+/**
+ * No approved, online scanner client covers any of the run's addresses (docs/clients.md, delegation): nothing is
+ * started or stored. `targets` names them as CIDRs (a single address bare).
+ */
+export class NoCoveringClientError extends Error {
+  override readonly name = 'NoCoveringClientError';
+
+  constructor(readonly targets: string[]) {
+    const listed =
+      targets.slice(0, 20).join(', ') + (targets.length > 20 ? ` and ${targets.length - 20} more` : '');
+    super(`No approved, online scanner client covers the targets: ${listed}`);
+  }
+}

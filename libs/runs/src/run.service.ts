@@ -2,7 +2,8 @@
 // schedule), stop, and what happens to each of its batches (started, completed, failed, stopped), which moves the
 // run's window on and ends it after its last batch. Controllers and processors turn their input into these
 // commands; the tables, the queue, the run state in Redis and the events are reached through small injectables.
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BatchSummary, ScanEventBody } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import {
@@ -19,6 +20,7 @@ import {
   BatchResultInput,
   BatchStart,
   BatchStartInput,
+  ClientRepository,
   type FireInput,
   RunRepository,
   RunTrigger,
@@ -27,10 +29,11 @@ import {
   type ScanRunner,
 } from '@nso/persistence';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
+import { DelegatedBatches, delegateTargets, DelegationPart } from './delegation';
 import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
-import { QueueUnavailableError, RunActiveError } from './run.errors';
+import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from './run.errors';
 
 /** How a run is cut and driven: seed 000's settings. */
 export interface RunSettings {
@@ -82,8 +85,13 @@ export interface BatchFailedCommand {
 export interface StartedRun {
   scanId: number;
   resultId: number;
+  /** Addresses delegated to clients (the ones this run scans). */
   targetsTotal: number;
   batchesTotal: number;
+  /** How many clients got at least one batch. */
+  clientsTriggered: number;
+  /** Addresses no client covers, as CIDRs (a single address bare): not scanned by this run. */
+  unassignedTargets: string[];
 }
 
 /** What validation of a run's settings yields: what the run stores and how its batches are cut. */
@@ -92,6 +100,9 @@ interface PreparedRun {
   resolvedNames: ResolvedNames;
   targetsTotal: number;
   batchesTotal: number;
+  delegation: DelegationPart[];
+  unassignedTargets: string[];
+  clientsTriggered: number;
 }
 
 @Injectable()
@@ -109,12 +120,15 @@ export class RunService {
     private readonly events: ScanEventPublisher,
     private readonly finalizer: RunFinalizer,
     private readonly reconciler: RunReconciler,
+    private readonly clients: ClientRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
    * Validates the settings (policy, targets, scope; host names resolved here, once), stores the scan and its
-   * queued run in one transaction, and enqueues the first window of batches. Throws NmapPolicyError,
-   * TargetError or ScopeError (nothing stored), or QueueUnavailableError (the run is stored as failed).
+   * queued run in one transaction, and enqueues the first window of batches, each on the queue of the client it
+   * is delegated to (delegateTargets). Throws NmapPolicyError, TargetError, ScopeError or NoCoveringClientError
+   * (nothing stored), or QueueUnavailableError (the run is stored as failed).
    */
   async startOneOff(command: StartOneOffCommand): Promise<StartedRun> {
     const prepared = await this.prepare(command);
@@ -130,9 +144,11 @@ export class RunService {
       concurrency: command.concurrency,
       targetsTotal: prepared.targetsTotal,
       batchesTotal: prepared.batchesTotal,
+      delegation: prepared.delegation,
+      unassignedTargets: prepared.unassignedTargets,
     });
     await this.enqueueFirstWindow({ scanId, resultId }, command, prepared);
-    return { scanId, resultId, targetsTotal: prepared.targetsTotal, batchesTotal: prepared.batchesTotal };
+    return startedRun({ scanId, resultId }, prepared);
   }
 
   /**
@@ -169,15 +185,12 @@ export class RunService {
         concurrency: settings.concurrency,
         targetsTotal: prepared.targetsTotal,
         batchesTotal: prepared.batchesTotal,
+        delegation: prepared.delegation,
+        unassignedTargets: prepared.unassignedTargets,
         fire: command.fire,
       });
       await this.enqueueFirstWindow({ scanId: scan.id, resultId }, settings, prepared);
-      return {
-        scanId: scan.id,
-        resultId,
-        targetsTotal: prepared.targetsTotal,
-        batchesTotal: prepared.batchesTotal,
-      };
+      return startedRun({ scanId: scan.id, resultId }, prepared);
     } finally {
       await release();
     }
@@ -192,7 +205,7 @@ export class RunService {
     const active = await this.runs.findActive(scanId);
     for (const result of active) {
       const inflight = await this.state.stop(result.id);
-      await this.queue.withdraw(result.id, inflight);
+      await this.queue.withdraw(runPlanOf({ scanId, resultId: result.id }, result), inflight);
       await this.state.announceStop(scanId, result.id);
       await this.batches.stopAllOfRun(result.id);
       await this.finalizer.stop({ scanId, resultId: result.id });
@@ -299,21 +312,44 @@ export class RunService {
     const specs = parseTargets(settings.targets);
     const resolvedNames = await resolveTargets(specs, flags, this.scope);
     // Each address once: overlapping targets and names resolving to listed addresses are merged.
-    const targetsTotal = TargetSet.build(specs, flags, resolvedNames).count;
-    return { flags, resolvedNames, targetsTotal, batchesTotal: Math.ceil(targetsTotal / settings.chunkSize) };
+    const set = TargetSet.build(specs, flags, resolvedNames);
+    // Worker pools only: HTTP agents do not take work yet.
+    const clients = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
+      'pool',
+    ]);
+    const { parts, unassigned } = delegateTargets(set, clients);
+    if (parts.length === 0) throw new NoCoveringClientError(unassigned);
+    const cut = new DelegatedBatches(set, parts, settings.chunkSize);
+    return {
+      flags,
+      resolvedNames,
+      targetsTotal: cut.targets,
+      batchesTotal: cut.total,
+      delegation: parts,
+      unassignedTargets: unassigned,
+      clientsTriggered: cut.clientsTriggered().length,
+    };
   }
 
   private async enqueueFirstWindow(ref: RunRef, settings: RunSettings, prepared: PreparedRun): Promise<void> {
     try {
       // The scan's seq counter exists before any worker publishes (see ScanEventPublisher.ensureCounter).
       await this.events.ensureCounter(ref.scanId);
-      const plan = {
+      const plan: RunPlan = {
         ...ref,
         targets: settings.targets,
         resolvedNames: prepared.resolvedNames,
         chunkSize: settings.chunkSize,
         nmapFlags: prepared.flags,
+        delegation: prepared.delegation,
       };
+      if (prepared.unassignedTargets.length > 0) {
+        await this.events.publish(ref, {
+          event: 'targets_unassigned',
+          targets: prepared.unassignedTargets,
+          clients_triggered: prepared.clientsTriggered,
+        });
+      }
       await this.queue.enqueue(
         plan,
         await this.state.start(ref.resultId, prepared.batchesTotal, settings.concurrency),
@@ -327,4 +363,14 @@ export class RunService {
       throw new QueueUnavailableError(error);
     }
   }
+}
+
+function startedRun(ref: RunRef, prepared: PreparedRun): StartedRun {
+  return {
+    ...ref,
+    targetsTotal: prepared.targetsTotal,
+    batchesTotal: prepared.batchesTotal,
+    clientsTriggered: prepared.clientsTriggered,
+    unassignedTargets: prepared.unassignedTargets,
+  };
 }

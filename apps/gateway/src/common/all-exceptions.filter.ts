@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
 import { logSafeError } from '@nso/persistence';
-import { QueueUnavailableError, RunActiveError } from '@nso/runs';
+import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from '@nso/runs';
 import type { Response } from 'express';
 import { ErrorBody, STATUS_MESSAGES } from './error-body';
 
@@ -35,6 +35,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (exception instanceof RunActiveError) {
       return [409, { error: exception.message, scan_id: exception.scanId, result_id: exception.resultId }];
+    }
+    if (exception instanceof NoCoveringClientError) {
+      return [409, { error: exception.message, unassigned_targets: exception.targets }];
     }
     if (exception instanceof QueueUnavailableError) {
       return [503, { error: exception.message }];

@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { redisKeys, SCHEDULE_QUEUE, ScheduleFireJobData } from '@nso/contracts';
 import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';

@@ -1,0 +1,47 @@
+// The clients table as the run's domain reads it: which scanner clients may get work now.
+import type { EntityManager } from '@mikro-orm/core';
+import { clientStatusFilter } from './client-status';
+import { Client, type ClientKind } from './entities';
+
+/** A client that may be given work: its id, kind and range (normalised CIDRs, possibly beyond the scope). */
+export interface DelegableClientRow {
+  clientId: string;
+  kind: ClientKind;
+  scanRange: string[];
+}
+
+/** Provided by PersistenceModule. */
+export class ClientRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /**
+   * Clients that may get work at `now`: approved, enabled, and online or scanning by the one status rule
+   * (client-status.ts, CLIENT_OFFLINE_AFTER = `offlineAfterMs`). `kinds` limits them (pools only, until agents
+   * take work).
+   */
+  async findDelegable(
+    now: Date,
+    offlineAfterMs: number,
+    kinds: readonly ClientKind[],
+  ): Promise<DelegableClientRow[]> {
+    const rows = await this.em.fork().find(
+      Client,
+      {
+        isApproved: true,
+        kind: { $in: [...kinds] },
+        $or: [
+          clientStatusFilter('online', now, offlineAfterMs),
+          clientStatusFilter('scanning', now, offlineAfterMs),
+        ],
+      },
+      { fields: ['clientId', 'kind', 'scanRange'], orderBy: { clientId: 'asc' } },
+    );
+    return rows.map((c) => ({ clientId: c.clientId, kind: c.kind, scanRange: c.scanRange }));
+  }
+
+  /** The ids of every worker pool, approved or not (their queues may hold batches). */
+  async poolIds(): Promise<string[]> {
+    const rows = await this.em.fork().find(Client, { kind: 'pool' }, { fields: ['clientId'] });
+    return rows.map((c) => c.clientId);
+  }
+}
