@@ -22,6 +22,14 @@ export const MAINTENANCE_QUEUE = 'run-maintenance';
 /** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
 export const RECONCILE_RUNS_JOB = 'reconcile-runs';
 
+/**
+ * Deadlines of HTTP agents' tasks: one delayed job per task, due AGENT_TASK_TIMEOUT after the push; when it runs
+ * and the task still has no results, the task fails (nothing waits on an agent forever).
+ */
+export const AGENT_TASK_QUEUE = 'agent-tasks';
+/** The job name of a task's deadline on AGENT_TASK_QUEUE. */
+export const AGENT_TASK_TIMEOUT_JOB = 'agent-task-timeout';
+
 /** Fires of scan schedules: one BullMQ job scheduler per scheduled scan (`scan-<id>`). */
 export const SCHEDULE_QUEUE = 'scan-schedules';
 /** The job name of a schedule's fire on SCHEDULE_QUEUE. */
@@ -56,6 +64,13 @@ export interface ScheduleFireJobData {
   scanId: number;
 }
 
+/** A task's deadline: the agent_tasks row it is about. */
+export interface AgentTaskTimeoutJobData {
+  taskRowId: number;
+  scanId: number;
+  resultId: number;
+}
+
 export interface DeltaJobData {
   scanId: number;
   resultId: number;
@@ -70,6 +85,7 @@ export interface JobPayloads {
   'diff-result': DeltaJobData;
   'fire-schedule': ScheduleFireJobData;
   'reconcile-runs': Record<string, never>;
+  'agent-task-timeout': AgentTaskTimeoutJobData;
 }
 export type JobName = keyof JobPayloads;
 /** The payload of job `N`. */

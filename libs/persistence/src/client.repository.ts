@@ -10,6 +10,13 @@ export interface DelegableClientRow {
   scanRange: string[];
 }
 
+/** Where the server pushes to an agent: its approved listening address, if it is approved and enabled. */
+export interface AgentEndpoint {
+  clientId: string;
+  ipAddress: string;
+  port: number;
+}
+
 /** Provided by PersistenceModule. */
 export class ClientRepository {
   constructor(private readonly em: EntityManager) {}
@@ -34,9 +41,28 @@ export class ClientRepository {
           clientStatusFilter('scanning', now, offlineAfterMs),
         ],
       },
-      { fields: ['clientId', 'kind', 'scanRange'], orderBy: { clientId: 'asc' } },
+      { fields: ['clientId', 'kind', 'scanRange', 'ipAddress', 'port'], orderBy: { clientId: 'asc' } },
     );
-    return rows.map((c) => ({ clientId: c.clientId, kind: c.kind, scanRange: c.scanRange }));
+    // An agent that never said where it listens cannot be given work.
+    return rows
+      .filter((c) => c.kind === 'pool' || (c.ipAddress !== null && c.port !== null))
+      .map((c) => ({ clientId: c.clientId, kind: c.kind, scanRange: c.scanRange }));
+  }
+
+  /** The agent's endpoint when it is an approved, enabled agent that said where it listens; else null. */
+  async agentEndpoint(clientId: string): Promise<AgentEndpoint | null> {
+    const c = await this.em
+      .fork()
+      .findOne(Client, { clientId, kind: 'agent', isApproved: true, isEnabled: true });
+    if (!c || c.ipAddress === null || c.port === null) return null;
+    return { clientId: c.clientId, ipAddress: c.ipAddress, port: c.port };
+  }
+
+  /** The agent's listening address whatever its approval (a cancel is sent to a revoked agent too). */
+  async anyAgentEndpoint(clientId: string): Promise<AgentEndpoint | null> {
+    const c = await this.em.fork().findOne(Client, { clientId, kind: 'agent' });
+    if (!c || c.ipAddress === null || c.port === null) return null;
+    return { clientId: c.clientId, ipAddress: c.ipAddress, port: c.port };
   }
 
   /** The ids of every worker pool, approved or not (their queues may hold batches). */

@@ -3,6 +3,7 @@
 import { EntityManager, MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
 import { ClientRepository } from './client.repository';
 import { ENTITIES } from './entities';
@@ -19,6 +20,7 @@ const RUN_REPOSITORIES = [
   ScanRepository,
   ScheduleFireRepository,
   ClientRepository,
+  AgentTaskRepository,
 ];
 
 export interface PersistenceModuleOptions {

@@ -146,6 +146,23 @@ export class RunRepository {
   }
 
   /** The run, or null. */
+  /**
+   * Adds addresses (CIDRs) to the run's unassigned_targets: a batch no client could take after all. In a
+   * transaction, so two batches handed on at once both land.
+   */
+  async addUnassigned(resultId: number, targets: string[]): Promise<void> {
+    await knexOf(this.em).transaction(async (trx) => {
+      const row = await trx('scan_results').select('unassigned_targets').where({ id: resultId }).first();
+      if (!row) return;
+      const raw: unknown = row.unassigned_targets;
+      const known: string[] = typeof raw === 'string' ? JSON.parse(raw) : ((raw as string[] | null) ?? []);
+      const merged = [...known, ...targets.filter((t) => !known.includes(t))];
+      await trx('scan_results')
+        .where({ id: resultId })
+        .update({ unassigned_targets: json(merged) });
+    });
+  }
+
   find(resultId: number): Promise<ScanResult | null> {
     return this.em.fork().findOne(ScanResult, resultId);
   }

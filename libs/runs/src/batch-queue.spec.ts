@@ -1,7 +1,9 @@
 import type { AppConfig } from '@nso/config';
 import type { BatchJobData } from '@nso/contracts';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
+import { AgentTasks } from './agent-tasks';
 import { ClientBatchQueues } from './client-batch-queues';
+import { RunStateStore } from './run-state.store';
 
 /** The pools' queues, recording what each was given (addBulk is the only call enqueue makes). */
 function recordingQueue(): {
@@ -22,6 +24,17 @@ function recordingQueue(): {
 
 const config = { batchAttempts: 3, jobRetentionCount: 100 } as AppConfig;
 
+/** Batches pushed to agents, as AgentTasks.dispatch is given them. */
+const pushed: Array<{ seq: number; clientId: string; targets: string[] }> = [];
+const agents = {
+  dispatch: async (_run: unknown, seq: number, clientId: string, targets: string[]) => {
+    pushed.push({ seq, clientId, targets });
+    return undefined;
+  },
+} as unknown as AgentTasks;
+const state = { movedTo: async () => undefined } as unknown as RunStateStore;
+const newBatchQueue = (queue: ClientBatchQueues) => new BatchQueue(queue, config, agents, state);
+
 const plan = (fields: Partial<RunPlan>): RunPlan => ({
   scanId: 1,
   resultId: 7,
@@ -36,7 +49,7 @@ const plan = (fields: Partial<RunPlan>): RunPlan => ({
 describe('BatchQueue.enqueue', () => {
   it('cuts disjoint batches of addresses, with the user names of the addresses in each (issue 8, B.6/B.7)', async () => {
     const { queue, jobs } = recordingQueue();
-    const batches = new BatchQueue(queue, config);
+    const batches = newBatchQueue(queue);
     const run = plan({
       targets: ['127.0.0.5', 'localhost', '127.0.0.5'],
       resolvedNames: { localhost: ['127.0.0.1'] },
@@ -50,7 +63,7 @@ describe('BatchQueue.enqueue', () => {
 
   it('cuts batch k of a /8 arithmetically, whatever k is', async () => {
     const { queue, jobs } = recordingQueue();
-    const batches = new BatchQueue(queue, config);
+    const batches = newBatchQueue(queue);
     await batches.enqueue(plan({ targets: ['127.0.0.0/8', '127.0.0.0/9'], chunkSize: 256 }), [65536]);
     expect(jobs[0].data.targets).toHaveLength(256);
     expect(jobs[0].data.targets[0]).toBe('127.255.255.0');
@@ -59,7 +72,7 @@ describe('BatchQueue.enqueue', () => {
 
   it('puts each batch on the queue of the pool it is delegated to, numbered over the parts', async () => {
     const { queue, jobs } = recordingQueue();
-    const batches = new BatchQueue(queue, config);
+    const batches = newBatchQueue(queue);
     const delegation = [
       { clients: ['site-a'], ranges: ['127.0.50.0/25'] },
       { clients: ['site-b', 'site-c'], ranges: ['127.0.50.128/25'] },
@@ -73,8 +86,19 @@ describe('BatchQueue.enqueue', () => {
     ]);
   });
 
+  it("pushes an agent's batches to it instead of queueing them", async () => {
+    const { queue, jobs } = recordingQueue();
+    const delegation = [
+      { clients: ['agent-1'], ranges: ['127.0.52.0/24'], agents: ['agent-1'] },
+      { clients: ['local'], ranges: ['127.0.53.0/24'] },
+    ];
+    await newBatchQueue(queue).enqueue(plan({ targets: ['127.0.52.1', '127.0.53.1'], delegation }), [1, 2]);
+    expect(pushed).toEqual([{ seq: 1, clientId: 'agent-1', targets: ['127.0.52.1'] }]);
+    expect(jobs.map((j) => [j.client, j.data.targets])).toEqual([['local', ['127.0.53.1']]]);
+  });
+
   it('never resolves a name itself: a run without its resolution is refused', async () => {
-    const batches = new BatchQueue(recordingQueue().queue, config);
+    const batches = newBatchQueue(recordingQueue().queue);
     await expect(batches.enqueue(plan({ resultId: 8, targets: ['localhost'] }), [1])).rejects.toThrow(
       /has not been resolved/,
     );

@@ -5,10 +5,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_JOB, batchJobId } from '@nso/contracts';
 import { parseTargets, ResolvedNames, TargetSet } from '@nso/nmap';
+import { AgentTasks, UndeliveredBatch } from './agent-tasks';
 import { ClientBatchQueues } from './client-batch-queues';
 import { DelegatedBatches, DelegationPart } from './delegation';
+import { RunStateStore } from './run-state.store';
 
 export type { BatchBullQueue } from './client-batch-queues';
+
+/** One job as addBulk takes it. */
+type BatchJob = Parameters<ReturnType<ClientBatchQueues['queue']>['addBulk']>[0][number];
 
 /** Job states in which a batch will still run without help. */
 const PENDING_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -62,42 +67,69 @@ export class BatchQueue {
   constructor(
     private readonly queues: ClientBatchQueues,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly agents: AgentTasks,
+    private readonly state: RunStateStore,
   ) {}
 
   /**
    * Cuts batches `seqs` out of the run's addresses and queues each on the queue of the worker pool it is
-   * delegated to. The run's targets are normalised into disjoint address intervals (TargetSet) and split by its
-   * delegation into parts cut one after the other (DelegatedBatches), so each address is in exactly one batch,
-   * cut arithmetically (a /8 is never expanded).
+   * delegated to, or pushes it to its HTTP agent as a task (AgentTasks). The run's targets are normalised into
+   * disjoint address intervals (TargetSet) and split by its delegation into parts cut one after the other
+   * (DelegatedBatches), so each address is in exactly one batch, cut arithmetically (a /8 is never expanded).
+   * Returns the batches an agent could not take: the caller hands them on (RunService).
    */
-  async enqueue(run: RunPlan, seqs: number[]): Promise<void> {
-    if (seqs.length === 0) return;
+  async enqueue(run: RunPlan, seqs: number[]): Promise<UndeliveredBatch[]> {
+    if (seqs.length === 0) return [];
     const cut = this.cutOf(run);
-    const byClient = new Map<string, Parameters<ReturnType<ClientBatchQueues['queue']>['addBulk']>[0]>();
+    const byClient = new Map<string, BatchJob[]>();
+    const undelivered: UndeliveredBatch[] = [];
     for (const batchSeq of seqs) {
-      const { clientId, targets, hostnames } = cut.batch(batchSeq);
-      const jobs = byClient.get(clientId) ?? [];
-      jobs.push({
-        name: BATCH_JOB,
-        data: {
-          scanId: run.scanId,
-          resultId: run.resultId,
-          batchSeq,
-          targets,
-          hostnames,
-          nmapFlags: run.nmapFlags,
-        },
-        opts: {
-          jobId: batchJobId(run.resultId, batchSeq),
-          attempts: this.config.batchAttempts,
-          backoff: { type: 'exponential', delay: 1000 },
-          removeOnComplete: { count: this.config.jobRetentionCount },
-          removeOnFail: { count: this.config.jobRetentionCount },
-        },
-      });
-      byClient.set(clientId, jobs);
+      const batch = cut.batch(batchSeq);
+      const moved = await this.state.movedTo(run.resultId, batchSeq);
+      if (moved === undefined && batch.agent) {
+        const failed = await this.agents.dispatch(run, batchSeq, batch.clientId, batch.targets);
+        if (failed) undelivered.push(failed);
+        continue;
+      }
+      const clientId = moved ?? batch.clientId;
+      byClient.set(clientId, [...(byClient.get(clientId) ?? []), this.job(run, batchSeq, batch)]);
     }
     for (const [clientId, jobs] of byClient) await this.queues.queue(clientId).addBulk(jobs);
+    return undelivered;
+  }
+
+  /**
+   * Queues batch `seq` on worker pool `clientId`'s queue, whatever the run's delegation says, and remembers the
+   * move (its agent could not take it, or its pool was revoked).
+   */
+  async enqueueTo(run: RunPlan, seq: number, clientId: string): Promise<void> {
+    await this.state.moveBatch(run.resultId, seq, clientId);
+    await this.queues.queue(clientId).addBulk([this.job(run, seq, this.cutOf(run).batch(seq))]);
+  }
+
+  private job(
+    run: RunPlan,
+    batchSeq: number,
+    batch: { targets: string[]; hostnames: Record<string, string[]> },
+  ) {
+    return {
+      name: BATCH_JOB,
+      data: {
+        scanId: run.scanId,
+        resultId: run.resultId,
+        batchSeq,
+        targets: batch.targets,
+        hostnames: batch.hostnames,
+        nmapFlags: run.nmapFlags,
+      },
+      opts: {
+        jobId: batchJobId(run.resultId, batchSeq),
+        attempts: this.config.batchAttempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { count: this.config.jobRetentionCount },
+        removeOnFail: { count: this.config.jobRetentionCount },
+      },
+    } satisfies BatchJob;
   }
 
   /** The run's batches as cut by its delegation (batch count, client and addresses of each). */
@@ -141,14 +173,23 @@ export class BatchQueue {
     await this.enqueue(run, seqs);
   }
 
-  /** Whether the batch's job is still to run, or running: waiting, active, delayed or prioritized. */
+  /**
+   * Whether the batch's job is still to run, or running: waiting, active, delayed or prioritized; for a batch
+   * with an HTTP agent, whether its task still waits for results.
+   */
   async isPending(run: RunPlan, seq: number): Promise<boolean> {
+    const moved = await this.state.movedTo(run.resultId, seq);
+    if (moved === undefined && this.cutOf(run).isAgentBatch(seq))
+      return this.agents.isOpen(run.resultId, seq);
     const job = await this.jobOf(run, seq);
     return job !== undefined && PENDING_JOB_STATES.has(await job.getState());
   }
 
+  /** The batch's job on the queue of the pool it went to (undefined for an agent's batch: it has no job). */
   private async jobOf(run: RunPlan, seq: number) {
-    const clientId = this.cutOf(run).clientOf(seq);
+    const moved = await this.state.movedTo(run.resultId, seq);
+    if (moved === undefined && this.cutOf(run).isAgentBatch(seq)) return undefined;
+    const clientId = moved ?? this.cutOf(run).clientOf(seq);
     return this.queues.queue(clientId).getJob(batchJobId(run.resultId, seq));
   }
 }

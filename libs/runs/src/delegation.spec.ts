@@ -25,7 +25,12 @@ describe('delegateTargets', () => {
     expect(batches.batch(1)).toMatchObject({ clientId: 'site-a', targets: expect.any(Array) });
     expect(batches.batch(2).targets).toEqual(Array.from({ length: 28 }, (_, i) => `127.0.50.${100 + i}`));
     expect(batches.batch(3).targets[0]).toBe('127.0.50.128');
-    expect(batches.batch(5)).toEqual({ clientId: 'wide', targets: ['127.0.51.1'], hostnames: {} });
+    expect(batches.batch(5)).toEqual({
+      clientId: 'wide',
+      agent: false,
+      targets: ['127.0.51.1'],
+      hostnames: {},
+    });
     expect(batches.clientsTriggered()).toEqual(['site-a', 'site-b', 'wide']);
   });
 
@@ -72,6 +77,17 @@ describe('delegateTargets', () => {
       parts: [],
       unassigned: ['127.0.0.1', '127.0.0.2/31', '127.0.0.4'],
     });
+  });
+
+  it('marks the HTTP agents of a part, whose batches are pushed rather than queued', () => {
+    const set = setOf('127.0.52.0/30', '127.0.53.1');
+    const { parts } = delegateTargets(set, [
+      { clientId: 'agent-1', kind: 'agent', scanRange: ['127.0.52.0/24'] },
+      { clientId: 'local', kind: 'pool', scanRange: ['127.0.0.0/8'] },
+    ]);
+    expect(parts[0]).toEqual({ clients: ['agent-1'], ranges: ['127.0.52.0/24'], agents: ['agent-1'] });
+    const batches = new DelegatedBatches(set, parts, 4);
+    expect([batches.isAgentBatch(1), batches.isAgentBatch(2)]).toEqual([true, false]);
   });
 
   it('ignores ranges of the other family', () => {

@@ -7,6 +7,8 @@ import { AddressInterval, intervalCidrs, parseIpAddress, TargetSet } from '@nso/
 export interface DelegableClient {
   clientId: string;
   scanRange: readonly string[];
+  /** `agent`: an HTTP agent, whose batches are pushed as tasks; a worker pool otherwise. */
+  kind?: 'pool' | 'agent';
 }
 
 /**
@@ -17,6 +19,8 @@ export interface DelegationPart {
   /** Client ids, sorted; the part's batches go to them in turn. */
   clients: string[];
   ranges: string[];
+  /** Which of `clients` are HTTP agents (absent: none). */
+  agents?: string[];
 }
 
 /** A run's targets split among clients; `unassigned` names (as CIDRs, single addresses bare) what none covers. */
@@ -44,6 +48,7 @@ interface OwnedCidr extends AddressInterval {
  */
 export function delegateTargets(set: TargetSet, clients: readonly DelegableClient[]): Delegation {
   const cidrs = ownedCidrs(set, clients);
+  const agentIds = new Set(clients.filter((c) => c.kind === 'agent').map((c) => c.clientId));
   // The elementary segments between consecutive CIDR boundaries, each owned by its most specific CIDR.
   const bounds = [...new Set(cidrs.flatMap((c) => [c.first, c.last + 1n]))].sort((a, b) =>
     a < b ? -1 : a > b ? 1 : 0,
@@ -68,10 +73,14 @@ export function delegateTargets(set: TargetSet, clients: readonly DelegableClien
     .map((group) => ({ group, part: set.intersect(group.segments) }))
     .filter(({ part }) => part.count > 0)
     .sort((a, b) => (a.part.intervals[0].first < b.part.intervals[0].first ? -1 : 1))
-    .map(({ group }) => ({
-      clients: group.clients,
-      ranges: group.segments.flatMap((s) => intervalCidrs(set.family, s.first, s.last)),
-    }));
+    .map(({ group }) => {
+      const agents = group.clients.filter((id) => agentIds.has(id));
+      return {
+        clients: group.clients,
+        ranges: group.segments.flatMap((s) => intervalCidrs(set.family, s.first, s.last)),
+        ...(agents.length > 0 ? { agents } : {}),
+      };
+    });
   return { parts, unassigned: set.intersect(complement(owned, set)).toCidrs() };
 }
 
@@ -85,7 +94,13 @@ export class DelegatedBatches {
   readonly total: number;
   /** Addresses delegated (the sum of the parts). */
   readonly targets: number;
-  private readonly parts: Array<{ clients: string[]; set: TargetSet; firstSeq: number; batches: number }>;
+  private readonly parts: Array<{
+    clients: string[];
+    agents: ReadonlySet<string>;
+    set: TargetSet;
+    firstSeq: number;
+    batches: number;
+  }>;
 
   /** `parts` null: a run stored before delegation, wholly the LEGACY_POOL's. */
   constructor(
@@ -95,10 +110,19 @@ export class DelegatedBatches {
   ) {
     let seq = 1;
     let targets = 0;
-    this.parts = (parts ?? [{ clients: [LEGACY_POOL], ranges: null }]).map((part) => {
+    const all: ReadonlyArray<{ clients: string[]; ranges: string[] | null; agents?: string[] }> = parts ?? [
+      { clients: [LEGACY_POOL], ranges: null },
+    ];
+    this.parts = all.map((part) => {
       const partSet = part.ranges === null ? set : set.intersect(cidrIntervals(part.ranges, set));
       const batches = Math.ceil(partSet.count / chunkSize);
-      const cut = { clients: part.clients, set: partSet, firstSeq: seq, batches };
+      const cut = {
+        clients: part.clients,
+        agents: new Set(part.agents ?? []),
+        set: partSet,
+        firstSeq: seq,
+        batches,
+      };
       seq += batches;
       targets += partSet.count;
       return cut;
@@ -108,15 +132,23 @@ export class DelegatedBatches {
   }
 
   /** Batch `seq` (1-based): the client whose queue it goes to, its addresses and their user-given names. */
-  batch(seq: number): { clientId: string; targets: string[]; hostnames: Record<string, string[]> } {
+  batch(seq: number): {
+    clientId: string;
+    agent: boolean;
+    targets: string[];
+    hostnames: Record<string, string[]>;
+  } {
     const part = this.partOf(seq);
     const index = seq - part.firstSeq;
     const targets = part.set.slice(index * this.chunkSize, this.chunkSize);
-    return {
-      clientId: part.clients[index % part.clients.length],
-      targets,
-      hostnames: this.set.namesFor(targets),
-    };
+    const clientId = part.clients[index % part.clients.length];
+    return { clientId, agent: part.agents.has(clientId), targets, hostnames: this.set.namesFor(targets) };
+  }
+
+  /** Whether batch `seq` goes to an HTTP agent (pushed as a task) rather than to a pool's queue. */
+  isAgentBatch(seq: number): boolean {
+    const part = this.partOf(seq);
+    return part.agents.has(part.clients[(seq - part.firstSeq) % part.clients.length]);
   }
 
   /** The client batch `seq` goes to. */

@@ -7,3 +7,4 @@ export * from './run.errors';
 export * from './run.service';
 export * from './scan-schedules';
 export { ClientBatchQueues } from './client-batch-queues';
+export { AgentTasks } from './agent-tasks';

@@ -34,3 +34,32 @@ export class NoCoveringClientError extends Error {
     super(`No approved, online scanner client covers the targets: ${listed}`);
   }
 }
+
+/** A result names a task that is not this client's task of this run (or no task at all). */
+export class AgentTaskNotFoundError extends Error {
+  override readonly name = 'AgentTaskNotFoundError';
+
+  constructor() {
+    super('Task not found');
+  }
+}
+
+/** A result for a task that no longer takes results: completed (with other results), failed or cancelled. */
+export class AgentTaskClosedError extends Error {
+  override readonly name = 'AgentTaskClosedError';
+
+  constructor(readonly taskStatus: string) {
+    super(`Task is ${taskStatus}; it takes no more results`);
+  }
+}
+
+/** A result names addresses that were not given to the task: nothing of it is stored. */
+export class AgentResultAddressesError extends Error {
+  override readonly name = 'AgentResultAddressesError';
+
+  constructor(readonly addresses: string[]) {
+    const listed =
+      addresses.slice(0, 20).join(', ') + (addresses.length > 20 ? ` and ${addresses.length - 20} more` : '');
+    super(`Addresses not in this task: ${listed}`);
+  }
+}

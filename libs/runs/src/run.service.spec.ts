@@ -66,7 +66,7 @@ describe('RunService', () => {
       system.clients.delegable = [
         { clientId: 'site-a', kind: 'pool', scanRange: ['127.0.50.0/25'] },
         { clientId: 'site-b', kind: 'pool', scanRange: ['127.0.50.128/25'] },
-        { clientId: 'agent-x', kind: 'agent', scanRange: ['127.0.51.0/24'] },
+        { clientId: 'agent-x', kind: 'agent', scanRange: ['127.0.60.0/24'] },
       ];
       const run = await system.service.startOneOff(
         oneOff({ targets: ['127.0.50.0/24', '127.0.51.1'], chunkSize: 64, concurrency: 8 }),

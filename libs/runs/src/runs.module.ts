@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
+import { AgentPushClient } from './agent-push.client';
+import { AgentTasks } from './agent-tasks';
 import { BatchQueue } from './batch-queue';
 import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
@@ -20,9 +22,11 @@ import { ScanSchedules } from './scan-schedules';
     RunStateStore,
     BatchQueue,
     ClientBatchQueues,
+    AgentTasks,
+    AgentPushClient,
     RunFinalizer,
     RunReconciler,
   ],
-  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler, ClientBatchQueues],
+  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler, ClientBatchQueues, AgentTasks],
 })
 export class RunsModule {}

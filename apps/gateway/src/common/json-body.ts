@@ -5,6 +5,12 @@ import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json, NextFunction, Request, Response, urlencoded } from 'express';
 
 export const jsonBodyParser = json({ limit: '1mb' });
+/**
+ * An agent's results (`POST /api/clients/{id}/results`) hold a whole task's hosts and ports: about 150 bytes a
+ * host, so a task of 65,536 addresses needs ~10 MB. Only that route gets the larger limit.
+ */
+export const agentResultsBodyParser = json({ limit: '32mb' });
+const AGENT_RESULTS_ROUTE = /^\/api\/clients\/[^/]+\/results$/;
 export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
 
 /**
@@ -85,7 +91,8 @@ export class BodyParserMiddleware implements NestMiddleware {
       const answer = bodyErrorAnswer(error) ?? [400, { error: 'Unreadable request body' }];
       if (!res.headersSent) res.status(answer[0]).json(answer[1]);
     };
-    jsonBodyParser(req, res, (jsonError?: unknown) => {
+    const parseJson = AGENT_RESULTS_ROUTE.test(req.path) ? agentResultsBodyParser : jsonBodyParser;
+    parseJson(req, res, (jsonError?: unknown) => {
       if (jsonError) return fail(jsonError);
       formBodyParser(req, res, (formError?: unknown) => {
         if (formError) return fail(formError);

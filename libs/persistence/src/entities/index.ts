@@ -1,3 +1,4 @@
+import { AgentTask } from './agent-task.entity';
 import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
 import { Client } from './client.entity';
@@ -9,6 +10,7 @@ import { Scan } from './scan.entity';
 import { ScheduleFire } from './schedule-fire.entity';
 import { User } from './user.entity';
 
+export * from './agent-task.entity';
 export * from './api-token.entity';
 export * from './batch.entity';
 export * from './client.entity';
@@ -21,4 +23,16 @@ export * from './schedule-fire.entity';
 export * from './user.entity';
 
 /** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
-export const ENTITIES = [User, Project, Scan, ScanResult, Batch, Host, Port, ApiToken, ScheduleFire, Client];
+export const ENTITIES = [
+  User,
+  Project,
+  Scan,
+  ScanResult,
+  Batch,
+  Host,
+  Port,
+  ApiToken,
+  ScheduleFire,
+  Client,
+  AgentTask,
+];

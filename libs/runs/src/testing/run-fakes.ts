@@ -7,6 +7,7 @@ import type { ScanEventPublisher } from '@nso/events';
 import { NmapArgumentPolicy, ScanScope } from '@nso/nmap';
 import type { AppConfig } from '@nso/config';
 import type {
+  AgentTaskRepository,
   Batch,
   BatchFailure,
   ClientRepository,
@@ -27,7 +28,9 @@ import type {
   ScanResult,
   StoreBatchResultOutcome,
 } from '@nso/persistence';
+import type { AgentTasks } from '../agent-tasks';
 import type { BatchQueue, RunPlan } from '../batch-queue';
+import type { ClientBatchQueues } from '../client-batch-queues';
 import { RunFinalizer } from '../run-finalizer';
 import { RunReconciler } from '../run-reconciler';
 import type {
@@ -401,9 +404,10 @@ export class FakeBatchQueue {
   lost = new Set<string>();
   failNext?: Error;
 
-  async enqueue(run: RunPlan, seqs: number[]): Promise<void> {
+  async enqueue(run: RunPlan, seqs: number[]): Promise<[]> {
     if (this.failNext) throw this.failNext;
     this.enqueued.push(...seqs.map((seq) => ({ resultId: run.resultId, seq })));
+    return [];
   }
 
   async requeue(run: RunPlan, seqs: number[]): Promise<void> {
@@ -509,7 +513,10 @@ export function newRunService() {
     finalizer,
     reconciler,
     as<ClientRepository>(clients),
-    as<AppConfig>({ clients: { offlineAfterMs: 180_000 } }),
+    as<AppConfig>({ clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000 } }),
+    as<AgentTasks>({ cancelRun: async () => undefined }),
+    as<AgentTaskRepository>({}),
+    as<ClientBatchQueues>({}),
   );
   return { service, finalizer, reconciler, runs, batches, scans, state, queue, events, clients };
 }
