@@ -3,7 +3,9 @@
 // by no pool, so it is never scanned). Each pool scans only its part; what no pool covers is unassigned.
 import { MikroORM } from '@mikro-orm/core';
 import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
+import { ClientBatchQueues } from '@nso/runs';
 import { Listener, listenOn } from '../support/listeners';
+import { keepPoolOnline } from '../support/pools';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
@@ -154,6 +156,29 @@ describe('delegation to worker pools by scan_range', () => {
       expect(batches.map((b) => [b.workerId, b.targets.length])).toEqual([['site-a-w1', 8]]);
     } finally {
       await api().post('/api/clients/site-b/approve').expect(200);
+    }
+  });
+
+  it('revoking a pool moves the batches waiting on its queue to another pool that covers them', async () => {
+    // site-c: a pool with no worker running, more specific than site-b: its batch waits on its queue.
+    const siteC = await keepPoolOnline(system.gateway.app, 'site-c', ['127.0.50.128/26']);
+    try {
+      const started = await api()
+        .post('/api/scans/start')
+        .send({ targets: ['127.0.50.130'], nmap_flags: flags() })
+        .expect(200);
+      const scanId: number = started.body.scan_id;
+      const queue = system.gateway.app.get(ClientBatchQueues, { strict: false }).queue('site-c');
+      expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 1 });
+      await api().post('/api/clients/site-c/revoke').expect(200);
+      expect(await queue.getJobCounts('waiting')).toEqual({ waiting: 0 });
+      const events = await eventsUntilEnd(scanId);
+      expect(events.at(-1)).toMatchObject({ event: 'scan_complete' });
+      const result = await em().findOneOrFail(ScanResult, { scan: scanId });
+      const batches = await em().find(Batch, { result: result.id });
+      expect(batches.map((b) => [b.workerId, b.status])).toEqual([['site-b-w1', 'completed']]);
+    } finally {
+      siteC.stop();
     }
   });
 });
