@@ -3,6 +3,7 @@
 // what an agent cannot take has somewhere to go, or not). Only loopback is scanned or contacted.
 import { MikroORM } from '@mikro-orm/core';
 import { AgentTask, Batch, Client, Host, ScanResult } from '@nso/persistence';
+import { TEST_DATABASES } from '../support/database';
 import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
 import { waitUntil } from '../support/nmap-processes';
@@ -10,7 +11,7 @@ import { startSystem, TestSystem } from '../support/system';
 import { startTestAgent, TestAgent } from '../support/test-agent';
 import { openScanSocket } from '../support/ws-client';
 
-describe('HTTP agents', () => {
+describe.each(TEST_DATABASES)('HTTP agents on %s', (database) => {
   let system: TestSystem;
   let agent: TestAgent;
   let listener: Listener;
@@ -21,6 +22,7 @@ describe('HTTP agents', () => {
 
   beforeAll(async () => {
     system = await startSystem({
+      database,
       workers: 0,
       localPool: false,
       env: { AGENT_TASK_TIMEOUT: '4' },

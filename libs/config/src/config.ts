@@ -68,6 +68,8 @@ export interface AppConfig {
     agentPushTimeoutMs: number;
     /** CIDRs the server may push to (an agent's ip_address); anything else is never contacted. */
     agentPushAllow: string[];
+    /** Addresses per agent task (AGENT_TASK_TARGETS); 0: the run's chunk_size, as for worker batches. */
+    agentTaskTargets: number;
   };
   /** The worker pool (scanner client) this worker process belongs to; replicas with one id share one record. */
   workerClientId: string;
@@ -294,6 +296,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       agentPushTimeoutMs: read.int('AGENT_PUSH_TIMEOUT_MS', 5000, 100, 60_000),
       // Loopback only by default: the server contacts no other address unless an operator says so.
       agentPushAllow: read.cidrList('AGENT_PUSH_ALLOW', '127.0.0.0/8,::1/128'),
+      agentTaskTargets: read.int('AGENT_TASK_TARGETS', 0, 0, 1_048_576),
     },
     workerClientId: read.string('WORKER_CLIENT_ID', 'local', CLIENT_ID_PATTERN, CLIENT_ID_HINT),
     workerScanRange: orDefault(read.cidrList('WORKER_SCAN_RANGE', ''), scanScopeAllow),

@@ -88,6 +88,9 @@ describe('delegateTargets', () => {
     expect(parts[0]).toEqual({ clients: ['agent-1'], ranges: ['127.0.52.0/24'], agents: ['agent-1'] });
     const batches = new DelegatedBatches(set, parts, 4);
     expect([batches.isAgentBatch(1), batches.isAgentBatch(2)]).toEqual([true, false]);
+    // A part may cut its own batch size (AGENT_TASK_TARGETS): stored with it, so every cut agrees.
+    const big = new DelegatedBatches(setOf('127.0.52.0/24'), [{ ...parts[0], chunkSize: 200 }], 16);
+    expect([big.total, big.batch(1).targets.length, big.batch(2).targets.length]).toEqual([2, 200, 56]);
   });
 
   it('ignores ranges of the other family', () => {

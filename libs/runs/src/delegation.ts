@@ -21,6 +21,8 @@ export interface DelegationPart {
   ranges: string[];
   /** Which of `clients` are HTTP agents (absent: none). */
   agents?: string[];
+  /** Addresses per batch of this part, when not the run's chunk_size (a part of agents only: AGENT_TASK_TARGETS). */
+  chunkSize?: number;
 }
 
 /** A run's targets split among clients; `unassigned` names (as CIDRs, single addresses bare) what none covers. */
@@ -95,6 +97,7 @@ export class DelegatedBatches {
   /** Addresses delegated (the sum of the parts). */
   readonly targets: number;
   private readonly parts: Array<{
+    size: number;
     clients: string[];
     agents: ReadonlySet<string>;
     set: TargetSet;
@@ -106,17 +109,22 @@ export class DelegatedBatches {
   constructor(
     private readonly set: TargetSet,
     parts: readonly DelegationPart[] | null,
-    private readonly chunkSize: number,
+    chunkSize: number,
   ) {
     let seq = 1;
     let targets = 0;
-    const all: ReadonlyArray<{ clients: string[]; ranges: string[] | null; agents?: string[] }> = parts ?? [
-      { clients: [LEGACY_POOL], ranges: null },
-    ];
+    const all: ReadonlyArray<{
+      clients: string[];
+      ranges: string[] | null;
+      agents?: string[];
+      chunkSize?: number;
+    }> = parts ?? [{ clients: [LEGACY_POOL], ranges: null }];
     this.parts = all.map((part) => {
       const partSet = part.ranges === null ? set : set.intersect(cidrIntervals(part.ranges, set));
-      const batches = Math.ceil(partSet.count / chunkSize);
+      const size = part.chunkSize ?? chunkSize;
+      const batches = Math.ceil(partSet.count / size);
       const cut = {
+        size,
         clients: part.clients,
         agents: new Set(part.agents ?? []),
         set: partSet,
@@ -140,7 +148,7 @@ export class DelegatedBatches {
   } {
     const part = this.partOf(seq);
     const index = seq - part.firstSeq;
-    const targets = part.set.slice(index * this.chunkSize, this.chunkSize);
+    const targets = part.set.slice(index * part.size, part.size);
     const clientId = part.clients[index % part.clients.length];
     return { clientId, agent: part.agents.has(clientId), targets, hostnames: this.set.namesFor(targets) };
   }

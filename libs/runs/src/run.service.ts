@@ -354,8 +354,16 @@ export class RunService {
       'pool',
       'agent',
     ]);
-    const { parts, unassigned } = delegateTargets(set, clients);
-    if (parts.length === 0) throw new NoCoveringClientError(unassigned);
+    const delegation = delegateTargets(set, clients);
+    const { unassigned } = delegation;
+    if (delegation.parts.length === 0) throw new NoCoveringClientError(unassigned);
+    // Agents' tasks may hold more addresses than a pool's batch (AGENT_TASK_TARGETS), stored with the part.
+    const taskTargets = this.config.clients.agentTaskTargets;
+    const parts = delegation.parts.map((part) =>
+      taskTargets > 0 && part.agents?.length === part.clients.length
+        ? { ...part, chunkSize: taskTargets }
+        : part,
+    );
     const cut = new DelegatedBatches(set, parts, settings.chunkSize);
     return {
       flags,
