@@ -513,7 +513,9 @@ export function newRunService() {
     finalizer,
     reconciler,
     as<ClientRepository>(clients),
-    as<AppConfig>({ clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 } }),
+    as<AppConfig>({
+      clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
+    }),
     as<AgentTasks>({ cancelRun: async () => undefined }),
     as<AgentTaskRepository>({}),
     as<ClientBatchQueues>({}),
