@@ -8,6 +8,7 @@ import type { DatabaseKind } from '../test/support/database';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
+import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
 import {
   CpuWindow,
@@ -19,9 +20,10 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale] [options]
-  (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
-  gateway and workers, with a split of where the time goes)
+const USAGE = `usage: bench/run.ts [overhead|scale|start|delegate|agent-store|all|profile|profile-scale] [options]
+  (all = overhead, scale, start, delegate and agent-store; profile / profile-scale = the overhead / scale scan
+  through instrumented gateway and workers, with a split of where the time goes; delegate / agent-store = the
+  scanner clients' benchmarks of issue 10)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -46,13 +48,18 @@ function parseArgs(argv: string[]) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
       opts[key] = value;
-    } else if (['overhead', 'scale', 'start', 'all', 'profile', 'profile-scale'].includes(arg)) {
+    } else if (
+      ['overhead', 'scale', 'start', 'delegate', 'agent-store', 'all', 'profile', 'profile-scale'].includes(
+        arg,
+      )
+    ) {
       which.add(arg);
     } else {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
   }
-  if (which.size === 0 || which.has('all')) ['overhead', 'scale', 'start'].forEach((w) => which.add(w));
+  if (which.size === 0 || which.has('all'))
+    ['overhead', 'scale', 'start', 'delegate', 'agent-store'].forEach((w) => which.add(w));
   const known = [
     'db',
     'runs',
@@ -181,6 +188,24 @@ async function main(): Promise<number> {
       await section('start', async () => {
         const r = await runStart({ ...START_DEFAULTS, runs: args.startRuns, database: args.database });
         verdicts.push(`start of a /8: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delegate')) {
+      await section('delegate', async () => {
+        const r = await runDelegate({
+          ...CLIENTS_DEFAULTS,
+          runs: args.runs ?? CLIENTS_DEFAULTS.runs,
+          database: args.database,
+        });
+        verdicts.push(`execute of a /16 over 3 clients: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('agent-store')) {
+      await section('agent-store', async () => {
+        const r = await runAgentStore({ ...CLIENTS_DEFAULTS, runs: args.runs ?? 3, database: args.database });
+        verdicts.push(`agent result of 10,000 hosts: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

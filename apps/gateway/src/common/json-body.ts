@@ -91,7 +91,9 @@ export class BodyParserMiddleware implements NestMiddleware {
       const answer = bodyErrorAnswer(error) ?? [400, { error: 'Unreadable request body' }];
       if (!res.headersSent) res.status(answer[0]).json(answer[1]);
     };
-    const parseJson = AGENT_RESULTS_ROUTE.test(req.path) ? agentResultsBodyParser : jsonBodyParser;
+    // originalUrl: req.path is relative to where the middleware is mounted.
+    const path = (req.originalUrl ?? req.url).split('?')[0];
+    const parseJson = AGENT_RESULTS_ROUTE.test(path) ? agentResultsBodyParser : jsonBodyParser;
     parseJson(req, res, (jsonError?: unknown) => {
       if (jsonError) return fail(jsonError);
       formBodyParser(req, res, (formError?: unknown) => {
