@@ -266,7 +266,11 @@ export class ClientAnswerDto {
 export class ClientDetailsDto {
   @ApiProperty({ example: 'success' }) status!: 'success';
   @ApiProperty({ type: ClientDto }) client!: ClientDto;
-  @ApiProperty({ type: [Object], example: [], description: 'Tasks given to this client (with delegation)' })
+  @ApiProperty({
+    type: [Object],
+    example: [],
+    description: 'The latest agent tasks of the client (task_id to admins only)',
+  })
   recent_tasks!: unknown[];
 }
 
