@@ -9,7 +9,9 @@ const { join } = require('node:path');
 async function main() {
   const [distRoot, baselinePath, currentPath, flagsJson] = process.argv.slice(2);
   const { parseNmapXml } = require(join(distRoot, 'apps/worker/libs/nmap/src/index.js'));
-  const { diffResults, summarizeDelta, scanOptionsOf } = require(join(distRoot, 'apps/delta/libs/delta/src/index.js'));
+  const { diffResults, summarizeDelta, scanOptionsOf } = require(
+    join(distRoot, 'apps/delta/libs/delta/src/index.js'),
+  );
   const options = scanOptionsOf(JSON.parse(flagsJson));
   const t0 = performance.now();
   const parsed = [];
@@ -46,7 +48,13 @@ async function main() {
     diffs.push(performance.now() - start);
   }
   process.stdout.write(
-    JSON.stringify({ parseMs: t1 - t0, loadMs: t2 - t1, diffMs: diffs[0], warmDiffMs: Math.min(...diffs), summary: summarizeDelta(delta) }) + '\n',
+    JSON.stringify({
+      parseMs: t1 - t0,
+      loadMs: t2 - t1,
+      diffMs: diffs[0],
+      warmDiffMs: Math.min(...diffs),
+      summary: summarizeDelta(delta),
+    }) + '\n',
   );
 }
 

@@ -17,6 +17,7 @@ import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
 import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
+import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
 import {
   CpuWindow,
@@ -29,10 +30,11 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|all|profile|profile-scale|delta-diff|delta-latency|delta-scan] [options]
-  (all = overhead, scale, start, schedules and execute; profile / profile-scale = the overhead / scale scan
-  through instrumented gateway and workers, with a split of where the time goes; delta-diff = a /16 pair diffed
-  by us and by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan] [options]
+  (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
+  overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
+  delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
+  by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
@@ -71,6 +73,8 @@ function parseArgs(argv: string[]) {
         'start',
         'schedules',
         'execute',
+        'delegate',
+        'agent-store',
         'all',
         'profile',
         'profile-scale',
@@ -85,7 +89,9 @@ function parseArgs(argv: string[]) {
     }
   }
   if (which.size === 0 || which.has('all'))
-    ['overhead', 'scale', 'start', 'schedules', 'execute'].forEach((w) => which.add(w));
+    ['overhead', 'scale', 'start', 'schedules', 'execute', 'delegate', 'agent-store'].forEach((w) =>
+      which.add(w),
+    );
   const known = [
     'db',
     'runs',
@@ -287,6 +293,24 @@ async function main(): Promise<number> {
       await section('delta-scan', async () => {
         const r = await runDeltaScan({ runs: args.deltaRuns, database: args.database });
         verdicts.push(`delta-scan: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('delegate')) {
+      await section('delegate', async () => {
+        const r = await runDelegate({
+          ...CLIENTS_DEFAULTS,
+          runs: args.runs ?? CLIENTS_DEFAULTS.runs,
+          database: args.database,
+        });
+        verdicts.push(`execute of a /16 over 3 clients: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('agent-store')) {
+      await section('agent-store', async () => {
+        const r = await runAgentStore({ ...CLIENTS_DEFAULTS, runs: args.runs ?? 3, database: args.database });
+        verdicts.push(`agent result of 10,000 hosts: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

@@ -1,7 +1,9 @@
 // Benchmark 3, start of a /8: POST /api/scans/start over 127.0.0.0/8 (side by side with a 1-address scan), its
 // response time and the gateway's RSS before and after, then every scan stopped with POST /api/scans/:id/stop.
-// Only the gateway runs (no worker), so nothing is scanned: the queued batches are withdrawn by the stops.
+// Only the gateway runs (no worker), so nothing is scanned: the queued batches are withdrawn by the stops. Runs are
+// delegated to the `local` pool, a client row kept online by this process (no worker process behind it).
 import type { DatabaseKind } from '../test/support/database';
+import { keepPoolsOnline } from './clients';
 import {
   assertLoopback,
   fmt,
@@ -49,6 +51,12 @@ export async function runStart(options: StartOptions): Promise<StartResult> {
   const big = assertLoopback(options.big);
   const small = assertLoopback(options.small);
   const system = await startBenchSystem({ workers: 0, workerConcurrency: 1, database: options.database });
+  const pools = await keepPoolsOnline(system.database, [
+    { clientId: 'local', scanRange: ['127.0.0.0/8'] },
+  ]).catch(async (error: unknown) => {
+    await system.close();
+    throw error;
+  });
   const pid = system.gateway.child.pid!;
   const open: number[] = [];
   try {
@@ -171,6 +179,7 @@ export async function runStart(options: StartOptions): Promise<StartResult> {
     // Whatever failed above, no run is left queued.
     for (const scanId of [...open])
       await postJson(system.url, `/api/scans/${scanId}/stop`, undefined, system.auth).catch(() => undefined);
+    await pools.close();
     await system.close();
   }
 }

@@ -48,7 +48,7 @@ describe.each(TEST_DATABASES)('scanner clients on %s', (database) => {
     };
 
   beforeAll(async () => {
-    gateway = await startGateway({ database });
+    gateway = await startGateway({ database, localPool: false });
     user = await gateway.newUser('plainuser');
   });
   afterAll(() => gateway?.close());
@@ -238,7 +238,7 @@ describe.each(TEST_DATABASES)('scanner clients on %s', (database) => {
 
 describe('scanner client input', () => {
   let gateway: TestGateway;
-  beforeAll(async () => (gateway = await startGateway()));
+  beforeAll(async () => (gateway = await startGateway({ localPool: false })));
   afterAll(() => gateway?.close());
 
   const heartbeat = (body: unknown, id = AGENT) =>
@@ -309,7 +309,7 @@ describe('scanner client input', () => {
 
 describe('scanner clients in the OpenAPI document', () => {
   let gateway: TestGateway;
-  beforeAll(async () => (gateway = await startGateway()));
+  beforeAll(async () => (gateway = await startGateway({ localPool: false })));
   afterAll(() => gateway?.close());
 
   it('describes every client endpoint and the heartbeat body', async () => {
@@ -338,7 +338,10 @@ describe('scanner clients in the OpenAPI document', () => {
 
 describe('scan_range beyond the scan scope', () => {
   let gateway: TestGateway;
-  beforeAll(async () => (gateway = await startGateway({ env: { SCAN_SCOPE_ALLOW: '127.0.0.0/16' } })));
+  beforeAll(
+    async () =>
+      (gateway = await startGateway({ env: { SCAN_SCOPE_ALLOW: '127.0.0.0/16' }, localPool: false })),
+  );
   afterAll(() => gateway?.close());
 
   it('is taken, and the part outside the scope is named in the answer and the client', async () => {
@@ -363,7 +366,12 @@ describe('scan_range beyond the scan scope', () => {
 describe.each(TEST_DATABASES)('worker pools and the offline rule on %s', (database) => {
   let system: TestSystem;
   beforeAll(async () => {
-    system = await startSystem({ database, workers: 0, env: { CLIENT_OFFLINE_AFTER: '2' } });
+    system = await startSystem({
+      database,
+      workers: 0,
+      env: { CLIENT_OFFLINE_AFTER: '2' },
+      localPool: false,
+    });
   });
   afterAll(() => system?.close());
 
@@ -470,6 +478,7 @@ describe('rate limits of agent routes', () => {
   let gateway: TestGateway;
   beforeAll(async () => {
     gateway = await startGateway({
+      localPool: false,
       env: { RATE_LIMIT_ANONYMOUS: '3', RATE_LIMIT_CLIENT: '5', CLIENT_ENROL_LIMIT: '6' },
     });
   });

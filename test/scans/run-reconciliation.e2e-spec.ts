@@ -1,10 +1,8 @@
 // The reconciliation of runs with Redis, on the shared Redis under this test's own prefix: a run whose Redis
 // state, jobs, event log and seq counter are deleted is rebuilt from the database, once however many reconcilers
 // run at the same time, and then runs to its end. Loopback only: 127.0.24.x.
-import { getQueueToken } from '@nestjs/bullmq';
-import { BATCH_QUEUE, redisKeys } from '@nso/contracts';
-import { RunReconciler } from '@nso/runs';
-import { Queue } from 'bullmq';
+import { redisKeys } from '@nso/contracts';
+import { ClientBatchQueues, RunReconciler } from '@nso/runs';
 import Redis from 'ioredis';
 import { deleteKeys } from '../support/global-teardown';
 import { testRedisUrl } from '../support/redis';
@@ -40,7 +38,7 @@ describe('run reconciliation', () => {
     // No worker yet: the run is queued, its first two batches wait in the queue, nothing has been published.
     const described = await gateway.api().get(`/api/scans/${scanId}`).expect(200);
     const resultId: number = described.body.scan.recent_results[0].result_id;
-    const queue = gateway.app.get<Queue>(getQueueToken(BATCH_QUEUE), { strict: false });
+    const queue = gateway.app.get(ClientBatchQueues, { strict: false }).queue('local');
     expect((await queue.getJobs(['waiting'])).length).toBe(2);
 
     // Redis loses everything of this deployment (its prefix): jobs, run state, event log, seq counter.

@@ -1,8 +1,6 @@
 import { MikroORM } from '@mikro-orm/core';
-import { getQueueToken } from '@nestjs/bullmq';
-import { BATCH_QUEUE } from '@nso/contracts';
 import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
-import { Queue } from 'bullmq';
+import { ClientBatchQueues } from '@nso/runs';
 import { nmapProcessesMatching, processEnded, waitUntil } from '../support/nmap-processes';
 import { FAILING_TARGET, NmapShim, SHIM_FAILURE, writeNmapShim } from '../support/nmap-shim';
 import { startSystem, TestSystem } from '../support/system';
@@ -61,9 +59,12 @@ describe('scan control and faults', () => {
     expect(result.finishedAt).toBeInstanceOf(Date);
     const batches = await em.find(Batch, { result: result.id });
     expect(batches.map((b) => b.status)).toEqual(['stopped', 'stopped']);
-    const queue = system.gateway.app.get<Queue>(getQueueToken(BATCH_QUEUE));
-    const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
-    expect(counts).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
+    // The local pool's queue: nothing waits, and the two stopped jobs end (a worker finishes a job just after
+    // its nmap exits).
+    const queue = system.gateway.app.get(ClientBatchQueues, { strict: false }).queue('local');
+    const counts = () => queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+    await waitUntil(async () => (await counts()).active === 0, 5_000, 'the stopped jobs end');
+    expect(await counts()).toEqual({ waiting: 0, delayed: 0, active: 0, prioritized: 0 });
     socket.close();
     expect(socket.messages.some((m) => m.event === 'scan_complete')).toBe(false);
     expect(socket.messages.filter((m) => m.event === 'batch_start')).toHaveLength(2);

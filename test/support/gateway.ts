@@ -9,6 +9,7 @@ import type TestAgent from 'supertest/lib/agent';
 import { TokensService } from '../../apps/gateway/src/tokens/tokens.service';
 import { UsersService } from '../../apps/gateway/src/users/users.service';
 import { DatabaseKind, testDatabaseParams } from './database';
+import { keepPoolOnline } from './pools';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from './redis';
 
 export interface TestUser {
@@ -34,7 +35,16 @@ export interface TestGateway {
 export const TEST_ADMIN = { username: 'admin', password: 'Test-Admin-Pass-1' };
 
 export async function startGateway(
-  options: { database?: DatabaseKind; env?: Record<string, string> } = {},
+  options: {
+    database?: DatabaseKind;
+    env?: Record<string, string>;
+    /**
+     * Register the single-machine `local` worker pool (approved, covering the scope) and keep it online, as a
+     * worker process would: runs are delegated to it and wait on its queue even before a worker runs. On by
+     * default; off where a test counts or manages clients itself.
+     */
+    localPool?: boolean;
+  } = {},
 ): Promise<TestGateway> {
   const database = await testDatabaseParams(options.database ?? 'sqlite');
   const redisPrefix = testRedisPrefix('gw');
@@ -69,6 +79,8 @@ export async function startGateway(
     const { token } = await tokens.create(id, 'tests');
     return { id, token, auth: { Authorization: `Bearer ${token}` } };
   };
+  const pool =
+    options.localPool === false ? undefined : await keepPoolOnline(app, 'local', config.workerScanRange);
   const adminUser = await users.findByUsername(config.adminUsername);
   const admin = adminUser ? await withToken(adminUser.id) : { id: 0, token: '', auth: { Authorization: '' } };
   return {
@@ -82,6 +94,7 @@ export async function startGateway(
       return withToken(user.id);
     },
     close: async () => {
+      pool?.stop();
       await started.close();
       await database.cleanup();
       await clearRedisPrefix(redisPrefix);

@@ -15,9 +15,19 @@ export interface TestSystem {
 }
 
 export async function startSystem(
-  options: { database?: DatabaseKind; workers?: number; env?: Record<string, string> } = {},
+  options: {
+    database?: DatabaseKind;
+    workers?: number;
+    env?: Record<string, string>;
+    /** See startGateway: the `local` pool registered before any worker runs (default true). */
+    localPool?: boolean;
+  } = {},
 ): Promise<TestSystem> {
-  const gateway = await startGateway({ database: options.database, env: options.env });
+  const gateway = await startGateway({
+    database: options.database,
+    env: options.env,
+    localPool: options.localPool,
+  });
   const env: Record<string, string> = {
     REDIS_URL: testRedisUrl(),
     REDIS_PREFIX: gateway.config.redisPrefix,

@@ -3,6 +3,7 @@ import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
 import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
 import { NmapModule } from '@nso/nmap';
+import { AgentsModule } from './agents/agents.module';
 import { BatchesModule } from './batches/batches.module';
 import { WorkerClientsModule } from './clients/clients.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
@@ -19,6 +20,7 @@ export class WorkerModule {
         BatchesModule,
         MaintenanceModule,
         SchedulesModule,
+        AgentsModule,
         WorkerClientsModule,
       ],
       providers: [

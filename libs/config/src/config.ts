@@ -67,6 +67,14 @@ export interface AppConfig {
     perNetworkPerWindow: number;
     /** New client ids one source network may enrol per window (registration floods). */
     enrolPerNetworkPerWindow: number;
+    /** An HTTP agent's task without results fails after this long, in milliseconds (AGENT_TASK_TIMEOUT, seconds). */
+    agentTaskTimeoutMs: number;
+    /** How long the server waits for an agent to answer a push (/scan, /approve, /cancel), in milliseconds. */
+    agentPushTimeoutMs: number;
+    /** CIDRs the server may push to (an agent's ip_address); anything else is never contacted. */
+    agentPushAllow: string[];
+    /** Addresses per agent task (AGENT_TASK_TARGETS); 0: the run's chunk_size, as for worker batches. */
+    agentTaskTargets: number;
   };
   /** The worker pool (scanner client) this worker process belongs to; replicas with one id share one record. */
   workerClientId: string;
@@ -290,6 +298,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       perClientPerWindow: read.int('RATE_LIMIT_CLIENT', 300, 1, 10_000_000),
       perNetworkPerWindow: read.int('RATE_LIMIT_CLIENT_NETWORK', 6000, 1, 10_000_000),
       enrolPerNetworkPerWindow: read.int('CLIENT_ENROL_LIMIT', 20, 1, 10_000_000),
+      agentTaskTimeoutMs: read.int('AGENT_TASK_TIMEOUT', 1800, 1, 7 * 86_400) * 1000,
+      agentPushTimeoutMs: read.int('AGENT_PUSH_TIMEOUT_MS', 5000, 100, 60_000),
+      // Loopback only by default: the server contacts no other address unless an operator says so.
+      agentPushAllow: read.cidrList('AGENT_PUSH_ALLOW', '127.0.0.0/8,::1/128'),
+      agentTaskTargets: read.int('AGENT_TASK_TARGETS', 0, 0, 1_048_576),
     },
     workerClientId: read.string('WORKER_CLIENT_ID', 'local', CLIENT_ID_PATTERN, CLIENT_ID_HINT),
     workerScanRange: orDefault(read.cidrList('WORKER_SCAN_RANGE', ''), scanScopeAllow),

@@ -26,6 +26,7 @@ export type ScanEventBody =
       batches_failed: number;
       batches_total: number;
     }
+  | { event: 'targets_unassigned'; targets: string[]; clients_triggered: number }
   | { event: 'scan_complete'; scan_id: number; status: 'completed' }
   | { event: 'legacy_scan_complete'; scan_id: number; results: LegacyChunkResult[] }
   | { event: 'scan_stopped'; scan_id: number }

@@ -2,14 +2,33 @@
 // FROZEN: queue names, job names and payload fields are stored in Redis by running deployments; rename none of
 // them, and add payload fields only as optional ones.
 
-/** The shared pool every approved worker consumes. */
+/**
+ * The shared batch queue of releases before delegation. No run puts batches on it any more (each worker pool has
+ * its own, clientBatchQueueName); kept registered so that its name stays taken and its depth can be read.
+ */
 export const BATCH_QUEUE = 'scan-batches';
+
+/**
+ * The batch queue of one worker pool (scanner client `clientId`): `scan-batches.<clientId>`. Only the pool's
+ * workers (WORKER_CLIENT_ID) consume it; runs delegated to the pool put their batches there. A client id may hold
+ * characters BullMQ keys must not (`:`), so the id is URI-encoded (`scan-batches.aa%3Abb`).
+ */
+export const clientBatchQueueName = (clientId: string): string =>
+  `${BATCH_QUEUE}.${encodeURIComponent(clientId)}`;
 /** Runs whose results are complete and ready to diff. */
 export const DELTA_QUEUE = 'delta-reports';
 /** Housekeeping the workers share: one job scheduler reconciles queued and running runs with Redis. */
 export const MAINTENANCE_QUEUE = 'run-maintenance';
 /** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
 export const RECONCILE_RUNS_JOB = 'reconcile-runs';
+
+/**
+ * Deadlines of HTTP agents' tasks: one delayed job per task, due AGENT_TASK_TIMEOUT after the push; when it runs
+ * and the task still has no results, the task fails (nothing waits on an agent forever).
+ */
+export const AGENT_TASK_QUEUE = 'agent-tasks';
+/** The job name of a task's deadline on AGENT_TASK_QUEUE. */
+export const AGENT_TASK_TIMEOUT_JOB = 'agent-task-timeout';
 
 /** Fires of scan schedules: one BullMQ job scheduler per scheduled scan (`scan-<id>`). */
 export const SCHEDULE_QUEUE = 'scan-schedules';
@@ -45,6 +64,13 @@ export interface ScheduleFireJobData {
   scanId: number;
 }
 
+/** A task's deadline: the agent_tasks row it is about. */
+export interface AgentTaskTimeoutJobData {
+  taskRowId: number;
+  scanId: number;
+  resultId: number;
+}
+
 export interface DeltaJobData {
   scanId: number;
   resultId: number;
@@ -59,6 +85,7 @@ export interface JobPayloads {
   'diff-result': DeltaJobData;
   'fire-schedule': ScheduleFireJobData;
   'reconcile-runs': Record<string, never>;
+  'agent-task-timeout': AgentTaskTimeoutJobData;
 }
 export type JobName = keyof JobPayloads;
 /** The payload of job `N`. */

@@ -1,13 +1,20 @@
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
-import { BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, redisKeys, SCHEDULE_QUEUE } from '@nso/contracts';
+import {
+  AGENT_TASK_QUEUE,
+  BATCH_QUEUE,
+  DELTA_QUEUE,
+  MAINTENANCE_QUEUE,
+  redisKeys,
+  SCHEDULE_QUEUE,
+} from '@nso/contracts';
 import type { Queue } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
 import { DeltaJobs } from './delta-jobs';
 import { JobSchedulers } from './job-schedulers';
 import { RedisOutageMonitor } from './redis-outage.monitor';
 
-const QUEUES = [BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, SCHEDULE_QUEUE] as const;
+const QUEUES = [BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, SCHEDULE_QUEUE, AGENT_TASK_QUEUE] as const;
 
 /** Gives every queue's 'error' events to the monitor (a Queue without a listener prints each one). */
 const QUEUE_ERRORS = {

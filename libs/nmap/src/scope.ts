@@ -157,8 +157,11 @@ function scopeGaps(family: IpFamily, allow: IpBlock[], deny: IpBlock[]): Interva
   return subtract([{ first: 0n, last: familyMax(family) }], permitted);
 }
 
-/** The fewest CIDR blocks covering exactly [first, last]: the largest aligned block at each step. */
-function intervalCidrs(family: IpFamily, first: bigint, last: bigint): string[] {
+/**
+ * The fewest CIDR blocks covering exactly the inclusive address interval [first, last] of `family`, in address
+ * order: the largest aligned block at each step (`127.0.0.0/25`, `127.0.0.128/32`).
+ */
+export function intervalCidrs(family: IpFamily, first: bigint, last: bigint): string[] {
   const width = family === 4 ? 32 : 128;
   const out: string[] = [];
   let start = first;

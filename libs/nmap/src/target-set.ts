@@ -3,7 +3,7 @@
 // is one interval, and slicing batch k costs O(log #intervals + batch size), whatever k is.
 import { ScopeError, TargetError } from './errors';
 import { formatIp, IpFamily, parseIpAddress, parseIPv4, parseIPv6 } from './ip-address';
-import { defaultHostResolver, HostResolver, ScanScope } from './scope';
+import { defaultHostResolver, HostResolver, intervalCidrs, ScanScope } from './scope';
 import { TargetSpec } from './targets';
 
 /** More separate intervals than this (after merging) are refused: `127.*.*.1,3` is 131,072 of them. */
@@ -187,6 +187,37 @@ export class TargetSet {
       }
     }
     return out;
+  }
+
+  /**
+   * The addresses of this set that lie in `ranges` (sorted, disjoint, inclusive intervals of this set's family),
+   * as a set of its own with the same host names. O(#intervals + #ranges): nothing is expanded.
+   */
+  intersect(ranges: readonly AddressInterval[]): TargetSet {
+    const out: AddressInterval[] = [];
+    let j = 0;
+    for (const interval of this.intervals) {
+      while (j < ranges.length && ranges[j].last < interval.first) j++;
+      for (let k = j; k < ranges.length && ranges[k].first <= interval.last; k++) {
+        const first = ranges[k].first > interval.first ? ranges[k].first : interval.first;
+        const last = ranges[k].last < interval.last ? ranges[k].last : interval.last;
+        if (first <= last) out.push({ first, last });
+      }
+    }
+    return new TargetSet(this.family, out, this.namesByAddress);
+  }
+
+  /**
+   * The set as the fewest CIDR blocks, in address order; a single address is written bare (`127.0.51.1`), as a
+   * user would write it. For messages and stored lists (unassigned targets), not for nmap.
+   */
+  toCidrs(): string[] {
+    const single = this.family === 4 ? '/32' : '/128';
+    return this.intervals.flatMap((interval) =>
+      intervalCidrs(this.family, interval.first, interval.last).map((cidr) =>
+        cidr.endsWith(single) ? cidr.slice(0, -single.length) : cidr,
+      ),
+    );
   }
 
   /** The host names the user gave for each of these addresses (only addresses that have one). */

@@ -19,6 +19,8 @@ export {
   type RunInput,
 } from './run.repository';
 export { ScanRepository } from './scan.repository';
+export { ClientRepository, type AgentEndpoint, type DelegableClientRow } from './client.repository';
+export { AgentTaskRepository, OPEN_AGENT_TASK_STATUSES, type AgentTaskInput } from './agent-task.repository';
 export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';

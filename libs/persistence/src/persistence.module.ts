@@ -3,7 +3,9 @@
 import { EntityManager, MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
+import { ClientRepository } from './client.repository';
 import { ENTITIES } from './entities';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
@@ -12,7 +14,14 @@ import { ScanRepository } from './scan.repository';
 import { ScheduleFireRepository } from './schedule-fire.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
-const RUN_REPOSITORIES = [RunRepository, BatchRepository, ScanRepository, ScheduleFireRepository];
+const RUN_REPOSITORIES = [
+  RunRepository,
+  BatchRepository,
+  ScanRepository,
+  ScheduleFireRepository,
+  ClientRepository,
+  AgentTaskRepository,
+];
 
 export interface PersistenceModuleOptions {
   databaseUrl: string;

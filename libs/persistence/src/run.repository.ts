@@ -20,6 +20,10 @@ interface RunSettingsInput {
   concurrency: number;
   targetsTotal: number;
   batchesTotal: number;
+  /** The run's parts by scanner client (ScanResult.delegation). */
+  delegation: Array<{ clients: string[]; ranges: string[] }>;
+  /** Addresses no client covered (ScanResult.unassignedTargets). */
+  unassignedTargets: string[];
 }
 
 /** POST /api/scans/start: the one-off scan and its run. */
@@ -93,6 +97,8 @@ export class RunRepository {
           nmap_flags: nmapFlags,
           targets,
           resolved_names: json(input.resolvedNames),
+          delegation: json(input.delegation),
+          unassigned_targets: json(input.unassignedTargets),
           ...settings,
           targets_total: input.targetsTotal,
           batches_total: input.batchesTotal,
@@ -120,6 +126,8 @@ export class RunRepository {
           nmap_flags: json(input.nmapFlags),
           targets: json(input.targets),
           resolved_names: json(input.resolvedNames),
+          delegation: json(input.delegation),
+          unassigned_targets: json(input.unassignedTargets),
           runner: input.runner,
           chunk_size: input.chunkSize,
           concurrency: input.concurrency,
@@ -138,6 +146,23 @@ export class RunRepository {
   }
 
   /** The run, or null. */
+  /**
+   * Adds addresses (CIDRs) to the run's unassigned_targets: a batch no client could take after all. In a
+   * transaction, so two batches handed on at once both land.
+   */
+  async addUnassigned(resultId: number, targets: string[]): Promise<void> {
+    await knexOf(this.em).transaction(async (trx) => {
+      const row = await trx('scan_results').select('unassigned_targets').where({ id: resultId }).first();
+      if (!row) return;
+      const raw: unknown = row.unassigned_targets;
+      const known: string[] = typeof raw === 'string' ? JSON.parse(raw) : ((raw as string[] | null) ?? []);
+      const merged = [...known, ...targets.filter((t) => !known.includes(t))];
+      await trx('scan_results')
+        .where({ id: resultId })
+        .update({ unassigned_targets: json(merged) });
+    });
+  }
+
   find(resultId: number): Promise<ScanResult | null> {
     return this.em.fork().findOne(ScanResult, resultId);
   }

@@ -1,15 +1,19 @@
-// The producer side of the shared batch queue: puts a run's batches on it, withdraws them, and tells whether one
-// is still pending. Job ids are derived from (run, batch), so adding the same batch twice is a no-op and a stop
-// can find the jobs it must withdraw.
-import { InjectQueue } from '@nestjs/bullmq';
+// The producer side of the worker pools' batch queues: puts each batch of a run on the queue of the pool it is
+// delegated to, withdraws them, and tells whether one is still pending. Job ids are derived from (run, batch), so
+// adding the same batch twice is a no-op and a stop can find the jobs it must withdraw.
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BATCH_JOB, BATCH_QUEUE, batchJobId, JobOf } from '@nso/contracts';
+import { BATCH_JOB, batchJobId } from '@nso/contracts';
 import { parseTargets, ResolvedNames, TargetSet } from '@nso/nmap';
-import { Queue } from 'bullmq';
+import { AgentTasks, UndeliveredBatch } from './agent-tasks';
+import { ClientBatchQueues } from './client-batch-queues';
+import { DelegatedBatches, DelegationPart } from './delegation';
+import { RunStateStore } from './run-state.store';
 
-/** BATCH_QUEUE as BullMQ sees it: jobs named BATCH_JOB carrying its payload (JobPayloads). */
-export type BatchBullQueue = Queue<JobOf<typeof BATCH_JOB>, unknown, typeof BATCH_JOB>;
+export type { BatchBullQueue } from './client-batch-queues';
+
+/** One job as addBulk takes it. */
+type BatchJob = Parameters<ReturnType<ClientBatchQueues['queue']>['addBulk']>[0][number];
 
 /** Job states in which a batch will still run without help. */
 const PENDING_JOB_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -25,6 +29,8 @@ export interface RunPlan {
   resolvedNames: ResolvedNames;
   chunkSize: number;
   nmapFlags: string[];
+  /** Which clients scan which addresses (delegation.ts); null for a run stored before delegation. */
+  delegation: DelegationPart[] | null;
 }
 
 /** The plan of a stored run (a ScanResult row's fields). */
@@ -35,6 +41,7 @@ export function runPlanOf(
     resolvedNames: ResolvedNames | null;
     chunkSize: number;
     nmapFlags: string[];
+    delegation?: DelegationPart[] | null;
   },
 ): RunPlan {
   return {
@@ -43,71 +50,104 @@ export function runPlanOf(
     resolvedNames: result.resolvedNames ?? {},
     chunkSize: result.chunkSize,
     nmapFlags: result.nmapFlags,
+    delegation: result.delegation ?? null,
   };
 }
 
 /**
- * Target sets of the runs this process cut batches for lately (a run enqueues a batch per finished batch); at
+ * Batch cuts of the runs this process enqueued batches for lately (a run enqueues a batch per finished batch); at
  * most MAX_TARGET_INTERVALS intervals each.
  */
-const SET_CACHE_SIZE = 8;
+const CUT_CACHE_SIZE = 8;
 
 @Injectable()
 export class BatchQueue {
-  private readonly sets = new Map<number, TargetSet>();
+  private readonly cuts = new Map<number, DelegatedBatches>();
 
   constructor(
-    @InjectQueue(BATCH_QUEUE) private readonly queue: BatchBullQueue,
+    private readonly queues: ClientBatchQueues,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly agents: AgentTasks,
+    private readonly state: RunStateStore,
   ) {}
 
   /**
-   * Cuts batches `seqs` out of the run's addresses and queues them. The run's targets are normalised into
-   * disjoint address intervals (TargetSet), so each address is in exactly one batch; batch k is addresses
-   * (k-1)·chunkSize … k·chunkSize − 1 in ascending order, cut arithmetically (a /8 is never expanded).
+   * Cuts batches `seqs` out of the run's addresses and queues each on the queue of the worker pool it is
+   * delegated to, or pushes it to its HTTP agent as a task (AgentTasks). The run's targets are normalised into
+   * disjoint address intervals (TargetSet) and split by its delegation into parts cut one after the other
+   * (DelegatedBatches), so each address is in exactly one batch, cut arithmetically (a /8 is never expanded).
+   * Returns the batches an agent could not take: the caller hands them on (RunService).
    */
-  async enqueue(run: RunPlan, seqs: number[]): Promise<void> {
-    if (seqs.length === 0) return;
-    const set = this.targetSet(run);
-    await this.queue.addBulk(
-      seqs.map((batchSeq) => {
-        const targets = set.slice((batchSeq - 1) * run.chunkSize, run.chunkSize);
-        return {
-          name: BATCH_JOB,
-          data: {
-            scanId: run.scanId,
-            resultId: run.resultId,
-            batchSeq,
-            targets,
-            hostnames: set.namesFor(targets),
-            nmapFlags: run.nmapFlags,
-          },
-          opts: {
-            jobId: batchJobId(run.resultId, batchSeq),
-            attempts: this.config.batchAttempts,
-            backoff: { type: 'exponential', delay: 1000 },
-            removeOnComplete: { count: this.config.jobRetentionCount },
-            removeOnFail: { count: this.config.jobRetentionCount },
-          },
-        };
-      }),
-    );
+  async enqueue(run: RunPlan, seqs: number[]): Promise<UndeliveredBatch[]> {
+    if (seqs.length === 0) return [];
+    const cut = this.cutOf(run);
+    const byClient = new Map<string, BatchJob[]>();
+    const undelivered: UndeliveredBatch[] = [];
+    for (const batchSeq of seqs) {
+      const batch = cut.batch(batchSeq);
+      const moved = await this.state.movedTo(run.resultId, batchSeq);
+      if (moved === undefined && batch.agent) {
+        const failed = await this.agents.dispatch(run, batchSeq, batch.clientId, batch.targets);
+        if (failed) undelivered.push(failed);
+        continue;
+      }
+      const clientId = moved ?? batch.clientId;
+      byClient.set(clientId, [...(byClient.get(clientId) ?? []), this.job(run, batchSeq, batch)]);
+    }
+    for (const [clientId, jobs] of byClient) await this.queues.queue(clientId).addBulk(jobs);
+    return undelivered;
   }
 
-  private targetSet(run: RunPlan): TargetSet {
-    const cached = this.sets.get(run.resultId);
+  /**
+   * Queues batch `seq` on worker pool `clientId`'s queue, whatever the run's delegation says, and remembers the
+   * move (its agent could not take it, or its pool was revoked).
+   */
+  async enqueueTo(run: RunPlan, seq: number, clientId: string): Promise<void> {
+    await this.state.moveBatch(run.resultId, seq, clientId);
+    await this.queues.queue(clientId).addBulk([this.job(run, seq, this.cutOf(run).batch(seq))]);
+  }
+
+  private job(
+    run: RunPlan,
+    batchSeq: number,
+    batch: { targets: string[]; hostnames: Record<string, string[]> },
+  ) {
+    return {
+      name: BATCH_JOB,
+      data: {
+        scanId: run.scanId,
+        resultId: run.resultId,
+        batchSeq,
+        targets: batch.targets,
+        hostnames: batch.hostnames,
+        nmapFlags: run.nmapFlags,
+      },
+      opts: {
+        jobId: batchJobId(run.resultId, batchSeq),
+        attempts: this.config.batchAttempts,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { count: this.config.jobRetentionCount },
+        removeOnFail: { count: this.config.jobRetentionCount },
+      },
+    } satisfies BatchJob;
+  }
+
+  /** The run's batches as cut by its delegation (batch count, client and addresses of each). */
+  cutOf(run: RunPlan): DelegatedBatches {
+    const cached = this.cuts.get(run.resultId);
     if (cached) return cached;
     const set = TargetSet.build(parseTargets(run.targets), run.nmapFlags, run.resolvedNames);
-    if (this.sets.size >= SET_CACHE_SIZE) this.sets.delete(this.sets.keys().next().value as number);
-    this.sets.set(run.resultId, set);
-    return set;
+    const cut = new DelegatedBatches(set, run.delegation, run.chunkSize);
+    if (this.cuts.size >= CUT_CACHE_SIZE) this.cuts.delete(this.cuts.keys().next().value as number);
+    this.cuts.set(run.resultId, cut);
+    return cut;
   }
 
   /** Withdraws the batches of a run that no worker has taken yet; running ones are stopped by the workers. */
-  async withdraw(resultId: number, seqs: number[]): Promise<number> {
+  async withdraw(run: RunPlan, seqs: number[]): Promise<number> {
     let removed = 0;
     for (const seq of seqs) {
-      const job = await this.queue.getJob(batchJobId(resultId, seq));
+      const job = await this.jobOf(run, seq);
       if (!job) continue;
       const state = await job.getState();
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
@@ -127,15 +167,29 @@ export class BatchQueue {
    */
   async requeue(run: RunPlan, seqs: number[]): Promise<void> {
     for (const seq of seqs) {
-      const job = await this.queue.getJob(batchJobId(run.resultId, seq));
+      const job = await this.jobOf(run, seq);
       if (job && !PENDING_JOB_STATES.has(await job.getState())) await job.remove().catch(() => undefined);
     }
     await this.enqueue(run, seqs);
   }
 
-  /** Whether the batch's job is still to run, or running: waiting, active, delayed or prioritized. */
-  async isPending(resultId: number, seq: number): Promise<boolean> {
-    const job = await this.queue.getJob(batchJobId(resultId, seq));
+  /**
+   * Whether the batch's job is still to run, or running: waiting, active, delayed or prioritized; for a batch
+   * with an HTTP agent, whether its task still waits for results.
+   */
+  async isPending(run: RunPlan, seq: number): Promise<boolean> {
+    const moved = await this.state.movedTo(run.resultId, seq);
+    if (moved === undefined && this.cutOf(run).isAgentBatch(seq))
+      return this.agents.isOpen(run.resultId, seq);
+    const job = await this.jobOf(run, seq);
     return job !== undefined && PENDING_JOB_STATES.has(await job.getState());
+  }
+
+  /** The batch's job on the queue of the pool it went to (undefined for an agent's batch: it has no job). */
+  private async jobOf(run: RunPlan, seq: number) {
+    const moved = await this.state.movedTo(run.resultId, seq);
+    if (moved === undefined && this.cutOf(run).isAgentBatch(seq)) return undefined;
+    const clientId = moved ?? this.cutOf(run).clientOf(seq);
+    return this.queues.queue(clientId).getJob(batchJobId(run.resultId, seq));
   }
 }

@@ -6,3 +6,5 @@ export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';
 export * from './scan-schedules';
+export { ClientBatchQueues } from './client-batch-queues';
+export { AgentTasks } from './agent-tasks';

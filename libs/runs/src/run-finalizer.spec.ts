@@ -15,6 +15,8 @@ async function twoBatchRun(runner: 'asyncio' | 'multiprocessing' = 'asyncio') {
     concurrency: 2,
     targetsTotal: 2,
     batchesTotal: 2,
+    delegation: [{ clients: ['local'], ranges: ['127.0.0.0/8'] }],
+    unassignedTargets: [],
   });
   for (const seq of [1, 2])
     await batches.start({ resultId, seq, targets: [`127.0.0.${seq}`], workerId: 'w' });

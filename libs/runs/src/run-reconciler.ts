@@ -81,7 +81,7 @@ export class RunReconciler {
     }
     const lost: number[] = [];
     for (const seq of await this.state.inflight(resultId)) {
-      if (await this.queue.isPending(resultId, seq)) continue;
+      if (await this.queue.isPending(plan, seq)) continue;
       // Its job may have finished just now, moving the batch out of the window: then it is not lost.
       if (await this.state.isInflight(resultId, seq)) lost.push(seq);
     }

@@ -231,6 +231,20 @@ export class RunStateStore {
     return rebuilt === 1;
   }
 
+  /**
+   * Batch `seq` now goes to `clientId`'s queue instead of the one its run's delegation gives (its agent could not
+   * be reached, or its pool was revoked). Read back by movedTo, so a stop or a reconciliation finds its job.
+   */
+  async moveBatch(resultId: number, seq: number, clientId: string): Promise<void> {
+    const key = `${this.names(resultId).state}:moved`;
+    await this.redis.multi().hset(key, String(seq), clientId).expire(key, STATE_TTL_SECONDS).exec();
+  }
+
+  /** The client batch `seq` was moved to (moveBatch), if it was. */
+  async movedTo(resultId: number, seq: number): Promise<string | undefined> {
+    return (await this.redis.hget(`${this.names(resultId).state}:moved`, String(seq))) ?? undefined;
+  }
+
   /** The batches claimed and not yet finished. */
   async inflight(resultId: number): Promise<number[]> {
     return (await this.redis.smembers(this.names(resultId).inflight)).map(Number);

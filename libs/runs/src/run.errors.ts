@@ -20,3 +20,46 @@ export class QueueUnavailableError extends Error {
     super('The queue is not available; try again');
   }
 }
+
+/**
+ * No approved, online scanner client covers any of the run's addresses (docs/clients.md, delegation): nothing is
+ * started or stored. `targets` names them as CIDRs (a single address bare).
+ */
+export class NoCoveringClientError extends Error {
+  override readonly name = 'NoCoveringClientError';
+
+  constructor(readonly targets: string[]) {
+    const listed =
+      targets.slice(0, 20).join(', ') + (targets.length > 20 ? ` and ${targets.length - 20} more` : '');
+    super(`No approved, online scanner client covers the targets: ${listed}`);
+  }
+}
+
+/** A result names a task that is not this client's task of this run (or no task at all). */
+export class AgentTaskNotFoundError extends Error {
+  override readonly name = 'AgentTaskNotFoundError';
+
+  constructor() {
+    super('Task not found');
+  }
+}
+
+/** A result for a task that no longer takes results: completed (with other results), failed or cancelled. */
+export class AgentTaskClosedError extends Error {
+  override readonly name = 'AgentTaskClosedError';
+
+  constructor(readonly taskStatus: string) {
+    super(`Task is ${taskStatus}; it takes no more results`);
+  }
+}
+
+/** A result names addresses that were not given to the task: nothing of it is stored. */
+export class AgentResultAddressesError extends Error {
+  override readonly name = 'AgentResultAddressesError';
+
+  constructor(readonly addresses: string[]) {
+    const listed =
+      addresses.slice(0, 20).join(', ') + (addresses.length > 20 ? ` and ${addresses.length - 20} more` : '');
+    super(`Addresses not in this task: ${listed}`);
+  }
+}

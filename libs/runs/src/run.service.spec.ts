@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
-import { QueueUnavailableError, RunActiveError } from './run.errors';
+import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from './run.errors';
 import { BatchFailedCommand, StartOneOffCommand } from './run.service';
 import { newRunService, summary } from './testing/run-fakes';
 
@@ -60,10 +60,58 @@ describe('RunService', () => {
     return { ...system, run, ref, take, finish, fail };
   }
 
+  describe('delegation', () => {
+    it('delegates each target to the most specific range; the rest are unassigned, stored and announced', async () => {
+      const system = newRunService();
+      system.clients.delegable = [
+        { clientId: 'site-a', kind: 'pool', scanRange: ['127.0.50.0/25'] },
+        { clientId: 'site-b', kind: 'pool', scanRange: ['127.0.50.128/25'] },
+        { clientId: 'agent-x', kind: 'agent', scanRange: ['127.0.60.0/24'] },
+      ];
+      const run = await system.service.startOneOff(
+        oneOff({ targets: ['127.0.50.0/24', '127.0.51.1'], chunkSize: 64, concurrency: 8 }),
+      );
+      expect(run).toMatchObject({
+        targetsTotal: 256,
+        batchesTotal: 4,
+        clientsTriggered: 2,
+        unassignedTargets: ['127.0.51.1'],
+      });
+      expect(system.runs.row(run.resultId)).toMatchObject({
+        delegation: [
+          { clients: ['site-a'], ranges: ['127.0.50.0/25'] },
+          { clients: ['site-b'], ranges: ['127.0.50.128/25'] },
+        ],
+        unassignedTargets: ['127.0.51.1'],
+      });
+      expect(system.events.namesOf(run.resultId)).toEqual(['targets_unassigned']);
+      expect(system.events.events[0]).toMatchObject({ targets: ['127.0.51.1'], clients_triggered: 2 });
+      expect(system.queue.seqsOf(run.resultId)).toEqual([1, 2, 3, 4]);
+    });
+
+    it('refuses a run no client covers, naming the targets, and stores nothing', async () => {
+      const system = newRunService();
+      system.clients.delegable = [{ clientId: 'site-a', kind: 'pool', scanRange: ['127.0.50.0/25'] }];
+      const started = system.service.startOneOff(oneOff({ targets: ['127.0.51.1', '127.0.52.0/30'] }));
+      await expect(started).rejects.toThrow(NoCoveringClientError);
+      await expect(started).rejects.toMatchObject({ targets: ['127.0.51.1', '127.0.52.0/30'] });
+      expect(system.runs.rows).toEqual([]);
+      expect(system.queue.enqueued).toEqual([]);
+      expect(system.events.events).toEqual([]);
+    });
+  });
+
   describe('start', () => {
     it('stores a one-off run as queued and enqueues its first window of batches', async () => {
       const { run, runs, queue, state } = await started();
-      expect(run).toEqual({ scanId: expect.any(Number), resultId: 1, targetsTotal: 10, batchesTotal: 5 });
+      expect(run).toEqual({
+        scanId: expect.any(Number),
+        resultId: 1,
+        targetsTotal: 10,
+        batchesTotal: 5,
+        clientsTriggered: 1,
+        unassignedTargets: [],
+      });
       expect(runs.row(1)).toMatchObject({
         status: 'queued',
         trigger: 'api-start',
@@ -107,7 +155,14 @@ describe('RunService', () => {
         concurrency: 4,
       });
       const first = await service.start({ scanId: 7, trigger: 'schedule' });
-      expect(first).toEqual({ scanId: 7, resultId: 1, targetsTotal: 2, batchesTotal: 2 });
+      expect(first).toEqual({
+        scanId: 7,
+        resultId: 1,
+        targetsTotal: 2,
+        batchesTotal: 2,
+        clientsTriggered: 1,
+        unassignedTargets: [],
+      });
       expect(runs.row(1)).toMatchObject({
         scanId: 7,
         trigger: 'schedule',

@@ -2,7 +2,8 @@
 // schedule), stop, and what happens to each of its batches (started, completed, failed, stopped), which moves the
 // run's window on and ends it after its last batch. Controllers and processors turn their input into these
 // commands; the tables, the queue, the run state in Redis and the events are reached through small injectables.
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BatchSummary, ScanEventBody } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import {
@@ -15,10 +16,14 @@ import {
   TargetSet,
 } from '@nso/nmap';
 import {
+  AgentTaskRepository,
   BatchRepository,
   BatchResultInput,
+  HostResultInput,
+  OPEN_AGENT_TASK_STATUSES,
   BatchStart,
   BatchStartInput,
+  ClientRepository,
   type FireInput,
   RunRepository,
   RunTrigger,
@@ -27,10 +32,20 @@ import {
   type ScanRunner,
 } from '@nso/persistence';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
+import { AgentTasks, agentWorkerId, UndeliveredBatch } from './agent-tasks';
+import { ClientBatchQueues } from './client-batch-queues';
+import { DelegatedBatches, delegateTargets, DelegationPart } from './delegation';
 import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
-import { QueueUnavailableError, RunActiveError } from './run.errors';
+import {
+  AgentResultAddressesError,
+  AgentTaskClosedError,
+  AgentTaskNotFoundError,
+  NoCoveringClientError,
+  QueueUnavailableError,
+  RunActiveError,
+} from './run.errors';
 
 /** How a run is cut and driven: seed 000's settings. */
 export interface RunSettings {
@@ -58,6 +73,27 @@ export interface StartRunCommand {
   fire?: FireInput;
 }
 
+/** An agent's results for one task, as the gateway read them from seed 003's body. */
+export interface AgentResultsCommand {
+  clientId: string;
+  resultId: number;
+  taskId: string;
+  status: 'completed' | 'failed';
+  /** The error an agent gave with a failed status. */
+  error?: string;
+  hosts: HostResultInput[];
+  /** SHA-256 of the body: an identical retry is recognised. */
+  digest: string;
+}
+
+export interface AgentResultsOutcome {
+  /** An identical retry of results taken before: nothing was stored again. */
+  duplicate: boolean;
+  resultId: number;
+  /** Addresses given to the task. */
+  taskTargets: number;
+}
+
 /** Which run a batch command is about. */
 export interface RunRef {
   scanId: number;
@@ -82,8 +118,13 @@ export interface BatchFailedCommand {
 export interface StartedRun {
   scanId: number;
   resultId: number;
+  /** Addresses delegated to clients (the ones this run scans). */
   targetsTotal: number;
   batchesTotal: number;
+  /** How many clients got at least one batch. */
+  clientsTriggered: number;
+  /** Addresses no client covers, as CIDRs (a single address bare): not scanned by this run. */
+  unassignedTargets: string[];
 }
 
 /** What validation of a run's settings yields: what the run stores and how its batches are cut. */
@@ -92,6 +133,9 @@ interface PreparedRun {
   resolvedNames: ResolvedNames;
   targetsTotal: number;
   batchesTotal: number;
+  delegation: DelegationPart[];
+  unassignedTargets: string[];
+  clientsTriggered: number;
 }
 
 @Injectable()
@@ -109,12 +153,18 @@ export class RunService {
     private readonly events: ScanEventPublisher,
     private readonly finalizer: RunFinalizer,
     private readonly reconciler: RunReconciler,
+    private readonly clients: ClientRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly agents: AgentTasks,
+    private readonly tasks: AgentTaskRepository,
+    private readonly poolQueues: ClientBatchQueues,
   ) {}
 
   /**
    * Validates the settings (policy, targets, scope; host names resolved here, once), stores the scan and its
-   * queued run in one transaction, and enqueues the first window of batches. Throws NmapPolicyError,
-   * TargetError or ScopeError (nothing stored), or QueueUnavailableError (the run is stored as failed).
+   * queued run in one transaction, and enqueues the first window of batches, each on the queue of the client it
+   * is delegated to (delegateTargets). Throws NmapPolicyError, TargetError, ScopeError or NoCoveringClientError
+   * (nothing stored), or QueueUnavailableError (the run is stored as failed).
    */
   async startOneOff(command: StartOneOffCommand): Promise<StartedRun> {
     const prepared = await this.prepare(command);
@@ -130,9 +180,11 @@ export class RunService {
       concurrency: command.concurrency,
       targetsTotal: prepared.targetsTotal,
       batchesTotal: prepared.batchesTotal,
+      delegation: prepared.delegation,
+      unassignedTargets: prepared.unassignedTargets,
     });
     await this.enqueueFirstWindow({ scanId, resultId }, command, prepared);
-    return { scanId, resultId, targetsTotal: prepared.targetsTotal, batchesTotal: prepared.batchesTotal };
+    return startedRun({ scanId, resultId }, prepared);
   }
 
   /**
@@ -169,15 +221,12 @@ export class RunService {
         concurrency: settings.concurrency,
         targetsTotal: prepared.targetsTotal,
         batchesTotal: prepared.batchesTotal,
+        delegation: prepared.delegation,
+        unassignedTargets: prepared.unassignedTargets,
         fire: command.fire,
       });
       await this.enqueueFirstWindow({ scanId: scan.id, resultId }, settings, prepared);
-      return {
-        scanId: scan.id,
-        resultId,
-        targetsTotal: prepared.targetsTotal,
-        batchesTotal: prepared.batchesTotal,
-      };
+      return startedRun({ scanId: scan.id, resultId }, prepared);
     } finally {
       await release();
     }
@@ -192,9 +241,10 @@ export class RunService {
     const active = await this.runs.findActive(scanId);
     for (const result of active) {
       const inflight = await this.state.stop(result.id);
-      await this.queue.withdraw(result.id, inflight);
+      await this.queue.withdraw(runPlanOf({ scanId, resultId: result.id }, result), inflight);
       await this.state.announceStop(scanId, result.id);
       await this.batches.stopAllOfRun(result.id);
+      await this.agents.cancelRun(scanId, result.id);
       await this.finalizer.stop({ scanId, resultId: result.id });
     }
     return active.map((r) => r.id);
@@ -284,7 +334,7 @@ export class RunService {
       // these, so the order holds while the database work overlaps the round trip.
       published = this.events.publishMany(ref, [...complete, progress]);
       published.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-      if (finish.nextSeq !== undefined) await this.queue.enqueue(await this.planOf(ref), [finish.nextSeq]);
+      if (finish.nextSeq !== undefined) await this.enqueue(ref, await this.planOf(ref), [finish.nextSeq]);
     }
     if (finish.done + finish.failed === finish.total) await this.finalizer.complete(ref);
     await published;
@@ -299,25 +349,56 @@ export class RunService {
     const specs = parseTargets(settings.targets);
     const resolvedNames = await resolveTargets(specs, flags, this.scope);
     // Each address once: overlapping targets and names resolving to listed addresses are merged.
-    const targetsTotal = TargetSet.build(specs, flags, resolvedNames).count;
-    return { flags, resolvedNames, targetsTotal, batchesTotal: Math.ceil(targetsTotal / settings.chunkSize) };
+    const set = TargetSet.build(specs, flags, resolvedNames);
+    const clients = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
+      'pool',
+      'agent',
+    ]);
+    const delegation = delegateTargets(set, clients);
+    const { unassigned } = delegation;
+    if (delegation.parts.length === 0) throw new NoCoveringClientError(unassigned);
+    // Agents' tasks may hold more addresses than a pool's batch (AGENT_TASK_TARGETS), stored with the part.
+    const taskTargets = this.config.clients.agentTaskTargets;
+    const parts = delegation.parts.map((part) =>
+      taskTargets > 0 && part.agents?.length === part.clients.length
+        ? { ...part, chunkSize: taskTargets }
+        : part,
+    );
+    const cut = new DelegatedBatches(set, parts, settings.chunkSize);
+    return {
+      flags,
+      resolvedNames,
+      targetsTotal: cut.targets,
+      batchesTotal: cut.total,
+      delegation: parts,
+      unassignedTargets: unassigned,
+      clientsTriggered: cut.clientsTriggered().length,
+    };
   }
 
   private async enqueueFirstWindow(ref: RunRef, settings: RunSettings, prepared: PreparedRun): Promise<void> {
+    let undelivered: UndeliveredBatch[] = [];
+    let plan: RunPlan | undefined;
     try {
       // The scan's seq counter exists before any worker publishes (see ScanEventPublisher.ensureCounter).
       await this.events.ensureCounter(ref.scanId);
-      const plan = {
+      plan = {
         ...ref,
         targets: settings.targets,
         resolvedNames: prepared.resolvedNames,
         chunkSize: settings.chunkSize,
         nmapFlags: prepared.flags,
+        delegation: prepared.delegation,
       };
-      await this.queue.enqueue(
-        plan,
-        await this.state.start(ref.resultId, prepared.batchesTotal, settings.concurrency),
-      );
+      if (prepared.unassignedTargets.length > 0) {
+        await this.events.publish(ref, {
+          event: 'targets_unassigned',
+          targets: prepared.unassignedTargets,
+          clients_triggered: prepared.clientsTriggered,
+        });
+      }
+      const window = await this.state.start(ref.resultId, prepared.batchesTotal, settings.concurrency);
+      undelivered = await this.queue.enqueue(plan, window);
     } catch (error) {
       // Nothing half-done stays behind as "queued": the run is marked failed and the caller told to retry.
       this.logger.error(
@@ -326,5 +407,200 @@ export class RunService {
       await this.runs.fail(ref.resultId, 'could not enqueue', null);
       throw new QueueUnavailableError(error);
     }
+    if (undelivered.length > 0) await this.handOn(ref, plan, undelivered);
   }
+
+  /** Enqueues batches of a running run, handing on those an agent could not take. */
+  private async enqueue(ref: RunRef, plan: RunPlan, seqs: number[]): Promise<void> {
+    const undelivered = await this.queue.enqueue(plan, seqs);
+    if (undelivered.length > 0) await this.handOn(ref, plan, undelivered);
+  }
+
+  /**
+   * Batches their client could not take (an unreachable agent, a revoked client): each goes to another approved,
+   * online client that covers all its addresses (most specific first), or fails with the reason, its addresses
+   * then added to the run's unassigned_targets (and announced with targets_unassigned).
+   */
+  private async handOn(ref: RunRef, plan: RunPlan, undelivered: UndeliveredBatch[]): Promise<void> {
+    for (const batch of undelivered) {
+      const tried = new Set([batch.clientId]);
+      let current: UndeliveredBatch | undefined = batch;
+      while (current) {
+        const next = await this.coveringClient(plan, current.targets, tried);
+        if (!next) break;
+        tried.add(next.clientId);
+        if (next.kind === 'pool') {
+          await this.queue.enqueueTo(plan, current.seq, next.clientId);
+          this.logger.log(
+            `run ${ref.resultId} batch ${current.seq}: ${current.reason}; moved to ${next.clientId}`,
+          );
+          current = undefined;
+        } else {
+          const failed = await this.agents.dispatch(plan, current.seq, next.clientId, current.targets);
+          current = failed ? { ...failed, reason: `${current.reason}; ${failed.reason}` } : undefined;
+        }
+      }
+      if (!current) continue;
+      const batchId =
+        current.batchId ??
+        (await this.batches.start({ ...ref, seq: current.seq, targets: current.targets, workerId: 'server' }))
+          .batchId;
+      const unassigned = TargetSet.build(parseTargets(current.targets), plan.nmapFlags, {}).toCidrs();
+      await this.runs.addUnassigned(ref.resultId, unassigned);
+      await this.events.publish(ref, {
+        event: 'targets_unassigned',
+        targets: unassigned,
+        clients_triggered: 0,
+      });
+      await this.batchFailed(ref, {
+        batchId,
+        seq: current.seq,
+        attempt: 1,
+        final: true,
+        message: `${current.reason}; no other approved, online client covers its targets`,
+        exitCode: null,
+        stderr: '',
+      });
+    }
+  }
+
+  /** An approved, online client other than `tried` that covers every address, the most specific first. */
+  private async coveringClient(plan: RunPlan, targets: string[], tried: ReadonlySet<string>) {
+    const all = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
+      'pool',
+      'agent',
+    ]);
+    const others = all.filter((c) => !tried.has(c.clientId));
+    const set = TargetSet.build(parseTargets(targets), plan.nmapFlags, {});
+    const { parts, unassigned } = delegateTargets(set, others);
+    if (unassigned.length > 0 || parts.length !== 1) return undefined;
+    const clientId = parts[0].clients[0];
+    return { clientId, kind: parts[0].agents?.includes(clientId) ? ('agent' as const) : ('pool' as const) };
+  }
+
+  /**
+   * A task's deadline passed (AGENT_TASK_TIMEOUT, a BullMQ delayed job): if it still has no results it fails,
+   * and its batch counts as failed, so the run ends without it (partially). Nothing when it ended before.
+   */
+  async agentTaskTimedOut(taskRowId: number): Promise<void> {
+    const task = await this.tasks.findById(taskRowId);
+    if (!task || !OPEN_AGENT_TASK_STATUSES.includes(task.status)) return;
+    const seconds = Math.round(this.config.clients.agentTaskTimeoutMs / 1000);
+    const error = `agent ${task.clientId} sent no results within AGENT_TASK_TIMEOUT (${seconds} s)`;
+    if (!(await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'failed', { error }))) return;
+    const ref = { scanId: task.scanId, resultId: task.result.id };
+    if (task.batchId === null) return;
+    await this.batchFailed(ref, {
+      batchId: task.batchId,
+      seq: task.seq,
+      attempt: 1,
+      final: true,
+      message: error,
+      exitCode: null,
+      stderr: '',
+    });
+  }
+
+  /**
+   * An agent's results for one of its tasks (`POST /api/clients/{id}/results`; the caller checked the agent's
+   * approval and address). Taken only for a task given to this client for this run (AgentTaskNotFoundError),
+   * still waiting for results (AgentTaskClosedError; an identical retry of the accepted results is answered
+   * again without storing twice), and only for the task's addresses (AgentResultAddressesError: nothing
+   * stored). Results are stored in the batch's host and port rows and counted like a worker's batch.
+   */
+  async agentResults(command: AgentResultsCommand): Promise<AgentResultsOutcome> {
+    const task = await this.tasks.findByTaskId(command.taskId);
+    if (!task || task.clientId !== command.clientId || task.result.id !== command.resultId) {
+      throw new AgentTaskNotFoundError();
+    }
+    const ref = { scanId: task.scanId, resultId: task.result.id };
+    const outcome = (duplicate: boolean): AgentResultsOutcome => ({
+      duplicate,
+      resultId: ref.resultId,
+      taskTargets: task.targets.length,
+    });
+    if (task.status === 'completed' && task.resultsDigest === command.digest) return outcome(true);
+    if (!OPEN_AGENT_TASK_STATUSES.includes(task.status)) throw new AgentTaskClosedError(task.status);
+    const given = new Set(task.targets);
+    const outside = command.hosts.map((h) => h.address).filter((address) => !given.has(address));
+    if (outside.length > 0) throw new AgentResultAddressesError([...new Set(outside)]);
+    if (task.batchId === null) throw new AgentTaskClosedError(task.status);
+    if (command.status === 'failed') {
+      const error = command.error ?? `agent ${command.clientId} reported the task failed`;
+      if (!(await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'failed', { error }))) {
+        throw new AgentTaskClosedError('failed');
+      }
+      await this.batchFailed(ref, {
+        batchId: task.batchId,
+        seq: task.seq,
+        attempt: 1,
+        final: true,
+        message: error,
+        exitCode: null,
+        stderr: '',
+      });
+      return outcome(false);
+    }
+    const taken = await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'completed', {
+      resultsDigest: command.digest,
+    });
+    if (!taken) {
+      // Another post of the same task got there first.
+      const now = await this.tasks.findById(task.id);
+      if (now?.status === 'completed' && now.resultsDigest === command.digest) return outcome(true);
+      throw new AgentTaskClosedError(now?.status ?? 'gone');
+    }
+    await this.batchCompleted(ref, task.seq, {
+      batchId: task.batchId,
+      workerId: agentWorkerId(command.clientId),
+      exitCode: 0,
+      stderr: null,
+      finishedAt: new Date(),
+      hosts: command.hosts,
+    });
+    return outcome(false);
+  }
+
+  /**
+   * An admin revoked the client: it gets no new work (delegation only counts approved clients), an agent's
+   * open tasks fail (late results are refused), and batches waiting on a pool's queue are withdrawn. Either kind
+   * of batch goes to another approved, online client that covers it, or fails with the reason.
+   */
+  async clientRevoked(clientId: string): Promise<void> {
+    const reason = `client ${clientId} was revoked`;
+    for (const task of await this.tasks.findOpenOfClient(clientId)) {
+      if (!(await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'failed', { error: reason })))
+        continue;
+      const run = await this.runs.find(task.result.id);
+      if (!run || (run.status !== 'queued' && run.status !== 'running')) continue;
+      const ref = { scanId: task.scanId, resultId: run.id };
+      await this.handOn(ref, runPlanOf(ref, run), [
+        { seq: task.seq, batchId: task.batchId ?? undefined, clientId, targets: task.targets, reason },
+      ]);
+    }
+    const queue = this.poolQueues.queue(clientId);
+    for (const job of await queue.getJobs(['waiting', 'delayed', 'prioritized'])) {
+      const removed = await job
+        .remove()
+        .then(() => true)
+        .catch(() => false); // taken by a worker meanwhile: it runs there
+      if (!removed) continue;
+      const run = await this.runs.find(job.data.resultId);
+      if (!run || (run.status !== 'queued' && run.status !== 'running')) continue;
+      const ref = { scanId: job.data.scanId, resultId: run.id };
+      await this.handOn(ref, runPlanOf(ref, run), [
+        { seq: job.data.batchSeq, clientId, targets: job.data.targets, reason },
+      ]);
+    }
+  }
+}
+
+function startedRun(ref: RunRef, prepared: PreparedRun): StartedRun {
+  return {
+    ...ref,
+    targetsTotal: prepared.targetsTotal,
+    batchesTotal: prepared.batchesTotal,
+    clientsTriggered: prepared.clientsTriggered,
+    unassignedTargets: prepared.unassignedTargets,
+  };
 }

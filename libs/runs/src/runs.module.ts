@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
+import { AgentPushClient } from './agent-push.client';
+import { AgentTasks } from './agent-tasks';
 import { BatchQueue } from './batch-queue';
+import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
@@ -13,7 +16,17 @@ import { ScanSchedules } from './scan-schedules';
  */
 @Module({
   imports: [NmapModule],
-  providers: [RunService, ScanSchedules, RunStateStore, BatchQueue, RunFinalizer, RunReconciler],
-  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler],
+  providers: [
+    RunService,
+    ScanSchedules,
+    RunStateStore,
+    BatchQueue,
+    ClientBatchQueues,
+    AgentTasks,
+    AgentPushClient,
+    RunFinalizer,
+    RunReconciler,
+  ],
+  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler, ClientBatchQueues, AgentTasks],
 })
 export class RunsModule {}

@@ -7,7 +7,7 @@ import { FIRE_SCHEDULE_JOB, SCHEDULE_QUEUE } from '@nso/contracts';
 import { JobSchedulers, ScheduleRepeat } from '@nso/events';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
 import { DuplicateFireError, type FireInput, Scan, ScheduleFireRepository } from '@nso/persistence';
-import { RunActiveError } from './run.errors';
+import { NoCoveringClientError, RunActiveError } from './run.errors';
 import { RunService } from './run.service';
 
 /** The schedule fields of a scan definition. */
@@ -110,7 +110,8 @@ export class ScanSchedules {
         } else if (
           error instanceof NmapPolicyError ||
           error instanceof TargetError ||
-          error instanceof ScopeError
+          error instanceof ScopeError ||
+          error instanceof NoCoveringClientError
         ) {
           result = await this.skip(scanId, fire, error.message);
         } else {

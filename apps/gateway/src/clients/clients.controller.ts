@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -18,6 +19,8 @@ import {
   HeartbeatAnswerDto,
   HeartbeatDto,
   ListClientsQuery,
+  ResultsAnswerDto,
+  SubmitResultsDto,
   UpdateClientDto,
 } from './clients.dto';
 import { ClientsService } from './clients.service';
@@ -52,6 +55,31 @@ export class ClientsController {
     const outcome = await this.clients.heartbeat(clientId, body, sourceAddress(req.ip));
     res.status(outcome.httpStatus);
     return outcome.body;
+  }
+
+  @Post(':clientId/results')
+  @Public()
+  @HttpCode(200)
+  @ApiOkResponse({
+    type: ResultsAnswerDto,
+    description: 'Stored (or an identical retry of results already stored: answered again, stored once)',
+  })
+  @ApiBadRequestResponse({
+    description: "Malformed body, or addresses that are not the task's (`invalid_addresses`): nothing stored",
+  })
+  @ApiForbiddenResponse({
+    description: 'Not an approved agent, or sent from an address other than the one its approval bound it to',
+  })
+  @ApiNotFoundResponse({
+    description: 'No such client, or `task_id` is not a task of this client for `result_id`',
+  })
+  @ApiConflictResponse({ description: 'The task takes no more results (completed, failed or cancelled)' })
+  results(
+    @Param('clientId', clientIdPipe) clientId: string,
+    @Body() body: SubmitResultsDto,
+    @Req() req: Request,
+  ): Promise<ResultsAnswerDto> {
+    return this.clients.results(clientId, body, sourceAddress(req.ip));
   }
 
   @Get()

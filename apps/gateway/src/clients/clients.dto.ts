@@ -8,6 +8,7 @@ import {
   IsInt,
   IsIP,
   IsNotEmpty,
+  IsObject,
   IsOptional,
   IsString,
   Max,
@@ -265,7 +266,11 @@ export class ClientAnswerDto {
 export class ClientDetailsDto {
   @ApiProperty({ example: 'success' }) status!: 'success';
   @ApiProperty({ type: ClientDto }) client!: ClientDto;
-  @ApiProperty({ type: [Object], example: [], description: 'Tasks given to this client (with delegation)' })
+  @ApiProperty({
+    type: [Object],
+    example: [],
+    description: 'The latest agent tasks of the client (task_id to admins only)',
+  })
   recent_tasks!: unknown[];
 }
 
@@ -277,4 +282,55 @@ export class ClientListDto {
   @ApiProperty({ example: 50 }) per_page!: number;
   @ApiProperty({ example: false }) has_next!: boolean;
   @ApiProperty({ example: false }) has_prev!: boolean;
+}
+
+/** Seed 003 "Submit Scan Results": what an agent posts for one task. */
+export class SubmitResultsDto {
+  @ApiProperty({ example: 42, description: 'The run (result_id) the task belongs to' })
+  @IsInt()
+  @Min(1)
+  result_id!: number;
+
+  @ApiProperty({ example: '9f2c…', description: 'The task_id the server pushed with the task' })
+  @IsString()
+  @MaxLength(200)
+  task_id!: string;
+
+  @ApiProperty({ enum: ['completed', 'failed'], example: 'completed' })
+  @IsIn(['completed', 'failed'])
+  status!: 'completed' | 'failed';
+
+  @ApiPropertyOptional({
+    type: Object,
+    description:
+      'Keyed by address: `{hostname, state, open_ports: [22], port_details: {"22": {protocol, name, product, version, extrainfo}}}`',
+  })
+  @IsOptional()
+  @IsObject()
+  parsed_results?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ type: Object, description: "The agent's own counts (informative; not stored)" })
+  @IsOptional()
+  @IsObject()
+  summary_stats?: Record<string, unknown>;
+
+  @ApiPropertyOptional({ description: 'Why the task failed, with status failed' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4000)
+  error?: string;
+}
+
+export class ResultsSummaryDto {
+  @ApiProperty({ example: 254 }) total_targets!: number;
+  @ApiProperty({ example: 254 }) completed_targets!: number;
+  @ApiProperty({ example: 0 }) failed_targets!: number;
+  @ApiProperty({ example: 156 }) total_open_ports!: number;
+  @ApiProperty({ example: 3 }) contributing_clients!: number;
+}
+
+export class ResultsAnswerDto {
+  @ApiProperty({ example: 'Scan results received successfully' }) message!: string;
+  @ApiProperty({ example: 42 }) result_id!: number;
+  @ApiProperty({ type: ResultsSummaryDto }) summary!: ResultsSummaryDto;
 }

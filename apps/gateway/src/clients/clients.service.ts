@@ -1,5 +1,5 @@
 // Scanner clients of seed 003 "Client Management": enrolment by heartbeat, approval, address binding, the
-// admin's view. Delegation of work to clients comes in a later step; this keeps the records it will read.
+// admin's view, and an agent's results (checked here for who sends them; what they may hold is RunService's).
 import { EntityManager, FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
   BadRequestException,
@@ -11,7 +11,17 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { ScanScope } from '@nso/nmap';
-import { Client, clientStatus, clientStatusFilter } from '@nso/persistence';
+import {
+  AgentTaskRepository,
+  Batch,
+  Client,
+  clientStatus,
+  clientStatusFilter,
+  ScanResult,
+} from '@nso/persistence';
+import { AgentTasks, RunService } from '@nso/runs';
+import { createHash } from 'node:crypto';
+import { agentResultHosts } from './agent-results';
 import { pageFields, pageWindow } from '../common/pagination';
 import { Clock } from '../rate-limit/clock';
 import { AuthUser } from '../users/current-user';
@@ -25,8 +35,15 @@ import {
   HeartbeatDto,
   ListClientsQuery,
   parseScanRange,
+  ResultsAnswerDto,
+  SubmitResultsDto,
   UpdateClientDto,
 } from './clients.dto';
+
+const iso = (date: Date | null) => (date ? date.toISOString() : null);
+
+/** How many of a client's tasks its details show. */
+const RECENT_TASKS = 10;
 
 const DEFAULT_PER_PAGE = 50;
 
@@ -58,6 +75,9 @@ export class ClientsService {
     private readonly enrolment: ClientEnrolmentLimit,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly runs: RunService,
+    private readonly agentTasks: AgentTasks,
+    private readonly tasks: AgentTaskRepository,
   ) {}
 
   /**
@@ -149,8 +169,71 @@ export class ClientsService {
   /** `GET /api/clients/{client_id}`: any signed-in user; the address binding and refusals only for admins. */
   async details(clientId: string, user: AuthUser): Promise<ClientDetailsDto> {
     const client = await this.findOrFail(clientId);
-    // Tasks arrive with delegation to clients; until then a client has none.
-    return { status: 'success', client: this.toDto(client, user.role === 'admin'), recent_tasks: [] };
+    const admin = user.role === 'admin';
+    const tasks = await this.tasks.recentOfClient(client.clientId, RECENT_TASKS);
+    return {
+      status: 'success',
+      client: this.toDto(client, admin),
+      // task_id is the capability an agent's results must carry: admins only.
+      recent_tasks: tasks.map((task) => ({
+        ...(admin ? { task_id: task.taskId } : {}),
+        scan_id: task.scanId,
+        result_id: task.result.id,
+        batch_id: task.seq,
+        status: task.status,
+        targets: task.targets.length,
+        created_at: task.createdAt.toISOString(),
+        deadline: task.deadline.toISOString(),
+        finished_at: iso(task.finishedAt),
+        error: task.error,
+      })),
+    };
+  }
+
+  /**
+   * `POST /api/clients/{client_id}/results` (seed 003 "Submit Scan Results"), sent by an agent with no credential:
+   * taken only from an approved agent, from the address its approval bound it to (403 otherwise, the refusal
+   * recorded), then RunService decides what the task takes (404, 409, 400). Answers seed 003's body; an identical
+   * retry is answered again without storing twice.
+   */
+  async results(clientId: string, body: SubmitResultsDto, source: string): Promise<ResultsAnswerDto> {
+    const client = await this.findOrFail(clientId);
+    if (client.kind === 'pool') throw unauthorized(POOL_REFUSAL);
+    if (!client.isApproved || !client.isEnabled) throw unauthorized('this client is not approved');
+    await this.checkAgentAddress(client, source, this.now());
+    const hosts = agentResultHosts(body.parsed_results);
+    const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const outcome = await this.runs.agentResults({
+      clientId,
+      resultId: body.result_id,
+      taskId: body.task_id,
+      status: body.status,
+      error: body.error,
+      hosts,
+      digest,
+    });
+    return {
+      message: 'Scan results received successfully',
+      result_id: outcome.resultId,
+      summary: await this.runSummary(outcome.resultId),
+    };
+  }
+
+  /** Seed 003's results summary, over the whole run so far: its addresses by batch outcome, ports, clients. */
+  private async runSummary(resultId: number): Promise<ResultsAnswerDto['summary']> {
+    const em = this.em.fork();
+    const run = await em.findOneOrFail(ScanResult, resultId, { fields: ['targetsTotal', 'openPorts'] });
+    const batches = await em.find(Batch, { result: resultId }, { fields: ['status', 'targets', 'workerId'] });
+    const sum = (status: string) =>
+      batches.filter((b) => b.status === status).reduce((n, b) => n + b.targets.length, 0);
+    const workers = batches.filter((b) => b.status === 'completed').map((b) => b.workerId ?? '');
+    return {
+      total_targets: run.targetsTotal,
+      completed_targets: sum('completed'),
+      failed_targets: sum('failed'),
+      total_open_ports: run.openPorts,
+      contributing_clients: new Set(workers).size,
+    };
   }
 
   /**
@@ -165,6 +248,9 @@ export class ClientsService {
       approvedIp: client.kind === 'agent' ? client.sourceIp : null,
     });
     await this.em.flush();
+    // Seed 003: the server tells the agent (best effort; the admin's answer does not wait for it).
+    if (client.kind === 'agent')
+      void this.agentTasks.announceApproval(client.clientId).catch(() => undefined);
     return { status: 'success', message: 'Client approved successfully', client: this.toDto(client, true) };
   }
 
@@ -173,6 +259,8 @@ export class ClientsService {
     const client = await this.findOrFail(clientId);
     this.withdrawApproval(client);
     await this.em.flush();
+    // At once: its open tasks and queued batches go to another client that covers them, or fail.
+    await this.runs.clientRevoked(client.clientId);
     return {
       status: 'success',
       message: 'Client approval revoked successfully',
@@ -291,7 +379,6 @@ export class ClientsService {
 
   /** The API's view of a client; `admin` adds the address binding and refusals. */
   toDto(client: Client, admin: boolean): ClientDto {
-    const iso = (date: Date | null) => (date ? date.toISOString() : null);
     const dto: ClientDto = {
       id: client.id,
       client_id: client.clientId,

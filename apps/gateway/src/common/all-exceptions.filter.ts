@@ -2,7 +2,15 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
 import { logSafeError } from '@nso/persistence';
-import { QueueUnavailableError, RunActiveError } from '@nso/runs';
+import {
+  AgentResultAddressesError,
+  AgentTaskClosedError,
+  AgentTaskNotFoundError,
+  NoCoveringClientError,
+  QueueUnavailableError,
+  RunActiveError,
+} from '@nso/runs';
+import { AgentResultsFormatError } from '../clients/agent-results';
 import type { Response } from 'express';
 import { ErrorBody, STATUS_MESSAGES } from './error-body';
 
@@ -35,6 +43,19 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (exception instanceof RunActiveError) {
       return [409, { error: exception.message, scan_id: exception.scanId, result_id: exception.resultId }];
+    }
+    if (exception instanceof AgentTaskNotFoundError) return [404, { error: exception.message }];
+    if (exception instanceof AgentTaskClosedError) {
+      return [409, { error: exception.message, task_status: exception.taskStatus }];
+    }
+    if (exception instanceof AgentResultAddressesError) {
+      return [400, { error: exception.message, invalid_addresses: exception.addresses }];
+    }
+    if (exception instanceof AgentResultsFormatError) {
+      return [400, { error: exception.message, problems: exception.problems }];
+    }
+    if (exception instanceof NoCoveringClientError) {
+      return [409, { error: exception.message, unassigned_targets: exception.targets }];
     }
     if (exception instanceof QueueUnavailableError) {
       return [503, { error: exception.message }];

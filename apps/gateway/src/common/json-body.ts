@@ -4,8 +4,14 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json, NextFunction, Request, Response, urlencoded } from 'express';
 
-const jsonBodyParser = json({ limit: '1mb' });
-const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
+export const jsonBodyParser = json({ limit: '1mb' });
+/**
+ * An agent's results (`POST /api/clients/{id}/results`) hold a whole task's hosts and ports: about 150 bytes a
+ * host, so a task of 65,536 addresses needs ~10 MB. Only that route gets the larger limit.
+ */
+export const agentResultsBodyParser = json({ limit: '32mb' });
+const AGENT_RESULTS_ROUTE = /^\/api\/clients\/[^/]+\/results$/;
+export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
 
 /**
  * Deepest nesting of objects and arrays a body may have. Every request body of the API is at most two deep
@@ -79,7 +85,10 @@ export class BodyParserMiddleware implements NestMiddleware {
       const answer = bodyErrorAnswer(error, isEncoded(req)) ?? [400, { error: 'Unreadable request body' }];
       if (!res.headersSent) res.status(answer[0]).json(answer[1]);
     };
-    jsonBodyParser(req, res, (jsonError?: unknown) => {
+    // originalUrl: req.path is relative to where the middleware is mounted.
+    const path = (req.originalUrl ?? req.url).split('?')[0];
+    const parseJson = AGENT_RESULTS_ROUTE.test(path) ? agentResultsBodyParser : jsonBodyParser;
+    parseJson(req, res, (jsonError?: unknown) => {
       if (jsonError) return fail(jsonError);
       formBodyParser(req, res, (formError?: unknown) => {
         if (formError) return fail(formError);

@@ -9,7 +9,7 @@ describe('GET /api/health', () => {
   afterEach(() => gateway?.close());
 
   it('is 200 and healthy when Redis and the database answer', async () => {
-    gateway = await startGateway();
+    gateway = await startGateway({ localPool: false });
     const response = await request(gateway.url).get('/api/health').expect(200);
     expect(response.body).toEqual({
       status: 'healthy',

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { RunsModule } from '@nso/runs';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 
-@Module({ controllers: [HealthController], providers: [HealthService] })
+@Module({ imports: [RunsModule], controllers: [HealthController], providers: [HealthService] })
 export class HealthModule {}

@@ -4,7 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { BATCH_QUEUE } from '@nso/contracts';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { REDIS_CLIENT } from '@nso/events';
-import { checkDatabase, Client, clientStatusFilter } from '@nso/persistence';
+import { checkDatabase, Client, ClientRepository, clientStatusFilter } from '@nso/persistence';
+import { ClientBatchQueues } from '@nso/runs';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 
@@ -32,6 +33,8 @@ export class HealthService {
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectQueue(BATCH_QUEUE) private readonly batches: Queue,
+    private readonly poolQueues: ClientBatchQueues,
+    private readonly clients: ClientRepository,
   ) {}
 
   async report(): Promise<HealthReport> {
@@ -57,16 +60,17 @@ export class HealthService {
   }
 
   private async queueStats(): Promise<Omit<HealthReport['stats'], 'active_clients'>> {
-    const counts = await this.batches.getJobCounts(
-      'waiting',
-      'delayed',
-      'prioritized',
-      'waiting-children',
-      'active',
+    // Every worker pool's batch queue, and the shared one of releases before delegation.
+    const queues = [this.batches, ...(await this.clients.poolIds()).map((id) => this.poolQueues.queue(id))];
+    const all = await Promise.all(
+      queues.map((queue) =>
+        queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active'),
+      ),
     );
+    const sum = (key: string) => all.reduce((total, counts) => total + (counts[key] ?? 0), 0);
     return {
-      pending_tasks: counts.waiting + counts.delayed + counts.prioritized + counts['waiting-children'],
-      running_tasks: counts.active,
+      pending_tasks: sum('waiting') + sum('delayed') + sum('prioritized') + sum('waiting-children'),
+      running_tasks: sum('active'),
     };
   }
 

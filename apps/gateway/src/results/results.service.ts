@@ -133,6 +133,7 @@ export function runSummary(r: ScanResult) {
     targets: r.targets,
     nmap_flags: r.nmapFlags,
     targets_total: r.targetsTotal,
+    unassigned_targets: r.unassignedTargets ?? [],
     batches_total: r.batchesTotal,
     batches_done: r.batchesDone,
     batches_failed: r.batchesFailed,

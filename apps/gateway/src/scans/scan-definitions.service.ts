@@ -153,8 +153,9 @@ export class ScanDefinitionsService {
   }
 
   /**
-   * `GET /api/scans/{id}/execute`: a run now. Until scanner clients exist, the worker pool is the one client and
-   * takes every target. 409 when the scan is inactive or already running.
+   * `GET /api/scans/{id}/execute`: a run now, delegated by scan_range to the approved, online clients (seed 003's
+   * answer: how many clients got work, and the targets none covers). 409 when the scan is inactive or already
+   * running, or when no client covers any target (NoCoveringClientError, nothing started).
    */
   async execute(ownerId: number, scanId: number) {
     const scan = await this.scans.findOwned(ownerId, scanId);
@@ -165,12 +166,13 @@ export class ScanDefinitionsService {
       });
     }
     const run = await this.runs.start({ scanId: scan.id, trigger: 'execute' });
+    const n = run.clientsTriggered;
     return {
       status: 'success',
-      message: 'Scan delegated to 1 client',
+      message: `Scan delegated to ${n} client${n === 1 ? '' : 's'}`,
       result_id: run.resultId,
-      clients_triggered: 1,
-      unassigned_targets: [] as string[],
+      clients_triggered: n,
+      unassigned_targets: run.unassignedTargets,
     };
   }
 

@@ -61,6 +61,13 @@ export class StartScanDto {
 export class ScanStartedDto {
   @ApiProperty({ example: 123 }) scan_id!: number;
   @ApiProperty({ example: 'started' }) status!: 'started';
+  @ApiPropertyOptional({
+    description:
+      'Present only when some targets are covered by no approved, online scanner client: they are not scanned (CIDRs, a single address bare)',
+    example: ['127.0.51.1'],
+    type: [String],
+  })
+  unassigned_targets?: string[];
 }
 
 export class ScanStoppingDto {

@@ -23,7 +23,7 @@ export class ScansService {
     const projectId = input.project_id
       ? (await this.projects.findOwned(ownerId, input.project_id)).id
       : await this.projects.defaultIdFor(ownerId);
-    const { scanId } = await this.runs.startOneOff({
+    const { scanId, unassignedTargets } = await this.runs.startOneOff({
       ownerId,
       projectId,
       name: `Scan of ${input.targets.join(', ')}`.slice(0, 200),
@@ -33,7 +33,9 @@ export class ScansService {
       chunkSize: input.chunk_size ?? SCAN_DEFAULTS.chunkSize,
       concurrency: input.concurrency ?? SCAN_DEFAULTS.concurrency,
     });
-    return { scan_id: scanId, status: 'started' };
+    // Seed 000's body, with unassigned_targets only when there are some (docs/clients.md, delegation).
+    const unassigned = unassignedTargets.length > 0 ? { unassigned_targets: unassignedTargets } : {};
+    return { scan_id: scanId, status: 'started', ...unassigned };
   }
 
   /** Stops the scan's active run: no batch starts afterwards, running nmap processes end on every worker. */
@@ -118,6 +120,7 @@ export class ScansService {
       trigger: r.trigger,
       runner: r.runner,
       targets_total: r.targetsTotal,
+      unassigned_targets: r.unassignedTargets ?? [],
       batches_total: r.batchesTotal,
       batches_done: r.batchesDone,
       batches_failed: r.batchesFailed,

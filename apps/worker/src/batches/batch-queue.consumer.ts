@@ -6,7 +6,7 @@ import {
   BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BATCH_JOB, BATCH_QUEUE, JobOf, redisKeys } from '@nso/contracts';
+import { BATCH_JOB, clientBatchQueueName, JobOf, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
 import { Job, Worker } from 'bullmq';
 import { BatchRunService } from './batch-run.service';
@@ -14,7 +14,8 @@ import { BatchRunService } from './batch-run.service';
 type BatchJob = Job<JobOf<typeof BATCH_JOB>, void, typeof BATCH_JOB>;
 
 /**
- * The BullMQ consumer of the shared batch queue. Built here rather than with @Processor so that concurrency and
+ * The BullMQ consumer of this worker's pool's batch queue (`scan-batches.<WORKER_CLIENT_ID>`): the pool scans
+ * only what runs delegate to it. Built here rather than with @Processor so that concurrency and
  * lock timings come from the validated configuration. It only hands each job to BatchRunService and lets
  * failures propagate, so BullMQ applies the retry policy.
  */
@@ -30,16 +31,20 @@ export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplica
   ) {}
 
   onApplicationBootstrap(): void {
-    this.worker = new Worker(BATCH_QUEUE, (job: BatchJob) => this.run(job), {
-      connection: redisOptionsFromUrl(this.config.redisUrl),
-      prefix: redisKeys(this.config.redisPrefix).bullPrefix,
-      concurrency: this.config.workerConcurrency,
-      lockDuration: this.config.workerLockMs,
-      stalledInterval: this.config.workerLockMs,
-      // A batch whose worker died is handed on; one that kills every worker it lands on stops after three.
-      maxStalledCount: 3,
-      name: this.config.workerId,
-    });
+    this.worker = new Worker(
+      clientBatchQueueName(this.config.workerClientId),
+      (job: BatchJob) => this.run(job),
+      {
+        connection: redisOptionsFromUrl(this.config.redisUrl),
+        prefix: redisKeys(this.config.redisPrefix).bullPrefix,
+        concurrency: this.config.workerConcurrency,
+        lockDuration: this.config.workerLockMs,
+        stalledInterval: this.config.workerLockMs,
+        // A batch whose worker died is handed on; one that kills every worker it lands on stops after three.
+        maxStalledCount: 3,
+        name: this.config.workerId,
+      },
+    );
     this.monitor.watchEmitter('batch worker', this.worker);
     this.worker.on('failed', (job, error) =>
       this.logger.warn(`batch ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),

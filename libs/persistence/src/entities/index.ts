@@ -1,3 +1,4 @@
+import { AgentTask } from './agent-task.entity';
 import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
 import { Client } from './client.entity';
@@ -10,6 +11,7 @@ import { Scan } from './scan.entity';
 import { ScheduleFire } from './schedule-fire.entity';
 import { User } from './user.entity';
 
+export * from './agent-task.entity';
 export * from './api-token.entity';
 export * from './batch.entity';
 export * from './client.entity';
@@ -35,4 +37,5 @@ export const ENTITIES = [
   ScheduleFire,
   Client,
   DeltaReport,
+  AgentTask,
 ];

@@ -30,6 +30,8 @@ export class ScanResult {
     | 'openPorts'
     | 'summaryStats'
     | 'resolvedNames'
+    | 'delegation'
+    | 'unassignedTargets'
     | 'error'
     | 'createdAt'
     | 'startedAt'
@@ -63,6 +65,21 @@ export class ScanResult {
    */
   @Property({ type: 'json', nullable: true })
   resolvedNames: Record<string, string[]> | null = null;
+
+  /**
+   * Which scanner clients scan which addresses (docs/clients.md, delegation): parts of `{clients, ranges}`, each
+   * a group of client ids sharing the CIDRs it owns; batches are cut from the parts one after the other. Null
+   * for runs stored before delegation (scanned by the `local` pool).
+   */
+  @Property({ type: 'json', nullable: true })
+  delegation: Array<{ clients: string[]; ranges: string[] }> | null = null;
+
+  /**
+   * The run's addresses no approved, online client covered when it started, as CIDRs (a single address bare):
+   * they were not scanned. Null or empty when every address was delegated.
+   */
+  @Property({ type: 'json', nullable: true })
+  unassignedTargets: string[] | null = null;
 
   @Property({ type: 'integer' })
   chunkSize!: number;

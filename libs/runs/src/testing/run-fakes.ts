@@ -5,9 +5,13 @@
 import type { BatchSummary, ScanEventBody } from '@nso/contracts';
 import type { DeltaJobs, ScanEventPublisher } from '@nso/events';
 import { NmapArgumentPolicy, ScanScope } from '@nso/nmap';
+import type { AppConfig } from '@nso/config';
 import type {
+  AgentTaskRepository,
   Batch,
   BatchFailure,
+  ClientRepository,
+  DelegableClientRow,
   BatchRepository,
   BatchResultInput,
   BatchStart,
@@ -24,7 +28,9 @@ import type {
   ScanResult,
   StoreBatchResultOutcome,
 } from '@nso/persistence';
+import type { AgentTasks } from '../agent-tasks';
 import type { BatchQueue, RunPlan } from '../batch-queue';
+import type { ClientBatchQueues } from '../client-batch-queues';
 import { RunFinalizer } from '../run-finalizer';
 import { RunReconciler } from '../run-reconciler';
 import type {
@@ -50,6 +56,8 @@ export interface RunRow {
   chunkSize: number;
   concurrency: number;
   batchesTotal: number;
+  delegation: Array<{ clients: string[]; ranges: string[] }>;
+  unassignedTargets: string[];
   createdAt: Date;
   finishedAt?: Date;
   error?: string;
@@ -193,6 +201,8 @@ export class FakeRunRepository {
       chunkSize: input.chunkSize,
       concurrency: input.concurrency,
       batchesTotal: input.batchesTotal,
+      delegation: input.delegation,
+      unassignedTargets: input.unassignedTargets,
       createdAt: new Date(0),
     });
     return id;
@@ -394,9 +404,10 @@ export class FakeBatchQueue {
   lost = new Set<string>();
   failNext?: Error;
 
-  async enqueue(run: RunPlan, seqs: number[]): Promise<void> {
+  async enqueue(run: RunPlan, seqs: number[]): Promise<[]> {
     if (this.failNext) throw this.failNext;
     this.enqueued.push(...seqs.map((seq) => ({ resultId: run.resultId, seq })));
+    return [];
   }
 
   async requeue(run: RunPlan, seqs: number[]): Promise<void> {
@@ -405,18 +416,29 @@ export class FakeBatchQueue {
     for (const seq of seqs) this.lost.delete(`r${run.resultId}-b${seq}`);
   }
 
-  async withdraw(resultId: number, seqs: number[]): Promise<number> {
-    this.withdrawn.push(...seqs.map((seq) => ({ resultId, seq })));
+  async withdraw(run: RunPlan, seqs: number[]): Promise<number> {
+    this.withdrawn.push(...seqs.map((seq) => ({ resultId: run.resultId, seq })));
     return seqs.length;
   }
 
-  async isPending(resultId: number, seq: number): Promise<boolean> {
-    return !this.lost.has(`r${resultId}-b${seq}`);
+  async isPending(run: RunPlan, seq: number): Promise<boolean> {
+    return !this.lost.has(`r${run.resultId}-b${seq}`);
   }
 
   /** The batch numbers enqueued for a run, in order. */
   seqsOf(resultId: number): number[] {
     return this.enqueued.filter((j) => j.resultId === resultId).map((j) => j.seq);
+  }
+}
+
+/** The clients table: by default the single-machine `local` pool covering the whole loopback scope. */
+export class FakeClientRepository {
+  delegable: DelegableClientRow[] = [
+    { clientId: 'local', kind: 'pool', scanRange: ['127.0.0.0/8', '::1/128'] },
+  ];
+
+  async findDelegable(_now: Date, _offlineAfterMs: number, kinds: readonly string[]) {
+    return this.delegable.filter((c) => kinds.includes(c.kind));
   }
 }
 
@@ -474,6 +496,7 @@ export function newRunService() {
   const queue = new FakeBatchQueue();
   const events = new FakePublisher();
   const deltaJobs = new FakeDeltaJobs();
+  const clients = new FakeClientRepository();
   const as = <T>(fake: unknown) => fake as T;
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
@@ -500,6 +523,13 @@ export function newRunService() {
     as<ScanEventPublisher>(events),
     finalizer,
     reconciler,
+    as<ClientRepository>(clients),
+    as<AppConfig>({
+      clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
+    }),
+    as<AgentTasks>({ cancelRun: async () => undefined }),
+    as<AgentTaskRepository>({}),
+    as<ClientBatchQueues>({}),
   );
-  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events, deltaJobs };
+  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events, deltaJobs, clients };
 }
