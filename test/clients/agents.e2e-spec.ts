@@ -91,6 +91,8 @@ describe.each(TEST_DATABASES)('HTTP agents on %s', (database) => {
       scan_arguments: '-sT -Pn -n',
     });
     expect(task.task_id).toMatch(/^[0-9a-f]{64}$/);
+    // The run can end before the agent has read the answer to its post: wait for that answer.
+    await waitUntil(() => agent.posted.length >= 1, 5_000, "the answer to the agent's post");
     // The summary covers the run so far: the pool's batch may or may not be stored yet.
     expect(agent.posted[0]).toMatchObject({
       status: 200,

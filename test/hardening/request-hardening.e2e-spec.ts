@@ -236,13 +236,13 @@ describe('request hardening (gateway process, PostgreSQL)', () => {
     let scanId: number;
 
     beforeAll(async () => {
-      // Started but never run (no worker): a scan to address, nothing scanned.
-      const started = await api()
-        .post('/api/scans/start')
+      // A scan definition that is never run: a scan to address, nothing scanned.
+      const created = await api()
+        .post('/api/scans')
         .set(gateway.auth)
-        .send({ nmap_flags: ['-sT', '-Pn', '-n', '-p', '9'], targets: ['127.0.0.1'] })
-        .expect(200);
-      scanId = started.body.scan_id;
+        .send({ name: 'ids', target: '127.0.0.1', ports: '9', scan_arguments: '-sT -Pn -n' })
+        .expect(201);
+      scanId = created.body.scan.id;
     });
 
     it('are canonical decimal integers on every REST route with an id', async () => {
@@ -250,8 +250,13 @@ describe('request hardening (gateway process, PostgreSQL)', () => {
       for (const id of odd(scanId)) {
         for (const [method, path] of [
           ['get', `/api/scans/${id}`],
+          ['put', `/api/scans/${id}`],
+          ['delete', `/api/scans/${id}`],
           ['post', `/api/scans/${id}/stop`],
+          ['post', `/api/scans/${id}/toggle`],
+          ['get', `/api/scans/${id}/execute`],
           ['get', `/api/scans/${id}/events`],
+          ['get', `/api/scans/${id}/results`],
         ] as const) {
           const response = await api()[method](path).set(gateway.auth);
           expect([path, response.status, response.body]).toEqual([

@@ -293,6 +293,7 @@ export class SubmitResultsDto {
 
   @ApiProperty({ example: '9f2c…', description: 'The task_id the server pushed with the task' })
   @IsString()
+  @PlainText()
   @MaxLength(200)
   task_id!: string;
 
@@ -317,6 +318,7 @@ export class SubmitResultsDto {
   @ApiPropertyOptional({ description: 'Why the task failed, with status failed' })
   @IsOptional()
   @IsString()
+  @PlainText({ allowLineBreaks: true })
   @MaxLength(4000)
   error?: string;
 }
