@@ -1,6 +1,7 @@
 import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
 import { Client } from './client.entity';
+import { DeltaChange } from './delta-change.entity';
 import { DeltaReport } from './delta-report.entity';
 import { Host } from './host.entity';
 import { Port } from './port.entity';
@@ -13,6 +14,7 @@ import { User } from './user.entity';
 export * from './api-token.entity';
 export * from './batch.entity';
 export * from './client.entity';
+export * from './delta-change.entity';
 export * from './delta-report.entity';
 export * from './host.entity';
 export * from './port.entity';
@@ -35,4 +37,5 @@ export const ENTITIES = [
   ScheduleFire,
   Client,
   DeltaReport,
+  DeltaChange,
 ];
