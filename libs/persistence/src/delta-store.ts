@@ -31,10 +31,11 @@ export interface DeltaChangeInsert {
 }
 
 /**
- * Change rows per insert statement: 9 columns each, well under SQLite's 32,766 and PostgreSQL's 65,535 bound
- * parameters, and few enough statements that 100,000 changes store in a second or two.
+ * Change rows per insert statement. knex writes a multi-row insert on SQLite as one `select ... union all` per
+ * row, and SQLite allows at most 500 terms in a compound select; 400 rows of 9 columns also stay far below both
+ * databases' bound-parameter limits (32,766 and 65,535). 100,000 changes are 250 statements.
  */
-export const DELTA_CHANGE_BATCH = 1000;
+export const DELTA_CHANGE_BATCH = 400;
 
 /** A json column's value as knex inserts it on both databases (text on SQLite, jsonb accepts the same text). */
 const json = (value: unknown): string | null =>

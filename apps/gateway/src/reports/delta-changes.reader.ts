@@ -5,8 +5,12 @@ import { Injectable } from '@nestjs/common';
 import type { DeltaChangeRow } from '@nso/delta';
 import { knexOf } from '@nso/persistence';
 
-/** Rows per page: about 1–2 MB of row objects, small next to a report and few round trips for 100,000 rows. */
-export const CHANGE_PAGE = 5000;
+/**
+ * Rows per page: a few hundred KB of row objects, which die young (a page is written out before V8's scavenges
+ * promote it to the old generation), and 100 round trips for 100,000 rows. With pages of 5,000 the gateway's
+ * resident set grew by 67 MB while exporting a 23 MB CSV (pages promoted, collected late); with 1,000, by 7 MB.
+ */
+export const CHANGE_PAGE = 1000;
 
 @Injectable()
 export class DeltaChangesReader {
