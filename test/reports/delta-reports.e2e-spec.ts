@@ -1,11 +1,11 @@
 import { MikroORM } from '@mikro-orm/core';
 import { DELTA_QUEUE, redisKeys } from '@nso/contracts';
 import { deltaJobId, redisOptionsFromUrl } from '@nso/events';
-import { DeltaReport } from '@nso/persistence';
+import { DeltaReport, insertDeltaReport, knexOf } from '@nso/persistence';
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
 import * as yauzl from 'yauzl';
-import { diffResults, scanOptionsOf, summarizeDelta } from '@nso/delta';
+import { deltaChangeRows, diffResults, scanOptionsOf, summarizeDelta } from '@nso/delta';
 import { TEST_DATABASES } from '../support/database';
 import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
@@ -111,8 +111,19 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       removedHostsCount: 0,
       hasChanges: true,
     });
+    // delta_data keeps the small parts; the lists are change rows of their own, served back by the API.
     const data = report.deltaData as { delta: Record<string, unknown>; baseline: object; current: object };
-    expect(data.delta).toMatchObject({
+    expect(data.delta).toEqual({ comparable: true, differences: [] });
+    const changeRows = await knexOf(system.gateway.app.get(MikroORM).em)('delta_changes')
+      .where('report_id', report.id)
+      .orderBy('seq')
+      .select('seq', 'kind', 'address', 'port');
+    expect(changeRows).toEqual([
+      { seq: 1, kind: 'added_port', address: '127.0.40.2', port: openingPort },
+      { seq: 2, kind: 'removed_port', address: '127.0.40.1', port: closingPort },
+    ]);
+    const shown = await api().get(`/api/report/${report.id}?include_data=true`).expect(200);
+    expect(shown.body.delta_data.delta).toMatchObject({
       new_up_hosts: [],
       new_down_hosts: [],
       added_ports: [{ host: '127.0.40.2', protocol: 'tcp', port: openingPort, state: 'open' }],
@@ -313,7 +324,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
 
   it('exports CSV that a CSV parser reads back with formula-like banners neutralised, and a ZIP of every report', async () => {
     // A report whose service banner reads like a spreadsheet formula, stored as the delta service stores one.
-    const em = system.gateway.app.get(MikroORM).em.fork();
+    const em = system.gateway.app.get(MikroORM).em;
     const run = (product: string) => ({
       options: scanOptionsOf(['-sT', '-sV', '-p22']),
       coverage: { scanned: new Set(['127.0.40.1']), failed: new Set<string>() },
@@ -327,15 +338,29 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
     });
     const delta = diffResults(run('OpenSSH'), run('=HYPERLINK("http://127.0.0.1/x","click")'));
     const summary = summarizeDelta(delta);
-    const stored = em.create(DeltaReport, {
-      scan: scanId,
-      baselineResult: runs[0],
-      currentResult: runs[2],
-      changedServicesCount: summary.changed_services_count,
-      hasChanges: summary.has_changes,
-      deltaData: { scanner: {}, baseline: {}, current: {}, delta, summary },
-    });
-    await em.flush();
+    const id = await insertDeltaReport(
+      knexOf(em),
+      {
+        scan_id: scanId,
+        baseline_result_id: runs[0],
+        current_result_id: runs[2],
+        new_ports_count: summary.new_ports_count,
+        closed_ports_count: summary.closed_ports_count,
+        changed_services_count: summary.changed_services_count,
+        new_hosts_count: summary.new_hosts_count,
+        removed_hosts_count: summary.removed_hosts_count,
+        has_changes: summary.has_changes,
+        delta_data: {
+          scanner: {},
+          baseline: {},
+          current: {},
+          delta: { comparable: delta.comparable, differences: delta.differences },
+          summary,
+        },
+      },
+      deltaChangeRows(delta),
+    );
+    const stored = { id: id! };
 
     const csv = await api().get(`/api/report/${stored.id}/export/csv`).expect(200);
     expect(csv.headers['content-type']).toMatch(/^text\/csv/);

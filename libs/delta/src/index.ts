@@ -1,4 +1,5 @@
 // @nso/delta: the coverage-aware diff of two runs and its CSV rendering. Pure functions, no Nest.
 export * from './scan-options';
 export * from './diff';
+export * from './changes';
 export * from './csv';

@@ -26,3 +26,9 @@ export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from
 export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
+export {
+  insertDeltaReport,
+  DELTA_CHANGE_BATCH,
+  type DeltaReportInsert,
+  type DeltaChangeInsert,
+} from './delta-store';

@@ -4,9 +4,9 @@ import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
-import { diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
+import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
 import { ScanEventPublisher } from '@nso/events';
-import { knexOf } from '@nso/persistence';
+import { insertDeltaReport, knexOf } from '@nso/persistence';
 import { RunLoader, type RunFacts } from './run-loader';
 
 /** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
@@ -31,7 +31,7 @@ export class DeltaReportService {
    * The report of run `resultId` against its baseline. Skipped when the run is not completed (stopped and failed
    * runs are not diffed) or has no baseline (the first completed run of its scan). Idempotent: the insert is
    * ignored when the (baseline, current) report exists, so a job run twice, or re-run after the process was
-   * killed mid-job, leaves one report. The `delta_report` event goes out when this call stored a report with
+   * killed mid-job, leaves one report; its change rows go in with it, in one transaction. The `delta_report` event goes out when this call stored a report with
    * changes. Errors propagate (the BullMQ job is retried).
    */
   async generate(job: DeltaJobData): Promise<DeltaOutcome> {
@@ -60,35 +60,34 @@ export class DeltaReportService {
       removed_hosts_count: summary.removed_hosts_count,
       has_changes: summary.has_changes,
     };
+    // The lists go to delta_changes; delta_data keeps what is small (docs/delta.md "Storage").
     const deltaData = {
       scanner: DELTA_SCANNER,
       baseline: runView(baseline, before),
       current: runView(current, after),
-      delta,
+      delta: { comparable: delta.comparable, differences: delta.differences },
       summary,
     };
     if (this.config.deltaHoldMs > 0) await sleep(this.config.deltaHoldMs);
 
-    const rows: Array<{ id: number | string }> = await knexOf(this.em)('delta_reports')
-      .insert({
+    // The report row and its change rows in one transaction: a process killed mid-insert leaves neither, and
+    // a job run twice finds the report (the insert is ignored) and writes no second set of rows.
+    const reportId = await insertDeltaReport(
+      knexOf(this.em),
+      {
         scan_id: current.scan_id,
         baseline_result_id: baseline.result_id,
         current_result_id: current.result_id,
-        report_type: 'delta',
-        status: 'generated',
         ...counts,
-        delta_data: JSON.stringify(deltaData),
-        created_at: new Date(),
-      })
-      .onConflict(['baseline_result_id', 'current_result_id'])
-      .ignore()
-      .returning(['id']);
-    if (rows.length === 0) {
+        delta_data: deltaData,
+      },
+      deltaChangeRows(delta),
+    );
+    if (reportId === undefined) {
       const found = await this.find(baseline.result_id, current.result_id);
       if (!found) throw new Error(`report of ${baseline.result_id} → ${current.result_id} vanished`);
       return { kind: 'exists', ...found };
     }
-    const reportId = Number(rows[0].id);
     const ms = (a: number, b: number) => Math.round(b - a);
     this.logger.log(
       `report ${reportId}: result ${current.result_id} against ${baseline.result_id} ` +

@@ -1,12 +1,14 @@
-// The CSV and ZIP downloads of delta reports, streamed: a CSV is written row by row as the client reads it, and
-// a ZIP of a scan's reports loads each report only when the ZIP writer reaches its entry (yazl's lazy streams),
-// so a ZIP of 500 reports holds one report in memory at a time.
+// The CSV and ZIP downloads of delta reports, streamed: a CSV is written row by row as the client reads it, its
+// change rows read from delta_changes a page at a time only as the CSV writer wants them; a ZIP of a scan's
+// reports opens each report only when the ZIP writer reaches its entry (yazl's lazy streams), so a ZIP of 500
+// reports holds one page of one report in memory at a time.
 import { Readable } from 'node:stream';
 import { EntityManager } from '@mikro-orm/core';
 import { Injectable, StreamableFile } from '@nestjs/common';
 import { deltaCsvFileName, deltaCsvStream, type CsvDeltaData, type CsvReportHeader } from '@nso/delta';
 import { DeltaReport } from '@nso/persistence';
 import { ZipFile } from 'yazl';
+import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportsService } from './reports.service';
 
 @Injectable()
@@ -14,13 +16,25 @@ export class ReportExportService {
   constructor(
     private readonly em: EntityManager,
     private readonly reports: ReportsService,
+    private readonly changes: DeltaChangesReader,
   ) {}
+
+  /** A report's CSV: its change rows paged from delta_changes, or the lists of a report stored before them. */
+  private csvOf(report: Parameters<typeof headerOf>[0] & { deltaData?: unknown }, scanName?: string) {
+    const data = (report.deltaData ?? {}) as CsvDeltaData;
+    const legacy = Array.isArray(data.delta?.new_up_hosts);
+    return deltaCsvStream(
+      headerOf(report, scanName),
+      data,
+      legacy ? undefined : this.changes.rows(report.id),
+    );
+  }
 
   /** `GET /api/report/{report_id}/export/csv`: 404 for another user's report. */
   async csv(ownerId: number, reportId: number): Promise<StreamableFile> {
     const report = await this.reports.ownReport(ownerId, reportId, true);
     const scan = await this.reports.ownScan(ownerId, report.scan.id);
-    const stream = deltaCsvStream(headerOf(report, scan.name), report.deltaData as CsvDeltaData);
+    const stream = this.csvOf(report, scan.name);
     return new StreamableFile(stream, {
       type: 'text/csv; charset=utf-8',
       disposition: `attachment; filename="${deltaCsvFileName(report.createdAt, report.id)}"`,
@@ -48,12 +62,7 @@ export class ReportExportService {
             .findOne(DeltaReport, { id: entry.id })
             .then((report) =>
               // Deleted while the ZIP was being written: an empty entry rather than a broken archive.
-              done(
-                null,
-                report
-                  ? deltaCsvStream(headerOf(report, scan.name), report.deltaData as CsvDeltaData)
-                  : Readable.from([]),
-              ),
+              done(null, report ? this.csvOf(report, scan.name) : Readable.from([])),
             )
             .catch((error: unknown) => done(error, undefined as never));
         },

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportsController } from './reports.controller';
 import { ResultsImportController } from './results-import.controller';
 import { ResultsImportService } from './results-import.service';
@@ -8,6 +9,6 @@ import { ReportsService } from './reports.service';
 /** Seed 003 "Delta Reports": reading, summarising, exporting and deleting the delta service's reports. */
 @Module({
   controllers: [ReportsController, ResultsImportController],
-  providers: [ReportsService, ReportExportService, ResultsImportService],
+  providers: [DeltaChangesReader, ReportsService, ReportExportService, ResultsImportService],
 })
 export class ReportsModule {}

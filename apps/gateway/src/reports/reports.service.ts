@@ -1,11 +1,13 @@
 import { EntityManager, type FilterQuery } from '@mikro-orm/core';
 import { Injectable, NotFoundException } from '@nestjs/common';
+import { deltaListsOf, HOST_CHANGE_KINDS, PORT_CHANGE_KINDS } from '@nso/delta';
 import { DeltaReport, knexOf, Scan } from '@nso/persistence';
+import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportQuery, ReportsQuery, SummaryQuery } from './reports.dto';
 
 const PER_PAGE = 10;
 const TREND_TOP = 10;
-/** Reports whose delta_data is read at once when the summary counts hosts and ports. */
+/** Reports stored before delta_changes whose delta_data is read at once when the summary counts hosts and ports. */
 const TREND_PAGE = 50;
 
 /** A report row as seed 003 shows it (without delta_data). */
@@ -38,7 +40,10 @@ interface ChangeLists {
 /** Seed 003 "Delta Reports": the stored reports of a user's scans. Another user's report or scan is a 404. */
 @Injectable()
 export class ReportsService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly changes: DeltaChangesReader,
+  ) {}
 
   /** The user's scan, or 404 `{"error": "Scan not found"}`. */
   async ownScan(ownerId: number, scanId: number, em = this.em.fork()): Promise<Pick<Scan, 'id' | 'name'>> {
@@ -62,6 +67,17 @@ export class ReportsService {
       );
     if (!report) throw new NotFoundException({ error: 'Report not found' });
     return report;
+  }
+
+  /**
+   * delta_data as the API shows it: `delta` gets its lists back from the report's change rows (delta_data keeps
+   * only comparability there). A report stored before the delta_changes table has its lists in delta_data.
+   */
+  async withLists(reportId: number, deltaData: unknown): Promise<Record<string, unknown>> {
+    const data = (deltaData ?? {}) as { delta?: Record<string, unknown> } & Record<string, unknown>;
+    if (Array.isArray(data.delta?.new_up_hosts)) return data;
+    const lists = await deltaListsOf(this.changes.rows(reportId));
+    return { ...data, delta: { ...lists, ...data.delta } };
   }
 
   /** `GET /api/scan/{scan_id}/reports`: newest first, with seed 003's paging fields. */
@@ -105,7 +121,8 @@ export class ReportsService {
   /** `GET /api/report/{report_id}`: the row, and delta_data when include_data is true. */
   async one(ownerId: number, reportId: number, query: ReportQuery) {
     const report = await this.ownReport(ownerId, reportId, query.include_data === true);
-    return query.include_data ? { ...reportView(report), delta_data: report.deltaData } : reportView(report);
+    if (!query.include_data) return reportView(report);
+    return { ...reportView(report), delta_data: await this.withLists(report.id, report.deltaData) };
   }
 
   /** `DELETE /api/report/{report_id}`. */
@@ -141,12 +158,33 @@ export class ReportsService {
       );
     const hosts = new Map<string, number>();
     const ports = new Map<string, { port: number; protocol: string; change_count: number }>();
-    const bump = (host: string) => hosts.set(host, (hosts.get(host) ?? 0) + 1);
-    // Only reports with changes have anything to count; their delta_data is read a page at a time.
+    const bump = (host: string, by = 1) => hosts.set(host, (hosts.get(host) ?? 0) + by);
+    // The change rows of the period's reports, counted by the database: one row per host, one per port.
+    const changesInPeriod = () =>
+      knex('delta_changes as c')
+        .join('delta_reports as r', 'r.id', 'c.report_id')
+        .where('r.scan_id', scanId)
+        .andWhere('r.created_at', '>=', periodStart);
+    const byHost: Array<{ address: string; n: unknown }> = await changesInPeriod()
+      .whereIn('c.kind', [...HOST_CHANGE_KINDS, ...PORT_CHANGE_KINDS])
+      .groupBy('c.address')
+      .select('c.address as address', knex.raw('count(*) as n'));
+    for (const row of byHost) bump(row.address, Number(row.n));
+    const byPort: Array<{ protocol: string; port: unknown; n: unknown }> = await changesInPeriod()
+      .whereIn('c.kind', [...PORT_CHANGE_KINDS])
+      .groupBy('c.protocol', 'c.port')
+      .orderBy([{ column: 'c.protocol' }, { column: 'c.port' }])
+      .select('c.protocol as protocol', 'c.port as port', knex.raw('count(*) as n'));
+    for (const row of byPort) {
+      const port = Number(row.port);
+      ports.set(`${row.protocol}/${port}`, { port, protocol: row.protocol, change_count: Number(row.n) });
+    }
+    // Reports stored before the delta_changes table have their lists in delta_data, read a page at a time.
     for (let lastId = 0; ;) {
       const rows: Array<{ id: number | string; delta_data: unknown }> = await inPeriod()
         .andWhere('has_changes', true)
         .andWhere('id', '>', lastId)
+        .whereNotExists(knex('delta_changes').whereRaw('delta_changes.report_id = delta_reports.id'))
         .orderBy('id')
         .limit(TREND_PAGE)
         .select('id', 'delta_data');

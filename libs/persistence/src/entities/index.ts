@@ -2,6 +2,7 @@ import { AgentTask } from './agent-task.entity';
 import { ApiToken } from './api-token.entity';
 import { Batch } from './batch.entity';
 import { Client } from './client.entity';
+import { DeltaChange } from './delta-change.entity';
 import { DeltaReport } from './delta-report.entity';
 import { Host } from './host.entity';
 import { Port } from './port.entity';
@@ -15,6 +16,7 @@ export * from './agent-task.entity';
 export * from './api-token.entity';
 export * from './batch.entity';
 export * from './client.entity';
+export * from './delta-change.entity';
 export * from './delta-report.entity';
 export * from './host.entity';
 export * from './port.entity';
@@ -38,4 +40,5 @@ export const ENTITIES = [
   Client,
   DeltaReport,
   AgentTask,
+  DeltaChange,
 ];

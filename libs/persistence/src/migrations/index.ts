@@ -7,6 +7,7 @@ import { Migration20261130010000Schedules } from './Migration20261130010000_sche
 import { Migration20261130030000Clients } from './Migration20261130030000_clients';
 import { Migration20261130040000DeltaReports } from './Migration20261130040000_delta_reports';
 import { Migration20261130050000Delegation } from './Migration20261130050000_delegation';
+import { Migration20261130060000DeltaChanges } from './Migration20261130060000_delta_changes';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -21,4 +22,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261130030000_clients', class: Migration20261130030000Clients },
   { name: 'Migration20261130040000_delta_reports', class: Migration20261130040000DeltaReports },
   { name: 'Migration20261130050000_delegation', class: Migration20261130050000Delegation },
+  { name: 'Migration20261130060000_delta_changes', class: Migration20261130060000DeltaChanges },
 ];
