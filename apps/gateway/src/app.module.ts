@@ -11,6 +11,8 @@ import { RateLimitMiddleware } from './rate-limit/rate-limit.middleware';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ResultsModule } from './results/results.module';
 import { ScansModule } from './scans/scans.module';
+import { StatsModule } from './stats/stats.module';
+import { StreamModule } from './stream/stream.module';
 import { TokensModule } from './tokens/tokens.module';
 import { CurrentUserMiddleware } from './users/current-user.middleware';
 import { UsersModule } from './users/users.module';
@@ -32,6 +34,8 @@ export class AppModule implements NestModule {
         ScansModule,
         ResultsModule,
         ClientsModule,
+        StreamModule,
+        StatsModule,
       ],
     };
   }

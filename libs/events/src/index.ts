@@ -8,3 +8,7 @@ export * from './scan-event-publisher';
 export * from './scan-event-log';
 export * from './scan-event-hub';
 export * from './scan-events.module';
+export * from './metrics';
+export * from './metrics-server';
+export * from './notifications';
+export * from './notifications.module';

@@ -6,3 +6,4 @@ export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';
 export * from './scan-schedules';
+export * from './run-notifier';

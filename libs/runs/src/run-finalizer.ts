@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import { allBatchesFailed, BatchRepository, RunRepository, ScanRepository } from '@nso/persistence';
+import { RunNotifier } from './run-notifier';
 
 type RunRef = { scanId: number; resultId: number };
 
@@ -14,6 +15,7 @@ export class RunFinalizer {
     private readonly batches: BatchRepository,
     private readonly scans: ScanRepository,
     private readonly events: ScanEventPublisher,
+    private readonly notifier: RunNotifier,
   ) {}
 
   /**
@@ -40,6 +42,8 @@ export class RunFinalizer {
       this.events.publish(ref, terminal),
       this.scans.markLastRun(ref.scanId, ended.finishedAt),
     ]);
+    if (terminal.event === 'scan_failed') await this.notifier.runEnded(ref.scanId, 'failed', terminal.error);
+    else await this.notifier.runEnded(ref.scanId, 'completed');
   }
 
   /**
@@ -49,6 +53,7 @@ export class RunFinalizer {
   async fail(ref: RunRef, error: string): Promise<boolean> {
     if (!(await this.runs.fail(ref.resultId, error))) return false;
     await this.events.publish(ref, { event: 'scan_failed', scan_id: ref.scanId, error });
+    await this.notifier.runEnded(ref.scanId, 'failed', error);
     return true;
   }
 
@@ -56,6 +61,7 @@ export class RunFinalizer {
   async stop(ref: RunRef): Promise<boolean> {
     if (!(await this.runs.stop(ref.resultId))) return false;
     await this.events.publish(ref, { event: 'scan_stopped', scan_id: ref.scanId });
+    await this.notifier.runEnded(ref.scanId, 'stopped');
     return true;
   }
 

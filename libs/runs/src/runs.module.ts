@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
 import { BatchQueue } from './batch-queue';
 import { RunFinalizer } from './run-finalizer';
+import { RunNotifier } from './run-notifier';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
@@ -13,7 +14,7 @@ import { ScanSchedules } from './scan-schedules';
  */
 @Module({
   imports: [NmapModule],
-  providers: [RunService, ScanSchedules, RunStateStore, BatchQueue, RunFinalizer, RunReconciler],
+  providers: [RunService, ScanSchedules, RunStateStore, BatchQueue, RunFinalizer, RunNotifier, RunReconciler],
   exports: [RunService, ScanSchedules, RunStateStore, RunReconciler],
 })
 export class RunsModule {}

@@ -10,10 +10,12 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
+import { Notifier } from '@nso/events';
 import { ScanScope } from '@nso/nmap';
 import { Client, clientStatus, clientStatusFilter } from '@nso/persistence';
 import { pageFields, pageWindow } from '../common/pagination';
 import { Clock } from '../rate-limit/clock';
+import { noticeClientAwaitingApproval } from '../stream/client-notices';
 import { AuthUser } from '../users/current-user';
 import { ClientEnrolmentLimit } from './client-enrolment.limit';
 import {
@@ -58,6 +60,7 @@ export class ClientsService {
     private readonly enrolment: ClientEnrolmentLimit,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly notifier: Notifier,
   ) {}
 
   /**
@@ -90,7 +93,10 @@ export class ClientsService {
     if (!client) {
       await this.enrolment.admit(source);
       const enrolled = await this.enrol(clientId, { ...fields, sourceIp: source, lastSeen: now }, now);
-      if (enrolled.created) return this.heartbeatAnswer(enrolled.client);
+      if (enrolled.created) {
+        await noticeClientAwaitingApproval(this.notifier, enrolled.client);
+        return this.heartbeatAnswer(enrolled.client);
+      }
       client = enrolled.client;
     }
     await this.checkAgentAddress(client, source, now);

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
+import { StatsModule } from '../stats/stats.module';
 
-@Module({ controllers: [HealthController], providers: [HealthService] })
+@Module({ imports: [StatsModule], controllers: [HealthController], providers: [HealthService] })
 export class HealthModule {}

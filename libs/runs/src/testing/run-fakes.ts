@@ -26,6 +26,7 @@ import type {
 } from '@nso/persistence';
 import type { BatchQueue, RunPlan } from '../batch-queue';
 import { RunFinalizer } from '../run-finalizer';
+import type { RunNotifier, RunOutcome } from '../run-notifier';
 import { RunReconciler } from '../run-reconciler';
 import type {
   FinishOutcome,
@@ -453,6 +454,15 @@ export const summary = (hostsUp = 1, openPorts = 2): BatchSummary => ({
   open_ports: openPorts,
 });
 
+/** Records the run endings RunFinalizer reports (the owner's `/api/stream` notification). */
+export class FakeRunNotifier {
+  readonly ended: Array<{ scanId: number; outcome: RunOutcome; error?: string }> = [];
+
+  async runEnded(scanId: number, outcome: RunOutcome, error?: string): Promise<void> {
+    this.ended.push({ scanId, outcome, ...(error !== undefined ? { error } : {}) });
+  }
+}
+
 /**
  * RunService with its real parts (finalizer, reconciler, nmap policy, a loopback scope) over fakes of every piece
  * of infrastructure: the test drives it with commands and reads rows, jobs and events off the fakes.
@@ -464,12 +474,14 @@ export function newRunService() {
   const state = new FakeRunState();
   const queue = new FakeBatchQueue();
   const events = new FakePublisher();
+  const notifier = new FakeRunNotifier();
   const as = <T>(fake: unknown) => fake as T;
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
     as<BatchRepository>(batches),
     as<ScanRepository>(scans),
     as<ScanEventPublisher>(events),
+    as<RunNotifier>(notifier),
   );
   const reconciler = new RunReconciler(
     as<RunRepository>(runs),
@@ -490,5 +502,5 @@ export function newRunService() {
     finalizer,
     reconciler,
   );
-  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events };
+  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events, notifier };
 }
