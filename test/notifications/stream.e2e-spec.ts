@@ -1,7 +1,11 @@
 // Seed 003 "SSE Streaming" and "System Monitoring" across two gateway replicas (this process and a gateway process)
 // and a real worker on one PostgreSQL schema and one Redis prefix: who gets which notification, resuming with
 // Last-Event-ID, the login redirect when a session ends, broadcast rights, the statistics and the metrics pages.
+import { createHash } from 'node:crypto';
+import { connect } from 'node:net';
+import Redis from 'ioredis';
 import request from 'supertest';
+import { Metrics, Notifier } from '@nso/events';
 import { agentRequest } from '../support/agent-http';
 import { TEST_ADMIN, TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
@@ -9,6 +13,15 @@ import { AppProcess, freePort, startProcess } from '../support/processes';
 import { OpenSse, notificationsOf, openSse } from '../support/sse-stream';
 import { startSystem, TestSystem } from '../support/system';
 import { parsePrometheusText, sampleValue } from '../support/prometheus-text';
+
+/** Polls until `check` holds (5 s at most). */
+async function stallUntil(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 const ready = (stream: OpenSse) => stream.waitFor((e) => e.comment === 'connected');
 const hasMessage = (pattern: RegExp) => (e: { data: unknown }) =>
@@ -44,6 +57,8 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
       ...system.env,
       PORT: String(portB),
       METRICS_PORT: String(metricsPortB),
+      // Keep-alives and session checks every second, so an expired session is noticed within the test.
+      SSE_KEEPALIVE_SECONDS: '1',
       ADMIN_USERNAME: TEST_ADMIN.username,
       ADMIN_PASSWORD: TEST_ADMIN.password,
     });
@@ -186,6 +201,47 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
     await stream.ended;
     expect(stream.events.at(-1)).toBe(redirect);
+  });
+
+  it('notices an expired session at the next check (every SSE_KEEPALIVE_SECONDS), keeping the stream alive till then', async () => {
+    const login = await request(b).post('/auth/login').send(TEST_ADMIN).expect(200);
+    const cookie = String(login.headers['set-cookie'][0]).split(';')[0];
+    const stream = await open(b, { Cookie: cookie });
+    await stream.waitFor((e) => e.comment === 'keep-alive', 5_000);
+    // Expiry is Redis dropping the key; no logout publishes anything.
+    const redis = new Redis(system.env.REDIS_URL);
+    const sessionId = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1));
+    const digest = createHash('sha256').update(sessionId).digest('hex');
+    expect(await redis.del(`${system.env.REDIS_PREFIX}:session:${digest}`)).toBe(1);
+    redis.disconnect();
+    const redirect = await stream.waitFor((e) => (e.data as { type?: string })?.type === 'redirect', 5_000);
+    expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
+    await stream.ended;
+  });
+
+  it('drops a subscriber that does not read its stream instead of buffering for it', async () => {
+    const gauge = system.gateway.app.get(Metrics).subscribers;
+    const streamsOpen = async () =>
+      (await gauge.get()).values.find((v) => v.labels.transport === 'stream')?.value ?? 0;
+    const before = await streamsOpen();
+    const { port } = new URL(a);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+    const greeted = await new Promise<string>((resolve) =>
+      socket.once('data', (chunk) => resolve(String(chunk))),
+    );
+    expect(greeted).toContain('200 OK');
+    await stallUntil(async () => (await streamsOpen()) === before + 1);
+    socket.pause(); // reads nothing more: the kernel buffers fill, then the gateway's
+    const deadline = Date.now() + 30_000;
+    const notifier = system.gateway.app.get(Notifier);
+    const message = 'x'.repeat(1000);
+    while ((await streamsOpen()) > before && Date.now() < deadline) {
+      await Promise.all(Array.from({ length: 500 }, () => notifier.broadcast({ message, type: 'info' })));
+    }
+    expect(await streamsOpen()).toBe(before);
+    socket.destroy();
   });
 
   it('counts runs, batches and clients in /api/stats per viewer, and the same source in /api/health', async () => {
