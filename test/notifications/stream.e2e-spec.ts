@@ -140,6 +140,7 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     });
     expect(heartbeat.status).toBe(403);
     const awaiting = await adminB.waitFor(hasMessage(/awaiting approval/));
+    expect(awaiting.id).toMatch(/^b\d+-u0-a\d+$/);
     expect(awaiting.data).toEqual({
       message: 'Client stream-agent-1 (probe-1) from 127.0.0.1 is awaiting approval',
       type: 'info',
@@ -170,6 +171,8 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
       .send({ message: 'resume 1', type: 'info' })
       .expect(200);
     const seen = await first.waitFor(hasMessage(/resume 1/));
+    // The id names a position in each topic the stream follows: broadcast and Alice's own.
+    expect(seen.id).toMatch(/^b\d+-u\d+$/);
     first.close();
     await request(a)
       .post('/api/broadcast')

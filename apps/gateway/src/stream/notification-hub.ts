@@ -61,12 +61,14 @@ export class NotificationHub implements OnModuleDestroy {
 
   /**
    * Delivers the topic's logged notifications with seq > afterSeq (none when afterSeq is undefined: a fresh
-   * stream starts live), then live ones, in seq order. The listener must not throw.
+   * stream starts live), then live ones, in seq order. The listener must not throw. `onStart` is called once with
+   * the seq the subscription starts after, before the first delivery.
    */
   async subscribe(
     topic: NotificationTopic,
     afterSeq: number | undefined,
     listener: NotificationListener,
+    onStart?: (startSeq: number) => void,
   ): Promise<TopicSubscription> {
     const state: ListenerState = {
       topic,
@@ -90,6 +92,8 @@ export class NotificationHub implements OnModuleDestroy {
         // Live only: whatever was published before this instant is not this stream's.
         state.lastSeq = Number((await this.redis.get(this.names.seq(topic))) ?? 0);
       }
+      if (state.closed) return { lastSeq: state.lastSeq, close };
+      onStart?.(state.lastSeq);
       await this.catchUp(state);
     } catch (error) {
       close();

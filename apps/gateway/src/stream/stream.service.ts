@@ -82,7 +82,12 @@ export class StreamService implements BeforeApplicationShutdown {
         subscriber.next({ data: LOGIN_REDIRECT });
         subscriber.complete();
       };
-      const onNotification = (topic: NotificationTopic) => (notification: PublishedNotification) => {
+      // Nothing is sent until every topic has started, so that every id names a position in each topic: a
+      // reconnect then resumes all of them, and none restarts live past a notification this stream never sent.
+      const topics = this.topics(viewer);
+      const started = new Set<NotificationTopic>();
+      let held: Array<[NotificationTopic, PublishedNotification]> | null = [];
+      const send = (topic: NotificationTopic, notification: PublishedNotification) => {
         position[kindOf(topic)] = notification.seq;
         keepAlive.refresh();
         this.metrics.notificationsDelivered.inc();
@@ -90,6 +95,19 @@ export class StreamService implements BeforeApplicationShutdown {
           id: formatStreamPosition(position),
           data: { message: notification.message, type: notification.type },
         });
+      };
+      const onStart = (topic: NotificationTopic) => (startSeq: number) => {
+        position[kindOf(topic)] = startSeq;
+        started.add(topic);
+        if (started.size < topics.length || !held) return;
+        const pending = held;
+        held = null;
+        subscriber.next(STREAM_READY);
+        for (const [from, notification] of pending) send(from, notification);
+      };
+      const onNotification = (topic: NotificationTopic) => (notification: PublishedNotification) => {
+        if (held) held.push([topic, notification]);
+        else send(topic, notification);
       };
       const keep = (cleanup: () => void) => (closed ? cleanup() : cleanups.push(cleanup));
 
@@ -108,16 +126,12 @@ export class StreamService implements BeforeApplicationShutdown {
         check.unref();
         cleanups.push(() => clearInterval(check));
       }
-      const subscribed = this.topics(viewer).map((topic) =>
-        this.hub.subscribe(topic, from[kindOf(topic)], onNotification(topic)).then((subscription) => {
-          position[kindOf(topic)] ??= subscription.lastSeq;
-          keep(() => subscription.close());
-        }),
-      );
-      Promise.all(subscribed).then(
-        () => !closed && subscriber.next(STREAM_READY),
-        (error: unknown) => subscriber.error(error),
-      );
+      for (const topic of topics) {
+        this.hub.subscribe(topic, from[kindOf(topic)], onNotification(topic), onStart(topic)).then(
+          (subscription) => keep(() => subscription.close()),
+          (error: unknown) => subscriber.error(error),
+        );
+      }
       return () => {
         closed = true;
         this.open.delete(subscriber);
