@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadavg } from 'node:os';
 import type { DatabaseKind } from '../test/support/database';
+import { FANOUT_DEFAULTS, runFanout } from './fanout';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
@@ -19,9 +20,10 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-scale|fanout] [options]
   (all = overhead, scale and start; profile / profile-scale = the overhead / scale scan through instrumented
-  gateway and workers, with a split of where the time goes)
+  gateway and workers, with a split of where the time goes; fanout = scan events to WebSocket and SSE subscribers
+  on 2 gateways, and idle /api/stream subscribers — not part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -34,6 +36,11 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|all|profile|profile-sca
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
   --dist DIR                  run the gateway and workers of this build (default: dist/ of this repository)
+  --fanout-ws N, --fanout-sse N  fanout: subscribers of the scan (default ${FANOUT_DEFAULTS.websockets}, ${FANOUT_DEFAULTS.sse})
+  --fanout-lines N            fanout: lines streamed (default ${FANOUT_DEFAULTS.lines})
+  --fanout-rate N             fanout: lines per second published (default ${FANOUT_DEFAULTS.linesPerSecond})
+  --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
+  --idle-seconds N            fanout: how long their CPU is measured (default ${FANOUT_DEFAULTS.idleSeconds})
   --out FILE                  also write the markdown report to FILE`;
 
 function parseArgs(argv: string[]) {
@@ -46,7 +53,7 @@ function parseArgs(argv: string[]) {
       const value = inline ?? argv[++i];
       if (value === undefined) throw new Error(`--${key} needs a value\n${USAGE}`);
       opts[key] = value;
-    } else if (['overhead', 'scale', 'start', 'all', 'profile', 'profile-scale'].includes(arg)) {
+    } else if (['overhead', 'scale', 'start', 'all', 'profile', 'profile-scale', 'fanout'].includes(arg)) {
       which.add(arg);
     } else {
       throw new Error(`unknown argument ${arg}\n${USAGE}`);
@@ -65,6 +72,12 @@ function parseArgs(argv: string[]) {
     'cpu-prof',
     'wait-idle',
     'dist',
+    'fanout-ws',
+    'fanout-sse',
+    'fanout-lines',
+    'fanout-rate',
+    'idle-streams',
+    'idle-seconds',
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -91,6 +104,15 @@ function parseArgs(argv: string[]) {
     dist: opts.dist,
     scaleRunsGiven: opts['scale-runs'] !== undefined,
     waitIdle: int('wait-idle', 0, 0, 3600),
+    databaseGiven: opts.db !== undefined,
+    fanout: {
+      websockets: int('fanout-ws', FANOUT_DEFAULTS.websockets, 0, 5000),
+      sse: int('fanout-sse', FANOUT_DEFAULTS.sse, 0, 5000),
+      lines: int('fanout-lines', FANOUT_DEFAULTS.lines, 1, 1_000_000),
+      linesPerSecond: int('fanout-rate', FANOUT_DEFAULTS.linesPerSecond, 1, 1_000_000),
+      idleStreams: int('idle-streams', FANOUT_DEFAULTS.idleStreams, 0, 10_000),
+      idleSeconds: int('idle-seconds', FANOUT_DEFAULTS.idleSeconds, 1, 3600),
+    },
   };
 }
 
@@ -205,6 +227,18 @@ async function main(): Promise<number> {
           database: args.database,
         }),
       );
+    }
+    if (args.which.has('fanout')) {
+      await section('fanout', async () => {
+        const r = await runFanout({
+          ...FANOUT_DEFAULTS,
+          ...args.fanout,
+          // Two gateways on one SQLite file would contend for its lock: PostgreSQL unless --db says otherwise.
+          database: args.databaseGiven ? args.database : FANOUT_DEFAULTS.database,
+        });
+        verdicts.push(`fan-out: ${r.met ? 'met' : 'MISSED'} (${r.summary}; target 0 lost, p99 ≤ 100 ms)`);
+        return r.markdown;
+      });
     }
     sections.push('', '### Verdicts', '', verdicts.map((v) => `- ${v}`).join('\n'));
     console.log(`### Verdicts\n\n${verdicts.map((v) => `- ${v}`).join('\n')}`);

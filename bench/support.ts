@@ -151,8 +151,8 @@ function builtApps(): Promise<Record<'gateway' | 'worker', string>> {
   return snapshot;
 }
 
-/** A gateway or worker process from the dist/ snapshot. */
-async function startApp(
+/** A gateway or worker process from the dist/ snapshot (cleaned up with the rest only when passed to a BenchSystem). */
+export async function startApp(
   kind: 'gateway' | 'worker',
   env: Record<string, string | undefined>,
   nodeArgs: string[] = [],
