@@ -302,4 +302,28 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     expect(sampleValue(workerSamples, 'nso_notifications_published_total', { topic: 'user' })).toBe(1);
     expect((await fetch(metricsB.replace('/metrics', '/other'))).status).toBe(404);
   });
+
+  // Last: the stopped run would change the counts the statistics and metrics tests check.
+  it('tells the owner, on every replica, that their run was stopped', async () => {
+    const onA = await open(a, alice.auth);
+    const onB = await open(b, alice.auth);
+    const started = await request(a)
+      .post('/api/scans/start')
+      .set(alice.auth)
+      .send({
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)],
+        targets: ['127.0.16.0/24'],
+        chunk_size: 1,
+        concurrency: 1,
+      })
+      .expect(200);
+    await request(b).post(`/api/scans/${started.body.scan_id}/stop`).set(alice.auth).expect(200);
+    for (const stream of [onA, onB]) {
+      const stopped = await stream.waitFor(hasMessage(/stopped/));
+      expect(stopped.data).toEqual({
+        message: expect.stringContaining(`(#${started.body.scan_id}) was stopped`),
+        type: 'warning',
+      });
+    }
+  });
 });
