@@ -12,3 +12,4 @@ export * from './metrics';
 export * from './metrics-server';
 export * from './notifications';
 export * from './notifications.module';
+export * from './scan-event-json';

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
-import { Metrics, ScanEventHub } from '@nso/events';
+import { Metrics, ScanEventHub, scanEventJson } from '@nso/events';
 import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
@@ -93,7 +93,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
       if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
         return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
       }
-      client.send(JSON.stringify(event));
+      client.send(scanEventJson(event));
       this.metrics.scanEventsDelivered.inc({ transport: 'websocket' });
     });
     if (closed) return subscription.close();

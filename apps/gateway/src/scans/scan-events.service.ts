@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { Metrics, ScanEventHub } from '@nso/events';
+import { Metrics, ScanEventHub, scanEventJson } from '@nso/events';
 import { Observable, Subscriber } from 'rxjs';
 
 /** The comment a quiet SSE stream gets every SSE_KEEPALIVE_SECONDS; EventSource ignores comment lines. */
@@ -40,7 +40,8 @@ export class ScanEventsService implements BeforeApplicationShutdown {
       this.hub
         .subscribe(scanId, { afterSeq }, (event) => {
           keepAlive.refresh();
-          subscriber.next({ id: String(event.seq), type: event.event, data: event });
+          // Already JSON text (Nest sends a string as is): one serialisation per event, not per subscriber.
+          subscriber.next({ id: String(event.seq), type: event.event, data: scanEventJson(event) });
           this.metrics.scanEventsDelivered.inc({ transport: 'sse' });
         })
         .then((subscription) => {
