@@ -13,6 +13,7 @@ import {
   runDeltaLatency,
   runDeltaScan,
 } from './delta';
+import { FANOUT_DEFAULTS, runFanout } from './fanout';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
 import { runScale, SCALE_DEFAULTS } from './scale';
@@ -30,12 +31,13 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
-  delta-scan = the same for a scanned /16)
+  delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
+  and idle /api/stream subscribers — not part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -54,6 +56,11 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
   --dist DIR                  run the gateway and workers of this build (default: dist/ of this repository)
+  --fanout-ws N, --fanout-sse N  fanout: subscribers of the scan (default ${FANOUT_DEFAULTS.websockets}, ${FANOUT_DEFAULTS.sse})
+  --fanout-lines N            fanout: lines streamed (default ${FANOUT_DEFAULTS.lines})
+  --fanout-rate N             fanout: lines per second published (default ${FANOUT_DEFAULTS.linesPerSecond})
+  --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
+  --idle-seconds N            fanout: how long their CPU is measured (default ${FANOUT_DEFAULTS.idleSeconds})
   --out FILE                  also write the markdown report to FILE`;
 
 function parseArgs(argv: string[]) {
@@ -81,6 +88,7 @@ function parseArgs(argv: string[]) {
         'delta-diff',
         'delta-latency',
         'delta-scan',
+        'fanout',
       ].includes(arg)
     ) {
       which.add(arg);
@@ -110,6 +118,12 @@ function parseArgs(argv: string[]) {
     'cpu-prof',
     'wait-idle',
     'dist',
+    'fanout-ws',
+    'fanout-sse',
+    'fanout-lines',
+    'fanout-rate',
+    'idle-streams',
+    'idle-seconds',
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -143,6 +157,15 @@ function parseArgs(argv: string[]) {
     dist: opts.dist,
     scaleRunsGiven: opts['scale-runs'] !== undefined,
     waitIdle: int('wait-idle', 0, 0, 3600),
+    databaseGiven: opts.db !== undefined,
+    fanout: {
+      websockets: int('fanout-ws', FANOUT_DEFAULTS.websockets, 0, 5000),
+      sse: int('fanout-sse', FANOUT_DEFAULTS.sse, 0, 5000),
+      lines: int('fanout-lines', FANOUT_DEFAULTS.lines, 1, 1_000_000),
+      linesPerSecond: int('fanout-rate', FANOUT_DEFAULTS.linesPerSecond, 1, 1_000_000),
+      idleStreams: int('idle-streams', FANOUT_DEFAULTS.idleStreams, 0, 10_000),
+      idleSeconds: int('idle-seconds', FANOUT_DEFAULTS.idleSeconds, 1, 3600),
+    },
   };
 }
 
@@ -335,6 +358,18 @@ async function main(): Promise<number> {
           database: args.database,
         }),
       );
+    }
+    if (args.which.has('fanout')) {
+      await section('fanout', async () => {
+        const r = await runFanout({
+          ...FANOUT_DEFAULTS,
+          ...args.fanout,
+          // Two gateways on one SQLite file would contend for its lock: PostgreSQL unless --db says otherwise.
+          database: args.databaseGiven ? args.database : FANOUT_DEFAULTS.database,
+        });
+        verdicts.push(`fan-out: ${r.met ? 'met' : 'MISSED'} (${r.summary}; target 0 lost, p99 ≤ 100 ms)`);
+        return r.markdown;
+      });
     }
     sections.push('', '### Verdicts', '', verdicts.map((v) => `- ${v}`).join('\n'));
     console.log(`### Verdicts\n\n${verdicts.map((v) => `- ${v}`).join('\n')}`);

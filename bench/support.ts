@@ -160,8 +160,8 @@ function builtApps(): Promise<Record<BenchApp, string>> {
   return snapshot;
 }
 
-/** A gateway or worker process from the dist/ snapshot. */
-async function startApp(
+/** A gateway, worker or delta process from the dist/ snapshot (cleaned up with the rest only when passed to a BenchSystem). */
+export async function startApp(
   kind: BenchApp,
   env: Record<string, string | undefined>,
   nodeArgs: string[] = [],

@@ -12,6 +12,8 @@ import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ReportsModule } from './reports/reports.module';
 import { ResultsModule } from './results/results.module';
 import { ScansModule } from './scans/scans.module';
+import { StatsModule } from './stats/stats.module';
+import { StreamModule } from './stream/stream.module';
 import { TokensModule } from './tokens/tokens.module';
 import { CurrentUserMiddleware } from './users/current-user.middleware';
 import { UsersModule } from './users/users.module';
@@ -34,6 +36,8 @@ export class AppModule implements NestModule {
         ResultsModule,
         ReportsModule,
         ClientsModule,
+        StreamModule,
+        StatsModule,
       ],
     };
   }

@@ -3,7 +3,13 @@
 import { EntityManager } from '@mikro-orm/core';
 import { DynamicModule } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@nso/config';
-import { QueueModule, RedisModule, ScanEventsModule, ScanSeqReservations } from '@nso/events';
+import {
+  NotificationsModule,
+  QueueModule,
+  RedisModule,
+  ScanEventsModule,
+  ScanSeqReservations,
+} from '@nso/events';
 import { PersistenceModule, reserveScanEventSeqs } from '@nso/persistence';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
@@ -22,6 +28,7 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
         inject: [EntityManager],
       },
     }),
+    NotificationsModule.forRoot(config.metrics),
     PersistenceModule.forRoot({
       databaseUrl: config.databaseUrl,
       schema: config.databaseSchema,

@@ -82,6 +82,8 @@ export interface AppConfig {
   workerScanRange: string[];
   /** Approve a worker pool seen for the first time. Default: on when HOST is loopback (the single machine). */
   workerAutoApprove: boolean;
+  /** Prometheus metrics of this process (docs/monitoring.md): port 0 = none. */
+  metrics: { port: number; host: string };
   rateLimit: {
     enabled: boolean;
     anonymousPerWindow: number;
@@ -317,6 +319,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       loginFailuresPerAccount: read.int('LOGIN_FAILURES_PER_ACCOUNT', 5, 1, 10_000),
       loginFailuresPerIp: read.int('LOGIN_FAILURES_PER_IP', 20, 1, 100_000),
       loginWindowSeconds: read.int('LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400),
+    },
+    metrics: {
+      port: read.int('METRICS_PORT', 0, 0, 65535),
+      host: read.string('METRICS_HOST', '127.0.0.1', /^[\w.:-]+$/, 'a host name or IP address to listen on'),
     },
   };
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');

@@ -9,3 +9,8 @@ export * from './scan-event-log';
 export * from './scan-event-hub';
 export * from './scan-events.module';
 export * from './delta-jobs';
+export * from './metrics';
+export * from './metrics-server';
+export * from './notifications';
+export * from './notifications.module';
+export * from './scan-event-json';

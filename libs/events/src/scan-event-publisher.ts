@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent, ScanEventBody } from '@nso/contracts';
+import { Metrics } from './metrics';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 
 export const EVENT_LOG_OPTIONS = Symbol('EVENT_LOG_OPTIONS');
@@ -178,6 +179,7 @@ export class ScanEventPublisher {
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     @Inject(EVENT_LOG_OPTIONS) private readonly options: EventLogOptions,
     @Optional() @Inject(SCAN_SEQ_RESERVATIONS) private readonly reservations?: ScanSeqReservations,
+    @Optional() private readonly metrics?: Metrics,
   ) {
     assertEventLogOptions(options);
     // Defined up front: ioredis sends the first call on each socket as EVAL and the rest as EVALSHA, in order.
@@ -244,6 +246,7 @@ export class ScanEventPublisher {
     ).then(
       (lastSeq) => {
         this.answered(scanId);
+        this.metrics?.scanEventsPublished.inc(send.payloads.length);
         const firstSeq = Number(lastSeq) - send.payloads.length + 1;
         send.resolve(
           send.payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent),

@@ -8,3 +8,4 @@ export * from './run.service';
 export * from './scan-schedules';
 export { ClientBatchQueues } from './client-batch-queues';
 export { AgentTasks } from './agent-tasks';
+export * from './run-notifier';

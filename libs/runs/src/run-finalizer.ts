@@ -4,6 +4,7 @@ import { Injectable } from '@nestjs/common';
 import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
 import { DeltaJobs, ScanEventPublisher } from '@nso/events';
 import { allBatchesFailed, BatchRepository, RunRepository, ScanRepository } from '@nso/persistence';
+import { RunNotifier } from './run-notifier';
 
 type RunRef = { scanId: number; resultId: number };
 
@@ -15,6 +16,7 @@ export class RunFinalizer {
     private readonly scans: ScanRepository,
     private readonly events: ScanEventPublisher,
     private readonly deltaJobs: DeltaJobs,
+    private readonly notifier: RunNotifier,
   ) {}
 
   /**
@@ -44,6 +46,8 @@ export class RunFinalizer {
 
     // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service.
     if (ended.status === 'completed') await this.deltaJobs.enqueue(ref);
+    if (terminal.event === 'scan_failed') await this.notifier.runEnded(ref.scanId, 'failed', terminal.error);
+    else await this.notifier.runEnded(ref.scanId, 'completed');
   }
 
   /**
@@ -53,6 +57,7 @@ export class RunFinalizer {
   async fail(ref: RunRef, error: string): Promise<boolean> {
     if (!(await this.runs.fail(ref.resultId, error))) return false;
     await this.events.publish(ref, { event: 'scan_failed', scan_id: ref.scanId, error });
+    await this.notifier.runEnded(ref.scanId, 'failed', error);
     return true;
   }
 
@@ -60,6 +65,7 @@ export class RunFinalizer {
   async stop(ref: RunRef): Promise<boolean> {
     if (!(await this.runs.stop(ref.resultId))) return false;
     await this.events.publish(ref, { event: 'scan_stopped', scan_id: ref.scanId });
+    await this.notifier.runEnded(ref.scanId, 'stopped');
     return true;
   }
 

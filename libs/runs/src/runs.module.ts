@@ -5,6 +5,7 @@ import { AgentTasks } from './agent-tasks';
 import { BatchQueue } from './batch-queue';
 import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
+import { RunNotifier } from './run-notifier';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
@@ -25,6 +26,7 @@ import { ScanSchedules } from './scan-schedules';
     AgentTasks,
     AgentPushClient,
     RunFinalizer,
+    RunNotifier,
     RunReconciler,
   ],
   exports: [RunService, ScanSchedules, RunStateStore, RunReconciler, ClientBatchQueues, AgentTasks],

@@ -2,7 +2,7 @@
 // id; Redis holds only its SHA-256, so a leaked Redis dump holds no usable session.
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { Notifier, REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
 import Redis from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -20,6 +20,7 @@ export class SessionStore {
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly notifier: Notifier,
   ) {}
 
   ttlSeconds(remember: boolean): number {
@@ -43,8 +44,10 @@ export class SessionStore {
     return session;
   }
 
+  /** Ends the session; `/api/stream` subscribers on it (any replica) get the login redirect. */
   async destroy(id: string): Promise<void> {
     await this.redis.del(this.key(id));
+    await this.notifier.sessionEnded(digest(id));
   }
 
   private key(id: string): string {

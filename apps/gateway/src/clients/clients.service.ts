@@ -10,6 +10,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
+import { Notifier } from '@nso/events';
 import { ScanScope } from '@nso/nmap';
 import {
   AgentTaskRepository,
@@ -24,6 +25,7 @@ import { createHash } from 'node:crypto';
 import { agentResultHosts } from './agent-results';
 import { pageFields, pageWindow } from '../common/pagination';
 import { Clock } from '../rate-limit/clock';
+import { noticeClientAwaitingApproval } from '../stream/client-notices';
 import { AuthUser } from '../users/current-user';
 import { ClientEnrolmentLimit } from './client-enrolment.limit';
 import {
@@ -78,6 +80,7 @@ export class ClientsService {
     private readonly runs: RunService,
     private readonly agentTasks: AgentTasks,
     private readonly tasks: AgentTaskRepository,
+    private readonly notifier: Notifier,
   ) {}
 
   /**
@@ -110,7 +113,10 @@ export class ClientsService {
     if (!client) {
       await this.enrolment.admit(source);
       const enrolled = await this.enrol(clientId, { ...fields, sourceIp: source, lastSeen: now }, now);
-      if (enrolled.created) return this.heartbeatAnswer(enrolled.client);
+      if (enrolled.created) {
+        await noticeClientAwaitingApproval(this.notifier, enrolled.client);
+        return this.heartbeatAnswer(enrolled.client);
+      }
       client = enrolled.client;
     }
     await this.checkAgentAddress(client, source, now);

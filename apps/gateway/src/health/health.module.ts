@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { RunsModule } from '@nso/runs';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
+import { StatsModule } from '../stats/stats.module';
 
-@Module({ imports: [RunsModule], controllers: [HealthController], providers: [HealthService] })
+@Module({ imports: [StatsModule], controllers: [HealthController], providers: [HealthService] })
 export class HealthModule {}

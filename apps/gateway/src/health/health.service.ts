@@ -1,13 +1,9 @@
 import { EntityManager } from '@mikro-orm/core';
-import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import { BATCH_QUEUE } from '@nso/contracts';
-import { APP_CONFIG, AppConfig } from '@nso/config';
 import { REDIS_CLIENT } from '@nso/events';
-import { checkDatabase, Client, ClientRepository, clientStatusFilter } from '@nso/persistence';
-import { ClientBatchQueues } from '@nso/runs';
-import { Queue } from 'bullmq';
+import { checkDatabase } from '@nso/persistence';
 import Redis from 'ioredis';
+import { CurrentLoad, StatsService } from '../stats/stats.service';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -16,7 +12,7 @@ export interface HealthReport {
   timestamp: string;
   version: string;
   checks: { database: boolean; redis: boolean };
-  stats: { active_clients: number; pending_tasks: number; running_tasks: number };
+  stats: CurrentLoad;
 }
 
 function withTimeout<T>(work: Promise<T>, fallback: T): Promise<T> {
@@ -31,10 +27,7 @@ export class HealthService {
   constructor(
     private readonly em: EntityManager,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectQueue(BATCH_QUEUE) private readonly batches: Queue,
-    private readonly poolQueues: ClientBatchQueues,
-    private readonly clients: ClientRepository,
+    private readonly stats: StatsService,
   ) {}
 
   async report(): Promise<HealthReport> {
@@ -45,11 +38,10 @@ export class HealthService {
         false,
       ),
     ]);
-    const [queued, clients] = await Promise.all([
-      redis ? withTimeout(this.queueStats(), undefined) : undefined,
-      database ? withTimeout(this.activeClients(), undefined) : undefined,
-    ]);
-    const stats = { active_clients: clients ?? 0, ...(queued ?? { pending_tasks: 0, running_tasks: 0 }) };
+    // The same counts as GET /api/stats (StatsService): approved clients online or scanning, batch rows pending
+    // and running. They need the database; without it they read 0.
+    const fallback = { active_clients: 0, pending_tasks: 0, running_tasks: 0 };
+    const stats = database ? await withTimeout(this.stats.currentLoad(), fallback) : fallback;
     return {
       status: database && redis ? 'healthy' : 'unhealthy',
       timestamp: new Date().toISOString(),
@@ -57,33 +49,5 @@ export class HealthService {
       checks: { database, redis },
       stats,
     };
-  }
-
-  private async queueStats(): Promise<Omit<HealthReport['stats'], 'active_clients'>> {
-    // Every worker pool's batch queue, and the shared one of releases before delegation.
-    const queues = [this.batches, ...(await this.clients.poolIds()).map((id) => this.poolQueues.queue(id))];
-    const all = await Promise.all(
-      queues.map((queue) =>
-        queue.getJobCounts('waiting', 'delayed', 'prioritized', 'waiting-children', 'active'),
-      ),
-    );
-    const sum = (key: string) => all.reduce((total, counts) => total + (counts[key] ?? 0), 0);
-    return {
-      pending_tasks: sum('waiting') + sum('delayed') + sum('prioritized') + sum('waiting-children'),
-      running_tasks: sum('active'),
-    };
-  }
-
-  /** Approved scanner clients (pools and agents) that are online or scanning, by the one status rule. */
-  private async activeClients(): Promise<number> {
-    const now = new Date();
-    const offlineAfter = this.config.clients.offlineAfterMs;
-    return this.em.fork().count(Client, {
-      isApproved: true,
-      $or: [
-        clientStatusFilter('online', now, offlineAfter),
-        clientStatusFilter('scanning', now, offlineAfter),
-      ],
-    });
   }
 }

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
-import { ScanEventHub } from '@nso/events';
+import { Metrics, ScanEventHub, scanEventJson } from '@nso/events';
 import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
@@ -35,6 +35,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     private readonly hub: ScanEventHub,
     private readonly users: CurrentUserResolver,
     private readonly origins: SameOriginPolicy,
+    private readonly metrics: Metrics,
   ) {}
 
   /** A clean close (1001 Going Away) rather than a dropped connection, so clients reconnect and resume. */
@@ -60,7 +61,11 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
 
   private async serve(client: WebSocket, request: IncomingMessage): Promise<void> {
     this.clients.add(client);
-    client.once('close', () => this.clients.delete(client));
+    this.metrics.subscribers.inc({ transport: 'websocket' });
+    client.once('close', () => {
+      this.clients.delete(client);
+      this.metrics.subscribers.dec({ transport: 'websocket' });
+    });
     const url = new URL(request.url ?? '/', 'http://localhost');
     const scanId = parseId(decodePathSegment(url.pathname.split('/').pop()));
     const since = url.searchParams.get('since') ?? '0';
@@ -88,7 +93,8 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
       if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
         return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
       }
-      client.send(JSON.stringify(event));
+      client.send(scanEventJson(event));
+      this.metrics.scanEventsDelivered.inc({ transport: 'websocket' });
     });
     if (closed) return subscription.close();
     client.once('close', () => subscription.close());

@@ -1,6 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { ScanEventHub } from '@nso/events';
+import { Metrics, ScanEventHub, scanEventJson } from '@nso/events';
 import { Observable, Subscriber } from 'rxjs';
 
 /** The comment a quiet SSE stream gets every SSE_KEEPALIVE_SECONDS; EventSource ignores comment lines. */
@@ -14,6 +14,7 @@ export class ScanEventsService implements BeforeApplicationShutdown {
   constructor(
     private readonly hub: ScanEventHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Ends every SSE response, so the HTTP server can close; EventSource clients reconnect elsewhere. */
@@ -28,6 +29,7 @@ export class ScanEventsService implements BeforeApplicationShutdown {
   stream(scanId: number, afterSeq: number): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
       this.open.add(subscriber);
+      this.metrics.subscribers.inc({ transport: 'sse' });
       let closed = false;
       let close: (() => void) | undefined;
       // One timer, pushed back by every event (refresh() is cheap): it fires only on a quiet stream.
@@ -38,7 +40,9 @@ export class ScanEventsService implements BeforeApplicationShutdown {
       this.hub
         .subscribe(scanId, { afterSeq }, (event) => {
           keepAlive.refresh();
-          subscriber.next({ id: String(event.seq), type: event.event, data: event });
+          // Already JSON text (Nest sends a string as is): one serialisation per event, not per subscriber.
+          subscriber.next({ id: String(event.seq), type: event.event, data: scanEventJson(event) });
+          this.metrics.scanEventsDelivered.inc({ transport: 'sse' });
         })
         .then((subscription) => {
           if (closed) subscription.close();
@@ -47,6 +51,7 @@ export class ScanEventsService implements BeforeApplicationShutdown {
         .catch((error: unknown) => subscriber.error(error));
       return () => {
         this.open.delete(subscriber);
+        this.metrics.subscribers.dec({ transport: 'sse' });
         closed = true;
         clearTimeout(keepAlive);
         close?.();

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_JOB, JobOf, ScanEventBody } from '@nso/contracts';
-import { ScanEventPublisher } from '@nso/events';
+import { Metrics, ScanEventPublisher } from '@nso/events';
 import {
   NMAP_RUNNER,
   NmapArgumentPolicy,
@@ -59,6 +59,7 @@ export class BatchRunService {
     private readonly events: ScanEventPublisher,
     private readonly state: RunStateStore,
     private readonly runs: RunService,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Ends this worker's nmap processes of the run (a stop from any gateway). */
@@ -176,6 +177,7 @@ export class BatchRunService {
           if (lines.length >= LINES_PER_PUBLISH) flush();
         },
       });
+      this.metrics.observeNmapRun(run);
       flush();
       await Promise.all(published);
       if (run.cancelled) return 'stopped' as const;

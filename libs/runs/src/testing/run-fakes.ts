@@ -32,6 +32,7 @@ import type { AgentTasks } from '../agent-tasks';
 import type { BatchQueue, RunPlan } from '../batch-queue';
 import type { ClientBatchQueues } from '../client-batch-queues';
 import { RunFinalizer } from '../run-finalizer';
+import type { RunNotifier, RunOutcome } from '../run-notifier';
 import { RunReconciler } from '../run-reconciler';
 import type {
   FinishOutcome,
@@ -484,6 +485,15 @@ export const summary = (hostsUp = 1, openPorts = 2): BatchSummary => ({
   open_ports: openPorts,
 });
 
+/** Records the run endings RunFinalizer reports (the owner's `/api/stream` notification). */
+export class FakeRunNotifier {
+  readonly ended: Array<{ scanId: number; outcome: RunOutcome; error?: string }> = [];
+
+  async runEnded(scanId: number, outcome: RunOutcome, error?: string): Promise<void> {
+    this.ended.push({ scanId, outcome, ...(error !== undefined ? { error } : {}) });
+  }
+}
+
 /**
  * RunService with its real parts (finalizer, reconciler, nmap policy, a loopback scope) over fakes of every piece
  * of infrastructure: the test drives it with commands and reads rows, jobs and events off the fakes.
@@ -497,6 +507,7 @@ export function newRunService() {
   const events = new FakePublisher();
   const deltaJobs = new FakeDeltaJobs();
   const clients = new FakeClientRepository();
+  const notifier = new FakeRunNotifier();
   const as = <T>(fake: unknown) => fake as T;
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
@@ -504,6 +515,7 @@ export function newRunService() {
     as<ScanRepository>(scans),
     as<ScanEventPublisher>(events),
     as<DeltaJobs>(deltaJobs),
+    as<RunNotifier>(notifier),
   );
   const reconciler = new RunReconciler(
     as<RunRepository>(runs),
@@ -531,5 +543,18 @@ export function newRunService() {
     as<AgentTaskRepository>({}),
     as<ClientBatchQueues>({}),
   );
-  return { service, finalizer, reconciler, runs, batches, scans, state, queue, events, deltaJobs, clients };
+  return {
+    service,
+    finalizer,
+    reconciler,
+    runs,
+    batches,
+    scans,
+    state,
+    queue,
+    events,
+    deltaJobs,
+    clients,
+    notifier,
+  };
 }

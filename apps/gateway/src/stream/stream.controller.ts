@@ -1,0 +1,62 @@
+import { Body, Controller, Headers, HttpCode, MessageEvent, Post, Req, Sse } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Notifier } from '@nso/events';
+import type { Request } from 'express';
+import { Observable } from 'rxjs';
+import { Public, Roles } from '../auth/auth.decorators';
+import { BroadcastAnswerDto, BroadcastDto } from './stream.dto';
+import { parseStreamPosition } from './stream-position';
+import { StreamService } from './stream.service';
+
+/**
+ * Characters of events that may wait for a stream client that does not read them before its connection is
+ * dropped (it reconnects with Last-Event-ID and resumes from the log). Notifications are small: 64 KiB is hundreds.
+ */
+export const STREAM_MAX_PENDING = 64 * 1024;
+
+@ApiTags('notifications')
+@Controller('api')
+export class StreamController {
+  constructor(
+    private readonly streams: StreamService,
+    private readonly notifier: Notifier,
+  ) {}
+
+  @Public()
+  @Sse('stream', { maxPendingDataLength: STREAM_MAX_PENDING })
+  @ApiOperation({
+    summary: 'Notification stream (SSE)',
+    description:
+      "Broadcasts for everyone; with a session or token also the caller's own notifications (runs ended, and for " +
+      'admins clients awaiting approval) as `data: {"message", "type"}`. A session stream ends with ' +
+      '`data: {"type": "redirect", "url": "/auth/login", "endpoint": "auth.login"}` when the session ends.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (`b12-u3`)' })
+  stream(@Req() req: Request, @Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
+    return this.streams.stream(
+      { user: req.user, sessionId: req.authMethod === 'session' ? req.sessionId : undefined },
+      parseStreamPosition(lastEventId),
+    );
+  }
+
+  @Post('broadcast')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Send a notification to every /api/stream subscriber (admins only)' })
+  @ApiBody({ type: BroadcastDto })
+  @ApiOkResponse({ type: BroadcastAnswerDto })
+  @ApiForbiddenResponse({ description: '`{"error": "Unauthorized"}` for a caller who is not an admin' })
+  async broadcast(@Body() body: BroadcastDto): Promise<BroadcastAnswerDto> {
+    await this.notifier.broadcast({ message: body.message, type: body.type });
+    return { status: 'Message broadcasted' };
+  }
+}

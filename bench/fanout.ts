@@ -1,0 +1,340 @@
+// Fan-out benchmarks of issue 12: (1) WebSocket and SSE subscribers of one scan spread over two gateways while the
+// scan streams lines — events lost, delivery latency from the publish, gateway memory per subscriber; (2) idle
+// `/api/stream` subscribers on one gateway — its memory and CPU. Nothing is scanned: the lines are published the
+// way a worker publishes them (ScanEventPublisher.publishMany, in batches), from this process, so that the
+// publish time and the arrival time are read off one clock.
+import { request as httpRequest, IncomingMessage } from 'node:http';
+import Redis from 'ioredis';
+import WebSocket from 'ws';
+import { redisKeys } from '@nso/contracts';
+import { ScanEventPublisher } from '@nso/events';
+import type { DatabaseKind } from '../test/support/database';
+import type { AppProcess } from '../test/support/processes';
+import {
+  assertLoopback,
+  cpuTimesOf,
+  fmt,
+  markdownTable,
+  memoryOf,
+  nowMs,
+  onCleanup,
+  postJson,
+  quantile,
+  sleep,
+  startApp,
+  startBenchSystem,
+  withTimeout,
+} from './support';
+
+export interface FanoutOptions {
+  websockets: number;
+  sse: number;
+  lines: number;
+  /** Lines per publish (a worker publishes the lines of one stdout read together). */
+  linesPerPublish: number;
+  /** Lines per second the publisher aims at. */
+  linesPerSecond: number;
+  idleStreams: number;
+  idleSeconds: number;
+  database: DatabaseKind;
+}
+
+export const FANOUT_DEFAULTS: FanoutOptions = {
+  websockets: 500,
+  sse: 100,
+  lines: 20_000,
+  linesPerPublish: 20,
+  linesPerSecond: 2_000,
+  idleStreams: 1_000,
+  idleSeconds: 30,
+  database: 'postgresql',
+};
+
+/** Every SAMPLE_EVERY-th line is timed on every subscriber (all are counted). */
+const SAMPLE_EVERY = 10;
+
+interface Subscriber {
+  received: number;
+  /** The gateway ended the connection (a subscriber too slow for it is dropped). */
+  droppedByServer: boolean;
+  close(): void;
+}
+
+interface Gateway {
+  url: string;
+  process: AppProcess;
+}
+
+export async function runFanout(
+  options: FanoutOptions,
+): Promise<{ markdown: string; met: boolean; summary: string }> {
+  const system = await startBenchSystem({
+    workers: 0,
+    workerConcurrency: 1,
+    database: options.database,
+    env: { RATE_LIMIT_ENABLED: 'false', EVENT_LOG_MAX: String(Math.max(10_000, options.lines * 2)) },
+  });
+  const closeAll: Array<() => void> = [];
+  const closeSubscribers = onCleanup('fan-out subscribers', () => closeAll.splice(0).forEach((c) => c()));
+  try {
+    const second = await startApp('gateway', { ...system.env, HOST: '127.0.0.1', PORT: '0' });
+    onCleanup('second gateway', () => second.stop('SIGKILL'));
+    const [, listening] = await second.waitForOutput(/API listening on (http:\/\/[^\s/]+)\/api/, 60_000);
+    const gateways: Gateway[] = [
+      { url: system.url, process: system.gateway },
+      { url: listening.replace('localhost', '127.0.0.1'), process: second },
+    ];
+    // Idle streams first, on a fresh gateway, so that the fan-out's garbage does not blur their memory.
+    const idle = await idleStreams(gateways[0], options);
+    // A scan the admin owns; with no worker its run stays queued, and nothing is scanned.
+    const started = await postJson(
+      system.url,
+      '/api/scans/start',
+      { nmap_flags: ['-sT', '-Pn', '-n', '-p', '1'], targets: [assertLoopback('127.0.0.1')] },
+      system.auth,
+    );
+    if (started.status !== 200) throw new Error(`start answered ${started.status}`);
+    const scanId: number = started.body.scan_id;
+    const resultId: number = started.body.result_id ?? started.body.scan?.result_id ?? 0;
+
+    const latencies: number[] = [];
+    const onLine = (line: string, recvAt: number) => {
+      const match = /^L(\d+) (\d+\.\d+)$/.exec(line);
+      if (match && Number(match[1]) % SAMPLE_EVERY === 0) latencies.push(recvAt - Number(match[2]));
+    };
+    const memoryBefore = gateways.map((g) => memoryOf(g.process.child.pid!).rssMiB);
+    const subscribers: Subscriber[] = [];
+    for (let i = 0; i < options.websockets; i++) {
+      subscribers.push(await openWs(gateways[i % 2].url, scanId, system.auth, onLine));
+    }
+    for (let i = 0; i < options.sse; i++) {
+      subscribers.push(
+        await openSse(gateways[i % 2].url, `/api/scans/${scanId}/events`, system.auth, onLine),
+      );
+    }
+    closeAll.push(...subscribers.map((s) => () => s.close()));
+    await sleep(1000);
+    const memoryAfter = gateways.map((g) => memoryOf(g.process.child.pid!).rssMiB);
+    const perGateway = [Math.ceil(subscribers.length / 2), Math.floor(subscribers.length / 2)];
+
+    const redis = new Redis(system.env.REDIS_URL);
+    onCleanup('publisher connection', () => redis.disconnect());
+    const publisher = new ScanEventPublisher(redis, redisKeys(system.prefix), {
+      maxLength: Math.max(10_000, options.lines * 2),
+      ttlSeconds: 3600,
+    });
+    const cpuBefore = gateways.map((g) => cpuTimesOf(g.process.child.pid!).selfMs);
+    const publishStart = nowMs();
+    const intervalMs = (1000 * options.linesPerPublish) / options.linesPerSecond;
+    for (let sent = 0; sent < options.lines; sent += options.linesPerPublish) {
+      const count = Math.min(options.linesPerPublish, options.lines - sent);
+      const at = nowMs().toFixed(3);
+      const bodies = Array.from({ length: count }, (_, k) => ({
+        event: 'line' as const,
+        batch_id: 1,
+        line: `L${sent + k} ${at}`,
+      }));
+      void publisher.publishMany({ scanId, resultId }, bodies);
+      const next = publishStart + ((sent + count) / options.linesPerPublish) * intervalMs;
+      const wait = next - nowMs();
+      if (wait > 0) await sleep(wait);
+    }
+    const publishMs = nowMs() - publishStart;
+    const deadline = nowMs() + 120_000;
+    while (subscribers.some((s) => s.received < options.lines) && nowMs() < deadline) await sleep(200);
+    const deliveredMs = nowMs() - publishStart;
+    const cpuMs = gateways.map((g, i) => cpuTimesOf(g.process.child.pid!).selfMs - cpuBefore[i]);
+    const lost = subscribers.reduce((sum, s) => sum + Math.max(0, options.lines - s.received), 0);
+    const dropped = subscribers.filter((s) => s.droppedByServer).length;
+    const droppedLines = subscribers
+      .filter((s) => s.droppedByServer)
+      .reduce((sum, s) => sum + Math.max(0, options.lines - s.received), 0);
+    await closeSubscribers();
+    latencies.sort((x, y) => x - y);
+    const p50 = quantile(latencies, 0.5);
+    const p99 = quantile(latencies, 0.99);
+
+    const met = lost === 0 && p99 <= 100;
+    const summary = `${lost} lost, p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`;
+    const markdown = [
+      `### Fan-out: ${options.websockets} WebSocket + ${options.sse} SSE subscribers of one scan on 2 gateways, ${options.lines} lines`,
+      '',
+      `Lines published ${options.linesPerPublish} at a time at ${options.linesPerSecond} lines/s (${fmt(publishMs / 1000, 2)} s); ` +
+        `${lost === 0 ? 'every subscriber had all of them' : 'the benchmark stopped waiting'} after ${fmt(deliveredMs / 1000, 2)} s. ` +
+        `${dropped} subscribers were dropped by a gateway as too slow (${droppedLines} of the missing lines were theirs; ` +
+        `a real client reconnects and resumes from the log). Latency = arrival at the client − ` +
+        `publish (one clock), every ${SAMPLE_EVERY}th line on every subscriber (${latencies.length} samples).`,
+      '',
+      markdownTable(
+        ['events lost', 'latency p50', 'latency p90', 'latency p99', 'max', 'target'],
+        [
+          [
+            lost,
+            `${fmt(p50)} ms`,
+            `${fmt(quantile(latencies, 0.9))} ms`,
+            `${fmt(p99)} ms`,
+            `${fmt(latencies.at(-1) ?? NaN)} ms`,
+            '0 lost, p99 ≤ 100 ms',
+          ],
+        ],
+      ),
+      '',
+      markdownTable(
+        [
+          'gateway',
+          'subscribers',
+          'RSS before',
+          'RSS with subscribers',
+          'per subscriber',
+          'CPU while streaming',
+        ],
+        gateways.map((_, i) => [
+          String(i + 1),
+          perGateway[i],
+          `${fmt(memoryBefore[i])} MiB`,
+          `${fmt(memoryAfter[i])} MiB`,
+          `${fmt(((memoryAfter[i] - memoryBefore[i]) * 1024) / perGateway[i])} KiB`,
+          `${fmt(cpuMs[i] / 1000, 2)} s`,
+        ]),
+      ),
+      '',
+      idle,
+    ].join('\n');
+    return { markdown, met, summary };
+  } finally {
+    await closeSubscribers();
+    await system.close();
+  }
+}
+
+/** Idle `/api/stream` subscribers on one gateway: its memory, and its CPU while nothing is published. */
+async function idleStreams(gateway: Gateway, options: FanoutOptions): Promise<string> {
+  const pid = gateway.process.child.pid!;
+  const before = memoryOf(pid).rssMiB;
+  const streams: Subscriber[] = [];
+  const closeStreams = onCleanup('idle streams', () => streams.splice(0).forEach((s) => s.close()));
+  try {
+    for (let i = 0; i < options.idleStreams; i++) {
+      streams.push(await openSse(gateway.url, '/api/stream', {}, () => undefined));
+    }
+    await sleep(2000);
+    const after = memoryOf(pid).rssMiB;
+    const cpu = cpuTimesOf(pid).selfMs;
+    await sleep(options.idleSeconds * 1000);
+    const cpuMs = cpuTimesOf(pid).selfMs - cpu;
+    return [
+      `### ${options.idleStreams} idle /api/stream subscribers on one gateway`,
+      '',
+      markdownTable(
+        [
+          'RSS before',
+          'RSS with subscribers',
+          'per subscriber',
+          `CPU over ${options.idleSeconds} s idle`,
+          'CPU share',
+        ],
+        [
+          [
+            `${fmt(before)} MiB`,
+            `${fmt(after)} MiB`,
+            `${fmt(((after - before) * 1024) / options.idleStreams)} KiB`,
+            `${fmt(cpuMs)} ms`,
+            `${fmt((100 * cpuMs) / (options.idleSeconds * 1000), 2)} % of a core`,
+          ],
+        ],
+      ),
+    ].join('\n');
+  } finally {
+    await closeStreams();
+  }
+}
+
+async function openWs(
+  baseUrl: string,
+  scanId: number,
+  headers: Record<string, string>,
+  onLine: (line: string, recvAt: number) => void,
+): Promise<Subscriber> {
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}`, { headers });
+  let closing = false;
+  const subscriber: Subscriber = {
+    received: 0,
+    droppedByServer: false,
+    close: () => {
+      closing = true;
+      socket.terminate();
+    },
+  };
+  socket.on('close', () => (subscriber.droppedByServer ||= !closing));
+  socket.on('message', (data) => {
+    const recvAt = nowMs();
+    const message = JSON.parse(data.toString()) as { event: string; line?: string };
+    if (message.event !== 'line') return;
+    subscriber.received++;
+    onLine(message.line!, recvAt);
+  });
+  socket.on('error', () => undefined);
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      socket.once('message', () => resolve()); // `connected`: the subscription is in place
+      socket.once('error', reject);
+    }),
+    10_000,
+    'WebSocket connected',
+  );
+  return subscriber;
+}
+
+/** An SSE subscriber (scan events or /api/stream), parsing `data:` lines; resolves once the headers are in. */
+async function openSse(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string>,
+  onLine: (line: string, recvAt: number) => void,
+): Promise<Subscriber> {
+  const url = new URL(path, baseUrl);
+  let closing = false;
+  const subscriber: Subscriber = { received: 0, droppedByServer: false, close: () => undefined };
+  await withTimeout(
+    new Promise<void>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          headers: { accept: 'text/event-stream', ...headers },
+        },
+        (res: IncomingMessage) => {
+          if (res.statusCode !== 200) return reject(new Error(`SSE ${path} answered ${res.statusCode}`));
+          let buffer = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            const recvAt = nowMs();
+            buffer += chunk;
+            let end: number;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              const data = /^data: (.*)$/m.exec(block)?.[1];
+              if (!data || !/^event: line$/m.test(block)) continue;
+              subscriber.received++;
+              onLine((JSON.parse(data) as { line: string }).line, recvAt);
+            }
+          });
+          res.on('error', () => undefined);
+          res.on('close', () => (subscriber.droppedByServer ||= !closing));
+          resolve();
+        },
+      );
+      req.on('error', reject);
+      subscriber.close = () => {
+        closing = true;
+        req.destroy();
+      };
+      req.end();
+    }),
+    10_000,
+    `SSE ${path}`,
+  );
+  return subscriber;
+}

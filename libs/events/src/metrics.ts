@@ -1,0 +1,83 @@
+// Prometheus metrics of one process (prom-client), on its own registry: counters and histograms the code observes
+// as things happen, and gauges filled at scrape time by collectors a process registers (queue depth, rows by
+// status). Served by MetricsServer on METRICS_PORT (docs/monitoring.md).
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Fills gauges right before a scrape; a collector that throws is logged and its gauges keep their last values. */
+export type MetricsCollector = () => Promise<void>;
+
+@Injectable()
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly collectors: MetricsCollector[] = [];
+
+  /** One nmap process of a batch, from spawn to exit, in seconds, by outcome (completed, failed, stopped). */
+  readonly nmapDuration = new Histogram({
+    name: 'nso_nmap_process_duration_seconds',
+    help: 'Duration of one nmap process running a batch, in seconds',
+    labelNames: ['outcome'] as const,
+    buckets: [0.5, 1, 5, 15, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+
+  readonly scanEventsPublished = new Counter({
+    name: 'nso_scan_events_published_total',
+    help: 'Scan events published to Redis by this process',
+    registers: [this.registry],
+  });
+
+  /** Scan events handed to one subscriber (transport: websocket, sse). */
+  readonly scanEventsDelivered = new Counter({
+    name: 'nso_scan_events_delivered_total',
+    help: 'Scan events handed to subscribers of this process, by transport',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly notificationsPublished = new Counter({
+    name: 'nso_notifications_published_total',
+    help: 'Notifications (/api/stream) published by this process, by topic (broadcast, admins, user)',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+
+  readonly notificationsDelivered = new Counter({
+    name: 'nso_notifications_delivered_total',
+    help: 'Notifications written to /api/stream subscribers of this process',
+    registers: [this.registry],
+  });
+
+  /** Open subscribers of this process: websocket and sse (scan events), stream (/api/stream). */
+  readonly subscribers = new Gauge({
+    name: 'nso_subscribers',
+    help: 'Open subscribers of this process, by transport (websocket, sse, stream)',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    for (const transport of ['websocket', 'sse', 'stream']) this.subscribers.set({ transport }, 0);
+  }
+
+  /** One nmap process ended: its duration, by outcome (stopped, completed: exit 0, failed: anything else). */
+  observeNmapRun(run: { cancelled: boolean; exitCode: number | null; durationMs: number }): void {
+    const outcome = run.cancelled ? 'stopped' : run.exitCode === 0 ? 'completed' : 'failed';
+    this.nmapDuration.observe({ outcome }, run.durationMs / 1000);
+  }
+
+  /** Runs `collect` before every scrape (gauges that are read, not counted: queue depth, rows by status). */
+  addCollector(collect: MetricsCollector): void {
+    this.collectors.push(collect);
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4) after running every collector. */
+  async scrape(): Promise<string> {
+    await Promise.all(this.collectors.map((collect) => collect().catch(() => undefined)));
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
