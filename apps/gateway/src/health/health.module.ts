@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { RunsModule } from '@nso/runs';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 import { StatsModule } from '../stats/stats.module';
