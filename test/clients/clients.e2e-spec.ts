@@ -398,6 +398,26 @@ describe.each(TEST_DATABASES)('worker pools and the offline rule on %s', (databa
     const health = await system.gateway.api().get('/api/health').expect(200);
     expect(health.body.stats.active_clients).toBe(1);
 
+    // While its queue has a batch in progress the pool is `scanning`, then `online` again.
+    const started = await system.gateway
+      .api()
+      .post('/api/scans/start')
+      .send({
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-65535', '--max-rate', '100'],
+        targets: ['127.0.55.1'],
+      })
+      .expect(200);
+    await eventually(
+      async () => ((await clients('?status=scanning&kind=pool')).length === 1 ? true : undefined),
+      'the pool scanning',
+    );
+    expect((await clients('?kind=pool'))[0]).toMatchObject({ status: 'scanning', active_scans: 1 });
+    await system.gateway.api().post(`/api/scans/${started.body.scan_id}/stop`).expect(200);
+    await eventually(
+      async () => ((await clients('?status=online&kind=pool')).length === 1 ? true : undefined),
+      'the pool online again',
+    );
+
     // Beats keep it online past CLIENT_OFFLINE_AFTER.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect((await clients('?kind=pool'))[0].status).toBe('online');

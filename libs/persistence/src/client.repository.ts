@@ -65,6 +65,14 @@ export class ClientRepository {
     return { clientId: c.clientId, ipAddress: c.ipAddress, port: c.port };
   }
 
+  /** True while the worker pool is approved and enabled: only then are its batches' results taken. */
+  async isApprovedPool(clientId: string): Promise<boolean> {
+    const count = await this.em
+      .fork()
+      .count(Client, { clientId, kind: 'pool', isApproved: true, isEnabled: true });
+    return count > 0;
+  }
+
   /** The ids of every worker pool, approved or not (their queues may hold batches). */
   async poolIds(): Promise<string[]> {
     const rows = await this.em.fork().find(Client, { kind: 'pool' }, { fields: ['clientId'] });

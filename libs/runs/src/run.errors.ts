@@ -63,3 +63,12 @@ export class AgentResultAddressesError extends Error {
     super(`Addresses not in this task: ${listed}`);
   }
 }
+
+/** A batch's result came from a worker pool that was revoked (or disabled) while it ran: it is refused. */
+export class ClientRevokedError extends Error {
+  override readonly name = 'ClientRevokedError';
+
+  constructor(readonly clientId: string) {
+    super(`worker pool ${clientId} was revoked while the batch ran; its result is refused`);
+  }
+}

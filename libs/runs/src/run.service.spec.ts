@@ -1,3 +1,4 @@
+import { ClientRevokedError } from './run.errors';
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
 import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from './run.errors';
@@ -241,6 +242,24 @@ describe('RunService', () => {
         summary: { hosts_up: 1, open_ports: 1 },
       });
       expect(events.namesOf(ref.resultId)).toEqual(['batch_complete:1', 'progress', 'scan_complete']);
+    });
+
+    it('refuses a result from a pool revoked while its batch ran, storing nothing', async () => {
+      const system = await started({ targets: ['127.0.0.1'], chunkSize: 1 });
+      const { ref, take, service, batches, events, clients } = system;
+      const { batchId } = await take(1);
+      clients.revoked.add('local');
+      const host = { address: '127.0.0.1', addressType: 'ipv4', hostnames: [], state: 'up', ports: [] };
+      const result = { batchId, workerId: 'worker-a', exitCode: 0, stderr: null, finishedAt: new Date() };
+      await expect(service.batchCompleted(ref, 1, { ...result, hosts: [host] }, 'local')).rejects.toThrow(
+        ClientRevokedError,
+      );
+      expect(batches.rows[0].status).not.toBe('completed');
+      expect(events.namesOf(ref.resultId)).toEqual([]);
+      // The same result from a pool still approved is taken.
+      clients.revoked.clear();
+      await service.batchCompleted(ref, 1, { ...result, hosts: [host] }, 'local');
+      expect(batches.rows[0].status).toBe('completed');
     });
 
     it('sends legacy_scan_complete with every batch for the multiprocessing runner', async () => {

@@ -40,6 +40,7 @@ import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import {
   AgentResultAddressesError,
+  ClientRevokedError,
   AgentTaskClosedError,
   AgentTaskNotFoundError,
   NoCoveringClientError,
@@ -269,7 +270,9 @@ export class RunService {
   }
 
   /** nmap completed a batch: its result is stored (once, whatever the retries), then counted (batchFinished). */
-  async batchCompleted(ref: RunRef, seq: number, result: BatchResultInput): Promise<void> {
+  async batchCompleted(ref: RunRef, seq: number, result: BatchResultInput, pool?: string): Promise<void> {
+    // Revoking a pool takes effect at once: a result that comes back after it is not stored.
+    if (pool !== undefined && !(await this.clients.isApprovedPool(pool))) throw new ClientRevokedError(pool);
     const stored = await this.batches.storeResult(result);
     await this.batchFinished(ref, seq, { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
   }

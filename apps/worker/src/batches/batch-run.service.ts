@@ -14,7 +14,7 @@ import {
   TargetError,
   withUserHostnames,
 } from '@nso/nmap';
-import { RunRef, RunService, RunStateStore } from '@nso/runs';
+import { ClientRevokedError, RunRef, RunService, RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
 
 /** One batch job as the consumer hands it over: its payload and which attempt this is. */
@@ -128,18 +128,31 @@ export class BatchRunService {
       await published;
       const outcome = await scanning;
       if (outcome === 'stopped') return await this.runs.batchStopped(batch.batchId);
-      await this.runs.batchCompleted(ref, batchSeq, {
-        batchId: batch.batchId,
-        workerId: this.config.workerId,
-        exitCode: outcome.exitCode,
-        stderr: outcome.stderr || null,
-        finishedAt: new Date(),
-        hosts: outcome.hosts,
-      });
+      await this.runs.batchCompleted(
+        ref,
+        batchSeq,
+        {
+          batchId: batch.batchId,
+          workerId: this.config.workerId,
+          exitCode: outcome.exitCode,
+          stderr: outcome.stderr || null,
+          finishedAt: new Date(),
+          hosts: outcome.hosts,
+        },
+        this.config.workerClientId,
+      );
     } catch (error) {
-      const failure = { batchId: batch.batchId, seq: batchSeq, attempt, final, ...this.describe(error) };
+      // A revoked pool's batch is not retried on its queue: it fails with the reason.
+      const revoked = error instanceof ClientRevokedError;
+      const failure = {
+        batchId: batch.batchId,
+        seq: batchSeq,
+        attempt,
+        final: final || revoked,
+        ...this.describe(error),
+      };
       await this.runs.batchFailed(ref, failure);
-      throw error;
+      throw revoked ? new UnrecoverableError(error.message) : error;
     }
   }
 

@@ -5,6 +5,7 @@ import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/co
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { Client } from '@nso/persistence';
+import { ClientBatchQueues } from '@nso/runs';
 import { hostname } from 'node:os';
 
 /** Often enough that a live pool never looks offline: three beats per CLIENT_OFFLINE_AFTER, at most one a minute. */
@@ -21,6 +22,7 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
   constructor(
     private readonly em: EntityManager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly queues: ClientBatchQueues,
   ) {}
 
   /** Registers (or refreshes) the pool before the worker reports ready, then beats in the background. */
@@ -38,7 +40,8 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
   }
 
   /**
-   * One heartbeat: refreshes the pool row, or creates it — approved when WORKER_AUTO_APPROVE holds (only at
+   * One heartbeat: refreshes the pool row (last_seen, and `scanning` with active_scans while the pool's queue
+   * has batches in progress), or creates it — approved when WORKER_AUTO_APPROVE holds (only at
    * creation: a pool an admin revoked stays revoked across restarts). A client_id an HTTP agent already holds
    * is left alone and logged: a pool never takes over an agent's record.
    */
@@ -46,9 +49,13 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
     const em = this.em.fork();
     const now = new Date();
     const { workerClientId: clientId, workerScanRange: scanRange } = this.config;
+    // The pool is `scanning` while its queue has batches in progress: a figure of the whole pool, the same
+    // whichever replica beats, unlike this process's own work.
+    const { active = 0 } = await this.queues.queue(clientId).getJobCounts('active');
     const refresh = {
       lastSeen: now,
-      status: 'online' as const,
+      status: active > 0 ? ('scanning' as const) : ('online' as const),
+      activeScans: active,
       scanRange,
       hostname: hostname(),
       updatedAt: now,

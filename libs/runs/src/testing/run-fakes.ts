@@ -438,8 +438,17 @@ export class FakeClientRepository {
     { clientId: 'local', kind: 'pool', scanRange: ['127.0.0.0/8', '::1/128'] },
   ];
 
+  /** Pools revoked (or disabled) since they were given work. */
+  revoked = new Set<string>();
+
   async findDelegable(_now: Date, _offlineAfterMs: number, kinds: readonly string[]) {
     return this.delegable.filter((c) => kinds.includes(c.kind));
+  }
+
+  async isApprovedPool(clientId: string): Promise<boolean> {
+    return (
+      this.delegable.some((c) => c.clientId === clientId && c.kind === 'pool') && !this.revoked.has(clientId)
+    );
   }
 }
 
