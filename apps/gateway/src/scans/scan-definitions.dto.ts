@@ -1,10 +1,8 @@
 // Seed 003 "Scan Management": a scan definition as the delta-reporter API spells it (`target`, `ports`,
 // `scan_arguments` as strings), plus seed 000's run settings and a calendar beside interval_minutes.
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
-import { RUNNERS, Runner } from '@nso/contracts';
 import {
   IsBoolean,
-  IsIn,
   IsInt,
   IsNotEmpty,
   IsOptional,
@@ -16,11 +14,12 @@ import {
 } from 'class-validator';
 import { PageQuery, QueryBool } from '../common/pagination';
 import { PlainText, Trim } from '../common/text-fields';
+import { RunSettingsDto } from './scans.dto';
 
 /** 1 minute to 1 year, as interval_minutes. */
 export const MAX_INTERVAL_MINUTES = 525_600;
 
-export class CreateScanDto {
+export class CreateScanDto extends RunSettingsDto {
   @ApiProperty({ example: 'Lab listeners', description: 'Trimmed; must not be empty' })
   @Trim()
   @IsString()
@@ -117,36 +116,6 @@ export class CreateScanDto {
   @IsOptional()
   @IsBoolean()
   is_scheduled?: boolean;
-
-  @ApiPropertyOptional({ example: 1, description: "The project; the user's default project when omitted" })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  project_id?: number;
-
-  @ApiPropertyOptional({ enum: RUNNERS, default: 'asyncio' })
-  @IsOptional()
-  @IsIn(RUNNERS, { message: `runner must be one of: ${RUNNERS.join(', ')}` })
-  runner?: Runner;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 4096, default: 256, description: 'Addresses per batch' })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(4096)
-  chunk_size?: number;
-
-  @ApiPropertyOptional({
-    minimum: 1,
-    maximum: 64,
-    default: 6,
-    description: 'Batches of a run active at once',
-  })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(64)
-  concurrency?: number;
 }
 
 /** PUT is partial: a field that is not sent keeps its value (the original reset omitted booleans to false). */

@@ -15,18 +15,13 @@ export const SCAN_DEFAULTS = {
   concurrency: 6,
 };
 
-export class StartScanDto {
+/** The settings every way of starting or defining a scan shares (seed 000's optional fields). */
+export class RunSettingsDto {
   @ApiPropertyOptional({ example: 1, description: "The project; the user's default project when omitted" })
   @IsOptional()
   @IsInt()
   @Min(1)
   project_id?: number;
-
-  @NmapFlagsField(['-sT', '-Pn', '-T4', '-p', '1-1000'], SCAN_DEFAULTS.nmapFlags)
-  nmap_flags?: string[];
-
-  @TargetsField(1024, ['127.0.0.0/28', 'localhost'])
-  targets!: string[];
 
   @ApiPropertyOptional({ enum: RUNNERS, default: SCAN_DEFAULTS.runner })
   @IsOptional()
@@ -56,6 +51,14 @@ export class StartScanDto {
   @Min(1)
   @Max(64)
   concurrency?: number;
+}
+
+export class StartScanDto extends RunSettingsDto {
+  @NmapFlagsField(['-sT', '-Pn', '-T4', '-p', '1-1000'], SCAN_DEFAULTS.nmapFlags)
+  nmap_flags?: string[];
+
+  @TargetsField(1024, ['127.0.0.0/28', 'localhost'])
+  targets!: string[];
 }
 
 export class ScanStartedDto {

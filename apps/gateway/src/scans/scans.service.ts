@@ -3,6 +3,7 @@ import { ConflictException, Injectable, NotFoundException } from '@nestjs/common
 import { Scan, ScanResult, ScheduleFire } from '@nso/persistence';
 import { RunService, RunStateStore } from '@nso/runs';
 import { ProjectsService } from '../projects/projects.service';
+import { runSummary } from '../results/results.service';
 import { scanView } from './scan-view';
 import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
 
@@ -71,7 +72,7 @@ export class ScansService {
         ...scanView(scan),
         status: latest?.status ?? 'idle',
         progress: latest ? await this.progressOf(latest) : null,
-        recent_results: results.map((r) => this.resultSummary(r)),
+        recent_results: results.map(runSummary),
         statistics: {
           total_results: total,
           success_rate: finished ? Math.round((succeeded / finished) * 10000) / 100 : null,
@@ -110,26 +111,6 @@ export class ScansService {
       batches_done: done,
       batches_failed: failed,
       batches_total: total,
-    };
-  }
-
-  private resultSummary(r: ScanResult) {
-    return {
-      result_id: r.id,
-      status: r.status,
-      trigger: r.trigger,
-      runner: r.runner,
-      targets_total: r.targetsTotal,
-      unassigned_targets: r.unassignedTargets ?? [],
-      batches_total: r.batchesTotal,
-      batches_done: r.batchesDone,
-      batches_failed: r.batchesFailed,
-      hosts_up: r.hostsUp,
-      open_ports: r.openPorts,
-      error: r.error,
-      created_at: r.createdAt,
-      started_at: r.startedAt,
-      finished_at: r.finishedAt,
     };
   }
 }
