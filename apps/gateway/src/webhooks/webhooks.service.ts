@@ -12,6 +12,9 @@ import {
   WebhookDto,
 } from './webhooks.dto';
 
+/** Rules one user may have: every report with changes is matched against each of them. */
+export const MAX_WEBHOOKS_PER_USER = 100;
+
 /** A user's webhook rules (docs/notifications.md "Webhooks"). Another user's rule is a 404, as a missing one. */
 @Injectable()
 export class WebhooksService {
@@ -21,6 +24,9 @@ export class WebhooksService {
   ) {}
 
   async create(ownerId: number, input: CreateWebhookDto): Promise<WebhookDto> {
+    if ((await this.em.count(WebhookRule, { owner: ownerId })) >= MAX_WEBHOOKS_PER_USER) {
+      throw new BadRequestException({ error: `At most ${MAX_WEBHOOKS_PER_USER} webhooks per user` });
+    }
     await this.checkUrl(input.url);
     const filter = await this.filterOf(ownerId, input, {});
     const rule = this.em.create(WebhookRule, {
