@@ -17,6 +17,7 @@ import { StreamModule } from './stream/stream.module';
 import { TokensModule } from './tokens/tokens.module';
 import { CurrentUserMiddleware } from './users/current-user.middleware';
 import { UsersModule } from './users/users.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class AppModule implements NestModule {
@@ -29,6 +30,7 @@ export class AppModule implements NestModule {
         RateLimitModule,
         AuthModule,
         TokensModule,
+        WebhooksModule,
         HealthModule,
         ProjectsModule,
         NmapRunModule,

@@ -8,6 +8,7 @@ import { BatchesModule } from './batches/batches.module';
 import { WorkerClientsModule } from './clients/clients.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { SchedulesModule } from './schedules/schedules.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({})
 export class WorkerModule {
@@ -22,6 +23,7 @@ export class WorkerModule {
         SchedulesModule,
         AgentsModule,
         WorkerClientsModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'worker', id: config.workerId } },

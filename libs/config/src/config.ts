@@ -84,6 +84,22 @@ export interface AppConfig {
   workerAutoApprove: boolean;
   /** Prometheus metrics of this process (docs/monitoring.md): port 0 = none. */
   metrics: { port: number; host: string };
+  /** Webhooks on delta reports (docs/notifications.md "Webhooks"). */
+  webhooks: {
+    /**
+     * CIDRs a webhook may be delivered to (WEBHOOK_ALLOW): its URL's host must be an address inside, or a name
+     * resolving only to addresses inside, at save and again at delivery. Default loopback only.
+     */
+    allow: string[];
+    /** Tries of one delivery (BullMQ attempts), with exponential back-off from retryBaseMs. */
+    attempts: number;
+    /** The first retry's delay, in milliseconds (doubling after each failed try). */
+    retryBaseMs: number;
+    /** How long one POST may take, in milliseconds. */
+    timeoutMs: number;
+    /** A rule is disabled after this many failed tries in a row (a 2xx resets the count). */
+    disableAfter: number;
+  };
   rateLimit: {
     enabled: boolean;
     anonymousPerWindow: number;
@@ -319,6 +335,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
       loginFailuresPerAccount: read.int('LOGIN_FAILURES_PER_ACCOUNT', 5, 1, 10_000),
       loginFailuresPerIp: read.int('LOGIN_FAILURES_PER_IP', 20, 1, 100_000),
       loginWindowSeconds: read.int('LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400),
+    },
+    webhooks: {
+      // Loopback only by default: a webhook must never become a request to an internal service.
+      allow: read.cidrList('WEBHOOK_ALLOW', '127.0.0.0/8,::1/128'),
+      attempts: read.int('WEBHOOK_ATTEMPTS', 5, 1, 20),
+      retryBaseMs: read.int('WEBHOOK_RETRY_BASE_MS', 2000, 10, 3_600_000),
+      timeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 5000, 100, 60_000),
+      disableAfter: read.int('WEBHOOK_DISABLE_AFTER', 10, 1, 1000),
     },
     metrics: {
       port: read.int('METRICS_PORT', 0, 0, 65535),

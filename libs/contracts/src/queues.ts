@@ -35,6 +35,11 @@ export const SCHEDULE_QUEUE = 'scan-schedules';
 /** The job name of a schedule's fire on SCHEDULE_QUEUE. */
 export const FIRE_SCHEDULE_JOB = 'fire-schedule';
 
+/** Deliveries of webhooks (docs/notifications.md "Webhooks"): one job per (rule, delta report). */
+export const WEBHOOK_QUEUE = 'webhook-deliveries';
+/** The job name of one delivery on WEBHOOK_QUEUE. */
+export const WEBHOOK_DELIVERY_JOB = 'deliver-webhook';
+
 export type Runner = 'asyncio' | 'multiprocessing';
 export const RUNNERS: readonly Runner[] = ['asyncio', 'multiprocessing'];
 
@@ -71,6 +76,12 @@ export interface AgentTaskTimeoutJobData {
   resultId: number;
 }
 
+/** One delivery: the delta report `reportId` POSTed to webhook rule `ruleId`'s URL. */
+export interface WebhookDeliveryJobData {
+  ruleId: number;
+  reportId: number;
+}
+
 export interface DeltaJobData {
   scanId: number;
   resultId: number;
@@ -86,6 +97,7 @@ export interface JobPayloads {
   'fire-schedule': ScheduleFireJobData;
   'reconcile-runs': Record<string, never>;
   'agent-task-timeout': AgentTaskTimeoutJobData;
+  'deliver-webhook': WebhookDeliveryJobData;
 }
 export type JobName = keyof JobPayloads;
 /** The payload of job `N`. */
@@ -93,5 +105,8 @@ export type JobOf<N extends JobName> = JobPayloads[N];
 
 /** The job name of a batch on BATCH_QUEUE. */
 export const BATCH_JOB = 'run-batch' satisfies JobName;
+
+/** A delivery's job id (and X-NetScan-Delivery): one per (rule, report), however often it is added. */
+export const webhookDeliveryJobId = (ruleId: number, reportId: number): string => `wh${ruleId}-d${reportId}`;
 
 export const batchJobId = (resultId: number, batchSeq: number): string => `r${resultId}-b${batchSeq}`;

@@ -14,3 +14,4 @@ export * from './metrics-server';
 export * from './notifications';
 export * from './notifications.module';
 export * from './scan-event-json';
+export * from './webhooks';

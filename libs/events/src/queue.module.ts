@@ -7,14 +7,23 @@ import {
   MAINTENANCE_QUEUE,
   redisKeys,
   SCHEDULE_QUEUE,
+  WEBHOOK_QUEUE,
 } from '@nso/contracts';
 import type { Queue } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
 import { DeltaJobs } from './delta-jobs';
 import { JobSchedulers } from './job-schedulers';
 import { RedisOutageMonitor } from './redis-outage.monitor';
+import { WebhookJobs } from './webhooks/webhook-jobs';
 
-const QUEUES = [BATCH_QUEUE, DELTA_QUEUE, MAINTENANCE_QUEUE, SCHEDULE_QUEUE, AGENT_TASK_QUEUE] as const;
+const QUEUES = [
+  BATCH_QUEUE,
+  DELTA_QUEUE,
+  MAINTENANCE_QUEUE,
+  SCHEDULE_QUEUE,
+  AGENT_TASK_QUEUE,
+  WEBHOOK_QUEUE,
+] as const;
 
 /** Gives every queue's 'error' events to the monitor (a Queue without a listener prints each one). */
 const QUEUE_ERRORS = {
@@ -41,8 +50,8 @@ export class QueueModule {
         }),
         queues,
       ],
-      providers: [QUEUE_ERRORS, JobSchedulers, DeltaJobs],
-      exports: [queues, JobSchedulers, DeltaJobs],
+      providers: [QUEUE_ERRORS, JobSchedulers, DeltaJobs, WebhookJobs],
+      exports: [queues, JobSchedulers, DeltaJobs, WebhookJobs],
     };
   }
 }

@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
 import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
-import { ScanEventPublisher } from '@nso/events';
+import { ScanEventPublisher, WebhookJobs } from '@nso/events';
 import { insertDeltaReport, knexOf } from '@nso/persistence';
 import { RunLoader, type RunFacts } from './run-loader';
 
@@ -24,6 +24,7 @@ export class DeltaReportService {
     private readonly em: EntityManager,
     private readonly runs: RunLoader,
     private readonly events: ScanEventPublisher,
+    private readonly webhooks: WebhookJobs,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -32,7 +33,7 @@ export class DeltaReportService {
    * runs are not diffed) or has no baseline (the first completed run of its scan). Idempotent: the insert is
    * ignored when the (baseline, current) report exists, so a job run twice, or re-run after the process was
    * killed mid-job, leaves one report; its change rows go in with it, in one transaction. The `delta_report` event goes out when this call stored a report with
-   * changes. Errors propagate (the BullMQ job is retried).
+   * changes, and the matching webhook rules get their deliveries queued (WebhookJobs). Errors propagate (the BullMQ job is retried).
    */
   async generate(job: DeltaJobData): Promise<DeltaOutcome> {
     const current = await this.runs.facts(job.resultId);
@@ -105,6 +106,12 @@ export class DeltaReportService {
           summary: counts,
         },
       );
+      // Best effort, once: a retry of this job finds the report stored and does not get here again.
+      await this.webhooks
+        .reportStored({ reportId, scanId: current.scan_id })
+        .catch((error: Error) =>
+          this.logger.warn(`report ${reportId}: webhooks not queued: ${error.message}`),
+        );
     }
     return { kind: 'stored', reportId, counts };
   }

@@ -11,6 +11,8 @@ import { ScanResult } from './scan-result.entity';
 import { Scan } from './scan.entity';
 import { ScheduleFire } from './schedule-fire.entity';
 import { User } from './user.entity';
+import { WebhookDelivery } from './webhook-delivery.entity';
+import { WebhookRule } from './webhook-rule.entity';
 
 export * from './agent-task.entity';
 export * from './api-token.entity';
@@ -25,6 +27,8 @@ export * from './scan-result.entity';
 export * from './scan.entity';
 export * from './schedule-fire.entity';
 export * from './user.entity';
+export * from './webhook-delivery.entity';
+export * from './webhook-rule.entity';
 
 /** Every entity, registered explicitly (no folder discovery: the same list works from ts source and dist). */
 export const ENTITIES = [
@@ -41,4 +45,6 @@ export const ENTITIES = [
   DeltaReport,
   AgentTask,
   DeltaChange,
+  WebhookRule,
+  WebhookDelivery,
 ];

@@ -8,6 +8,7 @@ import { Migration20261130030000Clients } from './Migration20261130030000_client
 import { Migration20261130040000DeltaReports } from './Migration20261130040000_delta_reports';
 import { Migration20261130050000Delegation } from './Migration20261130050000_delegation';
 import { Migration20261130060000DeltaChanges } from './Migration20261130060000_delta_changes';
+import { Migration20261130070000Webhooks } from './Migration20261130070000_webhooks';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -23,4 +24,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261130040000_delta_reports', class: Migration20261130040000DeltaReports },
   { name: 'Migration20261130050000_delegation', class: Migration20261130050000Delegation },
   { name: 'Migration20261130060000_delta_changes', class: Migration20261130060000DeltaChanges },
+  { name: 'Migration20261130070000_webhooks', class: Migration20261130070000Webhooks },
 ];
