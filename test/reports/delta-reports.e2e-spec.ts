@@ -14,6 +14,7 @@ import { waitUntil } from '../support/nmap-processes';
 import { AppProcess, startProcess } from '../support/processes';
 import { testRedisUrl } from '../support/redis';
 import { readSse } from '../support/sse-client';
+import { openSse } from '../support/sse-stream';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
@@ -92,9 +93,22 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
     closing = undefined;
     opening = await listenOn('127.0.40.2', openingPort);
     const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
+    // The scan's owner is told on the notification stream too.
+    const stream = await openSse(`${system.gateway.url}/api/stream`, system.gateway.admin.auth);
     const second = await executeRun();
     const event = await socket.waitFor((m) => m.event === 'delta_report', 30_000);
     socket.close();
+    const told = await stream.waitFor(
+      (e) => /changed: 1 new ports, 1 closed ports/.test(String((e.data as { message?: string })?.message)),
+      10_000,
+    );
+    stream.close();
+    expect(told.data).toEqual({
+      message: expect.stringMatching(
+        /^Scan "Delta lab" \(#\d+\) changed: 1 new ports, 1 closed ports \(report \d+\)$/,
+      ),
+      type: 'warning',
+    });
 
     const rows = await reportRows();
     expect(rows).toHaveLength(1);

@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
 import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
-import { ScanEventPublisher, WebhookJobs } from '@nso/events';
+import { Notifier, ScanEventPublisher, WebhookJobs } from '@nso/events';
 import { insertDeltaReport, knexOf } from '@nso/persistence';
 import { RunLoader, type RunFacts } from './run-loader';
 
@@ -25,6 +25,7 @@ export class DeltaReportService {
     private readonly runs: RunLoader,
     private readonly events: ScanEventPublisher,
     private readonly webhooks: WebhookJobs,
+    private readonly notifier: Notifier,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -107,6 +108,9 @@ export class DeltaReportService {
         },
       );
       // Best effort, once: a retry of this job finds the report stored and does not get here again.
+      await this.notifyOwner(current.scan_id, reportId, counts).catch((error: Error) =>
+        this.logger.warn(`report ${reportId}: owner not notified: ${error.message}`),
+      );
       await this.webhooks
         .reportStored({ reportId, scanId: current.scan_id })
         .catch((error: Error) =>
@@ -114,6 +118,25 @@ export class DeltaReportService {
         );
     }
     return { kind: 'stored', reportId, counts };
+  }
+
+  /** The scan's owner is told on /api/stream that its latest run changed something (issue 12). */
+  private async notifyOwner(scanId: number, reportId: number, counts: DeltaReportCounts): Promise<void> {
+    const scan = await knexOf(this.em)('scans').where({ id: scanId }).first('owner_id', 'name');
+    if (!scan) return;
+    const parts = [
+      [counts.new_ports_count, 'new ports'],
+      [counts.closed_ports_count, 'closed ports'],
+      [counts.changed_services_count, 'changed services'],
+      [counts.new_hosts_count, 'new hosts'],
+      [counts.removed_hosts_count, 'hosts gone'],
+    ]
+      .filter(([count]) => Number(count) > 0)
+      .map(([count, what]) => `${count} ${what}`);
+    await this.notifier.notifyUser(Number(scan.owner_id), {
+      message: `Scan "${scan.name}" (#${scanId}) changed: ${parts.join(', ')} (report ${reportId})`,
+      type: 'warning',
+    });
   }
 
   private async find(
