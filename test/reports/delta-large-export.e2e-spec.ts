@@ -194,7 +194,7 @@ describe.each(TEST_DATABASES)('a delta report with 100,000 changes on %s', (data
     expect(await count()).toBe(CHANGES);
   });
 
-  it('streams its CSV in pages: every row arrives, and the gateway grows far less than the CSV', async () => {
+  it('streams its CSV in pages: every row arrives, and the gateway grows less than the CSV itself', async () => {
     const pid = gateway.child.pid!;
     const exportCsv = async () => {
       resetPeak(pid);
@@ -212,14 +212,17 @@ describe.each(TEST_DATABASES)('a delta report with 100,000 changes on %s', (data
     // (better-sqlite3's cache_size, 16 MiB), V8's young generation (up to two 16 MiB semi-spaces on 64-bit Node
     // 20) and code compiled on first use. How much of that shows depends on the machine's load (measured +6 to
     // +77 MB for a 23 MB CSV), so the first export is only logged. Exported again, only what grows with the
-    // report would raise the peak: far less than the CSV (reading the report whole, as the JSON answer below does,
+    // report would raise the peak: less than the CSV itself (reading the report whole, as the JSON answer below does,
     // costs about +200 MB).
     const cold = await exportCsv();
     expect(cold.kib).toBeGreaterThan(20 * 1024);
     const csv = await exportCsv();
     expect(csv.text).toBe(cold.text);
     const third = await exportCsv();
-    expect(Math.min(csv.growth, third.growth)).toBeLessThan(csv.kib / 3);
+    // Holding the export whole would cost at least twice the CSV (its text as a JS string is UTF-16), and reading
+    // the report in one page about +150 MB; streamed, the steady state stays below the CSV's own size (measured
+    // +0.1 to +9 MB under load, for 23 MB).
+    expect(Math.min(csv.growth, third.growth)).toBeLessThan(csv.kib);
 
     const rows = parse(csv.text, { relax_column_count: true }) as string[][];
     const at = (title: string) => rows.findIndex((r) => r[0] === title);
