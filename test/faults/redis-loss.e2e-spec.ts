@@ -7,7 +7,9 @@ import { testDatabaseParams, TestDatabaseParams } from '../support/database';
 import { TEST_ADMIN } from '../support/gateway';
 import { AppProcess, freePort, startProcess } from '../support/processes';
 import { PrivateRedis, startPrivateRedis } from '../support/private-redis';
+import { sseEvents } from '../support/sse-client';
 
+/** A scan event as its SSE stream carries it. */
 interface SseEvent {
   id?: string;
   event?: string;
@@ -31,26 +33,11 @@ function streamScan(url: string, headers: Record<string, string>, timeoutMs: num
         signal: abort.signal,
       });
       if (!response.ok || !response.body) throw new Error(`SSE ${url} answered ${response.status}`);
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: Partial<SseEvent> = {};
-          for (const line of block.split('\n')) {
-            const at = line.indexOf(':');
-            if (at <= 0) continue;
-            const [field, value] = [line.slice(0, at), line.slice(at + 1).replace(/^ /, '')];
-            if (field === 'id') event.id = value;
-            if (field === 'event') event.event = value;
-            if (field === 'data') event.data = JSON.parse(value);
-          }
-          if (event.data && typeof event.data.seq === 'number') events.push(event as SseEvent);
-          if (event.event && TERMINAL.includes(event.event)) return events;
+      for await (const event of sseEvents(response.body)) {
+        if (event.data && typeof (event.data as { seq?: unknown }).seq === 'number') {
+          events.push(event as SseEvent);
         }
+        if (event.event && TERMINAL.includes(event.event)) return events;
       }
     } catch {
       // aborted, or the stream broke: what arrived is in `events`

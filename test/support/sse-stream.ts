@@ -1,5 +1,5 @@
 // An open Server-Sent Events stream whose events a test reads as they come (readSse reads one to an end).
-import { SseEvent } from './sse-client';
+import { SseEvent, sseEvents } from './sse-client';
 
 export interface OpenSse {
   status: number;
@@ -22,27 +22,10 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   let finished = false;
   const ended = (async () => {
     if (!response.body) return;
-    const decoder = new TextDecoder();
-    let buffer = '';
     try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: SseEvent = { data: undefined };
-          for (const line of block.split('\n')) {
-            const [field, ...rest] = line.split(':');
-            const value = rest.join(':').replace(/^ /, '');
-            if (field === 'id') event.id = value;
-            if (field === 'event') event.event = value;
-            if (field === 'data') event.data = JSON.parse(value);
-            if (field === '' && line.startsWith(':')) event.comment = value;
-          }
-          events.push(event);
-          for (const check of waiters) check();
-        }
+      for await (const event of sseEvents(response.body)) {
+        events.push(event);
+        for (const check of waiters) check();
       }
     } catch {
       // Aborted by close().
