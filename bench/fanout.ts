@@ -86,16 +86,16 @@ export async function runFanout(
     ];
     // Idle streams first, on a fresh gateway, so that the fan-out's garbage does not blur their memory.
     const idle = await idleStreams(gateways[0], options);
-    // A scan the admin owns; with no worker its run stays queued, and nothing is scanned.
-    const started = await postJson(
+    // A scan definition the admin owns; nothing runs it (no worker), so nothing is scanned.
+    const created = await postJson(
       system.url,
-      '/api/scans/start',
-      { nmap_flags: ['-sT', '-Pn', '-n', '-p', '1'], targets: [assertLoopback('127.0.0.1')] },
+      '/api/scans',
+      { name: 'fan-out benchmark', target: assertLoopback('127.0.0.1'), ports: '1', scan_arguments: '-sT -Pn -n' },
       system.auth,
     );
-    if (started.status !== 200) throw new Error(`start answered ${started.status}`);
-    const scanId: number = started.body.scan_id;
-    const resultId: number = started.body.result_id ?? started.body.scan?.result_id ?? 0;
+    if (created.status !== 201) throw new Error(`POST /api/scans answered ${created.status}`);
+    const scanId: number = created.body.scan.id;
+    const resultId = 1;
 
     const latencies: number[] = [];
     const onLine = (line: string, recvAt: number) => {
