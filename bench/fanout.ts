@@ -4,8 +4,9 @@
 // way a worker publishes them (ScanEventPublisher.publishMany, in batches), from this process, so that the
 // publish time and the arrival time are read off one clock.
 import { request as httpRequest, IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Redis from 'ioredis';
-import WebSocket from 'ws';
 import { redisKeys } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import type { DatabaseKind } from '../test/support/database';
@@ -34,6 +35,10 @@ export interface FanoutOptions {
   linesPerPublish: number;
   /** Lines per second the publisher aims at. */
   linesPerSecond: number;
+  /** Worker threads holding the subscribers (bench/fanout-client.js); the client needs cores as the gateways do. */
+  clientThreads: number;
+  /** WebSocket client of the subscribers: a minimal frame reader (`raw`, the default) or the `ws` library. */
+  wsClient: 'raw' | 'ws';
   idleStreams: number;
   idleSeconds: number;
   database: DatabaseKind;
@@ -45,6 +50,8 @@ export const FANOUT_DEFAULTS: FanoutOptions = {
   lines: 20_000,
   linesPerPublish: 20,
   linesPerSecond: 2_000,
+  clientThreads: 2,
+  wsClient: 'raw',
   idleStreams: 1_000,
   idleSeconds: 30,
   database: 'postgresql',
@@ -90,32 +97,40 @@ export async function runFanout(
     const created = await postJson(
       system.url,
       '/api/scans',
-      { name: 'fan-out benchmark', target: assertLoopback('127.0.0.1'), ports: '1', scan_arguments: '-sT -Pn -n' },
+      {
+        name: 'fan-out benchmark',
+        target: assertLoopback('127.0.0.1'),
+        ports: '1',
+        scan_arguments: '-sT -Pn -n',
+      },
       system.auth,
     );
     if (created.status !== 201) throw new Error(`POST /api/scans answered ${created.status}`);
     const scanId: number = created.body.scan.id;
     const resultId = 1;
 
-    const latencies: number[] = [];
-    const onLine = (line: string, recvAt: number) => {
-      const match = /^L(\d+) (\d+\.\d+)$/.exec(line);
-      if (match && Number(match[1]) % SAMPLE_EVERY === 0) latencies.push(recvAt - Number(match[2]));
-    };
     const memoryBefore = gateways.map((g) => memoryOf(g.process.child.pid!).rssMiB);
-    const subscribers: Subscriber[] = [];
-    for (let i = 0; i < options.websockets; i++) {
-      subscribers.push(await openWs(gateways[i % 2].url, scanId, system.auth, onLine));
-    }
-    for (let i = 0; i < options.sse; i++) {
-      subscribers.push(
-        await openSse(gateways[i % 2].url, `/api/scans/${scanId}/events`, system.auth, onLine),
-      );
-    }
-    closeAll.push(...subscribers.map((s) => () => s.close()));
+    // The subscribers, alternately on the two gateways, spread over client threads (bench/fanout-client.js).
+    const plan: Array<['ws' | 'sse', string]> = [
+      ...Array.from({ length: options.websockets }, (_, i) => ['ws', gateways[i % 2].url] as ['ws', string]),
+      ...Array.from({ length: options.sse }, (_, i) => ['sse', gateways[i % 2].url] as ['sse', string]),
+    ];
+    const clients = Array.from({ length: options.clientThreads }, () => new ClientThread());
+    closeAll.push(...clients.map((client) => () => client.terminate()));
+    await Promise.all(
+      clients.map((client, t) =>
+        client.open({
+          scanId,
+          headers: system.auth,
+          subscribers: plan.filter((_, i) => i % clients.length === t),
+          sampleEvery: SAMPLE_EVERY,
+          wsClient: options.wsClient,
+        }),
+      ),
+    );
     await sleep(1000);
     const memoryAfter = gateways.map((g) => memoryOf(g.process.child.pid!).rssMiB);
-    const perGateway = [Math.ceil(subscribers.length / 2), Math.floor(subscribers.length / 2)];
+    const perGateway = [Math.ceil(plan.length / 2), Math.floor(plan.length / 2)];
 
     const redis = new Redis(system.env.REDIS_URL);
     onCleanup('publisher connection', () => redis.disconnect());
@@ -124,6 +139,7 @@ export async function runFanout(
       ttlSeconds: 3600,
     });
     const cpuBefore = gateways.map((g) => cpuTimesOf(g.process.child.pid!).selfMs);
+    const clientCpuBefore = process.cpuUsage();
     const publishStart = nowMs();
     const intervalMs = (1000 * options.linesPerPublish) / options.linesPerSecond;
     for (let sent = 0; sent < options.lines; sent += options.linesPerPublish) {
@@ -141,21 +157,32 @@ export async function runFanout(
     }
     const publishMs = nowMs() - publishStart;
     const deadline = nowMs() + 120_000;
-    while (subscribers.some((s) => s.received < options.lines) && nowMs() < deadline) await sleep(200);
+    const allIn = async () =>
+      (await Promise.all(clients.map((client) => client.progress()))).flat().every((n) => n >= options.lines);
+    while (!(await allIn()) && nowMs() < deadline) await sleep(200);
     const deliveredMs = nowMs() - publishStart;
     const cpuMs = gateways.map((g, i) => cpuTimesOf(g.process.child.pid!).selfMs - cpuBefore[i]);
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    const results = await Promise.all(clients.map((client) => client.finish()));
+    await closeSubscribers();
+    const subscribers = results.flatMap((result) => result.subscribers);
     const lost = subscribers.reduce((sum, s) => sum + Math.max(0, options.lines - s.received), 0);
+    const outOfOrder = subscribers.reduce((sum, s) => sum + s.outOfOrder, 0);
     const dropped = subscribers.filter((s) => s.droppedByServer).length;
     const droppedLines = subscribers
       .filter((s) => s.droppedByServer)
       .reduce((sum, s) => sum + Math.max(0, options.lines - s.received), 0);
-    await closeSubscribers();
-    latencies.sort((x, y) => x - y);
+    const merged = new Float64Array(results.reduce((sum, result) => sum + result.latencies.length, 0));
+    results.reduce(
+      (offset, result) => (merged.set(result.latencies, offset), offset + result.latencies.length),
+      0,
+    );
+    const latencies = Array.from(merged.sort());
     const p50 = quantile(latencies, 0.5);
     const p99 = quantile(latencies, 0.99);
 
-    const met = lost === 0 && p99 <= 100;
-    const summary = `${lost} lost, p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`;
+    const met = lost === 0 && outOfOrder === 0 && p99 <= 100;
+    const summary = `${lost} lost, ${outOfOrder} out of order, p50 ${fmt(p50)} ms, p99 ${fmt(p99)} ms`;
     const markdown = [
       `### Fan-out: ${options.websockets} WebSocket + ${options.sse} SSE subscribers of one scan on 2 gateways, ${options.lines} lines`,
       '',
@@ -163,13 +190,17 @@ export async function runFanout(
         `${lost === 0 ? 'every subscriber had all of them' : 'the benchmark stopped waiting'} after ${fmt(deliveredMs / 1000, 2)} s. ` +
         `${dropped} subscribers were dropped by a gateway as too slow (${droppedLines} of the missing lines were theirs; ` +
         `a real client reconnects and resumes from the log). Latency = arrival at the client − ` +
-        `publish (one clock), every ${SAMPLE_EVERY}th line on every subscriber (${latencies.length} samples).`,
+        `publish (one clock), every ${SAMPLE_EVERY}th line on every subscriber (${latencies.length} samples). ` +
+        `The subscribers ran in ${options.clientThreads} client threads of the benchmark's process ` +
+        `(WebSocket client: ${options.wsClient === 'raw' ? 'a minimal frame reader' : 'the ws library'}), which used ` +
+        `${fmt((clientCpu.user + clientCpu.system) / 1e6, 2)} s of CPU meanwhile (publisher included).`,
       '',
       markdownTable(
-        ['events lost', 'latency p50', 'latency p90', 'latency p99', 'max', 'target'],
+        ['events lost', 'out of order', 'latency p50', 'latency p90', 'latency p99', 'max', 'target'],
         [
           [
             lost,
+            outOfOrder,
             `${fmt(p50)} ms`,
             `${fmt(quantile(latencies, 0.9))} ms`,
             `${fmt(p99)} ms`,
@@ -204,6 +235,58 @@ export async function runFanout(
   } finally {
     await closeSubscribers();
     await system.close();
+  }
+}
+
+interface ClientResult {
+  subscribers: Array<{ received: number; outOfOrder: number; droppedByServer: boolean }>;
+  latencies: Float64Array;
+}
+
+/** One worker thread of subscribers (bench/fanout-client.js), driven by request and answer. */
+class ClientThread {
+  private readonly worker = new Worker(join(__dirname, 'fanout-client.js'));
+  private readonly answers: Array<(message: any) => void> = [];
+
+  constructor() {
+    this.worker.on('message', (message: { type: string; message?: string }) => {
+      if (message.type === 'error') throw new Error(`fan-out client: ${message.message}`);
+      this.answers.shift()?.(message);
+    });
+    this.worker.on('error', (error) => {
+      throw error;
+    });
+  }
+
+  open(plan: {
+    scanId: number;
+    headers: Record<string, string>;
+    subscribers: Array<['ws' | 'sse', string]>;
+    sampleEvery: number;
+    wsClient: 'raw' | 'ws';
+  }): Promise<void> {
+    return withTimeout(this.ask({ type: 'open', ...plan }), 120_000, 'subscribers opened').then(
+      () => undefined,
+    );
+  }
+
+  async progress(): Promise<number[]> {
+    return ((await this.ask({ type: 'progress' })) as { received: number[] }).received;
+  }
+
+  finish(): Promise<ClientResult> {
+    return this.ask({ type: 'finish' }) as Promise<ClientResult>;
+  }
+
+  terminate(): void {
+    void this.worker.terminate();
+  }
+
+  private ask(message: object): Promise<unknown> {
+    return new Promise((resolve) => {
+      this.answers.push(resolve);
+      this.worker.postMessage(message);
+    });
   }
 }
 
@@ -247,42 +330,6 @@ async function idleStreams(gateway: Gateway, options: FanoutOptions): Promise<st
   } finally {
     await closeStreams();
   }
-}
-
-async function openWs(
-  baseUrl: string,
-  scanId: number,
-  headers: Record<string, string>,
-  onLine: (line: string, recvAt: number) => void,
-): Promise<Subscriber> {
-  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws/scans/${scanId}`, { headers });
-  let closing = false;
-  const subscriber: Subscriber = {
-    received: 0,
-    droppedByServer: false,
-    close: () => {
-      closing = true;
-      socket.terminate();
-    },
-  };
-  socket.on('close', () => (subscriber.droppedByServer ||= !closing));
-  socket.on('message', (data) => {
-    const recvAt = nowMs();
-    const message = JSON.parse(data.toString()) as { event: string; line?: string };
-    if (message.event !== 'line') return;
-    subscriber.received++;
-    onLine(message.line!, recvAt);
-  });
-  socket.on('error', () => undefined);
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      socket.once('message', () => resolve()); // `connected`: the subscription is in place
-      socket.once('error', reject);
-    }),
-    10_000,
-    'WebSocket connected',
-  );
-  return subscriber;
 }
 
 /** An SSE subscriber (scan events or /api/stream), parsing `data:` lines; resolves once the headers are in. */

@@ -59,6 +59,8 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --fanout-ws N, --fanout-sse N  fanout: subscribers of the scan (default ${FANOUT_DEFAULTS.websockets}, ${FANOUT_DEFAULTS.sse})
   --fanout-lines N            fanout: lines streamed (default ${FANOUT_DEFAULTS.lines})
   --fanout-rate N             fanout: lines per second published (default ${FANOUT_DEFAULTS.linesPerSecond})
+  --fanout-clients N          fanout: client threads holding the subscribers (default ${FANOUT_DEFAULTS.clientThreads})
+  --fanout-ws-client raw|ws   fanout: the WebSocket client, a minimal frame reader or the ws library (default ${FANOUT_DEFAULTS.wsClient})
   --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
   --idle-seconds N            fanout: how long their CPU is measured (default ${FANOUT_DEFAULTS.idleSeconds})
   --out FILE                  also write the markdown report to FILE`;
@@ -122,6 +124,8 @@ function parseArgs(argv: string[]) {
     'fanout-sse',
     'fanout-lines',
     'fanout-rate',
+    'fanout-clients',
+    'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
   ];
@@ -163,10 +167,18 @@ function parseArgs(argv: string[]) {
       sse: int('fanout-sse', FANOUT_DEFAULTS.sse, 0, 5000),
       lines: int('fanout-lines', FANOUT_DEFAULTS.lines, 1, 1_000_000),
       linesPerSecond: int('fanout-rate', FANOUT_DEFAULTS.linesPerSecond, 1, 1_000_000),
+      clientThreads: int('fanout-clients', FANOUT_DEFAULTS.clientThreads, 1, 64),
+      wsClient: wsClientOf(opts['fanout-ws-client']),
       idleStreams: int('idle-streams', FANOUT_DEFAULTS.idleStreams, 0, 10_000),
       idleSeconds: int('idle-seconds', FANOUT_DEFAULTS.idleSeconds, 1, 3600),
     },
   };
+}
+
+function wsClientOf(value: string | undefined): 'raw' | 'ws' {
+  if (value === undefined) return FANOUT_DEFAULTS.wsClient;
+  if (value !== 'raw' && value !== 'ws') throw new Error('--fanout-ws-client must be raw or ws');
+  return value;
 }
 
 async function main(): Promise<number> {

@@ -56,6 +56,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Scan event subscribers dropped because they did not read what was written to them (websocket, sse). */
+  readonly subscribersDropped = new Counter({
+    name: 'nso_subscribers_dropped_total',
+    help: 'Subscribers this process dropped for not keeping up with their stream, by transport',
+    labelNames: ['transport'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     for (const transport of ['websocket', 'sse', 'stream']) this.subscribers.set({ transport }, 0);
   }

@@ -1,5 +1,9 @@
 // The gateway side of the event stream: one Redis subscriber connection per process, fanned out to local listeners
 // (WebSocket and SSE clients), each getting what it missed from the replay log and then live events, in seq order.
+//
+// Live events reach listeners in batches: what arrived for a scan since its last fan-out, with fan-outs spaced by
+// the scan's listener count (FAN_OUT_MS_PER_LISTENER). Every live listener gets the same array, so a transport encodes a batch once for all of
+// them and writes it to each client in one write (bench fanout, docs/performance.md).
 import { Inject, Injectable, Logger, OnModuleDestroy, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent } from '@nso/contracts';
@@ -9,7 +13,23 @@ import { parseScanEvent, ScanEventLog, ScanEventSnapshot } from './scan-event-lo
 
 const SUBSCRIBER_NAME = 'scan event subscriber';
 
-export type ScanEventListener = (event: ScanEvent) => void;
+/**
+ * Receives events in batches: never empty, seqs consecutive and increasing. The array and its events are shared
+ * with the scan's other listeners in this process (and cached by the transports' encoders): never change them.
+ */
+export type ScanEventListener = (events: readonly ScanEvent[]) => void;
+
+/**
+ * The least time between two fan-outs of one scan's live events grows with the scan's local listeners, since a
+ * fan-out costs a write per listener (about 8 µs on loopback, most of it the kernel's): FAN_OUT_MS_PER_LISTENER
+ * each, at most FAN_OUT_INTERVAL_MAX_MS. The first event after a quiet spell goes out at once (on the next turn of
+ * the event loop); a busy scan's events are gathered meanwhile. One listener waits for nothing; 300 listeners of a
+ * scan streaming 2,000 lines a second get a write every 15 ms, not one per line (bench fanout,
+ * docs/performance.md).
+ */
+export const FAN_OUT_MS_PER_LISTENER = 0.05;
+/** See FAN_OUT_MS_PER_LISTENER. */
+export const FAN_OUT_INTERVAL_MAX_MS = 25;
 
 export interface ScanEventSubscribeOptions {
   /** Start after this seq (a client's `since`); default 0: everything the log still holds. */
@@ -48,9 +68,16 @@ interface ListenerState {
 }
 
 interface Channel {
+  readonly name: string;
   readonly listeners: Set<ListenerState>;
   /** Resolves once Redis has confirmed the SUBSCRIBE. */
   readonly subscribed: Promise<unknown>;
+  /** Live events received since the last fan-out, in arrival order. */
+  pending: ScanEvent[];
+  /** A fan-out is scheduled. */
+  scheduled: boolean;
+  /** When the last fan-out ran (performance.now(), ms). */
+  lastFanOutAt: number;
 }
 
 /**
@@ -143,8 +170,12 @@ export class ScanEventHub implements OnModuleDestroy {
     let channel = this.channels.get(state.channel);
     if (!channel) {
       const created: Channel = {
+        name: state.channel,
         listeners: new Set(),
         subscribed: this.getSubscriber().subscribe(state.channel),
+        pending: [],
+        scheduled: false,
+        lastFanOutAt: -Infinity,
       };
       created.subscribed.catch(() => {
         if (this.channels.get(state.channel) === created) this.channels.delete(state.channel);
@@ -193,16 +224,54 @@ export class ScanEventHub implements OnModuleDestroy {
       this.logger.warn(`ignoring a malformed message on ${channelName}: ${message.slice(0, 200)}`);
       return;
     }
+    channel.pending.push(event);
+    if (channel.scheduled) return;
+    channel.scheduled = true;
+    const interval = Math.min(FAN_OUT_INTERVAL_MAX_MS, channel.listeners.size * FAN_OUT_MS_PER_LISTENER);
+    const wait = channel.lastFanOutAt + interval - performance.now();
+    if (wait <= 0) setImmediate(() => this.fanOut(channel));
+    else setTimeout(() => this.fanOut(channel), wait).unref();
+  }
+
+  /** Hands the channel's pending events to every listener: live ones get the same array. */
+  private fanOut(channel: Channel): void {
+    channel.scheduled = false;
+    channel.lastFanOutAt = performance.now();
+    const batch = channel.pending;
+    channel.pending = [];
+    if (batch.length === 0 || this.channels.get(channel.name) !== channel) return;
+    const consecutive = batch.every((event, index) => index === 0 || event.seq === batch[index - 1].seq + 1);
     for (const state of channel.listeners) {
       if (state.buffer) {
-        state.buffer.push(event);
-      } else if (event.seq > state.lastSeq + 1) {
-        state.buffer = [event];
-        this.catchUpInBackground(state);
+        for (const event of batch) state.buffer.push(event);
+      } else if (consecutive && batch[0].seq === state.lastSeq + 1) {
+        this.deliver(state, batch);
       } else {
-        this.deliver(state, event);
+        this.offerOneByOne(state, batch);
       }
     }
+  }
+
+  /**
+   * A batch that does not simply follow the listener's last seq: duplicates are skipped; at the first gap the
+   * rest is buffered and the log is read, since the missing seqs were published but their messages lost.
+   */
+  private offerOneByOne(state: ListenerState, batch: readonly ScanEvent[]): void {
+    const next: ScanEvent[] = [];
+    let lastSeq = state.lastSeq;
+    for (let index = 0; index < batch.length; index++) {
+      const event = batch[index];
+      if (event.seq <= lastSeq) continue;
+      if (event.seq > lastSeq + 1) {
+        this.deliver(state, next);
+        state.buffer = batch.slice(index);
+        this.catchUpInBackground(state);
+        return;
+      }
+      next.push(event);
+      lastSeq = event.seq;
+    }
+    this.deliver(state, next);
   }
 
   /** Messages published while the subscriber was away are lost; the log has them. */
@@ -253,7 +322,7 @@ export class ScanEventHub implements OnModuleDestroy {
       );
       const buffered = state.buffer ?? [];
       state.buffer = null;
-      for (const event of buffered) this.deliver(state, event);
+      this.deliver(state, increasing(buffered, state.lastSeq));
     } finally {
       state.catchingUp = false;
     }
@@ -265,27 +334,33 @@ export class ScanEventHub implements OnModuleDestroy {
       state.lastSeqAtStart = snapshot.lastSeq;
       if (state.onStart) this.call(state, () => state.onStart?.(snapshot.lastSeq));
     }
-    for (const event of snapshot.events) this.deliver(state, event);
+    this.deliver(state, increasing(snapshot.events, state.lastSeq));
     const buffered = state.buffer ?? [];
-    for (let index = 0; index < buffered.length && !state.closed; index++) {
+    const next: ScanEvent[] = [];
+    let lastSeq = state.lastSeq;
+    for (let index = 0; index < buffered.length; index++) {
       const event = buffered[index];
-      if (event.seq <= state.lastSeq) continue;
-      if (event.seq > state.lastSeq + 1 && state.lastSeq >= snapshot.lastSeq) {
+      if (event.seq <= lastSeq) continue;
+      if (event.seq > lastSeq + 1 && lastSeq >= snapshot.lastSeq) {
         // The next seq was published after the snapshot but its message never arrived: read the log again.
         // (A missing seq at or below the snapshot is one the log no longer holds; nothing can fill it.)
-        state.buffer = buffered.slice(index);
-        state.again = true;
+        this.deliver(state, next);
+        state.buffer = state.closed ? null : buffered.slice(index);
+        state.again = !state.closed;
         return;
       }
-      this.deliver(state, event);
+      next.push(event);
+      lastSeq = event.seq;
     }
+    this.deliver(state, next);
     state.buffer = state.again && !state.closed ? [] : null;
   }
 
-  private deliver(state: ListenerState, event: ScanEvent): void {
-    if (state.closed || event.seq <= state.lastSeq) return;
-    state.lastSeq = event.seq;
-    this.call(state, () => state.listener(event));
+  /** Hands `events` (increasing seqs, all above the listener's last) to the listener; nothing if empty or closed. */
+  private deliver(state: ListenerState, events: readonly ScanEvent[]): void {
+    if (state.closed || events.length === 0) return;
+    state.lastSeq = events[events.length - 1].seq;
+    this.call(state, () => state.listener(events));
   }
 
   private call(state: ListenerState, fn: () => void): void {
@@ -295,4 +370,16 @@ export class ScanEventHub implements OnModuleDestroy {
       this.logger.error(`a listener of scan ${state.scanId} threw: ${(error as Error).message}`);
     }
   }
+}
+
+/** The events of `events` with seq above `afterSeq`, each seq once, in increasing order (the array if all are). */
+function increasing(events: readonly ScanEvent[], afterSeq: number): readonly ScanEvent[] {
+  const kept: ScanEvent[] = [];
+  let last = afterSeq;
+  for (const event of events) {
+    if (event.seq <= last) continue;
+    kept.push(event);
+    last = event.seq;
+  }
+  return kept.length === events.length ? events : kept;
 }

@@ -47,8 +47,9 @@ const range = (from: number, to: number): number[] =>
 function sink() {
   const events: ScanEvent[] = [];
   const waiters: Array<{ count: number; resolve: () => void }> = [];
-  const listener: ScanEventListener = (event) => {
-    events.push(event);
+  const listener: ScanEventListener = (batch) => {
+    expect(batch.length).toBeGreaterThan(0);
+    events.push(...batch);
     for (const waiter of waiters.filter((w) => events.length >= w.count)) waiter.resolve();
   };
   const waitFor = (count: number, timeoutMs = 5_000): Promise<void> =>
@@ -340,9 +341,9 @@ describe('ScanEventHub', () => {
     const subscription = await newHub().subscribe(
       ref.scanId,
       { afterSeq: 12, onStart: (lastSeq) => seen.push(`start ${lastSeq}`) },
-      (event) => {
-        seen.push(event.seq);
-        received.listener(event);
+      (batch) => {
+        seen.push(...seqsOf([...batch]));
+        received.listener(batch);
       },
     );
     expect(subscription.lastSeqAtStart).toBe(20);
@@ -352,6 +353,31 @@ describe('ScanEventHub', () => {
     await received.waitFor(9);
     expect(received.seqs()).toEqual(range(13, 21));
     subscription.close();
+  });
+
+  it('hands a burst to every local listener as one shared batch, not event by event', async () => {
+    const ref = scan();
+    const hub = newHub();
+    const batches: Array<Array<readonly ScanEvent[]>> = [[], []];
+    const sinks = [sink(), sink()];
+    const subscriptions = await Promise.all(
+      sinks.map((received, i) =>
+        hub.subscribe(ref.scanId, {}, (batch) => {
+          batches[i].push(batch);
+          received.listener(batch);
+        }),
+      ),
+    );
+    // 200 publishes of one line each, as fast as they go: what arrives in one turn of the event loop goes together.
+    const publisher = newPublisher();
+    await Promise.all(range(1, 200).map((n) => publisher.publish(ref, line(n))));
+    await Promise.all(sinks.map((received) => received.waitFor(200)));
+    for (const received of sinks) expect(received.seqs()).toEqual(range(1, 200));
+    expect(batches[0].length).toBeLessThan(200);
+    // The same array objects: a transport encodes each batch once for every subscriber.
+    expect(batches[1]).toHaveLength(batches[0].length);
+    batches[0].forEach((batch, index) => expect(batches[1][index]).toBe(batch));
+    subscriptions.forEach((subscription) => subscription.close());
   });
 
   it('fans one published event out to every gateway', async () => {
@@ -410,8 +436,8 @@ describe('ScanEventHub', () => {
     const hub = newHub();
     let calls = 0;
     const received = sink();
-    const failing = await hub.subscribe(ref.scanId, {}, () => {
-      calls++;
+    const failing = await hub.subscribe(ref.scanId, {}, (batch) => {
+      calls += batch.length;
       throw new Error('listener bug');
     });
     const working = await hub.subscribe(ref.scanId, {}, received.listener);

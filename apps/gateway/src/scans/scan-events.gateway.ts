@@ -1,13 +1,14 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
-import { Metrics, ScanEventHub, scanEventJson } from '@nso/events';
+import { Metrics, ScanEventHub } from '@nso/events';
 import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { SameOriginPolicy } from '../auth/same-origin';
 import { parseId } from '../common/parse-id.pipe';
 import { CurrentUserResolver } from '../users/current-user.resolver';
+import { webSocketFrames } from './scan-event-wire';
 import { ScansService } from './scans.service';
 
 /** Close codes of /ws/scans/:scanId (4000-4999 is the application range). */
@@ -25,7 +26,8 @@ export const WS_CLOSE = {
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** `ws://host/ws/scans/{scan_id}[?since=<seq>]`: one-way stream of a scan's events, every run of it. */
-@WebSocketGateway({ path: '/ws/scans/:scanId' })
+// No permessage-deflate: batches are written as ready-made uncompressed frames (scan-event-wire.ts).
+@WebSocketGateway({ path: '/ws/scans/:scanId', perMessageDeflate: false })
 export class ScanEventsGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(ScanEventsGateway.name);
   private readonly clients = new Set<WebSocket>();
@@ -88,13 +90,20 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     client.send(JSON.stringify(connected));
     let closed = false;
     client.once('close', () => (closed = true));
-    const subscription = await this.hub.subscribe(scanId, { afterSeq: Number(since) }, (event) => {
+    // The connection ws speaks on (the upgraded request's socket). Batches go to it as frames encoded once for every
+    // subscriber, one write per batch; ws itself writes each frame synchronously (no compression is negotiated), so
+    // its own frames (the greeting above, a close) never interleave with these.
+    const socket = request.socket;
+    const delivered = this.metrics.scanEventsDelivered.labels({ transport: 'websocket' });
+    const subscription = await this.hub.subscribe(scanId, { afterSeq: Number(since) }, (events) => {
       if (client.readyState !== client.OPEN) return;
       if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
+        this.metrics.subscribersDropped.inc({ transport: 'websocket' });
+        // Queued behind what it has not read; ws ends the connection if the close handshake takes 30 s.
         return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
       }
-      client.send(scanEventJson(event));
-      this.metrics.scanEventsDelivered.inc({ transport: 'websocket' });
+      socket.write(webSocketFrames(events));
+      delivered.inc(events.length);
     });
     if (closed) return subscription.close();
     client.once('close', () => subscription.close());

@@ -1,15 +1,38 @@
-import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { Metrics, ScanEventHub, scanEventJson } from '@nso/events';
-import { Observable, Subscriber } from 'rxjs';
+import { Metrics, ScanEventHub } from '@nso/events';
+import type { ServerResponse } from 'node:http';
+import { serverSentEvents } from './scan-event-wire';
 
 /** The comment a quiet SSE stream gets every SSE_KEEPALIVE_SECONDS; EventSource ignores comment lines. */
-export const SSE_KEEPALIVE: MessageEvent = { comment: 'keep-alive' } as MessageEvent;
+export const SSE_KEEPALIVE = ': keep-alive\n\n';
 
-/** A scan's events (what was missed, then live) as an Observable for SSE. */
+/**
+ * Past this many bytes written but not yet taken by the client, an SSE subscriber is dropped rather than buffered
+ * without bound; its EventSource reconnects with Last-Event-ID and resumes from the log. The WebSocket's bound.
+ */
+export const SSE_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Headers of an event stream: never cached or transformed, and not buffered by a proxy (nginx reads
+ * X-Accel-Buffering), the same as Nest's `@Sse()` sends.
+ */
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  Connection: 'keep-alive',
+  'Cache-Control': 'private, no-cache, no-store, must-revalidate, max-age=0, no-transform',
+  Pragma: 'no-cache',
+  'X-Accel-Buffering': 'no',
+} as const;
+
+/**
+ * `GET /api/scans/{id}/events`: a scan's events (what was missed, then live) written to the response as
+ * server-sent events. Written here rather than through Nest's `@Sse()` Observable: a batch of events is encoded
+ * once for every subscriber of the gateway and goes out in one write (scan-event-wire.ts).
+ */
 @Injectable()
 export class ScanEventsService implements BeforeApplicationShutdown {
-  private readonly open = new Set<Subscriber<MessageEvent>>();
+  private readonly open = new Set<ServerResponse>();
 
   constructor(
     private readonly hub: ScanEventHub,
@@ -17,45 +40,70 @@ export class ScanEventsService implements BeforeApplicationShutdown {
     private readonly metrics: Metrics,
   ) {}
 
-  /** Ends every SSE response, so the HTTP server can close; EventSource clients reconnect elsewhere. */
+  /** Ends every stream, so the HTTP server can close; EventSource clients reconnect elsewhere. */
   beforeApplicationShutdown(): void {
-    for (const subscriber of this.open) subscriber.complete();
+    for (const response of this.open) response.end();
   }
 
   /**
-   * Events of `scanId` with seq > `afterSeq`, each as `{id: seq, type: event name, data: event}`; between them,
-   * a comment whenever the stream has been quiet for SSE_KEEPALIVE_SECONDS (a long batch prints nothing).
+   * Streams the events of `scanId` with seq > `afterSeq` until the client leaves or the gateway stops: each as
+   * `event: <name>`, `id: <seq>`, `data: <event JSON>`; a `: keep-alive` comment whenever the stream has been quiet
+   * for SSE_KEEPALIVE_SECONDS (a long batch prints nothing). Resolves once the stream is open (headers sent and
+   * the replay written). Rejects, with nothing sent, when the event log cannot be read: the exception filter
+   * answers then.
    */
-  stream(scanId: number, afterSeq: number): Observable<MessageEvent> {
-    return new Observable<MessageEvent>((subscriber) => {
-      this.open.add(subscriber);
-      this.metrics.subscribers.inc({ transport: 'sse' });
-      let closed = false;
-      let close: (() => void) | undefined;
-      // One timer, pushed back by every event (refresh() is cheap): it fires only on a quiet stream.
-      const keepAlive: NodeJS.Timeout = setTimeout(() => {
-        subscriber.next(SSE_KEEPALIVE);
-        keepAlive.refresh();
-      }, this.config.sseKeepAliveMs);
-      this.hub
-        .subscribe(scanId, { afterSeq }, (event) => {
-          keepAlive.refresh();
-          // Already JSON text (Nest sends a string as is): one serialisation per event, not per subscriber.
-          subscriber.next({ id: String(event.seq), type: event.event, data: scanEventJson(event) });
-          this.metrics.scanEventsDelivered.inc({ transport: 'sse' });
-        })
-        .then((subscription) => {
-          if (closed) subscription.close();
-          else close = () => subscription.close();
-        })
-        .catch((error: unknown) => subscriber.error(error));
-      return () => {
-        this.open.delete(subscriber);
-        this.metrics.subscribers.dec({ transport: 'sse' });
-        closed = true;
-        clearTimeout(keepAlive);
-        close?.();
-      };
-    });
+  async serve(scanId: number, afterSeq: number, response: ServerResponse): Promise<void> {
+    const delivered = this.metrics.scanEventsDelivered.labels({ transport: 'sse' });
+    let ended = false;
+    let close: (() => void) | undefined;
+    // One timer, set once the headers are out and pushed back by every write (refresh() is cheap): it fires only
+    // on a quiet stream.
+    let keepAlive: NodeJS.Timeout | undefined;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(keepAlive);
+      this.open.delete(response);
+      this.metrics.subscribers.dec({ transport: 'sse' });
+      close?.();
+    };
+    this.open.add(response);
+    this.metrics.subscribers.inc({ transport: 'sse' });
+    response.once('close', end);
+    try {
+      const subscription = await this.hub.subscribe(
+        scanId,
+        {
+          afterSeq,
+          // Headers only once the log has been read: until then a failure can still be answered with a status.
+          onStart: () => {
+            if (ended) return;
+            response.writeHead(200, SSE_HEADERS);
+            response.write('\n');
+            const timer: NodeJS.Timeout = setTimeout(() => {
+              response.write(SSE_KEEPALIVE);
+              timer.refresh();
+            }, this.config.sseKeepAliveMs);
+            keepAlive = timer;
+          },
+        },
+        (events) => {
+          if (ended) return;
+          if (response.writableLength > SSE_MAX_BUFFERED_BYTES) {
+            this.metrics.subscribersDropped.inc({ transport: 'sse' });
+            response.destroy();
+            return;
+          }
+          response.write(serverSentEvents(events));
+          keepAlive?.refresh();
+          delivered.inc(events.length);
+        },
+      );
+      if (ended) subscription.close();
+      else close = () => subscription.close();
+    } catch (error) {
+      end();
+      throw error;
+    }
   }
 }

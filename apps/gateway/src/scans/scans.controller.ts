@@ -5,20 +5,20 @@ import {
   Get,
   Headers,
   HttpCode,
-  MessageEvent,
   Param,
   Post,
   Query,
-  Sse,
+  Res,
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiProduces,
   ApiTags,
 } from '@nestjs/swagger';
-import { Observable } from 'rxjs';
+import type { Response } from 'express';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { ScanEventsService } from './scan-events.service';
@@ -69,16 +69,24 @@ export class ScansController {
    * EventSource opened on a `?since=` URL reconnects to that same URL with the id of the last event it got in
    * `Last-Event-ID`, so the header wins over the query parameter: nothing is delivered twice.
    */
-  @Sse(':scanId/events')
+  @Get(':scanId/events')
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description:
+      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet',
+  })
+  @ApiNotFoundResponse({ description: 'Unknown scan' })
+  @ApiBadRequestResponse({ description: 'since (or Last-Event-ID) is not a non-negative integer' })
   async events(
     @CurrentUser() user: AuthUser,
     @Param('scanId', scanIdPipe) scanId: number,
+    @Res() response: Response,
     @Query('since') since?: string,
     @Headers('last-event-id') lastEventId?: string,
-  ): Promise<Observable<MessageEvent>> {
+  ): Promise<void> {
     await this.scans.findOwned(user.id, scanId);
     const afterSeq = parseSince(lastEventId || since);
-    return this.scanEvents.stream(scanId, afterSeq);
+    await this.scanEvents.serve(scanId, afterSeq, response);
   }
 }
 
