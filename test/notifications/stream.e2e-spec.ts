@@ -256,6 +256,7 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
       stats: {
         clients: { total: 2, online: 2, scanning: 0, offline: 0 },
         tasks: { total: 2, pending: 0, running: 0, completed: 2, failed: 0 },
+        agent_tasks: { total: 0, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 },
         scans: { total: 1, completed: 1, failed: 0 },
       },
     });
@@ -286,6 +287,13 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     const samples = parsePrometheusText(gatewayText);
     expect(sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches', state: 'waiting' })).toBe(0);
     expect(sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches', state: 'active' })).toBe(0);
+    // Alice's two batches went through the `local` pool's own queue; the old shared queue is still shown.
+    const queues = new Set(samples.filter((s) => s.name === 'nso_queue_jobs').map((s) => s.labels.queue));
+    expect([...queues].sort()).toEqual(['scan-batches', 'scan-batches.local']);
+    const local = (state: string) =>
+      sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches.local', state });
+    expect([local('waiting'), local('active'), local('completed'), local('failed')]).toEqual([0, 0, 2, 0]);
+    expect(sampleValue(samples, 'nso_agent_tasks', { status: 'running' })).toBe(0);
     expect(sampleValue(samples, 'nso_runs', { status: 'completed' })).toBe(1);
     expect(sampleValue(samples, 'nso_batches', { status: 'completed' })).toBe(2);
     expect(sampleValue(samples, 'nso_client_up', { client_id: 'local', kind: 'pool' })).toBe(1);
