@@ -1,8 +1,10 @@
 // Seed 003 "SSE Streaming" and "System Monitoring" across two gateway replicas (this process and a gateway process)
 // and a real worker on one PostgreSQL schema and one Redis prefix: who gets which notification, resuming with
-// Last-Event-ID, the login redirect when a session ends, broadcast rights, the statistics and the metrics pages.
+// Last-Event-ID, the login redirect when a session ends, broadcast rights, the statistics and the metrics pages, and
+// the admins' notice of a worker pool awaiting approval.
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { Metrics, Notifier } from '@nso/events';
@@ -333,5 +335,38 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
         type: 'warning',
       });
     }
+  });
+
+  it('tells the admins, and nobody else, once, that a new worker pool awaits approval', async () => {
+    const adminB = await open(b, system.gateway.admin.auth);
+    const aliceA = await open(a, alice.auth);
+    const site = {
+      WORKER_CLIENT_ID: 'site-stream',
+      WORKER_AUTO_APPROVE: 'false',
+      WORKER_SCAN_RANGE: '127.0.17.0/24',
+    };
+    await system.startWorker('w-site-1', site);
+    const notice = await adminB.waitFor(hasMessage(/site-stream/));
+    expect(notice.data).toEqual({
+      message: `Worker pool site-stream (${hostname()}) is awaiting approval`,
+      type: 'info',
+    });
+    expect(notice.id).toMatch(/^b\d+-u0-a\d+$/);
+    // A second replica of the pool finds its row: it says nothing (its registration is done once it is ready).
+    await system.startWorker('w-site-2', site);
+    await request(a)
+      .post('/api/broadcast')
+      .set(system.gateway.admin.auth)
+      .send({ message: 'pool end', type: 'info' })
+      .expect(200);
+    await Promise.all([adminB, aliceA].map((s) => s.waitFor(hasMessage(/pool end/))));
+    expect(notificationsOf(adminB)).toEqual([notice.data, { message: 'pool end', type: 'info' }]);
+    expect(notificationsOf(aliceA)).toEqual([{ message: 'pool end', type: 'info' }]);
+
+    // Its queue is on the metrics page from now on, empty: runs are not delegated to an unapproved pool.
+    const samples = parsePrometheusText(await (await fetch(metricsB)).text());
+    expect(
+      sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches.site-stream', state: 'waiting' }),
+    ).toBe(0);
   });
 });
