@@ -1,13 +1,15 @@
 // Seed 003 "SSE Streaming" and "System Monitoring" across two gateway replicas (this process and a gateway process)
 // and a real worker on one PostgreSQL schema and one Redis prefix: who gets which notification, resuming with
-// Last-Event-ID, the login redirect when a session ends, broadcast rights, the statistics and the metrics pages, and
+// Last-Event-ID, the login redirect when a session ends or a token is revoked, broadcast rights, the statistics and the metrics pages, and
 // the admins' notice of a worker pool awaiting approval.
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { hostname } from 'node:os';
+import { EntityManager } from '@mikro-orm/core';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { Metrics, Notifier } from '@nso/events';
+import { ApiToken } from '@nso/persistence';
 import { agentRequest } from '../support/agent-http';
 import { TEST_ADMIN, TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
@@ -206,6 +208,41 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
     await stream.ended;
     expect(stream.events.at(-1)).toBe(redirect);
+  });
+
+  it('ends a token stream with the login redirect when the token is revoked on another replica; the token then gets 401', async () => {
+    const created = await request(a).post('/api/tokens').set(alice.auth).send({ name: 'stream' }).expect(201);
+    const auth = { Authorization: `Bearer ${created.body.token}` };
+    const stream = await open(a, auth);
+    const other = await open(a, alice.auth); // Alice's other token: its stream stays
+    await request(b).delete(`/api/tokens/${created.body.id}`).set(alice.auth).expect(200);
+    // Within 5 s: gateway A checks only every 15 s, so it is the revocation's message that ends the stream.
+    const redirect = await stream.waitFor((e) => (e.data as { type?: string })?.type === 'redirect', 5_000);
+    expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
+    await stream.ended;
+    expect(stream.events.at(-1)).toBe(redirect);
+
+    const again = await fetch(`${a}/api/stream`, { headers: { Accept: 'text/event-stream', ...auth } });
+    expect(again.status).toBe(401);
+    expect(await again.json()).toEqual({ error: 'Invalid or revoked token' });
+    await request(a)
+      .post('/api/broadcast')
+      .set(system.gateway.admin.auth)
+      .send({ message: 'after revocation', type: 'info' })
+      .expect(200);
+    await other.waitFor(hasMessage(/after revocation/));
+    expect(other.events.some((e) => (e.data as { type?: string })?.type === 'redirect')).toBe(false);
+  });
+
+  it('ends a token stream at the next check when its token row is gone without a revocation message', async () => {
+    const created = await request(b).post('/api/tokens').set(bob.auth).send({ name: 'gone' }).expect(201);
+    const stream = await open(b, { Authorization: `Bearer ${created.body.token}` });
+    await stream.waitFor((e) => e.comment === 'keep-alive', 5_000);
+    // Deleted behind the API's back: nothing is published, so only gateway B's check (every second) sees it.
+    await system.gateway.app.get(EntityManager).fork().nativeDelete(ApiToken, { id: created.body.id });
+    const redirect = await stream.waitFor((e) => (e.data as { type?: string })?.type === 'redirect', 5_000);
+    expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
+    await stream.ended;
   });
 
   it('notices an expired session at the next check (every SSE_KEEPALIVE_SECONDS), keeping the stream alive till then', async () => {
