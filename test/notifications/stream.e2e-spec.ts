@@ -1,11 +1,15 @@
 // Seed 003 "SSE Streaming" and "System Monitoring" across two gateway replicas (this process and a gateway process)
 // and a real worker on one PostgreSQL schema and one Redis prefix: who gets which notification, resuming with
-// Last-Event-ID, the login redirect when a session ends, broadcast rights, the statistics and the metrics pages.
+// Last-Event-ID, the login redirect when a session ends or a token is revoked, broadcast rights, the statistics and the metrics pages, and
+// the admins' notice of a worker pool awaiting approval.
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
+import { hostname } from 'node:os';
+import { EntityManager } from '@mikro-orm/core';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { Metrics, Notifier } from '@nso/events';
+import { ApiToken } from '@nso/persistence';
 import { agentRequest } from '../support/agent-http';
 import { TEST_ADMIN, TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
@@ -206,6 +210,41 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     expect(stream.events.at(-1)).toBe(redirect);
   });
 
+  it('ends a token stream with the login redirect when the token is revoked on another replica; the token then gets 401', async () => {
+    const created = await request(a).post('/api/tokens').set(alice.auth).send({ name: 'stream' }).expect(201);
+    const auth = { Authorization: `Bearer ${created.body.token}` };
+    const stream = await open(a, auth);
+    const other = await open(a, alice.auth); // Alice's other token: its stream stays
+    await request(b).delete(`/api/tokens/${created.body.id}`).set(alice.auth).expect(200);
+    // Within 5 s: gateway A checks only every 15 s, so it is the revocation's message that ends the stream.
+    const redirect = await stream.waitFor((e) => (e.data as { type?: string })?.type === 'redirect', 5_000);
+    expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
+    await stream.ended;
+    expect(stream.events.at(-1)).toBe(redirect);
+
+    const again = await fetch(`${a}/api/stream`, { headers: { Accept: 'text/event-stream', ...auth } });
+    expect(again.status).toBe(401);
+    expect(await again.json()).toEqual({ error: 'Invalid or revoked token' });
+    await request(a)
+      .post('/api/broadcast')
+      .set(system.gateway.admin.auth)
+      .send({ message: 'after revocation', type: 'info' })
+      .expect(200);
+    await other.waitFor(hasMessage(/after revocation/));
+    expect(other.events.some((e) => (e.data as { type?: string })?.type === 'redirect')).toBe(false);
+  });
+
+  it('ends a token stream at the next check when its token row is gone without a revocation message', async () => {
+    const created = await request(b).post('/api/tokens').set(bob.auth).send({ name: 'gone' }).expect(201);
+    const stream = await open(b, { Authorization: `Bearer ${created.body.token}` });
+    await stream.waitFor((e) => e.comment === 'keep-alive', 5_000);
+    // Deleted behind the API's back: nothing is published, so only gateway B's check (every second) sees it.
+    await system.gateway.app.get(EntityManager).fork().nativeDelete(ApiToken, { id: created.body.id });
+    const redirect = await stream.waitFor((e) => (e.data as { type?: string })?.type === 'redirect', 5_000);
+    expect(redirect.data).toEqual({ type: 'redirect', url: '/auth/login', endpoint: 'auth.login' });
+    await stream.ended;
+  });
+
   it('notices an expired session at the next check (every SSE_KEEPALIVE_SECONDS), keeping the stream alive till then', async () => {
     const login = await request(b).post('/auth/login').send(TEST_ADMIN).expect(200);
     const cookie = String(login.headers['set-cookie'][0]).split(';')[0];
@@ -256,6 +295,7 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
       stats: {
         clients: { total: 2, online: 2, scanning: 0, offline: 0 },
         tasks: { total: 2, pending: 0, running: 0, completed: 2, failed: 0 },
+        agent_tasks: { total: 0, pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 },
         scans: { total: 1, completed: 1, failed: 0 },
       },
     });
@@ -286,6 +326,13 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
     const samples = parsePrometheusText(gatewayText);
     expect(sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches', state: 'waiting' })).toBe(0);
     expect(sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches', state: 'active' })).toBe(0);
+    // Alice's two batches went through the `local` pool's own queue; the old shared queue is still shown.
+    const queues = new Set(samples.filter((s) => s.name === 'nso_queue_jobs').map((s) => s.labels.queue));
+    expect([...queues].sort()).toEqual(['scan-batches', 'scan-batches.local']);
+    const local = (state: string) =>
+      sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches.local', state });
+    expect([local('waiting'), local('active'), local('completed'), local('failed')]).toEqual([0, 0, 2, 0]);
+    expect(sampleValue(samples, 'nso_agent_tasks', { status: 'running' })).toBe(0);
     expect(sampleValue(samples, 'nso_runs', { status: 'completed' })).toBe(1);
     expect(sampleValue(samples, 'nso_batches', { status: 'completed' })).toBe(2);
     expect(sampleValue(samples, 'nso_client_up', { client_id: 'local', kind: 'pool' })).toBe(1);
@@ -325,5 +372,38 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
         type: 'warning',
       });
     }
+  });
+
+  it('tells the admins, and nobody else, once, that a new worker pool awaits approval', async () => {
+    const adminB = await open(b, system.gateway.admin.auth);
+    const aliceA = await open(a, alice.auth);
+    const site = {
+      WORKER_CLIENT_ID: 'site-stream',
+      WORKER_AUTO_APPROVE: 'false',
+      WORKER_SCAN_RANGE: '127.0.17.0/24',
+    };
+    await system.startWorker('w-site-1', site);
+    const notice = await adminB.waitFor(hasMessage(/site-stream/));
+    expect(notice.data).toEqual({
+      message: `Worker pool site-stream (${hostname()}) is awaiting approval`,
+      type: 'info',
+    });
+    expect(notice.id).toMatch(/^b\d+-u0-a\d+$/);
+    // A second replica of the pool finds its row: it says nothing (its registration is done once it is ready).
+    await system.startWorker('w-site-2', site);
+    await request(a)
+      .post('/api/broadcast')
+      .set(system.gateway.admin.auth)
+      .send({ message: 'pool end', type: 'info' })
+      .expect(200);
+    await Promise.all([adminB, aliceA].map((s) => s.waitFor(hasMessage(/pool end/))));
+    expect(notificationsOf(adminB)).toEqual([notice.data, { message: 'pool end', type: 'info' }]);
+    expect(notificationsOf(aliceA)).toEqual([{ message: 'pool end', type: 'info' }]);
+
+    // Its queue is on the metrics page from now on, empty: runs are not delegated to an unapproved pool.
+    const samples = parsePrometheusText(await (await fetch(metricsB)).text());
+    expect(
+      sampleValue(samples, 'nso_queue_jobs', { queue: 'scan-batches.site-stream', state: 'waiting' }),
+    ).toBe(0);
   });
 });

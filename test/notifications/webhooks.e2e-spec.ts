@@ -5,7 +5,8 @@ import { TEST_DATABASES } from '../support/database';
 import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
 import { waitUntil } from '../support/nmap-processes';
-import { AppProcess, startProcess } from '../support/processes';
+import { parsePrometheusText } from '../support/prometheus-text';
+import { AppProcess, freePort, startProcess } from '../support/processes';
 import { startSystem, TestSystem } from '../support/system';
 import { openScanSocket } from '../support/ws-client';
 
@@ -54,6 +55,7 @@ describe.each(TEST_DATABASES)('webhooks on %s', (database) => {
   let closingPort: number;
   let scanId: number;
   let other: TestUser;
+  let workerMetrics: string;
 
   const api = (user?: TestUser) => system.gateway.api(user);
 
@@ -72,9 +74,12 @@ describe.each(TEST_DATABASES)('webhooks on %s', (database) => {
   beforeAll(async () => {
     system = await startSystem({
       database,
-      workers: 1,
+      workers: 0,
       env: { WEBHOOK_RETRY_BASE_MS: '50', WEBHOOK_ATTEMPTS: '5', WEBHOOK_DISABLE_AFTER: '3' },
     });
+    const metricsPort = await freePort();
+    await system.startWorker('w1', { METRICS_PORT: String(metricsPort) });
+    workerMetrics = `http://127.0.0.1:${metricsPort}/metrics`;
     delta = startProcess('delta', { ...system.env, WORKER_ID: `delta-${Date.now()}` });
     await delta.waitForOutput(/delta service ready/);
     receiver = await startReceiver();
@@ -268,6 +273,24 @@ describe.each(TEST_DATABASES)('webhooks on %s', (database) => {
     // Neither the unmatched rule nor the other user's got anything, and no try is left to come.
     expect(receiver.received.filter((r) => r.path === '/never' || r.path === '/other')).toEqual([]);
     expect((await api().get(`/api/webhooks/${unmatched.body.id}/deliveries`).expect(200)).body.total).toBe(0);
+
+    // The worker (the one that delivers) counted every try by outcome: the four tries above (a try is counted
+    // right after its log row and rule update, so the page is read until it has all four).
+    let tries: Record<string, number> = {};
+    await waitUntil(
+      async () => {
+        const samples = parsePrometheusText(await (await fetch(workerMetrics)).text());
+        tries = Object.fromEntries(
+          samples
+            .filter((s) => s.name === 'nso_webhook_deliveries_total')
+            .map((s) => [s.labels.outcome, s.value]),
+        );
+        return Object.values(tries).reduce((sum, n) => sum + n, 0) >= 4;
+      },
+      5_000,
+      'four webhook tries counted',
+    );
+    expect(tries).toEqual({ delivered: 1, failed: 2, disabled: 1, refused: 0, skipped: 0 });
 
     // Switching the rule on again clears its failure state.
     const again = await api().put(`/api/webhooks/${failingId}`).send({ is_active: true }).expect(200);

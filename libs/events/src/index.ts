@@ -13,5 +13,6 @@ export * from './metrics';
 export * from './metrics-server';
 export * from './notifications';
 export * from './notifications.module';
+export * from './client-notices';
 export * from './scan-event-json';
 export * from './webhooks';

@@ -7,6 +7,15 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** Fills gauges right before a scrape; a collector that throws is logged and its gauges keep their last values. */
 export type MetricsCollector = () => Promise<void>;
 
+/**
+ * What became of one webhook delivery try: `delivered` (a 2xx), `failed` (any other answer or none; retried while
+ * tries remain), `refused` (the destination is outside WEBHOOK_ALLOW or not a valid URL any more: nothing was
+ * sent, not retried), `disabled` (a failed or refused try that reached WEBHOOK_DISABLE_AFTER and switched its rule
+ * off), `skipped` (the rule was inactive or deleted, or the report gone: nothing was sent).
+ */
+export const WEBHOOK_DELIVERY_OUTCOMES = ['delivered', 'failed', 'refused', 'disabled', 'skipped'] as const;
+export type WebhookDeliveryOutcome = (typeof WEBHOOK_DELIVERY_OUTCOMES)[number];
+
 @Injectable()
 export class Metrics {
   readonly registry = new Registry();
@@ -45,6 +54,17 @@ export class Metrics {
   readonly notificationsDelivered = new Counter({
     name: 'nso_notifications_delivered_total',
     help: 'Notifications written to /api/stream subscribers of this process',
+    registers: [this.registry],
+  });
+
+  /**
+   * Webhook delivery tries of this process (the worker), by outcome (WEBHOOK_DELIVERY_OUTCOMES): each try counts
+   * once.
+   */
+  readonly webhookDeliveries = new Counter({
+    name: 'nso_webhook_deliveries_total',
+    help: 'Webhook delivery tries by outcome: delivered, failed, refused (outside WEBHOOK_ALLOW), disabled (the try that switched its rule off), skipped (rule inactive or gone)',
+    labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
 

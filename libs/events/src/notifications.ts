@@ -36,7 +36,11 @@ export const notificationKeys = (keys: RedisKeys) => ({
   seq: (topic: NotificationTopic) => `${keys.prefix}:notify:${topic}:seq`,
   /** Sorted set scored by seq, trimmed to NOTIFICATION_LOG_MAX. */
   log: (topic: NotificationTopic) => `${keys.prefix}:notify:${topic}:log`,
-  /** A session was destroyed (logout): the message is the SHA-256 of its id, as the session key holds it. */
+  /**
+   * A credential ended: a session was destroyed (logout) or an API token revoked. The message is the SHA-256 (hex)
+   * of the session id, as the session key holds it, or of the token, as api_tokens.token_hash holds it (the two
+   * cannot collide). The channel keeps its first name: channel names are frozen once shipped.
+   */
   sessionEnded: `${keys.prefix}:notify:session-ended`,
 });
 
@@ -109,6 +113,15 @@ export class Notifier {
    */
   async sessionEnded(sessionDigest: string): Promise<void> {
     await this.redis.publish(this.names.sessionEnded, sessionDigest);
+  }
+
+  /**
+   * An API token was revoked: streams opened with it send the login redirect and close, on every replica, as a
+   * session's do on logout. `tokenDigest` is the SHA-256 (hex) of the token, as api_tokens.token_hash stores it.
+   * Errors: a Redis error rejects.
+   */
+  async tokenRevoked(tokenDigest: string): Promise<void> {
+    await this.redis.publish(this.names.sessionEnded, tokenDigest);
   }
 
   private async publish(topic: NotificationTopic, notification: Notification): Promise<number> {

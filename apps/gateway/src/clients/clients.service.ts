@@ -10,7 +10,7 @@ import {
   NotFoundException,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { Notifier } from '@nso/events';
+import { noticeClientAwaitingApproval, Notifier } from '@nso/events';
 import { ScanScope } from '@nso/nmap';
 import {
   AgentTaskRepository,
@@ -25,7 +25,6 @@ import { createHash } from 'node:crypto';
 import { agentResultHosts } from './agent-results';
 import { pageFields, pageWindow } from '../common/pagination';
 import { Clock } from '../rate-limit/clock';
-import { noticeClientAwaitingApproval } from '../stream/client-notices';
 import { AuthUser } from '../users/current-user';
 import { ClientEnrolmentLimit } from './client-enrolment.limit';
 import {

@@ -1,6 +1,7 @@
-// Gauges the gateway fills when Prometheus scrapes it: what is read rather than counted — queue depth, batches
-// and runs by status, each approved client's last heartbeat, each running run's last progress. The alert rules of
-// docs/monitoring.md are written against these names.
+// Gauges the gateway fills when Prometheus scrapes it: what is read rather than counted — queue depth (the shared
+// batch queue and each worker pool's own), batches, agent tasks and runs by status, each approved client's last
+// heartbeat, each running run's last progress. The alert rules of docs/monitoring.md are written against these
+// names.
 import { EntityManager } from '@mikro-orm/core';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
@@ -8,6 +9,8 @@ import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_QUEUE } from '@nso/contracts';
 import { Metrics } from '@nso/events';
 import {
+  AGENT_TASK_STATUSES,
+  AgentTask,
   Batch,
   BATCH_STATUSES,
   Client,
@@ -15,6 +18,7 @@ import {
   SCAN_RESULT_STATUSES,
   ScanResult,
 } from '@nso/persistence';
+import { ClientBatchQueues } from '@nso/runs';
 import { Queue } from 'bullmq';
 import { Gauge } from 'prom-client';
 
@@ -22,6 +26,12 @@ import { Gauge } from 'prom-client';
 export const QUEUE_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'completed'] as const;
 /** Running runs reported one by one at most (a label per run). */
 const RUNS_REPORTED_MAX = 1000;
+/**
+ * Worker pools whose batch queue is reported, at most (the first by client id): a `queue` label per pool keeps
+ * the series bounded (6 states each) however many pools register, and each reported queue costs a Redis call
+ * per scrape.
+ */
+export const POOL_QUEUES_REPORTED_MAX = 100;
 
 const seconds = (date: Date | null | undefined) => (date ? date.getTime() / 1000 : 0);
 
@@ -32,6 +42,7 @@ export class MetricsCollectors implements OnModuleInit {
     private readonly em: EntityManager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
+    private readonly poolQueues: ClientBatchQueues,
   ) {}
 
   onModuleInit(): void {
@@ -45,6 +56,12 @@ export class MetricsCollectors implements OnModuleInit {
     const batches = new Gauge({
       name: 'nso_batches',
       help: 'Batch rows by status',
+      labelNames: ['status'] as const,
+      registers,
+    });
+    const agentTasks = new Gauge({
+      name: 'nso_agent_tasks',
+      help: 'Agent task rows (batches pushed to HTTP agents) by status',
       labelNames: ['status'] as const,
       registers,
     });
@@ -74,16 +91,37 @@ export class MetricsCollectors implements OnModuleInit {
     });
 
     this.metrics.addCollector(async () => {
-      const counts = await this.batchQueue.getJobCounts(...QUEUE_STATES);
-      for (const state of QUEUE_STATES) queueJobs.set({ queue: BATCH_QUEUE, state }, counts[state] ?? 0);
+      // The shared queue of earlier releases, then every worker pool's own (clients table, kind `pool`): a pool
+      // that is not approved (any more) still shows the batches left on its queue.
+      const pools = await this.em
+        .fork()
+        .find(
+          Client,
+          { kind: 'pool' },
+          { fields: ['clientId'], orderBy: { clientId: 'asc' }, limit: POOL_QUEUES_REPORTED_MAX },
+        );
+      const queues: Array<[string, Pick<Queue, 'getJobCounts'>]> = [
+        [BATCH_QUEUE, this.batchQueue],
+        ...pools.map((pool): [string, Queue] => {
+          const queue = this.poolQueues.queue(pool.clientId);
+          return [queue.name, queue];
+        }),
+      ];
+      const counts = await Promise.all(queues.map(([, queue]) => queue.getJobCounts(...QUEUE_STATES)));
+      queueJobs.reset(); // a deleted pool's queue leaves the page
+      queues.forEach(([name], index) => {
+        for (const state of QUEUE_STATES) queueJobs.set({ queue: name, state }, counts[index][state] ?? 0);
+      });
     });
     this.metrics.addCollector(async () => {
       const em = this.em.fork();
-      const [batchCounts, runCounts] = await Promise.all([
+      const [batchCounts, taskCounts, runCounts] = await Promise.all([
         Promise.all(BATCH_STATUSES.map((status) => em.count(Batch, { status }))),
+        Promise.all(AGENT_TASK_STATUSES.map((status) => em.count(AgentTask, { status }))),
         Promise.all(SCAN_RESULT_STATUSES.map((status) => em.count(ScanResult, { status }))),
       ]);
       BATCH_STATUSES.forEach((status, index) => batches.set({ status }, batchCounts[index]));
+      AGENT_TASK_STATUSES.forEach((status, index) => agentTasks.set({ status }, taskCounts[index]));
       SCAN_RESULT_STATUSES.forEach((status, index) => runs.set({ status }, runCounts[index]));
     });
     this.metrics.addCollector(async () => {

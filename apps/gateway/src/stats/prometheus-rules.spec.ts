@@ -11,6 +11,7 @@ const RULES = join(__dirname, '..', '..', '..', '..', 'k8s', 'monitoring', 'prom
 const COLLECTED = [
   'nso_queue_jobs',
   'nso_batches',
+  'nso_agent_tasks',
   'nso_runs',
   'nso_client_up',
   'nso_client_last_seen_timestamp_seconds',

@@ -13,7 +13,9 @@ export class StatsController {
   constructor(private readonly stats: StatsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Counts of clients, tasks (batches) and scans (runs) over the last `hours`' })
+  @ApiOperation({
+    summary: 'Counts of clients, tasks (batches), agent tasks and scans (runs) over the last `hours`',
+  })
   @ApiOkResponse({ type: StatsAnswerDto })
   @ApiBadRequestResponse({ description: '`hours` is not an integer from 1 to 8760' })
   async get(@CurrentUser() user: AuthUser, @Query() query: StatsQuery): Promise<StatsAnswerDto> {

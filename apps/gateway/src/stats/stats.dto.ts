@@ -30,6 +30,16 @@ class TaskCountsDto {
   @ApiProperty() failed!: number;
 }
 
+class AgentTaskCountsDto {
+  @ApiProperty() total!: number;
+  @ApiProperty({ description: 'Being pushed to the agent' }) pending!: number;
+  @ApiProperty({ description: 'Taken by the agent, results not in yet' }) running!: number;
+  @ApiProperty() completed!: number;
+  @ApiProperty({ description: 'Unreachable, refused, timed out, reported failed, or its client revoked' })
+  failed!: number;
+  @ApiProperty({ description: 'Its run was stopped' }) cancelled!: number;
+}
+
 class ScanCountsDto {
   @ApiProperty() total!: number;
   @ApiProperty() completed!: number;
@@ -38,7 +48,16 @@ class ScanCountsDto {
 
 class StatsBlocksDto {
   @ApiProperty({ type: ClientCountsDto }) clients!: ClientCountsDto;
-  @ApiProperty({ type: TaskCountsDto, description: 'Batches created in the period' }) tasks!: TaskCountsDto;
+  @ApiProperty({
+    type: TaskCountsDto,
+    description: "Batches of the period's runs, run by worker pools and HTTP agents alike",
+  })
+  tasks!: TaskCountsDto;
+  @ApiProperty({
+    type: AgentTaskCountsDto,
+    description: "Tasks pushed to HTTP agents for the period's runs (every push), by status",
+  })
+  agent_tasks!: AgentTaskCountsDto;
   @ApiProperty({ type: ScanCountsDto, description: 'Runs created in the period' }) scans!: ScanCountsDto;
 }
 

@@ -2,7 +2,16 @@
 import { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { Batch, Client, ClientStatus, clientStatusFilter, ScanResult } from '@nso/persistence';
+import {
+  AGENT_TASK_STATUSES,
+  AgentTask,
+  AgentTaskStatus,
+  Batch,
+  Client,
+  ClientStatus,
+  clientStatusFilter,
+  ScanResult,
+} from '@nso/persistence';
 import { AuthUser } from '../users/current-user';
 
 export interface ClientCounts {
@@ -13,9 +22,10 @@ export interface ClientCounts {
 }
 
 /**
- * Tasks are batches (a worker pool's unit of work). A batch row is written when a worker starts it, so `pending`
- * is what the queued and running runs still have to start (batches_total less the rows started or finished);
- * stopped batches count in `total` only.
+ * Tasks are batches: one chunk of a run's targets, whichever client scans it — a worker pool's nmap process or an
+ * HTTP agent's task (its batch row is started when the task is pushed). A batch row is written when it starts,
+ * so `pending` is what the queued and running runs still have to start (batches_total less the rows started or
+ * finished); stopped batches count in `total` only. A batch handed from one client to another counts once.
  */
 export interface TaskCounts {
   total: number;
@@ -24,6 +34,13 @@ export interface TaskCounts {
   completed: number;
   failed: number;
 }
+
+/**
+ * The agent_tasks rows behind the agents' batches, by status: every push counts (a batch pushed again after its
+ * agent failed counts twice, once failed). `pending`: being pushed; `running`: the agent took it; `cancelled`:
+ * its run was stopped.
+ */
+export type AgentTaskCounts = Record<AgentTaskStatus | 'total', number>;
 
 /** Runs; queued, running and stopped ones count in `total` only. */
 export interface ScanCounts {
@@ -35,6 +52,7 @@ export interface ScanCounts {
 export interface SystemStats {
   clients: ClientCounts;
   tasks: TaskCounts;
+  agent_tasks: AgentTaskCounts;
   scans: ScanCounts;
 }
 
@@ -53,8 +71,8 @@ export class StatsService {
   ) {}
 
   /**
-   * Counts since `since`: batch rows and runs created since then — every user's for an admin, else of the viewer's
-   * own scans — and the scanner clients (all of them, for everyone: the health endpoint shows the same count
+   * Counts since `since`: runs created since then, their batches and their agent tasks — every user's for an
+   * admin, else of the viewer's own scans — and the scanner clients (all of them, for everyone: the health endpoint shows the same count
    * publicly, and a user needs it to know whether their scans can run). Clients are counted as they are now.
    */
   async stats(viewer: AuthUser, since: Date): Promise<SystemStats> {
@@ -64,16 +82,22 @@ export class StatsService {
     const run = (status?: ScanResult['status']) => em.count(ScanResult, status ? { ...runs, status } : runs);
     const batch = (status: Batch['status']) =>
       em.count(Batch, { status, result: runs as FilterQuery<ScanResult> } as FilterQuery<Batch>);
-    const [clients, rows, pending, scans] = await Promise.all([
+    const task = (status: AgentTaskStatus) =>
+      em.count(AgentTask, { status, result: runs as FilterQuery<ScanResult> } as FilterQuery<AgentTask>);
+    const [clients, rows, pending, tasks, scans] = await Promise.all([
       this.clientCounts(em),
       Promise.all([batch('running'), batch('completed'), batch('failed'), batch('stopped')]),
       this.pendingBatches(em, runs),
+      Promise.all(AGENT_TASK_STATUSES.map(task)),
       Promise.all([run(), run('completed'), run('failed')]),
     ]);
     const [running, completed, failed, stopped] = rows;
+    const agentTasks = { total: tasks.reduce((sum, n) => sum + n, 0) } as AgentTaskCounts;
+    AGENT_TASK_STATUSES.forEach((status, index) => (agentTasks[status] = tasks[index]));
     return {
       clients,
       tasks: { total: pending + running + completed + failed + stopped, pending, running, completed, failed },
+      agent_tasks: agentTasks,
       scans: { total: scans[0], completed: scans[1], failed: scans[2] },
     };
   }

@@ -46,7 +46,7 @@ export class NotificationHub implements OnModuleDestroy {
     string,
     { listeners: Set<ListenerState>; subscribed: Promise<unknown> }
   >();
-  /** Session digest → what to do when that session ends. */
+  /** Credential digest (a session's or a token's) → what to do when that credential ends. */
   private readonly sessionWatchers = new Map<string, Set<() => void>>();
   private subscriber?: Redis;
   private sessionChannel?: Promise<unknown>;
@@ -102,17 +102,21 @@ export class NotificationHub implements OnModuleDestroy {
     return { lastSeq: state.lastSeq, close };
   }
 
-  /** Calls `onEnd` once when the session with this digest is destroyed (logout on any replica). */
-  async watchSession(sessionDigest: string, onEnd: () => void): Promise<() => void> {
-    let watchers = this.sessionWatchers.get(sessionDigest);
-    if (!watchers) this.sessionWatchers.set(sessionDigest, (watchers = new Set()));
+  /**
+   * Calls `onEnd` when the credential with this digest ends: a session destroyed (logout) or an API token revoked,
+   * on any replica (Notifier.sessionEnded, Notifier.tokenRevoked). Resolves, once the channel is subscribed, with
+   * the function that stops watching.
+   */
+  async watchCredential(credentialDigest: string, onEnd: () => void): Promise<() => void> {
+    let watchers = this.sessionWatchers.get(credentialDigest);
+    if (!watchers) this.sessionWatchers.set(credentialDigest, (watchers = new Set()));
     watchers.add(onEnd);
     this.sessionChannel ??= this.getSubscriber().subscribe(this.names.sessionEnded);
     await this.sessionChannel;
     return () => {
       watchers.delete(onEnd);
-      if (watchers.size === 0 && this.sessionWatchers.get(sessionDigest) === watchers) {
-        this.sessionWatchers.delete(sessionDigest);
+      if (watchers.size === 0 && this.sessionWatchers.get(credentialDigest) === watchers) {
+        this.sessionWatchers.delete(credentialDigest);
       }
     };
   }

@@ -1,4 +1,14 @@
-import { Body, Controller, Headers, HttpCode, MessageEvent, Post, Req, Sse } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Headers,
+  HttpCode,
+  MessageEvent,
+  Post,
+  Req,
+  Sse,
+  UnauthorizedException,
+} from '@nestjs/common';
 import {
   ApiBody,
   ApiForbiddenResponse,
@@ -7,6 +17,7 @@ import {
   ApiOperation,
   ApiProduces,
   ApiTags,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { Notifier } from '@nso/events';
 import type { Request } from 'express';
@@ -37,13 +48,27 @@ export class StreamController {
     description:
       "Broadcasts for everyone; with a session or token also the caller's own notifications (runs ended, and for " +
       'admins clients awaiting approval) as `data: {"message", "type"}`. A session stream ends with ' +
-      '`data: {"type": "redirect", "url": "/auth/login", "endpoint": "auth.login"}` when the session ends.',
+      '`data: {"type": "redirect", "url": "/auth/login", "endpoint": "auth.login"}` when the session ends, a ' +
+      'token stream with the same event when its token is revoked.',
+  })
+  @ApiUnauthorizedResponse({
+    description: 'A bearer token was sent and is invalid or revoked: `{"error": "Invalid or revoked token"}`',
   })
   @ApiProduces('text/event-stream')
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (`b12-u3`)' })
   stream(@Req() req: Request, @Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
+    // A refused token is a 401, not an anonymous stream: a client whose token was revoked mid-stream must not
+    // reconnect as nobody and think it still follows its own notifications. (EventSource sends no Authorization
+    // header; a browser with an expired session cookie was sent to the login page and streams anonymously.)
+    if (req.headers.authorization !== undefined && !req.user) {
+      throw new UnauthorizedException({ error: req.authError ?? 'Authentication required' });
+    }
     return this.streams.stream(
-      { user: req.user, sessionId: req.authMethod === 'session' ? req.sessionId : undefined },
+      {
+        user: req.user,
+        sessionId: req.authMethod === 'session' ? req.sessionId : undefined,
+        tokenDigest: req.authMethod === 'token' ? req.tokenDigest : undefined,
+      },
       parseStreamPosition(lastEventId),
     );
   }

@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
+import { TokensModule } from '../tokens/tokens.module';
 import { NotificationHub } from './notification-hub';
 import { StreamController } from './stream.controller';
 import { StreamService } from './stream.service';
 
 /** `GET /api/stream` and `POST /api/broadcast` (docs/notifications.md). */
-@Module({ controllers: [StreamController], providers: [NotificationHub, StreamService] })
+@Module({
+  imports: [TokensModule],
+  controllers: [StreamController],
+  providers: [NotificationHub, StreamService],
+})
 export class StreamModule {}

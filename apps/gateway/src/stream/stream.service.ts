@@ -1,5 +1,6 @@
 // `GET /api/stream` (seed 003 "SSE Streaming"): broadcasts for everyone, plus the user's own notifications (and the
-// admins' for an admin), as `{message, type}`; a login redirect, then the end, when the stream's session ends.
+// admins' for an admin), as `{message, type}`; a login redirect, then the end, when the stream's session ends or
+// the API token it was opened with is revoked.
 import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import {
@@ -14,6 +15,7 @@ import {
 import Redis from 'ioredis';
 import { Observable, Subscriber } from 'rxjs';
 import { digest } from '../auth/session.store';
+import { TokensService } from '../tokens/tokens.service';
 import { AuthUser } from '../users/current-user';
 import { NotificationHub } from './notification-hub';
 import { formatStreamPosition, StreamPosition } from './stream-position';
@@ -30,6 +32,8 @@ export interface StreamViewer {
   user?: AuthUser;
   /** The session id from the cookie; the stream ends with the session. */
   sessionId?: string;
+  /** The SHA-256 of the bearer token; the stream ends when the token is revoked. */
+  tokenDigest?: string;
 }
 
 const kindOf = (topic: NotificationTopic): keyof StreamPosition =>
@@ -45,6 +49,7 @@ export class StreamService implements BeforeApplicationShutdown {
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     private readonly metrics: Metrics,
+    private readonly tokens: TokensService,
   ) {}
 
   /** Ends every stream so the HTTP server can close; EventSource clients reconnect to another replica. */
@@ -64,7 +69,8 @@ export class StreamService implements BeforeApplicationShutdown {
    * The stream: each notification as `{id: <position>, data: {message, type}}` (no event name, so EventSource's
    * `onmessage` gets it), resumed after `from`; a comment when quiet for SSE_KEEPALIVE_SECONDS. A session stream
    * ends with LOGIN_REDIRECT when the session is destroyed (published by every logout) or found expired (checked
-   * every SSE_KEEPALIVE_SECONDS, without renewing it).
+   * every SSE_KEEPALIVE_SECONDS, without renewing it); a token stream the same way when its token is revoked
+   * (published by the revocation) or found gone (the same check, in the database).
    */
   stream(viewer: StreamViewer, from: StreamPosition): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
@@ -111,16 +117,17 @@ export class StreamService implements BeforeApplicationShutdown {
       };
       const keep = (cleanup: () => void) => (closed ? cleanup() : cleanups.push(cleanup));
 
-      if (viewer.sessionId) {
-        const sessionDigest = digest(viewer.sessionId);
-        const sessionKey = this.keys.session(sessionDigest);
+      // The credential the stream was opened with: a message ends it at once (logout, revocation, on any
+      // replica); a check every SSE_KEEPALIVE_SECONDS catches an expiry or a lost message.
+      const credential = this.credentialOf(viewer);
+      if (credential) {
         this.hub
-          .watchSession(sessionDigest, redirect)
+          .watchCredential(credential.digest, redirect)
           .then(keep, (error: unknown) => subscriber.error(error));
         const check: NodeJS.Timeout = setInterval(() => {
-          this.redis.exists(sessionKey).then(
-            (exists) => exists === 0 && redirect(),
-            () => undefined, // Redis away: the next check decides.
+          credential.isLive().then(
+            (live) => !live && redirect(),
+            () => undefined, // Redis or the database away: the next check decides.
           );
         }, this.config.sseKeepAliveMs);
         check.unref();
@@ -140,5 +147,21 @@ export class StreamService implements BeforeApplicationShutdown {
         for (const cleanup of cleanups.splice(0)) cleanup();
       };
     });
+  }
+
+  /**
+   * What a viewer's stream ends with: the digest a logout or a revocation publishes, and a check that the
+   * credential still holds — the session key exists (read without renewing it: an open tab must not keep a
+   * session alive for ever), the token row exists. Undefined for an anonymous stream.
+   */
+  private credentialOf(viewer: StreamViewer): { digest: string; isLive(): Promise<boolean> } | undefined {
+    if (viewer.sessionId) {
+      const sessionDigest = digest(viewer.sessionId);
+      const key = this.keys.session(sessionDigest);
+      return { digest: sessionDigest, isLive: async () => (await this.redis.exists(key)) > 0 };
+    }
+    const tokenDigest = viewer.tokenDigest;
+    if (tokenDigest) return { digest: tokenDigest, isLive: () => this.tokens.isLive(tokenDigest) };
+    return undefined;
   }
 }

@@ -14,6 +14,7 @@ export class CurrentUserMiddleware implements NestMiddleware {
         req.user = resolved.user;
         req.authMethod = resolved.method;
         req.sessionId = resolved.sessionId;
+        req.tokenDigest = resolved.tokenDigest;
         req.authError = resolved.error;
         next();
       })

@@ -10,6 +10,8 @@ export interface Resolved {
   user?: AuthUser;
   method?: AuthMethod;
   sessionId?: string;
+  /** The token's SHA-256, as api_tokens.token_hash stores it (method `token` only). */
+  tokenDigest?: string;
   error?: string;
 }
 
@@ -43,10 +45,11 @@ export class CurrentUserResolver {
   /** One indexed join per request, through knex (see @nso/persistence sql.ts): every API call pays for it. */
   private async fromToken(token: string): Promise<Resolved> {
     const knex = knexOf(this.em);
+    const tokenDigest = digest(token);
     const record: TokenRow | undefined = await knex('api_tokens as t')
       .join('users as u', 'u.id', 't.user_id')
       .select('t.id', 't.last_used_at', 'u.id as user_id', 'u.username', 'u.role')
-      .where('t.token_hash', digest(token))
+      .where('t.token_hash', tokenDigest)
       .first();
     if (!record) return { error: 'Invalid or revoked token' };
     const now = new Date();
@@ -57,6 +60,7 @@ export class CurrentUserResolver {
     return {
       user: { id: Number(record.user_id), username: record.username, role: record.role },
       method: 'token',
+      tokenDigest,
     };
   }
 }

@@ -15,6 +15,8 @@ declare module 'express' {
     user?: AuthUser;
     authMethod?: AuthMethod;
     sessionId?: string;
+    /** The SHA-256 of the bearer token the request was accepted with (api_tokens.token_hash). */
+    tokenDigest?: string;
     /** Why credentials that were sent were not accepted. */
     authError?: string;
   }

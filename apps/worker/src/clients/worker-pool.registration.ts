@@ -1,9 +1,11 @@
 // A worker pool is one scanner client: every worker process started with the same WORKER_CLIENT_ID keeps that
 // one client row alive (last_seen) straight through the database, so the replicas of a Deployment share one
-// identity and one approval, and the pool shows offline CLIENT_OFFLINE_AFTER after its last replica stopped.
+// identity and one approval, and the pool shows offline CLIENT_OFFLINE_AFTER after its last replica stopped. A
+// pool registered unapproved is announced to the admins' /api/stream, once, by the replica that created its row.
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
+import { noticeClientAwaitingApproval, Notifier } from '@nso/events';
 import { Client } from '@nso/persistence';
 import { ClientBatchQueues } from '@nso/runs';
 import { hostname } from 'node:os';
@@ -23,6 +25,7 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
     private readonly em: EntityManager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly queues: ClientBatchQueues,
+    private readonly notifier: Notifier,
   ) {}
 
   /** Registers (or refreshes) the pool before the worker reports ready, then beats in the background. */
@@ -42,8 +45,10 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
   /**
    * One heartbeat: refreshes the pool row (last_seen, and `scanning` with active_scans while the pool's queue
    * has batches in progress), or creates it — approved when WORKER_AUTO_APPROVE holds (only at
-   * creation: a pool an admin revoked stays revoked across restarts). A client_id an HTTP agent already holds
-   * is left alone and logged: a pool never takes over an agent's record.
+   * creation: a pool an admin revoked stays revoked across restarts); a pool created unapproved is announced to
+   * the admins (`Worker pool <id> (<hostname>) is awaiting approval`, once: only the replica whose insert won
+   * tells). A client_id an HTTP agent already holds is left alone and logged: a pool never takes over an agent's
+   * record. Errors: database and Redis errors reject (the caller logs them); a failed notice is only logged.
    */
   async beat(): Promise<void> {
     const em = this.em.fork();
@@ -68,8 +73,9 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
       );
     }
     const approve = this.config.workerAutoApprove;
+    let created: Client;
     try {
-      em.create(Client, {
+      created = em.create(Client, {
         clientId,
         kind: 'pool',
         ...refresh,
@@ -78,14 +84,16 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
         createdAt: now,
       });
       await em.flush();
-      this.logger.log(
-        `registered worker pool ${clientId} (${scanRange.join(',')}), ${approve ? 'approved' : 'awaiting approval'}`,
-      );
     } catch (error) {
-      // Another replica created it at the same moment: refresh that row instead.
+      // Another replica created it at the same moment: refresh that row instead (that replica tells the admins).
       if (!(error instanceof UniqueConstraintViolationException)) throw error;
       await this.em.fork().nativeUpdate(Client, { clientId, kind: 'pool' }, refresh);
+      return this.ok();
     }
+    this.logger.log(
+      `registered worker pool ${clientId} (${scanRange.join(',')}), ${approve ? 'approved' : 'awaiting approval'}`,
+    );
+    await noticeClientAwaitingApproval(this.notifier, created);
     this.ok();
   }
 

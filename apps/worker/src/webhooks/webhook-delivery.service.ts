@@ -9,7 +9,10 @@ import {
   checkWebhookDestination,
   compileWebhookFilter,
   jsonColumn,
+  Metrics,
   Notifier,
+  WEBHOOK_DELIVERY_OUTCOMES,
+  type WebhookDeliveryOutcome,
   WEBHOOK_MATCH_ROWS,
   WEBHOOK_MAX_CHANGES,
   webhookSignature,
@@ -48,15 +51,34 @@ export class WebhookDeliveryService {
     private readonly em: EntityManager,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly notifier: Notifier,
-  ) {}
+    private readonly metrics: Metrics,
+  ) {
+    // Every outcome is on the metrics page from the start, so a rate() over it needs no first event.
+    for (const outcome of WEBHOOK_DELIVERY_OUTCOMES) metrics.webhookDeliveries.inc({ outcome }, 0);
+  }
 
+  /**
+   * One try: what it came to (DeliveryOutcome), counted in nso_webhook_deliveries_total by outcome. Errors: a
+   * database error rejects, uncounted (BullMQ retries the job).
+   */
   async deliver(attempt: DeliveryTry): Promise<DeliveryOutcome> {
+    const { outcome, metric } = await this.tryDelivery(attempt);
+    this.metrics.webhookDeliveries.inc({ outcome: metric });
+    return outcome;
+  }
+
+  private async tryDelivery(
+    attempt: DeliveryTry,
+  ): Promise<{ outcome: DeliveryOutcome; metric: WebhookDeliveryOutcome }> {
+    const skipped = (why: string) => ({
+      outcome: { kind: 'skipped' as const, why },
+      metric: 'skipped' as const,
+    });
     const knex = knexOf(this.em);
     const rule = await knex('webhook_rules').where('id', attempt.ruleId).first();
-    if (!rule || !rule.is_active)
-      return { kind: 'skipped', why: `rule ${attempt.ruleId} is gone or inactive` };
+    if (!rule || !rule.is_active) return skipped(`rule ${attempt.ruleId} is gone or inactive`);
     const report = await knex('delta_reports').where('id', attempt.reportId).first();
-    if (!report) return { kind: 'skipped', why: `report ${attempt.reportId} is gone` };
+    if (!report) return skipped(`report ${attempt.reportId} is gone`);
     const scan = await knex('scans').where('id', report.scan_id).first('name');
 
     const { changes, truncated } = await this.matchingChanges(
@@ -121,11 +143,14 @@ export class WebhookDeliveryService {
     });
     if ('status' in outcome && outcome.status >= 200 && outcome.status < 300) {
       await knex('webhook_rules').where('id', attempt.ruleId).update({ consecutive_failures: 0 });
-      return { kind: 'delivered', status: outcome.status };
+      return { outcome: { kind: 'delivered', status: outcome.status }, metric: 'delivered' };
     }
     const reason = 'status' in outcome ? `HTTP ${outcome.status}` : outcome.error;
     const disabled = await this.countFailure(attempt.ruleId, Number(rule.owner_id), reason);
-    return { kind: 'failed', reason, retry: destination.ok && !disabled };
+    return {
+      outcome: { kind: 'failed', reason, retry: destination.ok && !disabled },
+      metric: disabled ? 'disabled' : destination.ok ? 'failed' : 'refused',
+    };
   }
 
   /**

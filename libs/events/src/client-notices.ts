@@ -1,0 +1,38 @@
+// Admin notifications about scanner clients (docs/notifications.md): the gateway sends one when an HTTP agent
+// enrols, a worker process when it registers a new worker pool; both wait for an admin's approval.
+import { Logger } from '@nestjs/common';
+import type { Client } from '@nso/persistence';
+import { Notification, Notifier } from './notifications';
+
+const logger = new Logger('ClientNotices');
+
+/** The fields of a client row the notice names. */
+export type ClientNoticeFields = Pick<Client, 'clientId' | 'kind' | 'hostname' | 'sourceIp' | 'isApproved'>;
+
+/**
+ * What admins see when a client waits for their approval (`info`): `Client <id> (<hostname>) from <ip> is awaiting
+ * approval` for an agent, `Worker pool <id> (<hostname>) is awaiting approval` for a pool (it has no source
+ * address: its workers reach the database, not the API). Absent parts are left out.
+ */
+export function clientAwaitingApproval(client: Omit<ClientNoticeFields, 'isApproved'>): Notification {
+  const from = client.sourceIp ? ` from ${client.sourceIp}` : '';
+  const name = client.hostname ? ` (${client.hostname})` : '';
+  const what = client.kind === 'pool' ? 'Worker pool' : 'Client';
+  return { message: `${what} ${client.clientId}${name}${from} is awaiting approval`, type: 'info' };
+}
+
+/**
+ * Tells every admin's `/api/stream` that a new client awaits approval (nothing for an approved one). Never
+ * rejects: a failed notification is logged, and enrolment or registration goes on.
+ */
+export async function noticeClientAwaitingApproval(
+  notifier: Notifier,
+  client: ClientNoticeFields,
+): Promise<void> {
+  if (client.isApproved) return;
+  try {
+    await notifier.notifyAdmins(clientAwaitingApproval(client));
+  } catch (error) {
+    logger.warn(`notifying admins of client ${client.clientId} failed: ${(error as Error).message}`);
+  }
+}
