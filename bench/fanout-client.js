@@ -32,12 +32,14 @@ let latencies = new Float64Array(1 << 16);
 let samples = 0;
 let sampleEvery = 10;
 
-function sample(ms) {
-  if (samples === latencies.length) {
+/** One latency sample: pairs of (publish time, latency) in ms. */
+function sample(publishedAt, ms) {
+  if (samples + 2 > latencies.length) {
     const grown = new Float64Array(latencies.length * 2);
     grown.set(latencies);
     latencies = grown;
   }
+  latencies[samples++] = publishedAt;
   latencies[samples++] = ms;
 }
 
@@ -52,7 +54,8 @@ function lineEvent(subscriber, bytes, at, recvAt) {
   if (n % sampleEvery === 0) {
     let end = index + 1;
     while (bytes[end] !== 34 /* " */) end++;
-    sample(recvAt - Number(bytes.toString('latin1', index + 1, end)));
+    const publishedAt = Number(bytes.toString('latin1', index + 1, end));
+    sample(publishedAt, recvAt - publishedAt);
   }
 }
 

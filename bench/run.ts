@@ -59,6 +59,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --fanout-ws N, --fanout-sse N  fanout: subscribers of the scan (default ${FANOUT_DEFAULTS.websockets}, ${FANOUT_DEFAULTS.sse})
   --fanout-lines N            fanout: lines streamed (default ${FANOUT_DEFAULTS.lines})
   --fanout-rate N             fanout: lines per second published (default ${FANOUT_DEFAULTS.linesPerSecond})
+  --fanout-warmup-lines N     fanout: lines published first, latency reported apart (default ${FANOUT_DEFAULTS.warmupLines})
   --fanout-clients N          fanout: client threads holding the subscribers (default ${FANOUT_DEFAULTS.clientThreads})
   --fanout-ws-client raw|ws   fanout: the WebSocket client, a minimal frame reader or the ws library (default ${FANOUT_DEFAULTS.wsClient})
   --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
@@ -125,6 +126,7 @@ function parseArgs(argv: string[]) {
     'fanout-lines',
     'fanout-rate',
     'fanout-clients',
+    'fanout-warmup-lines',
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
@@ -168,6 +170,7 @@ function parseArgs(argv: string[]) {
       lines: int('fanout-lines', FANOUT_DEFAULTS.lines, 1, 1_000_000),
       linesPerSecond: int('fanout-rate', FANOUT_DEFAULTS.linesPerSecond, 1, 1_000_000),
       clientThreads: int('fanout-clients', FANOUT_DEFAULTS.clientThreads, 1, 64),
+      warmupLines: int('fanout-warmup-lines', FANOUT_DEFAULTS.warmupLines, 0, 1_000_000),
       wsClient: wsClientOf(opts['fanout-ws-client']),
       idleStreams: int('idle-streams', FANOUT_DEFAULTS.idleStreams, 0, 10_000),
       idleSeconds: int('idle-seconds', FANOUT_DEFAULTS.idleSeconds, 1, 3600),
