@@ -535,6 +535,84 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       'the report of the run whose job was lost',
     );
   });
+
+  it('announces a stored report whose announcement was owed: by the job retried, and by the start-up sweep', async () => {
+    await delta.stop('SIGKILL');
+    const [first, second] = [await executeRun(), await executeRun()];
+    const queue = new Queue(DELTA_QUEUE, {
+      connection: redisOptionsFromUrl(testRedisUrl()),
+      prefix: redisKeys(system.env.REDIS_PREFIX).bullPrefix,
+    });
+    const knex = knexOf(system.gateway.app.get(MikroORM).em);
+    try {
+      for (const run of [first, second]) await (await queue.getJob(deltaJobId(run)))?.remove();
+      // What a job leaves when Redis failed, or the process died, right after the report was stored: the report,
+      // its announcement owed. One stored two minutes ago (the job ran out of retries), one just now.
+      const counts = {
+        new_ports_count: 1,
+        closed_ports_count: 0,
+        changed_services_count: 0,
+        new_hosts_count: 0,
+        removed_hosts_count: 0,
+        has_changes: true,
+      };
+      const baseline = runs[runs.indexOf(first) - 1];
+      const old = await insertDeltaReport(
+        knex,
+        {
+          scan_id: scanId,
+          baseline_result_id: baseline,
+          current_result_id: first,
+          ...counts,
+          delta_data: {},
+          created_at: new Date(Date.now() - 120_000),
+          announced_at: null,
+        },
+        [],
+      );
+      const recent = await insertDeltaReport(
+        knex,
+        {
+          scan_id: scanId,
+          baseline_result_id: first,
+          current_result_id: second,
+          ...counts,
+          delta_data: {},
+          announced_at: null,
+        },
+        [],
+      );
+      const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
+      try {
+        delta = await startDelta();
+        await delta.waitForOutput(/announced 1 report\(s\) whose announcement was owed/);
+        // The recent one is left to its job (within the sweep's grace): here, the job's retry.
+        await queue.add('diff-result', { scanId, resultId: second }, { jobId: `retry-${second}` });
+        const reported = async (reportId: number) =>
+          socket.waitFor((m) => m.event === 'delta_report' && m.report_id === reportId, 30_000);
+        expect(await reported(old!)).toMatchObject({ current_result_id: first, summary: counts });
+        expect(await reported(recent!)).toMatchObject({
+          baseline_result_id: first,
+          current_result_id: second,
+        });
+        await waitUntil(
+          async () =>
+            (await knex('delta_reports').whereIn('id', [old!, recent!]).whereNull('announced_at')).length ===
+            0,
+          10_000,
+          'both reports marked announced',
+        );
+        const announced = socket.messages.filter(
+          (m) => m.event === 'delta_report' && [old, recent].includes(m.report_id),
+        );
+        expect(announced).toHaveLength(2);
+      } finally {
+        socket.close();
+      }
+    } finally {
+      await queue.close();
+    }
+  });
 });
 /** Every entry of a ZIP, read with yauzl. */
 function readZip(buffer: Buffer): Promise<Array<{ name: string; text: string }>> {

@@ -16,6 +16,8 @@ export interface DeltaReportInsert {
   /** The small parts only: scanner, baseline, current, delta's comparability, summary. */
   delta_data: Record<string, unknown>;
   created_at?: Date;
+  /** Null while its announcements are owed (the delta service's reports with changes); default: created_at. */
+  announced_at?: Date | null;
 }
 
 /** One delta_changes row without its report id (@nso/delta's DeltaChangeRow has this shape). */
@@ -52,6 +54,7 @@ export async function insertDeltaReport(
   report: DeltaReportInsert,
   changes: Iterable<DeltaChangeInsert>,
 ): Promise<number | undefined> {
+  const createdAt = report.created_at ?? new Date();
   return knex.transaction(async (trx) => {
     const rows: Array<{ id: number | string }> = await trx('delta_reports')
       .insert({
@@ -59,7 +62,8 @@ export async function insertDeltaReport(
         report_type: 'delta',
         status: 'generated',
         delta_data: JSON.stringify(report.delta_data),
-        created_at: report.created_at ?? new Date(),
+        created_at: createdAt,
+        announced_at: report.announced_at === undefined ? createdAt : report.announced_at,
       })
       .onConflict(['baseline_result_id', 'current_result_id'])
       .ignore()

@@ -1,11 +1,13 @@
 // Queues the diff of every recently completed run that has no report, when the delta service starts: a worker
 // that died between ending a run and queueing its diff, or a Redis that lost the queue, costs a delay, never a
 // report. Jobs are keyed by result id, so a run whose job is still queued (or recently done) is not queued twice;
-// one diffed before (a first run, a report deleted by its user) is looked at again and skipped.
+// one diffed before (a first run, a report deleted by its user) is looked at again and skipped. Reports stored but
+// still owing their announcement (a job that ran out of retries while Redis was away) are announced.
 import { EntityManager } from '@mikro-orm/core';
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DeltaJobs } from '@nso/events';
 import { knexOf, logSafeError } from '@nso/persistence';
+import { DeltaReportService } from './delta-report.service';
 
 /** How far back the start-up sweep looks, and how many runs it queues at most. */
 export const BACKFILL_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -18,11 +20,18 @@ export class DeltaBackfill implements OnApplicationBootstrap {
   constructor(
     private readonly em: EntityManager,
     private readonly jobs: DeltaJobs,
+    private readonly reports: DeltaReportService,
   ) {}
 
   onApplicationBootstrap(): void {
     // In the background: the service is ready without it, and a failure is logged, not fatal.
     void this.sweep().catch((error) => this.logger.warn(`backfill failed: ${logSafeError(error)}`));
+    void this.reports
+      .announceOwed()
+      .then(
+        (count) => count > 0 && this.logger.log(`announced ${count} report(s) whose announcement was owed`),
+      )
+      .catch((error) => this.logger.warn(`announcing owed reports failed: ${logSafeError(error)}`));
   }
 
   /** Queues a diff for each completed run of the window without a report as current run; returns how many. */

@@ -33,8 +33,9 @@ export class DeltaReportService {
    * The report of run `resultId` against its baseline. Skipped when the run is not completed (stopped and failed
    * runs are not diffed) or has no baseline (the first completed run of its scan). Idempotent: the insert is
    * ignored when the (baseline, current) report exists, so a job run twice, or re-run after the process was
-   * killed mid-job, leaves one report; its change rows go in with it, in one transaction. The `delta_report` event goes out when this call stored a report with
-   * changes, and the matching webhook rules get their deliveries queued (WebhookJobs). Errors propagate (the BullMQ job is retried).
+   * killed mid-job, leaves one report; its change rows go in with it, in one transaction. A report with changes is
+   * then announced (see announce); one whose announcement is still owed — the job failed or died after storing
+   * it — is announced by the retry. Errors propagate (the BullMQ job is retried).
    */
   async generate(job: DeltaJobData): Promise<DeltaOutcome> {
     const current = await this.runs.facts(job.resultId);
@@ -45,7 +46,10 @@ export class DeltaReportService {
     const baseline = await this.runs.baselineOf(current.scan_id, current.result_id);
     if (!baseline) return { kind: 'skipped', why: `result ${job.resultId} is the first completed run` };
     const existing = await this.find(baseline.result_id, current.result_id);
-    if (existing) return { kind: 'exists', ...existing };
+    if (existing) {
+      if (existing.owed) await this.announce(existing);
+      return { kind: 'exists', reportId: existing.reportId, counts: existing.counts };
+    }
 
     this.logger.log(`diffing result ${current.result_id} against ${baseline.result_id}`);
     const started = performance.now();
@@ -73,7 +77,9 @@ export class DeltaReportService {
     if (this.config.deltaHoldMs > 0) await sleep(this.config.deltaHoldMs);
 
     // The report row and its change rows in one transaction: a process killed mid-insert leaves neither, and
-    // a job run twice finds the report (the insert is ignored) and writes no second set of rows.
+    // a job run twice finds the report (the insert is ignored) and writes no second set of rows. A report with
+    // changes is stored as owing its announcement, until announce() has made it.
+    const createdAt = new Date();
     const reportId = await insertDeltaReport(
       knexOf(this.em),
       {
@@ -82,13 +88,15 @@ export class DeltaReportService {
         current_result_id: current.result_id,
         ...counts,
         delta_data: deltaData,
+        created_at: createdAt,
+        announced_at: counts.has_changes ? null : createdAt,
       },
       deltaChangeRows(delta),
     );
     if (reportId === undefined) {
       const found = await this.find(baseline.result_id, current.result_id);
       if (!found) throw new Error(`report of ${baseline.result_id} → ${current.result_id} vanished`);
-      return { kind: 'exists', ...found };
+      return { kind: 'exists', reportId: found.reportId, counts: found.counts };
     }
     const ms = (a: number, b: number) => Math.round(b - a);
     this.logger.log(
@@ -96,28 +104,60 @@ export class DeltaReportService {
         `(load ${ms(started, loaded)} ms, diff ${ms(loaded, diffed)} ms, store ${ms(diffed, performance.now())} ms)`,
     );
     if (counts.has_changes) {
-      await this.events.publish(
-        { scanId: current.scan_id, resultId: current.result_id },
-        {
-          event: 'delta_report',
-          scan_id: current.scan_id,
-          report_id: reportId,
-          baseline_result_id: baseline.result_id,
-          current_result_id: current.result_id,
-          summary: counts,
-        },
-      );
-      // Best effort, once: a retry of this job finds the report stored and does not get here again.
-      await this.notifyOwner(current.scan_id, reportId, counts).catch((error: Error) =>
-        this.logger.warn(`report ${reportId}: owner not notified: ${error.message}`),
-      );
-      await this.webhooks
-        .reportStored({ reportId, scanId: current.scan_id })
-        .catch((error: Error) =>
-          this.logger.warn(`report ${reportId}: webhooks not queued: ${error.message}`),
-        );
+      await this.announce({
+        reportId,
+        scanId: current.scan_id,
+        baselineResultId: baseline.result_id,
+        currentResultId: current.result_id,
+        counts,
+      });
     }
     return { kind: 'stored', reportId, counts };
+  }
+
+  /**
+   * Announces a stored report with changes, then marks it announced (`announced_at`): the `delta_report` event on
+   * the scan's stream, its webhook deliveries queued (job ids per rule and report, so never twice), the owner told
+   * on /api/stream (best effort: a failure there is logged). The event or the queueing failing rejects, and the
+   * report stays owed: the job's retry, or the start-up sweep (`announceOwed`), announces it again. At least once:
+   * a report whose announcement failed half-way may send its event twice, never none.
+   */
+  async announce(report: StoredReport): Promise<void> {
+    await this.events.publish(
+      { scanId: report.scanId, resultId: report.currentResultId },
+      {
+        event: 'delta_report',
+        scan_id: report.scanId,
+        report_id: report.reportId,
+        baseline_result_id: report.baselineResultId,
+        current_result_id: report.currentResultId,
+        summary: report.counts,
+      },
+    );
+    await this.webhooks.reportStored({ reportId: report.reportId, scanId: report.scanId });
+    await this.notifyOwner(report.scanId, report.reportId, report.counts).catch((error: Error) =>
+      this.logger.warn(`report ${report.reportId}: owner not notified: ${error.message}`),
+    );
+    await knexOf(this.em)('delta_reports')
+      .where({ id: report.reportId })
+      .whereNull('announced_at')
+      .update({ announced_at: new Date() });
+  }
+
+  /**
+   * Announces the reports whose announcement is still owed and older than `graceMs` (so a job announcing right
+   * now is left alone): what a job that ran out of retries left, e.g. while Redis was away. At most
+   * BACKFILL_LIMIT, oldest first; returns how many were announced. Errors propagate.
+   */
+  async announceOwed(now = new Date(), graceMs = 60_000): Promise<number> {
+    const rows: ReportRow[] = await knexOf(this.em)('delta_reports')
+      .select(...REPORT_COLUMNS)
+      .whereNull('announced_at')
+      .andWhere('created_at', '<', new Date(now.getTime() - graceMs))
+      .orderBy('id')
+      .limit(OWED_LIMIT);
+    for (const row of rows) await this.announce(storedReport(row));
+    return rows.length;
   }
 
   /** The scan's owner is told on /api/stream that its latest run changed something (issue 12). */
@@ -142,23 +182,59 @@ export class DeltaReportService {
   private async find(
     baselineId: number,
     currentId: number,
-  ): Promise<{ reportId: number; counts: DeltaReportCounts } | undefined> {
-    const row = await knexOf(this.em)('delta_reports')
+  ): Promise<(StoredReport & { owed: boolean }) | undefined> {
+    const row: ReportRow | undefined = await knexOf(this.em)('delta_reports')
       .where({ baseline_result_id: baselineId, current_result_id: currentId })
-      .first();
+      .first(...REPORT_COLUMNS);
     if (!row) return undefined;
-    return {
-      reportId: Number(row.id),
-      counts: {
-        new_ports_count: Number(row.new_ports_count),
-        closed_ports_count: Number(row.closed_ports_count),
-        changed_services_count: Number(row.changed_services_count),
-        new_hosts_count: Number(row.new_hosts_count),
-        removed_hosts_count: Number(row.removed_hosts_count),
-        has_changes: Boolean(row.has_changes),
-      },
-    };
+    return { ...storedReport(row), owed: row.announced_at === null || row.announced_at === undefined };
   }
+}
+
+/** The delta_reports columns a StoredReport is read from (not delta_data, which can be large). */
+const REPORT_COLUMNS = [
+  'id',
+  'scan_id',
+  'baseline_result_id',
+  'current_result_id',
+  'new_ports_count',
+  'closed_ports_count',
+  'changed_services_count',
+  'new_hosts_count',
+  'removed_hosts_count',
+  'has_changes',
+  'announced_at',
+];
+
+/** Reports announced by one start-up sweep at most. */
+const OWED_LIMIT = 1000;
+
+/** A stored report, as announce() needs it. */
+export interface StoredReport {
+  reportId: number;
+  scanId: number;
+  baselineResultId: number;
+  currentResultId: number;
+  counts: DeltaReportCounts;
+}
+
+type ReportRow = Record<string, unknown> & { announced_at?: unknown };
+
+function storedReport(row: ReportRow): StoredReport {
+  return {
+    reportId: Number(row.id),
+    scanId: Number(row.scan_id),
+    baselineResultId: Number(row.baseline_result_id),
+    currentResultId: Number(row.current_result_id),
+    counts: {
+      new_ports_count: Number(row.new_ports_count),
+      closed_ports_count: Number(row.closed_ports_count),
+      changed_services_count: Number(row.changed_services_count),
+      new_hosts_count: Number(row.new_hosts_count),
+      removed_hosts_count: Number(row.removed_hosts_count),
+      has_changes: Boolean(row.has_changes),
+    },
+  };
 }
 
 /** A run as delta_data shows it: its facts and what it looked at. */

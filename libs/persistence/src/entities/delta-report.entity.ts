@@ -69,4 +69,12 @@ export class DeltaReport {
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();
+
+  /**
+   * When the report was announced (`delta_report` event, the owner's notification, webhook deliveries); null while
+   * that is owed, e.g. after a Redis error or a crash right after the report was stored. A retried diff job or the
+   * delta service's start-up sweep announces it then.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  announcedAt?: Date | null;
 }

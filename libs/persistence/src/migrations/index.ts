@@ -9,6 +9,7 @@ import { Migration20261130040000DeltaReports } from './Migration20261130040000_d
 import { Migration20261130050000Delegation } from './Migration20261130050000_delegation';
 import { Migration20261130060000DeltaChanges } from './Migration20261130060000_delta_changes';
 import { Migration20261130070000Webhooks } from './Migration20261130070000_webhooks';
+import { Migration20261201000000DeltaAnnounced } from './Migration20261201000000_delta_announced';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -25,4 +26,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261130050000_delegation', class: Migration20261130050000Delegation },
   { name: 'Migration20261130060000_delta_changes', class: Migration20261130060000DeltaChanges },
   { name: 'Migration20261130070000_webhooks', class: Migration20261130070000Webhooks },
+  { name: 'Migration20261201000000_delta_announced', class: Migration20261201000000DeltaAnnounced },
 ];
