@@ -35,11 +35,18 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
+# Metrics (METRICS_PORT, off by default): each process serves its own page, so the three get consecutive ports —
+# gateway METRICS_PORT, worker METRICS_PORT+1, delta METRICS_PORT+2 (docs/monitoring.md).
+metrics_port() { [ "${METRICS_PORT:-0}" -gt 0 ] && echo $((METRICS_PORT + $1)) || echo 0; }
+
 # The gateway migrates the database first; worker and delta start once it listens.
-node dist/apps/gateway/apps/gateway/src/main.js & pids+=($!)
+METRICS_PORT=$(metrics_port 0) node dist/apps/gateway/apps/gateway/src/main.js & pids+=($!)
 for _ in $(seq 300); do port_open "${HOST:-127.0.0.1}" "${PORT:-3000}" && break; kill -0 "${pids[0]}" 2>/dev/null || exit 1; sleep 0.1; done
-node dist/apps/worker/apps/worker/src/main.js & pids+=($!)
-node dist/apps/delta/apps/delta/src/main.js & pids+=($!)
+METRICS_PORT=$(metrics_port 1) node dist/apps/worker/apps/worker/src/main.js & pids+=($!)
+METRICS_PORT=$(metrics_port 2) node dist/apps/delta/apps/delta/src/main.js & pids+=($!)
+if [ "${METRICS_PORT:-0}" -gt 0 ]; then
+  log "metrics on http://${METRICS_HOST:-127.0.0.1}:{$(metrics_port 0),$(metrics_port 1),$(metrics_port 2)}/metrics (gateway, worker, delta)"
+fi
 log "API on http://${HOST:-127.0.0.1}:${PORT:-3000}/api  (OpenAPI: /api/docs)  — Ctrl-C stops everything"
 log "log in as ${ADMIN_USERNAME:-admin} (${admin_hint})"
 # Stop everything if any one of the three exits.

@@ -242,6 +242,9 @@ describe.each(TEST_DATABASES)('scan definitions on %s', (database) => {
     expect(runs.every((r: { trigger: string }) => r.trigger === 'schedule')).toBe(true);
     const detail = (await api().get(`/api/scans/${id}`).expect(200)).body.scan;
     expect(new Date(detail.last_run).getTime()).toBeGreaterThanOrEqual(startedAt - 1_000);
+    // last_run is the start of the latest run (when it was started), not when some run finished.
+    const latest = Math.max(...(await runsOf()).map((r: { created_at: string }) => Date.parse(r.created_at)));
+    expect(Date.parse(detail.last_run)).toBe(latest);
     expect(new Date(detail.next_run).getTime()).toBeGreaterThan(new Date(detail.last_run).getTime());
     expect(detail.recent_fires.length).toBeGreaterThanOrEqual(2);
 

@@ -23,8 +23,15 @@ export function configureApp(app: INestApplication): INestApplication {
       .setTitle('NetScanOrchestrator')
       .setDescription('Distributed nmap scanning with live output and change reports')
       .setVersion(process.env.npm_package_version ?? '0.1.0')
-      .addBearerAuth()
-      .addCookieAuth('nso_session')
+      // Either credential on every route (the public ones ignore it): an API token from POST /api/tokens
+      // (`nso_…`, opaque), or the session cookie of POST /auth/login.
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'API token (`nso_…`) from POST /api/tokens' },
+        'bearer',
+      )
+      .addCookieAuth('nso_session', { type: 'apiKey', in: 'cookie', name: 'nso_session' }, 'cookie')
+      .addSecurityRequirements('bearer')
+      .addSecurityRequirements('cookie')
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });

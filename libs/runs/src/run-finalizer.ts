@@ -3,7 +3,7 @@
 import { Injectable } from '@nestjs/common';
 import { LegacyChunkResult, ScanEventBody } from '@nso/contracts';
 import { DeltaJobs, ScanEventPublisher } from '@nso/events';
-import { allBatchesFailed, BatchRepository, RunRepository, ScanRepository } from '@nso/persistence';
+import { allBatchesFailed, BatchRepository, RunRepository } from '@nso/persistence';
 import { RunNotifier } from './run-notifier';
 
 type RunRef = { scanId: number; resultId: number };
@@ -13,7 +13,6 @@ export class RunFinalizer {
   constructor(
     private readonly runs: RunRepository,
     private readonly batches: BatchRepository,
-    private readonly scans: ScanRepository,
     private readonly events: ScanEventPublisher,
     private readonly deltaJobs: DeltaJobs,
     private readonly notifier: RunNotifier,
@@ -39,10 +38,8 @@ export class RunFinalizer {
     } else {
       terminal = { event: 'scan_complete', scan_id: ref.scanId, status: 'completed' };
     }
-    await Promise.all([
-      this.events.publish(ref, terminal),
-      this.scans.markLastRun(ref.scanId, ended.finishedAt),
-    ]);
+    // scans.last_run stays the start of the latest run (set when the run was started; docs/api.md).
+    await this.events.publish(ref, terminal);
 
     // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service.
     if (ended.status === 'completed') await this.deltaJobs.enqueue(ref);

@@ -41,6 +41,20 @@ describe('GET /api/health', () => {
       expect.arrayContaining(['/api/projects', '/api/nmap/run', '/api/health']),
     );
     expect(response.body.components.schemas.NmapRunDto.required).toEqual(['nmap_flags', 'targets']);
+    // Swagger UI's "Authorize" must send a credential: both schemes, required document-wide (either one).
+    expect(response.body.security).toEqual([{ bearer: [] }, { cookie: [] }]);
+    expect(response.body.components.securitySchemes).toMatchObject({
+      bearer: { type: 'http', scheme: 'bearer' },
+      cookie: { type: 'apiKey', in: 'cookie', name: 'nso_session' },
+    });
+    // Last-Event-ID is optional, and documented once (not also as a required `last-event-id`).
+    for (const path of ['/api/stream', '/api/scans/{scanId}/events']) {
+      const headers = response.body.paths[path].get.parameters.filter(
+        (p: { in: string }) => p.in === 'header',
+      );
+      expect(headers).toEqual([expect.objectContaining({ name: 'Last-Event-ID', required: false })]);
+    }
+    expect(response.body.paths['/api/scans/{scanId}/results/import'].post.requestBody.required).toBe(true);
   });
 
   it('documents every HTTP route the gateway serves, with its methods', async () => {

@@ -9,11 +9,13 @@ import {
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiConsumes,
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiPayloadTooLargeResponse,
   ApiTags,
+  ApiUnsupportedMediaTypeResponse,
 } from '@nestjs/swagger';
 import { text, type Request, type Response } from 'express';
 import { bodyErrorAnswer } from '../common/json-body';
@@ -54,6 +56,12 @@ export class ResultsImportController {
   })
   @ApiPayloadTooLargeResponse({ description: 'Larger than 50 MiB' })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
+  @ApiUnsupportedMediaTypeResponse({ description: 'Not sent as application/xml or text/xml' })
+  @ApiBody({
+    description: 'An nmap XML output file (`nmap -oX`), as is',
+    required: true,
+    schema: { type: 'string', format: 'binary' },
+  })
   async import(
     @CurrentUser() user: AuthUser,
     @Param('scanId', new ParseIdPipe('scan_id')) scanId: number,

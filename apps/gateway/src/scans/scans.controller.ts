@@ -3,22 +3,24 @@ import {
   Body,
   Controller,
   Get,
-  Headers,
   HttpCode,
   Param,
   Post,
   Query,
+  Req,
   Res,
 } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiProduces,
+  ApiQuery,
   ApiTags,
 } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { ScanEventsService } from './scan-events.service';
@@ -44,6 +46,9 @@ export class ScansController {
       'only `targets` is required',
   })
   @ApiNotFoundResponse({ description: 'Unknown project_id' })
+  @ApiConflictResponse({
+    description: 'No approved, online scanner client covers any target (`{"error", "unassigned_targets"}`)',
+  })
   start(@CurrentUser() user: AuthUser, @Body() body: StartScanDto): Promise<ScanStartedDto> {
     return this.scans.start(user.id, body);
   }
@@ -77,15 +82,22 @@ export class ScansController {
   })
   @ApiNotFoundResponse({ description: 'Unknown scan' })
   @ApiBadRequestResponse({ description: 'since (or Last-Event-ID) is not a non-negative integer' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description: 'Resume after this seq; wins over `since`',
+  })
+  @ApiQuery({ name: 'since', required: false, description: 'Resume after this seq' })
   async events(
     @CurrentUser() user: AuthUser,
     @Param('scanId', scanIdPipe) scanId: number,
+    @Req() request: Request,
     @Res() response: Response,
     @Query('since') since?: string,
-    @Headers('last-event-id') lastEventId?: string,
   ): Promise<void> {
     await this.scans.findOwned(user.id, scanId);
-    const afterSeq = parseSince(lastEventId || since);
+    // Read here rather than with @Headers(), which would document a second, required header parameter.
+    const afterSeq = parseSince(request.get('last-event-id') || since);
     await this.scanEvents.serve(scanId, afterSeq, response);
   }
 }

@@ -1,7 +1,6 @@
 import {
   Body,
   Controller,
-  Headers,
   HttpCode,
   MessageEvent,
   Post,
@@ -55,8 +54,11 @@ export class StreamController {
     description: 'A bearer token was sent and is invalid or revoked: `{"error": "Invalid or revoked token"}`',
   })
   @ApiProduces('text/event-stream')
+  @ApiOkResponse({ description: 'Server-sent events: `id: b<n>-u<n>-a<n>`, `data: {"message", "type"}`' })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (`b12-u3`)' })
-  stream(@Req() req: Request, @Headers('last-event-id') lastEventId?: string): Observable<MessageEvent> {
+  stream(@Req() req: Request): Observable<MessageEvent> {
+    // Read here rather than with @Headers(), which would document a second, required header parameter.
+    const lastEventId = req.get('last-event-id');
     // A refused token is a 401, not an anonymous stream: a client whose token was revoked mid-stream must not
     // reconnect as nobody and think it still follows its own notifications. (EventSource sends no Authorization
     // header; a browser with an expired session cookie was sent to the login page and streams anonymously.)

@@ -85,7 +85,9 @@ export class StreamService implements BeforeApplicationShutdown {
       }, this.config.sseKeepAliveMs);
       const redirect = () => {
         if (closed) return;
-        subscriber.next({ data: LOGIN_REDIRECT });
+        // With the stream's position as its id (Nest would number an event without one), so that a client which
+        // logs in again and resumes with it misses nothing.
+        subscriber.next({ id: formatStreamPosition(position), data: LOGIN_REDIRECT });
         subscriber.complete();
       };
       // Nothing is sent until every topic has started, so that every id names a position in each topic: a

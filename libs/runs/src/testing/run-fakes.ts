@@ -269,16 +269,11 @@ export class FakeRunRepository {
 /** The scans table. */
 export class FakeScanRepository {
   scans = new Map<number, Partial<Scan> & { id: number }>();
-  lastRuns: Array<{ scanId: number; at: Date }> = [];
 
   async findOrFail(scanId: number): Promise<Scan> {
     const scan = this.scans.get(scanId);
     if (!scan) throw new Error(`Scan not found ('${scanId}')`);
     return scan as Scan;
-  }
-
-  async markLastRun(scanId: number, at: Date): Promise<void> {
-    this.lastRuns.push({ scanId, at });
   }
 }
 
@@ -521,7 +516,6 @@ export function newRunService() {
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
     as<BatchRepository>(batches),
-    as<ScanRepository>(scans),
     as<ScanEventPublisher>(events),
     as<DeltaJobs>(deltaJobs),
     as<RunNotifier>(notifier),
