@@ -284,9 +284,7 @@ interface ClientResult {
 
 /** One worker thread of subscribers (bench/fanout-client.js), driven by request and answer. */
 class ClientThread {
-  private readonly worker = new Worker(join(__dirname, 'fanout-client.js'), {
-    execArgv: process.env.FANOUT_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/fprof'] : [],
-  });
+  private readonly worker = new Worker(join(__dirname, 'fanout-client.js'));
   private readonly answers: Array<(message: unknown) => void> = [];
 
   constructor() {

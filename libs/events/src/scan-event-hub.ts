@@ -257,21 +257,11 @@ export class ScanEventHub implements OnModuleDestroy {
    * rest is buffered and the log is read, since the missing seqs were published but their messages lost.
    */
   private offerOneByOne(state: ListenerState, batch: readonly ScanEvent[]): void {
-    const next: ScanEvent[] = [];
-    let lastSeq = state.lastSeq;
-    for (let index = 0; index < batch.length; index++) {
-      const event = batch[index];
-      if (event.seq <= lastSeq) continue;
-      if (event.seq > lastSeq + 1) {
-        this.deliver(state, next);
-        state.buffer = batch.slice(index);
-        this.catchUpInBackground(state);
-        return;
-      }
-      next.push(event);
-      lastSeq = event.seq;
-    }
+    const { next, gapAt } = inOrder(batch, state.lastSeq, -Infinity);
     this.deliver(state, next);
+    if (gapAt === undefined) return;
+    state.buffer = batch.slice(gapAt);
+    this.catchUpInBackground(state);
   }
 
   /** Messages published while the subscriber was away are lost; the log has them. */
@@ -322,7 +312,7 @@ export class ScanEventHub implements OnModuleDestroy {
       );
       const buffered = state.buffer ?? [];
       state.buffer = null;
-      this.deliver(state, increasing(buffered, state.lastSeq));
+      this.deliver(state, inOrder(buffered, state.lastSeq, Infinity).next);
     } finally {
       state.catchingUp = false;
     }
@@ -334,25 +324,17 @@ export class ScanEventHub implements OnModuleDestroy {
       state.lastSeqAtStart = snapshot.lastSeq;
       if (state.onStart) this.call(state, () => state.onStart?.(snapshot.lastSeq));
     }
-    this.deliver(state, increasing(snapshot.events, state.lastSeq));
+    this.deliver(state, inOrder(snapshot.events, state.lastSeq, Infinity).next);
     const buffered = state.buffer ?? [];
-    const next: ScanEvent[] = [];
-    let lastSeq = state.lastSeq;
-    for (let index = 0; index < buffered.length; index++) {
-      const event = buffered[index];
-      if (event.seq <= lastSeq) continue;
-      if (event.seq > lastSeq + 1 && lastSeq >= snapshot.lastSeq) {
-        // The next seq was published after the snapshot but its message never arrived: read the log again.
-        // (A missing seq at or below the snapshot is one the log no longer holds; nothing can fill it.)
-        this.deliver(state, next);
-        state.buffer = state.closed ? null : buffered.slice(index);
-        state.again = !state.closed;
-        return;
-      }
-      next.push(event);
-      lastSeq = event.seq;
-    }
+    // A missing seq at or below the snapshot is one the log no longer holds: nothing can fill it. One above was
+    // published after the snapshot but its message never arrived: read the log again.
+    const { next, gapAt } = inOrder(buffered, state.lastSeq, snapshot.lastSeq);
     this.deliver(state, next);
+    if (gapAt !== undefined) {
+      state.buffer = state.closed ? null : buffered.slice(gapAt);
+      state.again = !state.closed;
+      return;
+    }
     state.buffer = state.again && !state.closed ? [] : null;
   }
 
@@ -372,14 +354,24 @@ export class ScanEventHub implements OnModuleDestroy {
   }
 }
 
-/** The events of `events` with seq above `afterSeq`, each seq once, in increasing order (the array if all are). */
-function increasing(events: readonly ScanEvent[], afterSeq: number): readonly ScanEvent[] {
-  const kept: ScanEvent[] = [];
+/**
+ * Walks `events` in order after `afterSeq`: skips seqs already passed (duplicates), keeps each next one, and stops
+ * at the first gap once the walk has reached `gapsUpTo` (gaps below it are accepted). Returns the events kept
+ * (`events` itself when all are) and the index of the event after the gap it stopped at, if any.
+ */
+function inOrder(
+  events: readonly ScanEvent[],
+  afterSeq: number,
+  gapsUpTo: number,
+): { next: readonly ScanEvent[]; gapAt?: number } {
+  const next: ScanEvent[] = [];
   let last = afterSeq;
-  for (const event of events) {
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index];
     if (event.seq <= last) continue;
-    kept.push(event);
+    if (event.seq > last + 1 && last >= gapsUpTo) return { next, gapAt: index };
+    next.push(event);
     last = event.seq;
   }
-  return kept.length === events.length ? events : kept;
+  return { next: next.length === events.length ? events : next };
 }
