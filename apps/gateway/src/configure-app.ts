@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '@nso/config';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { PathWsAdapter } from './common/path-ws.adapter';
 import { createValidationPipe } from './common/validation';
+import { mountWebUi } from './web/web-ui';
 
 /** Everything main.ts and the integration tests both apply to the HTTP application. */
 export function configureApp(app: INestApplication): INestApplication {
@@ -12,6 +13,8 @@ export function configureApp(app: INestApplication): INestApplication {
   express.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
   express.set('trust proxy', config.trustProxy);
+  // Before anything Nest registers at init(): page loads skip the session lookup and the rate limit.
+  mountWebUi(express, config.webDistDir);
   // Bodies are parsed by BodyParserMiddleware (AppModule), after the rate limiter has counted the request.
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
