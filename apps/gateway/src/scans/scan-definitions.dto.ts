@@ -1,8 +1,10 @@
 // Seed 003 "Scan Management": a scan definition as the delta-reporter API spells it (`target`, `ports`,
 // `scan_arguments` as strings), plus seed 000's run settings and a calendar beside interval_minutes.
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { SCAN_RUN_STATES, type ScanRunState } from '@nso/persistence';
 import {
   IsBoolean,
+  IsIn,
   IsInt,
   IsNotEmpty,
   IsOptional,
@@ -12,7 +14,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { PageQuery, QueryBool } from '../common/pagination';
+import { PageQuery, QueryBool, QueryInt } from '../common/pagination';
 import { PlainText, Trim } from '../common/text-fields';
 import { RunSettingsDto } from './scans.dto';
 
@@ -133,4 +135,21 @@ export class ListScansQuery extends PageQuery {
   @QueryBool()
   @IsBoolean()
   is_scheduled?: boolean;
+
+  @ApiPropertyOptional({ minimum: 1, description: 'Only the scans of this project (of yours)' })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  project_id?: number;
+
+  @ApiPropertyOptional({
+    enum: SCAN_RUN_STATES,
+    description:
+      'Only scans whose latest run is in this state: `running` (queued or running: what Stop would end), ' +
+      '`completed`, `stopped`, `failed`; `idle`: never ran',
+  })
+  @IsOptional()
+  @IsIn(SCAN_RUN_STATES, { message: `status must be one of: ${SCAN_RUN_STATES.join(', ')}` })
+  status?: ScanRunState;
 }

@@ -10,7 +10,7 @@ import {
   splitTargetList,
   TargetSet,
 } from '@nso/nmap';
-import { knexOf, Project, Scan } from '@nso/persistence';
+import { knexOf, Project, Scan, ScanRepository, ScanResult } from '@nso/persistence';
 import { RunService, ScanSchedules } from '@nso/runs';
 import { CronExpressionParser } from 'cron-parser';
 import { pageFields, pageWindow } from '../common/pagination';
@@ -36,24 +36,50 @@ export class ScanDefinitionsService {
     private readonly scope: ScanScope,
     private readonly runs: RunService,
     private readonly schedules: ScanSchedules,
+    private readonly scanRows: ScanRepository,
   ) {}
 
-  /** `GET /api/scans`: the user's scans, newest first, each with result_count and success_rate (percent). */
+  /**
+   * `GET /api/scans`: the user's scans, newest first, each with result_count, success_rate (percent) and
+   * latest_run (`{result_id, status, progress, started_at, finished_at}`, null before the first run), filtered by
+   * is_active, is_scheduled, project_id and the latest run's state (`status`).
+   */
   async list(ownerId: number, query: ListScansQuery) {
-    const where: Record<string, unknown> = { owner: ownerId };
-    if (query.is_active !== undefined) where.isActive = query.is_active;
-    if (query.is_scheduled !== undefined) where.isScheduled = query.is_scheduled;
     const window = pageWindow(query, SCANS_PER_PAGE);
-    const [scans, total] = await this.em.fork().findAndCount(Scan, where, {
-      orderBy: { id: 'desc' },
+    const [scans, total] = await this.scanRows.list({
+      ownerId,
+      isActive: query.is_active,
+      isScheduled: query.is_scheduled,
+      projectId: query.project_id,
+      runState: query.status,
       limit: window.limit,
       offset: window.offset,
     });
-    const stats = await this.resultStats(scans.map((s) => s.id));
+    const ids = scans.map((s) => s.id);
+    const [stats, latest] = await Promise.all([this.resultStats(ids), this.scanRows.latestRuns(ids)]);
+    const latestRuns = new Map(
+      await Promise.all(
+        [...latest].map(async ([scanId, run]) => [scanId, await this.latestRunView(run)] as const),
+      ),
+    );
     return {
       status: 'success',
       ...pageFields(total, window),
-      scans: scans.map((scan) => ({ ...scanView(scan), ...(stats.get(scan.id) ?? noResults) })),
+      scans: scans.map((scan) => ({
+        ...scanView(scan),
+        ...(stats.get(scan.id) ?? noResults),
+        latest_run: latestRuns.get(scan.id) ?? null,
+      })),
+    };
+  }
+
+  private async latestRunView(run: ScanResult) {
+    return {
+      result_id: run.id,
+      status: run.status,
+      progress: await this.scans.progressOf(run),
+      started_at: run.startedAt,
+      finished_at: run.finishedAt,
     };
   }
 
