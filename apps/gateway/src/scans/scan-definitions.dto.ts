@@ -153,3 +153,66 @@ export class ListScansQuery extends PageQuery {
   @IsIn(SCAN_RUN_STATES, { message: `status must be one of: ${SCAN_RUN_STATES.join(', ')}` })
   status?: ScanRunState;
 }
+
+/** Fires a schedule preview lists at most. */
+export const MAX_PREVIEW_COUNT = 50;
+
+/** `GET /api/schedule/preview`: a schedule as a definition would hold it, and how many fires to list. */
+export class SchedulePreviewQuery {
+  @ApiPropertyOptional({
+    example: '0 2 * * 1-5',
+    description: 'A 5-field cron expression (or interval_minutes)',
+  })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(120)
+  cron?: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'IANA time zone of `cron` (default UTC)' })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(64)
+  timezone?: string;
+
+  @ApiPropertyOptional({ example: 1440, minimum: 1, maximum: MAX_INTERVAL_MINUTES })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_INTERVAL_MINUTES)
+  interval_minutes?: number;
+
+  @ApiPropertyOptional({ default: 5, minimum: 1, maximum: MAX_PREVIEW_COUNT })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PREVIEW_COUNT)
+  count?: number;
+}
+
+export class SchedulePreviewDto {
+  @ApiProperty({ example: 'success' }) status!: 'success';
+  @ApiProperty({ nullable: true, type: Number, example: null }) interval_minutes!: number | null;
+  @ApiProperty({ nullable: true, type: String, example: '0 2 * * 1-5' }) cron!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'Europe/Berlin',
+    description: 'null for an interval',
+  })
+  timezone!: string | null;
+  @ApiProperty({
+    type: [String],
+    format: 'date-time',
+    example: ['2026-12-07T01:00:00.000Z', '2026-12-08T01:00:00.000Z'],
+    description: 'The next fires, UTC, earliest first; an interval schedule saved now fires at once',
+  })
+  next_runs!: string[];
+}
