@@ -98,7 +98,11 @@ export class ScansService {
     return scan;
   }
 
-  private async progressOf(result: ScanResult) {
+  /**
+   * How far a run is: batches done and failed of batches_total, in percent (100 for a run without batches).
+   * A queued or running run's counts come from its live state in Redis, which moves before the database row.
+   */
+  async progressOf(result: ScanResult) {
     const live =
       result.status === 'running' || result.status === 'queued'
         ? await this.state.progress(result.id)
