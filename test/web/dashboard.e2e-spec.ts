@@ -150,15 +150,25 @@ describe('the web dashboard in a browser', () => {
       const first = await nextRuns.getByRole('listitem').nth(0).locator('time').getAttribute('datetime');
       const second = await nextRuns.getByRole('listitem').nth(1).locator('time').getAttribute('datetime');
       expect(Date.parse(second!) - Date.parse(first!)).toBe(1440 * 60_000);
+      // A calendar: the next runs come from the gateway's scheduler code, at 02:00 Berlin time (01:00 UTC in winter).
+      await page.getByRole('radio', { name: 'Cron schedule' }).check();
+      await page.getByLabel('Cron expression').fill('0 2 * * 1-5');
+      await page.getByLabel('Time zone').selectOption('Europe/Berlin');
+      await nextRuns.locator('time[datetime$="T01:00:00.000Z"]').nth(4).waitFor();
+      await page.getByLabel('Cron expression').fill('0 2 * *');
+      await page.getByText('A cron expression has five fields.').waitFor();
+      await page.getByLabel('Cron expression').fill('0 2 * * 1-5');
       await page.getByRole('button', { name: 'Save scan' }).click();
       await page.getByRole('heading', { level: 1, name: 'Nightly lab' }).waitFor();
+      await page.getByRole('tab', { name: 'Schedule' }).click();
+      await page.getByText('Cron 0 2 * * 1-5 (Europe/Berlin)').first().waitFor();
 
       await page.goto('/scans?scheduled=1');
       const row = page
         .getByRole('table', { name: 'Scans' })
         .getByRole('row')
         .filter({ hasText: 'Nightly lab' });
-      await row.getByText('Every 1440 minutes').waitFor();
+      await row.getByText('Cron 0 2 * * 1-5 (Europe/Berlin)').waitFor();
       await row.getByRole('button', { name: 'Activate' }).waitFor();
     }));
 

@@ -113,6 +113,15 @@ export function ScansPage() {
             <td>{describeSchedule(scan)}</td>
             <td>{scan.is_active ? 'Yes' : 'No'}</td>
             <td>
+              {scan.latest_run ? (
+                <>
+                  <Link href={`/runs/${scan.latest_run.result_id}`}>Run #{scan.latest_run.result_id}</Link>{' '}
+                  <StateBadge state={scan.latest_run.status} />
+                  {scan.latest_run.status === 'running' && scan.latest_run.progress
+                    ? ` ${Math.round(scan.latest_run.progress.percent)} %`
+                    : ''}{' '}
+                </>
+              ) : null}
               <Time value={scan.last_run} />
             </td>
             <td>
