@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (The WebSocket stand-in below runs in the page: typed with the DOM library.)
 import { Browser } from 'playwright-core';
 import { startGateway, TEST_ADMIN, TestGateway } from '../support/gateway';
 import { launchBrowser, logIn, newSession, WEB_DIST, withArtifacts } from '../support/browser';
