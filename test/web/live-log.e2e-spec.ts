@@ -1,5 +1,3 @@
-/// <reference lib="dom" />
-// (The WebSocket stand-in below runs in the page: typed with the DOM library.)
 import { Browser } from 'playwright-core';
 import { startGateway, TEST_ADMIN, TestGateway } from '../support/gateway';
 import { launchBrowser, logIn, newSession, WEB_DIST, withArtifacts } from '../support/browser';
@@ -14,21 +12,24 @@ const TICK_MS = 50;
 
 /** Installed before the app's code: a WebSocket for /ws/scans/* that plays LINES line events, then the run's end. */
 function fakeScanSocket(args: { lines: number; perTick: number; tickMs: number }) {
-  const w = window as unknown as Record<string, unknown>;
+  // Runs in the page; this file is typed without the DOM library, so the page's globals are reached through w.
+  type Socket = new (url: string, protocols?: string | string[]) => object;
+  const w = globalThis as unknown as Record<string, unknown> & { WebSocket: Socket };
   const longTasks: number[] = [];
   w.__longTasks = longTasks;
+  // ('longtask' is a browser entry type, unknown to Node's typings.)
   new PerformanceObserver((list) => list.getEntries().forEach((e) => longTasks.push(e.duration))).observe({
-    type: 'longtask',
+    type: 'longtask' as 'mark',
     buffered: true,
   });
-  const Real = window.WebSocket;
+  const Real = w.WebSocket;
   class FakeScanSocket extends EventTarget {
     onopen: ((e: Event) => void) | null = null;
     onmessage: ((e: MessageEvent) => void) | null = null;
-    onclose: ((e: CloseEvent) => void) | null = null;
+    onclose: ((e: Event) => void) | null = null;
     onerror: ((e: Event) => void) | null = null;
     readyState = 0;
-    private timer = 0;
+    private timer: ReturnType<typeof setInterval> | undefined;
     constructor(url: string) {
       super();
       const scanId = Number(/\/ws\/scans\/(\d+)/.exec(url)?.[1]);
@@ -49,13 +50,13 @@ function fakeScanSocket(args: { lines: number; perTick: number; tickMs: number }
           targets: ['127.0.0.1'],
         });
         w.__streamStarted = performance.now();
-        this.timer = window.setInterval(() => {
+        this.timer = setInterval(() => {
           for (let i = 0; i < args.perTick && sent < args.lines; i++, sent++) {
             const line = `Discovered open port ${sent}/tcp on 127.0.${(sent >> 8) & 255}.${sent & 255}`;
             send({ seq: ++seq, event: 'line', scan_id: scanId, result_id: 1, batch_id: 1, line });
           }
           if (sent >= args.lines) {
-            window.clearInterval(this.timer);
+            clearInterval(this.timer);
             w.__streamEnded = performance.now();
             send({ seq: ++seq, event: 'scan_complete', scan_id: scanId, result_id: 1, status: 'completed' });
           }
@@ -64,13 +65,13 @@ function fakeScanSocket(args: { lines: number; perTick: number; tickMs: number }
     }
     send() {}
     close() {
-      window.clearInterval(this.timer);
+      clearInterval(this.timer);
       this.readyState = 3;
     }
   }
   w.WebSocket = function (url: string, protocols?: string | string[]) {
     return /\/ws\/scans\//.test(url) ? new FakeScanSocket(url) : new Real(url, protocols);
-  };
+  } as unknown as Socket;
 }
 
 describe('the live log under 2,000 lines a second', () => {

@@ -10,6 +10,7 @@ import {
   ErrorAlert,
   PageTitle,
   Pager,
+  StateBadge,
   Time,
   useFlash,
 } from '../components/ui';
