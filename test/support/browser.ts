@@ -22,6 +22,9 @@ export async function launchBrowser(): Promise<Browser> {
   });
 }
 
+/** Uncaught errors of the pages of a context: a test fails on them even when the page still looks right. */
+const pageErrors = new WeakMap<BrowserContext, string[]>();
+
 /** A fresh browser profile (its own cookies) on `baseURL`, recording a trace that is kept only on failure. */
 export async function newSession(browser: Browser, baseURL: string, viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({
@@ -31,13 +34,16 @@ export async function newSession(browser: Browser, baseURL: string, viewport = {
     locale: 'en-GB',
   });
   context.setDefaultTimeout(15_000);
+  const errors: string[] = [];
+  pageErrors.set(context, errors);
+  context.on('weberror', (e) => errors.push(e.error().stack ?? e.error().message));
   await context.tracing.start({ screenshots: true, snapshots: true });
   const page = await context.newPage();
   return { context, page };
 }
 
 /**
- * Runs `body`; when it throws, saves a full-page screenshot of every page of `context` and its trace as
+ * Runs `body` and fails when a page of `context` threw meanwhile; when it throws, saves a full-page screenshot of every page of `context` and its trace as
  * `<name>.png` / `<name>.zip` under ARTIFACTS, then rethrows.
  */
 export async function withArtifacts(
@@ -47,6 +53,8 @@ export async function withArtifacts(
 ): Promise<void> {
   try {
     await body();
+    const errors = pageErrors.get(context)?.splice(0) ?? [];
+    if (errors.length) throw new Error(`the page threw:\n${errors.join('\n')}`);
   } catch (error) {
     const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
     await mkdir(ARTIFACTS, { recursive: true });

@@ -1,4 +1,5 @@
 import { Browser, BrowserContext, Page } from 'playwright-core';
+import { join } from 'node:path';
 import request from 'supertest';
 import { TEST_ADMIN } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
@@ -21,6 +22,15 @@ describe('the web dashboard in a browser', () => {
     const l = await listenOn(host, port);
     listeners.push(l);
     return l;
+  };
+  /**
+   * With WEB_SCREENSHOTS_DIR set (docs/screenshots is where the README's come from), saves what the page shows
+   * as `<name>.png`; otherwise nothing.
+   */
+  const shot = async (page: Page, name: string) => {
+    const dir = process.env.WEB_SCREENSHOTS_DIR;
+    if (dir)
+      await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true, animations: 'disabled' });
   };
   /** A test body that leaves a screenshot and a trace of `session` when it fails. */
   const step = (name: string, body: () => Promise<void>, session = () => admin.context) =>
@@ -118,6 +128,7 @@ describe('the web dashboard in a browser', () => {
         .waitFor({ timeout: 30_000 });
       await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Run ended' }).waitFor();
       expect(await page.getByRole('progressbar', { name: 'Run progress' }).getAttribute('value')).toBe('100');
+      await shot(page, 'scan-live-output');
       await page
         .getByText(/\d+ lines/)
         .first()
@@ -158,6 +169,8 @@ describe('the web dashboard in a browser', () => {
       await page.getByLabel('Cron expression').fill('0 2 * *');
       await page.getByText('A cron expression has five fields.').waitFor();
       await page.getByLabel('Cron expression').fill('0 2 * * 1-5');
+      await nextRuns.locator('time[datetime$="T01:00:00.000Z"]').nth(4).waitFor();
+      await shot(page, 'new-scan-schedule');
       await page.getByRole('button', { name: 'Save scan' }).click();
       await page.getByRole('heading', { level: 1, name: 'Nightly lab' }).waitFor();
       await page.getByRole('tab', { name: 'Schedule' }).click();
@@ -224,6 +237,7 @@ describe('the web dashboard in a browser', () => {
       expect(await removed.getByText(`${stays.port}/tcp`).count()).toBe(0);
       const note = page.getByRole('note', { name: 'Not directly comparable' });
       await note.getByText(/^ports: /).waitFor();
+      await shot(page, 'delta-report');
       const summary = page.getByRole('region', { name: 'Summary' });
       expect(await summary.textContent()).toContain('New ports+ 1');
 
@@ -280,6 +294,7 @@ describe('the web dashboard in a browser', () => {
       await row.getByRole('button', { name: 'Approve' }).click();
       const dialog = page.getByRole('dialog', { name: 'Approve agent-web?' });
       await dialog.getByText('127.0.0.1', { exact: true }).waitFor();
+      await shot(page, 'approve-client');
       await dialog.getByRole('button', { name: 'Approve' }).click();
       await page.getByRole('status').filter({ hasText: 'agent-web: Client approved successfully' }).waitFor();
       const client = page
@@ -324,6 +339,7 @@ describe('the web dashboard in a browser', () => {
         await admin.page.getByLabel('Type').selectOption('warning');
         await admin.page.getByRole('button', { name: 'Send broadcast' }).click();
         await admin.page.getByRole('status').filter({ hasText: 'Broadcast sent' }).waitFor();
+        await shot(admin.page, 'dashboard');
 
         for (const tab of [page, second]) {
           const notice = tab
@@ -373,6 +389,88 @@ describe('the web dashboard in a browser', () => {
         .click();
       await row.waitFor({ state: 'detached' });
       await request(system.gateway.url).get('/api/projects').set(auth).expect(401);
+    }));
+
+  it('works at 390 px with the keyboard: the menu, tabs, visible focus; registration errors on their fields', async () => {
+    const phone = await newSession(browser, system.gateway.url, { width: 390, height: 844 });
+    try {
+      await withArtifacts('390 px and keyboard', phone.context, async () => {
+        const { page } = phone;
+        // Registration: each field's error is tied to it.
+        await page.goto('/auth/register');
+        await page.getByRole('heading', { level: 1, name: 'Create an account' }).waitFor();
+        await page.getByLabel('Username').fill(USER.username);
+        await page.getByLabel('Email').fill('bob@example.test');
+        await page.getByLabel('Password', { exact: true }).fill('Secure-Pass-123');
+        await page.getByLabel('Confirm password').fill('Secure-Pass-124');
+        await page.getByRole('button', { name: 'Create account' }).click();
+        const username = page.getByLabel('Username');
+        await page.locator('#reg-username-error').filter({ hasText: 'taken' }).waitFor();
+        expect(await username.getAttribute('aria-describedby')).toBe('reg-username-error');
+        expect(await page.getByLabel('Confirm password').getAttribute('aria-invalid')).toBe('true');
+        await username.fill('bob');
+        await page.getByLabel('Confirm password').fill('Secure-Pass-123');
+        await page.getByRole('button', { name: 'Create account' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+
+        // The navigation folds behind "Menu".
+        const menu = page.getByRole('button', { name: 'Menu' });
+        const scansLink = page
+          .getByRole('navigation', { name: 'Main' })
+          .getByRole('link', { name: 'Reports' });
+        expect(await menu.getAttribute('aria-expanded')).toBe('false');
+        expect(await scansLink.isVisible()).toBe(false);
+        await menu.focus();
+        await page.keyboard.press('Enter');
+        expect(await menu.getAttribute('aria-expanded')).toBe('true');
+        await scansLink.click();
+        await page.getByRole('heading', { level: 1, name: 'Delta reports' }).waitFor();
+        expect(await menu.getAttribute('aria-expanded')).toBe('false');
+        await shot(page, 'reports-390px');
+
+        // Keyboard only: the first Tab reaches the skip link, focus is visible, the tabs follow the arrow keys.
+        await page.goto('/nmap');
+        await page.getByRole('heading', { level: 1, name: 'Quick nmap run' }).waitFor();
+        await page.keyboard.press('Tab');
+        // (Evaluated as strings: this file is typed without the DOM library.)
+        expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+        expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).not.toBe('none');
+        // Wide tables scroll in a focusable region.
+        await page.goto('/scans');
+        const region = page.getByRole('region', { name: 'Scans' });
+        expect(await region.getAttribute('tabindex')).toBe('0');
+        expect(
+          await page.evaluate(
+            "(({ scrollWidth, clientWidth }) => scrollWidth > clientWidth)(document.querySelector('[role=region][aria-label=Scans]'))",
+          ),
+        ).toBe(true);
+      });
+    } finally {
+      await phone.context.close();
+    }
+  });
+
+  it('moves between the scan sections with the arrow keys', () =>
+    step('tabs by keyboard', async () => {
+      const { page } = admin;
+      await page.goto('/scans');
+      await page.getByRole('link', { name: 'Delta lab' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Delta lab' }).waitFor();
+      const live = page.getByRole('tab', { name: 'Live output' });
+      await live.focus();
+      await page.keyboard.press('ArrowRight');
+      const batches = page.getByRole('tab', { name: 'Batches' });
+      expect(await batches.getAttribute('aria-selected')).toBe('true');
+      expect(await page.evaluate('document.activeElement.textContent')).toBe('Batches');
+      await page.getByRole('table', { name: 'Batches' }).waitFor();
+      await page.keyboard.press('End');
+      expect(await page.getByRole('tab', { name: 'Schedule' }).getAttribute('aria-selected')).toBe('true');
+      await page.keyboard.press('ArrowLeft');
+      await page.keyboard.press('ArrowLeft');
+      expect(await page.getByRole('tab', { name: 'Runs' }).getAttribute('aria-selected')).toBe('true');
+      await page.getByRole('table', { name: 'Runs' }).getByRole('row').nth(2).waitFor();
+      await page.getByRole('img', { name: 'Open ports per run' }).waitFor();
+      await shot(page, 'scan-runs');
     }));
 
   it('logs out: the login form, and signed-out pages lead back to it', () =>

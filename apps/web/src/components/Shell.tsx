@@ -5,6 +5,7 @@ import { Link, useLocation } from 'wouter';
 import { useQueryClient } from '@tanstack/react-query';
 import { onRateLimited, toLogin } from '../api';
 import { subscribeToStream, StreamMessage } from '../stream';
+import { ErrorBoundary } from './ErrorBoundary';
 import { useMe } from './ui';
 
 interface Notice {
@@ -128,7 +129,11 @@ export function Shell({ children }: { children: ReactNode }) {
           </button>
         </p>
       )}
-      <main id="main">{me.isError ? <p role="alert">Signing in…</p> : children}</main>
+      <main id="main">
+        <ErrorBoundary resetKey={location}>
+          {me.isError ? <p role="alert">Signing in…</p> : children}
+        </ErrorBoundary>
+      </main>
       <section aria-label="Notifications" className="notifications" aria-live="polite">
         {notices.map((n) => (
           <div key={n.key} className={`notice notice-${n.type}`} role="status">

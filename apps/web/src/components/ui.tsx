@@ -5,14 +5,21 @@ import { useQuery } from '@tanstack/react-query';
 import { ApiError, Me, request } from '../api';
 import { PageInfo, withQuery } from '../lib/pagination';
 
+let firstHeading = true;
+
 /** The page's one h1; `document.title` follows it ("<h1> – NetScanOrchestrator"). */
 export function PageTitle({ children, text }: { children?: ReactNode; text: string }) {
   useEffect(() => {
     document.title = `${text} – NetScanOrchestrator`;
   }, [text]);
   const ref = useRef<HTMLHeadingElement>(null);
-  // Focus moves to the new page's heading on navigation, so keyboard and screen reader users start there.
+  // Focus moves to the new page's heading on navigation within the app, so keyboard and screen reader users
+  // start there; a fresh page load keeps the browser's start (the first Tab reaches "Skip to content").
   useEffect(() => {
+    if (firstHeading) {
+      firstHeading = false;
+      return;
+    }
     if (document.activeElement === document.body || document.activeElement?.closest('nav'))
       ref.current?.focus({ preventScroll: true });
   }, [text]);
