@@ -98,7 +98,21 @@ describe('the live log under 2,000 lines a second', () => {
     const { context, page } = await newSession(browser, gateway.url);
     try {
       await withArtifacts('live log budget', context, async () => {
+        // The login form is usable within 1 s of navigation (§7), measured in the page from its navigation start
+        // (a second load: the first also starts the browser's renderer, which a user's browser has running).
         await page.goto('/auth/login');
+        await page.goto('/auth/login?again');
+        const loginMs = Math.round(
+          Number(
+            await (
+              await page.waitForFunction(
+                "document.querySelector('input[name=username]') && (window.__loginReady ??= performance.now())",
+              )
+            ).jsonValue(),
+          ),
+        );
+        console.log(`login form usable ${loginMs} ms after navigation`);
+        expect(loginMs).toBeLessThanOrEqual(1000);
         await logIn(page, TEST_ADMIN.username, TEST_ADMIN.password);
         await context.addInitScript(fakeScanSocket, {
           lines: LINES,

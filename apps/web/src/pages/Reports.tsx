@@ -234,7 +234,7 @@ export function ReportPage() {
             </p>
           ) : (
             <>
-              <ChangeTable caption="New up hosts" columns={['', 'Host', 'Host names', 'Open ports']}>
+              <ChangeTable caption="New up hosts" columns={['Change', 'Host', 'Host names', 'Open ports']}>
                 {s.newUpHosts.map((h) => (
                   <tr key={h.host} className="added">
                     <td aria-label="added">+</td>
@@ -246,7 +246,7 @@ export function ReportPage() {
                   </tr>
                 ))}
               </ChangeTable>
-              <ChangeTable caption="New down hosts" columns={['', 'Host', 'Host names', 'Open ports before']}>
+              <ChangeTable caption="New down hosts" columns={['Change', 'Host', 'Host names', 'Open ports before']}>
                 {s.newDownHosts.map((h) => (
                   <tr key={h.host} className="removed">
                     <td aria-label="removed">−</td>
@@ -262,7 +262,7 @@ export function ReportPage() {
               <PortTable caption="Removed ports" sign="−" kind="removed" ports={s.removedPorts} />
               <ChangeTable
                 caption="Changed services"
-                columns={['', 'Host', 'Port', 'Before', 'After', 'Changed']}
+                columns={['Change', 'Host', 'Port', 'Before', 'After', 'Changed']}
               >
                 {s.changedServices.map((c) => (
                   <tr key={`${c.host}-${c.protocol}-${c.port}`} className="changed">
@@ -287,7 +287,7 @@ export function ReportPage() {
           )}
           <ChangeTable
             caption="Unverified (not looked at by the current run)"
-            columns={['', 'Host', 'Port', 'Baseline state', 'Current state', 'Reason']}
+            columns={['Change', 'Host', 'Port', 'Baseline state', 'Current state', 'Reason']}
           >
             {s.unverified.map((u, i) => (
               <tr key={i} className="unverified">
@@ -327,7 +327,7 @@ function PortTable({
   ports: DeltaPort[];
 }) {
   return (
-    <ChangeTable caption={caption} columns={['', 'Host', 'Port', 'State', 'Service']}>
+    <ChangeTable caption={caption} columns={['Change', 'Host', 'Port', 'State', 'Service']}>
       {ports.map((p) => (
         <tr key={`${p.host}-${p.protocol}-${p.port}`} className={kind}>
           <td aria-label={kind}>{sign}</td>
