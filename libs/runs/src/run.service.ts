@@ -128,6 +128,18 @@ export interface StartedRun {
   unassignedTargets: string[];
 }
 
+/** One batch of a run as delegation cut it (RunService.plannedBatches). */
+export interface PlannedBatch {
+  /** 1-based number of the batch within its run (`batch_id` of the events). */
+  seq: number;
+  /** The scanner client it was delegated to. */
+  clientId: string;
+  /** Whether that client is an HTTP agent (the batch is pushed as a task). */
+  agent: boolean;
+  /** Its addresses, in scan order. */
+  targets: string[];
+}
+
 /** What validation of a run's settings yields: what the run stores and how its batches are cut. */
 interface PreparedRun {
   flags: string[];
@@ -249,6 +261,19 @@ export class RunService {
       await this.finalizer.stop({ scanId, resultId: result.id });
     }
     return active.map((r) => r.id);
+  }
+
+  /**
+   * Batches `seqs` of a stored run as its queue cuts them (BatchQueue.cutOf): the client each was delegated to
+   * and its addresses, whether or not it started. A batch handed on to another client (its agent could not take
+   * it, its pool was revoked) ran elsewhere: its row's worker_id says where.
+   */
+  plannedBatches(run: ScanResult, seqs: readonly number[]): PlannedBatch[] {
+    const cut = this.queue.cutOf(runPlanOf({ scanId: run.scan.id, resultId: run.id }, run));
+    return seqs.map((seq) => {
+      const batch = cut.batch(seq);
+      return { seq, clientId: batch.clientId, agent: batch.agent, targets: batch.targets };
+    });
   }
 
   /** The scan's queued or running run, if any. */
