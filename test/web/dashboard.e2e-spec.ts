@@ -118,6 +118,10 @@ describe('the web dashboard in a browser', () => {
       await page.getByLabel('Targets').fill('127.0.60.1');
       await page.getByLabel('Ports').fill(String(target.port));
       await page.getByLabel('nmap options').fill('-sT -Pn -n');
+      // The dry run first: what a start would do, nothing stored.
+      await page.getByRole('button', { name: 'Check targets' }).click();
+      await page.getByRole('status').filter({ hasText: '✓ 1 addresses, 1 delegated in 1 batches' }).waitFor();
+      await page.getByText(/^local: 1 addresses in 1 batches/).waitFor();
       await page.getByRole('button', { name: 'Start scan' }).click();
       await page.waitForURL(/\/scans\/\d+$/);
       const log = page.getByRole('log', { name: 'nmap output' });

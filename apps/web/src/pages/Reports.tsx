@@ -246,7 +246,10 @@ export function ReportPage() {
                   </tr>
                 ))}
               </ChangeTable>
-              <ChangeTable caption="New down hosts" columns={['Change', 'Host', 'Host names', 'Open ports before']}>
+              <ChangeTable
+                caption="New down hosts"
+                columns={['Change', 'Host', 'Host names', 'Open ports before']}
+              >
                 {s.newDownHosts.map((h) => (
                   <tr key={h.host} className="removed">
                     <td aria-label="removed">−</td>

@@ -34,11 +34,12 @@ interface BatchRow {
   targets?: string[] | number;
   attempts?: number;
   attempt?: number;
-  worker?: string | null;
+  worker_id?: string | null;
   client_id?: string | null;
+  exit_code?: number | null;
+  stderr?: string | null;
   hosts_up?: number | null;
   open_ports?: number | null;
-  error?: string | null;
 }
 
 export function ScanPage() {
@@ -306,7 +307,7 @@ function Batches({ resultId, live }: { resultId: number | null; live: Record<num
   // Batches whose events were trimmed from the log come from the gateway; live events win over it.
   const stored = useQuery({
     queryKey: ['scan', 'batches', resultId],
-    queryFn: () => request<{ batches: BatchRow[] }>(`/api/results/${resultId}/batches`),
+    queryFn: () => request<{ batches: BatchRow[] }>(`/api/results/${resultId}/batches?per_page=100`),
     enabled: resultId !== null,
     retry: false,
   });
@@ -329,11 +330,11 @@ function Batches({ resultId, live }: { resultId: number | null; live: Record<num
       status: b.status,
       targets: Array.isArray(b.targets) ? b.targets.join(', ') : String(b.targets ?? ''),
       attempt: b.attempts ?? b.attempt ?? '',
-      worker: b.worker ?? b.client_id ?? '',
+      worker: b.worker_id ?? b.client_id ?? '',
       percent: b.status === 'completed' ? '100 %' : '',
       found:
         b.hosts_up !== null && b.hosts_up !== undefined ? `${b.hosts_up} up, ${b.open_ports ?? 0} open` : '',
-      error: b.error ?? '',
+      error: b.status === 'failed' ? `exit code ${b.exit_code ?? '—'}: ${b.stderr ?? ''}` : '',
     });
   for (const b of Object.values(live))
     rows.set(b.batchId, {

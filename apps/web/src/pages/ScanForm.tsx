@@ -119,6 +119,7 @@ function ScanForm({ scan }: { scan: Scan | null }) {
   const [v, setV] = useState<Values>(scan ? valuesOf(scan) : EMPTY);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
+  const [plan, setPlan] = useState<StartPlan | null>(null);
   const projects = useQuery({ queryKey: ['projects'], queryFn: () => request<Project[]>('/api/projects') });
   const zones = useMemo(timeZones, []);
   const set = (key: keyof Values) => (e: { target: { value: string } }) =>
@@ -150,25 +151,34 @@ function ScanForm({ scan }: { scan: Scan | null }) {
     return body;
   };
 
+  const startBody = () => {
+    const flags = splitWords(v.nmap_flags.replace(/,/g, ' '));
+    if (v.ports.trim()) flags.push('-p', v.ports.trim());
+    const body: Record<string, unknown> = {
+      targets: splitWords(v.targets),
+      nmap_flags: flags,
+      runner: v.runner,
+      chunk_size: Number(v.chunk_size),
+      concurrency: Number(v.concurrency),
+    };
+    if (v.project_id) body.project_id = Number(v.project_id);
+    return body;
+  };
+
   const submit = async (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
     const submitter = (e.nativeEvent as SubmitEvent).submitter as HTMLButtonElement | null;
     const runAfter = submitter?.value === 'save-run';
     setBusy(true);
     setErrors({});
+    setPlan(null);
     try {
       if (mode === 'once') {
-        const flags = splitWords(v.nmap_flags.replace(/,/g, ' '));
-        if (v.ports.trim()) flags.push('-p', v.ports.trim());
-        const body: Record<string, unknown> = {
-          targets: splitWords(v.targets),
-          nmap_flags: flags,
-          runner: v.runner,
-          chunk_size: Number(v.chunk_size),
-          concurrency: Number(v.concurrency),
-        };
-        if (v.project_id) body.project_id = Number(v.project_id);
-        const started = await request<{ scan_id: number }>('/api/scans/start', { body });
+        if (submitter?.value === 'check') {
+          setPlan(await request<StartPlan>('/api/scans/start/preview', { body: startBody() }));
+          return;
+        }
+        const started = await request<{ scan_id: number }>('/api/scans/start', { body: startBody() });
         void queryClient.invalidateQueries({ queryKey: ['scans'] });
         navigate(`/scans/${started.scan_id}`);
         return;
@@ -413,6 +423,7 @@ function ScanForm({ scan }: { scan: Scan | null }) {
             )}
           </>
         )}
+        {plan && <PlanSummary plan={plan} />}
         {errors._form && (
           <p role="alert" className="alert">
             {errors._form}
@@ -425,9 +436,14 @@ function ScanForm({ scan }: { scan: Scan | null }) {
         )}
         <div className="actions">
           {mode === 'once' ? (
-            <button type="submit" disabled={busy}>
-              Start scan
-            </button>
+            <>
+              <button type="submit" disabled={busy}>
+                Start scan
+              </button>
+              <button type="submit" value="check" className="secondary" disabled={busy}>
+                Check targets
+              </button>
+            </>
           ) : (
             <>
               <button type="submit" value="save" disabled={busy}>
@@ -481,4 +497,48 @@ function useSchedulePreview(kind: ScheduleKind, v: Values): { runs: string[]; er
   }
   if (kind === 'cron') return cronRuns;
   return { runs: [], error: null };
+}
+
+/** The answer of `POST /api/scans/start/preview` (a dry run: nothing stored). */
+interface StartPlan {
+  would_start: boolean;
+  refusal: { status: number; body?: { error?: string }; error?: string } | null;
+  addresses: number;
+  targets_total: number;
+  batches_total: number;
+  delegation: Array<{
+    clients: string[];
+    agents: string[];
+    target_ranges: string[];
+    targets: number;
+    batches: number;
+  }>;
+  unassigned_targets: string[];
+  out_of_scope: string[];
+}
+
+function PlanSummary({ plan }: { plan: StartPlan }) {
+  const refusal = plan.refusal?.body?.error ?? plan.refusal?.error;
+  return (
+    <section aria-labelledby="plan-h" className="note">
+      <h2 id="plan-h">What a start would do</h2>
+      <p role="status">
+        {plan.would_start ? '✓ ' : '✗ '}
+        {plan.addresses} addresses, {plan.targets_total} delegated in {plan.batches_total} batches
+        {plan.would_start ? '.' : `; the start would be refused${refusal ? `: ${refusal}` : '.'}`}
+      </p>
+      <ul>
+        {plan.delegation.map((d, i) => (
+          <li key={i}>
+            {[...d.clients, ...d.agents].join(', ')}: {d.targets} addresses in {d.batches} batches (
+            {d.target_ranges.join(', ')})
+          </li>
+        ))}
+        {plan.unassigned_targets.length > 0 && (
+          <li>Not scanned (no client covers them): {plan.unassigned_targets.join(', ')}</li>
+        )}
+        {plan.out_of_scope.length > 0 && <li>Outside the scan scope: {plan.out_of_scope.join(', ')}</li>}
+      </ul>
+    </section>
+  );
 }
