@@ -83,7 +83,7 @@ export interface AgentResultsCommand {
   /** The error an agent gave with a failed status. */
   error?: string;
   hosts: HostResultInput[];
-  /** SHA-256 of the body: an identical retry is recognised. */
+  /** SHA-256 of what the results mean (agentResultsDigest): a retry of the same results is recognised. */
   digest: string;
 }
 
@@ -553,14 +553,21 @@ export class RunService {
       if (now?.status === 'completed' && now.resultsDigest === command.digest) return outcome(true);
       throw new AgentTaskClosedError(now?.status ?? 'gone');
     }
-    await this.batchCompleted(ref, task.seq, {
-      batchId: task.batchId,
-      workerId: agentWorkerId(command.clientId),
-      exitCode: 0,
-      stderr: null,
-      finishedAt: new Date(),
-      hosts: command.hosts,
-    });
+    try {
+      await this.batchCompleted(ref, task.seq, {
+        batchId: task.batchId,
+        workerId: agentWorkerId(command.clientId),
+        exitCode: 0,
+        stderr: null,
+        finishedAt: new Date(),
+        hosts: command.hosts,
+      });
+    } catch (error) {
+      // Not stored: the task goes back to its agent (running, its deadline in force), so that a retry is taken
+      // rather than answered as a duplicate of results that were never stored.
+      await this.tasks.release(task.id, command.digest);
+      throw error;
+    }
     return outcome(false);
   }
 

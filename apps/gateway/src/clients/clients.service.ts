@@ -3,6 +3,7 @@
 import { EntityManager, FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
   BadRequestException,
+  ConflictException,
   ForbiddenException,
   HttpStatus,
   Inject,
@@ -12,17 +13,13 @@ import {
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { noticeClientAwaitingApproval, Notifier } from '@nso/events';
 import { ScanScope } from '@nso/nmap';
-import {
-  AgentTaskRepository,
-  Batch,
-  Client,
-  clientStatus,
-  clientStatusFilter,
-  ScanResult,
-} from '@nso/persistence';
+import { AgentTaskRepository, Client, clientStatus, clientStatusFilter } from '@nso/persistence';
 import { AgentTasks, RunService } from '@nso/runs';
-import { createHash } from 'node:crypto';
-import { agentResultHosts } from './agent-results';
+import type { Request } from 'express';
+import { readJsonBody, resultsBodyLimit } from './agent-body.reader';
+import { AgentFieldsMetric, validateAgentBody } from './agent-fields';
+import { agentResultHosts, agentResultsDigest } from './agent-results';
+import { RunSummaries } from '../results/run-summary';
 import { pageFields, pageWindow } from '../common/pagination';
 import { Clock } from '../rate-limit/clock';
 import { AuthUser } from '../users/current-user';
@@ -47,6 +44,12 @@ const iso = (date: Date | null) => (date ? date.toISOString() : null);
 const RECENT_TASKS = 10;
 
 const DEFAULT_PER_PAGE = 50;
+
+/**
+ * How long after a task ended its agent may still post to it: a retry of results already taken (answered again),
+ * or late results (refused by name). The original agent retries 3 times, 5 s apart, each try waiting 30 s.
+ */
+const RESULTS_RETRY_WINDOW_MS = 10 * 60_000;
 
 /** A heartbeat's answer: seed 003 says 200 for an approved client and 403 (with a success body) otherwise. */
 export interface HeartbeatOutcome {
@@ -80,6 +83,8 @@ export class ClientsService {
     private readonly agentTasks: AgentTasks,
     private readonly tasks: AgentTaskRepository,
     private readonly notifier: Notifier,
+    private readonly fieldsMetric: AgentFieldsMetric,
+    private readonly summaries: RunSummaries,
   ) {}
 
   /**
@@ -196,48 +201,70 @@ export class ClientsService {
   }
 
   /**
-   * `POST /api/clients/{client_id}/results` (seed 003 "Submit Scan Results"), sent by an agent with no credential:
-   * taken only from an approved agent, from the address its approval bound it to (403 otherwise, the refusal
-   * recorded), then RunService decides what the task takes (404, 409, 400). Answers seed 003's body; an identical
-   * retry is answered again without storing twice.
+   * `POST /api/clients/{client_id}/results` (seed 003 "Submit Scan Results"), sent by an agent with no credential.
+   * Before its body is read: taken only from an approved, enabled agent (404 unknown, 403 otherwise), from the
+   * address its approval bound it to (403, the refusal recorded), that has a task that may take a post (409).
+   * The body is then read with a limit set by that task (agent-body.reader.ts), validated in one pass (fields
+   * the server does not know are ignored, agent-fields.ts), and RunService decides what the task takes (404,
+   * 409, 400). Answers seed 003's body; a retry of the same results is answered again without storing twice.
    */
-  async results(clientId: string, body: SubmitResultsDto, source: string): Promise<ResultsAnswerDto> {
+  async results(clientId: string, req: Request, source: string): Promise<ResultsAnswerDto> {
     const client = await this.findOrFail(clientId);
     if (client.kind === 'pool') throw unauthorized(POOL_REFUSAL);
     if (!client.isApproved || !client.isEnabled) throw unauthorized('this client is not approved');
-    await this.checkAgentAddress(client, source, this.now());
-    const hosts = agentResultHosts(body.parsed_results);
-    const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const now = this.now();
+    await this.checkAgentAddress(client, source, now);
+    const addresses = await this.tasks.intakeCapacity(
+      clientId,
+      new Date(now.getTime() - RESULTS_RETRY_WINDOW_MS),
+    );
+    if (addresses === undefined) {
+      throw new ConflictException({
+        error: 'This client has no task waiting for results',
+        client_id: clientId,
+      });
+    }
+    const raw = await readJsonBody(req, resultsBodyLimit(addresses));
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new BadRequestException({ error: 'The body must be a JSON object' });
+    }
+    // parsed_results is read by agentResultHosts in one pass; class-transformer would deep-copy it.
+    const { parsed_results: parsed, ...rest } = raw as Record<string, unknown>;
+    const body = await validateAgentBody(SubmitResultsDto, rest, 'results', this.fieldsMetric);
+    if (parsed !== undefined && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new BadRequestException({
+        error: 'parsed_results must be an object keyed by address',
+        details: ['parsed_results must be an object keyed by address'],
+      });
+    }
+    if (body.client_id !== undefined && body.client_id !== clientId) {
+      throw new BadRequestException({
+        error: "client_id in the body does not match the URL's client_id",
+        client_id: clientId,
+      });
+    }
+    const hosts = agentResultHosts(parsed as Record<string, unknown> | undefined);
+    if (body.scan_id !== undefined) {
+      const task = await this.tasks.findByTaskId(body.task_id);
+      const ofThisPost = task && task.clientId === clientId && task.result.id === body.result_id;
+      if (ofThisPost && Number(body.scan_id) !== task.scanId) {
+        throw new BadRequestException({ error: 'scan_id is not the scan of this task', field: 'scan_id' });
+      }
+    }
+    const error = body.error_message ?? body.error;
     const outcome = await this.runs.agentResults({
       clientId,
       resultId: body.result_id,
       taskId: body.task_id,
       status: body.status,
-      error: body.error,
+      error,
       hosts,
-      digest,
+      digest: agentResultsDigest(body.status, error, hosts),
     });
     return {
       message: 'Scan results received successfully',
       result_id: outcome.resultId,
-      summary: await this.runSummary(outcome.resultId),
-    };
-  }
-
-  /** Seed 003's results summary, over the whole run so far: its addresses by batch outcome, ports, clients. */
-  private async runSummary(resultId: number): Promise<ResultsAnswerDto['summary']> {
-    const em = this.em.fork();
-    const run = await em.findOneOrFail(ScanResult, resultId, { fields: ['targetsTotal', 'openPorts'] });
-    const batches = await em.find(Batch, { result: resultId }, { fields: ['status', 'targets', 'workerId'] });
-    const sum = (status: string) =>
-      batches.filter((b) => b.status === status).reduce((n, b) => n + b.targets.length, 0);
-    const workers = batches.filter((b) => b.status === 'completed').map((b) => b.workerId ?? '');
-    return {
-      total_targets: run.targetsTotal,
-      completed_targets: sum('completed'),
-      failed_targets: sum('failed'),
-      total_open_ports: run.openPorts,
-      contributing_clients: new Set(workers).size,
+      summary: await this.summaries.of(outcome.resultId),
     };
   }
 
