@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -155,6 +155,19 @@ export class ClientsController {
       ? ((await strictPipe.transform(raw, { type: 'body', metatype: UpdateClientDto })) as UpdateClientDto)
       : await validateAgentBody(UpdateClientDto, raw, 'update', this.fieldsMetric);
     return this.clients.update(clientId, body, { user: req.user, source: sourceAddress(req.ip) });
+  }
+
+  @Delete(':clientId')
+  @Roles('admin')
+  @ApiOkResponse({
+    description:
+      '`{"status": "success", "message": "Client deleted successfully", "client_id": ...}`: the client is ' +
+      'removed; its runs, batches, hosts and tasks stay; its open tasks go to another client or fail',
+  })
+  @ApiForbiddenResponse({ description: 'Not an admin: `{"error": "Unauthorized"}`' })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  remove(@Param('clientId', clientIdPipe) clientId: string) {
+    return this.clients.remove(clientId);
   }
 
   @Post(':clientId/approve')

@@ -115,23 +115,28 @@ export class ClientsService {
 
     let client = await this.em.findOne(Client, { clientId });
     if (!client) {
-      await this.enrolment.admit(source);
       const enrolled = await this.enrol(clientId, { ...fields, sourceIp: source, lastSeen: now }, now);
       if (enrolled.created) {
+        // A new client is counted once, by the request whose insert made it: parallel first heartbeats of one
+        // id cost one enrolment, not one each. Past the limit the row goes again.
+        try {
+          await this.enrolment.admit(source);
+        } catch (error) {
+          await this.em.fork().nativeDelete(Client, { id: enrolled.client.id, isApproved: false });
+          throw error;
+        }
         await noticeClientAwaitingApproval(this.notifier, enrolled.client);
         return this.heartbeatAnswer(enrolled.client);
       }
       client = enrolled.client;
     }
     await this.checkAgentAddress(client, source, now);
-    if (
+    const moved =
       client.isApproved &&
       (client.ipAddress !== fields.ipAddress ||
         client.port !== fields.port ||
-        client.scanRange.join(',') !== scanRange.join(','))
-    ) {
-      this.withdrawApproval(client);
-    }
+        client.scanRange.join(',') !== scanRange.join(','));
+    if (moved) this.withdrawApproval(client);
     this.em.assign(client, {
       ...fields,
       status: fields.activeScans > 0 ? 'scanning' : 'online',
@@ -139,6 +144,7 @@ export class ClientsService {
       lastSeen: now,
     });
     await this.em.flush();
+    if (moved) await this.runs.clientRevoked(clientId, movedReason(clientId));
     return this.heartbeatAnswer(client);
   }
 
@@ -154,6 +160,7 @@ export class ClientsService {
     const client = await this.findOrFail(clientId);
     const now = this.now();
     const scanRange = input.scan_range !== undefined ? parseScanRange(input.scan_range) : undefined;
+    let withdrawn = false;
     if (!caller.user) {
       await this.checkAgentAddress(client, caller.source, now);
       if (!client.isApproved && client.sourceIp !== caller.source) throw unauthorized(ADDRESS_REFUSAL);
@@ -161,7 +168,10 @@ export class ClientsService {
         (input.ip_address !== undefined && input.ip_address !== client.ipAddress) ||
         (input.port !== undefined && input.port !== client.port) ||
         (scanRange !== undefined && scanRange.join(',') !== client.scanRange.join(','));
-      if (client.isApproved && moved) this.withdrawApproval(client);
+      if (client.isApproved && moved) {
+        this.withdrawApproval(client);
+        withdrawn = true;
+      }
     }
     this.em.assign(client, {
       ...(input.hostname !== undefined ? { hostname: input.hostname } : {}),
@@ -173,6 +183,7 @@ export class ClientsService {
       ...(!caller.user && input.status !== 'offline' ? { lastSeen: now } : {}),
     });
     await this.em.flush();
+    if (withdrawn) await this.runs.clientRevoked(clientId, movedReason(clientId));
     return { status: 'success', message: 'Client updated successfully', client: this.toDto(client, true) };
   }
 
@@ -300,16 +311,35 @@ export class ClientsService {
     };
   }
 
-  /** Admin: seed 003's "Toggle Client Visibility". A disabled client is shown offline and gets no work. */
+  /**
+   * Admin: seed 003's "Toggle Client Visibility". A disabled client is shown offline and gets no work; its open
+   * tasks and queued batches go at once to another client that covers them, or fail (as for a revocation).
+   */
   async toggle(clientId: string): Promise<ClientAnswerDto> {
     const client = await this.findOrFail(clientId);
     client.isEnabled = !client.isEnabled;
     await this.em.flush();
+    if (!client.isEnabled) await this.runs.clientRevoked(client.clientId, `client ${clientId} was disabled`);
     return {
       status: 'success',
       message: client.isEnabled ? 'Client marked as online' : 'Client marked as offline',
       client: this.toDto(client, true),
     };
+  }
+
+  /**
+   * Admin: `DELETE /api/clients/{client_id}`. The client row goes (an agent may enrol again under the id, a pool
+   * registers again at its next beat); what it scanned stays (runs, batches, hosts and its tasks keep the id as
+   * text). Its open tasks and queued batches go to another client that covers them, or fail, first.
+   */
+  async remove(clientId: string): Promise<{ status: 'success'; message: string; client_id: string }> {
+    const client = await this.findOrFail(clientId);
+    this.withdrawApproval(client);
+    client.isEnabled = false;
+    await this.em.flush();
+    await this.runs.clientRevoked(clientId, `client ${clientId} was deleted`);
+    await this.em.fork().nativeDelete(Client, { id: client.id });
+    return { status: 'success', message: 'Client deleted successfully', client_id: clientId };
   }
 
   /** Admin: every client, filtered by status (as clientStatus computes it), approval and kind; paginated. */
@@ -440,6 +470,11 @@ export class ClientsService {
       refused_count: client.refusedCount,
     };
   }
+}
+
+/** Why an approved agent's open tasks were taken back when it moved. */
+function movedReason(clientId: string): string {
+  return `agent ${clientId} changed its address, port or scan_range and must be approved again`;
 }
 
 function activeCount(activeScans: number | unknown[] | undefined): number {
