@@ -85,9 +85,13 @@ describeWithAgent('the original agent (client_agent.py, unmodified)', () => {
     );
     return em().findOneOrFail(AgentTask, { result: resultId });
   };
-  const define = async (name: string, target: string, ports: string, args = '-sT -Pn -n') =>
-    (await api().post('/api/scans').send({ name, target, ports, scan_arguments: args }).expect(201)).body.scan
-      .id as number;
+  const define = async (name: string, target: string, ports: string, args = '-sT -Pn -n', chunkSize = 256) =>
+    (
+      await api()
+        .post('/api/scans')
+        .send({ name, target, ports, scan_arguments: args, chunk_size: chunkSize })
+        .expect(201)
+    ).body.scan.id as number;
 
   it('enrols by heartbeat, awaits approval, and is approved by an admin (its /health says so)', async () => {
     await waitUntil(
@@ -118,7 +122,9 @@ describeWithAgent('the original agent (client_agent.py, unmodified)', () => {
   });
 
   it('scans a definition over a /28 of its range: results stored, run completed, then a delta report', async () => {
-    definitionId = await define('pdr lab', '127.0.5.0/28', `${steady.port},${openingPort}`);
+    // Two tasks of 8 addresses: the agent takes one scan_id at a time (409 to the second push while it scans the
+    // first), so the second is pushed again once it is free.
+    definitionId = await define('pdr lab', '127.0.5.0/28', `${steady.port},${openingPort}`, '-sT -Pn -n', 8);
     const first = await api().get(`/api/scans/${definitionId}/execute`).expect(200);
     expect(first.body).toMatchObject({ clients_triggered: 1, unassigned_targets: [] });
     const run = await waitForRun(first.body.result_id, ['completed', 'partial', 'failed']);
@@ -147,6 +153,11 @@ describeWithAgent('the original agent (client_agent.py, unmodified)', () => {
       ]),
     ).toEqual([['127.0.5.3', [steady.port]]]);
     expect(agent.log()).toMatch(/Successfully sent results for scan/);
+    const tasks = await em().find(AgentTask, { result: first.body.result_id }, { orderBy: { seq: 'asc' } });
+    expect(tasks.map((t) => [t.seq, t.targets.length, t.status])).toEqual([
+      [1, 8, 'completed'],
+      [2, 8, 'completed'],
+    ]);
 
     opening = await listenOn('127.0.5.4', openingPort);
     const second = await api().get(`/api/scans/${definitionId}/execute`).expect(200);

@@ -25,6 +25,12 @@ import { AgentPushClient, agentScanArguments } from './agent-push.client';
 /** The worker id batch rows of an agent's task carry. */
 export const agentWorkerId = (clientId: string): string => `agent:${clientId}`;
 
+/**
+ * How long a push waits before it is tried again when the agent answered 409: the original agent keys its scans
+ * by scan_id and refuses a second task of a scan while it runs one ("Scan with this ID is already running").
+ */
+export const AGENT_BUSY_RETRY_MS = 5_000;
+
 /** A batch that could not be given to its agent: it must go to another client, or fail. */
 export interface UndeliveredBatch {
   seq: number;
@@ -123,7 +129,8 @@ export class AgentTasks {
 
   /**
    * Pushes a pending task to its agent (a worker, for its AGENT_TASK_PUSH_JOB): `running` when the agent took it
-   * (2xx). Returns the batch when the agent cannot take it (no longer approved and enabled, outside
+   * (2xx). An agent that answers 409 (the original agent while it scans another task of the same scan) is pushed
+   * again AGENT_BUSY_RETRY_MS later, while the task's deadline allows. Returns the batch when the agent cannot take it (no longer approved and enabled, outside
    * AGENT_PUSH_ALLOW, unreachable within AGENT_PUSH_TIMEOUT_MS, or refused): its task has failed, and the caller
    * hands it on. Undefined when it was taken, or the task is no longer pending (stopped, revoked, answered).
    */
@@ -142,6 +149,17 @@ export class AgentTasks {
       : { ok: false as const, reason: `agent ${task.clientId} is no longer approved and enabled` };
     if (pushed.ok) {
       await this.tasks.transition(task.id, ['pending'], 'running');
+      return undefined;
+    }
+    if (pushed.status === 409 && Date.now() + AGENT_BUSY_RETRY_MS < task.deadline.getTime()) {
+      // Busy with another task of this scan: pushed again later; the task's deadline still holds.
+      await this.timeouts.add(AGENT_TASK_PUSH_JOB, job, {
+        jobId: `agent-task-push-${task.id}-${Date.now()}`,
+        delay: AGENT_BUSY_RETRY_MS,
+        attempts: 1,
+        removeOnComplete: { count: this.config.jobRetentionCount },
+        removeOnFail: { count: this.config.jobRetentionCount },
+      });
       return undefined;
     }
     this.logger.warn(`run ${job.resultId} batch ${task.seq}: ${pushed.reason}`);
