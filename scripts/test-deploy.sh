@@ -136,6 +136,12 @@ present=$(podman run -i --rm --pull=never "$IMAGE" sh -c 'while read -r p; do [ 
   <"$DEPLOY_DIR/dev-packages.txt")
 [ -z "$present" ] || fail "dev dependencies in the image: $(echo "$present" | head -5 | tr '\n' ' ')"
 ok "no dev dependencies in the image (none of the $(wc -l <"$DEPLOY_DIR/dev-packages.txt") dev-only packages of package-lock.json)"
+podman run --rm --pull=never -w /app "$IMAGE" node -e '
+  const Database = require("better-sqlite3");
+  new Database(":memory:").prepare("select 1").get();
+  require("msgpackr-extract");
+' || fail "the native modules (better-sqlite3, msgpackr-extract) do not load in the image"
+ok "the native modules load in the image (better-sqlite3 for the SQLite default, msgpackr-extract for BullMQ)"
 built=$(podman run --rm --pull=never "$IMAGE" sh -c 'ls /app/dist/apps; [ -d /app/dist/web ] && echo web; true' | tr '\n' ' ')
 for app in gateway worker delta $([ -d apps/web ] && echo web); do
   [[ " $built" == *" $app "* ]] || fail "dist/ of the image lacks $app (holds: $built)"
