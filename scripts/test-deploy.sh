@@ -189,11 +189,14 @@ user_flow first "$BASE" "$DEPLOY_DIR/state.json" || fail "the user's first steps
 # Drain: a worker told to stop while nmap runs finishes the batch, then exits 0 (well within stop_grace_period).
 user_flow slow "$BASE" "$DEPLOY_DIR/state.json" || fail "a slow scan did not start"
 t=$(date +%s)
+stop_at=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
 compose stop -t 600 worker
 stop_s=$(secs "$t")
 code=$(podman inspect -f '{{.State.ExitCode}}' "${PROJECT}_worker_1")
 [ "$code" = 0 ] || fail "the worker exited $code when stopped during a batch"
-user_flow drained "$BASE" "$DEPLOY_DIR/state.json" || fail "the batch running at the stop was not finished"
+exited_at=$(podman inspect -f '{{.State.FinishedAt}}' "${PROJECT}_worker_1")
+user_flow drained "$BASE" "$DEPLOY_DIR/state.json" "$stop_at" "$exited_at" ||
+  fail "the batch running at the stop was not finished"
 ok "the worker stopped during a batch finished it first, then exited 0 (${stop_s} s)"
 t=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 compose start worker

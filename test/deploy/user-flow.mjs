@@ -9,7 +9,9 @@
 //                                                                      (PostgreSQL) are still there
 //   node test/deploy/user-flow.mjs slow <base url> <state file>       starts a scan whose one batch takes ~8 s and
 //                                                                      returns once a worker runs it
-//   node test/deploy/user-flow.mjs drained <base url> <state file>    that run completed, its batch run once
+//   node test/deploy/user-flow.mjs drained <base url> <state file> <stop time> <worker exit time>
+//                                                                      the stop came during the batch, the worker
+//                                                                      exited after it; the run completed
 //   node test/deploy/user-flow.mjs scan <base url> <state file> <w>   a loopback scan run by a worker whose id
 //                                                                      starts with <w> (the kube pods)
 //   node test/deploy/user-flow.mjs health <base url>                  GET /api/health is 200 with both checks true
@@ -148,7 +150,14 @@ async function slow() {
   ok(`a scan with an 8 s batch is running on a worker (scan ${scanId})`);
 }
 
+/** `podman inspect`'s time (`2026-12-06 21:18:00.008574471 +0000 UTC`, or ISO) in milliseconds. */
+function podmanTime(text) {
+  const [date, time] = text.split(' ');
+  return Date.parse(time ? `${date}T${time.slice(0, 12)}Z` : text);
+}
+
 async function drained() {
+  const [stopAt, exitedAt] = process.argv.slice(5).map(podmanTime);
   const { cookie, slowScanId } = readState();
   const auth = { cookie };
   const { json } = await call('GET', `/api/scans/${slowScanId}/results`, { auth });
@@ -156,9 +165,17 @@ async function drained() {
   if (run?.status !== 'completed' || run.batches_done !== 1 || run.batches_failed !== 0) {
     fail(`right after the worker stopped, the run is ${JSON.stringify(run)}`);
   }
-  const starts = (await events(auth, slowScanId)).filter((e) => e.event === 'batch_start');
+  const seen = await events(auth, slowScanId);
+  const starts = seen.filter((e) => e.event === 'batch_start');
   if (starts.length !== 1) fail(`the batch started ${starts.length} times`);
-  ok(`its run had completed when the worker exited: the batch ran once, to its end`);
+  const completed = Date.parse(seen.find((e) => e.event === 'batch_complete')?.data.ts);
+  // The stop came while nmap ran, and the worker exited only after the batch was stored.
+  if (!(stopAt < completed && completed <= exitedAt + 1000)) {
+    fail(`stop at ${stopAt}, batch complete at ${completed}, worker exited at ${exitedAt}`);
+  }
+  ok(
+    `the stop came ${((completed - stopAt) / 1000).toFixed(1)} s before the batch ended; the worker exited after it, and the run completed with the batch run once`,
+  );
 }
 
 async function scan() {
