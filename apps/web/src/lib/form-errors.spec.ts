@@ -23,6 +23,14 @@ describe('fieldErrorsOf', () => {
       targets: 'bad',
     });
   });
+  it('puts an error on the field it names', () => {
+    const error = 'ports "0-x" is invalid: must be a port list';
+    expect(
+      fieldErrorsOf({ error, field: 'ports', details: ['ports must be a port list'] }, { ports: 'ports' }),
+    ).toEqual({
+      ports: error,
+    });
+  });
   it('puts a refused option on the nmap options field', () => {
     const error = 'nmap option "-oX" is not allowed: writes files';
     expect(fieldErrorsOf({ error, option: '-oX' }, SCAN_ALIASES)).toEqual({ nmap_flags: error });

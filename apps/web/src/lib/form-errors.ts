@@ -5,7 +5,7 @@ export type FieldErrors = Record<string, string>;
 
 /**
  * Reads the delta-reporter error shapes: `missing_fields: [name]`, `invalid_fields: {name: message}`,
- * `out_of_scope` / `invalid_targets` (the targets field), `option` (the options field), `unknown_fields`, and
+ * `field` (the field a definition's refusal names), `out_of_scope` / `invalid_targets` (the targets field), `option` (the options field), `unknown_fields`, and
  * `details` naming a field at the start of its sentence. `aliases` maps API field names to form field names
  * (e.g. `nmap_flags` → `scan_arguments`).
  */
@@ -22,7 +22,8 @@ export function fieldErrorsOf(body: unknown, aliases: Record<string, string> = {
   if (Array.isArray(b.missing_fields)) for (const f of b.missing_fields) set(String(f), `${f} is required`);
   if (b.invalid_fields && typeof b.invalid_fields === 'object')
     for (const [f, m] of Object.entries(b.invalid_fields as Record<string, unknown>)) set(f, String(m));
-  if (Array.isArray(b.out_of_scope)) set('targets', error);
+  if (typeof b.field === 'string') set(b.field, error);
+  else if (Array.isArray(b.out_of_scope)) set('targets', error);
   else if (Array.isArray(b.invalid_targets)) set('targets', error);
   else if (typeof b.option === 'string') set('nmap_flags', error);
   if (Array.isArray(b.unknown_fields)) out._form = error;
