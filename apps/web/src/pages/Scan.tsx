@@ -86,6 +86,13 @@ export function ScanPage() {
   ) as RunStatus | undefined;
   const currentResultId = Math.max(liveRun?.resultId ?? 0, latest?.result_id ?? 0) || null;
   const running = runStatus === 'running' || runStatus === 'queued';
+  // Targets of the current run no client covered: from its event, or from the stored run when the page opens later.
+  const unassigned =
+    liveRun && liveRun.resultId === currentResultId && liveRun.unassigned.length > 0
+      ? liveRun.unassigned
+      : latest && latest.result_id === currentResultId
+        ? (latest.unassigned_targets ?? [])
+        : [];
   const percent =
     liveRun && liveRun.resultId === currentResultId
       ? runPercent(liveRun)
@@ -222,9 +229,9 @@ export function ScanPage() {
       </form>
       <ErrorAlert error={act.isError && !stopping ? act.error : importXml.error} />
       <Confirmation text={flash} />
-      {liveRun && liveRun.unassigned.length > 0 && (
+      {unassigned.length > 0 && (
         <p role="alert" aria-label="Not scanned" className="alert">
-          Not scanned: no approved, online scanner client covers {liveRun.unassigned.join(', ')}.
+          Not scanned: no approved, online scanner client covers {unassigned.join(', ')}.
         </p>
       )}
       {liveRun?.error && <p className="alert">Run failed: {liveRun.error}</p>}
