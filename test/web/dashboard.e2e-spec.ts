@@ -41,7 +41,8 @@ describe('the web dashboard in a browser', () => {
       startSystem({
         workers: 1,
         // A loopback range carved out of the scope: targets there are refused as out of scope.
-        env: { WEB_DIST_DIR: WEB_DIST, SCAN_SCOPE_DENY: '127.0.99.0/24' },
+        // The local pool scans 127.0.60.0/24 only: other loopback targets are left unassigned (not scanned).
+        env: { WEB_DIST_DIR: WEB_DIST, SCAN_SCOPE_DENY: '127.0.99.0/24', WORKER_SCAN_RANGE: '127.0.60.0/24' },
       }),
       launchBrowser(),
     ]);
@@ -115,15 +116,17 @@ describe('the web dashboard in a browser', () => {
       const { page } = admin;
       const target = await listen('127.0.60.1');
       await page.goto('/scans/new');
-      await page.getByLabel('Targets').fill('127.0.60.1');
+      await page.getByLabel('Targets').fill('127.0.60.1, 127.0.62.1');
       await page.getByLabel('Ports').fill(String(target.port));
       await page.getByLabel('nmap options').fill('-sT -Pn -n');
       // The dry run first: what a start would do, nothing stored.
       await page.getByRole('button', { name: 'Check targets' }).click();
-      await page.getByRole('status').filter({ hasText: '✓ 1 addresses, 1 delegated in 1 batches' }).waitFor();
+      await page.getByRole('status').filter({ hasText: '✓ 2 addresses, 1 delegated in 1 batches' }).waitFor();
       await page.getByText(/^local: 1 addresses in 1 batches/).waitFor();
+      await page.getByText('Not scanned (no client covers them): 127.0.62.1').waitFor();
       await page.getByRole('button', { name: 'Start scan' }).click();
       await page.waitForURL(/\/scans\/\d+$/);
+      await page.getByRole('alert', { name: 'Not scanned' }).filter({ hasText: '127.0.62.1' }).waitFor();
       const log = page.getByRole('log', { name: 'nmap output' });
       await log.getByText(`${target.port}/tcp open`).waitFor({ timeout: 30_000 });
       await page
