@@ -5,6 +5,7 @@ import { RunService } from '@nso/runs';
 import { isIP } from 'node:net';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import { RunHostsQuery } from './results.dto';
+import { RunSummaries } from './run-summary';
 
 const RUNS_PER_PAGE = 20;
 const HOSTS_PER_PAGE = 100;
@@ -16,6 +17,7 @@ const BATCHES_PER_PAGE = 100;
 export class ResultsService {
   constructor(
     private readonly em: EntityManager,
+    private readonly summaries: RunSummaries,
     private readonly runs: RunService,
   ) {}
 
@@ -39,7 +41,7 @@ export class ResultsService {
   }
 
   /**
-   * `GET /api/results/{result_id}`: the run and a page of its hosts, each with its ports, in target order.
+   * `GET /api/results/{result_id}`: the run, seed 003's `summary` (RunSummaries) and a page of its hosts, each with its ports, in target order.
    * `host_state` keeps hosts in that state; `port_state` keeps hosts with such a port, and only those ports.
    * 404 for another user's run.
    */
@@ -61,6 +63,7 @@ export class ResultsService {
     return {
       status: 'success',
       result: runSummary(run),
+      summary: await this.summaries.of(run.id),
       hosts: { ...pageFields(total, window), items: hosts.map((h) => hostView(h, ports.get(h.id) ?? [])) },
     };
   }
