@@ -80,6 +80,14 @@ describe('the web UI served by the gateway', () => {
     expect(response.body).toEqual({ error: 'Asset not found: /assets/index-00000000.js' });
     expect(response.text).not.toContain('<div id="root">');
     await http().get('/assets/').expect(404);
+    // Paths serve-static refuses, or that do not decode, answer in the error shape (no HTML error page).
+    for (const path of ['/assets/index%00.js', '/assets/%E0%A4%A.js', '/assets/../index.html']) {
+      const refused = await http().get(path);
+      expect(refused.status).toBeGreaterThanOrEqual(400);
+      expect(refused.status).toBeLessThan(500);
+      expect(refused.headers['content-type']).toMatch(/^application\/json/);
+      expect(refused.body.error).toEqual(expect.any(String));
+    }
   });
 
   it.each(UI_ROUTES)('answers %s with the app shell and its headers', async (path) => {

@@ -17,8 +17,8 @@ const BATCHES_PER_PAGE = 100;
 export class ResultsService {
   constructor(
     private readonly em: EntityManager,
-    private readonly runs: RunService,
     private readonly summaries: RunSummaries,
+    private readonly runs: RunService,
   ) {}
 
   /** `GET /api/scans/{scan_id}/results`: the scan's runs, newest first. 404 for another user's scan. */

@@ -118,6 +118,13 @@ export function mountWebUi(app: NestExpressApplication, dir: string): boolean {
       res.status(404).setHeader('Cache-Control', 'no-cache');
       res.json({ error: `Asset not found: ${req.originalUrl.split('?', 1)[0]}` });
     },
+    // A path serve-static refuses (a NUL byte, a malformed one): its 4xx in our error shape, never Express's
+    // HTML error page, which shows a stack trace outside production.
+    (error: Error & { status?: number }, _req: Request, res: Response, next: NextFunction) => {
+      if (res.headersSent) return next(error);
+      const status = error.status && error.status >= 400 && error.status < 500 ? error.status : 500;
+      res.status(status).json({ error: status === 500 ? 'Internal server error' : 'Bad asset path' });
+    },
   );
   app.use((req: Request, res: Response, next: NextFunction) => serve(build, req, res, next));
   logger.log(`serving the UI from ${dir}`);
