@@ -26,8 +26,7 @@ export const WS_CLOSE = {
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** `ws://host/ws/scans/{scan_id}[?since=<seq>]`: one-way stream of a scan's events, every run of it. */
-// No permessage-deflate: each event's payload is encoded once and sent uncompressed to every subscriber
-// (scan-event-wire.ts).
+// No permessage-deflate: a batch's frames are made once for every subscriber, uncompressed (scan-event-wire.ts).
 @WebSocketGateway({ path: '/ws/scans/:scanId', perMessageDeflate: false })
 export class ScanEventsGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(ScanEventsGateway.name);
@@ -91,7 +90,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     client.send(JSON.stringify(connected));
     let closed = false;
     client.once('close', () => (closed = true));
-    // The connection ws speaks on (the upgraded request's socket), corked while ws sends a batch: one write each.
+    // The connection ws speaks on (the upgraded request's socket): one write of ws-made frames per batch.
     const socket = request.socket;
     const delivered = this.metrics.scanEventsDelivered.labels({ transport: 'websocket' });
     const subscription = await this.hub.subscribe(scanId, { afterSeq: Number(since) }, (events) => {
