@@ -42,7 +42,7 @@ export function webSocketFrames(events: readonly ScanEvent[]): Buffer {
 /**
  * Writes a batch to one subscriber in one write, as the frames ws makes (webSocketFrames), to the connection ws
  * speaks on (`socket`, the upgraded request's). Not through `client.send`: ws 8 has no public call for ready-made
- * frames, and a send per event and subscriber cost the gateways 9× the CPU in bench fanout (docs/performance.md).
+ * frames, and a send per event and subscriber cost the gateways 8–9× the CPU in bench fanout (docs/performance.md).
  * Safe beside ws because ws writes each of its own frames synchronously and whole (no permessage-deflate is
  * negotiated and no Blob is sent, so its sender never queues), and it counts these bytes in `bufferedAmount`.
  */
