@@ -33,6 +33,11 @@ export const RECONCILE_RUNS_JOB = 'reconcile-runs';
 export const AGENT_TASK_QUEUE = 'agent-tasks';
 /** The job name of a task's deadline on AGENT_TASK_QUEUE. */
 export const AGENT_TASK_TIMEOUT_JOB = 'agent-task-timeout';
+/**
+ * The job name of a task's push (`POST http://agent/scan`) on AGENT_TASK_QUEUE: made by a worker, so that starting
+ * a run (or counting a batch) never waits on an agent.
+ */
+export const AGENT_TASK_PUSH_JOB = 'agent-task-push';
 
 /** Fires of scan schedules: one BullMQ job scheduler per scheduled scan (`scan-<id>`). */
 export const SCHEDULE_QUEUE = 'scan-schedules';
@@ -80,6 +85,14 @@ export interface AgentTaskTimeoutJobData {
   resultId: number;
 }
 
+/** A task to push to its agent: the agent_tasks row, and the run's nmap options (its `ports`, `scan_arguments`). */
+export interface AgentTaskPushJobData {
+  taskRowId: number;
+  scanId: number;
+  resultId: number;
+  nmapFlags: string[];
+}
+
 /** One delivery: the delta report `reportId` POSTed to webhook rule `ruleId`'s URL. */
 export interface WebhookDeliveryJobData {
   ruleId: number;
@@ -101,6 +114,7 @@ export interface JobPayloads {
   [FIRE_SCHEDULE_JOB]: ScheduleFireJobData;
   [RECONCILE_RUNS_JOB]: Record<string, never>;
   [AGENT_TASK_TIMEOUT_JOB]: AgentTaskTimeoutJobData;
+  [AGENT_TASK_PUSH_JOB]: AgentTaskPushJobData;
   [WEBHOOK_DELIVERY_JOB]: WebhookDeliveryJobData;
 }
 export type JobName = keyof JobPayloads;
@@ -116,7 +130,7 @@ export const QUEUE_JOBS = {
   [DELTA_QUEUE]: [DIFF_RESULT_JOB],
   [MAINTENANCE_QUEUE]: [RECONCILE_RUNS_JOB],
   [SCHEDULE_QUEUE]: [FIRE_SCHEDULE_JOB],
-  [AGENT_TASK_QUEUE]: [AGENT_TASK_TIMEOUT_JOB],
+  [AGENT_TASK_QUEUE]: [AGENT_TASK_TIMEOUT_JOB, AGENT_TASK_PUSH_JOB],
   [WEBHOOK_QUEUE]: [WEBHOOK_DELIVERY_JOB],
 } as const satisfies Record<string, readonly JobName[]>;
 export type QueueName = keyof typeof QUEUE_JOBS;
