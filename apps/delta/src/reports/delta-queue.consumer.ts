@@ -8,6 +8,7 @@ import {
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { DELTA_QUEUE, DeltaJobData, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
+import { safeErrorMessage, withoutStatement } from '@nso/persistence';
 import { Job, Worker } from 'bullmq';
 import { DeltaReportService } from './delta-report.service';
 
@@ -31,7 +32,9 @@ export class DeltaQueueConsumer implements OnApplicationBootstrap, BeforeApplica
     this.worker = new Worker<DeltaJobData>(
       DELTA_QUEUE,
       async (job: Job<DeltaJobData>) => {
-        const outcome = await this.reports.generate(job.data);
+        const outcome = await this.reports.generate(job.data).catch((error: unknown) => {
+          throw withoutStatement(error);
+        });
         if (outcome.kind === 'skipped') this.logger.log(`job ${job.id}: ${outcome.why}`);
         return outcome;
       },
@@ -48,7 +51,9 @@ export class DeltaQueueConsumer implements OnApplicationBootstrap, BeforeApplica
     );
     this.monitor.watchEmitter('delta worker', this.worker);
     this.worker.on('failed', (job, error) =>
-      this.logger.warn(`delta job ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),
+      this.logger.warn(
+        `delta job ${job?.id} attempt ${job?.attemptsMade} failed: ${safeErrorMessage(error)}`,
+      ),
     );
   }
 

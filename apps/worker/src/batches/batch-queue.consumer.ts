@@ -8,6 +8,7 @@ import {
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_JOB, clientBatchQueueName, JobOf, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
+import { safeErrorMessage } from '@nso/persistence';
 import { Job, Worker } from 'bullmq';
 import { BatchRunService } from './batch-run.service';
 
@@ -47,7 +48,7 @@ export class BatchQueueConsumer implements OnApplicationBootstrap, BeforeApplica
     );
     this.monitor.watchEmitter('batch worker', this.worker);
     this.worker.on('failed', (job, error) =>
-      this.logger.warn(`batch ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),
+      this.logger.warn(`batch ${job?.id} attempt ${job?.attemptsMade} failed: ${safeErrorMessage(error)}`),
     );
   }
 

@@ -1,7 +1,14 @@
-import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { redisKeys, WEBHOOK_QUEUE, type WebhookDeliveryJobData } from '@nso/contracts';
 import { redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
+import { safeErrorMessage, withoutStatement } from '@nso/persistence';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { WebhookDeliveryService } from './webhook-delivery.service';
 
@@ -12,6 +19,7 @@ import { WebhookDeliveryService } from './webhook-delivery.service';
  */
 @Injectable()
 export class WebhookDeliveriesConsumer implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(WebhookDeliveriesConsumer.name);
   private worker?: Worker<WebhookDeliveryJobData>;
 
   constructor(
@@ -28,6 +36,13 @@ export class WebhookDeliveriesConsumer implements OnApplicationBootstrap, Before
       name: `${this.config.workerId}-webhooks`,
     });
     this.monitor.watchEmitter('webhook worker', this.worker);
+    // A failed try the service counted is in the delivery log; anything else (a database error) is only here.
+    this.worker.on('failed', (job, error) => {
+      if (!(error instanceof DeliveryFailedError))
+        this.logger.warn(
+          `webhook delivery ${job?.id} try ${job?.attemptsMade} failed: ${safeErrorMessage(error)}`,
+        );
+    });
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -35,14 +50,23 @@ export class WebhookDeliveriesConsumer implements OnApplicationBootstrap, Before
   }
 
   private async deliver(job: Job<WebhookDeliveryJobData>) {
-    const outcome = await this.deliveries.deliver({
-      ruleId: job.data.ruleId,
-      reportId: job.data.reportId,
-      deliveryId: job.id ?? `wh${job.data.ruleId}-d${job.data.reportId}`,
-      attempt: job.attemptsMade + 1,
-    });
+    const outcome = await this.deliveries
+      .deliver({
+        ruleId: job.data.ruleId,
+        reportId: job.data.reportId,
+        deliveryId: job.id ?? `wh${job.data.ruleId}-d${job.data.reportId}`,
+        attempt: job.attemptsMade + 1,
+      })
+      .catch((error: unknown) => {
+        throw withoutStatement(error);
+      });
     if (outcome.kind !== 'failed') return outcome;
     if (!outcome.retry) throw new UnrecoverableError(outcome.reason);
-    throw new Error(outcome.reason);
+    throw new DeliveryFailedError(outcome.reason);
   }
+}
+
+/** A try that reached its receiver (or was refused) and is in the delivery log already. */
+class DeliveryFailedError extends Error {
+  override readonly name = 'DeliveryFailedError';
 }
