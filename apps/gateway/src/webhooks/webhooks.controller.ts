@@ -72,6 +72,6 @@ export class WebhooksController {
     @Param('webhookId', webhookId) id: number,
     @Query() query: WebhookDeliveriesQuery,
   ) {
-    return this.webhooks.deliveries(user.id, id, query);
+    return this.webhooks.deliveries(user.id, id, query, user.role === 'admin');
   }
 }
