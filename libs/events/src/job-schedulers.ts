@@ -7,8 +7,11 @@ import { Injectable } from '@nestjs/common';
 import type { JobName, JobPayloads } from '@nso/contracts';
 import type { Queue } from 'bullmq';
 
-/** When a scheduler fires: every `every` ms (the first fire at once), or at the times of a cron `pattern`. */
-export type ScheduleRepeat = { every: number } | { pattern: string; tz: string };
+/**
+ * When a scheduler fires: every `every` ms (the first fire at `startDate`, ms since the epoch, or at once when it
+ * is absent or past), or at the times of a cron `pattern`.
+ */
+export type ScheduleRepeat = { every: number; startDate?: number } | { pattern: string; tz: string };
 
 /** A job scheduler as BullMQ keeps it: its next fire (ms since the epoch) and its repeat settings. */
 export interface SchedulerState {
