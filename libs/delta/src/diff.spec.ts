@@ -205,3 +205,107 @@ describe('scanOptionsOf', () => {
     expect(scanOptionsOf(['-sT']).versionDetection).toBe(false);
   });
 });
+
+describe('scanOptionsOf: options that imply others (nmap(1))', () => {
+  it.each([
+    [['-sC', '-sV'], 'tcp:top 1000', ['S'], true],
+    [['-sCV', '-p', '22'], 'tcp:22', ['S'], true],
+    [['-sC', '-sS', '-sU', '-p', '53'], 'tcp:53 udp:53', ['S', 'U'], false],
+    [['-A', '-p', '22'], 'tcp:22', ['S'], true],
+    [['-sA', '-p', '22'], 'tcp:22', ['A'], false],
+    [['-sR', '-p', '22'], 'tcp:22', ['S'], true],
+    [['-sP'], 'none', [], false],
+    [['--script', 'vuln', '-sT', '-p', '80'], 'tcp:80', ['T'], false],
+  ])('%j → %s %j, -sV %s', (flags, spec, types, version) => {
+    const options = scanOptionsOf(flags);
+    expect(options.portSpec).toBe(spec);
+    expect(options.scanTypes).toEqual(types);
+    expect(options.versionDetection).toBe(version);
+  });
+});
+
+describe('diffResults: nmap read right', () => {
+  const host = (ports: FixturePort[], unlistedStates?: string[]) => ({
+    address: '127.0.9.5',
+    state: 'up',
+    ports: ports.map(([protocol, port, state, service, product, version]) => ({
+      protocol,
+      port,
+      state,
+      service,
+      product,
+      version,
+    })),
+    ...(unlistedStates ? { unlistedStates } : {}),
+  });
+  const runOf = (flags: string[], h: ReturnType<typeof host>): DeltaRun => ({
+    options: scanOptionsOf(flags),
+    coverage: { scanned: new Set(['127.0.9.5']), failed: new Set() },
+    hosts: [h],
+  });
+
+  it('a port gone between two `nmap -sC -sV` runs is removed, not unverified', () => {
+    const flags = ['-sC', '-sV', '-p', '22,80'];
+    const delta = diffResults(
+      runOf(
+        flags,
+        host([
+          ['tcp', 22, 'open', 'ssh'],
+          ['tcp', 80, 'open', 'http'],
+        ]),
+      ),
+      runOf(flags, host([['tcp', 22, 'open', 'ssh']])),
+    );
+    expect(ports(delta.removed_ports)).toEqual(['127.0.9.5 tcp/80']);
+    expect(delta.unverified).toEqual([]);
+    expect(delta.comparable).toBe(true);
+  });
+
+  it('-A is version detection: a version change between an -sV run and an -A run is a changed service', () => {
+    const delta = diffResults(
+      runOf(['-sV', '-p', '22'], host([['tcp', 22, 'open', 'ssh', 'OpenSSH', '8.9']])),
+      runOf(['-A', '-p', '22'], host([['tcp', 22, 'open', 'ssh', 'OpenSSH', '9.6']])),
+    );
+    expect(delta.comparable).toBe(true);
+    expect(delta.changed_ports).toHaveLength(1);
+    expect(delta.changed_ports[0]).toMatchObject({ port: 22, changed: ['version'] });
+  });
+
+  it('a port no longer listed takes the state <extraports> gives the unlisted ports', () => {
+    const flags = ['-sS', '-p', '1-1000'];
+    const before = host([
+      ['tcp', 22, 'open'],
+      ['tcp', 80, 'open'],
+    ]);
+    const filtered = diffResults(
+      runOf(flags, before),
+      runOf(flags, host([['tcp', 22, 'open']], ['filtered'])),
+    );
+    expect(filtered.removed_ports).toMatchObject([{ port: 80, state: 'filtered' }]);
+    const both = diffResults(
+      runOf(flags, before),
+      runOf(flags, host([['tcp', 22, 'open']], ['filtered', 'closed'])),
+    );
+    expect(both.removed_ports).toMatchObject([{ port: 80, state: 'closed|filtered' }]);
+    const unsaid = diffResults(runOf(flags, before), runOf(flags, host([['tcp', 22, 'open']])));
+    expect(unsaid.removed_ports).toMatchObject([{ port: 80, state: 'closed' }]);
+  });
+
+  it('unlisted ports that may be open (open|filtered) leave a vanished port unverified', () => {
+    const flags = ['-sU', '-p', '53,123'];
+    const delta = diffResults(
+      runOf(
+        flags,
+        host([
+          ['udp', 53, 'open'],
+          ['udp', 123, 'open'],
+        ]),
+      ),
+      runOf(flags, host([['udp', 53, 'open']], ['open|filtered'])),
+    );
+    expect(delta.removed_ports).toEqual([]);
+    expect(delta.unverified).toMatchObject([
+      { port: 123, reason: 'state_ambiguous', current_state: 'open|filtered' },
+    ]);
+  });
+});

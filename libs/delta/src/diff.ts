@@ -21,6 +21,12 @@ export interface DeltaHostInput {
   state: string;
   hostnames?: string[];
   ports: DeltaPortInput[];
+  /**
+   * The states of the ports nmap scanned on this host and did not list (its `<extraports>`). A port no longer
+   * listed is in one of them; when unknown (absent or empty), it is taken as `closed`, as nmap lists every port
+   * it found in another state when it summarises none.
+   */
+  unlistedStates?: readonly string[];
 }
 
 /**
@@ -282,7 +288,7 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
       }
     }
     for (const old of was!.ports) {
-      if (isOpen(old) && !nowPorts(old)) closedPort(now.address, old, undefined);
+      if (isOpen(old) && !nowPorts(old)) closedPort(now.address, old, undefined, now.unlistedStates);
     }
   }
   for (const was of baseline.hosts) {
@@ -290,16 +296,32 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
   }
   return delta;
 
-  /** A port open in the baseline and not open (or not listed) now, on a host up in both runs. */
-  function closedPort(address: string, old: DeltaPortInput, state: string | undefined): void {
+  /**
+   * A port open in the baseline and not open (or not listed) now, on a host up in both runs. A port not listed
+   * has the state of the host's unlisted ports (`<extraports>`): `filtered` when nmap says the rest are
+   * filtered, `closed|filtered` when it says some are closed and some filtered, `closed` when it says nothing.
+   */
+  function closedPort(
+    address: string,
+    old: DeltaPortInput,
+    state: string | undefined,
+    unlisted?: readonly string[],
+  ): void {
     // The host is in the current run's results, so its batch completed: only the port can be out of sight.
     const scanned = portScanned(current.options, old.protocol, old.port);
     let reason: UnverifiedReason | undefined;
+    const unlistedState =
+      unlisted && unlisted.length > 0 ? [...new Set(unlisted)].sort().join('|') : undefined;
     if (state !== undefined && AMBIGUOUS.has(state)) reason = 'state_ambiguous';
     // A port listed now in a definite state was scanned, whatever the option text says.
     if (!reason && state === undefined) {
       if (scanned === false) reason = 'port_not_scanned';
       else if (scanned === undefined && !sameSelection()) reason = 'port_coverage_unknown';
+      else if (unlisted?.some((s) => s === 'open' || AMBIGUOUS.has(s))) {
+        // Unlisted ports that may be open (`open|filtered` of a UDP scan) say nothing about this one.
+        reason = 'state_ambiguous';
+        state = unlistedState;
+      }
     }
     if (reason) {
       delta.unverified.push({
@@ -311,7 +333,7 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
         reason,
       });
     } else {
-      delta.removed_ports.push(portChange(address, { ...old, state: state ?? 'closed' }));
+      delta.removed_ports.push(portChange(address, { ...old, state: state ?? unlistedState ?? 'closed' }));
     }
   }
 

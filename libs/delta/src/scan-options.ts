@@ -31,8 +31,60 @@ export interface ScanOptions {
   ports: PortCoverage;
 }
 
-const TCP_TYPES = new Set(['S', 'T', 'A', 'W', 'M', 'N', 'F', 'X']);
-const NO_PORT_SCAN = new Set(['n', 'L']);
+/** `-s<letter>` letters that are TCP port scans (nmap(1) "PORT SCANNING TECHNIQUES"; `I` is the idle scan). */
+const TCP_TYPES = new Set(['S', 'T', 'A', 'W', 'M', 'N', 'F', 'X', 'I']);
+/** `-s<letter>` letters that turn the port scan off: `-sn`, `-sL`, and `-sP` (nmap's old name for `-sn`). */
+const NO_PORT_SCAN = new Set(['n', 'L', 'P']);
+/**
+ * `-s<letter>` letters that are not scan types, with what they turn on (nmap.cc parses `-s` letter by letter):
+ * `-sV` version detection; `-sR`, since nmap 5.x an alias of `-sV`; `-sC` the default NSE scripts
+ * (`--script=default`), which scan no port of their own.
+ */
+const NOT_SCAN_TYPES: Readonly<Record<string, { versionDetection?: true }>> = {
+  V: { versionDetection: true },
+  R: { versionDetection: true },
+  C: {},
+};
+/**
+ * Options that imply others which matter here (nmap(1), "OPTIONS SUMMARY" and each section): `-A` is
+ * `-O -sV -sC --traceroute`, so it turns version detection on and picks no scan type of its own.
+ */
+const IMPLIED_BY: Readonly<Record<string, { versionDetection?: true }>> = {
+  '-A': { versionDetection: true },
+};
+/**
+ * Options whose value is the next item when not written `--opt=value` or glued: skipped so their value is never
+ * read as an option of its own (`-sI zombie`, `-b relay`, `--script vuln`, ...).
+ */
+const TAKES_VALUE = new Set([
+  '-sI',
+  '-b',
+  '--script',
+  '--script-args',
+  '--version-intensity',
+  '--exclude',
+  '--max-retries',
+  '--host-timeout',
+  '--scan-delay',
+  '--max-scan-delay',
+  '--min-rate',
+  '--max-rate',
+  '-e',
+  '-S',
+  '-D',
+  '-g',
+  '--source-port',
+  '--data-length',
+  '--ttl',
+  '--stats-every',
+  '--min-hostgroup',
+  '--max-hostgroup',
+  '--min-parallelism',
+  '--max-parallelism',
+  '--min-rtt-timeout',
+  '--max-rtt-timeout',
+  '--initial-rtt-timeout',
+]);
 
 function protocolsOf(types: readonly string[]): ScannedProtocol[] {
   const protocols = new Set<ScannedProtocol>();
@@ -47,11 +99,14 @@ function protocolsOf(types: readonly string[]): ScannedProtocol[] {
 
 /**
  * nmap_flags → ScanOptions. Never throws: an option it does not know is ignored (the gateway's allow-list decides
- * what can appear), and a port selection it cannot enumerate is `top` or `unknown`, never guessed.
+ * what a run may use; an imported file's `args` may hold anything nmap accepts), and a port selection it cannot
+ * enumerate is `top` or `unknown`, never guessed. Options that imply others are followed (`-A` → `-sV`, `-sR` →
+ * `-sV`); `-sC` (scripts) and `-sV` are not scan types, so `nmap -sC -sV` is nmap's default TCP scan with -sV.
  */
 export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   const types = new Set<string>();
   let noPortScan = false;
+  let versionDetection = false;
   let portList: string | undefined;
   let top: number | undefined;
   let fast = false;
@@ -60,10 +115,16 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
     const item = flags[i];
     const next = (): string | undefined => flags[++i];
     if (item === '--') break;
-    if (/^-s[A-Za-z]+$/.test(item)) {
+    if (TAKES_VALUE.has(item)) {
+      i++;
+    } else if (IMPLIED_BY[item]) {
+      if (IMPLIED_BY[item].versionDetection) versionDetection = true;
+    } else if (/^-s[A-Za-z]+$/.test(item)) {
       for (const letter of item.slice(2)) {
-        if (letter === 'V') continue;
-        if (NO_PORT_SCAN.has(letter)) noPortScan = true;
+        const other = NOT_SCAN_TYPES[letter];
+        if (other) {
+          if (other.versionDetection) versionDetection = true;
+        } else if (NO_PORT_SCAN.has(letter)) noPortScan = true;
         else types.add(letter);
       }
     } else if (item === '-p') {
@@ -83,7 +144,6 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
       if (!item.includes('=')) i++;
     }
   }
-  const versionDetection = flags.some((f) => /^-s[A-Za-z]*V[A-Za-z]*$/.test(f));
   // nmap's default scan type is SYN when it may send raw packets, connect otherwise: both are TCP.
   if (types.size === 0 && !noPortScan) types.add('S');
   const scanTypes = noPortScan && types.size === 0 ? [] : [...types].sort();

@@ -260,3 +260,27 @@ describe('parseNmapXml', () => {
     });
   });
 });
+
+describe('parseNmapXml: <extraports>', () => {
+  it('keeps the states of the ports nmap scanned and did not list', async () => {
+    const r = await parseNmapXml(`<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -sS -p1-1000 127.0.0.5" start="1795385382" version="7.93">
+<host><status state="up" reason="user-set"/><address addr="127.0.0.5" addrtype="ipv4"/>
+<ports><extraports state="filtered" count="990"><extrareasons reason="no-response" count="990"/></extraports>
+<extraports state="closed" count="9"><extrareasons reason="reset" count="9"/></extraports>
+<port protocol="tcp" portid="22"><state state="open" reason="syn-ack"/><service name="ssh" method="table" conf="3"/></port>
+</ports></host>
+<runstats><finished time="1795385383" elapsed="1.00" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>`);
+    expect(r.hosts[0].extraPorts).toEqual([
+      { state: 'filtered', count: 990 },
+      { state: 'closed', count: 9 },
+    ]);
+    expect(r.hosts[0].ports.map(portKey)).toEqual(['tcp/22']);
+  });
+
+  it('leaves extraPorts out when nmap listed every port', async () => {
+    const r = await parseNmapXml(fixture('tcp-connect.xml'));
+    expect(r.hosts[0].extraPorts).toBeUndefined();
+  });
+});

@@ -170,6 +170,10 @@ function toHost(node: XmlNode): NmapHost | undefined {
     .flatMap((ps) => children(ps, 'port'))
     .map(toPort)
     .filter((p): p is NmapPort => p !== undefined);
+  const extraPorts = children(node, 'ports')
+    .flatMap((ps) => children(ps, 'extraports'))
+    .map((e) => ({ state: attr(e, 'state') ?? '', count: num(attr(e, 'count')) ?? 0 }))
+    .filter((e) => e.state !== '');
   const osMatches = children(node, 'os')
     .flatMap((os) => children(os, 'osmatch'))
     .map((m) => ({ name: attr(m, 'name') ?? '', accuracy: num(attr(m, 'accuracy')) ?? 0 }))
@@ -186,6 +190,7 @@ function toHost(node: XmlNode): NmapHost | undefined {
     state: attr(status, 'state') ?? 'unknown',
     reason: attr(status, 'reason'),
     ports,
+    ...(extraPorts.length > 0 ? { extraPorts } : {}),
     os: osMatches.length > 0 ? osMatches : undefined,
     startedAt: unixTime(node, 'starttime', '<host starttime>'),
     endedAt: unixTime(node, 'endtime', '<host endtime>'),

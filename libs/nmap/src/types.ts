@@ -33,6 +33,12 @@ export interface NmapHostname {
   type?: string;
 }
 
+/** One `<extraports>` element: `count` ports nmap scanned and left out of the list, all in `state`. */
+export interface NmapExtraPorts {
+  state: string;
+  count: number;
+}
+
 export interface NmapHost {
   address: string;
   addressType: 'ipv4' | 'ipv6' | 'mac';
@@ -41,6 +47,11 @@ export interface NmapHost {
   state: 'up' | 'down' | 'unknown' | (string & {});
   reason?: string;
   ports: NmapPort[];
+  /**
+   * nmap's `<extraports state count>`: the ports of this host it scanned but did not list, by state (e.g.
+   * `[{state: 'filtered', count: 997}]`). Absent when nmap listed every port it scanned.
+   */
+  extraPorts?: NmapExtraPorts[];
   os?: NmapOsMatch[];
   /** Unix seconds, as nmap reports them. */
   startedAt?: number;
