@@ -149,7 +149,7 @@ describe.each(TEST_DATABASES)('database errors on the knex paths are logged with
       .expect(201);
     await importHosts(scanId, ['127.0.0.12']).expect(201);
     await importHosts(scanId, ['127.0.0.12', '127.0.0.13']).expect(201);
-    await worker.waitForOutput(/webhook delivery \S+ try \d+ failed: .*/, 30_000);
-    expectWithheld(worker.output(), /webhook delivery \S+ try \d+ failed: .*/);
+    await worker.waitForOutput(/webhook delivery \S+ attempt \d+ failed: .*/, 30_000);
+    expectWithheld(worker.output(), /webhook delivery \S+ attempt \d+ failed: .*/);
   });
 });

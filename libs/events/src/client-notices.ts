@@ -2,7 +2,8 @@
 // enrols, a worker process when it registers a new worker pool; both wait for an admin's approval.
 import { Logger } from '@nestjs/common';
 import type { Client } from '@nso/persistence';
-import { Notification, Notifier } from './notifications';
+import type { Notification } from '@nso/contracts';
+import { Notifier } from './notifications';
 
 const logger = new Logger('ClientNotices');
 

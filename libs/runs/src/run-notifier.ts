@@ -1,7 +1,8 @@
 // Tells a run's owner, on their `/api/stream`, that the run ended. Called once per run, by whichever caller ended it
 // (RunFinalizer): a lost notification is logged, never allowed to fail the ending itself.
 import { Injectable, Logger } from '@nestjs/common';
-import { Notification, Notifier } from '@nso/events';
+import type { Notification } from '@nso/contracts';
+import { Notifier } from '@nso/events';
 import { safeErrorMessage, ScanRepository } from '@nso/persistence';
 
 /** How a run ended, as RunRepository records it. */
