@@ -10,6 +10,7 @@ import {
   QUEUE_JOBS,
   redisKeys,
 } from '@nso/contracts';
+import { safeErrorMessage, withoutStatement } from '@nso/persistence';
 import { Job, UnrecoverableError, Worker } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
 import { RedisOutageMonitor } from './redis-outage.monitor';
@@ -80,7 +81,10 @@ export class JobWorkers implements BeforeApplicationShutdown {
       async (job: Job) => {
         const handler = known.includes(job.name as JobName) ? byName[job.name] : undefined;
         if (!handler) throw new UnrecoverableError(`queue ${queue} has no job named "${job.name}"`);
-        return handler(job);
+        // BullMQ keeps a failed job's message in Redis: a database error's statement and values never go there.
+        return handler(job).catch((error: unknown) => {
+          throw withoutStatement(error);
+        });
       },
       {
         connection: redisOptionsFromUrl(this.connection.url),
@@ -98,7 +102,9 @@ export class JobWorkers implements BeforeApplicationShutdown {
     const label = options.logFailuresAs;
     if (label) {
       worker.on('failed', (job, error) =>
-        this.logger.warn(`${label} ${job?.id} attempt ${job?.attemptsMade} failed: ${error.message}`),
+        this.logger.warn(
+          `${label} ${job?.id} attempt ${job?.attemptsMade} failed: ${safeErrorMessage(error)}`,
+        ),
       );
     }
     this.workers.push(worker);

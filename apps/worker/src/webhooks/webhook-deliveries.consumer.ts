@@ -21,7 +21,14 @@ export class WebhookDeliveriesConsumer implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     this.jobs.work(
       WEBHOOK_QUEUE,
-      { name: `${this.config.workerId}-webhooks`, concurrency: 4, monitorAs: 'webhook worker' },
+      {
+        name: `${this.config.workerId}-webhooks`,
+        concurrency: 4,
+        monitorAs: 'webhook worker',
+        // A try that failed at its receiver is in the delivery log too; one that failed here (a database error)
+        // is only in this log.
+        logFailuresAs: 'webhook delivery',
+      },
       { [WEBHOOK_DELIVERY_JOB]: (job) => this.deliver(job) },
     );
   }
