@@ -47,7 +47,17 @@ METRICS_PORT=$(metrics_port 2) node dist/apps/delta/apps/delta/src/main.js & pid
 if [ "${METRICS_PORT:-0}" -gt 0 ]; then
   log "metrics on http://${METRICS_HOST:-127.0.0.1}:{$(metrics_port 0),$(metrics_port 1),$(metrics_port 2)}/metrics (gateway, worker, delta)"
 fi
-log "API on http://${HOST:-127.0.0.1}:${PORT:-3000}/api  (OpenAPI: /api/docs)  — Ctrl-C stops everything"
+# Ready means a scan can run: /api/health says `"ready": true` once the worker's pool has beaten (an approved
+# client is online). Until then a start would be refused, so nothing says "ready" before.
+api="http://${HOST:-127.0.0.1}:${PORT:-3000}/api"
+for _ in $(seq 600); do
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || exit 1; done
+  node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) }).then((r) => r.json())
+    .then((b) => process.exit(b.ready === true ? 0 : 1), () => process.exit(1))' "$api/health" && ready=1 && break
+  sleep 0.2
+done
+[ -n "${ready:-}" ] || log "no approved scanner client came online within 2 minutes: scans will be refused until one does"
+log "API ready on $api  (OpenAPI: /api/docs)  — Ctrl-C stops everything"
 log "log in as ${ADMIN_USERNAME:-admin} (${admin_hint})"
 # Stop everything if any one of the three exits.
 wait -n "${pids[@]}"

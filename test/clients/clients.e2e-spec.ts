@@ -440,7 +440,7 @@ describe.each(TEST_DATABASES)('worker pools and the offline rule on %s', (databa
     await worker.stop();
   });
 
-  it("does not take over an HTTP agent's client_id", async () => {
+  it("does not take over an approved HTTP agent's client_id (an unapproved one's it does)", async () => {
     const id = 'agent-not-a-pool';
     await agentRequest(
       system.gateway.url,
@@ -448,13 +448,14 @@ describe.each(TEST_DATABASES)('worker pools and the offline rule on %s', (databa
       `/api/clients/${id}/heartbeat`,
       heartbeatBody({ client_id: id }),
     );
+    await system.gateway.api().post(`/api/clients/${id}/approve`).expect(200);
     const worker = await system.startWorker('w4', { WORKER_CLIENT_ID: id });
-    await worker.waitForOutput(/already an HTTP agent's id/);
+    await worker.waitForOutput(/already an approved HTTP agent's id/);
     const client = await system.gateway.api().get(`/api/clients/${id}`).expect(200);
     expect(client.body.client).toMatchObject({
       kind: 'agent',
       scan_range: '127.0.0.0/24',
-      is_approved: false,
+      is_approved: true,
     });
     await worker.stop();
   });

@@ -252,6 +252,32 @@ describe('rate limits over HTTP', () => {
     ]);
   });
 
+  it('counts an undecodable path like any other request: a 400 with the X-RateLimit-* headers', async () => {
+    gateway = await startGateway({ env: { RATE_LIMIT_ANONYMOUS: '3' } });
+    const answers = [];
+    for (const path of [
+      '/api/scans/%E0%A4%A',
+      '/api/clients/%E0%A4%A/heartbeat',
+      '/api/scans/%E0%A4%A',
+      '/api/scans/%E0%A4%A',
+    ]) {
+      answers.push(await request(gateway.url).get(path));
+    }
+    expect(
+      answers.map((a) => [
+        a.status,
+        a.headers['x-ratelimit-limit'],
+        a.headers['x-ratelimit-remaining'],
+        a.body.error,
+      ]),
+    ).toEqual([
+      [400, '3', '2', 'The request path is not valid percent-encoded UTF-8'],
+      [400, '3', '1', 'The request path is not valid percent-encoded UTF-8'],
+      [400, '3', '0', 'The request path is not valid percent-encoded UTF-8'],
+      [429, '3', '0', 'Rate limit exceeded'],
+    ]);
+  });
+
   it('counts an authenticated user apart from the address, at the authenticated limit', async () => {
     gateway = await startGateway({ env: { RATE_LIMIT_ANONYMOUS: '2', RATE_LIMIT_AUTHENTICATED: '3' } });
     const asAdmin = () => gateway!.api().get('/api/no-such-route');

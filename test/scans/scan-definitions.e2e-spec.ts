@@ -88,7 +88,11 @@ describe.each(TEST_DATABASES)('scan definitions on %s', (database) => {
     [{ scan_arguments: '-oN /tmp/x' }, { option: '-oN' }],
     [{ target: '127.0.31.1, ::2' }, { error: expect.stringMatching(/mix IPv4 .* and IPv6/) }],
     [{ target: '::2' }, { out_of_scope: ['::2'] }],
-    [{ ports: '1-70000' }, { error: expect.stringMatching(/-p|port/) }],
+    [
+      { ports: '1-70000' },
+      { error: expect.stringMatching(/^ports "1-70000" is invalid: must be a port list/), field: 'ports' },
+    ],
+    [{ ports: 'abc' }, { error: expect.stringMatching(/^ports "abc" is invalid/), field: 'ports' }],
     [{ is_scheduled: true }, { missing_fields: ['interval_minutes'] }],
     [{ is_scheduled: true, interval_minutes: 0 }, { error: expect.stringMatching(/interval_minutes/) }],
     [{ is_scheduled: true, interval_minutes: 525601 }, { error: expect.stringMatching(/interval_minutes/) }],
@@ -111,6 +115,18 @@ describe.each(TEST_DATABASES)('scan definitions on %s', (database) => {
     const response = await api().post('/api/scans').send(definition(change)).expect(400);
     expect(response.body).toMatchObject(expected);
     expect(await scanCount()).toBe(before);
+  });
+
+  it('refuses a bad ports on PUT naming the field', async () => {
+    const created = await api().post('/api/scans').send(definition()).expect(201);
+    const refused = await api()
+      .put(`/api/scans/${created.body.scan.id}`)
+      .send({ ports: '22,,80' })
+      .expect(400);
+    expect(refused.body).toMatchObject({
+      error: expect.stringMatching(/^ports "22,,80" is invalid/),
+      field: 'ports',
+    });
   });
 
   it('updates only the fields sent (PUT is partial) and keeps another user out', async () => {

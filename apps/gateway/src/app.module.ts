@@ -4,6 +4,7 @@ import { AppConfig } from '@nso/config';
 import { AuthModule } from './auth/auth.module';
 import { ClientsModule } from './clients/clients.module';
 import { BodyParserMiddleware } from './common/json-body';
+import { UndecodablePathMiddleware } from './common/undecodable-path';
 import { HealthModule } from './health/health.module';
 import { NmapRunModule } from './nmap/nmap-run.module';
 import { ProjectsModule } from './projects/projects.module';
@@ -47,6 +48,9 @@ export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     // Who is asking decides which rate limit applies, so identity is resolved first; the body is read only
     // after the request was counted, so a refused body (malformed, too large, undecodable) counts too.
-    consumer.apply(CurrentUserMiddleware, RateLimitMiddleware, BodyParserMiddleware).forRoutes('*');
+    // An undecodable path is answered (400) right after it was counted (common/undecodable-path.ts).
+    consumer
+      .apply(CurrentUserMiddleware, RateLimitMiddleware, UndecodablePathMiddleware, BodyParserMiddleware)
+      .forRoutes('*');
   }
 }

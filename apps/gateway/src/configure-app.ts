@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { PathWsAdapter } from './common/path-ws.adapter';
+import { rerouteUndecodablePath } from './common/undecodable-path';
 import { createValidationPipe } from './common/validation';
 
 /** Everything main.ts and the integration tests both apply to the HTTP application. */
@@ -12,6 +13,8 @@ export function configureApp(app: INestApplication): INestApplication {
   express.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
   express.set('trust proxy', config.trustProxy);
+  // Before Nest's router, whose route matching would refuse an undecodable path ahead of the rate limiter.
+  express.use(rerouteUndecodablePath);
   // Bodies are parsed by BodyParserMiddleware (AppModule), after the rate limiter has counted the request.
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());

@@ -29,6 +29,11 @@ export const RECONCILE_RUNS_JOB = 'reconcile-runs';
 export const AGENT_TASK_QUEUE = 'agent-tasks';
 /** The job name of a task's deadline on AGENT_TASK_QUEUE. */
 export const AGENT_TASK_TIMEOUT_JOB = 'agent-task-timeout';
+/**
+ * The job name of a task's push (`POST http://agent/scan`) on AGENT_TASK_QUEUE: made by a worker, so that starting
+ * a run (or counting a batch) never waits on an agent.
+ */
+export const AGENT_TASK_PUSH_JOB = 'agent-task-push';
 
 /** Fires of scan schedules: one BullMQ job scheduler per scheduled scan (`scan-<id>`). */
 export const SCHEDULE_QUEUE = 'scan-schedules';
@@ -76,6 +81,14 @@ export interface AgentTaskTimeoutJobData {
   resultId: number;
 }
 
+/** A task to push to its agent: the agent_tasks row, and the run's nmap options (its `ports`, `scan_arguments`). */
+export interface AgentTaskPushJobData {
+  taskRowId: number;
+  scanId: number;
+  resultId: number;
+  nmapFlags: string[];
+}
+
 /** One delivery: the delta report `reportId` POSTed to webhook rule `ruleId`'s URL. */
 export interface WebhookDeliveryJobData {
   ruleId: number;
@@ -97,6 +110,7 @@ export interface JobPayloads {
   'fire-schedule': ScheduleFireJobData;
   'reconcile-runs': Record<string, never>;
   'agent-task-timeout': AgentTaskTimeoutJobData;
+  'agent-task-push': AgentTaskPushJobData;
   'deliver-webhook': WebhookDeliveryJobData;
 }
 export type JobName = keyof JobPayloads;

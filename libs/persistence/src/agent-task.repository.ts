@@ -77,6 +77,40 @@ export class AgentTaskRepository {
     return this.em.fork().find(AgentTask, { clientId, status: { $in: [...OPEN_AGENT_TASK_STATUSES] } });
   }
 
+  /**
+   * How many addresses the largest task of the client that may still be posted to holds: open ones, and those
+   * that ended at or after `since` (a retry of accepted results, or late results to be refused by name).
+   * Undefined when there is none: the client has nothing to post.
+   */
+  async intakeCapacity(clientId: string, since: Date): Promise<number | undefined> {
+    const tasks = await this.em.fork().find(
+      AgentTask,
+      {
+        clientId,
+        $or: [{ status: { $in: [...OPEN_AGENT_TASK_STATUSES] } }, { finishedAt: { $gte: since } }],
+      },
+      { fields: ['targets'] },
+    );
+    if (tasks.length === 0) return undefined;
+    return Math.max(...tasks.map((task) => task.targets.length));
+  }
+
+  /**
+   * Gives a completed task back to its agent (status running, no results digest) when storing the results it
+   * was completed with failed: the agent's retry is then taken, and the task's deadline applies again. False
+   * when the task is no longer completed with `digest`.
+   */
+  async release(id: number, digest: string): Promise<boolean> {
+    const changed = await this.em
+      .fork()
+      .nativeUpdate(
+        AgentTask,
+        { id, status: 'completed', resultsDigest: digest },
+        { status: 'running', resultsDigest: null, finishedAt: null },
+      );
+    return changed > 0;
+  }
+
   /** The client's latest tasks, newest first. */
   recentOfClient(clientId: string, limit: number): Promise<AgentTask[]> {
     return this.em.fork().find(AgentTask, { clientId }, { orderBy: { id: 'desc' }, limit });

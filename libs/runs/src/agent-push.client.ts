@@ -6,8 +6,8 @@ import { APP_CONFIG, AppConfig } from '@nso/config';
 import { parseIpAddress, ScanScope } from '@nso/nmap';
 import type { AgentEndpoint } from '@nso/persistence';
 
-/** What a push came to: `ok` when the agent answered 2xx; otherwise why not. */
-export type PushOutcome = { ok: true; status: number } | { ok: false; reason: string };
+/** What a push came to: `ok` when the agent answered 2xx; otherwise why not (and the agent's status, if any). */
+export type PushOutcome = { ok: true; status: number } | { ok: false; reason: string; status?: number };
 
 /** The body of `POST http://{ip}:{port}/scan` (seed 003's agent protocol). */
 export interface ScanPush {
@@ -68,7 +68,11 @@ export class AgentPushClient {
       });
       await response.body?.cancel().catch(() => undefined);
       if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
-      return { ok: false, reason: `agent ${agent.clientId} answered ${path} with HTTP ${response.status}` };
+      return {
+        ok: false,
+        reason: `agent ${agent.clientId} answered ${path} with HTTP ${response.status}`,
+        status: response.status,
+      };
     } catch (error) {
       const cause = (error as Error & { cause?: Error }).cause?.message ?? (error as Error).message;
       return { ok: false, reason: `agent ${agent.clientId} could not be reached at ${url}: ${cause}` };

@@ -61,6 +61,46 @@ describe('RunService', () => {
     return { ...system, run, ref, take, finish, fail };
   }
 
+  describe('agent results', () => {
+    it('gives the task back to its agent when its results fail to store, so that the retry is taken', async () => {
+      const { service, ref, take, tasks, batches } = await started();
+      const { batchId } = await take(1, 'agent:a1');
+      tasks.rows.push({
+        id: 7,
+        taskId: 't'.repeat(64),
+        clientId: 'a1',
+        result: { id: ref.resultId },
+        scanId: ref.scanId,
+        seq: 1,
+        batchId,
+        targets: ['127.0.0.1', '127.0.0.2'],
+        status: 'running',
+        resultsDigest: null,
+        finishedAt: null,
+      });
+      const command = {
+        clientId: 'a1',
+        resultId: ref.resultId,
+        taskId: 't'.repeat(64),
+        status: 'completed' as const,
+        hosts: [upHost],
+        digest: 'd1',
+      };
+      const store = jest
+        .spyOn(batches, 'storeResult')
+        .mockRejectedValueOnce(new Error('invalid byte sequence'));
+      await expect(service.agentResults(command)).rejects.toThrow('invalid byte sequence');
+      expect(tasks.rows[0]).toMatchObject({ status: 'running', resultsDigest: null, finishedAt: null });
+
+      store.mockRestore();
+      await expect(service.agentResults(command)).resolves.toMatchObject({ duplicate: false });
+      expect(tasks.rows[0]).toMatchObject({ status: 'completed', resultsDigest: 'd1' });
+      expect(batches.rows.find((r) => r.id === batchId)).toMatchObject({ status: 'completed', hostsUp: 1 });
+      // The same results again: answered, not stored twice.
+      await expect(service.agentResults(command)).resolves.toMatchObject({ duplicate: true });
+    });
+  });
+
   describe('delegation', () => {
     it('delegates each target to the most specific range; the rest are unassigned, stored and announced', async () => {
       const system = newRunService();

@@ -4,7 +4,7 @@
 // commands; the tables, the queue, the run state in Redis and the events are reached through small injectables.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BatchSummary, ScanEventBody } from '@nso/contracts';
+import { AgentTaskPushJobData, BatchSummary, ScanEventBody } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import {
   definitionFlags,
@@ -83,7 +83,7 @@ export interface AgentResultsCommand {
   /** The error an agent gave with a failed status. */
   error?: string;
   hosts: HostResultInput[];
-  /** SHA-256 of the body: an identical retry is recognised. */
+  /** SHA-256 of what the results mean (agentResultsDigest): a retry of the same results is recognised. */
   digest: string;
 }
 
@@ -482,6 +482,20 @@ export class RunService {
   }
 
   /**
+   * A worker's turn to push an agent's task (AGENT_TASK_PUSH_JOB, queued by AgentTasks.dispatch): a task the agent
+   * cannot take goes to another approved, online client that covers it, or fails (handOn), while its run is
+   * queued or running.
+   */
+  async agentTaskPush(job: AgentTaskPushJobData): Promise<void> {
+    const undelivered = await this.agents.pushTask(job);
+    if (!undelivered) return;
+    const run = await this.runs.find(job.resultId);
+    if (!run || (run.status !== 'queued' && run.status !== 'running')) return;
+    const ref = { scanId: job.scanId, resultId: run.id };
+    await this.handOn(ref, runPlanOf(ref, run), [undelivered]);
+  }
+
+  /**
    * A task's deadline passed (AGENT_TASK_TIMEOUT, a BullMQ delayed job): if it still has no results it fails,
    * and its batch counts as failed, so the run ends without it (partially). Nothing when it ended before.
    */
@@ -553,24 +567,31 @@ export class RunService {
       if (now?.status === 'completed' && now.resultsDigest === command.digest) return outcome(true);
       throw new AgentTaskClosedError(now?.status ?? 'gone');
     }
-    await this.batchCompleted(ref, task.seq, {
-      batchId: task.batchId,
-      workerId: agentWorkerId(command.clientId),
-      exitCode: 0,
-      stderr: null,
-      finishedAt: new Date(),
-      hosts: command.hosts,
-    });
+    try {
+      await this.batchCompleted(ref, task.seq, {
+        batchId: task.batchId,
+        workerId: agentWorkerId(command.clientId),
+        exitCode: 0,
+        stderr: null,
+        finishedAt: new Date(),
+        hosts: command.hosts,
+      });
+    } catch (error) {
+      // Not stored: the task goes back to its agent (running, its deadline in force), so that a retry is taken
+      // rather than answered as a duplicate of results that were never stored.
+      await this.tasks.release(task.id, command.digest);
+      throw error;
+    }
     return outcome(false);
   }
 
   /**
-   * An admin revoked the client: it gets no new work (delegation only counts approved clients), an agent's
+   * An admin revoked, disabled or deleted the client, or an agent moved and lost its approval (`reason` says which):
+   * it gets no new work (delegation only counts approved clients), an agent's
    * open tasks fail (late results are refused), and batches waiting on a pool's queue are withdrawn. Either kind
    * of batch goes to another approved, online client that covers it, or fails with the reason.
    */
-  async clientRevoked(clientId: string): Promise<void> {
-    const reason = `client ${clientId} was revoked`;
+  async clientRevoked(clientId: string, reason = `client ${clientId} was revoked`): Promise<void> {
     for (const task of await this.tasks.findOpenOfClient(clientId)) {
       if (!(await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'failed', { error: reason })))
         continue;

@@ -44,6 +44,9 @@ describe('parseScanRange', () => {
   it.each([
     ['', /at least one/],
     [' , ', /at least one/],
+    ['127.0.5.0/28,', /empty entry \(entry 2/],
+    [',127.0.5.0/28', /empty entry \(entry 1/],
+    ['127.0.5.0/28,,127.0.6.0/28', /empty entry/],
     ['127.0.0.1/24', /host bits/],
     ['127.0.0.0/33', /prefix/],
     ['scanner.example', /not an IPv4 or IPv6/],

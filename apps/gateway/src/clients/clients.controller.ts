@@ -1,16 +1,20 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiPayloadTooLargeResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public, Roles } from '../auth/auth.decorators';
 import { AuthUser, CurrentUser } from '../users/current-user';
+import { ApiValidationPipe } from '../common/validation';
+import { AgentFieldsMetric, validateAgentBody } from './agent-fields';
 import { ClientIdPipe, sourceAddress } from './client-id.pipe';
 import {
   ClientAnswerDto,
@@ -26,12 +30,16 @@ import {
 import { ClientsService } from './clients.service';
 
 const clientIdPipe = new ClientIdPipe();
+const strictPipe = new ApiValidationPipe();
 
 /** Seed 003 "Client Management" (docs/clients.md: who may call what, and why). */
 @ApiTags('clients')
 @Controller('api/clients')
 export class ClientsController {
-  constructor(private readonly clients: ClientsService) {}
+  constructor(
+    private readonly clients: ClientsService,
+    private readonly fieldsMetric: AgentFieldsMetric,
+  ) {}
 
   @Post(':clientId/heartbeat')
   @Public()
@@ -46,12 +54,17 @@ export class ClientsController {
   @ApiTooManyRequestsResponse({
     description: 'Too many requests for this client, or new clients from this address',
   })
+  @ApiBody({
+    type: HeartbeatDto,
+    description: 'Top-level fields not listed here are ignored (counted in nso_agent_fields_ignored_total)',
+  })
   async heartbeat(
     @Param('clientId', clientIdPipe) clientId: string,
-    @Body() body: HeartbeatDto,
+    @Body() raw: unknown,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<HeartbeatAnswerDto> {
+    const body = await validateAgentBody(HeartbeatDto, raw, 'heartbeat', this.fieldsMetric);
     const outcome = await this.clients.heartbeat(clientId, body, sourceAddress(req.ip));
     res.status(outcome.httpStatus);
     return outcome.body;
@@ -64,8 +77,17 @@ export class ClientsController {
     type: ResultsAnswerDto,
     description: 'Stored (or an identical retry of results already stored: answered again, stored once)',
   })
+  @ApiBody({
+    type: SubmitResultsDto,
+    description:
+      'Read only after the client, its address and its open task were checked, at most 64 KiB plus 64 KiB per ' +
+      'address of its largest open task (32 MiB in all; compressed bodies at most 100 times their size). ' +
+      'Top-level fields not listed here are ignored (counted in nso_agent_fields_ignored_total)',
+  })
   @ApiBadRequestResponse({
-    description: "Malformed body, or addresses that are not the task's (`invalid_addresses`): nothing stored",
+    description:
+      'Malformed body (`problems`: the first 20 and `problem_count`), `client_id` or `scan_id` not this ' +
+      "client's or task's, or addresses that are not the task's (`invalid_addresses`): nothing stored",
   })
   @ApiForbiddenResponse({
     description: 'Not an approved agent, or sent from an address other than the one its approval bound it to',
@@ -73,13 +95,24 @@ export class ClientsController {
   @ApiNotFoundResponse({
     description: 'No such client, or `task_id` is not a task of this client for `result_id`',
   })
-  @ApiConflictResponse({ description: 'The task takes no more results (completed, failed or cancelled)' })
-  results(
+  @ApiConflictResponse({
+    description:
+      'The client has no task waiting for results (answered before the body is read), or the task takes no ' +
+      'more results (completed with other results, failed or cancelled: `task_status`)',
+  })
+  @ApiPayloadTooLargeResponse({ description: "Larger than the client's tasks can need, or too compressed" })
+  async results(
     @Param('clientId', clientIdPipe) clientId: string,
-    @Body() body: SubmitResultsDto,
     @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
   ): Promise<ResultsAnswerDto> {
-    return this.clients.results(clientId, body, sourceAddress(req.ip));
+    try {
+      return await this.clients.results(clientId, req, sourceAddress(req.ip));
+    } catch (error) {
+      // Refused before (or while) its body was read: the connection is closed rather than the rest read.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      throw error;
+    }
   }
 
   @Get()
@@ -107,12 +140,34 @@ export class ClientsController {
     description: 'Neither an admin nor the agent itself from the address it is bound to',
   })
   @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
-  update(
+  @ApiBody({
+    type: UpdateClientDto,
+    description:
+      'From an agent (no credential), top-level fields not listed here are ignored (counted in ' +
+      'nso_agent_fields_ignored_total); from an admin they are refused (400 `unknown_fields`)',
+  })
+  async update(
     @Param('clientId', clientIdPipe) clientId: string,
-    @Body() body: UpdateClientDto,
+    @Body() raw: unknown,
     @Req() req: Request,
   ): Promise<ClientAnswerDto> {
+    const body = req.user
+      ? ((await strictPipe.transform(raw, { type: 'body', metatype: UpdateClientDto })) as UpdateClientDto)
+      : await validateAgentBody(UpdateClientDto, raw, 'update', this.fieldsMetric);
     return this.clients.update(clientId, body, { user: req.user, source: sourceAddress(req.ip) });
+  }
+
+  @Delete(':clientId')
+  @Roles('admin')
+  @ApiOkResponse({
+    description:
+      '`{"status": "success", "message": "Client deleted successfully", "client_id": ...}`: the client is ' +
+      'removed; its runs, batches, hosts and tasks stay; its open tasks go to another client or fail',
+  })
+  @ApiForbiddenResponse({ description: 'Not an admin: `{"error": "Unauthorized"}`' })
+  @ApiNotFoundResponse({ description: '`{"error": "Client not found"}`' })
+  remove(@Param('clientId', clientIdPipe) clientId: string) {
+    return this.clients.remove(clientId);
   }
 
   @Post(':clientId/approve')

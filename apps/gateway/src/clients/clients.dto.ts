@@ -1,13 +1,15 @@
 // Seed 003 "Client Management": what a scanner client sends (heartbeat, update) and what the API answers.
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { CLIENT_KINDS, CLIENT_STATUSES, type ClientKind, type ClientStatus } from '@nso/persistence';
-import { ScanScope } from '@nso/nmap';
+import { parseIpAddress, ScanScope } from '@nso/nmap';
+import { isIP } from 'node:net';
 import {
   IsBoolean,
   IsIn,
   IsInt,
-  IsIP,
+  IsISO8601,
   IsNotEmpty,
+  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -17,6 +19,7 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { PageQuery, QueryBool } from '../common/pagination';
+import { RunResultsSummaryDto } from '../results/run-summary';
 import { PlainText, Trim } from '../common/text-fields';
 
 /** Entries a scan_range may list; a site with more networks than this should summarise them. */
@@ -29,6 +32,11 @@ export const MAX_CLIENT_INFO_CHARS = 16_384;
  * Refused with a sentence naming the field and the first bad entry.
  */
 export function parseScanRange(text: string): string[] {
+  const parts = text.split(',').map((entry) => entry.trim());
+  const empty = parts.indexOf('');
+  if (empty >= 0 && parts.some((entry) => entry !== '')) {
+    throw new Error(`has an empty entry (entry ${empty + 1}: no comma at either end or twice in a row)`);
+  }
   const entries = ScanScope.parseCidrList(text);
   if (entries.length === 0) throw new Error('must list at least one CIDR');
   if (entries.length > MAX_SCAN_RANGE_ENTRIES)
@@ -59,6 +67,24 @@ function IsScanRange() {
           return `scan_range ${(error as Error).message.replace(/ in scope list/, '')}`;
         }
       },
+    },
+  });
+}
+
+/**
+ * `ip_address`: an IPv4 or IPv6 literal where the agent listens, without an IPv6 zone (`%eth0`): a zone names an
+ * interface of the agent's machine, which means nothing to the server that pushes to it.
+ */
+function IsAgentAddress() {
+  return ValidateBy({
+    name: 'isAgentAddress',
+    validator: {
+      validate: (value: unknown) =>
+        typeof value === 'string' &&
+        !value.includes('%') &&
+        parseIpAddress(value) !== undefined &&
+        isIP(value) !== 0,
+      defaultMessage: () => 'ip_address must be an IPv4 or IPv6 address (without a zone)',
     },
   });
 }
@@ -110,7 +136,7 @@ export class HeartbeatDto {
   @ApiProperty({ example: '127.0.0.2', description: 'An IPv4 or IPv6 literal: where the agent listens' })
   @IsString()
   @PlainText()
-  @IsIP(undefined, { message: 'ip_address must be an IPv4 or IPv6 address' })
+  @IsAgentAddress()
   ip_address!: string;
 
   @ApiProperty({ example: 8080, minimum: 1, maximum: 65535 })
@@ -172,7 +198,7 @@ export class UpdateClientDto {
   @IsOptional()
   @IsString()
   @PlainText()
-  @IsIP(undefined, { message: 'ip_address must be an IPv4 or IPv6 address' })
+  @IsAgentAddress()
   ip_address?: string;
 
   @ApiPropertyOptional({ example: 8080, minimum: 1, maximum: 65535 })
@@ -284,7 +310,54 @@ export class ClientListDto {
   @ApiProperty({ example: false }) has_prev!: boolean;
 }
 
-/** Seed 003 "Submit Scan Results": what an agent posts for one task. */
+/** The counts of `summary_stats` this server knows (the original agent's, and seed 003's); others are ignored. */
+export const SUMMARY_STATS_FIELDS = [
+  'total_targets',
+  'scanned_targets',
+  'completed_targets',
+  'targets_up',
+  'targets_down',
+  'error_targets',
+  'total_open_ports',
+] as const;
+
+/** `summary_stats`: an object whose known counts (SUMMARY_STATS_FIELDS), when present, are non-negative integers. */
+function IsSummaryStats() {
+  return ValidateBy({
+    name: 'isSummaryStats',
+    validator: {
+      validate: (value: unknown) =>
+        value !== null &&
+        typeof value === 'object' &&
+        !Array.isArray(value) &&
+        SUMMARY_STATS_FIELDS.every((field) => {
+          const count = (value as Record<string, unknown>)[field];
+          return count === undefined || (Number.isSafeInteger(count) && (count as number) >= 0);
+        }),
+      defaultMessage: () =>
+        `summary_stats must be an object whose counts (${SUMMARY_STATS_FIELDS.join(', ')}) are non-negative integers`,
+    },
+  });
+}
+
+/** `scan_id` as agents echo it from the push: the integer, or its canonical decimal spelling. */
+function IsScanIdValue() {
+  return ValidateBy({
+    name: 'isScanIdValue',
+    validator: {
+      validate: (value: unknown) =>
+        (Number.isSafeInteger(value) && (value as number) >= 1) ||
+        (typeof value === 'string' && /^[1-9][0-9]{0,14}$/.test(value)),
+      defaultMessage: () => 'scan_id must be the scan id the task was pushed with (a positive integer)',
+    },
+  });
+}
+
+/**
+ * Seed 003 "Submit Scan Results": what an agent posts for one task, with the fields the original agent adds
+ * (docs/clients.md "What the original agent sends"). `parsed_results` is read by agentResultHosts in one pass,
+ * not by class-transformer. Top-level fields not declared here are ignored (agent-fields.ts).
+ */
 export class SubmitResultsDto {
   @ApiProperty({ example: 42, description: 'The run (result_id) the task belongs to' })
   @IsInt()
@@ -302,20 +375,76 @@ export class SubmitResultsDto {
   status!: 'completed' | 'failed';
 
   @ApiPropertyOptional({
+    example: 7,
+    description:
+      "The scan_id of the push, echoed by the original agent: must be the task's scan (400 otherwise)",
+  })
+  @IsOptional()
+  @IsScanIdValue()
+  scan_id?: number | string;
+
+  @ApiPropertyOptional({
+    example: 'pdr-agent-1',
+    description: "Sent by the original agent: must equal the URL's client_id (400 otherwise)",
+  })
+  @IsOptional()
+  @IsString()
+  @PlainText()
+  @MaxLength(255)
+  client_id?: string;
+
+  @ApiPropertyOptional({
+    example: 12.5,
+    description: "Seconds the agent's scan took (informative; not stored)",
+  })
+  @IsOptional()
+  @IsNumber(
+    { allowNaN: false, allowInfinity: false },
+    { message: 'scan_duration must be a number of seconds' },
+  )
+  @Min(0, { message: 'scan_duration must be a number of seconds' })
+  scan_duration?: number;
+
+  @ApiPropertyOptional({
+    example: '2026-12-06T21:00:00.123456+00:00',
+    description: 'When the agent sent it, ISO 8601 (informative; not stored)',
+  })
+  @IsOptional()
+  @IsString()
+  @PlainText()
+  @MaxLength(64)
+  @IsISO8601({}, { message: 'timestamp must be an ISO 8601 date and time' })
+  timestamp?: string;
+
+  @ApiPropertyOptional({
     type: Object,
     description:
-      'Keyed by address: `{hostname, state, open_ports: [22], port_details: {"22": {protocol, name, product, version, extrainfo}}}`',
+      'Keyed by address: `{hostname, state, open_ports: [22], port_details: {"22": {protocol, state, name, ' +
+      'product, version, extrainfo}}}`; other keys of a host (the original agent adds `target`, `nmap`, ' +
+      '`addresses`, `vendor`, `os_detection`) are ignored',
   })
   @IsOptional()
   @IsObject()
   parsed_results?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ type: Object, description: "The agent's own counts (informative; not stored)" })
+  @ApiPropertyOptional({
+    type: Object,
+    description: `The agent's own counts (informative; not stored): ${SUMMARY_STATS_FIELDS.join(', ')}`,
+  })
   @IsOptional()
-  @IsObject()
+  @IsSummaryStats()
   summary_stats?: Record<string, unknown>;
 
-  @ApiPropertyOptional({ description: 'Why the task failed, with status failed' })
+  @ApiPropertyOptional({
+    description: 'Why the task failed, with status failed (the original agent: error_message)',
+  })
+  @IsOptional()
+  @IsString()
+  @PlainText({ allowLineBreaks: true })
+  @MaxLength(4000)
+  error_message?: string;
+
+  @ApiPropertyOptional({ description: 'The same as error_message (either may be sent)' })
   @IsOptional()
   @IsString()
   @PlainText({ allowLineBreaks: true })
@@ -323,16 +452,8 @@ export class SubmitResultsDto {
   error?: string;
 }
 
-export class ResultsSummaryDto {
-  @ApiProperty({ example: 254 }) total_targets!: number;
-  @ApiProperty({ example: 254 }) completed_targets!: number;
-  @ApiProperty({ example: 0 }) failed_targets!: number;
-  @ApiProperty({ example: 156 }) total_open_ports!: number;
-  @ApiProperty({ example: 3 }) contributing_clients!: number;
-}
-
 export class ResultsAnswerDto {
   @ApiProperty({ example: 'Scan results received successfully' }) message!: string;
   @ApiProperty({ example: 42 }) result_id!: number;
-  @ApiProperty({ type: ResultsSummaryDto }) summary!: ResultsSummaryDto;
+  @ApiProperty({ type: RunResultsSummaryDto }) summary!: RunResultsSummaryDto;
 }

@@ -3,6 +3,7 @@
 import { EntityManager, FilterQuery, UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
   BadRequestException,
+  ConflictException,
   ForbiddenException,
   HttpStatus,
   Inject,
@@ -12,17 +13,13 @@ import {
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { noticeClientAwaitingApproval, Notifier } from '@nso/events';
 import { ScanScope } from '@nso/nmap';
-import {
-  AgentTaskRepository,
-  Batch,
-  Client,
-  clientStatus,
-  clientStatusFilter,
-  ScanResult,
-} from '@nso/persistence';
+import { AgentTaskRepository, Client, clientStatus, clientStatusFilter } from '@nso/persistence';
 import { AgentTasks, RunService } from '@nso/runs';
-import { createHash } from 'node:crypto';
-import { agentResultHosts } from './agent-results';
+import type { Request } from 'express';
+import { readJsonBody, resultsBodyLimit } from './agent-body.reader';
+import { AgentFieldsMetric, validateAgentBody } from './agent-fields';
+import { agentResultHosts, agentResultsDigest } from './agent-results';
+import { RunSummaries } from '../results/run-summary';
 import { pageFields, pageWindow } from '../common/pagination';
 import { Clock } from '../rate-limit/clock';
 import { AuthUser } from '../users/current-user';
@@ -47,6 +44,12 @@ const iso = (date: Date | null) => (date ? date.toISOString() : null);
 const RECENT_TASKS = 10;
 
 const DEFAULT_PER_PAGE = 50;
+
+/**
+ * How long after a task ended its agent may still post to it: a retry of results already taken (answered again),
+ * or late results (refused by name). The original agent retries 3 times, 5 s apart, each try waiting 30 s.
+ */
+const RESULTS_RETRY_WINDOW_MS = 10 * 60_000;
 
 /** A heartbeat's answer: seed 003 says 200 for an approved client and 403 (with a success body) otherwise. */
 export interface HeartbeatOutcome {
@@ -80,6 +83,8 @@ export class ClientsService {
     private readonly agentTasks: AgentTasks,
     private readonly tasks: AgentTaskRepository,
     private readonly notifier: Notifier,
+    private readonly fieldsMetric: AgentFieldsMetric,
+    private readonly summaries: RunSummaries,
   ) {}
 
   /**
@@ -110,23 +115,28 @@ export class ClientsService {
 
     let client = await this.em.findOne(Client, { clientId });
     if (!client) {
-      await this.enrolment.admit(source);
       const enrolled = await this.enrol(clientId, { ...fields, sourceIp: source, lastSeen: now }, now);
       if (enrolled.created) {
+        // A new client is counted once, by the request whose insert made it: parallel first heartbeats of one
+        // id cost one enrolment, not one each. Past the limit the row goes again.
+        try {
+          await this.enrolment.admit(source);
+        } catch (error) {
+          await this.em.fork().nativeDelete(Client, { id: enrolled.client.id, isApproved: false });
+          throw error;
+        }
         await noticeClientAwaitingApproval(this.notifier, enrolled.client);
         return this.heartbeatAnswer(enrolled.client);
       }
       client = enrolled.client;
     }
     await this.checkAgentAddress(client, source, now);
-    if (
+    const moved =
       client.isApproved &&
       (client.ipAddress !== fields.ipAddress ||
         client.port !== fields.port ||
-        client.scanRange.join(',') !== scanRange.join(','))
-    ) {
-      this.withdrawApproval(client);
-    }
+        client.scanRange.join(',') !== scanRange.join(','));
+    if (moved) this.withdrawApproval(client);
     this.em.assign(client, {
       ...fields,
       status: fields.activeScans > 0 ? 'scanning' : 'online',
@@ -134,6 +144,7 @@ export class ClientsService {
       lastSeen: now,
     });
     await this.em.flush();
+    if (moved) await this.runs.clientRevoked(clientId, movedReason(clientId));
     return this.heartbeatAnswer(client);
   }
 
@@ -149,6 +160,7 @@ export class ClientsService {
     const client = await this.findOrFail(clientId);
     const now = this.now();
     const scanRange = input.scan_range !== undefined ? parseScanRange(input.scan_range) : undefined;
+    let withdrawn = false;
     if (!caller.user) {
       await this.checkAgentAddress(client, caller.source, now);
       if (!client.isApproved && client.sourceIp !== caller.source) throw unauthorized(ADDRESS_REFUSAL);
@@ -156,7 +168,10 @@ export class ClientsService {
         (input.ip_address !== undefined && input.ip_address !== client.ipAddress) ||
         (input.port !== undefined && input.port !== client.port) ||
         (scanRange !== undefined && scanRange.join(',') !== client.scanRange.join(','));
-      if (client.isApproved && moved) this.withdrawApproval(client);
+      if (client.isApproved && moved) {
+        this.withdrawApproval(client);
+        withdrawn = true;
+      }
     }
     this.em.assign(client, {
       ...(input.hostname !== undefined ? { hostname: input.hostname } : {}),
@@ -168,6 +183,7 @@ export class ClientsService {
       ...(!caller.user && input.status !== 'offline' ? { lastSeen: now } : {}),
     });
     await this.em.flush();
+    if (withdrawn) await this.runs.clientRevoked(clientId, movedReason(clientId));
     return { status: 'success', message: 'Client updated successfully', client: this.toDto(client, true) };
   }
 
@@ -196,48 +212,70 @@ export class ClientsService {
   }
 
   /**
-   * `POST /api/clients/{client_id}/results` (seed 003 "Submit Scan Results"), sent by an agent with no credential:
-   * taken only from an approved agent, from the address its approval bound it to (403 otherwise, the refusal
-   * recorded), then RunService decides what the task takes (404, 409, 400). Answers seed 003's body; an identical
-   * retry is answered again without storing twice.
+   * `POST /api/clients/{client_id}/results` (seed 003 "Submit Scan Results"), sent by an agent with no credential.
+   * Before its body is read: taken only from an approved, enabled agent (404 unknown, 403 otherwise), from the
+   * address its approval bound it to (403, the refusal recorded), that has a task that may take a post (409).
+   * The body is then read with a limit set by that task (agent-body.reader.ts), validated in one pass (fields
+   * the server does not know are ignored, agent-fields.ts), and RunService decides what the task takes (404,
+   * 409, 400). Answers seed 003's body; a retry of the same results is answered again without storing twice.
    */
-  async results(clientId: string, body: SubmitResultsDto, source: string): Promise<ResultsAnswerDto> {
+  async results(clientId: string, req: Request, source: string): Promise<ResultsAnswerDto> {
     const client = await this.findOrFail(clientId);
     if (client.kind === 'pool') throw unauthorized(POOL_REFUSAL);
     if (!client.isApproved || !client.isEnabled) throw unauthorized('this client is not approved');
-    await this.checkAgentAddress(client, source, this.now());
-    const hosts = agentResultHosts(body.parsed_results);
-    const digest = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const now = this.now();
+    await this.checkAgentAddress(client, source, now);
+    const addresses = await this.tasks.intakeCapacity(
+      clientId,
+      new Date(now.getTime() - RESULTS_RETRY_WINDOW_MS),
+    );
+    if (addresses === undefined) {
+      throw new ConflictException({
+        error: 'This client has no task waiting for results',
+        client_id: clientId,
+      });
+    }
+    const raw = await readJsonBody(req, resultsBodyLimit(addresses));
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new BadRequestException({ error: 'The body must be a JSON object' });
+    }
+    // parsed_results is read by agentResultHosts in one pass; class-transformer would deep-copy it.
+    const { parsed_results: parsed, ...rest } = raw as Record<string, unknown>;
+    const body = await validateAgentBody(SubmitResultsDto, rest, 'results', this.fieldsMetric);
+    if (parsed !== undefined && (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new BadRequestException({
+        error: 'parsed_results must be an object keyed by address',
+        details: ['parsed_results must be an object keyed by address'],
+      });
+    }
+    if (body.client_id !== undefined && body.client_id !== clientId) {
+      throw new BadRequestException({
+        error: "client_id in the body does not match the URL's client_id",
+        client_id: clientId,
+      });
+    }
+    const hosts = agentResultHosts(parsed as Record<string, unknown> | undefined);
+    if (body.scan_id !== undefined) {
+      const task = await this.tasks.findByTaskId(body.task_id);
+      const ofThisPost = task && task.clientId === clientId && task.result.id === body.result_id;
+      if (ofThisPost && Number(body.scan_id) !== task.scanId) {
+        throw new BadRequestException({ error: 'scan_id is not the scan of this task', field: 'scan_id' });
+      }
+    }
+    const error = body.error_message ?? body.error;
     const outcome = await this.runs.agentResults({
       clientId,
       resultId: body.result_id,
       taskId: body.task_id,
       status: body.status,
-      error: body.error,
+      error,
       hosts,
-      digest,
+      digest: agentResultsDigest(body.status, error, hosts),
     });
     return {
       message: 'Scan results received successfully',
       result_id: outcome.resultId,
-      summary: await this.runSummary(outcome.resultId),
-    };
-  }
-
-  /** Seed 003's results summary, over the whole run so far: its addresses by batch outcome, ports, clients. */
-  private async runSummary(resultId: number): Promise<ResultsAnswerDto['summary']> {
-    const em = this.em.fork();
-    const run = await em.findOneOrFail(ScanResult, resultId, { fields: ['targetsTotal', 'openPorts'] });
-    const batches = await em.find(Batch, { result: resultId }, { fields: ['status', 'targets', 'workerId'] });
-    const sum = (status: string) =>
-      batches.filter((b) => b.status === status).reduce((n, b) => n + b.targets.length, 0);
-    const workers = batches.filter((b) => b.status === 'completed').map((b) => b.workerId ?? '');
-    return {
-      total_targets: run.targetsTotal,
-      completed_targets: sum('completed'),
-      failed_targets: sum('failed'),
-      total_open_ports: run.openPorts,
-      contributing_clients: new Set(workers).size,
+      summary: await this.summaries.of(outcome.resultId),
     };
   }
 
@@ -273,16 +311,35 @@ export class ClientsService {
     };
   }
 
-  /** Admin: seed 003's "Toggle Client Visibility". A disabled client is shown offline and gets no work. */
+  /**
+   * Admin: seed 003's "Toggle Client Visibility". A disabled client is shown offline and gets no work; its open
+   * tasks and queued batches go at once to another client that covers them, or fail (as for a revocation).
+   */
   async toggle(clientId: string): Promise<ClientAnswerDto> {
     const client = await this.findOrFail(clientId);
     client.isEnabled = !client.isEnabled;
     await this.em.flush();
+    if (!client.isEnabled) await this.runs.clientRevoked(client.clientId, `client ${clientId} was disabled`);
     return {
       status: 'success',
       message: client.isEnabled ? 'Client marked as online' : 'Client marked as offline',
       client: this.toDto(client, true),
     };
+  }
+
+  /**
+   * Admin: `DELETE /api/clients/{client_id}`. The client row goes (an agent may enrol again under the id, a pool
+   * registers again at its next beat); what it scanned stays (runs, batches, hosts and its tasks keep the id as
+   * text). Its open tasks and queued batches go to another client that covers them, or fail, first.
+   */
+  async remove(clientId: string): Promise<{ status: 'success'; message: string; client_id: string }> {
+    const client = await this.findOrFail(clientId);
+    this.withdrawApproval(client);
+    client.isEnabled = false;
+    await this.em.flush();
+    await this.runs.clientRevoked(clientId, `client ${clientId} was deleted`);
+    await this.em.fork().nativeDelete(Client, { id: client.id });
+    return { status: 'success', message: 'Client deleted successfully', client_id: clientId };
   }
 
   /** Admin: every client, filtered by status (as clientStatus computes it), approval and kind; paginated. */
@@ -413,6 +470,11 @@ export class ClientsService {
       refused_count: client.refusedCount,
     };
   }
+}
+
+/** Why an approved agent's open tasks were taken back when it moved. */
+function movedReason(clientId: string): string {
+  return `agent ${clientId} changed its address, port or scan_range and must be approved again`;
 }
 
 function activeCount(activeScans: number | unknown[] | undefined): number {

@@ -49,10 +49,21 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return [409, { error: exception.message, task_status: exception.taskStatus }];
     }
     if (exception instanceof AgentResultAddressesError) {
-      return [400, { error: exception.message, invalid_addresses: exception.addresses }];
+      // A bounded sample: a refusal of 100,000 addresses is not a 1.5 MB answer.
+      return [
+        400,
+        {
+          error: exception.message,
+          invalid_addresses: exception.addresses.slice(0, 20),
+          invalid_address_count: exception.addresses.length,
+        },
+      ];
     }
     if (exception instanceof AgentResultsFormatError) {
-      return [400, { error: exception.message, problems: exception.problems }];
+      return [
+        400,
+        { error: exception.message, problems: exception.problems, problem_count: exception.count },
+      ];
     }
     if (exception instanceof NoCoveringClientError) {
       return [409, { error: exception.message, unassigned_targets: exception.targets }];

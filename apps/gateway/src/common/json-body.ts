@@ -6,11 +6,11 @@ import { json, NextFunction, Request, Response, urlencoded } from 'express';
 
 export const jsonBodyParser = json({ limit: '1mb' });
 /**
- * An agent's results (`POST /api/clients/{id}/results`) hold a whole task's hosts and ports: about 150 bytes a
- * host, so a task of 65,536 addresses needs ~10 MB. Only that route gets the larger limit.
+ * An agent's results (`POST /api/clients/{id}/results`) are not parsed here: the route reads its body itself,
+ * after it has checked the client, its address and its open task, with a limit set by that task
+ * (clients/agent-body.reader.ts).
  */
-export const agentResultsBodyParser = json({ limit: '32mb' });
-const AGENT_RESULTS_ROUTE = /^\/api\/clients\/[^/]+\/results$/;
+const AGENT_RESULTS_ROUTE = /^\/api\/clients\/[^/]+\/results\/?$/;
 export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
 
 /**
@@ -87,8 +87,8 @@ export class BodyParserMiddleware implements NestMiddleware {
     };
     // originalUrl: req.path is relative to where the middleware is mounted.
     const path = (req.originalUrl ?? req.url).split('?')[0];
-    const parseJson = AGENT_RESULTS_ROUTE.test(path) ? agentResultsBodyParser : jsonBodyParser;
-    parseJson(req, res, (jsonError?: unknown) => {
+    if (req.method === 'POST' && AGENT_RESULTS_ROUTE.test(path)) return next();
+    jsonBodyParser(req, res, (jsonError?: unknown) => {
       if (jsonError) return fail(jsonError);
       formBodyParser(req, res, (formError?: unknown) => {
         if (formError) return fail(formError);

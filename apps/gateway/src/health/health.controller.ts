@@ -11,7 +11,11 @@ export class HealthController {
   constructor(private readonly health: HealthService) {}
 
   @Get()
-  @ApiOkResponse({ description: 'Redis and the database answer' })
+  @ApiOkResponse({
+    description:
+      'Redis and the database answer. `ready` (and `checks.approved_client_online`): an approved scanner client ' +
+      'is online, so a scan can run now (npm start waits for it before it says the API is ready)',
+  })
   @ApiServiceUnavailableResponse({ description: 'Redis or the database does not answer' })
   async check(@Res({ passthrough: true }) res: Response): Promise<HealthReport> {
     const report = await this.health.report();

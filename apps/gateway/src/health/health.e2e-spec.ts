@@ -8,15 +8,27 @@ describe('GET /api/health', () => {
   let gateway: TestGateway | undefined;
   afterEach(() => gateway?.close());
 
-  it('is 200 and healthy when Redis and the database answer', async () => {
+  it('is 200 and healthy when Redis and the database answer; not ready while no approved client is online', async () => {
     gateway = await startGateway({ localPool: false });
     const response = await request(gateway.url).get('/api/health').expect(200);
     expect(response.body).toEqual({
       status: 'healthy',
+      ready: false,
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       version: expect.any(String),
-      checks: { database: true, redis: true },
+      checks: { database: true, redis: true, approved_client_online: false },
       stats: { active_clients: 0, pending_tasks: 0, running_tasks: 0 },
+    });
+  });
+
+  it('is ready once an approved client is online', async () => {
+    gateway = await startGateway();
+    const response = await request(gateway.url).get('/api/health').expect(200);
+    expect(response.body).toMatchObject({
+      status: 'healthy',
+      ready: true,
+      checks: { database: true, redis: true, approved_client_online: true },
+      stats: { active_clients: 1 },
     });
   });
 

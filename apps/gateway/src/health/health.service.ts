@@ -9,9 +9,15 @@ const CHECK_TIMEOUT_MS = 2000;
 
 export interface HealthReport {
   status: 'healthy' | 'unhealthy';
+  /**
+   * Whether a scan can run now: healthy, and an approved, enabled scanner client is online (a worker pool that
+   * beat within CLIENT_OFFLINE_AFTER, or an agent). A gateway without one is healthy (it serves the API) but
+   * not ready to scan: a start would be a 409 "No approved, online scanner client covers the targets".
+   */
+  ready: boolean;
   timestamp: string;
   version: string;
-  checks: { database: boolean; redis: boolean };
+  checks: { database: boolean; redis: boolean; approved_client_online: boolean };
   stats: CurrentLoad;
 }
 
@@ -42,11 +48,14 @@ export class HealthService {
     // and running. They need the database; without it they read 0.
     const fallback = { active_clients: 0, pending_tasks: 0, running_tasks: 0 };
     const stats = database ? await withTimeout(this.stats.currentLoad(), fallback) : fallback;
+    const healthy = database && redis;
+    const clientOnline = stats.active_clients > 0;
     return {
-      status: database && redis ? 'healthy' : 'unhealthy',
+      status: healthy ? 'healthy' : 'unhealthy',
+      ready: healthy && clientOnline,
       timestamp: new Date().toISOString(),
       version: process.env.npm_package_version ?? '0.1.0',
-      checks: { database, redis },
+      checks: { database, redis, approved_client_online: clientOnline },
       stats,
     };
   }

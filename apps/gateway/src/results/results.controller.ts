@@ -23,7 +23,11 @@ export class ResultsController {
   }
 
   @Get('results/:resultId')
-  @ApiOkResponse({ description: 'One run with a page of its hosts and their ports' })
+  @ApiOkResponse({
+    description:
+      "One run (`result`), seed 003's `summary` (total_targets, completed_targets, failed_targets, total_open_ports, " +
+      "contributing_clients, hosts_up: the same as the answer to an agent's results) and a page of its hosts",
+  })
   @ApiNotFoundResponse({ description: 'Unknown run, or another user’s' })
   run(
     @CurrentUser() user: AuthUser,

@@ -4,6 +4,7 @@ import { Host, Port, Scan, ScanResult } from '@nso/persistence';
 import { isIP } from 'node:net';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import { RunHostsQuery } from './results.dto';
+import { RunSummaries } from './run-summary';
 
 const RUNS_PER_PAGE = 20;
 const HOSTS_PER_PAGE = 100;
@@ -12,7 +13,10 @@ const HISTORY_PER_PAGE = 50;
 /** The run history a user browses: a scan's runs, one run with its hosts and ports, one address across runs. */
 @Injectable()
 export class ResultsService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly summaries: RunSummaries,
+  ) {}
 
   /** `GET /api/scans/{scan_id}/results`: the scan's runs, newest first. 404 for another user's scan. */
   async runsOfScan(ownerId: number, scanId: number, query: PageQuery) {
@@ -34,7 +38,7 @@ export class ResultsService {
   }
 
   /**
-   * `GET /api/results/{result_id}`: the run and a page of its hosts, each with its ports, in target order.
+   * `GET /api/results/{result_id}`: the run, seed 003's `summary` (RunSummaries) and a page of its hosts, each with its ports, in target order.
    * `host_state` keeps hosts in that state; `port_state` keeps hosts with such a port, and only those ports.
    * 404 for another user's run.
    */
@@ -56,6 +60,7 @@ export class ResultsService {
     return {
       status: 'success',
       result: runSummary(run),
+      summary: await this.summaries.of(run.id),
       hosts: { ...pageFields(total, window), items: hosts.map((h) => hostView(h, ports.get(h.id) ?? [])) },
     };
   }

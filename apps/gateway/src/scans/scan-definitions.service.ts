@@ -3,6 +3,7 @@ import { BadRequestException, ConflictException, Injectable } from '@nestjs/comm
 import {
   definitionFlags,
   NmapArgumentPolicy,
+  NmapPolicyError,
   parseTargets,
   resolveTargets,
   ScanScope,
@@ -188,6 +189,7 @@ export class ScanDefinitionsService {
    * problem; nothing is stored then.
    */
   private async check(scan: Scan): Promise<void> {
+    if (scan.ports) checkPortsField(this.policy, scan.ports);
     const flags = this.policy.validate(definitionFlags(scan.nmapFlags, scan.ports));
     const specs = parseTargets(scan.targets);
     TargetSet.build(specs, flags, await resolveTargets(specs, flags, this.scope));
@@ -261,6 +263,24 @@ function checkCron(cron: string, timezone: string): void {
   } catch (error) {
     throw new BadRequestException({
       error: `cron ${JSON.stringify(cron)} is not valid: ${(error as Error).message}`,
+    });
+  }
+}
+
+/**
+ * A definition's `ports` is nmap's `-p` value: refused by the field's name (as every other field's error is),
+ * with nmap's reason from the argument policy. Throws the 400 `{error: "ports ...", field: "ports"}`.
+ */
+function checkPortsField(policy: NmapArgumentPolicy, ports: string): void {
+  try {
+    policy.validate(['-p', ports]);
+  } catch (error) {
+    if (!(error instanceof NmapPolicyError)) throw error;
+    const reason = /: (must .*)$/.exec(error.message)?.[1] ?? 'is not an nmap port list';
+    throw new BadRequestException({
+      error: `ports ${JSON.stringify(ports)} is invalid: ${reason}`,
+      field: 'ports',
+      details: [`ports ${reason}`],
     });
   }
 }

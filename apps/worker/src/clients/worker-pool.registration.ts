@@ -47,8 +47,8 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
    * has batches in progress), or creates it — approved when WORKER_AUTO_APPROVE holds (only at
    * creation: a pool an admin revoked stays revoked across restarts); a pool created unapproved is announced to
    * the admins (`Worker pool <id> (<hostname>) is awaiting approval`, once: only the replica whose insert won
-   * tells). A client_id an HTTP agent already holds is left alone and logged: a pool never takes over an agent's
-   * record. Errors: database and Redis errors reject (the caller logs them); a failed notice is only logged.
+   * tells). A client_id an unapproved HTTP agent holds is taken over (logged); an approved agent's is left alone
+   * and logged. Errors: database and Redis errors reject (the caller logs them); a failed notice is only logged.
    */
   async beat(): Promise<void> {
     const em = this.em.fork();
@@ -66,13 +66,42 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
       updatedAt: now,
     };
     if ((await em.nativeUpdate(Client, { clientId, kind: 'pool' }, refresh)) > 0) return this.ok();
+    const approve = this.config.workerAutoApprove;
     const holder = await em.findOne(Client, { clientId });
-    if (holder) {
+    if (holder?.isApproved) {
       return this.problem(
-        `WORKER_CLIENT_ID ${clientId} is already an HTTP agent's id; this pool is not registered`,
+        `WORKER_CLIENT_ID ${clientId} is already an approved HTTP agent's id; this pool is not registered`,
       );
     }
-    const approve = this.config.workerAutoApprove;
+    if (holder) {
+      // An unapproved agent of this id (anyone can heartbeat any id) does not keep a pool out: a pool has a
+      // credential (it reaches Redis and the database), an agent has none until an admin approves it.
+      const taken = await em.nativeUpdate(
+        Client,
+        { id: holder.id, kind: 'agent', isApproved: false },
+        {
+          ...refresh,
+          kind: 'pool',
+          ipAddress: null,
+          port: null,
+          sourceIp: null,
+          systemInfo: null,
+          capabilities: null,
+          isApproved: approve,
+          approvedAt: approve ? now : null,
+          approvedIp: null,
+        },
+      );
+      if (taken > 0) {
+        this.logger.warn(
+          `WORKER_CLIENT_ID ${clientId} was held by an unapproved HTTP agent (last from ${holder.sourceIp ?? 'unknown'}); ` +
+            `this pool took it over, ${approve ? 'approved' : 'awaiting approval'}`,
+        );
+        if (!approve)
+          await noticeClientAwaitingApproval(this.notifier, { ...holder, kind: 'pool', isApproved: false });
+      }
+      return this.ok();
+    }
     let created: Client;
     try {
       created = em.create(Client, {

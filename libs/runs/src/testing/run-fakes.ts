@@ -502,6 +502,47 @@ export class FakeRunNotifier {
  * RunService with its real parts (finalizer, reconciler, nmap policy, a loopback scope) over fakes of every piece
  * of infrastructure: the test drives it with commands and reads rows, jobs and events off the fakes.
  */
+/** The agent_tasks table in memory: the rows and the status changes RunService makes. */
+export class FakeAgentTaskRepository {
+  rows: Array<{
+    id: number;
+    taskId: string;
+    clientId: string;
+    result: { id: number };
+    scanId: number;
+    seq: number;
+    batchId: number | null;
+    targets: string[];
+    status: string;
+    resultsDigest: string | null;
+    finishedAt: Date | null;
+  }> = [];
+
+  async findByTaskId(taskId: string) {
+    const row = this.rows.find((r) => r.taskId === taskId);
+    return row ? { ...row } : null;
+  }
+
+  async findById(id: number) {
+    const row = this.rows.find((r) => r.id === id);
+    return row ? { ...row } : null;
+  }
+
+  async transition(id: number, from: readonly string[], to: string, fields: { resultsDigest?: string } = {}) {
+    const row = this.rows.find((r) => r.id === id && from.includes(r.status));
+    if (!row) return false;
+    Object.assign(row, { status: to, ...fields, finishedAt: to === 'running' ? null : new Date() });
+    return true;
+  }
+
+  async release(id: number, digest: string) {
+    const row = this.rows.find((r) => r.id === id && r.status === 'completed' && r.resultsDigest === digest);
+    if (!row) return false;
+    Object.assign(row, { status: 'running', resultsDigest: null, finishedAt: null });
+    return true;
+  }
+}
+
 export function newRunService() {
   const batches = new FakeBatchRepository();
   const runs = new FakeRunRepository(batches);
@@ -512,6 +553,7 @@ export function newRunService() {
   const deltaJobs = new FakeDeltaJobs();
   const clients = new FakeClientRepository();
   const notifier = new FakeRunNotifier();
+  const tasks = new FakeAgentTaskRepository();
   const as = <T>(fake: unknown) => fake as T;
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
@@ -543,7 +585,7 @@ export function newRunService() {
       clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
     }),
     as<AgentTasks>({ cancelRun: async () => undefined }),
-    as<AgentTaskRepository>({}),
+    as<AgentTaskRepository>(tasks),
     as<ClientBatchQueues>({}),
   );
   return {
@@ -559,5 +601,6 @@ export function newRunService() {
     deltaJobs,
     clients,
     notifier,
+    tasks,
   };
 }

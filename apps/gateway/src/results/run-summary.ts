@@ -1,0 +1,72 @@
+// Seed 003's results summary of a run: the same object on `GET /api/results/{result_id}` and in the answer to an
+// agent's results (`POST /api/clients/{id}/results`).
+import { EntityManager } from '@mikro-orm/core';
+import { Injectable } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
+import { Batch, ScanResult } from '@nso/persistence';
+
+const AGENT_WORKER = 'agent:';
+
+/** Seed 003's `summary`, over the run so far. */
+export class RunResultsSummaryDto {
+  @ApiProperty({ example: 254, description: 'Addresses the run delegated to clients' })
+  total_targets!: number;
+  @ApiProperty({ example: 254, description: 'Addresses of completed batches' }) completed_targets!: number;
+  @ApiProperty({ example: 0, description: 'Addresses of failed batches' }) failed_targets!: number;
+  @ApiProperty({ example: 156 }) total_open_ports!: number;
+  @ApiProperty({ example: 3, description: 'Scanner clients whose batches completed' })
+  contributing_clients!: number;
+  @ApiProperty({ example: ['local', 'pdr-agent-1'], type: [String], description: 'Their client ids, sorted' })
+  contributing_client_ids!: string[];
+  @ApiProperty({ example: 12 }) hosts_up!: number;
+}
+
+/**
+ * Reads run summaries. A completed batch counts for its client: an HTTP agent's batch (worker id `agent:<id>`)
+ * for that agent; a worker's batch for the run's worker pool when the run was delegated to one pool, else for
+ * the worker process (batch rows do not record which pool a moved batch went to).
+ */
+@Injectable()
+export class RunSummaries {
+  constructor(private readonly em: EntityManager) {}
+
+  async of(resultId: number): Promise<RunResultsSummaryDto> {
+    const em = this.em.fork();
+    const run = await em.findOneOrFail(ScanResult, resultId, {
+      fields: ['targetsTotal', 'openPorts', 'hostsUp', 'delegation'],
+    });
+    const batches = await em.find(Batch, { result: resultId }, { fields: ['status', 'targets', 'workerId'] });
+    return summarize(run, batches);
+  }
+}
+
+/** The summary of `run` from its batch rows (pure; see RunSummaries). */
+export function summarize(
+  run: Pick<ScanResult, 'targetsTotal' | 'openPorts' | 'hostsUp' | 'delegation'>,
+  batches: ReadonlyArray<Pick<Batch, 'status' | 'targets' | 'workerId'>>,
+): RunResultsSummaryDto {
+  const sum = (status: string) =>
+    batches.filter((b) => b.status === status).reduce((n, b) => n + b.targets.length, 0);
+  const agents = new Set(
+    (run.delegation ?? []).flatMap((part) => (part as { agents?: string[] }).agents ?? []),
+  );
+  const pools = [
+    ...new Set((run.delegation ?? []).flatMap((part) => part.clients).filter((id) => !agents.has(id))),
+  ];
+  const clients = new Set<string>();
+  for (const batch of batches) {
+    if (batch.status !== 'completed') continue;
+    const worker = batch.workerId ?? '';
+    if (worker.startsWith(AGENT_WORKER)) clients.add(worker.slice(AGENT_WORKER.length));
+    else clients.add(pools.length === 1 ? pools[0] : worker);
+  }
+  return {
+    total_targets: run.targetsTotal,
+    completed_targets: sum('completed'),
+    failed_targets: sum('failed'),
+    total_open_ports: run.openPorts,
+    contributing_clients: clients.size,
+    contributing_client_ids: [...clients].sort(),
+    hosts_up: run.hostsUp,
+  };
+}
