@@ -79,6 +79,9 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# A stop request fails the run (and still cleans up), after the command running then has ended.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 # Leftovers of an interrupted run (same project name) would make `up` fail.
 cleanup_leftovers() { (trap - EXIT; NSO_DEPLOY_KEEP= cleanup) >/dev/null 2>&1 || true; }
 mkdir -p "$COMPOSE_DIR"
