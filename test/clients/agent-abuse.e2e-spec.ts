@@ -221,6 +221,16 @@ describe.each(TEST_DATABASES)('agent routes under abuse on %s', (database) => {
       expect(refused).toMatchObject({ status: 400, body: { problem_count: 1 } });
       expect(JSON.stringify(refused.body)).toContain('is not a port number');
     }
+    const otherScan = await post(body(task, {}, { scan_id: task.scan_id + 1000 }));
+    expect(otherScan).toMatchObject({
+      status: 400,
+      body: { error: 'scan_id is not the scan of this task', field: 'scan_id' },
+    });
+    const otherClient = await post(body(task, {}, { client_id: 'someone-else' }));
+    expect(otherClient).toMatchObject({
+      status: 400,
+      body: { error: "client_id in the body does not match the URL's client_id" },
+    });
     const state = await post(body(task, { '127.0.59.3': { state: 'pwned' } }));
     expect(state).toMatchObject({
       status: 400,

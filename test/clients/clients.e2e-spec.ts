@@ -143,6 +143,14 @@ describe.each(TEST_DATABASES)('scanner clients on %s', (database) => {
       client: { client_id: AGENT, status: 'offline' },
     });
     expect((await details()).client.status).toBe('offline');
+    // A heartbeat right after (the original agent's heartbeat thread runs through its shutdown) leaves it
+    // offline; one 5 s later (the row's updated_at moved back instead of waiting) brings it back.
+    expect((await heartbeat(heartbeatBody())).status).toBe(200);
+    expect((await details()).client.status).toBe('offline');
+    await gateway.app
+      .get(EntityManager)
+      .fork()
+      .nativeUpdate(Client, { clientId: AGENT }, { updatedAt: new Date(Date.now() - 6_000) });
     expect((await heartbeat(heartbeatBody())).status).toBe(200);
     expect((await details()).client.status).toBe('online');
 

@@ -1,7 +1,9 @@
 // A scanner agent that speaks the original delta reporter's agent protocol over real HTTP, for tests: it listens
 // on a loopback address of its own (127.0.52.x), heartbeats from that address, answers the server's pushes
 // (`/approve`, `/scan` with 202, `/scan/{scan_id}/cancel`), runs real nmap on the pushed targets (loopback only)
-// and posts seed 003's results body, parsed with libs/nmap's parser, from its own address.
+// and posts seed 003's results body as the original agent does (with its scan_id, client_id, scan_duration,
+// timestamp and summary_stats), parsed with libs/nmap's parser, from its own address. The original agent itself
+// runs in test/clients/pdr-agent.e2e-spec.ts.
 import { execFile } from 'node:child_process';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -120,17 +122,25 @@ export async function startTestAgent(options: {
           ),
         };
       }
+      // The fields and summary_stats the original agent sends (client_agent.py, perform_scan).
+      const up = parsed.hosts.filter((h) => h.state === 'up').length;
       return {
-        result_id: task.result_id,
+        scan_id: task.scan_id,
         task_id: task.task_id,
+        result_id: task.result_id,
+        client_id: options.clientId,
         status: 'completed',
+        scan_duration: 0.5,
         parsed_results: parsedResults,
         summary_stats: {
-          total_targets: task.targets.length,
-          completed_targets: parsed.hosts.length,
+          total_targets: 0,
+          scanned_targets: parsed.hosts.length,
+          targets_up: up,
+          targets_down: parsed.hosts.length - up,
           error_targets: 0,
           total_open_ports: openPorts,
         },
+        timestamp: new Date().toISOString().replace('Z', '+00:00'),
       };
     },
     postResults: (body: unknown, from = options.host) =>

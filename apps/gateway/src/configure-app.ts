@@ -6,6 +6,7 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { PathWsAdapter } from './common/path-ws.adapter';
 import { rerouteUndecodablePath } from './common/undecodable-path';
 import { createValidationPipe } from './common/validation';
+import { mountWebUi } from './web/web-ui';
 
 /** Everything main.ts and the integration tests both apply to the HTTP application. */
 export function configureApp(app: INestApplication): INestApplication {
@@ -15,6 +16,8 @@ export function configureApp(app: INestApplication): INestApplication {
   express.set('trust proxy', config.trustProxy);
   // Before Nest's router, whose route matching would refuse an undecodable path ahead of the rate limiter.
   express.use(rerouteUndecodablePath);
+  // Before anything Nest registers at init(): page loads skip the session lookup and the rate limit.
+  mountWebUi(express, config.webDistDir);
   // Bodies are parsed by BodyParserMiddleware (AppModule), after the rate limiter has counted the request.
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { ConfigError, isCidr, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -42,6 +43,12 @@ describe('loadConfig', () => {
     ['127.0.0.1/8, ::1', '127.0.0.1/8, ::1'],
   ])('reads TRUST_PROXY=%s as %j for Express', (raw, expected) => {
     expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
+  it('serves the UI from dist/web of the working directory, or WEB_DIST_DIR made absolute', () => {
+    expect(loadConfig({}).webDistDir).toBe(join(process.cwd(), 'dist', 'web'));
+    expect(loadConfig({ WEB_DIST_DIR: 'build/ui' }).webDistDir).toBe(join(process.cwd(), 'build', 'ui'));
+    expect(loadConfig({ WEB_DIST_DIR: '/srv/nso/web' }).webDistDir).toBe('/srv/nso/web');
   });
 
   it('treats empty values as unset', () => {

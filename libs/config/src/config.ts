@@ -2,6 +2,7 @@
 // A missing or malformed variable stops the process with a message that names it.
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
+import { resolve } from 'node:path';
 
 export type NodeEnv = 'development' | 'production' | 'test';
 
@@ -82,6 +83,11 @@ export interface AppConfig {
   workerScanRange: string[];
   /** Approve a worker pool seen for the first time. Default: on when HOST is loopback (the single machine). */
   workerAutoApprove: boolean;
+  /**
+   * The built dashboard (`vite build` output: index.html and assets/), served by the gateway when its
+   * index.html exists (WEB_DIST_DIR, default `dist/web` of the working directory); absolute.
+   */
+  webDistDir: string;
   /** Prometheus metrics of this process (docs/monitoring.md): port 0 = none. */
   metrics: { port: number; host: string };
   /** Webhooks on delta reports (docs/notifications.md "Webhooks"). */
@@ -344,6 +350,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       timeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 5000, 100, 60_000),
       disableAfter: read.int('WEBHOOK_DISABLE_AFTER', 10, 1, 1000),
     },
+    // `npm start` and the image both run from the package root, where `npm run build` writes dist/web.
+    webDistDir: resolve(read.string('WEB_DIST_DIR', 'dist/web')),
     metrics: {
       port: read.int('METRICS_PORT', 0, 0, 65535),
       host: read.string('METRICS_HOST', '127.0.0.1', /^[\w.:-]+$/, 'a host name or IP address to listen on'),

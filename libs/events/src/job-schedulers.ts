@@ -5,10 +5,33 @@ import { ModuleRef } from '@nestjs/core';
 import { getQueueToken } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { JobName, JobPayloads } from '@nso/contracts';
-import type { Queue } from 'bullmq';
+import { getNextMillis, type Queue } from 'bullmq';
 
 /** When a scheduler fires: every `every` ms (the first fire at once), or at the times of a cron `pattern`. */
 export type ScheduleRepeat = { every: number } | { pattern: string; tz: string };
+
+/**
+ * The first `count` fires of a scheduler put at `from` (ms since the epoch), as BullMQ makes them: an `every`
+ * scheduler fires at once, then every `every` ms (addJobScheduler's getJobSchedulerEveryNextMillis: `now`,
+ * then the previous fire + every); a `pattern` one at each next time of the cron expression in its time zone,
+ * computed by BullMQ's own getNextMillis (cron-parser's CronExpressionParser, as its default repeat strategy), each
+ * from the one before. Fewer when the pattern has no further time.
+ */
+export function upcomingFires(repeat: ScheduleRepeat, count: number, from: number): number[] {
+  const fires: number[] = [];
+  if ('every' in repeat) {
+    for (let i = 0; i < count; i++) fires.push(from + i * repeat.every);
+    return fires;
+  }
+  let after = from;
+  while (fires.length < count) {
+    const next = getNextMillis(after, { pattern: repeat.pattern, tz: repeat.tz });
+    if (next === undefined || next <= after) break;
+    fires.push(next);
+    after = next;
+  }
+  return fires;
+}
 
 /** A job scheduler as BullMQ keeps it: its next fire (ms since the epoch) and its repeat settings. */
 export interface SchedulerState {

@@ -18,7 +18,7 @@ export {
   type OneOffScanInput,
   type RunInput,
 } from './run.repository';
-export { ScanRepository } from './scan.repository';
+export { SCAN_RUN_STATES, ScanRepository, type ScanListQuery, type ScanRunState } from './scan.repository';
 export { ClientRepository, type AgentEndpoint, type DelegableClientRow } from './client.repository';
 export { AgentTaskRepository, OPEN_AGENT_TASK_STATUSES, type AgentTaskInput } from './agent-task.repository';
 export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';

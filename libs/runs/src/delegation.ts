@@ -86,6 +86,17 @@ export function delegateTargets(set: TargetSet, clients: readonly DelegableClien
   return { parts, unassigned: set.intersect(complement(owned, set)).toCidrs() };
 }
 
+/** One part of a run as DelegatedBatches cuts it (partSizes). */
+export interface PartSize {
+  clients: string[];
+  agents: string[];
+  /** The part's addresses as CIDRs, a single address bare. */
+  cidrs: string[];
+  targets: number;
+  batches: number;
+  chunkSize: number;
+}
+
 /**
  * A run's batches over its delegation: the parts are cut one after the other, so batch numbers stay global
  * (1 … total over the concatenation of the parts, as the run state's window counts them), and batch k of a part
@@ -163,6 +174,22 @@ export class DelegatedBatches {
   clientOf(seq: number): string {
     const part = this.partOf(seq);
     return part.clients[(seq - part.firstSeq) % part.clients.length];
+  }
+
+  /**
+   * Each part as it is cut: its clients (and which of them are agents), its addresses as CIDRs (a single
+   * address bare) and their count, its batches and batch size; in part order (batch numbers run through the
+   * parts one after the other).
+   */
+  partSizes(): PartSize[] {
+    return this.parts.map((p) => ({
+      clients: p.clients,
+      agents: p.clients.filter((id) => p.agents.has(id)),
+      cidrs: p.set.toCidrs(),
+      targets: p.set.count,
+      batches: p.batches,
+      chunkSize: p.size,
+    }));
   }
 
   /** The clients that get at least one batch, in part order. */

@@ -13,7 +13,9 @@ import {
   resolveTargets,
   ResolvedNames,
   ScanScope,
+  ScopeError,
   TargetSet,
+  type TargetSpec,
 } from '@nso/nmap';
 import {
   AgentTaskRepository,
@@ -34,7 +36,7 @@ import {
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 import { AgentTasks, agentWorkerId, UndeliveredBatch } from './agent-tasks';
 import { ClientBatchQueues } from './client-batch-queues';
-import { DelegatedBatches, delegateTargets, DelegationPart } from './delegation';
+import { DelegatedBatches, delegateTargets, DelegationPart, type PartSize } from './delegation';
 import { RunFinalizer } from './run-finalizer';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
@@ -126,6 +128,44 @@ export interface StartedRun {
   clientsTriggered: number;
   /** Addresses no client covers, as CIDRs (a single address bare): not scanned by this run. */
   unassignedTargets: string[];
+}
+
+/** One batch of a run as delegation cut it (RunService.plannedBatches). */
+export interface PlannedBatch {
+  /** 1-based number of the batch within its run (`batch_id` of the events). */
+  seq: number;
+  /** The scanner client it was delegated to. */
+  clientId: string;
+  /** Whether that client is an HTTP agent (the batch is pushed as a task). */
+  agent: boolean;
+  /** Its addresses, in scan order. */
+  targets: string[];
+}
+
+/**
+ * A start tried without storing or enqueueing anything (RunService.preview): what the run would scan, how it
+ * would be cut and delegated, and what would keep it from starting.
+ */
+export interface RunPreview {
+  /** The options as the policy normalised them (what nmap would get). */
+  nmapFlags: string[];
+  /** Each host name among the targets with the addresses it resolved to now. */
+  resolvedNames: ResolvedNames;
+  /** Distinct addresses of the in-scope targets. */
+  addresses: number;
+  /** Addresses delegated to clients (scanned). */
+  targetsTotal: number;
+  batchesTotal: number;
+  /** The parts by client group, in batch order: their addresses (as CIDRs and counted), batches and batch size. */
+  delegation: PartSize[];
+  /** Clients that would get at least one batch. */
+  clientsTriggered: string[];
+  /** In-scope addresses no approved, online client covers (CIDRs; a single address bare). */
+  unassignedTargets: string[];
+  /** Target texts outside the scan scope (a start refuses them all with a 400). */
+  outOfScope: string[];
+  /** Why a start with these settings would be refused now (ScopeError, NoCoveringClientError), if it would. */
+  refusal?: ScopeError | NoCoveringClientError;
 }
 
 /** What validation of a run's settings yields: what the run stores and how its batches are cut. */
@@ -251,6 +291,65 @@ export class RunService {
     return active.map((r) => r.id);
   }
 
+  /**
+   * Batches `seqs` of a stored run as its queue cuts them (BatchQueue.cutOf): the client each was delegated to
+   * and its addresses, whether or not it started. A batch handed on to another client (its agent could not take
+   * it, its pool was revoked) ran elsewhere: its row's worker_id says where.
+   */
+  plannedBatches(run: ScanResult, seqs: readonly number[]): PlannedBatch[] {
+    const cut = this.queue.cutOf(runPlanOf({ scanId: run.scan.id, resultId: run.id }, run));
+    return seqs.map((seq) => {
+      const batch = cut.batch(seq);
+      return { seq, clientId: batch.clientId, agent: batch.agent, targets: batch.targets };
+    });
+  }
+
+  /**
+   * A dry run of startOneOff: the same validation, name resolution, scope check and delegation, with nothing
+   * stored or enqueued. A refused option or a malformed target throws as a start would (NmapPolicyError,
+   * TargetError); targets outside the scope and addresses no client covers are reported instead of thrown, with
+   * the plan of the rest, and `refusal` holds the error a start would throw for them.
+   */
+  async preview(settings: RunSettings): Promise<RunPreview> {
+    const flags = this.policy.validate(settings.nmapFlags);
+    let specs: TargetSpec[] = parseTargets(settings.targets);
+    const outOfScope: string[] = [];
+    let resolvedNames: ResolvedNames = {};
+    // A name may resolve elsewhere on the second try: at most as many rounds as there are targets.
+    for (let round = 0; specs.length > 0; round++) {
+      try {
+        resolvedNames = await resolveTargets(specs, flags, this.scope);
+        break;
+      } catch (error) {
+        if (!(error instanceof ScopeError) || round >= settings.targets.length) throw error;
+        outOfScope.push(...error.outOfScope);
+        const outside = new Set(error.outOfScope);
+        specs = specs.filter((spec) => !outside.has(spec.text));
+      }
+    }
+    const set = TargetSet.build(specs, flags, resolvedNames);
+    const { parts, unassigned, cut } = await this.delegate(set, settings.chunkSize);
+    const uncovered = parts.length === 0 && set.count > 0;
+    const outside = [...new Set(outOfScope)];
+    const refusal = outside.length
+      ? new ScopeError(`targets outside the scan scope: ${listTargets(outside)}`, outside)
+      : uncovered
+        ? new NoCoveringClientError(unassigned)
+        : undefined;
+    return {
+      nmapFlags: flags,
+      resolvedNames,
+      addresses: set.count,
+      targetsTotal: cut.targets,
+      batchesTotal: cut.total,
+      delegation: cut.partSizes(),
+      clientsTriggered: cut.clientsTriggered(),
+      unassignedTargets: unassigned,
+      outOfScope: outside,
+      ...(refusal ? { refusal } : {}),
+    };
+  }
+
   /** The scan's queued or running run, if any. */
   async activeRun(scanId: number): Promise<ScanResult | null> {
     return (await this.runs.findActive(scanId))[0] ?? null;
@@ -353,21 +452,8 @@ export class RunService {
     const resolvedNames = await resolveTargets(specs, flags, this.scope);
     // Each address once: overlapping targets and names resolving to listed addresses are merged.
     const set = TargetSet.build(specs, flags, resolvedNames);
-    const clients = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
-      'pool',
-      'agent',
-    ]);
-    const delegation = delegateTargets(set, clients);
-    const { unassigned } = delegation;
-    if (delegation.parts.length === 0) throw new NoCoveringClientError(unassigned);
-    // Agents' tasks may hold more addresses than a pool's batch (AGENT_TASK_TARGETS), stored with the part.
-    const taskTargets = this.config.clients.agentTaskTargets;
-    const parts = delegation.parts.map((part) =>
-      taskTargets > 0 && part.agents?.length === part.clients.length
-        ? { ...part, chunkSize: taskTargets }
-        : part,
-    );
-    const cut = new DelegatedBatches(set, parts, settings.chunkSize);
+    const { parts, unassigned, cut } = await this.delegate(set, settings.chunkSize);
+    if (parts.length === 0) throw new NoCoveringClientError(unassigned);
     return {
       flags,
       resolvedNames,
@@ -377,6 +463,26 @@ export class RunService {
       unassignedTargets: unassigned,
       clientsTriggered: cut.clientsTriggered().length,
     };
+  }
+
+  /**
+   * The run's addresses split among the approved, online clients (delegateTargets) and cut into batches; parts of
+   * agents only take AGENT_TASK_TARGETS addresses a batch when set.
+   */
+  private async delegate(set: TargetSet, chunkSize: number) {
+    const clients = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
+      'pool',
+      'agent',
+    ]);
+    const delegation = delegateTargets(set, clients);
+    // Agents' tasks may hold more addresses than a pool's batch (AGENT_TASK_TARGETS), stored with the part.
+    const taskTargets = this.config.clients.agentTaskTargets;
+    const parts = delegation.parts.map((part) =>
+      taskTargets > 0 && part.agents?.length === part.clients.length
+        ? { ...part, chunkSize: taskTargets }
+        : part,
+    );
+    return { parts, unassigned: delegation.unassigned, cut: new DelegatedBatches(set, parts, chunkSize) };
   }
 
   private async enqueueFirstWindow(ref: RunRef, settings: RunSettings, prepared: PreparedRun): Promise<void> {
@@ -617,6 +723,11 @@ export class RunService {
       ]);
     }
   }
+}
+
+/** Up to 20 targets, then how many more (as ScopeError's own message lists them). */
+function listTargets(targets: string[]): string {
+  return targets.slice(0, 20).join(', ') + (targets.length > 20 ? ` and ${targets.length - 20} more` : '');
 }
 
 function startedRun(ref: RunRef, prepared: PreparedRun): StartedRun {

@@ -4,7 +4,7 @@ import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { FIRE_SCHEDULE_JOB, SCHEDULE_QUEUE } from '@nso/contracts';
-import { JobSchedulers, ScheduleRepeat } from '@nso/events';
+import { JobSchedulers, ScheduleRepeat, upcomingFires } from '@nso/events';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
 import { DuplicateFireError, type FireInput, Scan, ScheduleFireRepository } from '@nso/persistence';
 import { NoCoveringClientError, RunActiveError } from './run.errors';
@@ -45,6 +45,21 @@ export class ScanSchedules {
     if (scan.cron) return { pattern: scan.cron, tz: scan.timezone ?? 'UTC' };
     if (scan.intervalMinutes) return { every: scan.intervalMinutes * this.config.scheduleMinuteMs };
     return null;
+  }
+
+  /**
+   * The first `count` fires of a schedule with these settings put at `from` (ms since the epoch), as apply()
+   * would put it: repeatOf's interval or cron, computed like BullMQ does (upcomingFires). An interval schedule
+   * fires at once, then every interval; [] when neither interval nor cron is set. The settings are not checked
+   * here (a malformed cron throws cron-parser's error): the caller validates them as a definition's.
+   */
+  upcoming(
+    fields: Pick<ScheduleFields, 'intervalMinutes' | 'cron' | 'timezone'>,
+    count: number,
+    from: number,
+  ): Date[] {
+    const repeat = this.repeatOf({ id: 0, isActive: true, isScheduled: true, ...fields });
+    return repeat ? upcomingFires(repeat, count, from).map((ms) => new Date(ms)) : [];
   }
 
   /**

@@ -48,7 +48,7 @@ export class AuthController {
     res.redirect(302, '/auth/login');
   }
 
-  /** Where logout lands; there is no HTML UI, so it says how to log in. */
+  /** How to log in, for curl and JSON clients; a browser asking for HTML gets the dashboard's page (web/web-ui.ts). */
   @Get('login')
   loginHelp() {
     return {

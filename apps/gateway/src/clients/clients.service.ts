@@ -131,6 +131,7 @@ export class ClientsService {
       client = enrolled.client;
     }
     await this.checkAgentAddress(client, source, now);
+    if (justSaidOffline(client, now)) return this.heartbeatAnswer(client);
     const moved =
       client.isApproved &&
       (client.ipAddress !== fields.ipAddress ||
@@ -470,6 +471,22 @@ export class ClientsService {
       refused_count: client.refusedCount,
     };
   }
+}
+
+/**
+ * How long after a client was set offline (its own `PUT {"status": "offline"}`, or an admin's) a heartbeat does
+ * not bring it back: the original agent's heartbeat thread runs on through its shutdown, and a heartbeat it
+ * gathered (one second of CPU sampling) before its PUT can arrive after it.
+ */
+const OFFLINE_GRACE_MS = 5_000;
+
+/** True while a heartbeat is to be answered without changing the client (OFFLINE_GRACE_MS). */
+function justSaidOffline(client: Client, now: Date): boolean {
+  return (
+    client.status === 'offline' &&
+    (client.lastSeen === null || client.lastSeen.getTime() < client.updatedAt.getTime()) &&
+    now.getTime() - client.updatedAt.getTime() < OFFLINE_GRACE_MS
+  );
 }
 
 /** Why an approved agent's open tasks were taken back when it moved. */

@@ -37,6 +37,21 @@ export class ResultsController {
     return this.results.run(user.id, resultId, query);
   }
 
+  @Get('results/:resultId/batches')
+  @ApiOkResponse({
+    description:
+      "The run's batches in order (`pending` until taken), each with its client, addresses, status, attempts, " +
+      'times, exit code, stderr, hosts up and open ports; paginated (100 a page)',
+  })
+  @ApiNotFoundResponse({ description: 'Unknown run, or another user’s' })
+  batches(
+    @CurrentUser() user: AuthUser,
+    @Param('resultId', new ParseIdPipe('result_id')) resultId: number,
+    @Query() query: PageQuery,
+  ) {
+    return this.results.batches(user.id, resultId, query);
+  }
+
   @Get('hosts/:address/history')
   @ApiOkResponse({ description: 'Every run of yours that saw this address, newest first' })
   @ApiBadRequestResponse({ description: 'Not an IP address' })

@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
+import { RunsModule } from '@nso/runs';
 import { ResultsController } from './results.controller';
 import { ResultsService } from './results.service';
 import { RunSummaries } from './run-summary';
 
 @Module({
+  imports: [RunsModule],
   controllers: [ResultsController],
   providers: [ResultsService, RunSummaries],
   exports: [RunSummaries],

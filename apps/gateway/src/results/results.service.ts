@@ -1,6 +1,7 @@
 import { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { Host, Port, Scan, ScanResult } from '@nso/persistence';
+import { Batch, Host, Port, Scan, ScanResult } from '@nso/persistence';
+import { RunService } from '@nso/runs';
 import { isIP } from 'node:net';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import { RunHostsQuery } from './results.dto';
@@ -9,6 +10,7 @@ import { RunSummaries } from './run-summary';
 const RUNS_PER_PAGE = 20;
 const HOSTS_PER_PAGE = 100;
 const HISTORY_PER_PAGE = 50;
+const BATCHES_PER_PAGE = 100;
 
 /** The run history a user browses: a scan's runs, one run with its hosts and ports, one address across runs. */
 @Injectable()
@@ -16,6 +18,7 @@ export class ResultsService {
   constructor(
     private readonly em: EntityManager,
     private readonly summaries: RunSummaries,
+    private readonly runs: RunService,
   ) {}
 
   /** `GET /api/scans/{scan_id}/results`: the scan's runs, newest first. 404 for another user's scan. */
@@ -62,6 +65,37 @@ export class ResultsService {
       result: runSummary(run),
       summary: await this.summaries.of(run.id),
       hosts: { ...pageFields(total, window), items: hosts.map((h) => hostView(h, ports.get(h.id) ?? [])) },
+    };
+  }
+
+  /**
+   * `GET /api/results/{result_id}/batches`: the run's batches 1 … batches_total in order, a page at a time, each
+   * as its row holds it once a worker or agent took it, else `pending`; every one with the client it was
+   * delegated to and its addresses (as the queue cut them). What the WebSocket's batch events told, for runs
+   * whose events were trimmed from the replay log. 404 for another user's run.
+   */
+  async batches(ownerId: number, resultId: number, query: PageQuery) {
+    const em = this.em.fork();
+    const run = await em.findOne(ScanResult, { id: resultId, scan: { owner: ownerId } });
+    if (!run) throw new NotFoundException({ error: 'Result not found' });
+    const window = pageWindow(query, BATCHES_PER_PAGE);
+    const first = window.offset + 1;
+    const last = Math.min(run.batchesTotal, window.offset + window.limit);
+    const seqs = Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
+    const rows =
+      seqs.length === 0 ? [] : await em.find(Batch, { result: resultId, seq: { $gte: first, $lte: last } });
+    const bySeq = new Map(rows.map((row) => [row.seq, row]));
+    // A run made by an nmap XML import has no cut to re-make: its one batch row is all there is.
+    const planned = new Map(
+      run.trigger === 'import' ? [] : this.runs.plannedBatches(run, seqs).map((p) => [p.seq, p]),
+    );
+    return {
+      status: 'success',
+      result_id: run.id,
+      scan_id: run.scan.id,
+      run_status: run.status,
+      ...pageFields(run.batchesTotal, window),
+      batches: seqs.map((seq) => batchView(seq, bySeq.get(seq), planned.get(seq))),
     };
   }
 
@@ -125,6 +159,29 @@ export function canonicalAddress(raw: string): string {
   if (family === 4) return raw;
   if (family === 6 && !raw.includes('%')) return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
   throw new BadRequestException({ error: 'address must be an IPv4 or IPv6 address' });
+}
+
+/** A batch of a run: its row once started, else `pending` with what it will scan. */
+function batchView(
+  seq: number,
+  row: Batch | undefined,
+  planned: { clientId: string; agent: boolean; targets: string[] } | undefined,
+) {
+  return {
+    batch_id: seq,
+    status: row?.status ?? 'pending',
+    client_id: planned?.clientId ?? null,
+    client_kind: planned ? (planned.agent ? 'agent' : 'pool') : null,
+    targets: row?.targets ?? planned?.targets ?? [],
+    worker_id: row?.workerId ?? null,
+    attempts: row?.attempts ?? 0,
+    started_at: row?.startedAt ?? null,
+    finished_at: row?.finishedAt ?? null,
+    exit_code: row?.exitCode ?? null,
+    stderr: row?.stderr ?? null,
+    hosts_up: row?.hostsUp ?? 0,
+    open_ports: row?.openPorts ?? 0,
+  };
 }
 
 /** A run as every list and detail shows it. */

@@ -1,8 +1,10 @@
 // Seed 003 "Scan Management": a scan definition as the delta-reporter API spells it (`target`, `ports`,
 // `scan_arguments` as strings), plus seed 000's run settings and a calendar beside interval_minutes.
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
+import { SCAN_RUN_STATES, type ScanRunState } from '@nso/persistence';
 import {
   IsBoolean,
+  IsIn,
   IsInt,
   IsNotEmpty,
   IsOptional,
@@ -12,7 +14,7 @@ import {
   Min,
   ValidateIf,
 } from 'class-validator';
-import { PageQuery, QueryBool } from '../common/pagination';
+import { PageQuery, QueryBool, QueryInt } from '../common/pagination';
 import { PlainText, Trim } from '../common/text-fields';
 import { RunSettingsDto } from './scans.dto';
 
@@ -133,4 +135,84 @@ export class ListScansQuery extends PageQuery {
   @QueryBool()
   @IsBoolean()
   is_scheduled?: boolean;
+
+  @ApiPropertyOptional({ minimum: 1, description: 'Only the scans of this project (of yours)' })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  project_id?: number;
+
+  @ApiPropertyOptional({
+    enum: SCAN_RUN_STATES,
+    description:
+      'Only scans whose latest run is in this state: `running` (queued or running: what Stop would end), ' +
+      '`completed`, `stopped`, `failed`; `idle`: never ran',
+  })
+  @IsOptional()
+  @IsIn(SCAN_RUN_STATES, { message: `status must be one of: ${SCAN_RUN_STATES.join(', ')}` })
+  status?: ScanRunState;
+}
+
+/** Fires a schedule preview lists at most. */
+export const MAX_PREVIEW_COUNT = 50;
+
+/** `GET /api/schedule/preview`: a schedule as a definition would hold it, and how many fires to list. */
+export class SchedulePreviewQuery {
+  @ApiPropertyOptional({
+    example: '0 2 * * 1-5',
+    description: 'A 5-field cron expression (or interval_minutes)',
+  })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(120)
+  cron?: string;
+
+  @ApiPropertyOptional({ example: 'Europe/Berlin', description: 'IANA time zone of `cron` (default UTC)' })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(64)
+  timezone?: string;
+
+  @ApiPropertyOptional({ example: 1440, minimum: 1, maximum: MAX_INTERVAL_MINUTES })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_INTERVAL_MINUTES)
+  interval_minutes?: number;
+
+  @ApiPropertyOptional({ default: 5, minimum: 1, maximum: MAX_PREVIEW_COUNT })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PREVIEW_COUNT)
+  count?: number;
+}
+
+export class SchedulePreviewDto {
+  @ApiProperty({ example: 'success' }) status!: 'success';
+  @ApiProperty({ nullable: true, type: Number, example: null }) interval_minutes!: number | null;
+  @ApiProperty({ nullable: true, type: String, example: '0 2 * * 1-5' }) cron!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'Europe/Berlin',
+    description: 'null for an interval',
+  })
+  timezone!: string | null;
+  @ApiProperty({
+    type: [String],
+    format: 'date-time',
+    example: ['2026-12-07T01:00:00.000Z', '2026-12-08T01:00:00.000Z'],
+    description: 'The next fires, UTC, earliest first; an interval schedule saved now fires at once',
+  })
+  next_runs!: string[];
 }

@@ -11,13 +11,19 @@ import {
   splitTargetList,
   TargetSet,
 } from '@nso/nmap';
-import { knexOf, Project, Scan } from '@nso/persistence';
+import { knexOf, Project, Scan, ScanRepository, ScanResult } from '@nso/persistence';
 import { RunService, ScanSchedules } from '@nso/runs';
-import { CronExpressionParser } from 'cron-parser';
 import { pageFields, pageWindow } from '../common/pagination';
 import { ProjectsService } from '../projects/projects.service';
-import { CreateScanDto, ListScansQuery, UpdateScanDto } from './scan-definitions.dto';
+import {
+  CreateScanDto,
+  ListScansQuery,
+  SchedulePreviewDto,
+  SchedulePreviewQuery,
+  UpdateScanDto,
+} from './scan-definitions.dto';
 import { SCAN_DEFAULTS } from './scans.dto';
+import { checkScheduleSettings } from './schedule-check';
 import { scanView } from './scan-view';
 import { ScansService } from './scans.service';
 
@@ -37,24 +43,78 @@ export class ScanDefinitionsService {
     private readonly scope: ScanScope,
     private readonly runs: RunService,
     private readonly schedules: ScanSchedules,
+    private readonly scanRows: ScanRepository,
   ) {}
 
-  /** `GET /api/scans`: the user's scans, newest first, each with result_count and success_rate (percent). */
+  /**
+   * `GET /api/scans`: the user's scans, newest first, each with result_count, success_rate (percent) and
+   * latest_run (`{result_id, status, progress, started_at, finished_at}`, null before the first run), filtered by
+   * is_active, is_scheduled, project_id and the latest run's state (`status`).
+   */
   async list(ownerId: number, query: ListScansQuery) {
-    const where: Record<string, unknown> = { owner: ownerId };
-    if (query.is_active !== undefined) where.isActive = query.is_active;
-    if (query.is_scheduled !== undefined) where.isScheduled = query.is_scheduled;
     const window = pageWindow(query, SCANS_PER_PAGE);
-    const [scans, total] = await this.em.fork().findAndCount(Scan, where, {
-      orderBy: { id: 'desc' },
+    const [scans, total] = await this.scanRows.list({
+      ownerId,
+      isActive: query.is_active,
+      isScheduled: query.is_scheduled,
+      projectId: query.project_id,
+      runState: query.status,
       limit: window.limit,
       offset: window.offset,
     });
-    const stats = await this.resultStats(scans.map((s) => s.id));
+    const ids = scans.map((s) => s.id);
+    const [stats, latest] = await Promise.all([this.resultStats(ids), this.scanRows.latestRuns(ids)]);
+    const latestRuns = new Map(
+      await Promise.all(
+        [...latest].map(async ([scanId, run]) => [scanId, await this.latestRunView(run)] as const),
+      ),
+    );
     return {
       status: 'success',
       ...pageFields(total, window),
-      scans: scans.map((scan) => ({ ...scanView(scan), ...(stats.get(scan.id) ?? noResults) })),
+      scans: scans.map((scan) => ({
+        ...scanView(scan),
+        ...(stats.get(scan.id) ?? noResults),
+        latest_run: latestRuns.get(scan.id) ?? null,
+      })),
+    };
+  }
+
+  private async latestRunView(run: ScanResult) {
+    return {
+      result_id: run.id,
+      status: run.status,
+      progress: await this.scans.progressOf(run),
+      started_at: run.startedAt,
+      finished_at: run.finishedAt,
+    };
+  }
+
+  /**
+   * `GET /api/schedule/preview`: the next `count` (default 5) fires of a schedule saved now, computed by the code
+   * and cron library the schedulers use (ScanSchedules.upcoming), after the checks a saved definition passes.
+   * 400 without cron or interval_minutes, or with both.
+   */
+  previewSchedule(query: SchedulePreviewQuery, now = Date.now()): SchedulePreviewDto {
+    const schedule = {
+      intervalMinutes: query.interval_minutes ?? null,
+      cron: query.cron ?? null,
+      timezone: query.timezone ?? null,
+    };
+    if (schedule.intervalMinutes === null && schedule.cron === null) {
+      throw new BadRequestException({
+        error: 'Missing required fields',
+        missing_fields: ['interval_minutes'],
+        details: ['a schedule preview needs interval_minutes (or cron)'],
+      });
+    }
+    checkScheduleSettings(schedule);
+    return {
+      status: 'success',
+      interval_minutes: schedule.intervalMinutes,
+      cron: schedule.cron,
+      timezone: schedule.cron === null ? null : (schedule.timezone ?? 'UTC'),
+      next_runs: this.schedules.upcoming(schedule, query.count ?? 5, now).map((d) => d.toISOString()),
     };
   }
 
@@ -193,15 +253,7 @@ export class ScanDefinitionsService {
     const flags = this.policy.validate(definitionFlags(scan.nmapFlags, scan.ports));
     const specs = parseTargets(scan.targets);
     TargetSet.build(specs, flags, await resolveTargets(specs, flags, this.scope));
-    if (scan.intervalMinutes !== null && scan.cron !== null) {
-      throw new BadRequestException({ error: 'Give interval_minutes or cron, not both' });
-    }
-    if (scan.timezone !== null && !isTimeZone(scan.timezone)) {
-      throw new BadRequestException({
-        error: `timezone ${JSON.stringify(scan.timezone)} is not an IANA time zone`,
-      });
-    }
-    if (scan.cron !== null) checkCron(scan.cron, scan.timezone ?? 'UTC');
+    checkScheduleSettings(scan);
     if (scan.isScheduled && scan.isActive && scan.intervalMinutes === null && scan.cron === null) {
       throw new BadRequestException({
         error: 'Missing required fields',
@@ -240,32 +292,6 @@ export class ScanDefinitionsService {
 }
 
 const noResults = { result_count: 0, success_rate: null };
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A standard 5-field cron expression (minute hour day-of-month month day-of-week) that has a next time. */
-function checkCron(cron: string, timezone: string): void {
-  const fields = cron.trim().split(/\s+/);
-  if (fields.length !== 5) {
-    throw new BadRequestException({
-      error: `cron must have 5 fields (minute hour day-of-month month day-of-week), got ${fields.length}`,
-    });
-  }
-  try {
-    CronExpressionParser.parse(cron, { tz: timezone }).next();
-  } catch (error) {
-    throw new BadRequestException({
-      error: `cron ${JSON.stringify(cron)} is not valid: ${(error as Error).message}`,
-    });
-  }
-}
 
 /**
  * A definition's `ports` is nmap's `-p` value: refused by the field's name (as every other field's error is),

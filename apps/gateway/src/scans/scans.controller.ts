@@ -24,7 +24,7 @@ import type { Request, Response } from 'express';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { ScanEventsService } from './scan-events.service';
-import { ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
+import { ScanStartedDto, ScanStoppingDto, StartPreviewDto, StartScanDto } from './scans.dto';
 import { ScansService } from './scans.service';
 
 export const scanIdPipe = new ParseIdPipe('scan_id');
@@ -51,6 +51,20 @@ export class ScansController {
   })
   start(@CurrentUser() user: AuthUser, @Body() body: StartScanDto): Promise<ScanStartedDto> {
     return this.scans.start(user.id, body);
+  }
+
+  @Post('start/preview')
+  @HttpCode(200)
+  @ApiOkResponse({
+    type: StartPreviewDto,
+    description:
+      'A dry run of POST /api/scans/start with the same body: addresses, batches, delegation per client, ' +
+      'unassigned and out-of-scope targets, and the refusal a start would get; nothing is stored',
+  })
+  @ApiBadRequestResponse({ description: 'A refused option or option combination, or an invalid target' })
+  @ApiNotFoundResponse({ description: 'Unknown project_id' })
+  preview(@CurrentUser() user: AuthUser, @Body() body: StartScanDto): Promise<StartPreviewDto> {
+    return this.scans.preview(user.id, body);
   }
 
   @Post(':scanId/stop')

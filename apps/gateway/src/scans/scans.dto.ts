@@ -77,3 +77,54 @@ export class ScanStoppingDto {
   @ApiProperty({ example: 123 }) scan_id!: number;
   @ApiProperty({ example: 'stopping' }) status!: 'stopping';
 }
+
+/** One client group's share of a dry-run start. */
+export class StartPreviewPartDto {
+  @ApiProperty({
+    example: ['local'],
+    description: 'Client ids sharing these addresses; batches go to them in turn',
+  })
+  clients!: string[];
+  @ApiProperty({ example: [], description: 'Which of `clients` are HTTP agents' }) agents!: string[];
+  @ApiProperty({
+    example: ['127.0.0.0/28', '127.0.0.20'],
+    description: 'The addresses this group scans, as CIDRs (a single address bare)',
+  })
+  target_ranges!: string[];
+  @ApiProperty({ example: 16, description: 'Addresses' }) targets!: number;
+  @ApiProperty({ example: 1 }) batches!: number;
+  @ApiProperty({ example: 256, description: 'Addresses per batch of this part' }) chunk_size!: number;
+}
+
+/** Why a start with these settings would be refused now: the status and body the start would answer. */
+export class StartPreviewRefusalDto {
+  @ApiProperty({ enum: [400, 409] }) status!: 400 | 409;
+  @ApiProperty({ example: 'targets outside the scan scope: 192.0.2.10' }) error!: string;
+  @ApiPropertyOptional({ type: [String] }) out_of_scope?: string[];
+  @ApiPropertyOptional({ type: [String] }) unassigned_targets?: string[];
+}
+
+export class StartPreviewDto {
+  @ApiProperty({ example: 'success' }) status!: 'success';
+  @ApiProperty({ example: true }) dry_run!: true;
+  @ApiProperty({ description: 'A start with this body would be accepted now' }) would_start!: boolean;
+  @ApiProperty({ type: StartPreviewRefusalDto, nullable: true }) refusal!: StartPreviewRefusalDto | null;
+  @ApiProperty({ example: ['-T4', '-Pn'], description: 'The options as the policy normalised them' })
+  nmap_flags!: string[];
+  @ApiProperty({
+    example: { localhost: ['127.0.0.1'] },
+    description: 'Host names and the addresses they resolved to',
+  })
+  resolved_names!: Record<string, string[]>;
+  @ApiProperty({ example: 17, description: 'Distinct addresses of the in-scope targets' }) addresses!: number;
+  @ApiProperty({ example: 17, description: 'Addresses delegated to a client (scanned)' })
+  targets_total!: number;
+  @ApiProperty({ example: 1 }) batches_total!: number;
+  @ApiProperty({ example: 256 }) chunk_size!: number;
+  @ApiProperty({ example: 6 }) concurrency!: number;
+  @ApiProperty({ type: [StartPreviewPartDto] }) delegation!: StartPreviewPartDto[];
+  @ApiProperty({ example: ['local'] }) clients_triggered!: string[];
+  @ApiProperty({ example: [], description: 'In-scope addresses no approved, online client covers' })
+  unassigned_targets!: string[];
+  @ApiProperty({ example: [], description: 'Targets outside the scan scope' }) out_of_scope!: string[];
+}

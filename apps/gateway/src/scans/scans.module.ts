@@ -9,10 +9,11 @@ import { ScanEventsGateway } from './scan-events.gateway';
 import { ScanEventsService } from './scan-events.service';
 import { ScansController } from './scans.controller';
 import { ScansService } from './scans.service';
+import { SchedulePreviewController } from './schedule-preview.controller';
 
 @Module({
   imports: [NmapModule, RunsModule, ProjectsModule, AuthModule],
-  controllers: [ScansController, ScanDefinitionsController],
+  controllers: [ScansController, ScanDefinitionsController, SchedulePreviewController],
   providers: [ScansService, ScanDefinitionsService, ScanEventsService, ScanEventsGateway],
 })
 export class ScansModule {}

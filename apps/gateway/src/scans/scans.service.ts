@@ -5,7 +5,8 @@ import { RunService, RunStateStore } from '@nso/runs';
 import { ProjectsService } from '../projects/projects.service';
 import { runSummary } from '../results/results.service';
 import { scanView } from './scan-view';
-import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartScanDto } from './scans.dto';
+import { ScopeError } from '@nso/nmap';
+import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartPreviewDto, StartScanDto } from './scans.dto';
 
 @Injectable()
 export class ScansService {
@@ -37,6 +38,53 @@ export class ScansService {
     // Seed 000's body, with unassigned_targets only when there are some (docs/clients.md, delegation).
     const unassigned = unassignedTargets.length > 0 ? { unassigned_targets: unassignedTargets } : {};
     return { scan_id: scanId, status: 'started', ...unassigned };
+  }
+
+  /**
+   * POST /api/scans/start/preview: what POST /api/scans/start would do with this body, with nothing stored,
+   * enqueued or published (RunService.preview). A refused option, a malformed target or an unknown project_id
+   * answer as the start would; targets outside the scope and addresses no client covers are listed, and
+   * `refusal` holds the 400 or 409 the start would answer for them.
+   */
+  async preview(ownerId: number, input: StartScanDto): Promise<StartPreviewDto> {
+    if (input.project_id) await this.projects.findOwned(ownerId, input.project_id);
+    const chunkSize = input.chunk_size ?? SCAN_DEFAULTS.chunkSize;
+    const plan = await this.runs.preview({
+      targets: input.targets,
+      nmapFlags: input.nmap_flags ?? [...SCAN_DEFAULTS.nmapFlags],
+      runner: input.runner ?? SCAN_DEFAULTS.runner,
+      chunkSize,
+      concurrency: input.concurrency ?? SCAN_DEFAULTS.concurrency,
+    });
+    const refusal = plan.refusal
+      ? plan.refusal instanceof ScopeError
+        ? { status: 400 as const, error: plan.refusal.message, out_of_scope: plan.refusal.outOfScope }
+        : { status: 409 as const, error: plan.refusal.message, unassigned_targets: plan.refusal.targets }
+      : null;
+    return {
+      status: 'success',
+      dry_run: true,
+      would_start: refusal === null,
+      refusal,
+      nmap_flags: plan.nmapFlags,
+      resolved_names: plan.resolvedNames,
+      addresses: plan.addresses,
+      targets_total: plan.targetsTotal,
+      batches_total: plan.batchesTotal,
+      chunk_size: chunkSize,
+      concurrency: input.concurrency ?? SCAN_DEFAULTS.concurrency,
+      delegation: plan.delegation.map((part) => ({
+        clients: part.clients,
+        agents: part.agents,
+        target_ranges: part.cidrs,
+        targets: part.targets,
+        batches: part.batches,
+        chunk_size: part.chunkSize,
+      })),
+      clients_triggered: plan.clientsTriggered,
+      unassigned_targets: plan.unassignedTargets,
+      out_of_scope: plan.outOfScope,
+    };
   }
 
   /** Stops the scan's active run: no batch starts afterwards, running nmap processes end on every worker. */
@@ -98,7 +146,11 @@ export class ScansService {
     return scan;
   }
 
-  private async progressOf(result: ScanResult) {
+  /**
+   * How far a run is: batches done and failed of batches_total, in percent (100 for a run without batches).
+   * A queued or running run's counts come from its live state in Redis, which moves before the database row.
+   */
+  async progressOf(result: ScanResult) {
     const live =
       result.status === 'running' || result.status === 'queued'
         ? await this.state.progress(result.id)

@@ -1,5 +1,5 @@
 import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, UnauthorizedException } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { User } from '@nso/persistence';
 import { hashPassword } from '../auth/passwords';
@@ -69,6 +69,23 @@ export class UsersService implements OnApplicationBootstrap {
       email ? em.count(User, { email: email.toLowerCase() }) : Promise.resolve(0),
     ]);
     return { username: byName > 0, email: byEmail > 0 };
+  }
+
+  /**
+   * `GET /api/me`: the user `id` as the API shows users. 401 when the user is gone (deleted between the session
+   * lookup and this read), as for any credential that no longer names a user.
+   */
+  async describe(id: number) {
+    const user = await this.em.fork().findOne(User, id);
+    if (!user) throw new UnauthorizedException({ error: 'Authentication required' });
+    return {
+      id: user.id,
+      username: user.username,
+      email: user.email,
+      role: user.role,
+      first_name: user.firstName,
+      last_name: user.lastName,
+    };
   }
 
   async list() {
