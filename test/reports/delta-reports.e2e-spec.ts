@@ -9,7 +9,7 @@ import { deltaChangeRows, diffResults, scanOptionsOf, summarizeDelta } from '@ns
 import { TEST_DATABASES } from '../support/database';
 import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
-import { nmapXml } from '../support/nmap-xml';
+import { nmapServiceName, nmapXml } from '../support/nmap-xml';
 import { waitUntil } from '../support/nmap-processes';
 import { AppProcess, startProcess } from '../support/processes';
 import { testRedisUrl } from '../support/redis';
@@ -426,7 +426,9 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       {
         address: '127.0.40.1',
         state: 'up',
-        ports: [{ protocol: 'tcp', port: stayOpen.port, state: 'open' }],
+        ports: [
+          { protocol: 'tcp', port: stayOpen.port, state: 'open', service: nmapServiceName(stayOpen.port) },
+        ],
       },
       {
         address: '127.0.40.2',
@@ -436,7 +438,9 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       {
         address: '127.0.40.3',
         state: 'up',
-        ports: [{ protocol: 'tcp', port: stayOpen.port, state: 'open' }],
+        ports: [
+          { protocol: 'tcp', port: stayOpen.port, state: 'open', service: nmapServiceName(stayOpen.port) },
+        ],
       },
     ]);
     const runCount = async () =>

@@ -1,5 +1,6 @@
 // nmap -oX output written from data, shaped like nmap 7.93's own (enough for our parser and Debian's ndiff):
 // the import tests and the delta benchmark feed it files of any size without scanning anything.
+import { readFileSync } from 'node:fs';
 
 export interface XmlPort {
   protocol: string;
@@ -62,4 +63,28 @@ export function* nmapXmlLines(args: string, hosts: Iterable<XmlHost>, start = 17
 
 export function nmapXml(args: string, hosts: Iterable<XmlHost>, start?: number): string {
   return [...nmapXmlLines(args, hosts, start)].join('\n') + '\n';
+}
+
+let servicesTable: Map<string, string> | undefined;
+
+/**
+ * The name nmap gives protocol/port from its services file without -sV (`<service name=… method="table">`), or
+ * undefined when the file names none: a written file then looks like a scan of the same port by this nmap.
+ */
+export function nmapServiceName(port: number, protocol = 'tcp'): string | undefined {
+  if (!servicesTable) {
+    servicesTable = new Map();
+    const dataDir = process.env.NMAPDIR ?? '/usr/share/nmap';
+    let text = '';
+    try {
+      text = readFileSync(`${dataDir}/nmap-services`, 'utf8');
+    } catch {
+      // No services file: nmap names no port either.
+    }
+    for (const line of text.split('\n')) {
+      const [name, portProto] = line.split('\t');
+      if (name && portProto && !name.startsWith('#')) servicesTable.set(portProto, name);
+    }
+  }
+  return servicesTable.get(`${port}/${protocol}`);
 }
