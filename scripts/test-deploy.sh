@@ -39,7 +39,6 @@ user_flow() { node test/deploy/user-flow.mjs "$@" | tee -a "$CHECKS"; }
 [ "$(id -u)" = 0 ] || die "run as root: podman here runs rootful (see docs/deployment.md, Try it without Docker)"
 ensure_node
 ensure_node_modules # js-yaml for test/deploy/kube-play.mjs
-ensure_commands curl:curl
 ensure_podman
 rm -f "$CHECKS"
 
@@ -63,8 +62,9 @@ cleanup() {
     log "NSO_DEPLOY_KEEP=1: leaving the stack of project $PROJECT running"
     return
   fi
+  # Pods and the secret only when this run (or an interrupted one: its files are still there) made them.
   if [ -f "$DEPLOY_DIR/kube/play.yaml" ]; then podman kube down "$DEPLOY_DIR/kube/play.yaml" >/dev/null 2>&1; fi
-  podman secret rm netscan-secrets >/dev/null 2>&1
+  if [ -f "$DEPLOY_DIR/kube/secret.json" ]; then podman secret rm netscan-secrets >/dev/null 2>&1; fi
   [ -f "$COMPOSE_DIR/docker-compose.yml" ] && compose down -v
   podman rm -f $(podman ps -aq --filter "label=io.podman.compose.project=$PROJECT") >/dev/null 2>&1
   podman volume rm $(podman volume ls -q --filter "label=io.podman.compose.project=$PROJECT") >/dev/null 2>&1
@@ -79,6 +79,9 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+# A stop request fails the run (and still cleans up), after the command running then has ended.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 # Leftovers of an interrupted run (same project name) would make `up` fail.
 cleanup_leftovers() { (trap - EXIT; NSO_DEPLOY_KEEP= cleanup) >/dev/null 2>&1 || true; }
 mkdir -p "$COMPOSE_DIR"
@@ -233,7 +236,8 @@ KUBE_PORT=$(free_port)
 DATABASE_URL="postgres://netscan:netscan@postgres:5432/netscan" REDIS_URL="redis://redis:6379/0" \
   node test/deploy/kube-play.mjs "$DEPLOY_DIR/kube" "$IMAGE" "$KUBE_PORT" >/dev/null ||
   fail "making the kube play files from k8s/"
-podman secret create netscan-secrets "$DEPLOY_DIR/kube/secret.json" >/dev/null
+podman secret create netscan-secrets "$DEPLOY_DIR/kube/secret.json" >/dev/null ||
+  fail "podman secret create netscan-secrets (one of that name exists already: remove it first)"
 t=$(date +%s)
 podman kube play --network "$NETWORK" "$DEPLOY_DIR/kube/play.yaml" >"$DEPLOY_DIR/kube/play.log" 2>&1 ||
   { cat "$DEPLOY_DIR/kube/play.log"; fail "podman kube play"; }
@@ -288,3 +292,5 @@ else
   [ "$total" -lt 600 ] || fail "the deployment test took ${total} s with a cached build, more than 10 minutes"
 fi
 ok "the deployment test ran in ${total} s (image build ${build_s} s, compose up to healthy ${up_s} s)"
+# One plain closing line that any CI can read (each check above printed `ok - …`; the first failure exits 1).
+echo "deploy checks: $(grep -c '^ok - ' "$CHECKS") passed, 0 failed"
