@@ -15,13 +15,15 @@ const SCHEMA_FIELDS = ['code', 'sqlState', 'routine', 'table', 'column', 'constr
  */
 export function isDatabaseError(error: unknown): boolean {
   if (error instanceof DriverException) return true;
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
+  // Read by shape, not `instanceof Error`: a driver's error may come from another realm (a test's sandbox).
+  if (typeof error !== 'object' || error === null) return false;
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  const className = (error as { constructor?: { name?: unknown } }).constructor?.name;
+  if (name === 'SqliteError' || className === 'SqliteError') return true;
   if (typeof code !== 'string') return false;
-  if (error.name === 'SqliteError' || code.startsWith('SQLITE_')) return true;
+  if (code.startsWith('SQLITE_')) return true;
   return (
-    /^[0-9A-Z]{5}$/.test(code) &&
-    ('severity' in error || 'routine' in error || error.constructor?.name === 'DatabaseError')
+    /^[0-9A-Z]{5}$/.test(code) && ('severity' in error || 'routine' in error || className === 'DatabaseError')
   );
 }
 
@@ -38,7 +40,8 @@ export function safeErrorMessage(error: unknown): string {
   )
     .map((key) => `${key}=${String(fields[key])}`)
     .join(', ');
-  const name = (error as Error).name === 'error' ? 'DatabaseError' : (error as Error).name;
+  const given = (error as { name?: unknown }).name;
+  const name = typeof given === 'string' && given !== 'error' ? given : 'DatabaseError';
   return `${name} (${facts || 'no code'}; statement and values withheld)`;
 }
 
