@@ -37,6 +37,7 @@ RUN npm run build \
  && test -f dist/apps/gateway/apps/gateway/src/main.js \
  && test -f dist/apps/worker/apps/worker/src/main.js \
  && test -f dist/apps/delta/apps/delta/src/main.js \
+ && test -f dist/web/index.html \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---------------------------------------------------------------------------------------------------------------

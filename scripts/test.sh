@@ -8,6 +8,8 @@ source scripts/lib/setup.sh
 ensure_node
 # redis-server also for the fault tests, which run a private one they can stop and restart empty.
 ensure_commands nmap:nmap redis-server:redis-server
+# The dashboard's browser tests (test/web) drive Debian's Chromium through playwright-core, which never downloads one.
+command -v chromium >/dev/null 2>&1 || apt_install --no-install-recommends chromium fonts-liberation
 ensure_node_modules
 ensure_build
 

@@ -27,9 +27,10 @@ ensure_commands() {
 }
 
 ensure_node() {
-  command -v node >/dev/null 2>&1 || die "Node.js 20 or later is required (https://nodejs.org)"
-  local major; major=$(node -p 'process.versions.node.split(".")[0]')
-  [ "$major" -ge 20 ] || die "Node.js 20 or later is required (found $(node --version))"
+  command -v node >/dev/null 2>&1 || die "Node.js 20.19 or later is required (https://nodejs.org)"
+  # 20.19: the dashboard's build tool (Vite 8) needs it.
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+    || die "Node.js 20.19 or later is required (found $(node --version))"
 }
 
 ensure_node_modules() {
@@ -43,10 +44,12 @@ ensure_node_modules() {
 ensure_build() {
   local newest=
   if [ -f dist/.built ]; then
-    newest=$(find apps libs -name '*.ts' ! -name '*.spec.ts' -newer dist/.built | head -n 1)
+    # The apps' and libs' sources, the dashboard's (.tsx, .css, index.html) included.
+    newest=$(find apps libs \( -name '*.ts' -o -name '*.tsx' -o -name '*.mts' -o -name '*.css' -o -name '*.html' \) \
+      ! -name '*.spec.ts' -newer dist/.built | head -n 1)
   fi
-  if [ ! -f dist/.built ] || [ -n "${newest:-}" ]; then
-    log "building (nest build)"
+  if [ ! -f dist/.built ] || [ ! -f dist/web/index.html ] || [ -n "${newest:-}" ]; then
+    log "building (nest build, vite build)"
     npm run --silent build
     touch dist/.built
   fi

@@ -1,5 +1,5 @@
 // WEBHOOK_ALLOW with a host name resolved by the system resolver (getaddrinfo, so /etc/hosts): `localhost`
-// resolves to loopback only, so the default list (loopback) takes it at save and delivers to it, and a narrower
+// resolves to loopback only, so a loopback list (the test sets WEBHOOK_ALLOW to loopback; the default is empty) takes it at save and delivers to it, and a narrower
 // list (127.0.0.2/32) refuses it at save and at delivery. The only names looked up are local ones, and the only
 // connections made are to the receiver on loopback. The reports are stored directly (nothing is scanned) and
 // queued through the same WebhookJobs the delta service uses; real gateway and worker processes deliver or refuse.
@@ -122,7 +122,11 @@ describe('WEBHOOK_ALLOW against the system resolver (localhost)', () => {
 
   beforeAll(async () => {
     // The gateway in this process keeps the default list (loopback); workers come per test.
-    system = await startSystem({ database: 'sqlite', workers: 0, env: { WEBHOOK_RETRY_BASE_MS: '50' } });
+    system = await startSystem({
+      database: 'sqlite',
+      workers: 0,
+      env: { WEBHOOK_ALLOW: '127.0.0.0/8,::1/128', WEBHOOK_RETRY_BASE_MS: '50' },
+    });
     receiver = await startLoopbackReceiver();
     const scan = await system.gateway
       .api()

@@ -27,6 +27,7 @@ const UI_ROUTES = [
   '/runs/7',
   '/reports',
   '/reports/3',
+  '/hosts',
   '/hosts/127.0.0.1',
   '/hosts/::1',
   '/clients',

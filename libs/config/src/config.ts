@@ -94,9 +94,15 @@ export interface AppConfig {
   webhooks: {
     /**
      * CIDRs a webhook may be delivered to (WEBHOOK_ALLOW): its URL's host must be an address inside, or a name
-     * resolving only to addresses inside, at save and again at delivery. Default loopback only.
+     * resolving only to addresses inside, at save and again at delivery. Default empty: webhooks are off until an
+     * administrator names where receivers live.
      */
     allow: string[];
+    /**
+     * Ports no webhook is ever delivered to, on any address: this system's own services (the Redis and
+     * PostgreSQL ports of REDIS_URL and DATABASE_URL, PORT, METRICS_PORT) and WEBHOOK_DENY_PORTS.
+     */
+    deniedPorts: Array<{ port: number; service: string }>;
     /** Tries of one delivery (BullMQ attempts), with exponential back-off from retryBaseMs. */
     attempts: number;
     /** The first retry's delay, in milliseconds (doubling after each failed try). */
@@ -343,8 +349,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       loginWindowSeconds: read.int('LOGIN_FAILURE_WINDOW_SECONDS', 900, 1, 86400),
     },
     webhooks: {
-      // Loopback only by default: a webhook must never become a request to an internal service.
-      allow: read.cidrList('WEBHOOK_ALLOW', '127.0.0.0/8,::1/128'),
+      // Off by default: a webhook must never become a request to an internal service, and even loopback holds
+      // this system's own (issue 17). An administrator turns webhooks on by naming where receivers live.
+      allow: read.cidrList('WEBHOOK_ALLOW', ''),
+      deniedPorts: [],
       attempts: read.int('WEBHOOK_ATTEMPTS', 5, 1, 20),
       retryBaseMs: read.int('WEBHOOK_RETRY_BASE_MS', 2000, 10, 3_600_000),
       timeoutMs: read.int('WEBHOOK_TIMEOUT_MS', 5000, 100, 60_000),
@@ -357,9 +365,43 @@ export function loadConfig(env: Env = process.env): AppConfig {
       host: read.string('METRICS_HOST', '127.0.0.1', /^[\w.:-]+$/, 'a host name or IP address to listen on'),
     },
   };
+  config.webhooks.deniedPorts = systemPorts(
+    config,
+    read.list('WEBHOOK_DENY_PORTS', PORT_PATTERN, 'a port 1-65535'),
+  );
   if (config.scanScopeAllow.length === 0) read.problems.push('SCAN_SCOPE_ALLOW must name at least one CIDR');
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+const PORT_PATTERN = /^([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
+
+/**
+ * This system's own service ports, which no webhook may reach whatever WEBHOOK_ALLOW says: the ports of
+ * REDIS_URL (default 6379) and of a PostgreSQL DATABASE_URL (default 5432), the gateway's PORT, METRICS_PORT when
+ * set, and the extra ports an operator lists (WEBHOOK_DENY_PORTS: the other processes' own ports when they
+ * differ from this one's, e.g. the gateway's PORT as the workers see it).
+ */
+function systemPorts(config: AppConfig, extra: string[]): Array<{ port: number; service: string }> {
+  const ports: Array<{ port: number; service: string }> = [];
+  const add = (port: number, service: string) => {
+    if (port > 0 && !ports.some((p) => p.port === port)) ports.push({ port, service });
+  };
+  add(urlPort(config.redisUrl, 6379), 'Redis');
+  if (/^postgres(ql)?:/.test(config.databaseUrl)) add(urlPort(config.databaseUrl, 5432), 'PostgreSQL');
+  add(config.port, 'the gateway');
+  add(config.metrics.port, 'metrics');
+  for (const port of extra) add(Number(port), 'WEBHOOK_DENY_PORTS');
+  return ports;
+}
+
+function urlPort(url: string, fallback: number): number {
+  try {
+    const port = new URL(url).port;
+    return port ? Number(port) : fallback;
+  } catch {
+    return fallback;
+  }
 }
 
 function orDefault(list: string[], fallback: string[]): string[] {

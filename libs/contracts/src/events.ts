@@ -5,33 +5,54 @@ export interface BatchSummary {
   open_ports: number;
 }
 
+/**
+ * Every event a scan publishes, by name: what each carries besides `event`, `seq`, `scan_id`, `result_id` and `ts`
+ * (ScanEvent). The WebSocket and the SSE mirror send exactly these; seed 000 documents `line`, `batch_start`,
+ * `batch_complete`, `scan_complete` and `legacy_scan_complete`, the rest are ours.
+ */
+export interface ScanEventMap {
+  line: { batch_id: number; line: string };
+  batch_start: { batch_id: number; targets: string[]; attempt: number; worker: string };
+  batch_complete: { batch_id: number; summary: BatchSummary };
+  batch_failed: {
+    batch_id: number;
+    error: string;
+    exit_code: number | null;
+    stderr: string;
+    attempt: number;
+    will_retry: boolean;
+  };
+  progress: { percent: number; batches_done: number; batches_failed: number; batches_total: number };
+  targets_unassigned: { targets: string[]; clients_triggered: number };
+  scan_complete: { scan_id: number; status: 'completed' };
+  legacy_scan_complete: { scan_id: number; results: LegacyChunkResult[] };
+  scan_stopped: { scan_id: number };
+  scan_failed: { scan_id: number; error: string };
+  /**
+   * A delta report with changes was stored for a run of the scan (published by the delta service, after the run's
+   * terminal event). Reports without changes are not announced.
+   */
+  delta_report: {
+    scan_id: number;
+    report_id: number;
+    baseline_result_id: number;
+    current_result_id: number;
+    summary: DeltaReportCounts;
+  };
+}
+
+export type ScanEventName = keyof ScanEventMap;
+
+/** The body of event `E` as a publisher hands it over: `{event: E, ...ScanEventMap[E]}`. */
+export type ScanEventBodyOf<E extends ScanEventName> = { event: E } & ScanEventMap[E];
+
 /** What the worker publishes; the event log stamps `seq` (strictly increasing per scan) and `ts`. */
-export type ScanEventBody =
-  | { event: 'line'; batch_id: number; line: string }
-  | { event: 'batch_start'; batch_id: number; targets: string[]; attempt: number; worker: string }
-  | { event: 'batch_complete'; batch_id: number; summary: BatchSummary }
-  | {
-      event: 'batch_failed';
-      batch_id: number;
-      error: string;
-      exit_code: number | null;
-      stderr: string;
-      attempt: number;
-      will_retry: boolean;
-    }
-  | {
-      event: 'progress';
-      percent: number;
-      batches_done: number;
-      batches_failed: number;
-      batches_total: number;
-    }
-  | { event: 'targets_unassigned'; targets: string[]; clients_triggered: number }
-  | { event: 'scan_complete'; scan_id: number; status: 'completed' }
-  | { event: 'legacy_scan_complete'; scan_id: number; results: LegacyChunkResult[] }
-  | { event: 'scan_stopped'; scan_id: number }
-  | { event: 'scan_failed'; scan_id: number; error: string }
-  | DeltaReportEventBody;
+export type ScanEventBody = { [E in ScanEventName]: ScanEventBodyOf<E> }[ScanEventName];
+
+/** What every event of a stream carries: its seq in its topic (a scan, a notification topic). */
+export interface SequencedEvent {
+  readonly seq: number;
+}
 
 /** The counts of a delta report, as its row and the `delta_report` event carry them. */
 export interface DeltaReportCounts {
@@ -43,18 +64,8 @@ export interface DeltaReportCounts {
   has_changes: boolean;
 }
 
-/**
- * A delta report with changes was stored for a run of the scan (published by the delta service, after the run's
- * terminal event). Reports without changes are not announced.
- */
-export interface DeltaReportEventBody {
-  event: 'delta_report';
-  scan_id: number;
-  report_id: number;
-  baseline_result_id: number;
-  current_result_id: number;
-  summary: DeltaReportCounts;
-}
+/** The `delta_report` event as the delta service publishes it. */
+export type DeltaReportEventBody = ScanEventBodyOf<'delta_report'>;
 
 /** One entry of `legacy_scan_complete.results`: what one chunk (batch) produced. */
 export interface LegacyChunkResult {
@@ -79,8 +90,6 @@ export interface ConnectedEvent {
   event: 'connected';
   scan_id: number;
 }
-
-export type ScanEventName = ScanEventBody['event'];
 
 /** Events after which a run produces nothing more. */
 export const TERMINAL_EVENTS: readonly ScanEventName[] = [

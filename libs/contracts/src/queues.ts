@@ -15,8 +15,12 @@ export const BATCH_QUEUE = 'scan-batches';
  */
 export const clientBatchQueueName = (clientId: string): string =>
   `${BATCH_QUEUE}.${encodeURIComponent(clientId)}`;
+/** The job name of a batch on a pool's batch queue. */
+export const BATCH_JOB = 'run-batch';
 /** Runs whose results are complete and ready to diff. */
 export const DELTA_QUEUE = 'delta-reports';
+/** The job name of a run's diff on DELTA_QUEUE. */
+export const DIFF_RESULT_JOB = 'diff-result';
 /** Housekeeping the workers share: one job scheduler reconciles queued and running runs with Redis. */
 export const MAINTENANCE_QUEUE = 'run-maintenance';
 /** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
@@ -105,20 +109,35 @@ export interface DeltaJobData {
  * their queues with JobOf (as Immich's JobOf): `Queue<JobOf<N>, R, N>`, `Worker<JobOf<N>, R, N>`.
  */
 export interface JobPayloads {
-  'run-batch': BatchJobData;
-  'diff-result': DeltaJobData;
-  'fire-schedule': ScheduleFireJobData;
-  'reconcile-runs': Record<string, never>;
-  'agent-task-timeout': AgentTaskTimeoutJobData;
-  'agent-task-push': AgentTaskPushJobData;
-  'deliver-webhook': WebhookDeliveryJobData;
+  [BATCH_JOB]: BatchJobData;
+  [DIFF_RESULT_JOB]: DeltaJobData;
+  [FIRE_SCHEDULE_JOB]: ScheduleFireJobData;
+  [RECONCILE_RUNS_JOB]: Record<string, never>;
+  [AGENT_TASK_TIMEOUT_JOB]: AgentTaskTimeoutJobData;
+  [AGENT_TASK_PUSH_JOB]: AgentTaskPushJobData;
+  [WEBHOOK_DELIVERY_JOB]: WebhookDeliveryJobData;
 }
 export type JobName = keyof JobPayloads;
 /** The payload of job `N`. */
 export type JobOf<N extends JobName> = JobPayloads[N];
 
-/** The job name of a batch on BATCH_QUEUE. */
-export const BATCH_JOB = 'run-batch' satisfies JobName;
+/**
+ * Which jobs each queue carries: the one registry that producers, consumers (JobWorkers.work in @nso/events) and
+ * the queue module read. BATCH_QUEUE stands for its family: every pool's `clientBatchQueueName(clientId)`.
+ */
+export const QUEUE_JOBS = {
+  [BATCH_QUEUE]: [BATCH_JOB],
+  [DELTA_QUEUE]: [DIFF_RESULT_JOB],
+  [MAINTENANCE_QUEUE]: [RECONCILE_RUNS_JOB],
+  [SCHEDULE_QUEUE]: [FIRE_SCHEDULE_JOB],
+  [AGENT_TASK_QUEUE]: [AGENT_TASK_TIMEOUT_JOB, AGENT_TASK_PUSH_JOB],
+  [WEBHOOK_QUEUE]: [WEBHOOK_DELIVERY_JOB],
+} as const satisfies Record<string, readonly JobName[]>;
+export type QueueName = keyof typeof QUEUE_JOBS;
+/** The names of the jobs queue `Q` carries. */
+export type JobNameOf<Q extends QueueName> = (typeof QUEUE_JOBS)[Q][number];
+/** Every queue of the registry, in a fixed order. */
+export const QUEUE_NAMES = Object.keys(QUEUE_JOBS) as QueueName[];
 
 /** A delivery's job id (and X-NetScan-Delivery): one per (rule, report), however often it is added. */
 export const webhookDeliveryJobId = (ruleId: number, reportId: number): string => `wh${ruleId}-d${reportId}`;

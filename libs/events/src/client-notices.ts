@@ -1,8 +1,9 @@
 // Admin notifications about scanner clients (docs/notifications.md): the gateway sends one when an HTTP agent
 // enrols, a worker process when it registers a new worker pool; both wait for an admin's approval.
 import { Logger } from '@nestjs/common';
-import type { Client } from '@nso/persistence';
-import { Notification, Notifier } from './notifications';
+import { type Client, safeErrorMessage } from '@nso/persistence';
+import type { Notification } from '@nso/contracts';
+import { Notifier } from './notifications';
 
 const logger = new Logger('ClientNotices');
 
@@ -33,6 +34,6 @@ export async function noticeClientAwaitingApproval(
   try {
     await notifier.notifyAdmins(clientAwaitingApproval(client));
   } catch (error) {
-    logger.warn(`notifying admins of client ${client.clientId} failed: ${(error as Error).message}`);
+    logger.warn(`notifying admins of client ${client.clientId} failed: ${safeErrorMessage(error)}`);
   }
 }

@@ -2,7 +2,7 @@
 // (gateway), so both add the job the same way.
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import { DELTA_QUEUE, type DeltaJobData, type JobPayloads } from '@nso/contracts';
+import { DELTA_QUEUE, DIFF_RESULT_JOB, type DeltaJobData, type JobOf } from '@nso/contracts';
 import type { Queue } from 'bullmq';
 
 /** The BullMQ job id of a run's diff: one job per run, however often a caller adds it. */
@@ -10,15 +10,18 @@ export const deltaJobId = (resultId: number): string => `diff-r${resultId}`;
 
 @Injectable()
 export class DeltaJobs {
-  constructor(@InjectQueue(DELTA_QUEUE) private readonly queue: Queue<JobPayloads['diff-result']>) {}
+  constructor(
+    @InjectQueue(DELTA_QUEUE)
+    private readonly queue: Queue<JobOf<typeof DIFF_RESULT_JOB>, unknown, typeof DIFF_RESULT_JOB>,
+  ) {}
 
   /**
-   * Queues `diff-result` for a completed run. The job id comes from the result id, so a second add while the
+   * Queues DIFF_RESULT_JOB for a completed run. The job id comes from the result id, so a second add while the
    * job exists is a no-op; the delta service stores one report per (baseline, current) anyway. Retried with
    * backoff (a database or Redis blip), kept for a while after it ends so a late duplicate add is still ignored.
    */
   async enqueue(data: DeltaJobData): Promise<void> {
-    await this.queue.add('diff-result', data, {
+    await this.queue.add(DIFF_RESULT_JOB, data, {
       jobId: deltaJobId(data.resultId),
       attempts: 5,
       backoff: { type: 'exponential', delay: 1000 },

@@ -7,8 +7,11 @@ import { Injectable } from '@nestjs/common';
 import type { JobName, JobPayloads } from '@nso/contracts';
 import { getNextMillis, type Queue } from 'bullmq';
 
-/** When a scheduler fires: every `every` ms (the first fire at once), or at the times of a cron `pattern`. */
-export type ScheduleRepeat = { every: number } | { pattern: string; tz: string };
+/**
+ * When a scheduler fires: every `every` ms (the first fire at `startDate`, ms since the epoch, or at once when it
+ * is absent or past), or at the times of a cron `pattern`.
+ */
+export type ScheduleRepeat = { every: number; startDate?: number } | { pattern: string; tz: string };
 
 /**
  * The first `count` fires of a scheduler put at `from` (ms since the epoch), as BullMQ makes them: an `every`

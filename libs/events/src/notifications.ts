@@ -3,31 +3,25 @@
 // and pub/sub channel in Redis, so that every gateway replica serves every subscriber and Last-Event-ID resumes.
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
+import {
+  Notification,
+  NOTIFICATION_TYPES,
+  NotificationTopic,
+  NotificationType,
+  PublishedNotification,
+  userTopic,
+} from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 import { Metrics } from './metrics';
-
-/** Seed 003's alert types. */
-export const NOTIFICATION_TYPES = ['success', 'info', 'warning', 'error'] as const;
-export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
-
-/** What a stream subscriber receives as the event's data (seed 003: `{"message": ..., "type": ...}`). */
-export interface Notification {
-  message: string;
-  type: NotificationType;
-}
-
-/** `broadcast`: every stream; `admins`: streams of admins; `user:<id>`: that user's streams. */
-export type NotificationTopic = 'broadcast' | 'admins' | `user:${number}`;
-
-/** A notification as logged and published: its topic and its seq in that topic. */
-export interface PublishedNotification extends Notification {
-  topic: NotificationTopic;
-  seq: number;
-}
+import { EventLogBounds, EventLogWriter } from './stream/event-log';
 
 /** How many of a topic's newest notifications the replay log keeps, and how long an idle log lives. */
 export const NOTIFICATION_LOG_MAX = 200;
 export const NOTIFICATION_LOG_TTL_SECONDS = 7 * 24 * 3600;
+const NOTIFICATION_LOG_BOUNDS: EventLogBounds = {
+  maxLength: NOTIFICATION_LOG_MAX,
+  ttlSeconds: NOTIFICATION_LOG_TTL_SECONDS,
+};
 
 /** Redis names of the notification stream (all under REDIS_PREFIX, like every other key). */
 export const notificationKeys = (keys: RedisKeys) => ({
@@ -44,49 +38,23 @@ export const notificationKeys = (keys: RedisKeys) => ({
   sessionEnded: `${keys.prefix}:notify:session-ended`,
 });
 
-const COMMAND = 'nsoPublishNotification';
-
-/** KEYS[1] seq, KEYS[2] log; ARGV[1] channel, ARGV[2] max length, ARGV[3] ttl, ARGV[4] JSON object without seq. */
-const PUBLISH_LUA = `
-local seq = redis.call('INCR', KEYS[1])
-local body = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[4], 2)
-redis.call('ZADD', KEYS[2], seq, body)
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[2]) - 1)
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
-redis.call('PUBLISH', ARGV[1], body)
-return seq
-`;
-
-type WithCommand = Redis & {
-  [COMMAND](
-    seqKey: string,
-    logKey: string,
-    channel: string,
-    max: number,
-    ttl: number,
-    body: string,
-  ): Promise<number>;
-};
-
-export const userTopic = (userId: number): NotificationTopic => `user:${userId}`;
-
 /**
  * Publishes notifications: stamps each with the topic's next seq, appends it to the topic's bounded log and
- * publishes it on the topic's channel, in one Lua script (seq, log and publish order agree). Used by the gateway
+ * publishes it on the topic's channel, in one Lua script (seq, log and publish order agree: EventLogWriter, the
+ * same as scan events'). Used by the gateway
  * (broadcast, client awaiting approval, logout) and the workers (a run ended). Errors: Redis errors reject.
  */
 @Injectable()
 export class Notifier {
-  private readonly redis: WithCommand;
+  private readonly writer: EventLogWriter;
   private readonly names: ReturnType<typeof notificationKeys>;
 
   constructor(
-    @Inject(REDIS_CLIENT) redis: Redis,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) keys: RedisKeys,
     @Optional() private readonly metrics?: Metrics,
   ) {
-    redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: PUBLISH_LUA });
-    this.redis = redis as WithCommand;
+    this.writer = new EventLogWriter(redis);
     this.names = notificationKeys(keys);
   }
 
@@ -126,16 +94,13 @@ export class Notifier {
 
   private async publish(topic: NotificationTopic, notification: Notification): Promise<number> {
     const body = JSON.stringify({ topic, message: notification.message, type: notification.type });
-    const seq = await this.redis[COMMAND](
-      this.names.seq(topic),
-      this.names.log(topic),
-      this.names.channel(topic),
-      NOTIFICATION_LOG_MAX,
-      NOTIFICATION_LOG_TTL_SECONDS,
-      body,
+    const seq = await this.writer.append(
+      { seq: this.names.seq(topic), log: this.names.log(topic), channel: this.names.channel(topic) },
+      NOTIFICATION_LOG_BOUNDS,
+      [body],
     );
     this.metrics?.notificationsPublished.inc({ topic: topic.startsWith('user:') ? 'user' : topic });
-    return Number(seq);
+    return seq;
   }
 }
 
@@ -155,29 +120,4 @@ export function parseNotification(text: string): PublishedNotification | undefin
   } catch {
     return undefined;
   }
-}
-
-/**
- * Reads a topic's log: notifications with seq > afterSeq (oldest first) and the topic's current seq, atomically.
- * When afterSeq is above the current seq (the counter was lost with Redis), the whole log is returned.
- */
-export async function readNotificationLog(
-  redis: Redis,
-  keys: RedisKeys,
-  topic: NotificationTopic,
-  afterSeq: number,
-): Promise<{ notifications: PublishedNotification[]; lastSeq: number }> {
-  const names = notificationKeys(keys);
-  const replies = await redis
-    .multi()
-    .get(names.seq(topic))
-    .zrangebyscore(names.log(topic), `(${afterSeq}`, '+inf')
-    .exec();
-  if (!replies) throw new Error('reading the notification log was aborted');
-  for (const [error] of replies) if (error) throw error;
-  const lastSeq = Number(replies[0][1] ?? 0);
-  let raw = replies[1][1] as string[];
-  if (afterSeq > lastSeq) raw = await redis.zrangebyscore(names.log(topic), '-inf', '+inf');
-  const notifications = raw.map(parseNotification).filter((n): n is PublishedNotification => n !== undefined);
-  return { notifications, lastSeq };
 }

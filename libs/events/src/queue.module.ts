@@ -1,29 +1,16 @@
 import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
-import {
-  AGENT_TASK_QUEUE,
-  BATCH_QUEUE,
-  DELTA_QUEUE,
-  MAINTENANCE_QUEUE,
-  redisKeys,
-  SCHEDULE_QUEUE,
-  WEBHOOK_QUEUE,
-} from '@nso/contracts';
+import { QUEUE_NAMES, redisKeys } from '@nso/contracts';
 import type { Queue } from 'bullmq';
 import { redisOptionsFromUrl } from './redis-connection';
 import { DeltaJobs } from './delta-jobs';
 import { JobSchedulers } from './job-schedulers';
+import { JobWorkers, QUEUE_CONNECTION, QueueConnection } from './job-workers';
 import { RedisOutageMonitor } from './redis-outage.monitor';
 import { WebhookJobs } from './webhooks/webhook-jobs';
 
-const QUEUES = [
-  BATCH_QUEUE,
-  DELTA_QUEUE,
-  MAINTENANCE_QUEUE,
-  SCHEDULE_QUEUE,
-  AGENT_TASK_QUEUE,
-  WEBHOOK_QUEUE,
-] as const;
+/** Every queue of the registry; BATCH_QUEUE only keeps its name taken (see its comment). */
+const QUEUES = QUEUE_NAMES;
 
 /** Gives every queue's 'error' events to the monitor (a Queue without a listener prints each one). */
 const QUEUE_ERRORS = {
@@ -35,10 +22,13 @@ const QUEUE_ERRORS = {
   inject: [RedisOutageMonitor, ...QUEUES.map((name) => getQueueToken(name))],
 };
 
-/** BullMQ's connection, the product's queues and their job schedulers, registered the same way in every app. */
+/**
+ * BullMQ's connection, the product's queues (producers inject them with @InjectQueue), their job schedulers, and
+ * JobWorkers (the one way to consume a queue), registered the same way in every app.
+ */
 @Module({})
 export class QueueModule {
-  static forRoot(options: { url: string; prefix: string }): DynamicModule {
+  static forRoot(options: QueueConnection): DynamicModule {
     const queues = BullModule.registerQueue(...QUEUES.map((name) => ({ name })));
     return {
       module: QueueModule,
@@ -50,8 +40,15 @@ export class QueueModule {
         }),
         queues,
       ],
-      providers: [QUEUE_ERRORS, JobSchedulers, DeltaJobs, WebhookJobs],
-      exports: [queues, JobSchedulers, DeltaJobs, WebhookJobs],
+      providers: [
+        QUEUE_ERRORS,
+        { provide: QUEUE_CONNECTION, useValue: options },
+        JobSchedulers,
+        JobWorkers,
+        DeltaJobs,
+        WebhookJobs,
+      ],
+      exports: [queues, JobSchedulers, JobWorkers, DeltaJobs, WebhookJobs],
     };
   }
 }

@@ -3,6 +3,7 @@
 // "[ioredis] Unhandled error event" for each error of a client without an 'error' listener, and a BullMQ object
 // without one prints every error it forwards).
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { safeErrorMessage } from '@nso/persistence';
 import type Redis from 'ioredis';
 
 /** What the monitor needs of a BullMQ Queue or Worker: its 'error' events (QueueBase is an EventEmitter). */
@@ -98,7 +99,7 @@ export class RedisOutageMonitor implements OnApplicationShutdown {
   report(source: string, error: unknown): void {
     if (this.closed) return;
     if (!isRedisConnectionError(error)) {
-      this.logger.warn(`${source}: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.warn(`${source}: ${safeErrorMessage(error)}`);
       return;
     }
     if (this.down) {

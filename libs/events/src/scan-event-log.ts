@@ -3,12 +3,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
+import { EventLogSnapshot, readEventLog } from './stream/event-log';
 
 /** The logged events after a seq, and the scan's highest seq at the same instant. */
-export interface ScanEventSnapshot {
-  events: ScanEvent[];
-  lastSeq: number;
-}
+export type ScanEventSnapshot = EventLogSnapshot<ScanEvent>;
 
 @Injectable()
 export class ScanEventLog {
@@ -39,17 +37,14 @@ export class ScanEventLog {
   }
 
   /** Every logged event after afterSeq and the scan's last seq, read atomically (one MULTI). */
-  async snapshotAfter(scanId: number, afterSeq: number): Promise<ScanEventSnapshot> {
-    const replies = await this.redis
-      .multi()
-      .zrangebyscore(this.keys.scanLog(scanId), `(${afterSeq}`, '+inf')
-      .get(this.keys.scanSeq(scanId))
-      .exec();
-    if (!replies) throw new Error(`reading the event log of scan ${scanId} was aborted`);
-    const [[logError, raw], [seqError, seq]] = replies;
-    if (logError) throw logError;
-    if (seqError) throw seqError;
-    return { events: this.parseAll(raw as string[]), lastSeq: Number(seq ?? 0) };
+  snapshotAfter(scanId: number, afterSeq: number): Promise<ScanEventSnapshot> {
+    return readEventLog(
+      this.redis,
+      { log: this.keys.scanLog(scanId), seq: this.keys.scanSeq(scanId) },
+      afterSeq,
+      parseScanEvent,
+      (entry) => this.logger.warn(`skipping a malformed event log entry: ${entry.slice(0, 200)}`),
+    );
   }
 
   /** Deletes a scan's log and its seq counter (when the scan itself is deleted: seq starts again at 1). */

@@ -1,23 +1,22 @@
 // Publishes a scan's events: stamps each with the next per-scan `seq`, appends it to the bounded replay log and
-// broadcasts it on the scan's channel, all in one Lua script so that seq order, log order and publish order agree.
+// broadcasts it on the scan's channel, all in one Lua script so that seq order, log order and publish order agree;
+// and keeps seqs within blocks reserved in the database, so that they never go back.
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent, ScanEventBody } from '@nso/contracts';
 import { Metrics } from './metrics';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
+import { EventLogBounds, EventLogWriter, SEQ_REFUSAL } from './stream/event-log';
 
 export const EVENT_LOG_OPTIONS = Symbol('EVENT_LOG_OPTIONS');
 
-export interface EventLogOptions {
-  /** How many of a scan's newest events the replay log keeps. */
-  maxLength: number;
-  /**
-   * Idle time after which a scan's log expires (refreshed by every publish). The seq counter never expires: it
-   * is one small key per scan, and a counter that restarted at 1 would make resuming clients skip events.
-   */
-  ttlSeconds: number;
-}
+/**
+ * How much a scan's replay log keeps: its newest `maxLength` events, for `ttlSeconds` of idle time (refreshed by
+ * every publish). The seq counter never expires: it is one small key per scan, and a counter that restarted at 1
+ * would make resuming clients skip events.
+ */
+export type EventLogOptions = EventLogBounds;
 
 export const DEFAULT_EVENT_LOG_OPTIONS: EventLogOptions = { maxLength: 10_000, ttlSeconds: 7 * 24 * 3600 };
 
@@ -38,61 +37,7 @@ export const SCAN_SEQ_RESERVATIONS = Symbol('SCAN_SEQ_RESERVATIONS');
 
 /** Seqs reserved at a time: one database update per this many events of a scan (and one at its first event). */
 export const SEQ_BLOCK = 1_000;
-/** How long a publisher's fence (below) outlives a publisher that died while reserving. */
-const FENCE_TTL_MS = 60_000;
-
-const COMMAND = 'nsoPublishScanEvents';
 const RESERVE_COMMAND = 'nsoReserveScanSeqs';
-
-/**
- * KEYS[1] seq counter, KEYS[2] log (sorted set scored by seq), KEYS[3] seq limit, KEYS[4] this publisher's fence.
- * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5..] one JSON object per event,
- * without `seq`.
- * Mode '0': no limit (no durable reservations configured). Mode '1': the counter must exist and stay within the
- * limit, else the call is refused with NSOSEQ and the publisher's fence is set, so every later call of the same
- * publisher for this scan is refused too until a retry (mode '2', which lifts the fence) goes through: calls are
- * refused in order and retried in order. Every event is checked before the first INCR, because a script that
- * fails halfway is not rolled back. Returns the seq of the last event; the events got consecutive seqs ending there.
- */
-const PUBLISH_LUA = `
-local maxLength = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-if #ARGV < 5 then
-  return redis.error_reply('ERR no scan event to publish')
-end
-for i = 5, #ARGV do
-  local body = ARGV[i]
-  if string.sub(body, 1, 1) ~= '{' or string.sub(body, 2, 2) == '}' then
-    return redis.error_reply('ERR scan event ' .. (i - 4) .. ' is not a non-empty JSON object')
-  end
-end
-if ARGV[4] ~= '0' then
-  if ARGV[4] == '2' then
-    redis.call('DEL', KEYS[4])
-  elseif redis.call('EXISTS', KEYS[4]) == 1 then
-    return redis.error_reply('NSOSEQ fenced')
-  end
-  local current = redis.call('GET', KEYS[1])
-  local limit = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if (not current) or tonumber(current) + #ARGV - 4 > limit then
-    redis.call('SET', KEYS[4], '1', 'PX', ${FENCE_TTL_MS})
-    if not current then
-      return redis.error_reply('NSOSEQ missing')
-    end
-    return redis.error_reply('NSOSEQ limit')
-  end
-end
-local seq = 0
-for i = 5, #ARGV do
-  seq = redis.call('INCR', KEYS[1])
-  local event = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[i], 2)
-  redis.call('ZADD', KEYS[2], seq, event)
-  redis.call('PUBLISH', ARGV[1], event)
-end
-redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -maxLength - 1)
-redis.call('EXPIRE', KEYS[2], ttl)
-return seq
-`;
 
 /**
  * KEYS[1] seq counter, KEYS[2] seq limit. ARGV[1] after, ARGV[2] upTo, ARGV[3] '1' when the counter may be seeded.
@@ -114,18 +59,7 @@ end
 return 1
 `;
 
-type WithPublishCommand = Redis & {
-  [COMMAND](
-    seqKey: string,
-    logKey: string,
-    limitKey: string,
-    fenceKey: string,
-    channel: string,
-    maxLength: number,
-    ttlSeconds: number,
-    mode: '0' | '1' | '2',
-    ...events: string[]
-  ): Promise<number>;
+type WithReserveCommand = Redis & {
   [RESERVE_COMMAND](
     seqKey: string,
     limitKey: string,
@@ -155,9 +89,12 @@ interface Reservation {
 }
 
 /**
+ * Stamps each event with the next per-scan `seq`, appends it to the bounded replay log and broadcasts it on the
+ * scan's channel (EventLogWriter, the same script as the /api/stream notifications).
+ *
  * Ordering: calls made on one publisher (one connection) execute in call order even when nobody awaits them,
- * because each call writes its one EVAL/EVALSHA synchronously and ioredis keeps a connection's commands in order.
- * So nothing here may await before that write.
+ * because each call writes its one EVAL/EVALSHA synchronously (EventLogWriter) and ioredis keeps a connection's
+ * commands in order. So nothing here may await before that write.
  *
  * Seqs never go backwards, even when Redis loses the counter (restarted empty, FLUSHALL): with durable
  * reservations (SCAN_SEQ_RESERVATIONS, provided in every app) the counter may only move within a block reserved in
@@ -167,7 +104,8 @@ interface Reservation {
  */
 @Injectable()
 export class ScanEventPublisher {
-  private readonly redis: WithPublishCommand;
+  private readonly redis: WithReserveCommand;
+  private readonly writer: EventLogWriter;
   /** Names this publisher's fence keys. */
   private readonly id = randomBytes(6).toString('hex');
   private readonly reserving = new Map<number, Reservation>();
@@ -182,10 +120,9 @@ export class ScanEventPublisher {
     @Optional() private readonly metrics?: Metrics,
   ) {
     assertEventLogOptions(options);
-    // Defined up front: ioredis sends the first call on each socket as EVAL and the rest as EVALSHA, in order.
-    redis.defineCommand(COMMAND, { numberOfKeys: 4, lua: PUBLISH_LUA });
+    this.writer = new EventLogWriter(redis);
     redis.defineCommand(RESERVE_COMMAND, { numberOfKeys: 2, lua: RESERVE_LUA });
-    this.redis = redis as WithPublishCommand;
+    this.redis = redis as WithReserveCommand;
   }
 
   /**
@@ -233,32 +170,39 @@ export class ScanEventPublisher {
   private send(send: Send, mode: '1' | '2'): void {
     const { scanId } = send.ref;
     this.unanswered.set(scanId, (this.unanswered.get(scanId) ?? 0) + 1);
-    this.redis[COMMAND](
-      this.keys.scanSeq(scanId),
-      this.keys.scanLog(scanId),
-      this.keys.scanSeqLimit(scanId),
-      this.keys.scanSeqFence(scanId, this.id),
-      this.keys.scanChannel(scanId),
-      this.options.maxLength,
-      this.options.ttlSeconds,
-      this.reservations ? mode : '0',
-      ...send.payloads.map((payload) => JSON.stringify(payload)),
-    ).then(
-      (lastSeq) => {
-        this.answered(scanId);
-        this.metrics?.scanEventsPublished.inc(send.payloads.length);
-        const firstSeq = Number(lastSeq) - send.payloads.length + 1;
-        send.resolve(
-          send.payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent),
-        );
-      },
-      (error: Error) => {
-        const refusal = /^NSOSEQ (\w+)/.exec(error.message)?.[1];
-        if (refusal) this.refused(send, refusal);
-        else send.reject(error);
-        this.answered(scanId);
-      },
-    );
+    this.writer
+      .append(
+        {
+          seq: this.keys.scanSeq(scanId),
+          log: this.keys.scanLog(scanId),
+          channel: this.keys.scanChannel(scanId),
+        },
+        this.options,
+        send.payloads.map((payload) => JSON.stringify(payload)),
+        this.reservations
+          ? {
+              limit: this.keys.scanSeqLimit(scanId),
+              fence: this.keys.scanSeqFence(scanId, this.id),
+              retry: mode === '2',
+            }
+          : undefined,
+      )
+      .then(
+        (lastSeq) => {
+          this.answered(scanId);
+          this.metrics?.scanEventsPublished.inc(send.payloads.length);
+          const firstSeq = Number(lastSeq) - send.payloads.length + 1;
+          send.resolve(
+            send.payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent),
+          );
+        },
+        (error: Error) => {
+          const refusal = SEQ_REFUSAL.exec(error.message)?.[1];
+          if (refusal) this.refused(send, refusal);
+          else send.reject(error);
+          this.answered(scanId);
+        },
+      );
   }
 
   /** Replies come in send order, so refusals are collected in call order. */

@@ -476,7 +476,7 @@ describe('ScanEventHub', () => {
     await publisher.publish(ref, line(1));
     await received.waitFor(1);
 
-    (hub as unknown as { subscriber: Redis }).subscriber.stream.destroy();
+    (hub as unknown as { hub: { subscriber: Redis } }).hub.subscriber.stream.destroy();
     await publisher.publishMany(ref, range(2, 6).map(line));
 
     // Nothing more is published: the reconnect alone must bring 2..6.

@@ -9,5 +9,5 @@ export * from './types';
 export * from './parser';
 export * from './runner';
 export * from './nmap.module';
-export { parseIpAddress, formatIPv6, type IpFamily } from './ip-address';
+export { canonicalCidr, canonicalIpAddress, parseIpAddress, formatIPv6, type IpFamily } from './ip-address';
 export * from './scan-arguments';

@@ -101,6 +101,37 @@ export function parseIpAddress(text: string): IpValue | undefined {
   return { family: 6, value: v6 };
 }
 
+/**
+ * The one text of an IP address that every part of the system stores and compares: IPv4 as a strict dotted quad,
+ * IPv4-mapped IPv6 (`::ffff:127.0.0.5`, any case or spelling) as the IPv4 address the kernel routes it to, and
+ * any other IPv6 in RFC 5952 form (lower case, compressed: `0:0:0:0:0:0:0:1` → `::1`). This is how nmap, the
+ * scope check and the rate limiter read an address. Undefined for anything else (names, zone ids such as
+ * `fe80::1%eth0`, shorthand such as `127.1`).
+ */
+export function canonicalIpAddress(text: string): string | undefined {
+  const ip = parseIpAddress(text);
+  return ip ? formatIp(ip.family, ip.value) : undefined;
+}
+
+/**
+ * A CIDR (`127.0.0.0/8`, `::1/128`) or a bare address in canonical text: the address as canonicalIpAddress writes
+ * it, an IPv4-mapped network with a prefix of 96 or more as the IPv4 network it covers (`::ffff:127.0.0.0/104` →
+ * `127.0.0.0/8`). Returns a reason string (as parseCidr does) for text that is no CIDR, or whose host bits are
+ * set (`127.0.0.1/8`), so every list of networks refuses what the scan scope refuses.
+ */
+export function canonicalCidr(text: string): string | { problem: string } {
+  if (!text.includes('/')) {
+    const address = canonicalIpAddress(text);
+    return address ?? { problem: 'is not an IPv4 or IPv6 address' };
+  }
+  const block = parseCidr(text);
+  if (typeof block === 'string') return { problem: block };
+  if (block.family === 6 && block.prefix >= 96 && isIPv4Mapped(block.first)) {
+    return `${formatIPv4(Number(block.first - IPV4_MAPPED_PREFIX))}/${block.prefix - 96}`;
+  }
+  return `${formatIp(block.family, block.first)}/${block.prefix}`;
+}
+
 function familyBits(family: IpFamily): number {
   return family === 4 ? 32 : 128;
 }

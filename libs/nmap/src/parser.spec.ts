@@ -203,6 +203,62 @@ describe('parseNmapXml', () => {
     expect(err.reason).toBe('malformed');
     expect(err.message).toMatch(/^nmap XML output is malformed/);
   });
+
+  describe('addresses and times as the database stores them (issue 17)', () => {
+    const run = (hosts: string, attrs = 'start="100"', finished = '<finished time="105" elapsed="5"/>') =>
+      `<?xml version="1.0"?><nmaprun version="7.93" ${attrs}>${hosts}<runstats>${finished}</runstats></nmaprun>`;
+    const host = (addr: string, type: string, ports = '', state = 'up') =>
+      `<host><status state="${state}"/><address addr="${addr}" addrtype="${type}"/>` +
+      `<ports>${ports}</ports></host>`;
+    const port = (n: number, state = 'open') =>
+      `<port protocol="tcp" portid="${n}"><state state="${state}"/></port>`;
+
+    it.each([
+      ['::ffff:127.0.0.5', 'ipv6', '127.0.0.5', 'ipv4'],
+      ['::FFFF:127.0.0.7', 'ipv6', '127.0.0.7', 'ipv4'],
+      ['0:0:0:0:0:0:0:1', 'ipv6', '::1', 'ipv6'],
+      ['FE80:0:0:0:0:0:0:1', 'ipv6', 'fe80::1', 'ipv6'],
+      ['127.0.0.5', 'ipv4', '127.0.0.5', 'ipv4'],
+    ])('writes %s (%s) as %s (%s)', async (written, type, address, addressType) => {
+      const r = await parseNmapXml(run(host(written, type)));
+      expect(r.hosts.map((h) => [h.address, h.addressType])).toEqual([[address, addressType]]);
+    });
+
+    it('makes one host of <host> entries of one address, however spelled: up wins, ports are joined', async () => {
+      const r = await parseNmapXml(
+        run(
+          host('127.0.0.5', 'ipv4', port(22, 'closed'), 'down') +
+            host('::ffff:127.0.0.5', 'ipv6', port(22) + port(80), 'up') +
+            host('127.0.0.6', 'ipv4'),
+        ),
+      );
+      expect(r.hosts.map((h) => h.address)).toEqual(['127.0.0.5', '127.0.0.6']);
+      expect(r.hosts[0].state).toBe('up');
+      expect(r.hosts[0].ports.map((p) => [p.port, p.state])).toEqual([
+        [22, 'closed'],
+        [80, 'open'],
+      ]);
+      expect(r.stats.hostsTotal).toBe(2);
+    });
+
+    it.each([
+      [run(host('127.0.0.1', 'ipv4'), 'start="abc"'), /<nmaprun start>="abc" is not a time/],
+      [run(host('127.0.0.1', 'ipv4'), 'start="1e20"'), /<nmaprun start>="1e20" is not a time/],
+      [run(host('127.0.0.1', 'ipv4'), 'start="-5"'), /<nmaprun start>="-5" is not a time/],
+      [
+        run(host('127.0.0.1', 'ipv4'), 'start="100"', '<finished time="99999999999999"/>'),
+        /<finished time>="99999999999999" is not a time/,
+      ],
+      [run(host('127.0.0.1', 'ipv4'), 'start="100"', '<finished time="50"/>'), /is before <nmaprun start/],
+      [run(host('localhost', 'ipv4')), /<address addr="localhost"> is not an IPv4 or IPv6 address/],
+      [run(host('fe80::1%eth0', 'ipv6')), /is not an IPv4 or IPv6 address/],
+      [run(host('127.0.0.1', 'ipv4', port(70000))), /<port portid="70000"> is outside 0-65535/],
+    ])('refuses a file nothing can store as "malformed", naming the attribute (%#)', async (xml, message) => {
+      const err = await xmlError(xml);
+      expect(err.reason).toBe('malformed');
+      expect(err.message).toMatch(message);
+    });
+  });
 });
 
 describe('parseNmapXml: <extraports>', () => {

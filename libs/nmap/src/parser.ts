@@ -1,7 +1,9 @@
 // Turns nmap's XML (-oX) into the normalised NmapScanResult. Only <host> elements are hosts: <hosthint> is
 // nmap's early "this host is up" notice and would double-count. Every failure is an NmapXmlError.
+// Addresses come out in canonical form (canonicalIpAddress), each once; times must be Unix times a database holds.
 import { parseStringPromise } from 'xml2js';
 import { NmapXmlError } from './errors';
+import { canonicalIpAddress } from './ip-address';
 import {
   NmapHost,
   NmapHostname,
@@ -20,6 +22,12 @@ interface XmlNode {
 }
 
 const PROTOCOLS: ReadonlySet<string> = new Set<NmapProtocol>(['tcp', 'udp', 'sctp', 'ip']);
+
+/**
+ * The latest Unix time (seconds) a result may carry: 9999-12-31T23:59:59Z, the end of what SQL timestamps,
+ * ISO 8601 text and JavaScript dates all hold. nmap writes the current time; anything past this is not a time.
+ */
+export const MAX_UNIX_TIME = 253402300799;
 
 /** Ports are identified by protocol and number: tcp/53 and udp/53 are different keys. */
 export function portKey(p: Pick<NmapPort, 'protocol' | 'port'>): string {
@@ -83,19 +91,26 @@ export function summarizeResult(r: NmapScanResult): NmapResultSummary {
 }
 
 function normalise(root: XmlNode): NmapScanResult {
-  const hosts = children(root, 'host')
-    .map(toHost)
-    .filter((h): h is NmapHost => h !== undefined);
+  const hosts = oneHostPerAddress(
+    children(root, 'host')
+      .map(toHost)
+      .filter((h): h is NmapHost => h !== undefined),
+  );
   const runstats = children(root, 'runstats')[0];
   const finished = runstats ? children(runstats, 'finished')[0] : undefined;
   const counts = runstats ? children(runstats, 'hosts')[0] : undefined;
   const openPorts = hosts.reduce((n, h) => n + h.ports.filter((p) => p.state === 'open').length, 0);
+  const startedAt = unixTime(root, 'start', '<nmaprun start>');
+  const finishedAt = unixTime(finished, 'time', '<finished time>');
+  if (startedAt !== undefined && finishedAt !== undefined && finishedAt < startedAt) {
+    throw new Error(`<finished time="${finishedAt}"> is before <nmaprun start="${startedAt}">`);
+  }
   return {
     args: attr(root, 'args'),
     version: attr(root, 'version'),
-    startedAt: num(attr(root, 'start')),
-    finishedAt: num(attr(finished, 'time')),
-    elapsed: num(attr(finished, 'elapsed')),
+    startedAt,
+    finishedAt,
+    elapsed: unixTime(finished, 'elapsed', '<finished elapsed>'),
     exit: attr(finished, 'exit'),
     errorMessage: attr(finished, 'errormsg'),
     summary: attr(finished, 'summary'),
@@ -109,13 +124,46 @@ function normalise(root: XmlNode): NmapScanResult {
   };
 }
 
+/**
+ * One host per address: nmap lists an address twice when it was given twice (or a file was concatenated), and
+ * one address is one target. The first entry's fields win, except that `up` wins over any other state; ports
+ * (by protocol and number, the first entry's first) and host names are merged.
+ */
+function oneHostPerAddress(hosts: NmapHost[]): NmapHost[] {
+  const byAddress = new Map<string, NmapHost>();
+  for (const host of hosts) {
+    const seen = byAddress.get(host.address);
+    if (!seen) {
+      byAddress.set(host.address, host);
+      continue;
+    }
+    const ports = new Map(seen.ports.map((p) => [portKey(p), p]));
+    for (const p of host.ports) if (!ports.has(portKey(p))) ports.set(portKey(p), p);
+    byAddress.set(host.address, {
+      ...seen,
+      state: seen.state !== 'up' && host.state === 'up' ? 'up' : seen.state,
+      reason: seen.state !== 'up' && host.state === 'up' ? host.reason : seen.reason,
+      mac: seen.mac ?? host.mac,
+      hostnames: distinctHostnames([...seen.hostnames, ...host.hostnames]),
+      ports: [...ports.values()],
+      os: seen.os ?? host.os,
+    });
+  }
+  return [...byAddress.values()];
+}
+
 function toHost(node: XmlNode): NmapHost | undefined {
   const addresses = children(node, 'address');
   const ip = addresses.find((a) => attr(a, 'addrtype') === 'ipv4' || attr(a, 'addrtype') === 'ipv6');
   const mac = addresses.find((a) => attr(a, 'addrtype') === 'mac');
   const primary = ip ?? mac;
-  const address = attr(primary, 'addr');
-  if (!primary || !address) return undefined;
+  const written = attr(primary, 'addr');
+  if (!primary || !written) return undefined;
+  // One spelling of an address everywhere: ::ffff:127.0.0.5 is 127.0.0.5, 0:0:0:0:0:0:0:1 is ::1.
+  const address = ip ? canonicalIpAddress(written) : written;
+  if (address === undefined) {
+    throw new Error(`<address addr=${JSON.stringify(written.slice(0, 64))}> is not an IPv4 or IPv6 address`);
+  }
   const status = children(node, 'status')[0];
   const hostnames = children(node, 'hostnames').flatMap((hn) => children(hn, 'hostname'));
   const ports = children(node, 'ports')
@@ -132,7 +180,7 @@ function toHost(node: XmlNode): NmapHost | undefined {
     .filter((m) => m.name !== '');
   return {
     address,
-    addressType: attr(primary, 'addrtype') as NmapHost['addressType'],
+    addressType: ip ? (address.includes(':') ? 'ipv6' : 'ipv4') : 'mac',
     mac: ip && mac ? attr(mac, 'addr') : undefined,
     hostnames: distinctHostnames(
       hostnames
@@ -144,8 +192,8 @@ function toHost(node: XmlNode): NmapHost | undefined {
     ports,
     ...(extraPorts.length > 0 ? { extraPorts } : {}),
     os: osMatches.length > 0 ? osMatches : undefined,
-    startedAt: num(attr(node, 'starttime')),
-    endedAt: num(attr(node, 'endtime')),
+    startedAt: unixTime(node, 'starttime', '<host starttime>'),
+    endedAt: unixTime(node, 'endtime', '<host endtime>'),
   };
 }
 
@@ -154,6 +202,7 @@ function toPort(node: XmlNode): NmapPort | undefined {
   const port = num(attr(node, 'portid'));
   if (!protocol || !PROTOCOLS.has(protocol) || port === undefined || !Number.isInteger(port))
     return undefined;
+  if (port < 0 || port > 65535) throw new Error(`<port portid="${port}"> is outside 0-65535`);
   const state = children(node, 'state')[0];
   const service = children(node, 'service')[0];
   return {
@@ -201,6 +250,22 @@ function num(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const n = Number(value);
   return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * A time attribute (Unix seconds, or elapsed seconds): absent is undefined; anything but a number from 0 to
+ * MAX_UNIX_TIME throws, naming the attribute, so `start="abc"` is a refused file, not a run of negative length.
+ */
+function unixTime(node: XmlNode | undefined, name: string, label: string): number | undefined {
+  const value = attr(node, name);
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > MAX_UNIX_TIME) {
+    throw new Error(
+      `${label}=${JSON.stringify(value.slice(0, 32))} is not a time in seconds from 0 to ${MAX_UNIX_TIME}`,
+    );
+  }
+  return n;
 }
 
 function firstLine(err: unknown): string {

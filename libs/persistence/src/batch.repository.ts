@@ -26,6 +26,64 @@ export interface HostResultInput {
   ports: PortResultInput[];
 }
 
+/**
+ * Characters a `string` column holds: varchar(255) on PostgreSQL (the migrations' `t.string`). SQLite would
+ * store more; both databases are held to the same limit, so a result stores alike on either.
+ */
+export const STRING_COLUMN_LENGTH = 255;
+
+/** A result holds values the hosts and ports tables cannot store; `problems` name each (host, field, why). */
+export class ResultValueError extends Error {
+  override readonly name = 'ResultValueError';
+  constructor(readonly problems: string[]) {
+    super(`the result holds values the database cannot store: ${problems.slice(0, 5).join('; ')}`);
+  }
+}
+
+/**
+ * What of `hosts` the hosts and ports tables cannot hold, one sentence each (empty when everything fits): text
+ * columns longer than STRING_COLUMN_LENGTH, a NUL character anywhere (PostgreSQL text and JSON refuse it), a
+ * port number outside 0-65535. Checked by storeResult before any write; callers that take results from users
+ * (the XML import) check first to answer 400.
+ */
+export function resultValueProblems(hosts: readonly HostResultInput[]): string[] {
+  const problems: string[] = [];
+  const text = (where: string, field: string, value: unknown, max = STRING_COLUMN_LENGTH) => {
+    if (typeof value !== 'string') return;
+    if (value.includes('\u0000')) problems.push(`${where}: ${field} contains a NUL character`);
+    else if (value.length > max)
+      problems.push(`${where}: ${field} is ${value.length} characters long (at most ${max})`);
+  };
+  const noNul = (where: string, field: string, value: unknown) => {
+    if (value !== undefined && value !== null && JSON.stringify(value).includes('\\u0000'))
+      problems.push(`${where}: ${field} contains a NUL character`);
+  };
+  for (const host of hosts) {
+    const where = JSON.stringify(String(host.address).slice(0, 64));
+    text(where, 'address', host.address);
+    text(where, 'address type', host.addressType);
+    text(where, 'state', host.state);
+    text(where, 'reason', host.reason);
+    text(where, 'mac', host.mac);
+    noNul(where, 'hostnames', host.hostnames);
+    noNul(where, 'os', host.os);
+    for (const port of host.ports) {
+      const at = `${where} ${String(port.protocol).slice(0, 16)}/${port.port}`;
+      if (!Number.isInteger(port.port) || port.port < 0 || port.port > 65535)
+        problems.push(`${at}: port is not a number from 0 to 65535`);
+      text(at, 'protocol', port.protocol);
+      text(at, 'state', port.state);
+      text(at, 'reason', port.reason);
+      text(at, 'service name', port.service?.name);
+      text(at, 'product', port.service?.product);
+      text(at, 'version', port.service?.version);
+      text(at, 'extrainfo', port.service?.extrainfo);
+      noNul(at, 'cpe', port.service?.cpe);
+    }
+  }
+  return problems;
+}
+
 export interface BatchStartInput {
   resultId: number;
   seq: number;
@@ -190,9 +248,11 @@ export class BatchRepository {
    * port rows it inserted, so the batch's summary and the run's counters always equal the rows. A host another
    * batch of the run already stored keeps its row (and is not counted again) and gains this batch's new ports;
    * batches are cut disjoint, so this is a defence, not a path. Five statements in the common case. Throws when
-   * the batch does not exist.
+   * the batch does not exist, and ResultValueError (before any write) for values no column holds.
    */
   async storeResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
+    const problems = resultValueProblems(input.hosts);
+    if (problems.length > 0) throw new ResultValueError(problems);
     const hosts = mergeHosts(input.hosts);
     const hostsUp = hosts.filter((host) => host.state === 'up').length;
     const openPorts = hosts.reduce(

@@ -61,6 +61,15 @@ export class ScheduleFireRepository {
     return this.em.fork().find(ScheduleFire, { scan: scanId }, { orderBy: { id: 'desc' }, limit });
   }
 
+  /** When the scan's latest fire was due (started or skipped), or null when it never fired. */
+  async lastDueAt(scanId: number): Promise<Date | null> {
+    const row: { due_at: string | Date } | undefined = await knexOf(this.em)('schedule_fires')
+      .where('scan_id', scanId)
+      .orderBy('due_at', 'desc')
+      .first('due_at');
+    return row ? new Date(row.due_at) : null;
+  }
+
   /** How many of the scan's fires were skipped. */
   countSkipped(scanId: number): Promise<number> {
     return this.em.fork().count(ScheduleFire, { scan: scanId, outcome: 'skipped' });

@@ -1,8 +1,9 @@
 // Tells a run's owner, on their `/api/stream`, that the run ended. Called once per run, by whichever caller ended it
 // (RunFinalizer): a lost notification is logged, never allowed to fail the ending itself.
 import { Injectable, Logger } from '@nestjs/common';
-import { Notification, Notifier } from '@nso/events';
-import { ScanRepository } from '@nso/persistence';
+import type { Notification } from '@nso/contracts';
+import { Notifier } from '@nso/events';
+import { safeErrorMessage, ScanRepository } from '@nso/persistence';
 
 /** How a run ended, as RunRepository records it. */
 export type RunOutcome = 'completed' | 'stopped' | 'failed';
@@ -34,7 +35,7 @@ export class RunNotifier {
       const scan = await this.scans.findOrFail(scanId);
       await this.notifier.notifyUser(scan.owner.id, runEndedNotification(scan, outcome, error));
     } catch (failure) {
-      this.logger.warn(`notifying the end of a run of scan ${scanId} failed: ${(failure as Error).message}`);
+      this.logger.warn(`notifying the end of a run of scan ${scanId} failed: ${safeErrorMessage(failure)}`);
     }
   }
 }

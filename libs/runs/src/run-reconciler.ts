@@ -5,7 +5,7 @@
 // with a reason when it cannot go on.
 import { Injectable, Logger } from '@nestjs/common';
 import { isRedisConnectionError } from '@nso/events';
-import { BatchRepository, RunRepository, ScanResult } from '@nso/persistence';
+import { BatchRepository, RunRepository, safeErrorMessage, ScanResult } from '@nso/persistence';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 import { RunFinalizer } from './run-finalizer';
 import { RebuiltRunState, RunStateStore } from './run-state.store';
@@ -107,7 +107,7 @@ export class RunReconciler {
     } catch (error) {
       if (isRedisError(error)) throw error;
       // The run's own plan no longer cuts into batches (or the like): it cannot go on, and says why.
-      const reason = `the queue state of this run was lost and it could not be resumed: ${(error as Error).message}`;
+      const reason = `the queue state of this run was lost and it could not be resumed: ${safeErrorMessage(error)}`;
       await this.finalizer.fail(plan, reason);
       this.logger.error(`run ${run.id}: ${reason}`);
       return 'failed';

@@ -9,6 +9,8 @@ import { randomBytes } from 'node:crypto';
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
 /** Held while one process starts a run of a scan, so two starts cannot both find the scan idle. */
 const START_LOCK_MS = 30_000;
+/** Held while one request changes a scan's schedule (its row and its BullMQ scheduler together). */
+const SCHEDULE_LOCK_MS = 30_000;
 /** How long one process may hold a run's reconcile lock (released as soon as it is done). */
 const RECONCILE_LOCK_MS = 60_000;
 
@@ -281,6 +283,14 @@ export class RunStateStore {
   /** Takes the lock under which one process starts a run of the scan; undefined when another holds it. */
   lockScanStart(scanId: number): Promise<ReleaseLock | undefined> {
     return this.lock(this.keys.scanStartLock(scanId), START_LOCK_MS);
+  }
+
+  /**
+   * Takes the lock under which one process changes the scan's schedule (ScanSchedules.serialized); undefined
+   * when another holds it. The key family is ScanSchedules' own: `<prefix>:scan:<id>:schedule-lock`.
+   */
+  lockScanSchedule(scanId: number): Promise<ReleaseLock | undefined> {
+    return this.lock(`${this.keys.prefix}:scan:${scanId}:schedule-lock`, SCHEDULE_LOCK_MS);
   }
 
   /** Takes the lock under which one process reconciles the run; undefined when another holds it. */

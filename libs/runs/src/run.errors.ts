@@ -12,6 +12,15 @@ export class RunActiveError extends Error {
   }
 }
 
+/** Another change of the scan's schedule held its lock for too long (ScanSchedules.serialized): try again. */
+export class ScheduleBusyError extends Error {
+  override readonly name = 'ScheduleBusyError';
+
+  constructor(readonly scanId: number) {
+    super(`The schedule of scan ${scanId} is being changed by another request; try again`);
+  }
+}
+
 /** The run's batches could not be put on the queue (Redis unreachable); the run is marked failed. */
 export class QueueUnavailableError extends Error {
   override readonly name = 'QueueUnavailableError';

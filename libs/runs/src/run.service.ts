@@ -32,6 +32,7 @@ import {
   ScanRepository,
   ScanResult,
   type ScanRunner,
+  safeErrorMessage,
 } from '@nso/persistence';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 import { AgentTasks, agentWorkerId, UndeliveredBatch } from './agent-tasks';
@@ -511,7 +512,7 @@ export class RunService {
     } catch (error) {
       // Nothing half-done stays behind as "queued": the run is marked failed and the caller told to retry.
       this.logger.error(
-        `could not enqueue run ${ref.resultId} of scan ${ref.scanId}: ${(error as Error).message}`,
+        `could not enqueue run ${ref.resultId} of scan ${ref.scanId}: ${safeErrorMessage(error)}`,
       );
       await this.runs.fail(ref.resultId, 'could not enqueue', null);
       throw new QueueUnavailableError(error);

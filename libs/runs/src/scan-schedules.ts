@@ -1,5 +1,8 @@
 // Recurring scans: each active, scheduled scan has one BullMQ job scheduler (`scan-<id>` on SCHEDULE_QUEUE)
-// whose fires become runs through RunService, one run of a scan at a time, one run per fire.
+// whose fires become runs through RunService, one run of a scan at a time, one run per fire. Every change of a
+// scan's schedule runs under one lock per scan (serialized), on every gateway and worker, so the database row and
+// the scheduler agree after any interleaving of edits, toggles and deletes.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
@@ -7,8 +10,12 @@ import { FIRE_SCHEDULE_JOB, SCHEDULE_QUEUE } from '@nso/contracts';
 import { JobSchedulers, ScheduleRepeat, upcomingFires } from '@nso/events';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
 import { DuplicateFireError, type FireInput, Scan, ScheduleFireRepository } from '@nso/persistence';
-import { NoCoveringClientError, RunActiveError } from './run.errors';
+import { NoCoveringClientError, RunActiveError, ScheduleBusyError } from './run.errors';
 import { RunService } from './run.service';
+import { RunStateStore } from './run-state.store';
+
+/** How long a schedule change waits for another one of the same scan before giving up (ScheduleBusyError). */
+const SCHEDULE_LOCK_WAIT_MS = 20_000;
 
 /** The schedule fields of a scan definition. */
 export type ScheduleFields = Pick<
@@ -33,8 +40,29 @@ export class ScanSchedules {
     private readonly schedulers: JobSchedulers,
     private readonly runs: RunService,
     private readonly fires: ScheduleFireRepository,
+    private readonly state: RunStateStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * Runs `change` (read the scan, change it, store it, apply its schedule) while holding the scan's schedule
+   * lock in Redis, so changes of one scan from any number of gateway replicas happen one after another. Waits
+   * for the lock (polling, up to 20 s: then ScheduleBusyError); the lock expires by itself should its holder die.
+   */
+  async serialized<T>(scanId: number, change: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + SCHEDULE_LOCK_WAIT_MS;
+    let release = await this.state.lockScanSchedule(scanId);
+    for (let wait = 5; !release; wait = Math.min(wait * 2, 100)) {
+      if (Date.now() > deadline) throw new ScheduleBusyError(scanId);
+      await sleep(wait + Math.random() * wait);
+      release = await this.state.lockScanSchedule(scanId);
+    }
+    try {
+      return await change();
+    } finally {
+      await release();
+    }
+  }
 
   /**
    * When the scan fires, or null when it does not (inactive, unscheduled, or neither interval nor calendar):
@@ -63,15 +91,19 @@ export class ScanSchedules {
   }
 
   /**
-   * Makes BullMQ match the definition: puts the scan's job scheduler when it should fire and has none or one with
-   * other settings (a new or re-activated interval schedule fires at once, then every interval), leaves a
-   * matching one alone (editing the name must not fire the scan), removes it at once when the scan should not
-   * fire, and stores next_run. Returns next_run.
+   * Makes BullMQ match the definition (call it inside serialized): puts the scan's job scheduler when it should
+   * fire and has none or one with other settings, leaves a matching one alone (editing the name must not fire the
+   * scan), removes it at once when the scan should not fire, and stores next_run. Returns next_run. An interval
+   * schedule keeps its due time (firstIntervalFire): an edit never fires the scan at once.
    */
   async apply(scan: ScheduleFields): Promise<Date | null> {
-    const repeat = this.repeatOf(scan);
+    const found = this.repeatOf(scan);
     const id = scheduleId(scan.id);
-    if (repeat) {
+    if (found) {
+      const repeat =
+        'every' in found
+          ? { ...found, startDate: await this.firstIntervalFire(scan.id, found.every) }
+          : found;
       await this.schedulers.ensure(SCHEDULE_QUEUE, id, repeat, {
         name: FIRE_SCHEDULE_JOB,
         data: { scanId: scan.id },
@@ -79,10 +111,23 @@ export class ScanSchedules {
     } else {
       await this.schedulers.remove(SCHEDULE_QUEUE, id);
     }
-    const state = repeat ? await this.schedulers.get(SCHEDULE_QUEUE, id) : undefined;
+    const state = found ? await this.schedulers.get(SCHEDULE_QUEUE, id) : undefined;
     const next = state?.next ? new Date(state.next) : null;
     await this.em.fork().nativeUpdate(Scan, { id: scan.id }, { nextRun: next });
     return next;
+  }
+
+  /**
+   * When a (re)written interval schedule first fires, in ms since the epoch: the scheduler's pending fire when it
+   * has one (changing the interval keeps the due time); else one interval after the scan's last fire (a
+   * re-activation keeps the time it would have fired), or now when that has passed or it never fired (a new
+   * schedule fires at once, once).
+   */
+  private async firstIntervalFire(scanId: number, every: number): Promise<number> {
+    const pending = (await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(scanId)))?.next;
+    if (pending) return pending;
+    const last = await this.fires.lastDueAt(scanId);
+    return Math.max(last ? last.getTime() + every : 0, Date.now());
   }
 
   /**
@@ -90,13 +135,18 @@ export class ScanSchedules {
    * them); leaves the others alone, so no fire is added or moved. Returns how many it put back.
    */
   async ensureAll(): Promise<number> {
-    const scans = await this.em.fork().find(Scan, { isActive: true, isScheduled: true });
+    const scans = await this.em.fork().find(Scan, { isActive: true, isScheduled: true }, { fields: ['id'] });
     let restored = 0;
-    for (const scan of scans) {
-      const repeat = this.repeatOf(scan);
-      if (!repeat) continue;
-      const job = { name: FIRE_SCHEDULE_JOB, data: { scanId: scan.id } } as const;
-      if (await this.schedulers.ensure(SCHEDULE_QUEUE, scheduleId(scan.id), repeat, job)) restored++;
+    for (const { id } of scans) {
+      // Under the scan's lock, from the row as it is now: a deactivation in between is not undone.
+      const put = await this.serialized(id, async () => {
+        const scan = await this.em.fork().findOne(Scan, id);
+        if (!scan || !this.repeatOf(scan)) return false;
+        const had = await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(id));
+        await this.apply(scan);
+        return !had;
+      });
+      if (put) restored++;
     }
     return restored;
   }
@@ -111,6 +161,12 @@ export class ScanSchedules {
     const em = this.em.fork();
     const scan = await em.findOne(Scan, scanId);
     if (!scan) return { outcome: 'skipped', reason: 'the scan no longer exists' };
+    // BullMQ put the scheduler's next fire when this one became active: stored first, so next_run is never
+    // older than the run this fire starts. Under the lock: an edit that removed the scheduler is not undone.
+    await this.serialized(scanId, async () => {
+      const state = await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(scanId));
+      await em.nativeUpdate(Scan, { id: scanId }, { nextRun: state?.next ? new Date(state.next) : null });
+    });
     let result: FireResult;
     if (!this.repeatOf(scan)) {
       result = await this.skip(scanId, fire, 'the scan is not active and scheduled');
@@ -134,8 +190,6 @@ export class ScanSchedules {
         }
       }
     }
-    const state = await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(scanId));
-    await em.nativeUpdate(Scan, { id: scanId }, { nextRun: state?.next ? new Date(state.next) : null });
     return result;
   }
 

@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
 import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
 import { Notifier, ScanEventPublisher, WebhookJobs } from '@nso/events';
-import { insertDeltaReport, knexOf } from '@nso/persistence';
+import { insertDeltaReport, knexOf, safeErrorMessage } from '@nso/persistence';
 import { RunLoader, type RunFacts } from './run-loader';
 
 /** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
@@ -136,7 +136,7 @@ export class DeltaReportService {
     );
     await this.webhooks.reportStored({ reportId: report.reportId, scanId: report.scanId });
     await this.notifyOwner(report.scanId, report.reportId, report.counts).catch((error: Error) =>
-      this.logger.warn(`report ${report.reportId}: owner not notified: ${error.message}`),
+      this.logger.warn(`report ${report.reportId}: owner not notified: ${safeErrorMessage(error)}`),
     );
     await knexOf(this.em)('delta_reports')
       .where({ id: report.reportId })

@@ -10,6 +10,14 @@ export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 export const Roles = (...roles: Array<'admin' | 'user'>) => SetMetadata(REQUIRED_ROLES, roles);
 
 export const CHANGES_STATE = 'nso:changes-state';
+export const SESSION_ROUTE = 'nso:session-route';
+
+/**
+ * A route that starts or ends a browser session (login, register, logout): its state changes pass the
+ * cross-site check whatever authenticates the request. A login form posted from another site carries no cookie,
+ * and would otherwise log the victim's browser into the attacker's account (login CSRF).
+ */
+export const SessionRoute = () => SetMetadata(SESSION_ROUTE, true);
 
 /**
  * A GET that starts work (seed 003's `GET /api/scans/{id}/execute`): a cookie-authenticated call passes the same

@@ -55,6 +55,13 @@ describe('ownOrigins and isCrossSite', () => {
     [{ 'sec-fetch-site': 'cross-site' }, true],
     [{ 'sec-fetch-site': 'same-origin' }, false],
     [{}, false],
+    // Origin, then Sec-Fetch-Site, then Referer (issue 17): a Referer a page can strip decides last.
+    [{ origin: 'https://evil.example', 'sec-fetch-site': 'same-origin' }, true],
+    [{ 'sec-fetch-site': 'cross-site', referer: 'https://own.example/page' }, true],
+    [{ 'sec-fetch-site': 'none' }, false],
+    [{ 'sec-fetch-site': 'same-site', referer: 'https://own.example/page' }, false],
+    [{ 'sec-fetch-site': 'same-site', referer: 'https://sibling.own.example/' }, true],
+    [{ 'sec-fetch-site': 'same-site' }, true],
   ])('%j is cross-site: %s', (headers, expected) => {
     expect(isCrossSite(request(headers), ['https://own.example'])).toBe(expected);
   });

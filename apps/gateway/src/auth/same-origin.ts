@@ -1,5 +1,5 @@
 // Cross-site request checks for cookie-authenticated requests (state changes and WebSocket upgrades), by the
-// standard headers browsers send: Origin, else Referer, else Sec-Fetch-Site. Clients that send none of them
+// standard headers browsers send: Origin, else Sec-Fetch-Site, else Referer. Clients that send none of them
 // are not browsers, and a cross-site page cannot make a browser omit them.
 import { Inject, Injectable } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
@@ -27,11 +27,20 @@ export function ownOrigins(request: IncomingMessage, publicOrigins: string[], tr
   return host ? [`${requestProtocol(request, trust)}://${host}`.toLowerCase()] : [];
 }
 
-/** True when the browser headers say the request comes from a page outside `allowedOrigins`. */
+/**
+ * True when the browser headers say the request comes from a page outside `allowedOrigins`, read in this order:
+ * `Origin` (a POST or fetch always has it) must be allowed; else `Sec-Fetch-Site` (every current browser sends
+ * it, and a page's Referrer-Policy cannot remove it): `cross-site` is refused, `same-origin` and `none` (the user
+ * typed the URL or used a bookmark) pass, `same-site` (a sibling origin) falls through to the Referer; else
+ * `Referer` must be allowed. A request with none of them is not from a browser.
+ */
 export function isCrossSite(request: IncomingMessage, allowedOrigins: string[]): boolean {
   const allowed = new Set(allowedOrigins.map((o) => o.toLowerCase()));
   const origin = headerValue(request, 'origin');
   if (origin !== undefined) return origin === 'null' || !allowed.has(origin.toLowerCase());
+  const fetchSite = headerValue(request, 'sec-fetch-site')?.toLowerCase();
+  if (fetchSite === 'cross-site') return true;
+  if (fetchSite === 'same-origin' || fetchSite === 'none') return false;
   const referer = headerValue(request, 'referer');
   if (referer !== undefined) {
     try {
@@ -40,7 +49,8 @@ export function isCrossSite(request: IncomingMessage, allowedOrigins: string[]):
       return true;
     }
   }
-  return headerValue(request, 'sec-fetch-site') === 'cross-site';
+  // same-site without a Referer: a sibling origin the list may not hold; refused. Any other value is unknown.
+  return fetchSite !== undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 // Seed 003's "Submit Scan Results" body as the host and port rows a worker's batch stores: parsed_results keyed
 // by address, each with its state, host name, open_ports and port_details keyed by port number. Pure, one pass
 // over the body; every malformed entry is counted and the first MAX_PROBLEMS are named in the error.
-import { formatIPv6, parseIpAddress } from '@nso/nmap';
+import { canonicalIpAddress } from '@nso/nmap';
 import type { HostResultInput, PortResultInput } from '@nso/persistence';
 import { createHash } from 'node:crypto';
 
@@ -61,15 +61,12 @@ export function agentResultHosts(parsed: Record<string, unknown> | undefined): H
   const hosts: HostResultInput[] = [];
   const seen = new Set<string>();
   for (const [key, value] of Object.entries(parsed ?? {})) {
-    const ip = parseIpAddress(key);
-    if (!ip || key.includes('%')) {
+    // The one canonical form of libs/nmap, as the import, the workers and the history routes store it.
+    const address = canonicalIpAddress(key);
+    if (address === undefined) {
       problem(`${JSON.stringify(key.slice(0, 64))} is not an IP address`);
       continue;
     }
-    const address =
-      ip.family === 4
-        ? [24n, 16n, 8n, 0n].map((shift) => Number((ip.value >> shift) & 255n)).join('.')
-        : formatIPv6(ip.value);
     if (seen.has(address)) {
       problem(`${address}: listed twice (as ${JSON.stringify(key.slice(0, 64))})`);
       continue;
@@ -139,7 +136,7 @@ export function agentResultHosts(parsed: Record<string, unknown> | undefined): H
     const hostname = typeof entry.hostname === 'string' ? agentText(entry.hostname) : '';
     hosts.push({
       address,
-      addressType: ip.family === 4 ? 'ipv4' : 'ipv6',
+      addressType: address.includes(':') ? 'ipv6' : 'ipv4',
       hostnames: hostname ? [{ name: hostname, type: 'PTR' }] : [],
       state: state === 'error' ? 'unknown' : state,
       ports: [...ports.values()],

@@ -9,6 +9,7 @@ import {
   NoCoveringClientError,
   QueueUnavailableError,
   RunActiveError,
+  ScheduleBusyError,
 } from '@nso/runs';
 import { AgentResultsFormatError } from '../clients/agent-results';
 import type { Response } from 'express';
@@ -68,6 +69,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof NoCoveringClientError) {
       return [409, { error: exception.message, unassigned_targets: exception.targets }];
     }
+    if (exception instanceof ScheduleBusyError) return [503, { error: exception.message }];
     if (exception instanceof QueueUnavailableError) {
       return [503, { error: exception.message }];
     }

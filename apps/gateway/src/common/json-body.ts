@@ -12,6 +12,11 @@ export const jsonBodyParser = json({ limit: '1mb' });
  */
 const AGENT_RESULTS_ROUTE = /^\/api\/clients\/[^/]+\/results\/?$/;
 export const formBodyParser = urlencoded({ extended: false, limit: '64kb' });
+/**
+ * Routes that read their body themselves, whatever its Content-Type: the nmap XML import answers 415 for
+ * anything but XML (docs/api.md), which it could not if a JSON body were parsed (and refused) here first.
+ */
+const OWN_BODY_ROUTES = /^\/api\/scans\/[^/]+\/results\/import$/;
 
 /**
  * Deepest nesting of objects and arrays a body may have. Every request body of the API is at most two deep
@@ -87,6 +92,7 @@ export class BodyParserMiddleware implements NestMiddleware {
     };
     // originalUrl: req.path is relative to where the middleware is mounted.
     const path = (req.originalUrl ?? req.url).split('?')[0];
+    if (OWN_BODY_ROUTES.test(path)) return next();
     if (req.method === 'POST' && AGENT_RESULTS_ROUTE.test(path)) return next();
     jsonBodyParser(req, res, (jsonError?: unknown) => {
       if (jsonError) return fail(jsonError);

@@ -52,7 +52,8 @@ export class ResultsImportController {
     description: 'The file stored as a completed run (trigger "import"); its diff is queued',
   })
   @ApiBadRequestResponse({
-    description: 'Malformed or truncated XML, a refused DOCTYPE, or hosts outside the scope',
+    description:
+      'Malformed or truncated XML (also times that are no Unix time, an address that is no IP), a refused DOCTYPE, hosts outside the scope, or values the database cannot hold (details names each)',
   })
   @ApiPayloadTooLargeResponse({ description: 'Larger than 50 MiB' })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })

@@ -4,7 +4,7 @@ import { EntityManager } from '@mikro-orm/core';
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { DeltaJobs } from '@nso/events';
 import { NmapXmlError, parseNmapXml, ScanScope, ScopeError, type NmapScanResult } from '@nso/nmap';
-import { BatchRepository, knexOf, Scan } from '@nso/persistence';
+import { BatchRepository, knexOf, resultValueProblems, Scan } from '@nso/persistence';
 import { importedFlags, xmlPrologProblem } from './nmap-import';
 import { ReportsService } from './reports.service';
 
@@ -21,9 +21,12 @@ export class ResultsImportService {
   /**
    * Stores `xml` as a completed run of the user's scan (trigger `import`) and queues its diff. Everything is
    * checked before anything is stored: 404 for another user's scan; 400 for a refused DOCTYPE or entity
-   * declaration, malformed or truncated XML (NmapXmlError), or a host outside the scan scope (ScopeError, like
-   * targets). The run's targets and coverage are the addresses the file lists; its nmap_flags come from the
-   * file's `args` (the scan's own flags when the file has none).
+   * declaration, malformed or truncated XML (NmapXmlError: also times that are no Unix time, a finish before the
+   * start, an address that is no IP), a host outside the scan scope (ScopeError, like targets), or a value the
+   * tables cannot hold (resultValueProblems: text over 255 characters, NUL). The run's targets and coverage are
+   * the addresses the file lists, in canonical form and each once (parseNmapXml); its nmap_flags come from the
+   * file's `args` (the scan's own flags when the file has none). Without `start` the run starts when it finished;
+   * without a finish time it finishes after `elapsed`, else now (never before it started).
    */
   async import(ownerId: number, scanId: number, xml: string) {
     await this.reports.ownScan(ownerId, scanId);
@@ -44,10 +47,16 @@ export class ResultsImportService {
         outside.slice(0, 100),
       );
     }
+    const problems = resultValueProblems(hosts);
+    if (problems.length > 0) {
+      throw new BadRequestException({
+        error: `nmap XML refused: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`,
+        details: problems.slice(0, 100),
+      });
+    }
     const scan = await this.em.fork().findOneOrFail(Scan, { id: scanId });
     const addresses = hosts.map((h) => h.address);
-    const startedAt = parsed.startedAt ? new Date(parsed.startedAt * 1000) : new Date();
-    const finishedAt = parsed.finishedAt ? new Date(parsed.finishedAt * 1000) : new Date();
+    const { startedAt, finishedAt } = runTimes(parsed);
     const knex = knexOf(this.em);
     const { resultId, batchId } = await knex.transaction(async (trx) => {
       const [run]: Array<{ id: number | string }> = await trx('scan_results')
@@ -110,4 +119,16 @@ export class ResultsImportService {
       },
     };
   }
+}
+
+/** The imported run's start and finish (see ResultsImportService.import): never a finish before the start. */
+function runTimes(parsed: NmapScanResult): { startedAt: Date; finishedAt: Date } {
+  const now = Date.now() / 1000;
+  const start = parsed.startedAt ?? parsed.finishedAt ?? now;
+  const finish =
+    parsed.finishedAt ??
+    (parsed.startedAt !== undefined && parsed.elapsed !== undefined
+      ? start + parsed.elapsed
+      : Math.max(start, now));
+  return { startedAt: new Date(start * 1000), finishedAt: new Date(finish * 1000) };
 }

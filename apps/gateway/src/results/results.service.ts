@@ -1,8 +1,8 @@
 import { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { canonicalIpAddress } from '@nso/nmap';
 import { Batch, Host, Port, Scan, ScanResult } from '@nso/persistence';
 import { RunService } from '@nso/runs';
-import { isIP } from 'node:net';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import { RunHostsQuery } from './results.dto';
 import { RunSummaries } from './run-summary';
@@ -151,14 +151,16 @@ export class ResultsService {
 }
 
 /**
- * An IP literal in the form nmap writes it (IPv6 compressed, lower case); anything else is a 400. isIP accepts
- * an IPv6 zone (`fe80::1%eth0`), which no stored address has and URL() throws on: refused like the rest.
+ * The address of a history route in the one canonical form results are stored in (canonicalIpAddress:
+ * `::ffff:127.0.0.5` is 127.0.0.5, `0:0:0:0:0:0:0:1` is ::1); anything else is a 400. A zone
+ * (`fe80::1%eth0`) is refused: no stored address has one.
  */
 export function canonicalAddress(raw: string): string {
-  const family = isIP(raw);
-  if (family === 4) return raw;
-  if (family === 6 && !raw.includes('%')) return new URL(`http://[${raw}]/`).hostname.slice(1, -1);
-  throw new BadRequestException({ error: 'address must be an IPv4 or IPv6 address' });
+  const address = canonicalIpAddress(raw);
+  if (address === undefined) {
+    throw new BadRequestException({ error: 'address must be an IPv4 or IPv6 address' });
+  }
+  return address;
 }
 
 /** A batch of a run: its row once started, else `pending` with what it will scan. */

@@ -5,6 +5,7 @@ import {
   ApiCreatedResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { ChangesState } from '../auth/auth.decorators';
@@ -36,7 +37,13 @@ export class ScanDefinitionsController {
   }
 
   @Put(':scanId')
-  @ApiOkResponse({ description: 'Partial: fields not sent keep their values' })
+  @ApiOkResponse({
+    description:
+      'Partial: fields not sent keep their values; an interval edit keeps the due time (fires nothing)',
+  })
+  @ApiServiceUnavailableResponse({
+    description: "Another change of this scan's schedule held it for 20 s; try again",
+  })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
   update(
     @CurrentUser() user: AuthUser,
@@ -48,6 +55,9 @@ export class ScanDefinitionsController {
 
   @Delete(':scanId')
   @ApiOkResponse({ description: 'Deactivated: unscheduled, a running run stopped, history kept' })
+  @ApiServiceUnavailableResponse({
+    description: "Another change of this scan's schedule held it for 20 s; try again",
+  })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
   remove(@CurrentUser() user: AuthUser, @Param('scanId', scanIdPipe) scanId: number) {
     return this.definitions.deactivate(user.id, scanId);
@@ -63,6 +73,9 @@ export class ScanDefinitionsController {
   }
 
   @Post(':scanId/toggle')
+  @ApiServiceUnavailableResponse({
+    description: "Another change of this scan's schedule held it for 20 s; try again",
+  })
   @HttpCode(200)
   @ApiOkResponse({ description: '"Scan activated" or "Scan deactivated", with the scan' })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })

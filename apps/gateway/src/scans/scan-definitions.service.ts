@@ -146,12 +146,20 @@ export class ScanDefinitionsService {
     });
     await this.check(scan);
     await em.flush();
-    await this.schedules.apply(scan);
+    await this.schedules.serialized(scan.id, () => this.schedules.apply(scan));
     return { status: 'success', message: 'Scan created successfully', scan: await this.view(scan.id) };
   }
 
-  /** `PUT /api/scans/{id}`: partial — a field not sent keeps its value; the schedule follows at once. */
+  /**
+   * `PUT /api/scans/{id}`: partial — a field not sent keeps its value; the schedule follows at once, keeping its
+   * due time (an edit never fires the scan). Read, change, store and schedule run under the scan's schedule lock.
+   */
   async update(ownerId: number, scanId: number, input: UpdateScanDto) {
+    await this.schedules.serialized(scanId, () => this.applyUpdate(ownerId, scanId, input));
+    return { status: 'success', message: 'Scan updated successfully', scan: await this.view(scanId) };
+  }
+
+  private async applyUpdate(ownerId: number, scanId: number, input: UpdateScanDto): Promise<void> {
     const em = this.em.fork();
     const scan = await this.scans.findOwned(ownerId, scanId, em);
     if (input.project_id !== undefined) {
@@ -180,7 +188,6 @@ export class ScanDefinitionsService {
     await this.check(scan);
     await em.flush();
     await this.schedules.apply(scan);
-    return { status: 'success', message: 'Scan updated successfully', scan: await this.view(scan.id) };
   }
 
   /**
@@ -188,28 +195,37 @@ export class ScanDefinitionsService {
    * its runs and reports kept.
    */
   async deactivate(ownerId: number, scanId: number) {
-    const em = this.em.fork();
-    const scan = await this.scans.findOwned(ownerId, scanId, em);
-    scan.isActive = false;
-    scan.isScheduled = false;
-    await em.flush();
-    await this.schedules.apply(scan);
-    await this.runs.stop(scan.id);
+    await this.schedules.serialized(scanId, async () => {
+      const em = this.em.fork();
+      const scan = await this.scans.findOwned(ownerId, scanId, em);
+      scan.isActive = false;
+      scan.isScheduled = false;
+      await em.flush();
+      await this.schedules.apply(scan);
+    });
+    await this.runs.stop(scanId);
     return { status: 'success', message: 'Scan deactivated successfully' };
   }
 
-  /** `POST /api/scans/{id}/toggle`: active ↔ inactive; a scheduled scan's schedule follows at once. */
+  /**
+   * `POST /api/scans/{id}/toggle`: active ↔ inactive; a scheduled scan's schedule follows at once (re-activated,
+   * it fires when it would have, or at once when that has passed). Under the scan's schedule lock, so parallel
+   * toggles each see the one before.
+   */
   async toggle(ownerId: number, scanId: number) {
-    const em = this.em.fork();
-    const scan = await this.scans.findOwned(ownerId, scanId, em);
-    scan.isActive = !scan.isActive;
-    if (scan.isActive) await this.check(scan);
-    await em.flush();
-    await this.schedules.apply(scan);
+    const isActive = await this.schedules.serialized(scanId, async () => {
+      const em = this.em.fork();
+      const scan = await this.scans.findOwned(ownerId, scanId, em);
+      scan.isActive = !scan.isActive;
+      if (scan.isActive) await this.check(scan);
+      await em.flush();
+      await this.schedules.apply(scan);
+      return scan.isActive;
+    });
     return {
       status: 'success',
-      message: scan.isActive ? 'Scan activated' : 'Scan deactivated',
-      scan: await this.view(scan.id),
+      message: isActive ? 'Scan activated' : 'Scan deactivated',
+      scan: await this.view(scanId),
     };
   }
 

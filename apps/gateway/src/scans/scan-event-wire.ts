@@ -1,53 +1,53 @@
 // A batch of scan events as the bytes that go to a subscriber, made once per batch and gateway: the hub hands every
 // live subscriber of a scan the same batch array, so 300 subscribers cost one encoding and 300 writes, not 300
 // encodings and a write per event each (bench fanout, docs/performance.md).
+import type { Socket } from 'node:net';
 import type { ScanEvent } from '@nso/contracts';
-import { scanEventJson } from '@nso/events';
+import WebSocket from 'ws';
 
+const texts = new WeakMap<ScanEvent, string>();
 const frames = new WeakMap<readonly ScanEvent[], Buffer>();
 const blocks = new WeakMap<readonly ScanEvent[], Buffer>();
 
-/** RFC 6455 §5.2: FIN set, opcode 0x1 (text). */
-const FIN_TEXT = 0x81;
+/**
+ * ws's own framing: `WebSocket.Sender.frame` (public in ws 8's lib/sender.js, not declared by @types/ws) returns a
+ * frame as [header, payload]; the payload is not copied for a server frame (unmasked, readOnly).
+ */
+interface WsFraming {
+  frame(
+    data: Buffer,
+    options: { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean },
+  ): Buffer[];
+}
+const { Sender } = WebSocket as unknown as { Sender: WsFraming };
+
+/** A final text frame (opcode 0x1), unmasked (RFC 6455 §5.1: a server must not mask), uncompressed (no RSV1). */
+const TEXT_FRAME = { fin: true, opcode: 0x1, mask: false, readOnly: true, rsv1: false } as const;
 
 /**
- * One WebSocket text frame per event (its JSON), back to back, as a server sends them: final frames, unmasked
- * (RFC 6455 §5.1: a server must not mask), no extension bits (the gateway negotiates no permessage-deflate).
- * Cached for as long as the batch array lives; the array and its events must not change.
+ * One WebSocket text message per event (its JSON), back to back, as ws frames them: the bytes of the batch made
+ * once per gateway and cached for as long as the batch array lives; the array and its events must not change.
  */
 export function webSocketFrames(events: readonly ScanEvent[]): Buffer {
   let wire = frames.get(events);
   if (wire) return wire;
-  const payloads = events.map((event) => Buffer.from(scanEventJson(event), 'utf8'));
-  const size = payloads.reduce((sum, payload) => sum + frameHeaderLength(payload.length) + payload.length, 0);
-  wire = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (const payload of payloads) {
-    offset = writeFrameHeader(wire, offset, payload.length);
-    offset += payload.copy(wire, offset);
-  }
+  const parts = events.flatMap((event) =>
+    Sender.frame(Buffer.from(scanEventJson(event), 'utf8'), TEXT_FRAME),
+  );
+  wire = Buffer.concat(parts);
   frames.set(events, wire);
   return wire;
 }
 
-/** RFC 6455 §5.2 payload length: 7 bits, or 126 and 16 bits, or 127 and 64 bits. */
-function frameHeaderLength(length: number): number {
-  return length < 126 ? 2 : length < 0x10000 ? 4 : 10;
-}
-
-function writeFrameHeader(target: Buffer, offset: number, length: number): number {
-  target[offset++] = FIN_TEXT;
-  if (length < 126) {
-    target[offset++] = length;
-  } else if (length < 0x10000) {
-    target[offset++] = 126;
-    offset = target.writeUInt16BE(length, offset);
-  } else {
-    target[offset++] = 127;
-    offset = target.writeUInt32BE(Math.floor(length / 0x1_0000_0000), offset);
-    offset = target.writeUInt32BE(length >>> 0, offset);
-  }
-  return offset;
+/**
+ * Writes a batch to one subscriber in one write, as the frames ws makes (webSocketFrames), to the connection ws
+ * speaks on (`socket`, the upgraded request's). Not through `client.send`: ws 8 has no public call for ready-made
+ * frames, and a send per event and subscriber cost the gateways 8–9× the CPU in bench fanout (docs/performance.md).
+ * Safe beside ws because ws writes each of its own frames synchronously and whole (no permessage-deflate is
+ * negotiated and no Blob is sent, so its sender never queues), and it counts these bytes in `bufferedAmount`.
+ */
+export function sendScanEvents(client: WebSocket, socket: Socket, events: readonly ScanEvent[]): void {
+  if (client.readyState === client.OPEN) socket.write(webSocketFrames(events));
 }
 
 /**
@@ -64,4 +64,18 @@ export function serverSentEvents(events: readonly ScanEvent[]): Buffer {
   wire = Buffer.from(text, 'utf8');
   blocks.set(events, wire);
   return wire;
+}
+
+/**
+ * `JSON.stringify(event)`, made once per event and gateway and cached for as long as the event object lives: the
+ * hub hands every local subscriber the same event object, and a replay's events reach the WebSocket and the SSE
+ * encoding alike. The event must not be mutated.
+ */
+export function scanEventJson(event: ScanEvent): string {
+  let text = texts.get(event);
+  if (text === undefined) {
+    text = JSON.stringify(event);
+    texts.set(event, text);
+  }
+  return text;
 }

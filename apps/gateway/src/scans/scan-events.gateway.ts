@@ -8,7 +8,7 @@ import type { WebSocket } from 'ws';
 import { SameOriginPolicy } from '../auth/same-origin';
 import { parseId } from '../common/parse-id.pipe';
 import { CurrentUserResolver } from '../users/current-user.resolver';
-import { webSocketFrames } from './scan-event-wire';
+import { sendScanEvents } from './scan-event-wire';
 import { ScansService } from './scans.service';
 
 /** Close codes of /ws/scans/:scanId (4000-4999 is the application range). */
@@ -26,7 +26,7 @@ export const WS_CLOSE = {
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /** `ws://host/ws/scans/{scan_id}[?since=<seq>]`: one-way stream of a scan's events, every run of it. */
-// No permessage-deflate: batches are written as ready-made uncompressed frames (scan-event-wire.ts).
+// No permessage-deflate: a batch's frames are made once for every subscriber, uncompressed (scan-event-wire.ts).
 @WebSocketGateway({ path: '/ws/scans/:scanId', perMessageDeflate: false })
 export class ScanEventsGateway implements OnGatewayConnection, BeforeApplicationShutdown {
   private readonly logger = new Logger(ScanEventsGateway.name);
@@ -90,9 +90,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     client.send(JSON.stringify(connected));
     let closed = false;
     client.once('close', () => (closed = true));
-    // The connection ws speaks on (the upgraded request's socket). Batches go to it as frames encoded once for every
-    // subscriber, one write per batch; ws itself writes each frame synchronously (no compression is negotiated), so
-    // its own frames (the greeting above, a close) never interleave with these.
+    // The connection ws speaks on (the upgraded request's socket): one write of ws-made frames per batch.
     const socket = request.socket;
     const delivered = this.metrics.scanEventsDelivered.labels({ transport: 'websocket' });
     const subscription = await this.hub.subscribe(scanId, { afterSeq: Number(since) }, (events) => {
@@ -102,7 +100,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
         // Queued behind what it has not read; ws ends the connection if the close handshake takes 30 s.
         return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
       }
-      socket.write(webSocketFrames(events));
+      sendScanEvents(client, socket, events);
       delivered.inc(events.length);
     });
     if (closed) return subscription.close();

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { NOTIFICATION_TYPES, NotificationType } from '@nso/events';
+import { NOTIFICATION_TYPES, NotificationType } from '@nso/contracts';
 import { IsIn, IsNotEmpty, IsString, MaxLength } from 'class-validator';
 import { PlainText, Trim } from '../common/text-fields';
 

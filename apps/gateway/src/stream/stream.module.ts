@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
+import { NotificationHub } from '@nso/events';
 import { TokensModule } from '../tokens/tokens.module';
-import { NotificationHub } from './notification-hub';
 import { StreamController } from './stream.controller';
 import { StreamService } from './stream.service';
 

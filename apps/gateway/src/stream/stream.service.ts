@@ -3,21 +3,13 @@
 // the API token it was opened with is revoked.
 import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import {
-  Metrics,
-  NotificationTopic,
-  PublishedNotification,
-  REDIS_CLIENT,
-  REDIS_KEYS,
-  RedisKeys,
-  userTopic,
-} from '@nso/events';
+import { NotificationTopic, PublishedNotification, userTopic } from '@nso/contracts';
+import { Metrics, NotificationHub, REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
 import Redis from 'ioredis';
 import { Observable, Subscriber } from 'rxjs';
 import { digest } from '../auth/session.store';
 import { TokensService } from '../tokens/tokens.service';
 import { AuthUser } from '../users/current-user';
-import { NotificationHub } from './notification-hub';
 import { formatStreamPosition, StreamPosition } from './stream-position';
 
 /** Seed 003's redirect event: the EventSource client sends the browser to the login page. */
@@ -104,7 +96,7 @@ export class StreamService implements BeforeApplicationShutdown {
           data: { message: notification.message, type: notification.type },
         });
       };
-      const onStart = (topic: NotificationTopic) => (startSeq: number) => {
+      const onStart = (topic: NotificationTopic) => (_lastSeq: number, startSeq: number) => {
         position[kindOf(topic)] = startSeq;
         started.add(topic);
         if (started.size < topics.length || !held) return;
@@ -113,10 +105,13 @@ export class StreamService implements BeforeApplicationShutdown {
         subscriber.next(STREAM_READY);
         for (const [from, notification] of pending) send(from, notification);
       };
-      const onNotification = (topic: NotificationTopic) => (notification: PublishedNotification) => {
-        if (held) held.push([topic, notification]);
-        else send(topic, notification);
-      };
+      const onNotifications =
+        (topic: NotificationTopic) => (notifications: readonly PublishedNotification[]) => {
+          for (const notification of notifications) {
+            if (held) held.push([topic, notification]);
+            else send(topic, notification);
+          }
+        };
       const keep = (cleanup: () => void) => (closed ? cleanup() : cleanups.push(cleanup));
 
       // The credential the stream was opened with: a message ends it at once (logout, revocation, on any
@@ -136,7 +131,8 @@ export class StreamService implements BeforeApplicationShutdown {
         cleanups.push(() => clearInterval(check));
       }
       for (const topic of topics) {
-        this.hub.subscribe(topic, from[kindOf(topic)], onNotification(topic), onStart(topic)).then(
+        const options = { afterSeq: from[kindOf(topic)], onStart: onStart(topic) };
+        this.hub.subscribe(topic, options, onNotifications(topic)).then(
           (subscription) => keep(() => subscription.close()),
           (error: unknown) => subscriber.error(error),
         );

@@ -37,6 +37,7 @@ const UI_ROUTES: readonly RegExp[] = [
   '/runs/:id',
   '/reports',
   '/reports/:id',
+  '/hosts',
   '/hosts/:address',
   '/clients',
   '/clients/:id',

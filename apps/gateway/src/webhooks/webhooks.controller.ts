@@ -22,7 +22,8 @@ export class WebhooksController {
   @Post()
   @ApiCreatedResponse({ type: WebhookDto })
   @ApiBadRequestResponse({
-    description: 'Malformed field, a destination outside WEBHOOK_ALLOW, or a scan not yours',
+    description:
+      "Missing or malformed field, webhooks off (WEBHOOK_ALLOW unset), a destination outside WEBHOOK_ALLOW or on one of this system's own ports, a scan not yours, or the 101st rule",
   })
   create(@CurrentUser() user: AuthUser, @Body() body: CreateWebhookDto): Promise<WebhookDto> {
     return this.webhooks.create(user.id, body);
@@ -72,6 +73,6 @@ export class WebhooksController {
     @Param('webhookId', webhookId) id: number,
     @Query() query: WebhookDeliveriesQuery,
   ) {
-    return this.webhooks.deliveries(user.id, id, query);
+    return this.webhooks.deliveries(user.id, id, query, user.role === 'admin');
   }
 }

@@ -17,22 +17,12 @@ import {
 import { PageQuery } from '../common/pagination';
 import { PlainText, Trim } from '../common/text-fields';
 
-/** The fields a rule is made of; every one optional here (PUT is partial), `url` required on create. */
-export class UpdateWebhookDto {
-  @ApiPropertyOptional({
-    example: 'http://127.0.0.1:9000/hooks/netscan',
-    description:
-      'http or https; its host must be inside WEBHOOK_ALLOW (an address, or a name resolving only there)',
-  })
-  @IsOptional()
-  @Trim()
-  @IsString()
-  @PlainText()
-  @IsNotEmpty()
-  @MaxLength(2048)
-  @Matches(/^https?:\/\//i, { message: 'url must be an http:// or https:// URL' })
-  url?: string;
-
+/**
+ * The fields of a rule besides its url, every one optional. The url is declared apart by the create and update
+ * DTOs: an @IsOptional inherited from a parent would make it optional on create too (class-validator merges a
+ * parent's conditions into the child), and a rule without a url must be a 400 `missing_fields`.
+ */
+class WebhookFieldsDto {
   @ApiPropertyOptional({
     description:
       'HMAC-SHA256 key of X-NetScan-Signature. Write-only (answers say has_secret); null removes it',
@@ -103,7 +93,25 @@ export class UpdateWebhookDto {
   scan_ids?: number[];
 }
 
-export class CreateWebhookDto extends UpdateWebhookDto {
+/** `PUT /api/webhooks/{id}`: partial, every field optional. */
+export class UpdateWebhookDto extends WebhookFieldsDto {
+  @ApiPropertyOptional({
+    example: 'http://127.0.0.1:9000/hooks/netscan',
+    description:
+      'http or https; its host must be inside WEBHOOK_ALLOW (an address, or a name resolving only there)',
+  })
+  @IsOptional()
+  @Trim()
+  @IsString()
+  @PlainText()
+  @IsNotEmpty()
+  @MaxLength(2048)
+  @Matches(/^https?:\/\//i, { message: 'url must be an http:// or https:// URL' })
+  url?: string;
+}
+
+/** `POST /api/webhooks`: `url` required (absent: 400 `missing_fields: ["url"]`). */
+export class CreateWebhookDto extends WebhookFieldsDto {
   @ApiProperty({
     example: 'http://127.0.0.1:9000/hooks/netscan',
     description:
@@ -115,7 +123,7 @@ export class CreateWebhookDto extends UpdateWebhookDto {
   @IsNotEmpty()
   @MaxLength(2048)
   @Matches(/^https?:\/\//i, { message: 'url must be an http:// or https:// URL' })
-  declare url: string;
+  url!: string;
 }
 
 /** A rule as answers show it: the secret is never returned. */

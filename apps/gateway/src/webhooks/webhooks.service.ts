@@ -1,7 +1,8 @@
 import { EntityManager } from '@mikro-orm/core';
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
-import { checkWebhookDestination, cidrBlockList } from '@nso/events';
+import { checkWebhookDestination } from '@nso/events';
+import { canonicalCidr } from '@nso/nmap';
 import { knexOf, Scan, User, WebhookRule, type WebhookFilter } from '@nso/persistence';
 import { pageFields, pageWindow } from '../common/pagination';
 import {
@@ -11,6 +12,9 @@ import {
   WebhookDeliveryDto,
   WebhookDto,
 } from './webhooks.dto';
+
+/** What a user who is not an admin sees of a try that got no HTTP answer. */
+export const NO_ANSWER = 'no HTTP answer (connection failed or timed out)';
 
 /** Rules one user may have: every report with changes is matched against each of them. */
 export const MAX_WEBHOOKS_PER_USER = 100;
@@ -23,20 +27,27 @@ export class WebhooksService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /**
+   * A new rule, within MAX_WEBHOOKS_PER_USER however many creates run at once on however many gateways: the
+   * count and the insert are one transaction that first locks the owner's user row (a write, so SQLite takes
+   * its write lock too), so parallel creates of one user queue behind each other and the 101st is a 400.
+   */
   async create(ownerId: number, input: CreateWebhookDto): Promise<WebhookDto> {
-    if ((await this.em.count(WebhookRule, { owner: ownerId })) >= MAX_WEBHOOKS_PER_USER) {
-      throw new BadRequestException({ error: `At most ${MAX_WEBHOOKS_PER_USER} webhooks per user` });
-    }
     await this.checkUrl(input.url);
     const filter = await this.filterOf(ownerId, input, {});
-    const rule = this.em.create(WebhookRule, {
-      owner: this.em.getReference(User, ownerId),
-      url: input.url,
-      secret: input.secret ?? null,
-      isActive: input.is_active ?? true,
-      filter,
+    const rule = await this.em.fork().transactional(async (em) => {
+      await em.nativeUpdate(User, { id: ownerId }, { id: ownerId });
+      if ((await em.count(WebhookRule, { owner: ownerId })) >= MAX_WEBHOOKS_PER_USER) {
+        throw new BadRequestException({ error: `At most ${MAX_WEBHOOKS_PER_USER} webhooks per user` });
+      }
+      return em.create(WebhookRule, {
+        owner: em.getReference(User, ownerId),
+        url: input.url,
+        secret: input.secret ?? null,
+        isActive: input.is_active ?? true,
+        filter,
+      });
     });
-    await this.em.flush();
     return view(rule);
   }
 
@@ -79,9 +90,18 @@ export class WebhooksService {
     return { status: 'success', message: 'Webhook deleted' };
   }
 
-  /** The rule's delivery log, newest first, paginated (default 20 a page). */
-  async deliveries(ownerId: number, id: number, query: WebhookDeliveriesQuery) {
-    await this.owned(ownerId, id);
+  /**
+   * The rule's delivery log, newest first, paginated (default 20 a page). A try without an HTTP answer shows its
+   * network error (ECONNREFUSED, socket hang up, a timeout) to admins only: to anyone else it is one generic
+   * reason, so the log cannot tell a closed port from a silent one (docs/notifications.md "Safe by default").
+   * A refusal of the destination check names the rule's URL and is shown as it is.
+   */
+  async deliveries(ownerId: number, id: number, query: WebhookDeliveriesQuery, isAdmin = false) {
+    const rule = await this.owned(ownerId, id);
+    const shownError = (error: string | null): string | null =>
+      error === null || isAdmin || error.startsWith(rule.url) || error.startsWith('Webhooks are off')
+        ? error
+        : NO_ANSWER;
     const window = pageWindow(query, 20);
     const knex = knexOf(this.em);
     const [{ n }] = await knex('webhook_deliveries').where('rule_id', id).count({ n: '*' });
@@ -96,7 +116,7 @@ export class WebhooksService {
       report_id: Number(row.report_id),
       attempt: Number(row.attempt),
       status_code: row.status_code === null ? null : Number(row.status_code),
-      error: row.error ?? null,
+      error: shownError(row.error ?? null),
       duration_ms: Number(row.duration_ms),
       delivered_at: new Date(row.delivered_at).toISOString(),
     }));
@@ -111,7 +131,7 @@ export class WebhooksService {
 
   /** WEBHOOK_ALLOW at save: a refused destination is a 400 that names the URL and says why. */
   private async checkUrl(url: string): Promise<void> {
-    const destination = await checkWebhookDestination(url, this.config.webhooks.allow);
+    const destination = await checkWebhookDestination(url, this.config.webhooks);
     if (!destination.ok) throw new BadRequestException({ error: destination.reason });
   }
 
@@ -126,15 +146,17 @@ export class WebhooksService {
     if (input.ports !== undefined) filter.ports = [...new Set(input.ports)].sort((a, b) => a - b);
     if (input.protocols !== undefined) filter.protocols = [...new Set(input.protocols)];
     if (input.host_cidrs !== undefined) {
-      const cidrs = input.host_cidrs.map((c) => c.trim());
-      for (const cidr of cidrs) {
-        try {
-          cidrBlockList([cidr]);
-        } catch {
-          throw new BadRequestException({ error: `host_cidrs: "${cidr}" is not an IP address or CIDR` });
+      // Stored in canonical form, as the change addresses they are matched with; host bits set are refused as
+      // scan_range and the scope refuse them.
+      const cidrs: string[] = [];
+      for (const raw of input.host_cidrs.map((c) => c.trim())) {
+        const cidr = canonicalCidr(raw);
+        if (typeof cidr !== 'string') {
+          throw new BadRequestException({ error: `host_cidrs: "${raw}" ${cidr.problem}` });
         }
+        cidrs.push(cidr);
       }
-      filter.host_cidrs = cidrs;
+      filter.host_cidrs = [...new Set(cidrs)];
     }
     if (input.scan_ids !== undefined) {
       const ids = [...new Set(input.scan_ids)];

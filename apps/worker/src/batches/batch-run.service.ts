@@ -14,6 +14,7 @@ import {
   TargetError,
   withUserHostnames,
 } from '@nso/nmap';
+import { safeErrorMessage, withoutStatement } from '@nso/persistence';
 import { ClientRevokedError, RunRef, RunService, RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
 
@@ -152,7 +153,7 @@ export class BatchRunService {
         ...this.describe(error),
       };
       await this.runs.batchFailed(ref, failure);
-      throw revoked ? new UnrecoverableError(error.message) : error;
+      throw revoked ? new UnrecoverableError(error.message) : withoutStatement(error);
     }
   }
 
@@ -221,7 +222,8 @@ export class BatchRunService {
     }
     if (error instanceof NmapXmlError)
       return { message: `nmap XML unreadable: ${error.message}`, exitCode: 0, stderr: '' };
-    const message = error instanceof Error ? error.message : String(error);
+    // The message goes into the batch_failed event and the batch row: a database error's statement never does.
+    const message = safeErrorMessage(error);
     if (!(error instanceof ScopeError)) this.logger.error(`batch failed: ${message}`);
     return { message, exitCode: null, stderr: '' };
   }

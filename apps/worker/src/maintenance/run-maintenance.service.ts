@@ -6,10 +6,9 @@ import {
   OnApplicationBootstrap,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { MAINTENANCE_QUEUE, RECONCILE_RUNS_JOB, redisKeys } from '@nso/contracts';
-import { JobSchedulers, redisOptionsFromUrl, RedisOutageMonitor } from '@nso/events';
+import { MAINTENANCE_QUEUE, RECONCILE_RUNS_JOB } from '@nso/contracts';
+import { JobSchedulers, JobWorkers, RedisOutageMonitor } from '@nso/events';
 import { RunReconciler, ScanSchedules } from '@nso/runs';
-import { Worker } from 'bullmq';
 
 /**
  * Runs the reconciliation of queued and running runs (RunReconciler) and of scan schedules: once when this worker starts, and every
@@ -20,7 +19,6 @@ import { Worker } from 'bullmq';
 @Injectable()
 export class RunMaintenanceService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('RunReconciler');
-  private worker?: Worker;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -29,25 +27,23 @@ export class RunMaintenanceService implements OnApplicationBootstrap, BeforeAppl
     private readonly reconciler: RunReconciler,
     private readonly schedules: ScanSchedules,
     private readonly monitor: RedisOutageMonitor,
+    private readonly jobs: JobWorkers,
   ) {}
 
   onApplicationBootstrap(): void {
-    this.worker = new Worker(MAINTENANCE_QUEUE, () => this.reconcile('scheduled'), {
-      connection: redisOptionsFromUrl(this.config.redisUrl),
-      prefix: redisKeys(this.config.redisPrefix).bullPrefix,
-      concurrency: 1,
-      name: `${this.config.workerId}-maintenance`,
-    });
-    this.monitor.watchEmitter('maintenance worker', this.worker);
+    this.jobs.work(
+      MAINTENANCE_QUEUE,
+      { name: `${this.config.workerId}-maintenance`, concurrency: 1, monitorAs: 'maintenance worker' },
+      { [RECONCILE_RUNS_JOB]: () => this.reconcile('scheduled') },
+    );
     this.keepScheduler();
     this.timer = setInterval(() => this.keepScheduler(), this.config.reconcileIntervalMs);
     this.timer.unref();
     void this.reconcile('start-up').catch(() => undefined);
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  beforeApplicationShutdown(): void {
     clearInterval(this.timer);
-    await this.worker?.close();
   }
 
   /** One pass over every active run; logs what it changed. Errors are logged and rethrown (the job fails). */

@@ -117,7 +117,7 @@ export class WebhookDeliveryService {
     const started = performance.now();
     // Checked again now: the allow-list may have changed since the rule was saved, and the name may resolve to
     // something else today. The POST then connects to the address checked here.
-    const destination = await checkWebhookDestination(String(rule.url), this.config.webhooks.allow);
+    const destination = await checkWebhookDestination(String(rule.url), this.config.webhooks);
     let outcome: PostOutcome;
     if (!destination.ok) outcome = { error: destination.reason };
     else {

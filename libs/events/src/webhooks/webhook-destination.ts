@@ -10,20 +10,34 @@ export type ResolveAll = (host: string) => Promise<Array<{ address: string; fami
 
 const systemResolve: ResolveAll = (host) => dnsLookup(host, { all: true, verbatim: true });
 
+/** Where webhooks may go: WEBHOOK_ALLOW's CIDRs, and the ports never allowed (this system's own services). */
+export interface WebhookPolicy {
+  allow: readonly string[];
+  deniedPorts: ReadonlyArray<{ port: number; service: string }>;
+}
+
 /** Where a delivery may connect: the URL, its host name, and the one address checked against the list. */
 export type Destination =
   { ok: true; url: URL; hostname: string; address: string; family: 4 | 6 } | { ok: false; reason: string };
 
 /**
- * Checks `rawUrl` against `allow` (CIDRs). http/https only, no credentials in the URL; the host must be an IP
- * literal inside the list, or a name whose every address is inside (a name with one address outside is refused,
- * since the connect could pick it). Never throws: a refusal says why, naming the URL.
+ * Checks `rawUrl` against `policy` (or a bare list of allowed CIDRs). An empty allow-list refuses everything
+ * (webhooks are off). http/https only, no credentials in the URL; the port (80/443 when the URL has none) none of
+ * the denied ports, this system's own services, whatever the address; the host an IP literal inside the list, or
+ * a name whose every address is inside (a name with one address outside is refused, since the connect could
+ * pick it). Never throws: a refusal says why, naming the URL.
  */
 export async function checkWebhookDestination(
   rawUrl: string,
-  allow: readonly string[],
+  policy: readonly string[] | WebhookPolicy,
   resolve: ResolveAll = systemResolve,
 ): Promise<Destination> {
+  const { allow, deniedPorts } = Array.isArray(policy)
+    ? { allow: policy as readonly string[], deniedPorts: [] }
+    : (policy as WebhookPolicy);
+  if (allow.length === 0) {
+    return { ok: false, reason: 'Webhooks are off: an administrator has not set WEBHOOK_ALLOW' };
+  }
   let url: URL;
   try {
     url = new URL(rawUrl);
@@ -35,6 +49,14 @@ export async function checkWebhookDestination(
   }
   if (url.username || url.password)
     return { ok: false, reason: `${rawUrl}: credentials in the URL are refused` };
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  const denied = deniedPorts.find((d) => d.port === port);
+  if (denied) {
+    return {
+      ok: false,
+      reason: `${rawUrl}: port ${port} is ${denied.service}'s, one of this system's own services; webhooks never go there`,
+    };
+  }
   const list = cidrBlockList(allow);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const refused = (what: string) => ({

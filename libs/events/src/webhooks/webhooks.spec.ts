@@ -191,3 +191,39 @@ describe('buildWebhookPayload', () => {
     );
   });
 });
+
+describe("checkWebhookDestination: the system's own ports and webhooks off (issue 17)", () => {
+  const never: ResolveAll = () => Promise.reject(new Error('must not resolve'));
+  // Issue 17: loopback holds this system's own services; no allow-list reaches them, and none means no webhooks.
+  const policy = {
+    allow: LOOPBACK,
+    deniedPorts: [
+      { port: 6379, service: 'Redis' },
+      { port: 5432, service: 'PostgreSQL' },
+      { port: 80, service: 'the gateway' },
+    ],
+  };
+
+  it.each([
+    ['http://127.0.0.1:6379/', /port 6379 is Redis's, one of this system's own services/],
+    ['http://[::1]:5432/x', /port 5432 is PostgreSQL's/],
+    ['http://127.0.0.1/api/broadcast', /port 80 is the gateway's/],
+  ])('refuses %p whatever the allow-list says', async (url, reason) => {
+    await expect(checkWebhookDestination(url, policy, never)).resolves.toEqual({
+      ok: false,
+      reason: expect.stringMatching(reason),
+    });
+  });
+
+  it('lets other ports of allowed addresses through', async () => {
+    await expect(checkWebhookDestination('http://127.0.0.1:9000/', policy, never)).resolves.toMatchObject({
+      ok: true,
+    });
+  });
+
+  it('refuses everything when the allow-list is empty: webhooks are off', async () => {
+    await expect(
+      checkWebhookDestination('http://127.0.0.1:9000/', { allow: [], deniedPorts: [] }, never),
+    ).resolves.toEqual({ ok: false, reason: 'Webhooks are off: an administrator has not set WEBHOOK_ALLOW' });
+  });
+});

@@ -1,0 +1,176 @@
+// The Redis side of every event stream (a scan's events, a notification topic): a seq counter, a bounded log (a
+// sorted set scored by seq) and a pub/sub channel per topic. Appending is one Lua script, so that seq order, log
+// order and publish order agree; reading takes the log and the counter at one instant (MULTI).
+import Redis from 'ioredis';
+import type { SequencedEvent } from '@nso/contracts';
+
+/** The Redis names of one topic's stream. */
+export interface EventLogNames {
+  /** The seq counter (a string key). */
+  seq: string;
+  /** The log: a sorted set scored by seq. */
+  log: string;
+  /** The pub/sub channel. */
+  channel: string;
+}
+
+/** How much a topic's log keeps. */
+export interface EventLogBounds {
+  /** How many of the topic's newest events the log keeps. */
+  maxLength: number;
+  /** Idle time after which the log expires (refreshed by every append). The counter never expires. */
+  ttlSeconds: number;
+}
+
+/**
+ * A stream whose seqs may only move within a block reserved elsewhere first (scan events: the database). `limit`
+ * holds the highest seq the counter may reach, `fence` is set while this publisher's appends are refused, and
+ * `retry` lifts it (the first append sent again after a reservation).
+ */
+export interface SeqReservationNames {
+  limit: string;
+  fence: string;
+  retry: boolean;
+}
+
+/** The logged events after a seq, and the topic's highest seq at the same instant. */
+export interface EventLogSnapshot<T> {
+  events: T[];
+  lastSeq: number;
+}
+
+/** Error replies of the append script that a reservation answers: `NSOSEQ missing` (no counter), `NSOSEQ limit`. */
+export const SEQ_REFUSAL = /^NSOSEQ (\w+)/;
+
+/** How long a publisher's fence outlives a publisher that died while reserving. */
+const FENCE_TTL_MS = 60_000;
+const APPEND_COMMAND = 'nsoAppendEvents';
+
+/**
+ * KEYS[1] seq counter, KEYS[2] log, KEYS[3] seq limit, KEYS[4] this publisher's fence (both unused in mode '0').
+ * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5..] one JSON object per event,
+ * without `seq`.
+ * Mode '0': no limit. Mode '1': the counter must exist and stay within the limit, else the call is refused with
+ * NSOSEQ and the publisher's fence is set, so every later call of the same publisher for this topic is refused too
+ * until a retry (mode '2', which lifts the fence) goes through: calls are refused in order and retried in order.
+ * Every event is checked before the first INCR, because a script that fails halfway is not rolled back. Each event
+ * is logged and published as `{"seq":<n>,` + the rest of its object. Returns the seq of the last event; the events
+ * got consecutive seqs ending there.
+ */
+const APPEND_LUA = `
+local maxLength = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+if #ARGV < 5 then
+  return redis.error_reply('ERR no event to append')
+end
+for i = 5, #ARGV do
+  local body = ARGV[i]
+  if string.sub(body, 1, 1) ~= '{' or string.sub(body, 2, 2) == '}' then
+    return redis.error_reply('ERR event ' .. (i - 4) .. ' is not a non-empty JSON object')
+  end
+end
+if ARGV[4] ~= '0' then
+  if ARGV[4] == '2' then
+    redis.call('DEL', KEYS[4])
+  elseif redis.call('EXISTS', KEYS[4]) == 1 then
+    return redis.error_reply('NSOSEQ fenced')
+  end
+  local current = redis.call('GET', KEYS[1])
+  local limit = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if (not current) or tonumber(current) + #ARGV - 4 > limit then
+    redis.call('SET', KEYS[4], '1', 'PX', ${FENCE_TTL_MS})
+    if not current then
+      return redis.error_reply('NSOSEQ missing')
+    end
+    return redis.error_reply('NSOSEQ limit')
+  end
+end
+local seq = 0
+for i = 5, #ARGV do
+  seq = redis.call('INCR', KEYS[1])
+  local event = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[i], 2)
+  redis.call('ZADD', KEYS[2], seq, event)
+  redis.call('PUBLISH', ARGV[1], event)
+end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -maxLength - 1)
+redis.call('EXPIRE', KEYS[2], ttl)
+return seq
+`;
+
+type WithAppendCommand = Redis & {
+  [APPEND_COMMAND](
+    seqKey: string,
+    logKey: string,
+    limitKey: string,
+    fenceKey: string,
+    channel: string,
+    maxLength: number,
+    ttlSeconds: number,
+    mode: '0' | '1' | '2',
+    ...events: string[]
+  ): Promise<number>;
+};
+
+/**
+ * Appends to topics' logs over one connection. Calls execute in call order even when nobody awaits them: each
+ * call writes its one EVAL/EVALSHA synchronously, and ioredis keeps a connection's commands in order.
+ */
+export class EventLogWriter {
+  private readonly redis: WithAppendCommand;
+
+  constructor(redis: Redis) {
+    // Defined up front: ioredis sends the first call on each socket as EVAL and the rest as EVALSHA, in order.
+    redis.defineCommand(APPEND_COMMAND, { numberOfKeys: 4, lua: APPEND_LUA });
+    this.redis = redis as WithAppendCommand;
+  }
+
+  /**
+   * Stamps each body (a JSON object's text, without `seq`) with the topic's next seq, logs it, trims the log to
+   * `bounds` and publishes it, in array order. Resolves with the last seq. Rejects with the script's error: with
+   * `reservation`, an error matching SEQ_REFUSAL means "reserve seqs, then retry".
+   */
+  append(
+    names: EventLogNames,
+    bounds: EventLogBounds,
+    bodies: readonly string[],
+    reservation?: SeqReservationNames,
+  ): Promise<number> {
+    return this.redis[APPEND_COMMAND](
+      names.seq,
+      names.log,
+      reservation?.limit ?? names.seq,
+      reservation?.fence ?? names.seq,
+      names.channel,
+      bounds.maxLength,
+      bounds.ttlSeconds,
+      reservation ? (reservation.retry ? '2' : '1') : '0',
+      ...bodies,
+    ).then(Number);
+  }
+}
+
+/**
+ * Reads a topic's logged events with seq > afterSeq, oldest first, and its counter, at one instant (one MULTI).
+ * Entries `parse` refuses are passed to `skipped` and left out. The log keeps only the newest events, so the first
+ * one returned may be later than afterSeq + 1.
+ */
+export async function readEventLog<T extends SequencedEvent>(
+  redis: Redis,
+  names: Pick<EventLogNames, 'seq' | 'log'>,
+  afterSeq: number,
+  parse: (raw: string) => T | null | undefined,
+  skipped?: (raw: string) => void,
+): Promise<EventLogSnapshot<T>> {
+  const replies = await redis.multi().zrangebyscore(names.log, `(${afterSeq}`, '+inf').get(names.seq).exec();
+  if (!replies) throw new Error(`reading the event log ${names.log} was aborted`);
+  const [[logError, raw], [seqError, seq]] = replies;
+  if (logError) throw logError;
+  if (seqError) throw seqError;
+  const events: T[] = [];
+  for (const entry of raw as string[]) {
+    const event = parse(entry);
+    if (event) events.push(event);
+    else skipped?.(entry);
+  }
+  return { events, lastSeq: Number(seq ?? 0) };
+}
