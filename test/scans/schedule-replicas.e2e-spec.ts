@@ -120,9 +120,15 @@ describe('a schedule across two gateways, two workers and restarts', () => {
     expect(all.length).toBeLessThanOrEqual(10); // all fires are among recent_fires
     expect(all.every((r) => r.trigger === 'schedule')).toBe(true);
 
-    // One run per started fire, and no fire handled twice.
+    // One run per started fire, and no fire handled twice. recent_fires holds the newest ten fires: on a busy
+    // machine, fires skipped while a run was still going can push the oldest started ones out of it, so the
+    // started fires listed must be exactly the newest runs.
     const started = fires.filter((f) => f.outcome === 'started');
-    expect(started.map((f) => f.result_id).sort()).toEqual(all.map((r) => r.result_id).sort());
+    const byNumber = (a: number, b: number) => a - b;
+    const startedIds = started.map((f) => f.result_id as number).sort(byNumber);
+    const runIds = all.map((r) => r.result_id).sort(byNumber);
+    expect(startedIds.length).toBeGreaterThanOrEqual(Math.min(3, runIds.length));
+    expect(startedIds).toEqual(runIds.slice(runIds.length - startedIds.length));
     expect(new Set(fires.map((f) => f.due_at)).size).toBe(fires.length);
     // Until the restart, fires are an interval apart: the edit and the second replica added none in between.
     const due = fires
