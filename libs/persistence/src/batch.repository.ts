@@ -24,6 +24,26 @@ export interface HostResultInput {
   mac?: string;
   os?: unknown;
   ports: PortResultInput[];
+  /** nmap's `<extraports>`: the states (and counts) of the ports it scanned and did not list. */
+  extraPorts?: ReadonlyArray<{ state: string; count: number }>;
+}
+
+/** nmap's port states (nmap(1), "Port Scanning Basics"): the only values `hosts.unlisted_states` holds. */
+const PORT_STATES: ReadonlySet<string> = new Set([
+  'open',
+  'closed',
+  'filtered',
+  'unfiltered',
+  'open|filtered',
+  'closed|filtered',
+]);
+
+/** `<extraports>` → the `unlisted_states` column: nmap's states, each once, sorted, comma-separated; or null. */
+export function unlistedStatesOf(extraPorts: HostResultInput['extraPorts']): string | null {
+  const states = [
+    ...new Set((extraPorts ?? []).map((e) => e.state).filter((s) => PORT_STATES.has(s))),
+  ].sort();
+  return states.length > 0 ? states.join(',') : null;
 }
 
 /**
@@ -427,6 +447,7 @@ async function insertHosts(
     reason: host.reason ?? null,
     mac: host.mac ?? null,
     os: json(host.os),
+    unlisted_states: unlistedStatesOf(host.extraPorts),
     created_at: createdAt,
   }));
   for (const chunk of chunks(rows)) {

@@ -67,7 +67,9 @@ export class RunLoader {
     const knex = knexOf(this.em);
     const [batches, hostRows, portRows] = await Promise.all([
       knex('batches').select('targets', 'status').where({ result_id: run.result_id }),
-      knex('hosts').select('id', 'address', 'state', 'hostnames').where({ result_id: run.result_id }),
+      knex('hosts')
+        .select('id', 'address', 'state', 'hostnames', 'unlisted_states')
+        .where({ result_id: run.result_id }),
       knex('ports as p')
         .join('hosts as h', 'h.id', 'p.host_id')
         .select('p.host_id', 'p.protocol', 'p.port', 'p.state', 'p.service_name', 'p.product', 'p.version')
@@ -86,12 +88,14 @@ export class RunLoader {
       address: string;
       state: string;
       hostnames: Array<{ name: string }> | string;
+      unlisted_states: string | null;
     }>) {
       byId.set(Number(h.id), {
         address: h.address,
         state: h.state,
         hostnames: (parsed(h.hostnames) ?? []).map((n) => n.name),
         ports: [],
+        ...(h.unlisted_states ? { unlistedStates: h.unlisted_states.split(',') } : {}),
       });
     }
     for (const p of portRows as Array<Record<string, string | number | null>>) {

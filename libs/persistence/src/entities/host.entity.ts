@@ -23,7 +23,7 @@ export interface HostnameEntry {
 @Index({ properties: ['batch'] })
 @Unique({ properties: ['result', 'address'] })
 export class Host {
-  declare [OptionalProps]?: 'hostnames' | 'reason' | 'mac' | 'os' | 'createdAt';
+  declare [OptionalProps]?: 'hostnames' | 'reason' | 'mac' | 'os' | 'unlistedStates' | 'createdAt';
 
   @PrimaryKey({ type: 'integer' })
   id!: number;
@@ -54,6 +54,10 @@ export class Host {
 
   @Property({ type: 'json', nullable: true })
   os: unknown = null;
+
+  /** The states of the ports nmap scanned and did not list (`<extraports state>`), comma-separated; null: none. */
+  @Property({ type: 'string', nullable: true })
+  unlistedStates: string | null = null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

@@ -10,6 +10,7 @@ import { Migration20261130050000Delegation } from './Migration20261130050000_del
 import { Migration20261130060000DeltaChanges } from './Migration20261130060000_delta_changes';
 import { Migration20261130070000Webhooks } from './Migration20261130070000_webhooks';
 import { Migration20261201000000DeltaAnnounced } from './Migration20261201000000_delta_announced';
+import { Migration20261206000000UnlistedStates } from './Migration20261206000000_unlisted_states';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -27,4 +28,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261130060000_delta_changes', class: Migration20261130060000DeltaChanges },
   { name: 'Migration20261130070000_webhooks', class: Migration20261130070000Webhooks },
   { name: 'Migration20261201000000_delta_announced', class: Migration20261201000000DeltaAnnounced },
+  { name: 'Migration20261206000000_unlisted_states', class: Migration20261206000000UnlistedStates },
 ];
