@@ -5,6 +5,7 @@ import { parseStringPromise } from 'xml2js';
 import { NmapXmlError } from './errors';
 import { canonicalIpAddress } from './ip-address';
 import {
+  NMAP_PORT_STATES,
   NmapHost,
   NmapHostname,
   NmapPort,
@@ -21,6 +22,7 @@ interface XmlNode {
   [child: string]: unknown;
 }
 
+const PORT_STATES: ReadonlySet<string> = new Set(NMAP_PORT_STATES);
 const PROTOCOLS: ReadonlySet<string> = new Set<NmapProtocol>(['tcp', 'udp', 'sctp', 'ip']);
 
 /**
@@ -173,7 +175,7 @@ function toHost(node: XmlNode): NmapHost | undefined {
   const extraPorts = children(node, 'ports')
     .flatMap((ps) => children(ps, 'extraports'))
     .map((e) => ({ state: attr(e, 'state') ?? '', count: num(attr(e, 'count')) ?? 0 }))
-    .filter((e) => e.state !== '');
+    .filter((e) => PORT_STATES.has(e.state));
   const osMatches = children(node, 'os')
     .flatMap((os) => children(os, 'osmatch'))
     .map((m) => ({ name: attr(m, 'name') ?? '', accuracy: num(attr(m, 'accuracy')) ?? 0 }))

@@ -33,6 +33,18 @@ export interface NmapHostname {
   type?: string;
 }
 
+/** nmap's host states (`<status state=...>`). */
+export const NMAP_HOST_STATES = ['up', 'down', 'unknown', 'skipped'] as const;
+/** nmap's port states (`<state state=...>`), as its reference guide names them ("Port Scanning Basics"). */
+export const NMAP_PORT_STATES = [
+  'open',
+  'closed',
+  'filtered',
+  'unfiltered',
+  'open|filtered',
+  'closed|filtered',
+] as const;
+
 /** One `<extraports>` element: `count` ports nmap scanned and left out of the list, all in `state`. */
 export interface NmapExtraPorts {
   state: string;

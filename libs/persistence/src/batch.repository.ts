@@ -28,21 +28,12 @@ export interface HostResultInput {
   extraPorts?: ReadonlyArray<{ state: string; count: number }>;
 }
 
-/** nmap's port states (nmap(1), "Port Scanning Basics"): the only values `hosts.unlisted_states` holds. */
-const PORT_STATES: ReadonlySet<string> = new Set([
-  'open',
-  'closed',
-  'filtered',
-  'unfiltered',
-  'open|filtered',
-  'closed|filtered',
-]);
-
-/** `<extraports>` → the `unlisted_states` column: nmap's states, each once, sorted, comma-separated; or null. */
+/**
+ * `<extraports>` → the `unlisted_states` column: its states (nmap's port states: the parser keeps no other), each
+ * once, sorted, comma-separated; or null.
+ */
 export function unlistedStatesOf(extraPorts: HostResultInput['extraPorts']): string | null {
-  const states = [
-    ...new Set((extraPorts ?? []).map((e) => e.state).filter((s) => PORT_STATES.has(s))),
-  ].sort();
+  const states = [...new Set((extraPorts ?? []).map((e) => e.state))].sort();
   return states.length > 0 ? states.join(',') : null;
 }
 

@@ -1,16 +1,16 @@
 // Seed 003's "Submit Scan Results" body as the host and port rows a worker's batch stores: parsed_results keyed
 // by address, each with its state, host name, open_ports and port_details keyed by port number. Pure, one pass
 // over the body; every malformed entry is counted and the first MAX_PROBLEMS are named in the error.
-import { canonicalIpAddress } from '@nso/nmap';
+import { canonicalIpAddress, NMAP_HOST_STATES, NMAP_PORT_STATES } from '@nso/nmap';
 import type { HostResultInput, PortResultInput } from '@nso/persistence';
 import { createHash } from 'node:crypto';
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'ip']);
 const SERVICE_FIELDS = ['name', 'product', 'version', 'extrainfo'] as const;
 /** nmap's host states (`<status state=...>`); the original agent adds `error` for a host it could not read. */
-const HOST_STATES = new Set(['up', 'down', 'unknown', 'skipped']);
+const HOST_STATES: ReadonlySet<string> = new Set(NMAP_HOST_STATES);
 /** nmap's port states (`<state state=...>`). */
-const PORT_STATES = new Set(['open', 'closed', 'filtered', 'unfiltered', 'open|filtered', 'closed|filtered']);
+const PORT_STATES: ReadonlySet<string> = new Set(NMAP_PORT_STATES);
 /** A port as nmap writes it: 1 to 65535 in canonical decimal (no sign, spaces, exponent, hex or leading 0). */
 const PORT_KEY = /^[1-9][0-9]{0,4}$/;
 /** Problems a refusal names; the rest are counted. */

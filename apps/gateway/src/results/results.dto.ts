@@ -1,18 +1,10 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
+import { NMAP_HOST_STATES, NMAP_PORT_STATES } from '@nso/nmap';
 import { PageQuery } from '../common/pagination';
 
-/** nmap's host states (`<status state=...>`). */
-export const HOST_STATES = ['up', 'down', 'unknown', 'skipped'] as const;
-/** nmap's port states (`<state state=...>`), as its reference guide names them. */
-export const PORT_STATES = [
-  'open',
-  'closed',
-  'filtered',
-  'unfiltered',
-  'open|filtered',
-  'closed|filtered',
-] as const;
+const HOST_STATES = NMAP_HOST_STATES;
+const PORT_STATES = NMAP_PORT_STATES;
 
 export class RunHostsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: HOST_STATES, description: "Only hosts in this state (nmap's host state)" })
