@@ -6,7 +6,7 @@
 // Only the gateway runs (no worker): the pools are client rows kept online by this process, so nothing is scanned;
 // runs are stopped after each measurement. Every address is loopback; the agent listens on 127.0.52.1.
 import { MikroORM } from '@mikro-orm/core';
-import { BatchRepository, Client, createOrmOptions, HostResultInput } from '@nso/persistence';
+import { BatchRepository, Client, createOrmOptions, HostResultInput } from '@nso/persistence/testing';
 import type { DatabaseKind, TestDatabaseParams } from '../test/support/database';
 import { agentRequest } from '../test/support/agent-http';
 import { startTestAgent } from '../test/support/test-agent';

@@ -6,7 +6,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import { SCHEDULE_QUEUE, redisKeys } from '@nso/contracts';
 import { redisOptionsFromUrl } from '@nso/events';
-import { createOrmOptions, ScanResult, ScheduleFire } from '@nso/persistence';
+import { createOrmOptions, ScanResult, ScheduleFire } from '@nso/persistence/testing';
 import { Queue, Worker } from 'bullmq';
 import type { DatabaseKind } from '../test/support/database';
 import { Listener, listenOn } from '../test/support/listeners';

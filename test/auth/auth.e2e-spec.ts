@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
-import { User } from '@nso/persistence';
+import { User } from '@nso/persistence/testing';
 import request from 'supertest';
 import { startGateway, TEST_ADMIN, TestGateway, TestUser } from '../support/gateway';
 import { readSse } from '../support/sse-client';

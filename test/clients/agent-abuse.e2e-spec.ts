@@ -4,7 +4,7 @@
 // moves, and enrolment counted per new client. Agents listen on 127.0.58.x; only loopback is scanned or contacted.
 import { MikroORM } from '@mikro-orm/core';
 import { Metrics } from '@nso/events';
-import { AgentTask, Batch, Client, Host, Port } from '@nso/persistence';
+import { AgentTask, Batch, Client, Host, Port } from '@nso/persistence/testing';
 import { request as httpRequest } from 'node:http';
 import { createServer, Server, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';

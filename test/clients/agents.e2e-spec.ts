@@ -2,7 +2,7 @@
 // delta reporter's protocol and run real nmap, one worker pool `local` (covering 127.0.54.0/23 only, so that
 // what an agent cannot take has somewhere to go, or not). Only loopback is scanned or contacted.
 import { MikroORM } from '@mikro-orm/core';
-import { AgentTask, Batch, Client, Host, ScanResult } from '@nso/persistence';
+import { AgentTask, Batch, Client, Host, ScanResult } from '@nso/persistence/testing';
 import { TEST_DATABASES } from '../support/database';
 import { TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';

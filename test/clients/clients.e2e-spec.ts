@@ -2,7 +2,7 @@
 // address binding, PUT, toggle, listing, the offline rule, worker pools as clients (real worker processes), and
 // rate limits that count agents per client. Every address here is loopback and nothing is ever sent to one.
 import { EntityManager } from '@mikro-orm/core';
-import { Client } from '@nso/persistence';
+import { Client } from '@nso/persistence/testing';
 import { agentRequest } from '../support/agent-http';
 import { TEST_DATABASES } from '../support/database';
 import { startGateway, TestGateway, TestUser } from '../support/gateway';

@@ -2,7 +2,7 @@
 // WORKER_SCAN_RANGEs, the `local` pool not running, real nmap against 127.0.50.0/24 only (127.0.51.1 is covered
 // by no pool, so it is never scanned). Each pool scans only its part; what no pool covers is unassigned.
 import { MikroORM } from '@mikro-orm/core';
-import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
+import { Batch, Host, Scan, ScanResult } from '@nso/persistence/testing';
 import { ClientBatchQueues } from '@nso/runs';
 import { Listener, listenOn } from '../support/listeners';
 import { keepPoolOnline } from '../support/pools';

@@ -2,7 +2,7 @@
 // gateway, worker and delta processes: enrolment, approval, pushed tasks, results, a delta report, a stop while
 // it scans, its failure body, and its shutdown. It listens on 127.0.5.1 and scans 127.0.5.0/28 only.
 import { MikroORM } from '@mikro-orm/core';
-import { AgentTask, Client, Host, ScanResult } from '@nso/persistence';
+import { AgentTask, Client, Host, ScanResult } from '@nso/persistence/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

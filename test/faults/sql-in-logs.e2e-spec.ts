@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
-import { knexOf } from '@nso/persistence';
+import { knexOf } from '@nso/persistence/testing';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TEST_DATABASES, type DatabaseKind } from '../support/database';

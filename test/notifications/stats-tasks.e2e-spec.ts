@@ -13,7 +13,7 @@ import {
   Scan,
   ScanResult,
   type ScanResultStatus,
-} from '@nso/persistence';
+} from '@nso/persistence/testing';
 import { ClientBatchQueues } from '@nso/runs';
 import { randomBytes } from 'node:crypto';
 import { TEST_DATABASES } from '../support/database';

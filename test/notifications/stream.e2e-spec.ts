@@ -9,7 +9,7 @@ import { EntityManager } from '@mikro-orm/core';
 import Redis from 'ioredis';
 import request from 'supertest';
 import { Metrics, Notifier } from '@nso/events';
-import { ApiToken } from '@nso/persistence';
+import { ApiToken } from '@nso/persistence/testing';
 import { agentRequest } from '../support/agent-http';
 import { TEST_ADMIN, TestUser } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';

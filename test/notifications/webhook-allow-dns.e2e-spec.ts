@@ -8,7 +8,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { EntityManager } from '@mikro-orm/core';
 import { WEBHOOK_QUEUE, webhookDeliveryJobId } from '@nso/contracts';
 import { WebhookJobs } from '@nso/events';
-import { insertDeltaReport, knexOf } from '@nso/persistence';
+import { insertDeltaReport, knexOf } from '@nso/persistence/testing';
 import type { Queue } from 'bullmq';
 import { BlockList } from 'node:net';
 import { lookup } from 'node:dns/promises';

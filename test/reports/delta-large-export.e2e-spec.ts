@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { deltaChangeRows, summarizeDelta, type Delta } from '@nso/delta';
-import { insertDeltaReport, knexOf } from '@nso/persistence';
+import { insertDeltaReport, knexOf } from '@nso/persistence/testing';
 import { parse } from 'csv-parse/sync';
 import request from 'supertest';
 import { createTestDatabase, TEST_DATABASES, type TestDatabase } from '../support/database';

@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import { DELTA_QUEUE, redisKeys } from '@nso/contracts';
 import { deltaJobId, redisOptionsFromUrl } from '@nso/events';
-import { DeltaReport, insertDeltaReport, knexOf } from '@nso/persistence';
+import { DeltaReport, insertDeltaReport, knexOf } from '@nso/persistence/testing';
 import { Queue } from 'bullmq';
 import { parse } from 'csv-parse/sync';
 import * as yauzl from 'yauzl';

@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
-import { Batch, Host, Scan, ScanResult } from '@nso/persistence';
+import { Batch, Host, Scan, ScanResult } from '@nso/persistence/testing';
 import { ClientBatchQueues } from '@nso/runs';
 import { nmapProcessesMatching, processEnded, waitUntil } from '../support/nmap-processes';
 import { FAILING_TARGET, NmapShim, SHIM_FAILURE, writeNmapShim } from '../support/nmap-shim';

@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
-import { Scan } from '@nso/persistence';
+import { Scan } from '@nso/persistence/testing';
 import { redisKeys, SCHEDULE_QUEUE } from '@nso/contracts';
 import { redisOptionsFromUrl } from '@nso/events';
 import { Queue } from 'bullmq';

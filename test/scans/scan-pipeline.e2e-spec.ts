@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
-import { Host, Port, ScanResult } from '@nso/persistence';
+import { Host, Port, ScanResult } from '@nso/persistence/testing';
 import { Listener, listenOn } from '../support/listeners';
 import { startSystem, TestSystem } from '../support/system';
 import { readSse } from '../support/sse-client';

@@ -1,5 +1,5 @@
 import { MikroORM } from '@mikro-orm/core';
-import { Batch, Host, Port, ScanResult } from '@nso/persistence';
+import { Batch, Host, Port, ScanResult } from '@nso/persistence/testing';
 import { TEST_DATABASES } from '../support/database';
 import { Listener, listenOn } from '../support/listeners';
 import { startSystem, TestSystem } from '../support/system';

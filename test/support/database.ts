@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MikroORM } from '@mikro-orm/core';
-import { createOrmOptions, runMigrations } from '@nso/persistence';
+import { createOrmOptions, runMigrations } from '@nso/persistence/testing';
 
 export type DatabaseKind = 'sqlite' | 'postgresql';
 

@@ -2,7 +2,7 @@
 // (apps/worker/src/clients/worker-pool.registration.ts), approved, and kept online by a heartbeat.
 import { EntityManager } from '@mikro-orm/core';
 import { INestApplication } from '@nestjs/common';
-import { Client } from '@nso/persistence';
+import { Client } from '@nso/persistence/testing';
 
 /**
  * Registers worker pool `clientId` over `scanRange` (approved, unless `approved` is false) and refreshes its

@@ -9,6 +9,7 @@ export {
 } from './orm-options';
 export { runMigrations, schemaDrift } from './migrate';
 export { checkDatabase } from './health';
+export { isDuplicateError, isNotFoundError } from './errors';
 export { isDatabaseError, logSafeError, safeErrorMessage, withoutStatement } from './log-safe-error';
 export * from './batch.repository';
 export {
