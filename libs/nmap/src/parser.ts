@@ -21,6 +21,8 @@ import { NmapHost, NmapResultSummary, NmapScanResult } from './types';
 
 export { MAX_UNIX_TIME, portKey } from './xml-host';
 
+const WRITE_SLICE = 64 * 1024;
+
 /**
  * Parses a whole nmap XML document. Throws NmapXmlError: `empty` (blank), `truncated` (an <nmaprun> never
  * closed: nmap killed or still running), `malformed` (not XML, not <nmaprun>, or an address, port or time
@@ -30,7 +32,8 @@ export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
   checkWhole(xml);
   const hosts: NmapHost[] = [];
   const parser = new NmapXmlStreamParser({ onHost: (host) => hosts.push(host) });
-  parser.write(xml);
+  // In slices: sax keeps its text buffers smaller and runs faster than over one 60 MB string.
+  for (let i = 0; i < xml.length; i += WRITE_SLICE) parser.write(xml.slice(i, i + WRITE_SLICE));
   const merged = oneHostPerAddress(hosts);
   return { ...parser.endWith(merged), hosts: merged };
 }

@@ -111,7 +111,8 @@ export class NmapXmlStreamParser {
   private readonly counts: HostCounts = noHosts();
 
   constructor(private readonly handlers: NmapXmlStreamHandlers = {}) {
-    this.sax = sax.parser(true, { trim: false, normalize: false, position: true });
+    // position: false: line and column tracking costs about a tenth of the time, and messages keep one line.
+    this.sax = sax.parser(true, { trim: false, normalize: false, position: false });
     this.sax.onopentag = (tag) => this.open(tag);
     this.sax.onclosetag = () => this.close();
     this.sax.ontext = (text) => this.text(text);
