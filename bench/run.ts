@@ -21,6 +21,7 @@ import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
 import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
+import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
 import {
   CpuWindow,
@@ -33,14 +34,15 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|xml-parse] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
   and idle /api/stream subscribers; wide = a /16 × 1 port and a /20 × 500 ports through the API on 1 and 2
-  workers against nmap alone; xml-parse = a 65,536-host nmap XML file read by the streaming parser and by
+  workers against nmap alone; profile-wide = the /16 of wide through an instrumented worker, its
+  per-host cost split; xml-parse = a 65,536-host nmap XML file read by the streaming parser and by
   xml2js — none of these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
@@ -101,6 +103,7 @@ function parseArgs(argv: string[]) {
         'delta-scan',
         'fanout',
         'wide',
+        'profile-wide',
         'xml-parse',
       ].includes(arg)
     ) {
@@ -414,6 +417,11 @@ async function main(): Promise<number> {
         verdicts.push(`wide: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
+    }
+    if (args.which.has('profile-wide')) {
+      await section('profile-wide', () =>
+        runWideProfile({ ...WIDE_PROFILE_DEFAULTS, database: args.database }),
+      );
     }
     if (args.which.has('xml-parse')) {
       await section('xml-parse', async () => {
