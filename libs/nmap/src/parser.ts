@@ -16,7 +16,7 @@ import {
   toHost,
   XmlNode,
 } from './xml-host';
-import { NmapXmlStreamParser } from './xml-stream';
+import { NmapXmlCollector } from './xml-stream';
 import { NmapHost, NmapResultSummary, NmapScanResult } from './types';
 
 export { MAX_UNIX_TIME, portKey } from './xml-host';
@@ -30,12 +30,10 @@ const WRITE_SLICE = 64 * 1024;
  */
 export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
   checkWhole(xml);
-  const hosts: NmapHost[] = [];
-  const parser = new NmapXmlStreamParser({ onHost: (host) => hosts.push(host) });
+  const collector = new NmapXmlCollector();
   // In slices: sax keeps its text buffers smaller and runs faster than over one 60 MB string.
-  for (let i = 0; i < xml.length; i += WRITE_SLICE) parser.write(xml.slice(i, i + WRITE_SLICE));
-  const merged = oneHostPerAddress(hosts);
-  return { ...parser.endWith(merged), hosts: merged };
+  for (let i = 0; i < xml.length; i += WRITE_SLICE) collector.write(xml.slice(i, i + WRITE_SLICE));
+  return collector.result();
 }
 
 /**

@@ -5,7 +5,13 @@ import { NmapXmlError } from './errors';
 import { parseNmapXml, parseNmapXmlWithXml2js } from './parser';
 import { NmapTaskBoundary, NmapTaskProgress } from './progress';
 import { NmapHost } from './types';
-import { NmapRunStart, NmapScanInfo, NmapXmlStreamParser, parseNmapXmlStream } from './xml-stream';
+import {
+  NmapRunStart,
+  NmapScanInfo,
+  NmapXmlCollector,
+  NmapXmlStreamParser,
+  parseNmapXmlStream,
+} from './xml-stream';
 
 const FIXTURES = join(__dirname, '..', 'test', 'fixtures');
 const fixture = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8');
@@ -140,6 +146,33 @@ describe('NmapXmlStreamParser: the same result as the xml2js reader', () => {
     });
     expect(hosts).toEqual(['127.0.0.5', '127.0.0.6', '127.0.0.7']);
     expect(summary).toMatchObject({ exit: 'success', finishedAt: 1795385390, openPorts: 1 });
+  });
+});
+
+describe('NmapXmlCollector', () => {
+  it('gives what parseNmapXml gives, from pieces, one host per address', async () => {
+    // The same address twice (given twice to nmap): one host, up wins, ports joined, counted once.
+    const twice = MIXED.replace('<address addr="127.0.0.7"', '<address addr="127.0.0.6"').replace(
+      '<hosts up="2" down="1" total="3"/>',
+      '',
+    );
+    for (const xml of [MIXED, twice, fixture('progress-connect.xml')]) {
+      const progress: number[] = [];
+      const collector = new NmapXmlCollector({ onProgress: (p) => progress.push(p.percent) });
+      const bytes = Buffer.from(xml);
+      for (let i = 0; i < bytes.length; i += 333) collector.write(bytes.subarray(i, i + 333));
+      const result = collector.result();
+      expect(result).toEqual(await parseNmapXml(xml));
+      expect(result).toEqual(await parseNmapXmlWithXml2js(xml));
+      if (xml === twice) expect(result.stats).toEqual({ hostsUp: 2, hostsDown: 0, hostsTotal: 2 });
+      if (xml !== MIXED && xml !== twice) expect(progress.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('calls a run nmap did not finish "truncated"', () => {
+    const collector = new NmapXmlCollector();
+    collector.write(fixture('truncated.xml'));
+    expect(thrown(() => collector.result()).reason).toBe('truncated');
   });
 });
 

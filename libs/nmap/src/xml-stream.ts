@@ -11,8 +11,18 @@ import {
   taskBoundaryFromAttributes,
   taskProgressFromAttributes,
 } from './progress';
-import { countHost, firstLine, HostCounts, noHosts, runSummary, toHost, unixTime, XmlNode } from './xml-host';
-import { NmapHost, NmapRunSummary } from './types';
+import {
+  countHost,
+  firstLine,
+  HostCounts,
+  noHosts,
+  oneHostPerAddress,
+  runSummary,
+  toHost,
+  unixTime,
+  XmlNode,
+} from './xml-host';
+import { NmapHost, NmapRunSummary, NmapScanResult } from './types';
 
 /** The part of sax 1.6's API used here (the package ships no types; @types/sax is not a dependency). */
 interface SaxTag {
@@ -312,6 +322,36 @@ export class NmapXmlStreamParser {
     } catch (err) {
       throw new NmapXmlError(`nmap XML output is malformed: ${firstLine(err)}`, 'malformed');
     }
+  }
+}
+
+/**
+ * Collects a run's result from its XML as nmap writes it: hand `write` to the runner (`onXml: xml.write,
+ * keepXml: false`), then `result()` once nmap has exited gives what parseNmapXml(run.xml) gave, without the
+ * document ever held and with the parsing done while nmap runs. Progress reports and hosts also reach
+ * `handlers` as they come. `result` throws NmapXmlError like parseNmapXml.
+ */
+export class NmapXmlCollector {
+  private readonly hosts: NmapHost[] = [];
+  private readonly parser: NmapXmlStreamParser;
+
+  constructor(handlers: NmapXmlStreamHandlers = {}) {
+    this.parser = new NmapXmlStreamParser({
+      ...handlers,
+      onHost: (host) => {
+        this.hosts.push(host);
+        handlers.onHost?.(host);
+      },
+    });
+  }
+
+  /** The next piece of the document (bound: can be passed as a callback). */
+  readonly write = (chunk: string | Buffer): void => this.parser.write(chunk);
+
+  /** The run's result, the hosts of one address listed twice merged into one. */
+  result(): NmapScanResult {
+    const hosts = oneHostPerAddress(this.hosts);
+    return { ...this.parser.endWith(hosts), hosts };
   }
 }
 
