@@ -26,6 +26,8 @@ const MODES = [
 
 interface ChildRun {
   wallMs: number;
+  /** User + system CPU seconds of the whole process (from time -v): steadier than wall time on a busy machine. */
+  cpuS: number;
   peakMiB: number;
   parseMs: number;
   hosts: number;
@@ -44,8 +46,15 @@ function runChild(distRoot: string, file: string, mode: string): Promise<ChildRu
         (error, stdout, stderr) => {
           if (error) return reject(new Error(`xml-parse ${mode} failed: ${stderr.slice(-2000)}`));
           const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+          const cpu = (name: string) =>
+            Number(new RegExp(`${name} time \\(seconds\\): ([\\d.]+)`).exec(stderr)?.[1]);
           const line = JSON.parse(stdout.trim().split('\n').pop() ?? '{}');
-          resolve({ wallMs: nowMs() - started, peakMiB: kb ? Number(kb[1]) / 1024 : NaN, ...line });
+          resolve({
+            wallMs: nowMs() - started,
+            cpuS: cpu('User') + cpu('System'),
+            peakMiB: kb ? Number(kb[1]) / 1024 : NaN,
+            ...line,
+          });
         },
       );
     }),
@@ -98,6 +107,10 @@ export async function runXmlParse(options: XmlParseOptions): Promise<{ markdown:
         0,
       ),
       s(m(mode, (r) => r.wallMs)),
+      fmt(
+        m(mode, (r) => r.cpuS),
+        2,
+      ),
     ]);
     const markdown = [
       `### xml-parse: a ${options.hosts}-host nmap XML file (${fmt(sizeMiB, 1)} MiB), old parser against new`,
