@@ -9,6 +9,7 @@ import {
   ScanEventsModule,
   ScanSeqReservations,
 } from '@nso/events';
+import { MonitoringModule } from '@nso/monitoring';
 import { PersistenceModule, ScanEventSeqStore } from '@nso/persistence';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
@@ -25,7 +26,8 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
         inject: [ScanEventSeqStore],
       },
     }),
-    NotificationsModule.forRoot(config.metrics),
+    MonitoringModule.forRoot(config.metrics),
+    NotificationsModule.forRoot(),
     PersistenceModule.forRoot({
       databaseUrl: config.databaseUrl,
       schema: config.databaseSchema,
