@@ -24,7 +24,8 @@ async function main() {
     const summary = await nmap.parseNmapXmlStream(createReadStream(path, { highWaterMark: 256 * 1024 }), {
       onHost: () => hosts++,
     });
-    if (summary.stats.hostsTotal !== hosts) throw new Error(`${hosts} hosts read, ${summary.stats.hostsTotal} reported`);
+    if (summary.stats.hostsTotal !== hosts)
+      throw new Error(`${hosts} hosts read, ${summary.stats.hostsTotal} reported`);
   } else throw new Error(`unknown mode ${mode}`);
   const parseMs = performance.now() - t0;
   clearInterval(sampler);
