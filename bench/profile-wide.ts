@@ -22,6 +22,7 @@ import {
   sleep,
   startBenchSystem,
 } from './support';
+import { NO_RATE_LIMIT } from './wide';
 
 export interface WideProfileOptions {
   database: DatabaseKind;
@@ -29,6 +30,7 @@ export interface WideProfileOptions {
   target: string;
   chunkSize: number;
 }
+const POLL_MS = 250;
 export const WIDE_PROFILE_DEFAULTS: Omit<WideProfileOptions, 'database'> = {
   target: '127.1.0.0/16',
   chunkSize: 4096,
@@ -105,41 +107,56 @@ export async function runWideProfile(options: WideProfileOptions): Promise<strin
       workers: 1,
       workerConcurrency: 2,
       database: options.database,
-      env: { NODE_OPTIONS: `--require ${join(__dirname, 'instrument.js')}`, BENCH_TRACE_DIR: traceDir },
+      env: {
+        ...NO_RATE_LIMIT,
+        NODE_OPTIONS: `--require ${join(__dirname, 'instrument.js')}`,
+        BENCH_TRACE_DIR: traceDir,
+      },
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
     });
     try {
-      const created = await postJson(
-        system.url,
-        '/api/scans',
-        {
-          name: 'profile wide',
-          target,
-          ports: String(port),
-          scan_arguments: flags,
-          chunk_size: options.chunkSize,
-          concurrency: 2,
-        },
-        system.auth,
-      );
-      if (created.status !== 201) throw new Error(`POST /api/scans answered ${created.status}`);
-      const scanId: number = created.body.scan.id;
+      const define = async (name: string, cidr: string) => {
+        const created = await postJson(
+          system.url,
+          '/api/scans',
+          {
+            name,
+            target: cidr,
+            ports: String(port),
+            scan_arguments: flags,
+            chunk_size: options.chunkSize,
+            concurrency: 2,
+          },
+          system.auth,
+        );
+        if (created.status !== 201) throw new Error(`POST /api/scans answered ${created.status}`);
+        return created.body.scan.id as number;
+      };
+      // The warm-up (JIT, connections) on one batch of the same size; then the measured run.
+      const scans = [
+        await define('warm-up', assertLoopback('127.1.0.0/20')),
+        await define('profile wide', target),
+      ];
       const worker = system.workers[0].child.pid!;
       const gateway = system.gateway.child.pid!;
       for (let round = 0; round < 2; round++) {
         process.stderr.write(`profile-wide: ${round === 0 ? 'warm-up' : 'measured'} run\n`);
         const before = { w: cpuTimesOf(worker), g: cpuTimesOf(gateway) };
         const t0 = nowMs();
-        const executed = await fetch(`${system.url}/api/scans/${scanId}/execute`, { headers: system.auth });
+        const executed = await fetch(`${system.url}/api/scans/${scans[round]}/execute`, {
+          headers: system.auth,
+        });
         const resultId = ((await executed.json()) as { result_id: number }).result_id;
         for (;;) {
           const run = await getJson(system.url, `/api/results/${resultId}?per_page=1`, system.auth);
-          if (run.result?.status === 'completed') {
+          if (!run.result)
+            throw new Error(`GET /api/results/${resultId}: ${JSON.stringify(run).slice(0, 300)}`);
+          if (run.result.status === 'completed') {
             window = { t0, done: Date.parse(run.result.finished_at) };
             break;
           }
-          if (['failed', 'stopped'].includes(run.result?.status)) throw new Error(`run ${run.result.status}`);
-          await sleep(50);
+          if (['failed', 'stopped'].includes(run.result.status)) throw new Error(`run ${run.result.status}`);
+          await sleep(POLL_MS);
         }
         const after = { w: cpuTimesOf(worker), g: cpuTimesOf(gateway) };
         cpu = {
