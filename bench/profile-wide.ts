@@ -52,13 +52,51 @@ const CATEGORIES: Array<[string, RegExp]> = [
   ],
   ['run and batch accounting (libs/runs)', /libs\/runs\//],
   ['worker app code (apps/worker)', /apps\/worker\/src\//],
-  ['JSON, strings, other node internals', /^node:|^internal\/|^$/],
+  ['built-ins without a script (JSON, strings, Buffer) and node internals', /^node:|^internal\/|^$/],
+  ['benchmark instrumentation (bench/instrument.js)', /bench\/instrument\.js/],
 ];
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** Redis commands sent by the worker during the run, by command: count and per host (pipelined: no times). */
+function redisRows(worker: Span[], hosts: number): Array<Array<string | number>> {
+  const byName = new Map<string, number>();
+  for (const s of worker) if (s.n.startsWith('redis ')) byName.set(s.n, (byName.get(s.n) ?? 0) + 1);
+  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  return [
+    ['Redis commands from the worker (count; per host)', '', fmt(total / hosts, 2), String(total)],
+    ...[...byName]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([name, n]) => [`  ${name}`, '', fmt(n / hosts, 2), String(n)]),
+  ];
+}
+
+/** The scripts (or, for built-ins, the functions) with the most self time in a category of a profile. */
+function topOf(profile: CpuProfile, category: string, limit = 5): Array<[string, number]> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    if (!node || categoryOf(node.callFrame) !== category) continue;
+    const { url, functionName } = node.callFrame;
+    const key = url
+      ? url.replace(/^.*?(node_modules\/|apps\/|libs\/|bench\/)/, '$1')
+      : functionName || '(anonymous)';
+    out.set(key, (out.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  }
+  return [...out].sort((a, b) => b[1] - a[1]).slice(0, limit);
+}
+
+function categoryOf({ functionName, url }: { functionName: string; url: string }): string {
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(garbage collector)') return 'garbage collection';
+  if (functionName === '(program)') return 'V8/native (program)';
+  return CATEGORIES.find(([, re]) => re.test(url))?.[0] ?? 'other JavaScript';
 }
 
 /** Milliseconds of CPU by category (and idle, GC, program), from one .cpuprofile. */
@@ -69,12 +107,7 @@ function splitProfile(profile: CpuProfile): Map<string, number> {
     const node = byId.get(profile.samples[i]);
     const ms = (profile.timeDeltas[i] ?? 0) / 1000;
     if (!node) continue;
-    const { functionName, url } = node.callFrame;
-    let category: string;
-    if (functionName === '(idle)') category = 'idle';
-    else if (functionName === '(garbage collector)') category = 'garbage collection';
-    else if (functionName === '(program)') category = 'V8/native (program)';
-    else category = CATEGORIES.find(([, re]) => re.test(url))?.[0] ?? 'other JavaScript';
+    const category = categoryOf(node.callFrame);
     out.set(category, (out.get(category) ?? 0) + ms);
   }
   return out;
@@ -224,41 +257,16 @@ function report(
       String(count(named('sql'))),
     ],
     [
-      'ScanEventPublisher.publishMany (wall, sum; overlapping)',
-      fmt(sum(named('ScanEventPublisher.publishMany'))),
-      us(sum(named('ScanEventPublisher.publishMany'))),
+      'ScanEventPublisher.publishMany calls (count; they overlap)',
+      '',
+      '',
       String(count(named('ScanEventPublisher.publishMany'))),
     ],
-    [
-      'Redis commands from the worker (wall, sum; pipelined ones overlap)',
-      fmt(sum((s) => s.n.startsWith('redis '))),
-      us(sum((s) => s.n.startsWith('redis '))),
-      String(count((s) => s.n.startsWith('redis '))),
-    ],
-    [
-      'Redis commands from the gateway',
-      fmt(
-        sum(
-          (s) => s.n.startsWith('redis '),
-          spans.filter((s) => s.r === 'gateway'),
-        ),
-      ),
-      us(
-        sum(
-          (s) => s.n.startsWith('redis '),
-          spans.filter((s) => s.r === 'gateway'),
-        ),
-      ),
-      String(
-        count(
-          (s) => s.n.startsWith('redis '),
-          spans.filter((s) => s.r === 'gateway'),
-        ),
-      ),
-    ],
+    ...redisRows(worker, hosts),
   ];
   const profiles = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
   const split = new Map<string, { worker: number; gateway: number }>();
+  const tops: string[] = [];
   for (const file of profiles) {
     const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile;
     // Which process: the worker's profile holds its batch code, the gateway's its controllers.
@@ -269,6 +277,15 @@ function report(
         ? 'gateway'
         : undefined;
     if (!role) continue;
+    if (role === 'worker') {
+      for (const category of [
+        'built-ins without a script (JSON, strings, Buffer) and node internals',
+        'other JavaScript',
+      ]) {
+        const top = topOf(profile, category).map(([k, ms]) => `${k} ${fmt(ms)}`);
+        tops.push(`- worker, ${category}: ${top.join('; ')}`);
+      }
+    }
     for (const [category, ms] of splitProfile(profile)) {
       const entry = split.get(category) ?? { worker: 0, gateway: 0 };
       entry[role] += ms;
@@ -291,6 +308,10 @@ function report(
       'code that ran, ms:',
     '',
     markdownTable(['category', 'worker ms', 'gateway ms'], cpuRows),
+    '',
+    'Most self time inside the two widest categories (ms):',
+    '',
+    ...tops,
   ].join('\n');
 }
 
