@@ -121,7 +121,7 @@ export async function runWide(
     const markdown = [
       `### wide: sparse and middle-ground scans, API against nmap alone (${options.database})`,
       '',
-      `Flags \`${FLAGS.join(' ')}\`; listeners on port ${port} at ${open.join(', ')}. API runs: \`POST /api/scans/start\` ` +
+      `Flags \`${FLAGS.join(' ')}\`; listeners on port ${port} at ${open.join(', ')}. API runs: a scan definition (\`POST /api/scans\`) executed (\`GET /api/scans/{id}/execute\`) ` +
         `with concurrency ${CONCURRENCY}, timed from the POST to the run's \`finished_at\`; "1 worker" is \`npm start\`'s ` +
         `setup (one worker process, WORKER_CONCURRENCY 2), "2 workers" two processes of WORKER_CONCURRENCY 1. ` +
         `"direct split" runs the API's chunks as direct nmaps, ${CONCURRENCY} at a time: what parallel nmaps alone give. ` +
