@@ -1,6 +1,5 @@
 // What every process of the system imports the same way: its configuration, Redis, the BullMQ queues and the
 // database (migrated at start-up; concurrent starts are safe).
-import { EntityManager } from '@mikro-orm/core';
 import { DynamicModule } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@nso/config';
 import {
@@ -10,7 +9,7 @@ import {
   ScanEventsModule,
   ScanSeqReservations,
 } from '@nso/events';
-import { PersistenceModule, reserveScanEventSeqs } from '@nso/persistence';
+import { PersistenceModule, ScanRepository } from '@nso/persistence';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
@@ -22,10 +21,10 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
       maxLength: config.eventLogMax,
       // Event seqs are reserved in the database, so they keep rising when Redis loses its counter.
       seqReservations: {
-        useFactory: (em: EntityManager): ScanSeqReservations => ({
-          reserve: (scanId, count) => reserveScanEventSeqs(em, scanId, count),
+        useFactory: (scans: ScanRepository): ScanSeqReservations => ({
+          reserve: (scanId, count) => scans.reserveEventSeqs(scanId, count),
         }),
-        inject: [EntityManager],
+        inject: [ScanRepository],
       },
     }),
     NotificationsModule.forRoot(config.metrics),

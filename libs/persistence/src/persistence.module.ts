@@ -9,18 +9,18 @@ import { ClientRepository } from './client.repository';
 import { ENTITIES } from './entities';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
+import { RunQueries } from './run.queries';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
-import { ScheduleFireRepository } from './schedule-fire.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
 const RUN_REPOSITORIES = [
   RunRepository,
   BatchRepository,
   ScanRepository,
-  ScheduleFireRepository,
   ClientRepository,
   AgentTaskRepository,
+  RunQueries,
 ];
 
 export interface PersistenceModuleOptions {
