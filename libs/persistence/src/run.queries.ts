@@ -85,11 +85,13 @@ export class RunQueries {
 
   /** A page of the scan's runs, newest first, and how many it has. */
   runsOfScan(scanId: number, window: RowWindow): Promise<[ScanResult[], number]> {
-    return this.em.fork().findAndCount(
-      ScanResult,
-      { scan: scanId },
-      { orderBy: { id: 'desc' }, limit: window.limit, offset: window.offset },
-    );
+    return this.em
+      .fork()
+      .findAndCount(
+        ScanResult,
+        { scan: scanId },
+        { orderBy: { id: 'desc' }, limit: window.limit, offset: window.offset },
+      );
   }
 
   /** The run when it belongs to a scan of `ownerId`, else null. */

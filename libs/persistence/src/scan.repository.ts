@@ -233,7 +233,11 @@ export interface OneOffScanRow {
 }
 
 /** Writes a one-off scan (active, unscheduled, last_run `now`) in `trx`; returns its id. */
-export async function insertOneOffScan(trx: Knex.Transaction, input: OneOffScanRow, now: Date): Promise<number> {
+export async function insertOneOffScan(
+  trx: Knex.Transaction,
+  input: OneOffScanRow,
+  now: Date,
+): Promise<number> {
   const [scan] = await trx('scans').insert(
     {
       owner_id: input.ownerId,

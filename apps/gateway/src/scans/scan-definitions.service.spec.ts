@@ -97,11 +97,7 @@ describe('ScanDefinitionsService', () => {
       ['a target outside the scope', definition({ target: '10.0.0.1' }), ScopeError],
       ['a refused nmap option', definition({ scan_arguments: '-oN /tmp/x' }), NmapPolicyError],
       ['a malformed port list', definition({ ports: '22;rm' }), BadRequestException],
-      [
-        'a schedule without interval or cron',
-        definition({ is_scheduled: true }),
-        BadRequestException,
-      ],
+      ['a schedule without interval or cron', definition({ is_scheduled: true }), BadRequestException],
       [
         'both interval_minutes and cron',
         definition({ interval_minutes: 5, cron: '0 * * * *' }),
@@ -122,7 +118,9 @@ describe('ScanDefinitionsService', () => {
 
     it("answers 404 for another user's project", async () => {
       const { service, scans } = newService();
-      await expect(service.create(1, definition({ project_id: 3 }))).rejects.toBeInstanceOf(NotFoundException);
+      await expect(service.create(1, definition({ project_id: 3 }))).rejects.toBeInstanceOf(
+        NotFoundException,
+      );
       expect(scans.rows).toEqual([]);
     });
   });

@@ -4,7 +4,13 @@ import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@nso/config';
 import type { BATCH_JOB, JobOf, ScanEventBody } from '@nso/contracts';
 import type { Metrics, ScanEventPublisher } from '@nso/events';
-import { NmapArgumentPolicy, type NmapRunner, type NmapRunOptions, type NmapRunResult, ScanScope } from '@nso/nmap';
+import {
+  NmapArgumentPolicy,
+  type NmapRunner,
+  type NmapRunOptions,
+  type NmapRunResult,
+  ScanScope,
+} from '@nso/nmap';
 import type { BatchStart } from '@nso/persistence';
 import { ClientRevokedError, type RunService, type RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
@@ -110,7 +116,13 @@ describe('BatchRunService', () => {
     ]);
     expect(calls.map(([name]) => name)).toEqual(['startBatch', 'batchCompleted']);
     expect(calls[0][1]).toEqual({ resultId: 9, seq: 2, targets: ['127.0.0.5'], workerId: 'worker-a' });
-    const [, doneRef, seq, result, pool] = calls[1] as [string, unknown, number, Record<string, unknown>, string];
+    const [, doneRef, seq, result, pool] = calls[1] as [
+      string,
+      unknown,
+      number,
+      Record<string, unknown>,
+      string,
+    ];
     expect([doneRef, seq, pool]).toEqual([ref, 2, 'local']);
     expect(result).toMatchObject({ batchId: 70, workerId: 'worker-a', exitCode: 0, stderr: null });
     const hosts = result.hosts as Array<{ address: string; hostnames: unknown[]; ports: unknown[] }>;

@@ -23,8 +23,9 @@ export type ScanRow = Scan;
 /** The scans and schedule_fires tables (ScanRepository). */
 export class FakeScanRepository {
   rows: ScanRow[] = [];
-  fires: Array<Pick<ScheduleFire, 'dueAt' | 'firedAt' | 'outcome' | 'reason' | 'resultId'> & { scanId: number }> =
-    [];
+  fires: Array<
+    Pick<ScheduleFire, 'dueAt' | 'firedAt' | 'outcome' | 'reason' | 'resultId'> & { scanId: number }
+  > = [];
   private nextId = 1;
 
   /** Stores a scan as create() would, with `fields` over a valid definition owned by user 1. */
@@ -207,8 +208,7 @@ export class FakeRunQueries {
       .filter((h) => h.resultId === resultId)
       .filter((h) => !filter.hostState || h.state === filter.hostState)
       .filter(
-        (h) =>
-          !filter.portState || this.ports.some((p) => p.hostId === h.id && p.state === filter.portState),
+        (h) => !filter.portState || this.ports.some((p) => p.hostId === h.id && p.state === filter.portState),
       );
     return [hosts.slice(window.offset, window.offset + window.limit), hosts.length];
   }
@@ -245,7 +245,8 @@ export class FakeProjects {
 
 /** ScanSchedules as the definitions service uses it: the lock runs the change; apply records what it was given. */
 export class FakeSchedules {
-  applied: Array<Pick<Scan, 'id' | 'isActive' | 'isScheduled' | 'intervalMinutes' | 'cron' | 'timezone'>> = [];
+  applied: Array<Pick<Scan, 'id' | 'isActive' | 'isScheduled' | 'intervalMinutes' | 'cron' | 'timezone'>> =
+    [];
   locked: number[] = [];
 
   async serialized<T>(scanId: number, change: () => Promise<T>): Promise<T> {
