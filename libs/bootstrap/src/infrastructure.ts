@@ -9,6 +9,7 @@ import {
   ScanEventsModule,
   ScanSeqReservations,
 } from '@nso/events';
+import { MonitoringModule } from '@nso/monitoring';
 import { PersistenceModule, ScanRepository } from '@nso/persistence';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
@@ -27,7 +28,8 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
         inject: [ScanRepository],
       },
     }),
-    NotificationsModule.forRoot(config.metrics),
+    MonitoringModule.forRoot(config.metrics),
+    NotificationsModule.forRoot(),
     PersistenceModule.forRoot({
       databaseUrl: config.databaseUrl,
       schema: config.databaseSchema,

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@nso/config';
 import type { BATCH_JOB, JobOf, ScanEventBody } from '@nso/contracts';
-import type { Metrics, ScanEventPublisher } from '@nso/events';
+import type { ScanEventPublisher } from '@nso/events';
+import type { Metrics } from '@nso/monitoring';
 import {
   NmapArgumentPolicy,
   type NmapRunner,
