@@ -50,9 +50,9 @@ export class RunQueries {
   }
 
   /** The scan's latest run, of `status` when given; null when there is none. */
-  latestRun(scanId: number, status?: string): Promise<ScanResult | null> {
+  latestRun(scanId: number, status?: ScanResult['status']): Promise<ScanResult | null> {
     const where: FilterQuery<ScanResult> = { scan: scanId };
-    if (status !== undefined) where.status = status as ScanResult['status'];
+    if (status !== undefined) where.status = status;
     return this.em.fork().findOne(ScanResult, where, { orderBy: { id: 'desc' } });
   }
 
