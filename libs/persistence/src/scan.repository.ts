@@ -89,6 +89,15 @@ export class ScanRepository {
     return this.em.fork().findOne(Scan, { id: scanId, owner: ownerId });
   }
 
+  /** Those of `scanIds` that `ownerId` owns, ascending (a filter naming scans checks them with this). */
+  async ownedIds(ownerId: number, scanIds: readonly number[]): Promise<number[]> {
+    if (scanIds.length === 0) return [];
+    const scans = await this.em
+      .fork()
+      .find(Scan, { id: { $in: [...scanIds] }, owner: ownerId }, { fields: ['id'], orderBy: { id: 'asc' } });
+    return scans.map((scan) => scan.id);
+  }
+
   /** Ids of the scans that are active and scheduled (those that should have a job scheduler), ascending. */
   async scheduledIds(): Promise<number[]> {
     const scans = await this.em
