@@ -2,7 +2,7 @@ import { ClientRevokedError } from './run.errors';
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
 import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from './run.errors';
-import { BatchFailedCommand, StartOneOffCommand } from './run.service';
+import { BatchFailedCommand, StartOneOffCommand } from './run-commands';
 import { newRunService, summary } from './testing/run-fakes';
 
 /** 10 loopback addresses in batches of 2 (5 batches), 2 at a time. */
