@@ -57,7 +57,9 @@ export class BatchHandoff {
       tried.add(next.clientId);
       if (next.kind === 'pool') {
         await this.queue.enqueueTo(plan, current.seq, next.clientId);
-        this.logger.log(`run ${ref.resultId} batch ${current.seq}: ${current.reason}; moved to ${next.clientId}`);
+        this.logger.log(
+          `run ${ref.resultId} batch ${current.seq}: ${current.reason}; moved to ${next.clientId}`,
+        );
         current = undefined;
       } else {
         const failed = await this.agents.dispatch(plan, current.seq, next.clientId, current.targets);
@@ -99,7 +101,13 @@ export class BatchHandoff {
       const run = await this.runs.find(task.result.id);
       if (!run || (run.status !== 'queued' && run.status !== 'running')) continue;
       const ref = { scanId: task.scanId, resultId: run.id };
-      const batch = { seq: task.seq, batchId: task.batchId ?? undefined, clientId, targets: task.targets, reason };
+      const batch = {
+        seq: task.seq,
+        batchId: task.batchId ?? undefined,
+        clientId,
+        targets: task.targets,
+        reason,
+      };
       yield { ref, plan: runPlanOf(ref, run), batch };
     }
     const queue = this.poolQueues.queue(clientId);

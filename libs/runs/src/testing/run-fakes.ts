@@ -161,6 +161,8 @@ export class FakeBatchQueue {
   enqueued: Array<{ resultId: number; seq: number }> = [];
   requeued: Array<{ resultId: number; seq: number }> = [];
   withdrawn: Array<{ resultId: number; seq: number }> = [];
+  /** Batches queued on a pool other than their delegation's (BatchQueue.enqueueTo). */
+  moved: Array<{ resultId: number; seq: number; clientId: string }> = [];
   /** Jobs that are gone from the queue (`r<run>-b<seq>`). */
   lost = new Set<string>();
   failNext?: Error;
@@ -169,6 +171,10 @@ export class FakeBatchQueue {
     if (this.failNext) throw this.failNext;
     this.enqueued.push(...seqs.map((seq) => ({ resultId: run.resultId, seq })));
     return [];
+  }
+
+  async enqueueTo(run: RunPlan, seq: number, clientId: string): Promise<void> {
+    this.moved.push({ resultId: run.resultId, seq, clientId });
   }
 
   async requeue(run: RunPlan, seqs: number[]): Promise<void> {
@@ -189,6 +195,34 @@ export class FakeBatchQueue {
   /** The batch numbers enqueued for a run, in order. */
   seqsOf(resultId: number): number[] {
     return this.enqueued.filter((j) => j.resultId === resultId).map((j) => j.seq);
+  }
+}
+
+/** A batch job waiting on a pool's queue (its data as BatchQueue writes it). */
+export interface WaitingBatchJob {
+  scanId: number;
+  resultId: number;
+  batchSeq: number;
+  targets: string[];
+}
+
+/** The pools' batch queues: jobs waiting on each; `taken` ones a worker took meanwhile (they cannot be removed). */
+export class FakeClientBatchQueues {
+  waiting = new Map<string, WaitingBatchJob[]>();
+  taken = new Set<WaitingBatchJob>();
+
+  queue(clientId: string) {
+    const jobs = this.waiting.get(clientId) ?? [];
+    return {
+      getJobs: async () =>
+        jobs.map((data) => ({
+          data,
+          remove: async () => {
+            if (this.taken.has(data)) throw new Error('Job is locked');
+            jobs.splice(jobs.indexOf(data), 1);
+          },
+        })),
+    };
   }
 }
 
@@ -259,6 +293,7 @@ export function newRunService() {
   const clients = new FakeClientRepository();
   const notifier = new FakeRunNotifier();
   const tasks = new FakeAgentTaskRepository();
+  const poolQueues = new FakeClientBatchQueues();
   const as = <T>(fake: unknown) => fake as T;
   const config = as<AppConfig>({
     clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
@@ -291,7 +326,7 @@ export function newRunService() {
     as<ClientRepository>(clients),
     as<BatchQueue>(queue),
     agents,
-    as<ClientBatchQueues>({}),
+    as<ClientBatchQueues>(poolQueues),
     as<ScanEventPublisher>(events),
     config,
   );
@@ -345,5 +380,6 @@ export function newRunService() {
     clients,
     notifier,
     tasks,
+    poolQueues,
   };
 }

@@ -216,6 +216,14 @@ export class FakeRunRepository {
     return id;
   }
 
+  async addUnassigned(resultId: number, targets: string[]): Promise<void> {
+    const row = this.row(resultId);
+    row.unassignedTargets = [
+      ...row.unassignedTargets,
+      ...targets.filter((t) => !row.unassignedTargets.includes(t)),
+    ];
+  }
+
   /** Deletes the run and its batch rows (the real foreign keys cascade). */
   async remove(resultId: number): Promise<void> {
     this.rows = this.rows.filter((r) => r.id !== resultId);
@@ -328,6 +336,11 @@ export class FakeAgentTaskRepository {
   async findByTaskId(taskId: string) {
     const row = this.rows.find((r) => r.taskId === taskId);
     return row ? { ...row } : null;
+  }
+
+  async findOpenOfClient(clientId: string) {
+    const open = ['pending', 'running'];
+    return this.rows.filter((r) => r.clientId === clientId && open.includes(r.status)).map((r) => ({ ...r }));
   }
 
   async findById(id: number) {
