@@ -10,6 +10,7 @@ import { BatchOutcomes } from './batch-outcomes';
 import type { AgentResultsCommand, AgentResultsOutcome } from './run-commands';
 import { AgentResultAddressesError, AgentTaskClosedError, AgentTaskNotFoundError } from './run.errors';
 
+/** The agent commands of RunService: pushes agents could not take, deadlines, results. */
 @Injectable()
 export class AgentTaskIntake {
   constructor(

@@ -25,6 +25,7 @@ export interface TakenBackBatch {
   batch: UndeliveredBatch;
 }
 
+/** Moves batches between scanner clients (never counts one: see BatchOutcomes.handOn). */
 @Injectable()
 export class BatchHandoff {
   private readonly logger = new Logger(BatchHandoff.name);

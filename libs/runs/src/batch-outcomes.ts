@@ -21,6 +21,7 @@ import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { ClientRevokedError } from './run.errors';
 
+/** The batch commands of RunService: each batch of a run is started, stored, failed or stopped here. */
 @Injectable()
 export class BatchOutcomes {
   private readonly logger = new Logger(BatchOutcomes.name);

@@ -30,6 +30,7 @@ export interface PreparedRun {
   clientsTriggered: number;
 }
 
+/** What a start of some settings would store and enqueue (RunService.start, startOneOff, preview). */
 @Injectable()
 export class RunPlanner {
   constructor(

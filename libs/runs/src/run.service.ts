@@ -45,6 +45,10 @@ import { QueueUnavailableError, RunActiveError } from './run.errors';
 /** The worker_id of an imported run's batch. */
 export const IMPORT_WORKER_ID = 'import';
 
+/**
+ * Every command of a run's domain (see the top of this file): the starts, the stop and the import are its own;
+ * the rest it hands to the collaborator of their concern, so that apps depend on this one class.
+ */
 @Injectable()
 export class RunService {
   private readonly logger = new Logger(RunService.name);
