@@ -8,7 +8,7 @@ export {
   type DatabaseTarget,
 } from './orm-options';
 export { runMigrations, schemaDrift } from './migrate';
-export { checkDatabase } from './health';
+export { DatabaseHealth } from './health';
 export { isDuplicateError, isNotFoundError } from './errors';
 export { isDatabaseError, logSafeError, safeErrorMessage, withoutStatement } from './log-safe-error';
 export * from './batch.repository';
@@ -16,6 +16,7 @@ export {
   RunRepository,
   allBatchesFailed,
   type CompletedRun,
+  type ImportedRunInput,
   type OneOffScanInput,
   type RunInput,
 } from './run.repository';
@@ -49,3 +50,12 @@ export {
   type DeltaReportInsert,
   type DeltaChangeInsert,
 } from './delta-store';
+export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
+export { ProjectRepository } from './project.repository';
+export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';
+export {
+  MetricsQueries,
+  type ApprovedClientRow,
+  type RunProgressRow,
+  type StatusCounts,
+} from './metrics.queries';

@@ -7,11 +7,16 @@ import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
 import { ClientRepository } from './client.repository';
 import { ENTITIES } from './entities';
+import { DatabaseHealth } from './health';
+import { MetricsQueries } from './metrics.queries';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
+import { ProjectRepository } from './project.repository';
 import { RunQueries } from './run.queries';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
+import { StatsQueries } from './stats.queries';
+import { UserRepository } from './user.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
 const RUN_REPOSITORIES = [
@@ -21,6 +26,15 @@ const RUN_REPOSITORIES = [
   ClientRepository,
   AgentTaskRepository,
   RunQueries,
+];
+
+/** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check. */
+const ACCOUNT_AND_READ_PROVIDERS = [
+  UserRepository,
+  ProjectRepository,
+  StatsQueries,
+  MetricsQueries,
+  DatabaseHealth,
 ];
 
 export interface PersistenceModuleOptions {
@@ -74,8 +88,13 @@ export class PersistenceModule {
           useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
         })),
+        ...ACCOUNT_AND_READ_PROVIDERS.map((provide) => ({
+          provide,
+          useFactory: (em: EntityManager) => new provide(em),
+          inject: [EntityManager, DATABASE_READY],
+        })),
       ],
-      exports: [repositories, ...RUN_REPOSITORIES, DATABASE_READY],
+      exports: [repositories, ...RUN_REPOSITORIES, ...ACCOUNT_AND_READ_PROVIDERS, DATABASE_READY],
     };
   }
 }
