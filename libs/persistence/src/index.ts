@@ -28,8 +28,25 @@ export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
 export {
-  insertDeltaReport,
+  DeltaReportRepository,
   DELTA_CHANGE_BATCH,
   type DeltaReportInsert,
   type DeltaChangeInsert,
-} from './delta-store';
+  type DeltaReportCountColumns,
+  type StoredDeltaReport,
+} from './delta-report.repository';
+export {
+  DeltaReportQueries,
+  DELTA_CHANGE_PAGE,
+  type DeltaChangeRecord,
+  type DeltaReportFilter,
+  type DeltaReportRecord,
+  type DeltaReportTotals,
+} from './delta-report.queries';
+export {
+  RunHistoryQueries,
+  type RunContents,
+  type RunFacts,
+  type RunHostRecord,
+  type RunPortRecord,
+} from './run-history.queries';

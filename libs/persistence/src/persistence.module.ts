@@ -6,9 +6,12 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
 import { ClientRepository } from './client.repository';
+import { DeltaReportQueries } from './delta-report.queries';
+import { DeltaReportRepository } from './delta-report.repository';
 import { ENTITIES } from './entities';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
+import { RunHistoryQueries } from './run-history.queries';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
 import { ScheduleFireRepository } from './schedule-fire.repository';
@@ -22,6 +25,9 @@ const RUN_REPOSITORIES = [
   ClientRepository,
   AgentTaskRepository,
 ];
+
+/** The delta reports' repository (the only writer of delta_reports and delta_changes) and their read models. */
+const DELTA_REPORT_PROVIDERS = [DeltaReportRepository, DeltaReportQueries, RunHistoryQueries];
 
 export interface PersistenceModuleOptions {
   databaseUrl: string;
@@ -74,8 +80,13 @@ export class PersistenceModule {
           useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
         })),
+        ...DELTA_REPORT_PROVIDERS.map((provide) => ({
+          provide,
+          useFactory: (em: EntityManager) => new provide(em),
+          inject: [EntityManager, DATABASE_READY],
+        })),
       ],
-      exports: [repositories, ...RUN_REPOSITORIES, DATABASE_READY],
+      exports: [repositories, ...RUN_REPOSITORIES, ...DELTA_REPORT_PROVIDERS, DATABASE_READY],
     };
   }
 }

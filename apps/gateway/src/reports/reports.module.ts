@@ -1,5 +1,4 @@
 import { Module } from '@nestjs/common';
-import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportsController } from './reports.controller';
 import { ResultsImportController } from './results-import.controller';
 import { ResultsImportService } from './results-import.service';
@@ -9,6 +8,6 @@ import { ReportsService } from './reports.service';
 /** Seed 003 "Delta Reports": reading, summarising, exporting and deleting the delta service's reports. */
 @Module({
   controllers: [ReportsController, ResultsImportController],
-  providers: [DeltaChangesReader, ReportsService, ReportExportService, ResultsImportService],
+  providers: [ReportsService, ReportExportService, ResultsImportService],
 })
 export class ReportsModule {}
