@@ -9,15 +9,13 @@ import {
   checkWebhookDestination,
   compileWebhookFilter,
   jsonColumn,
-  Metrics,
   Notifier,
-  WEBHOOK_DELIVERY_OUTCOMES,
-  type WebhookDeliveryOutcome,
   WEBHOOK_MATCH_ROWS,
   WEBHOOK_MAX_CHANGES,
   webhookSignature,
   type WebhookPayloadChange,
 } from '@nso/events';
+import { Metrics, WEBHOOK_DELIVERY_OUTCOMES, type WebhookDeliveryOutcome } from '@nso/monitoring';
 import { knexOf, type WebhookFilter } from '@nso/persistence';
 import { postPinned, type PostOutcome } from './webhook-post';
 
