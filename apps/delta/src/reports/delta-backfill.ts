@@ -12,6 +12,7 @@ import { DeltaReportService } from './delta-report.service';
 export const BACKFILL_WINDOW_MS = 7 * 24 * 3600 * 1000;
 export const BACKFILL_LIMIT = 1000;
 
+/** The delta service's start-up sweep: diffs owed by runs without a report, announcements owed by reports. */
 @Injectable()
 export class DeltaBackfill implements OnApplicationBootstrap {
   private readonly logger = new Logger(DeltaBackfill.name);

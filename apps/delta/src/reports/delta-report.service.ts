@@ -16,10 +16,15 @@ import {
 /** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
 export const DELTA_SCANNER = { name: 'nso-delta', version: 1 } as const;
 
+/** What generate() did: stored a new report, found it stored, or skipped the run (and why). */
 export type DeltaOutcome =
   | { kind: 'stored' | 'exists'; reportId: number; counts: DeltaReportCounts }
   | { kind: 'skipped'; why: string };
 
+/**
+ * The delta report of a completed run: reads the runs through RunHistoryQueries, stores the report and its change
+ * rows through DeltaReportRepository, and announces a report with changes (event, webhooks, the owner).
+ */
 @Injectable()
 export class DeltaReportService {
   private readonly logger = new Logger(DeltaReportService.name);

@@ -9,6 +9,7 @@ import { DeltaReportQueries, type DeltaReportRecord } from '@nso/persistence';
 import { ZipFile } from 'yazl';
 import { ReportsService } from './reports.service';
 
+/** Seed 003's CSV and ZIP exports of delta reports, streamed (see the top of this file). */
 @Injectable()
 export class ReportExportService {
   constructor(
