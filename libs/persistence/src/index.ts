@@ -8,7 +8,7 @@ export {
   type DatabaseTarget,
 } from './orm-options';
 export { runMigrations, schemaDrift } from './migrate';
-export { checkDatabase } from './health';
+export { DatabaseHealth } from './health';
 export { isDuplicateError, isNotFoundError } from './errors';
 export { isDatabaseError, logSafeError, safeErrorMessage, withoutStatement } from './log-safe-error';
 export * from './batch.repository';
@@ -25,7 +25,7 @@ export { AgentTaskRepository, OPEN_AGENT_TASK_STATUSES, type AgentTaskInput } fr
 export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
-export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
+export { reserveScanEventSeqs, ScanEventSeqStore, type ScanEventSeqBlock } from './scan-event-seqs';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
 export {
   DeltaReportRepository,
@@ -50,3 +50,12 @@ export {
   type RunHostRecord,
   type RunPortRecord,
 } from './run-history.queries';
+export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
+export { ProjectRepository } from './project.repository';
+export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';
+export {
+  MetricsQueries,
+  type ApprovedClientRow,
+  type RunProgressRow,
+  type StatusCounts,
+} from './metrics.queries';

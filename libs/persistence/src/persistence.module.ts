@@ -9,12 +9,18 @@ import { ClientRepository } from './client.repository';
 import { DeltaReportQueries } from './delta-report.queries';
 import { DeltaReportRepository } from './delta-report.repository';
 import { ENTITIES } from './entities';
+import { DatabaseHealth } from './health';
+import { MetricsQueries } from './metrics.queries';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
+import { ProjectRepository } from './project.repository';
 import { RunHistoryQueries } from './run-history.queries';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
+import { ScanEventSeqStore } from './scan-event-seqs';
 import { ScheduleFireRepository } from './schedule-fire.repository';
+import { StatsQueries } from './stats.queries';
+import { UserRepository } from './user.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
 const RUN_REPOSITORIES = [
@@ -24,6 +30,16 @@ const RUN_REPOSITORIES = [
   ScheduleFireRepository,
   ClientRepository,
   AgentTaskRepository,
+];
+
+/** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check, event seqs. */
+const ACCOUNT_AND_READ_PROVIDERS = [
+  UserRepository,
+  ProjectRepository,
+  StatsQueries,
+  MetricsQueries,
+  DatabaseHealth,
+  ScanEventSeqStore,
 ];
 
 /** The delta reports' repository (the only writer of delta_reports and delta_changes) and their read models. */
@@ -80,13 +96,24 @@ export class PersistenceModule {
           useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
         })),
+        ...ACCOUNT_AND_READ_PROVIDERS.map((provide) => ({
+          provide,
+          useFactory: (em: EntityManager) => new provide(em),
+          inject: [EntityManager, DATABASE_READY],
+        })),
         ...DELTA_REPORT_PROVIDERS.map((provide) => ({
           provide,
           useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
         })),
       ],
-      exports: [repositories, ...RUN_REPOSITORIES, ...DELTA_REPORT_PROVIDERS, DATABASE_READY],
+      exports: [
+        repositories,
+        ...RUN_REPOSITORIES,
+        ...ACCOUNT_AND_READ_PROVIDERS,
+        ...DELTA_REPORT_PROVIDERS,
+        DATABASE_READY,
+      ],
     };
   }
 }
