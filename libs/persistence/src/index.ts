@@ -16,6 +16,7 @@ export {
   RunRepository,
   allBatchesFailed,
   type CompletedRun,
+  type ImportedRunInput,
   type OneOffScanInput,
   type RunInput,
 } from './run.repository';

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RunsModule } from '@nso/runs';
 import { ReportsController } from './reports.controller';
 import { ResultsImportController } from './results-import.controller';
 import { ResultsImportService } from './results-import.service';
@@ -7,6 +8,7 @@ import { ReportsService } from './reports.service';
 
 /** Seed 003 "Delta Reports": reading, summarising, exporting and deleting the delta service's reports. */
 @Module({
+  imports: [RunsModule],
   controllers: [ReportsController, ResultsImportController],
   providers: [ReportsService, ReportExportService, ResultsImportService],
 })
