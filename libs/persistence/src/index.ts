@@ -45,11 +45,28 @@ export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from
 export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
 export {
-  insertDeltaReport,
+  DeltaReportRepository,
   DELTA_CHANGE_BATCH,
   type DeltaReportInsert,
   type DeltaChangeInsert,
-} from './delta-store';
+  type DeltaReportCountColumns,
+  type StoredDeltaReport,
+} from './delta-report.repository';
+export {
+  DeltaReportQueries,
+  DELTA_CHANGE_PAGE,
+  type DeltaChangeRecord,
+  type DeltaReportFilter,
+  type DeltaReportRecord,
+  type DeltaReportTotals,
+} from './delta-report.queries';
+export {
+  RunHistoryQueries,
+  type RunContents,
+  type RunFacts,
+  type RunHostRecord,
+  type RunPortRecord,
+} from './run-history.queries';
 export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
 export { ProjectRepository } from './project.repository';
 export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';
