@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { DeltaChangesReader } from './delta-changes.reader';
+import { RunsModule } from '@nso/runs';
 import { ReportsController } from './reports.controller';
 import { ResultsImportController } from './results-import.controller';
 import { ResultsImportService } from './results-import.service';
@@ -8,7 +8,8 @@ import { ReportsService } from './reports.service';
 
 /** Seed 003 "Delta Reports": reading, summarising, exporting and deleting the delta service's reports. */
 @Module({
+  imports: [RunsModule],
   controllers: [ReportsController, ResultsImportController],
-  providers: [DeltaChangesReader, ReportsService, ReportExportService, ResultsImportService],
+  providers: [ReportsService, ReportExportService, ResultsImportService],
 })
 export class ReportsModule {}
