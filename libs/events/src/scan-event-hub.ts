@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import type { ScanEvent } from '@nso/contracts';
 import { RedisOutageMonitor } from './redis-outage.monitor';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
-import { parseScanEvent, ScanEventLog } from './scan-event-log';
+import { parseScanEvents, ScanEventLog } from './scan-event-log';
 import {
   EventStreamHub,
   EventStreamListener,
@@ -56,7 +56,7 @@ export class ScanEventHub implements OnModuleDestroy {
         name: 'scan-events',
         channel: (scanId) => keys.scanChannel(scanId),
         readLog: (scanId, afterSeq) => log.snapshotAfter(scanId, afterSeq),
-        parse: parseScanEvent,
+        parse: parseScanEvents,
         fanOutIntervalMs: (listeners) =>
           Math.min(FAN_OUT_INTERVAL_MAX_MS, listeners * FAN_OUT_MS_PER_LISTENER),
         // Seqs are reserved in the database: a counter lost with Redis continues above every seq handed out.

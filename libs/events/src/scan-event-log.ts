@@ -1,9 +1,11 @@
 // Reads a scan's bounded replay log (what ScanEventPublisher appended), so a late or returning client can catch up.
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
+import { EVENT_LOG_OPTIONS, EventLogOptions, SCAN_LINES_ENTRY } from './scan-event-publisher';
 import { EventLogSnapshot, readEventLog } from './stream/event-log';
+
 
 /** The logged events after a seq, and the scan's highest seq at the same instant. */
 export type ScanEventSnapshot = EventLogSnapshot<ScanEvent>;
@@ -15,6 +17,7 @@ export class ScanEventLog {
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
+    @Optional() @Inject(EVENT_LOG_OPTIONS) private readonly options?: EventLogOptions,
   ) {}
 
   /**
@@ -27,8 +30,10 @@ export class ScanEventLog {
     const raw =
       limit === undefined
         ? await this.redis.zrangebyscore(key, min, '+inf')
-        : await this.redis.zrangebyscore(key, min, '+inf', 'LIMIT', 0, limit);
-    return this.parseAll(raw);
+        : // One more entry: the first may be a bulk entry whose events are mostly at or below afterSeq.
+          await this.redis.zrangebyscore(key, min, '+inf', 'LIMIT', 0, limit + 1);
+    const events = this.parseAll(raw).filter((event) => event.seq > afterSeq);
+    return limit === undefined ? events : events.slice(0, limit);
   }
 
   /** The highest seq a scan has published (0 if none, or if its counter expired). */
@@ -37,14 +42,22 @@ export class ScanEventLog {
   }
 
   /** Every logged event after afterSeq and the scan's last seq, read atomically (one MULTI). */
-  snapshotAfter(scanId: number, afterSeq: number): Promise<ScanEventSnapshot> {
-    return readEventLog(
+  async snapshotAfter(scanId: number, afterSeq: number): Promise<ScanEventSnapshot> {
+    const snapshot = await readEventLog(
       this.redis,
       { log: this.keys.scanLog(scanId), seq: this.keys.scanSeq(scanId) },
       afterSeq,
-      parseScanEvent,
+      parseScanEvents,
       (entry) => this.logger.warn(`skipping a malformed event log entry: ${entry.slice(0, 200)}`),
     );
+    // The log is trimmed by entry; a bulk entry straddling the bound still holds events older than the newest
+    // maxLength: they are not replayed, so the bound counts events.
+    const { events, lastSeq } = snapshot;
+    if (!this.options || events.length === 0 || events[0].seq > lastSeq - this.options.maxLength) {
+      return snapshot;
+    }
+    const oldest = lastSeq - this.options.maxLength;
+    return { events: events.filter((event) => event.seq > oldest), lastSeq };
   }
 
   /** Deletes a scan's log and its seq counter (when the scan itself is deleted: seq starts again at 1). */
@@ -59,8 +72,9 @@ export class ScanEventLog {
   private parseAll(raw: string[]): ScanEvent[] {
     const events: ScanEvent[] = [];
     for (const entry of raw) {
-      const event = parseScanEvent(entry);
-      if (event) events.push(event);
+      const event = parseScanEvents(entry);
+      if (Array.isArray(event)) events.push(...(event as ScanEvent[]));
+      else if (event) events.push(event as ScanEvent);
       else this.logger.warn(`skipping a malformed event log entry: ${entry.slice(0, 200)}`);
     }
     return events;
@@ -78,4 +92,28 @@ export function parseScanEvent(raw: string): ScanEvent | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Parses a message of a scan channel or an entry of its log: one event, or the `line` events of a bulk entry
+ * (SCAN_LINES_ENTRY: seqs `seq`, `seq` + 1, … in line order, each shaped exactly as a `line` event published on
+ * its own); null if it is neither.
+ */
+export function parseScanEvents(raw: string): ScanEvent | ScanEvent[] | null {
+  const event = parseScanEvent(raw);
+  if (!event || (event.event as string) !== SCAN_LINES_ENTRY) return event;
+  const bulk = event as unknown as {
+    seq: number;
+    batch_id: unknown;
+    lines: unknown;
+    scan_id: number;
+    result_id: number;
+    ts: string;
+  };
+  if (!Array.isArray(bulk.lines) || bulk.lines.length === 0) return null;
+  const { seq, batch_id, scan_id, result_id, ts } = bulk;
+  return (bulk.lines as unknown[]).map(
+    (line, index) =>
+      ({ seq: seq + index, event: 'line', batch_id, line, scan_id, result_id, ts }) as unknown as ScanEvent,
+  );
 }

@@ -2,7 +2,7 @@
 // broadcasts it on the scan's channel, all in one Lua script so that seq order, log order and publish order agree;
 // and keeps seqs within blocks reserved in the database, so that they never go back.
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent, ScanEventBody } from '@nso/contracts';
 import { Metrics } from '@nso/monitoring';
@@ -10,6 +10,12 @@ import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 import { EventLogBounds, EventLogWriter, SEQ_REFUSAL } from './stream/event-log';
 
 export const EVENT_LOG_OPTIONS = Symbol('EVENT_LOG_OPTIONS');
+
+/**
+ * The event name of a bulk entry in a scan's log and channel: the lines of one nmap stdout read, each with its own
+ * seq (`seq` is the first). Internal: readers expand it into one `line` event per line before anyone sees it.
+ */
+export const SCAN_LINES_ENTRY = 'lines';
 
 /**
  * How much a scan's replay log keeps: its newest `maxLength` events, for `ttlSeconds` of idle time (refreshed by
@@ -35,8 +41,17 @@ export interface ScanSeqReservations {
 }
 export const SCAN_SEQ_RESERVATIONS = Symbol('SCAN_SEQ_RESERVATIONS');
 
-/** Seqs reserved at a time: one database update per this many events of a scan (and one at its first event). */
+/** Seqs reserved at a time at first: one database update per this many events of a scan (and one at its first). */
 export const SEQ_BLOCK = 1_000;
+/**
+ * The largest block: a scan whose blocks run out within SEQ_BLOCK_GROW_MS of each other gets blocks four times as
+ * large, up to this. Seqs of a block a publisher could not use are skipped (a jump in seq, as after a Redis loss).
+ */
+export const SEQ_BLOCK_MAX = 256_000;
+/** See SEQ_BLOCK_MAX. */
+export const SEQ_BLOCK_GROW_MS = 5_000;
+/** Scans whose block size a publisher remembers (the oldest is forgotten first: it starts again at SEQ_BLOCK). */
+const BLOCK_SIZES_KEPT = 10_000;
 const RESERVE_COMMAND = 'nsoReserveScanSeqs';
 
 /**
@@ -69,12 +84,26 @@ type WithReserveCommand = Redis & {
   ): Promise<number>;
 };
 
-/** One publish call: its events, and how to answer it. */
+/** One publish call: its entries (JSON, without seq), the seqs they take, and how to answer it. */
 interface Send {
   ref: ScanEventRef;
-  payloads: Array<Record<string, unknown>>;
-  resolve(events: ScanEvent[]): void;
+  bodies: string[];
+  /** Seqs each entry takes; null: one each. */
+  counts: number[] | null;
+  /** Seqs the call takes in all. */
+  total: number;
+  /** Called with the last seq the call got. */
+  resolve(lastSeq: number): void;
   reject(error: Error): void;
+}
+
+/** How a publisher sizes a scan's seq blocks: grown when they run out fast. */
+interface BlockSizing {
+  size: number;
+  /** When the last block was reserved (performance.now(), ms). */
+  at: number;
+  /** A block is being reserved ahead of need. */
+  refilling: boolean;
 }
 
 /** A scan whose seqs are being reserved: calls refused meanwhile (in order), and calls held back (in order). */
@@ -101,6 +130,9 @@ interface Reservation {
  * the database first. A call refused because the block is used up, or because the counter is gone, reserves the
  * next block (seeding a missing counter at the highest seq ever reserved) and is sent again; the fence in the
  * script refuses this publisher's later calls for the scan meanwhile, so they are all retried in call order.
+ * That is the exception: every append answers with the scan's limit, and once less than half a block is left the
+ * next block is reserved in the background (sized by demand, BlockSizing), so a busy scan's publishes are not
+ * refused for a refill.
  */
 @Injectable()
 export class ScanEventPublisher {
@@ -111,6 +143,8 @@ export class ScanEventPublisher {
   private readonly reserving = new Map<number, Reservation>();
   /** Calls sent and not yet answered, per scan. */
   private readonly unanswered = new Map<number, number>();
+  private readonly blocks = new Map<number, BlockSizing>();
+  private readonly logger = new Logger(ScanEventPublisher.name);
 
   constructor(
     @Inject(REDIS_CLIENT) redis: Redis,
@@ -152,33 +186,72 @@ export class ScanEventPublisher {
 
   /** Publishes several events of one run in one round trip; they get consecutive seqs, in array order. */
   publishMany(ref: ScanEventRef, bodies: readonly ScanEventBody[]): Promise<ScanEvent[]> {
-    if (!Number.isSafeInteger(ref.scanId) || !Number.isSafeInteger(ref.resultId)) {
-      return Promise.reject(new Error(`invalid scan event ref ${JSON.stringify(ref)}`));
-    }
+    if (!validRef(ref)) return Promise.reject(new Error(`invalid scan event ref ${JSON.stringify(ref)}`));
     if (bodies.length === 0) return Promise.resolve([]);
     const ts = new Date().toISOString();
     const payloads = bodies.map((body) => ({ ...body, scan_id: ref.scanId, result_id: ref.resultId, ts }));
     return new Promise<ScanEvent[]>((resolve, reject) => {
-      const send: Send = { ref, payloads, resolve, reject };
-      const reservation = this.reserving.get(ref.scanId);
-      // Calls still unanswered will be refused (the fence), and go first; this one waits behind them.
-      if (reservation) reservation.held.push(send);
-      else this.send(send, '1');
+      this.enqueue({
+        ref,
+        bodies: payloads.map((payload) => JSON.stringify(payload)),
+        counts: null,
+        total: payloads.length,
+        resolve: (lastSeq) => {
+          const firstSeq = lastSeq - payloads.length + 1;
+          resolve(payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent));
+        },
+        reject,
+      });
     });
+  }
+
+  /**
+   * Publishes lines of a batch's nmap output as `line` events, in one entry (one round trip, one log entry, one
+   * channel message): each line gets its own seq, consecutive in array order, and subscribers receive one `line`
+   * event per line, exactly as if each had been published alone (ScanEventLog expands the entry). Resolves with
+   * the last line's seq (0 for no lines).
+   */
+  publishLines(ref: ScanEventRef, batchId: number, lines: readonly string[]): Promise<number> {
+    if (!validRef(ref)) return Promise.reject(new Error(`invalid scan event ref ${JSON.stringify(ref)}`));
+    if (lines.length === 0) return Promise.resolve(0);
+    const ts = new Date().toISOString();
+    const { scanId: scan_id, resultId: result_id } = ref;
+    const body =
+      lines.length === 1
+        ? JSON.stringify({ event: 'line', batch_id: batchId, line: lines[0], scan_id, result_id, ts })
+        : JSON.stringify({ event: SCAN_LINES_ENTRY, batch_id: batchId, lines, scan_id, result_id, ts });
+    return new Promise<number>((resolve, reject) => {
+      this.enqueue({
+        ref,
+        bodies: [body],
+        counts: lines.length === 1 ? null : [lines.length],
+        total: lines.length,
+        resolve,
+        reject,
+      });
+    });
+  }
+
+  private enqueue(send: Send): void {
+    const reservation = this.reserving.get(send.ref.scanId);
+    // Calls still unanswered will be refused (the fence), and go first; this one waits behind them.
+    if (reservation) reservation.held.push(send);
+    else this.send(send, '1');
   }
 
   private send(send: Send, mode: '1' | '2'): void {
     const { scanId } = send.ref;
     this.unanswered.set(scanId, (this.unanswered.get(scanId) ?? 0) + 1);
     this.writer
-      .append(
+      .appendEntries(
         {
           seq: this.keys.scanSeq(scanId),
           log: this.keys.scanLog(scanId),
           channel: this.keys.scanChannel(scanId),
         },
         this.options,
-        send.payloads.map((payload) => JSON.stringify(payload)),
+        send.bodies,
+        send.counts,
         this.reservations
           ? {
               limit: this.keys.scanSeqLimit(scanId),
@@ -188,13 +261,11 @@ export class ScanEventPublisher {
           : undefined,
       )
       .then(
-        (lastSeq) => {
+        ({ lastSeq, limit }) => {
           this.answered(scanId);
-          this.metrics?.scanEventsPublished.inc(send.payloads.length);
-          const firstSeq = Number(lastSeq) - send.payloads.length + 1;
-          send.resolve(
-            send.payloads.map((payload, index) => ({ seq: firstSeq + index, ...payload }) as ScanEvent),
-          );
+          this.metrics?.scanEventsPublished.inc(send.total);
+          if (this.reservations) this.refillIfLow(scanId, limit - lastSeq);
+          send.resolve(lastSeq);
         },
         (error: Error) => {
           const refusal = SEQ_REFUSAL.exec(error.message)?.[1];
@@ -205,6 +276,50 @@ export class ScanEventPublisher {
       );
   }
 
+  /** The size of the scan's next block, grown when the last one was reserved a short while ago. */
+  private nextBlockSize(scanId: number): number {
+    const now = performance.now();
+    let sizing = this.blocks.get(scanId);
+    if (!sizing) {
+      if (this.blocks.size >= BLOCK_SIZES_KEPT) this.blocks.delete(this.blocks.keys().next().value as number);
+      sizing = { size: SEQ_BLOCK, at: now, refilling: false };
+      this.blocks.set(scanId, sizing);
+    } else if (now - sizing.at < SEQ_BLOCK_GROW_MS) {
+      sizing.size = Math.min(SEQ_BLOCK_MAX, sizing.size * 4);
+    }
+    sizing.at = now;
+    return sizing.size;
+  }
+
+  /**
+   * Reserves the scan's next block in the background once fewer than half a block of seqs is left below the
+   * limit, and raises the limit (never seeds a missing counter: that is the refusal's job). A failure is only
+   * logged: the refusal path reserves again when the block does run out.
+   */
+  private refillIfLow(scanId: number, left: number): void {
+    const sizing = this.blocks.get(scanId);
+    if (sizing?.refilling || left >= (sizing?.size ?? SEQ_BLOCK) / 2) return;
+    const size = this.nextBlockSize(scanId);
+    const refilling = this.blocks.get(scanId)!;
+    refilling.refilling = true;
+    this.reservations!.reserve(scanId, size)
+      .then((block) =>
+        this.redis[RESERVE_COMMAND](
+          this.keys.scanSeq(scanId),
+          this.keys.scanSeqLimit(scanId),
+          block.after,
+          block.upTo,
+          '0',
+        ),
+      )
+      .catch((error: Error) =>
+        this.logger.warn(`reserving event seqs of scan ${scanId} ahead failed: ${error.message}`),
+      )
+      .finally(() => {
+        refilling.refilling = false;
+      });
+  }
+
   /** Replies come in send order, so refusals are collected in call order. */
   private refused(send: Send, why: string): void {
     const { scanId } = send.ref;
@@ -213,7 +328,7 @@ export class ScanEventPublisher {
       // Only a block reserved after the counter was seen missing may seed it (see RESERVE_LUA); a later refusal
       // saying 'missing' in the same round leads to another round.
       const seed = why === 'missing';
-      reservation = { refused: [], held: [], seed, count: send.payloads.length, reserved: false };
+      reservation = { refused: [], held: [], seed, count: send.total, reserved: false };
       this.reserving.set(scanId, reservation);
       this.reserve(scanId, reservation);
     }
@@ -223,7 +338,7 @@ export class ScanEventPublisher {
   private reserve(scanId: number, reservation: Reservation): void {
     const reservations = this.reservations!;
     reservations
-      .reserve(scanId, Math.max(SEQ_BLOCK, reservation.count))
+      .reserve(scanId, Math.max(this.nextBlockSize(scanId), reservation.count))
       .then((block) =>
         this.redis[RESERVE_COMMAND](
           this.keys.scanSeq(scanId),
@@ -263,6 +378,10 @@ export class ScanEventPublisher {
       this.send(send, index === 0 ? '2' : '1'),
     );
   }
+}
+
+function validRef(ref: ScanEventRef): boolean {
+  return Number.isSafeInteger(ref.scanId) && Number.isSafeInteger(ref.resultId);
 }
 
 export function assertEventLogOptions(options: EventLogOptions): void {

@@ -72,6 +72,9 @@ function newService() {
   const events = {
     publish: async (_ref: unknown, body: ScanEventBody) => void published.push(body),
     publishMany: async (_ref: unknown, bodies: ScanEventBody[]) => void published.push(...bodies),
+    // One entry of many lines reaches subscribers as one `line` event per line.
+    publishLines: async (_ref: unknown, batchId: number, lines: string[]) =>
+      void published.push(...lines.map((line) => ({ event: 'line' as const, batch_id: batchId, line }))),
   };
   const service = new BatchRunService(
     as<AppConfig>({ workerId: 'worker-a', workerClientId: 'local', nmapPath: 'nmap' }),

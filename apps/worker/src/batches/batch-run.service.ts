@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { BATCH_JOB, JobOf, ScanEventBody } from '@nso/contracts';
+import { BATCH_JOB, JobOf } from '@nso/contracts';
 import { ScanEventPublisher } from '@nso/events';
 import { Metrics } from '@nso/monitoring';
 import {
@@ -169,13 +169,14 @@ export class BatchRunService {
     const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
     this.running.set(ref.resultId, mine.add(controller));
     const published: Promise<unknown>[] = [];
-    // The lines of one stdout read arrive together; they go out as one publish (one round trip, consecutive
-    // seqs) at the end of that read, so nothing waits for a timer. Published without waiting: one connection
-    // sends them in order, and order within a batch is the point.
-    let lines: ScanEventBody[] = [];
+    // The lines of one stdout read arrive together; they go out as one entry (one round trip, one message,
+    // consecutive seqs; the gateway hands them out one `line` event each) at the end of that read, so nothing
+    // waits for a timer. Published without waiting: one connection sends them in order, and order within a batch
+    // is the point.
+    let lines: string[] = [];
     const flush = () => {
       if (lines.length === 0) return;
-      published.push(this.events.publishMany(ref, lines));
+      published.push(this.events.publishLines(ref, batchSeq, lines));
       lines = [];
     };
     try {
@@ -188,7 +189,7 @@ export class BatchRunService {
         onLine: (line) => {
           if (controller.signal.aborted) return;
           if (lines.length === 0) queueMicrotask(flush);
-          lines.push({ event: 'line', batch_id: batchSeq, line });
+          lines.push(line);
           if (lines.length >= LINES_PER_PUBLISH) flush();
         },
       });

@@ -48,27 +48,46 @@ const APPEND_COMMAND = 'nsoAppendEvents';
 
 /**
  * KEYS[1] seq counter, KEYS[2] log, KEYS[3] seq limit, KEYS[4] this publisher's fence (both unused in mode '0').
- * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5..] one JSON object per event,
- * without `seq`.
+ * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5] the seqs each entry takes, comma
+ * separated ('' when each takes one), ARGV[6..] one JSON object per entry, without `seq`.
  * Mode '0': no limit. Mode '1': the counter must exist and stay within the limit, else the call is refused with
  * NSOSEQ and the publisher's fence is set, so every later call of the same publisher for this topic is refused too
  * until a retry (mode '2', which lifts the fence) goes through: calls are refused in order and retried in order.
- * Every event is checked before the first INCR, because a script that fails halfway is not rolled back. Each event
- * is logged and published as `{"seq":<n>,` + the rest of its object. Returns the seq of the last event; the events
- * got consecutive seqs ending there.
+ * Every entry is checked before the first INCR, because a script that fails halfway is not rolled back. Each entry
+ * is logged (scored by its last seq) and published as `{"seq":<first>,` + the rest of its object; an entry taking
+ * n seqs (a bulk entry, e.g. n lines) takes n consecutive ones, and its readers expand it. In modes '1'/'2' the log
+ * is also trimmed by seq, so that it holds about maxLength events however many share an entry. Returns
+ * {last seq, the limit} (limit 0 in mode '0'); the entries got consecutive seqs ending at the last seq.
  */
 const APPEND_LUA = `
 local maxLength = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
-if #ARGV < 5 then
+if #ARGV < 6 then
   return redis.error_reply('ERR no event to append')
 end
-for i = 5, #ARGV do
-  local body = ARGV[i]
-  if string.sub(body, 1, 1) ~= '{' or string.sub(body, 2, 2) == '}' then
-    return redis.error_reply('ERR event ' .. (i - 4) .. ' is not a non-empty JSON object')
+local counts = {}
+local total = 0
+if ARGV[5] == '' then
+  total = #ARGV - 5
+else
+  for count in string.gmatch(ARGV[5], '%d+') do
+    counts[#counts + 1] = tonumber(count)
+    total = total + tonumber(count)
+  end
+  if #counts ~= #ARGV - 5 then
+    return redis.error_reply('ERR ' .. #counts .. ' counts for ' .. (#ARGV - 5) .. ' events')
   end
 end
+for i = 6, #ARGV do
+  local body = ARGV[i]
+  if string.sub(body, 1, 1) ~= '{' or string.sub(body, 2, 2) == '}' then
+    return redis.error_reply('ERR event ' .. (i - 5) .. ' is not a non-empty JSON object')
+  end
+  if (counts[i - 5] or 1) < 1 then
+    return redis.error_reply('ERR event ' .. (i - 5) .. ' takes no seq')
+  end
+end
+local limit = 0
 if ARGV[4] ~= '0' then
   if ARGV[4] == '2' then
     redis.call('DEL', KEYS[4])
@@ -76,8 +95,8 @@ if ARGV[4] ~= '0' then
     return redis.error_reply('NSOSEQ fenced')
   end
   local current = redis.call('GET', KEYS[1])
-  local limit = tonumber(redis.call('GET', KEYS[3]) or '0')
-  if (not current) or tonumber(current) + #ARGV - 4 > limit then
+  limit = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if (not current) or tonumber(current) + total > limit then
     redis.call('SET', KEYS[4], '1', 'PX', ${FENCE_TTL_MS})
     if not current then
       return redis.error_reply('NSOSEQ missing')
@@ -86,15 +105,26 @@ if ARGV[4] ~= '0' then
   end
 end
 local seq = 0
-for i = 5, #ARGV do
-  seq = redis.call('INCR', KEYS[1])
-  local event = '{"seq":' .. string.format('%d', seq) .. ',' .. string.sub(ARGV[i], 2)
+for i = 6, #ARGV do
+  local count = counts[i - 5] or 1
+  local first
+  if count == 1 then
+    seq = redis.call('INCR', KEYS[1])
+    first = seq
+  else
+    seq = redis.call('INCRBY', KEYS[1], count)
+    first = seq - count + 1
+  end
+  local event = '{"seq":' .. string.format('%d', first) .. ',' .. string.sub(ARGV[i], 2)
   redis.call('ZADD', KEYS[2], seq, event)
   redis.call('PUBLISH', ARGV[1], event)
 end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -maxLength - 1)
+if ARGV[4] ~= '0' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', seq - maxLength)
+end
 redis.call('EXPIRE', KEYS[2], ttl)
-return seq
+return { seq, limit }
 `;
 
 type WithAppendCommand = Redis & {
@@ -107,8 +137,9 @@ type WithAppendCommand = Redis & {
     maxLength: number,
     ttlSeconds: number,
     mode: '0' | '1' | '2',
+    counts: string,
     ...events: string[]
-  ): Promise<number>;
+  ): Promise<[number, number]>;
 };
 
 /**
@@ -135,6 +166,21 @@ export class EventLogWriter {
     bodies: readonly string[],
     reservation?: SeqReservationNames,
   ): Promise<number> {
+    return this.appendEntries(names, bounds, bodies, null, reservation).then((reply) => reply.lastSeq);
+  }
+
+  /**
+   * As append, for entries that may take several seqs each (`counts[i]` for `bodies[i]`, all ≥ 1; null: one
+   * each): a bulk entry is logged and published once, with its first seq, and its readers expand it. Resolves with
+   * the last seq and, with `reservation`, the topic's seq limit at that instant (0 without).
+   */
+  appendEntries(
+    names: EventLogNames,
+    bounds: EventLogBounds,
+    bodies: readonly string[],
+    counts: readonly number[] | null,
+    reservation?: SeqReservationNames,
+  ): Promise<{ lastSeq: number; limit: number }> {
     return this.redis[APPEND_COMMAND](
       names.seq,
       names.log,
@@ -144,21 +190,23 @@ export class EventLogWriter {
       bounds.maxLength,
       bounds.ttlSeconds,
       reservation ? (reservation.retry ? '2' : '1') : '0',
+      counts ? counts.join(',') : '',
       ...bodies,
-    ).then(Number);
+    ).then(([lastSeq, limit]) => ({ lastSeq: Number(lastSeq), limit: Number(limit) }));
   }
 }
 
 /**
  * Reads a topic's logged events with seq > afterSeq, oldest first, and its counter, at one instant (one MULTI).
- * Entries `parse` refuses are passed to `skipped` and left out. The log keeps only the newest events, so the first
+ * Entries `parse` refuses are passed to `skipped` and left out; a bulk entry `parse` expands into several events
+ * gives those above afterSeq. The log keeps only the newest events, so the first
  * one returned may be later than afterSeq + 1.
  */
 export async function readEventLog<T extends SequencedEvent>(
   redis: Redis,
   names: Pick<EventLogNames, 'seq' | 'log'>,
   afterSeq: number,
-  parse: (raw: string) => T | null | undefined,
+  parse: (raw: string) => T | readonly T[] | null | undefined,
   skipped?: (raw: string) => void,
 ): Promise<EventLogSnapshot<T>> {
   const replies = await redis.multi().zrangebyscore(names.log, `(${afterSeq}`, '+inf').get(names.seq).exec();
@@ -169,8 +217,14 @@ export async function readEventLog<T extends SequencedEvent>(
   const events: T[] = [];
   for (const entry of raw as string[]) {
     const event = parse(entry);
-    if (event) events.push(event);
-    else skipped?.(entry);
+    if (!event) skipped?.(entry);
+    else if (!isList(event)) events.push(event);
+    // A bulk entry is scored by its last seq: its earlier events may be at or below afterSeq.
+    else for (const one of event) if (one.seq > afterSeq) events.push(one);
   }
   return { events, lastSeq: Number(seq ?? 0) };
+}
+
+function isList<T>(value: T | readonly T[]): value is readonly T[] {
+  return Array.isArray(value);
 }

@@ -48,8 +48,11 @@ export interface EventStreamSource<T extends SequencedEvent, K> {
   channel(topic: K): string;
   /** The topic's logged events after a seq, and its highest seq, read at one instant. */
   readLog(topic: K, afterSeq: number): Promise<EventLogSnapshot<T>>;
-  /** An event as published on the channel; null when the message is not one (it is logged and ignored). */
-  parse(message: string): T | null;
+  /**
+   * An event as published on the channel, or the events of a bulk entry (consecutive seqs, in order); null when
+   * the message is not one (it is logged and ignored).
+   */
+  parse(message: string): T | readonly T[] | null;
   /** The least time between two fan-outs of a topic with this many local listeners, in ms (0: next turn). */
   fanOutIntervalMs(listeners: number): number;
   /**
@@ -275,7 +278,8 @@ export class EventStreamHub<T extends SequencedEvent, K> {
       this.logger.warn(`ignoring a malformed message on ${channelName}: ${message.slice(0, 200)}`);
       return;
     }
-    channel.pending.push(event);
+    if (Array.isArray(event)) for (const one of event as readonly T[]) channel.pending.push(one);
+    else channel.pending.push(event as T);
     if (channel.scheduled) return;
     channel.scheduled = true;
     const interval = this.source.fanOutIntervalMs(channel.listeners.size);
