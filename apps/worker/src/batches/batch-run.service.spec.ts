@@ -36,16 +36,19 @@ class FakeNmap implements NmapRunner {
       await new Promise((resolve) => opts.signal?.addEventListener('abort', resolve, { once: true }));
     }
     const aborted = opts.signal?.aborted ?? false;
+    // As the real runner: the document goes to onXml as nmap writes it, and is kept only if asked.
+    const xml = aborted ? '' : (this.result.xml ?? '');
+    if (xml) opts.onXml?.(Buffer.from(xml));
     return {
       exitCode: aborted ? null : 0,
       signal: aborted ? 'SIGTERM' : null,
       stdout: this.lines.join('\n'),
       stdoutTruncated: false,
       stderr: '',
-      xml: '',
       cancelled: aborted,
       durationMs: 5,
       ...(aborted ? {} : this.result),
+      xml: opts.keepXml === false ? '' : xml,
     };
   }
 }

@@ -7,8 +7,8 @@ import {
   NMAP_RUNNER,
   NmapArgumentPolicy,
   NmapRunner,
+  NmapXmlCollector,
   NmapXmlError,
-  parseNmapXml,
   parseTargets,
   ScanScope,
   ScopeError,
@@ -179,6 +179,9 @@ export class BatchRunService {
       published.push(this.events.publishLines(ref, batchSeq, lines));
       lines = [];
     };
+    // The XML is parsed as nmap writes it, never held whole (a /16 batch's is tens of megabytes). A parse error
+    // is kept by the collector and thrown by result(), after the exit code had its say, as before.
+    const xml = new NmapXmlCollector();
     try {
       const run = await this.nmap.run({
         nmapPath: this.config.nmapPath,
@@ -186,6 +189,14 @@ export class BatchRunService {
         targets,
         signal: controller.signal,
         killGraceMs: 1000,
+        keepXml: false,
+        onXml: (chunk) => {
+          try {
+            xml.write(chunk);
+          } catch {
+            // The parser refuses everything after its first error, and result() throws that error.
+          }
+        },
         onLine: (line) => {
           if (controller.signal.aborted) return;
           if (lines.length === 0) queueMicrotask(flush);
@@ -204,7 +215,7 @@ export class BatchRunService {
           run.stderr,
         );
       }
-      const parsed = await parseNmapXml(run.xml);
+      const parsed = xml.result();
       // nmap saw addresses only: the names the user gave come back as the hosts' names of type "user".
       return {
         exitCode: run.exitCode,
