@@ -6,7 +6,6 @@ import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 import { EVENT_LOG_OPTIONS, EventLogOptions, SCAN_LINES_ENTRY } from './scan-event-publisher';
 import { EventLogSnapshot, readEventLog } from './stream/event-log';
 
-
 /** The logged events after a seq, and the scan's highest seq at the same instant. */
 export type ScanEventSnapshot = EventLogSnapshot<ScanEvent>;
 
