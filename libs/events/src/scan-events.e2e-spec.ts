@@ -187,55 +187,6 @@ describe('ScanEventPublisher', () => {
   });
 });
 
-describe('ScanEventPublisher.publishLines', () => {
-  it('reaches subscribers and the log as one line event per line, shaped as lines published one by one', async () => {
-    const ref = scan();
-    const publisher = newPublisher();
-    const received = sink();
-    const subscription = await newHub().subscribe(ref.scanId, {}, received.listener);
-    const one = await publisher.publish(ref, line('alone'));
-    expect(await publisher.publishLines(ref, 1, ['a', 'b', 'c'])).toBe(4);
-    expect(await publisher.publishLines(ref, 1, ['d'])).toBe(5);
-    expect(await publisher.publishLines(ref, 1, [])).toBe(0);
-
-    await received.waitFor(5);
-    expect(received.seqs()).toEqual(range(1, 5));
-    expect(received.events.map(lineOf)).toEqual(['alone', 'a', 'b', 'c', 'd']);
-    // Byte for byte what a line published alone looks like, but for seq, text and time.
-    const expanded = received.events[2];
-    expect(Object.keys(expanded)).toEqual(Object.keys(one));
-    expect(expanded).toEqual({ ...one, seq: 3, line: 'b', ts: expanded.ts });
-    expect(await log.readAfter(ref.scanId, 0)).toEqual(received.events);
-    // A client resuming in the middle of an entry gets the rest of it, one event per line.
-    expect((await log.readAfter(ref.scanId, 2)).map(lineOf)).toEqual(['b', 'c', 'd']);
-    expect(seqsOf(await log.readAfter(ref.scanId, 2, 2))).toEqual([3, 4]);
-    const resumed = sink();
-    const again = await newHub().subscribe(ref.scanId, { afterSeq: 3 }, resumed.listener);
-    expect(resumed.events.map(lineOf)).toEqual(['c', 'd']);
-    subscription.close();
-    again.close();
-  });
-
-  it('keeps the replay log bounded by events, not entries', async () => {
-    const ref = scan();
-    const publisher = newPublisher({ maxLength: 5, ttlSeconds: 30 });
-    await publisher.publishLines(ref, 1, ['1', '2', '3']);
-    await publisher.publishLines(ref, 1, ['4', '5', '6', '7']);
-    await publisher.publishLines(ref, 1, ['8', '9']);
-    const redis = connect();
-    const bounded = new ScanEventLog(redis, keys, { maxLength: 5, ttlSeconds: 30 });
-    const snapshot = await bounded.snapshotAfter(ref.scanId, 0);
-    expect(snapshot.lastSeq).toBe(9);
-    expect(snapshot.events.map(lineOf)).toEqual(['5', '6', '7', '8', '9']);
-    const hub = new ScanEventHub(redis, keys, bounded);
-    hubs.push(hub);
-    const received = sink();
-    const subscription = await hub.subscribe(ref.scanId, { afterSeq: 0 }, received.listener);
-    expect(received.seqs()).toEqual([5, 6, 7, 8, 9]);
-    subscription.close();
-  });
-});
-
 /** The database's reservations (scans.event_seq_reserved), in memory: one running total per scan. */
 function memoryReservations(): ScanSeqReservations & { calls: number; reserved: Map<number, number> } {
   const reserved = new Map<number, number>();
@@ -282,29 +233,6 @@ describe('ScanEventPublisher with durable seq reservations', () => {
       reservations.reserved.get(ref.scanId),
     );
     expect(reservations.calls).toBeLessThanOrEqual(3600 / SEQ_BLOCK + 3);
-  });
-
-  it('reserves the next block ahead, sized by demand, so a busy scan is never refused for a refill', async () => {
-    const ref = scan();
-    const reservations = memoryReservations();
-    const publisher = reservingPublisher(reservations);
-    await publisher.ensureCounter(ref.scanId);
-    const refused = jest.spyOn(publisher as unknown as { refused: () => void }, 'refused');
-    let last = 0;
-    for (let i = 0; i < 400; i++) {
-      const text = range(1, 50).map((n) => `${i}.${n}`);
-      const published = [publisher.publishLines(ref, 1, text), publisher.publishLines(ref, 1, text)];
-      last = Math.max(...(await Promise.all(published)));
-      // The background reservation is a database round trip: give it one now and then, as a real scan does.
-      if (i % 20 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    expect(last).toBe(40_000);
-    expect(refused).not.toHaveBeenCalled();
-    // Blocks grew: far fewer reservations than one per SEQ_BLOCK events.
-    expect(reservations.calls).toBeLessThan(40_000 / SEQ_BLOCK / 2);
-    expect(Number(await command.get(keys.scanSeqLimit(ref.scanId)))).toBe(
-      reservations.reserved.get(ref.scanId),
-    );
   });
 
   it('continues above every seq ever published when Redis loses the counter, in call order', async () => {
