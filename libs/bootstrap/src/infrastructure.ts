@@ -11,6 +11,7 @@ import {
   ScanSeqReservations,
 } from '@nso/events';
 import { PersistenceModule, reserveScanEventSeqs } from '@nso/persistence';
+import { WebhookJobsModule } from '@nso/webhooks';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
@@ -35,5 +36,7 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
       poolMax: config.databasePoolMax,
       migrate: true,
     }),
+    // Any process may queue a webhook delivery (the delta service does, after storing a report).
+    WebhookJobsModule.forRoot(),
   ];
 }

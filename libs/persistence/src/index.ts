@@ -20,8 +20,27 @@ export {
   type RunInput,
 } from './run.repository';
 export { SCAN_RUN_STATES, ScanRepository, type ScanListQuery, type ScanRunState } from './scan.repository';
-export { ClientRepository, type AgentEndpoint, type DelegableClientRow } from './client.repository';
+export {
+  ClientRepository,
+  type AgentEndpoint,
+  type ClientListFilter,
+  type ClientPatch,
+  type DelegableClientRow,
+  type PoolBeat,
+  type PoolRegistration,
+} from './client.repository';
 export { AgentTaskRepository, OPEN_AGENT_TASK_STATUSES, type AgentTaskInput } from './agent-task.repository';
+export {
+  WebhookRepository,
+  type DeliverableReport,
+  type DeliverableRule,
+  type WebhookChangeKey,
+  type WebhookChangeRow,
+  type WebhookDeliveryLogRow,
+  type WebhookDeliveryRow,
+  type WebhookRuleInput,
+  type WebhookRulePatch,
+} from './webhook.repository';
 export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';

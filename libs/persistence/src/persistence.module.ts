@@ -12,6 +12,7 @@ import { createOrmOptions } from './orm-options';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
 import { ScheduleFireRepository } from './schedule-fire.repository';
+import { WebhookRepository } from './webhook.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
 const RUN_REPOSITORIES = [
@@ -21,6 +22,7 @@ const RUN_REPOSITORIES = [
   ScheduleFireRepository,
   ClientRepository,
   AgentTaskRepository,
+  WebhookRepository,
 ];
 
 export interface PersistenceModuleOptions {

@@ -5,8 +5,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
 import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
-import { Notifier, ScanEventPublisher, WebhookJobs } from '@nso/events';
+import { Notifier, ScanEventPublisher } from '@nso/events';
 import { insertDeltaReport, knexOf, safeErrorMessage } from '@nso/persistence';
+import { WebhookJobs } from '@nso/webhooks';
 import { RunLoader, type RunFacts } from './run-loader';
 
 /** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
