@@ -245,7 +245,8 @@ export class ClientRepository {
       hostname: beat.hostname,
       updatedAt: now,
     };
-    if ((await em.nativeUpdate(Client, { clientId, kind: 'pool' }, refresh)) > 0) return { kind: 'refreshed' };
+    if ((await em.nativeUpdate(Client, { clientId, kind: 'pool' }, refresh)) > 0)
+      return { kind: 'refreshed' };
     const holder = await em.findOne(Client, { clientId });
     if (holder?.isApproved) return { kind: 'held-by-agent' };
     if (holder) {
