@@ -3,7 +3,7 @@
 // that never wait on an agent, pool ids that cannot be squatted, tasks handed on when an agent is disabled or
 // moves, and enrolment counted per new client. Agents listen on 127.0.58.x; only loopback is scanned or contacted.
 import { MikroORM } from '@mikro-orm/core';
-import { Metrics } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import { AgentTask, Batch, Client, Host, Port } from '@nso/persistence/testing';
 import { request as httpRequest } from 'node:http';
 import { createServer, Server, Socket } from 'node:net';

@@ -3,7 +3,7 @@
 // directly (nothing is scanned), so every count below is exact; on both databases.
 import { EntityManager } from '@mikro-orm/core';
 import { BATCH_JOB } from '@nso/contracts';
-import { Metrics } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import {
   AgentTask,
   type AgentTaskStatus,

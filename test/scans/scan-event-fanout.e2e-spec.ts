@@ -2,7 +2,8 @@
 // order, byte for byte what was published, however the gateway gathers them into writes; the delivered counter
 // counts them; and a subscriber that stops reading is dropped (counted) instead of being buffered for.
 import { ScanEvent, ScanEventBody } from '@nso/contracts';
-import { Metrics, ScanEventPublisher } from '@nso/events';
+import { ScanEventPublisher } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import { randomBytes } from 'node:crypto';
 import { connect, Socket } from 'node:net';
 import WebSocket from 'ws';

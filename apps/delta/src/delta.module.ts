@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
-import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
+import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/bootstrap';
 import { DeltaBackfill } from './reports/delta-backfill';
 import { DeltaQueueConsumer } from './reports/delta-queue.consumer';
 import { DeltaReportService } from './reports/delta-report.service';

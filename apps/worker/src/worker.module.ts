@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
-import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/events';
+import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/bootstrap';
 import { NmapModule } from '@nso/nmap';
 import { AgentsModule } from './agents/agents.module';
 import { BatchesModule } from './batches/batches.module';

@@ -1,2 +1,3 @@
 export * from './infrastructure';
 export * from './process-lifecycle';
+export * from './heartbeat';

@@ -10,6 +10,7 @@ import {
   ScanEventsModule,
   ScanSeqReservations,
 } from '@nso/events';
+import { MonitoringModule } from '@nso/monitoring';
 import { PersistenceModule, reserveScanEventSeqs } from '@nso/persistence';
 import { WebhookJobsModule } from '@nso/webhooks';
 
@@ -29,7 +30,8 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
         inject: [EntityManager],
       },
     }),
-    NotificationsModule.forRoot(config.metrics),
+    MonitoringModule.forRoot(config.metrics),
+    NotificationsModule.forRoot(),
     PersistenceModule.forRoot({
       databaseUrl: config.databaseUrl,
       schema: config.databaseSchema,

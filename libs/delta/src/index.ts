@@ -3,3 +3,5 @@ export * from './scan-options';
 export * from './diff';
 export * from './changes';
 export * from './csv';
+export * from './flapping';
+export * from './expected-ports';

@@ -12,7 +12,7 @@ import {
   userTopic,
 } from '@nso/contracts';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
-import { Metrics } from './metrics';
+import { Metrics } from '@nso/monitoring';
 import { EventLogBounds, EventLogWriter } from './stream/event-log';
 
 /** How many of a topic's newest notifications the replay log keeps, and how long an idle log lives. */

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import Redis from 'ioredis';
 import type { ScanEvent, ScanEventBody } from '@nso/contracts';
-import { Metrics } from './metrics';
+import { Metrics } from '@nso/monitoring';
 import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
 import { EventLogBounds, EventLogWriter, SEQ_REFUSAL } from './stream/event-log';
 

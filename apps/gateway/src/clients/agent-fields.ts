@@ -3,7 +3,7 @@
 // `scan_id`, `client_id`, `scan_duration`, `timestamp` that no seed documents), never a 400. Routes that people
 // call keep refusing unknown fields. Nested objects are validated as their DTO says.
 import { Injectable, Type } from '@nestjs/common';
-import { Metrics } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import { getMetadataStorage } from 'class-validator';
 import { Counter } from 'prom-client';
 import { ApiValidationPipe } from '../common/validation';

@@ -1,7 +1,8 @@
 import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
-import { Metrics, ScanEventHub } from '@nso/events';
+import { ScanEventHub } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';

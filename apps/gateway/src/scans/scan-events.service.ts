@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { Metrics, ScanEventHub } from '@nso/events';
+import { ScanEventHub } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import type { ServerResponse } from 'node:http';
 import { serverSentEvents } from './scan-event-wire';
 

@@ -7,7 +7,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_QUEUE } from '@nso/contracts';
-import { Metrics } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import {
   AGENT_TASK_STATUSES,
   AgentTask,

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { Metrics } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 
 const RULES = join(__dirname, '..', '..', '..', '..', 'k8s', 'monitoring', 'prometheus-rules.yaml');
 

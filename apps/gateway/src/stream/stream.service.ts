@@ -4,7 +4,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { NotificationTopic, PublishedNotification, userTopic } from '@nso/contracts';
-import { Metrics, NotificationHub, REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { NotificationHub, REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import Redis from 'ioredis';
 import { Observable, Subscriber } from 'rxjs';
 import { digest } from '../auth/session.store';

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_JOB, JobOf, ScanEventBody } from '@nso/contracts';
-import { Metrics, ScanEventPublisher } from '@nso/events';
+import { ScanEventPublisher } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import {
   NMAP_RUNNER,
   NmapArgumentPolicy,

@@ -1,5 +1,6 @@
 import { loadConfig } from '@nso/config';
-import { Metrics, type Notifier } from '@nso/events';
+import type { Notifier } from '@nso/events';
+import { Metrics } from '@nso/monitoring';
 import type {
   DeliverableReport,
   DeliverableRule,

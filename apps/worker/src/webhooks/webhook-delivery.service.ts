@@ -3,7 +3,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaReportCounts } from '@nso/contracts';
-import { Metrics, Notifier, WEBHOOK_DELIVERY_OUTCOMES, type WebhookDeliveryOutcome } from '@nso/events';
+import { Notifier } from '@nso/events';
+import { Metrics, WEBHOOK_DELIVERY_OUTCOMES, type WebhookDeliveryOutcome } from '@nso/monitoring';
 import { WebhookRepository, type WebhookFilter } from '@nso/persistence';
 import {
   buildWebhookPayload,

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
-import { RedisOutageMonitor } from './redis-outage.monitor';
-import { REDIS_CLIENT, REDIS_KEYS, RedisKeys } from './redis.module';
+import { REDIS_CLIENT, REDIS_KEYS, RedisKeys, RedisOutageMonitor } from '@nso/events';
 
 export const HEARTBEAT_IDENTITY = Symbol('HEARTBEAT_IDENTITY');
 export interface HeartbeatIdentity {
