@@ -1,6 +1,5 @@
 // What every process of the system imports the same way: its configuration, Redis, the BullMQ queues and the
 // database (migrated at start-up; concurrent starts are safe).
-import { EntityManager } from '@mikro-orm/core';
 import { DynamicModule } from '@nestjs/common';
 import { AppConfig, ConfigModule } from '@nso/config';
 import {
@@ -11,7 +10,7 @@ import {
   ScanSeqReservations,
 } from '@nso/events';
 import { MonitoringModule } from '@nso/monitoring';
-import { PersistenceModule, reserveScanEventSeqs } from '@nso/persistence';
+import { PersistenceModule, ScanEventSeqStore } from '@nso/persistence';
 import { WebhookJobsModule } from '@nso/webhooks';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
@@ -24,10 +23,8 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
       maxLength: config.eventLogMax,
       // Event seqs are reserved in the database, so they keep rising when Redis loses its counter.
       seqReservations: {
-        useFactory: (em: EntityManager): ScanSeqReservations => ({
-          reserve: (scanId, count) => reserveScanEventSeqs(em, scanId, count),
-        }),
-        inject: [EntityManager],
+        useFactory: (seqs: ScanEventSeqStore): ScanSeqReservations => seqs,
+        inject: [ScanEventSeqStore],
       },
     }),
     MonitoringModule.forRoot(config.metrics),

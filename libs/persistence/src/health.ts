@@ -9,3 +9,13 @@ export async function checkDatabase(em: EntityManager): Promise<boolean> {
     return false;
   }
 }
+
+/** The database check of the health endpoint, injectable. Provided by PersistenceModule. */
+export class DatabaseHealth {
+  constructor(private readonly em: EntityManager) {}
+
+  /** True when the database answers `select 1`; false on any error (never throws, never waits for a timeout). */
+  check(): Promise<boolean> {
+    return checkDatabase(this.em.fork());
+  }
+}

@@ -8,7 +8,7 @@ export {
   type DatabaseTarget,
 } from './orm-options';
 export { runMigrations, schemaDrift } from './migrate';
-export { checkDatabase } from './health';
+export { DatabaseHealth } from './health';
 export { isDuplicateError, isNotFoundError } from './errors';
 export { isDatabaseError, logSafeError, safeErrorMessage, withoutStatement } from './log-safe-error';
 export * from './batch.repository';
@@ -16,6 +16,7 @@ export {
   RunRepository,
   allBatchesFailed,
   type CompletedRun,
+  type ImportedRunInput,
   type OneOffScanInput,
   type RunInput,
 } from './run.repository';
@@ -44,7 +45,7 @@ export {
 export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
-export { reserveScanEventSeqs, type ScanEventSeqBlock } from './scan-event-seqs';
+export { reserveScanEventSeqs, ScanEventSeqStore, type ScanEventSeqBlock } from './scan-event-seqs';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
 export {
   insertDeltaReport,
@@ -52,3 +53,12 @@ export {
   type DeltaReportInsert,
   type DeltaChangeInsert,
 } from './delta-store';
+export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
+export { ProjectRepository } from './project.repository';
+export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';
+export {
+  MetricsQueries,
+  type ApprovedClientRow,
+  type RunProgressRow,
+  type StatusCounts,
+} from './metrics.queries';

@@ -7,11 +7,17 @@ import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
 import { ClientRepository } from './client.repository';
 import { ENTITIES } from './entities';
+import { DatabaseHealth } from './health';
+import { MetricsQueries } from './metrics.queries';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
+import { ProjectRepository } from './project.repository';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
+import { ScanEventSeqStore } from './scan-event-seqs';
 import { ScheduleFireRepository } from './schedule-fire.repository';
+import { StatsQueries } from './stats.queries';
+import { UserRepository } from './user.repository';
 import { WebhookRepository } from './webhook.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
@@ -23,6 +29,16 @@ const RUN_REPOSITORIES = [
   ClientRepository,
   AgentTaskRepository,
   WebhookRepository,
+];
+
+/** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check, event seqs. */
+const ACCOUNT_AND_READ_PROVIDERS = [
+  UserRepository,
+  ProjectRepository,
+  StatsQueries,
+  MetricsQueries,
+  DatabaseHealth,
+  ScanEventSeqStore,
 ];
 
 export interface PersistenceModuleOptions {
@@ -76,8 +92,13 @@ export class PersistenceModule {
           useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
         })),
+        ...ACCOUNT_AND_READ_PROVIDERS.map((provide) => ({
+          provide,
+          useFactory: (em: EntityManager) => new provide(em),
+          inject: [EntityManager, DATABASE_READY],
+        })),
       ],
-      exports: [repositories, ...RUN_REPOSITORIES, DATABASE_READY],
+      exports: [repositories, ...RUN_REPOSITORIES, ...ACCOUNT_AND_READ_PROVIDERS, DATABASE_READY],
     };
   }
 }

@@ -41,6 +41,18 @@ export interface RunInput extends RunSettingsInput {
   fire?: FireInput;
 }
 
+/**
+ * An nmap XML file imported as a run of a stored scan (trigger `import`): one batch holding every address the
+ * file lists, stored by its importer rather than cut and delegated.
+ */
+export interface ImportedRunInput {
+  scanId: number;
+  runner: ScanRunner;
+  nmapFlags: string[];
+  /** The file's addresses, each once: the run's targets and its one batch's. */
+  targets: string[];
+}
+
 /** How a run ended when its last batch finished (RunRepository.complete). */
 export interface CompletedRun {
   status: 'completed' | 'failed';
@@ -145,7 +157,39 @@ export class RunRepository {
     });
   }
 
-  /** The run, or null. */
+  /**
+   * Stores a queued run of an imported file (trigger `import`): one batch, chunk_size covering every address
+   * (at least 1), concurrency 1; no delegation, resolved names or unassigned targets, and the scan's last_run
+   * untouched (an import is no run the scan made). Its batch starts it (BatchRepository.start). Returns its id.
+   */
+  async insertImported(input: ImportedRunInput): Promise<number> {
+    const [result] = await knexOf(this.em)('scan_results').insert(
+      {
+        scan_id: input.scanId,
+        status: 'queued',
+        trigger: 'import',
+        runner: input.runner,
+        nmap_flags: json(input.nmapFlags),
+        targets: json(input.targets),
+        chunk_size: Math.max(1, input.targets.length),
+        concurrency: 1,
+        targets_total: input.targets.length,
+        batches_total: 1,
+        created_at: new Date(),
+      },
+      ['id'],
+    );
+    return idOf(result);
+  }
+
+  /**
+   * Deletes the run with its batches, hosts and ports (the foreign keys cascade): an import that could not be
+   * stored whole leaves nothing half-imported behind.
+   */
+  async remove(resultId: number): Promise<void> {
+    await knexOf(this.em)('scan_results').where({ id: resultId }).delete();
+  }
+
   /**
    * Adds addresses (CIDRs) to the run's unassigned_targets: a batch no client could take after all. In a
    * transaction, so two batches handed on at once both land.
@@ -163,6 +207,7 @@ export class RunRepository {
     });
   }
 
+  /** The run, or null. */
   find(resultId: number): Promise<ScanResult | null> {
     return this.em.fork().findOne(ScanResult, resultId);
   }
@@ -220,9 +265,9 @@ export class RunRepository {
    * Every batch has finished: the run ends `completed`, or `failed` when no batch succeeded, with its counters
    * set from the batch rows (summed in SQL: a /8 run has 65,536 of them). Returns undefined when the run had
    * already ended (a retried last batch, or a stop that came first). Two statements, through knex: this is on
-   * the path of every scan's last event.
+   * the path of every scan's last event. `finishedAt` is now, but for an imported file (its own finish time).
    */
-  async complete(resultId: number): Promise<CompletedRun | undefined> {
+  async complete(resultId: number, finishedAt = new Date()): Promise<CompletedRun | undefined> {
     const knex = knexOf(this.em);
     const totals: BatchTotals[] = await knex('batches')
       .select('status')
@@ -235,7 +280,6 @@ export class RunRepository {
     const done = Number(of('completed')?.batches ?? 0);
     const failed = Number(of('failed')?.batches ?? 0);
     const status = done === 0 && failed > 0 ? 'failed' : 'completed';
-    const finishedAt = new Date();
     const ended: Array<{ runner: ScanRunner }> = await knex('scan_results')
       .where({ id: resultId })
       .whereIn('status', [...ACTIVE])

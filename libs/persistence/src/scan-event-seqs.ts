@@ -30,3 +30,16 @@ export async function reserveScanEventSeqs(
   const upTo = Number(rows[0].event_seq_reserved);
   return { after: upTo - count, upTo };
 }
+
+/**
+ * The reservations as a provider (PersistenceModule): the durable side the scan event publisher needs
+ * (ScanSeqReservations of @nso/events), without the EntityManager.
+ */
+export class ScanEventSeqStore {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Reserves the next `count` seqs of scan `scanId`, as reserveScanEventSeqs; throws for an unknown scan. */
+  reserve(scanId: number, count: number): Promise<ScanEventSeqBlock> {
+    return reserveScanEventSeqs(this.em, scanId, count);
+  }
+}

@@ -5,6 +5,7 @@ export { RunStateStore, type RunProgress } from './run-state.store';
 export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';
+export * from './run-commands';
 export * from './scan-schedules';
 export { ClientBatchQueues } from './client-batch-queues';
 export { AgentTasks } from './agent-tasks';

@@ -2,7 +2,7 @@ import { ClientRevokedError } from './run.errors';
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
 import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from './run.errors';
-import { BatchFailedCommand, StartOneOffCommand } from './run.service';
+import { BatchFailedCommand, StartOneOffCommand } from './run-commands';
 import { newRunService, summary } from './testing/run-fakes';
 
 /** 10 loopback addresses in batches of 2 (5 batches), 2 at a time. */
@@ -61,43 +61,43 @@ describe('RunService', () => {
     return { ...system, run, ref, take, finish, fail };
   }
 
-  describe('agent results', () => {
-    it('gives the task back to its agent when its results fail to store, so that the retry is taken', async () => {
-      const { service, ref, take, tasks, batches } = await started();
-      const { batchId } = await take(1, 'agent:a1');
-      tasks.rows.push({
-        id: 7,
-        taskId: 't'.repeat(64),
-        clientId: 'a1',
-        result: { id: ref.resultId },
-        scanId: ref.scanId,
-        seq: 1,
-        batchId,
-        targets: ['127.0.0.1', '127.0.0.2'],
-        status: 'running',
-        resultsDigest: null,
-        finishedAt: null,
-      });
-      const command = {
-        clientId: 'a1',
-        resultId: ref.resultId,
-        taskId: 't'.repeat(64),
-        status: 'completed' as const,
-        hosts: [upHost],
-        digest: 'd1',
-      };
-      const store = jest
-        .spyOn(batches, 'storeResult')
-        .mockRejectedValueOnce(new Error('invalid byte sequence'));
-      await expect(service.agentResults(command)).rejects.toThrow('invalid byte sequence');
-      expect(tasks.rows[0]).toMatchObject({ status: 'running', resultsDigest: null, finishedAt: null });
+  describe('import', () => {
+    const imported = (scanId: number) => ({
+      scanId,
+      hosts: [upHost, { ...upHost, address: '127.0.0.2', state: 'down', ports: [] }],
+      startedAt: new Date(1_000_000),
+      finishedAt: new Date(1_002_000),
+    });
 
-      store.mockRestore();
-      await expect(service.agentResults(command)).resolves.toMatchObject({ duplicate: false });
-      expect(tasks.rows[0]).toMatchObject({ status: 'completed', resultsDigest: 'd1' });
-      expect(batches.rows.find((r) => r.id === batchId)).toMatchObject({ status: 'completed', hostsUp: 1 });
-      // The same results again: answered, not stored twice.
-      await expect(service.agentResults(command)).resolves.toMatchObject({ duplicate: true });
+    it('stores a file as a run started and completed at its own times, and queues its diff', async () => {
+      const { service, scans, runs, batches, deltaJobs, events } = newRunService();
+      scans.scans.set(7, { id: 7, nmapFlags: ['-sS'], runner: 'multiprocessing' });
+      const run = await service.importRun({ ...imported(7), nmapFlags: ['-sT', '-p22'] });
+      expect(run).toEqual({ resultId: 1, hostsUp: 1, openPorts: 2 });
+      expect(runs.row(1)).toMatchObject({
+        trigger: 'import',
+        status: 'completed',
+        runner: 'multiprocessing',
+        nmapFlags: ['-sT', '-p22'],
+        targets: ['127.0.0.1', '127.0.0.2'],
+        startedAt: new Date(1_000_000),
+        finishedAt: new Date(1_002_000),
+      });
+      expect(batches.rows).toEqual([
+        expect.objectContaining({ seq: 1, status: 'completed', workerId: 'import', attempts: 1 }),
+      ]);
+      expect(deltaJobs.queued).toEqual([{ scanId: 7, resultId: 1 }]);
+      expect(events.events).toEqual([]);
+    });
+
+    it('deletes the run when a stop ended it before the import completed', async () => {
+      const { service, scans, runs, batches, deltaJobs } = newRunService();
+      scans.scans.set(7, { id: 7, nmapFlags: ['-sS'], runner: 'asyncio' });
+      jest.spyOn(runs, 'complete').mockResolvedValueOnce(undefined);
+      await expect(service.importRun(imported(7))).rejects.toThrow(/was ended/);
+      expect(runs.rows).toEqual([]);
+      expect(batches.rows).toEqual([]);
+      expect(deltaJobs.queued).toEqual([]);
     });
   });
 

@@ -1,24 +1,34 @@
 import { Module } from '@nestjs/common';
 import { NmapModule } from '@nso/nmap';
 import { AgentPushClient } from './agent-push.client';
+import { AgentTaskIntake } from './agent-task-intake';
 import { AgentTasks } from './agent-tasks';
+import { BatchHandoff } from './batch-handoff';
+import { BatchOutcomes } from './batch-outcomes';
 import { BatchQueue } from './batch-queue';
 import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
 import { RunNotifier } from './run-notifier';
+import { RunPlanner } from './run-planner';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
 import { ScanSchedules } from './scan-schedules';
 
 /**
- * The run's domain, shared by gateway and worker: RunService takes every command; the others are its parts
- * (live state, batch queue, ending, reconciliation). The table repositories come from PersistenceModule.
+ * The run's domain, shared by gateway and worker: RunService takes every command and hands each to the part of
+ * its concern (planning, batch outcomes, handing batches between clients, agents' task intake); the others are
+ * the parts below them (live state, batch queue, ending, reconciliation). The table repositories come from
+ * PersistenceModule.
  */
 @Module({
   imports: [NmapModule],
   providers: [
     RunService,
+    RunPlanner,
+    BatchOutcomes,
+    BatchHandoff,
+    AgentTaskIntake,
     ScanSchedules,
     RunStateStore,
     BatchQueue,

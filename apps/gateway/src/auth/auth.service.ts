@@ -1,4 +1,3 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import {
   BadRequestException,
   ForbiddenException,
@@ -7,6 +6,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
+import { isDuplicateError } from '@nso/persistence';
 import { LoginThrottle } from '../rate-limit/login-throttle.service';
 import { UsersService } from '../users/users.service';
 import { LoginDto, RegisterDto } from './auth.dto';
@@ -19,6 +19,7 @@ export interface StartedSession {
   cookieMaxAgeSeconds?: number;
 }
 
+/** Logins under the login limits, open registration, and logouts; sessions live in Redis (SessionStore). */
 @Injectable()
 export class AuthService {
   constructor(
@@ -52,6 +53,11 @@ export class AuthService {
     }
   }
 
+  /**
+   * Registers a user (role `user`) and signs it in. Errors: 403 when registration is closed; 400 with
+   * `invalid_fields` naming every problem (name or email taken, weak password, confirmation differs), also when
+   * another request registered the same name or email first.
+   */
   async register(input: RegisterDto): Promise<StartedSession> {
     if (!this.config.registrationOpen) throw new ForbiddenException({ error: 'Registration is closed' });
     const problems: Record<string, string> = {};
@@ -74,13 +80,14 @@ export class AuthService {
       });
       return this.startSession(user.id, false);
     } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
+      if (isDuplicateError(error)) {
         throw this.invalid({ username: 'username or email is already registered' });
       }
       throw error;
     }
   }
 
+  /** Ends the session, if any. */
   logout(sessionId: string | undefined): Promise<void> {
     return sessionId ? this.sessions.destroy(sessionId) : Promise.resolve();
   }

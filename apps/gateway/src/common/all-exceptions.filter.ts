@@ -1,7 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
-import { logSafeError } from '@nso/persistence';
+import { isDuplicateError, logSafeError } from '@nso/persistence';
 import {
   AgentResultAddressesError,
   AgentTaskClosedError,
@@ -79,7 +78,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof ScopeError) {
       return [400, { error: exception.message, out_of_scope: exception.outOfScope }];
     }
-    if (exception instanceof UniqueConstraintViolationException) {
+    if (isDuplicateError(exception)) {
       return [409, { error: 'Already exists' }];
     }
     // Never the SQL of a database error: it carries the values (password hashes, token digests).

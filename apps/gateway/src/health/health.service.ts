@@ -1,7 +1,6 @@
-import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_CLIENT } from '@nso/events';
-import { checkDatabase } from '@nso/persistence';
+import { DatabaseHealth } from '@nso/persistence';
 import Redis from 'ioredis';
 import { CurrentLoad, StatsService } from '../stats/stats.service';
 
@@ -28,17 +27,19 @@ function withTimeout<T>(work: Promise<T>, fallback: T): Promise<T> {
   ]);
 }
 
+/** `GET /api/health`: the database and Redis checks, each bounded by a 2 s timeout, and the current load. */
 @Injectable()
 export class HealthService {
   constructor(
-    private readonly em: EntityManager,
+    private readonly database: DatabaseHealth,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     private readonly stats: StatsService,
   ) {}
 
+  /** The report; never throws (a failing or slow check reads false, the counts 0 without a database). */
   async report(): Promise<HealthReport> {
     const [database, redis] = await Promise.all([
-      withTimeout(checkDatabase(this.em.fork()), false),
+      withTimeout(this.database.check(), false),
       withTimeout(
         this.redis.ping().then((pong) => pong === 'PONG'),
         false,

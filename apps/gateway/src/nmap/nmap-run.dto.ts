@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { NmapFlagsField, TargetsField } from '../common/nmap-fields';
+import { NmapFlagsField, TargetsField } from './nmap-fields';
 
 export class NmapRunDto {
   @NmapFlagsField(['-sT', '-Pn', '-p', '22,80'])

@@ -1,38 +1,35 @@
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { Project, User } from '@nso/persistence';
+import { isDuplicateError, ProjectRepository, type Project } from '@nso/persistence';
 import { CreateProjectDto, ProjectCreatedDto, ProjectDto } from './projects.dto';
 
+/** Projects: the groups a user's scans belong to; scans started without one land in the user's default project. */
 @Injectable()
 export class ProjectsService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly projects: ProjectRepository) {}
 
+  /** A new project of the user, its name trimmed. Errors: 409 when the user has a project of that name. */
   async create(ownerId: number, input: CreateProjectDto): Promise<ProjectCreatedDto> {
     const name = input.name.trim();
-    if (await this.em.count(Project, { owner: ownerId, name })) throw this.duplicate(name);
-    const project = this.em.create(Project, {
-      owner: this.em.getReference(User, ownerId),
-      name,
-      description: input.description ?? null,
-    });
+    if (await this.projects.nameExists(ownerId, name)) throw this.duplicate(name);
     try {
-      await this.em.flush();
+      const project = await this.projects.create(ownerId, { name, description: input.description ?? null });
+      return { id: project.id, name: project.name };
     } catch (error) {
       // Two requests raced past the check above; the unique index decided.
-      if (error instanceof UniqueConstraintViolationException) throw this.duplicate(name);
+      if (isDuplicateError(error)) throw this.duplicate(name);
       throw error;
     }
-    return { id: project.id, name: project.name };
   }
 
+  /** The user's projects, by id. */
   async list(ownerId: number): Promise<ProjectDto[]> {
-    const projects = await this.em.find(Project, { owner: ownerId }, { orderBy: { id: 'asc' } });
+    const projects = await this.projects.listOwned(ownerId);
     return projects.map((p) => ({ id: p.id, name: p.name, description: p.description ?? null }));
   }
 
-  /** The project, if the user owns it; another user's project is as unknown as a missing one. */
+  /** The project, if the user owns it; another user's project is as unknown as a missing one (404). */
   async findOwned(ownerId: number, projectId: number): Promise<Project> {
-    const project = await this.em.findOne(Project, { id: projectId, owner: ownerId });
+    const project = await this.projects.findOwned(ownerId, projectId);
     if (!project) throw new NotFoundException({ error: 'Project not found' });
     return project;
   }
@@ -40,6 +37,7 @@ export class ProjectsService {
   /** Default projects never change once made, so their ids are remembered (this is on every scan start). */
   private readonly defaultIds = new Map<number, number>();
 
+  /** The id of the user's default project (created on first use), remembered after the first call. */
   async defaultIdFor(ownerId: number): Promise<number> {
     const known = this.defaultIds.get(ownerId);
     if (known !== undefined) return known;
@@ -50,20 +48,16 @@ export class ProjectsService {
 
   /** The user's default project, created on first use: scans started without a project land there. */
   async defaultFor(ownerId: number): Promise<Project> {
-    const existing = await this.em.findOne(Project, { owner: ownerId, isDefault: true });
+    const existing = await this.projects.findDefault(ownerId);
     if (existing) return existing;
-    const em = this.em.fork();
     try {
-      const project = em.create(Project, {
-        owner: em.getReference(User, ownerId),
-        name: 'Default',
-        isDefault: true,
-      });
-      await em.flush();
-      return project;
+      return await this.projects.create(ownerId, { name: 'Default', isDefault: true });
     } catch (error) {
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      return this.em.findOneOrFail(Project, { owner: ownerId, isDefault: true });
+      if (!isDuplicateError(error)) throw error;
+      // Another request created it first (the (owner, name) index).
+      const created = await this.projects.findDefault(ownerId);
+      if (!created) throw new Error(`no default project for user ${ownerId}, yet "Default" is taken`);
+      return created;
     }
   }
 

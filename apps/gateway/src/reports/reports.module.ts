@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { RunsModule } from '@nso/runs';
 import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportsController } from './reports.controller';
 import { ResultsImportController } from './results-import.controller';
@@ -8,6 +9,7 @@ import { ReportsService } from './reports.service';
 
 /** Seed 003 "Delta Reports": reading, summarising, exporting and deleting the delta service's reports. */
 @Module({
+  imports: [RunsModule],
   controllers: [ReportsController, ResultsImportController],
   providers: [DeltaChangesReader, ReportsService, ReportExportService, ResultsImportService],
 })

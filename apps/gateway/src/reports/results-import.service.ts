@@ -1,21 +1,19 @@
 // Imports an nmap XML file (-oX, made elsewhere) as a completed run of a scan, then hands it to the delta
-// service like any finished run: a team brings its history and diffs against it.
-import { EntityManager } from '@mikro-orm/core';
+// service like any finished run: a team brings its history and diffs against it. This reads and checks the
+// file; storing it is a run command (RunService.importRun).
 import { BadRequestException, Injectable } from '@nestjs/common';
-import { DeltaJobs } from '@nso/events';
 import { NmapXmlError, parseNmapXml, ScanScope, ScopeError, type NmapScanResult } from '@nso/nmap';
-import { BatchRepository, knexOf, resultValueProblems, Scan } from '@nso/persistence';
+import { resultValueProblems } from '@nso/persistence';
+import { RunService } from '@nso/runs';
 import { importedFlags, xmlPrologProblem } from './nmap-import';
 import { ReportsService } from './reports.service';
 
 @Injectable()
 export class ResultsImportService {
   constructor(
-    private readonly em: EntityManager,
     private readonly reports: ReportsService,
     private readonly scope: ScanScope,
-    private readonly deltaJobs: DeltaJobs,
-    private readonly batches: BatchRepository,
+    private readonly runs: RunService,
   ) {}
 
   /**
@@ -54,69 +52,19 @@ export class ResultsImportService {
         details: problems.slice(0, 100),
       });
     }
-    const scan = await this.em.fork().findOneOrFail(Scan, { id: scanId });
-    const addresses = hosts.map((h) => h.address);
     const { startedAt, finishedAt } = runTimes(parsed);
-    const knex = knexOf(this.em);
-    const { resultId, batchId } = await knex.transaction(async (trx) => {
-      const [run]: Array<{ id: number | string }> = await trx('scan_results')
-        .insert({
-          scan_id: scanId,
-          status: 'running',
-          trigger: 'import',
-          runner: scan.runner,
-          nmap_flags: JSON.stringify(importedFlags(parsed.args) ?? scan.nmapFlags),
-          targets: JSON.stringify(addresses),
-          chunk_size: Math.max(1, addresses.length),
-          concurrency: 1,
-          targets_total: addresses.length,
-          batches_total: 1,
-          created_at: new Date(),
-          started_at: startedAt,
-        })
-        .returning(['id']);
-      const [batch]: Array<{ id: number | string }> = await trx('batches')
-        .insert({
-          result_id: Number(run.id),
-          seq: 1,
-          targets: JSON.stringify(addresses),
-          status: 'running',
-          attempts: 1,
-          worker_id: 'import',
-          created_at: new Date(),
-          started_at: startedAt,
-        })
-        .returning(['id']);
-      return { resultId: Number(run.id), batchId: Number(batch.id) };
+    const run = await this.runs.importRun({
+      scanId,
+      nmapFlags: importedFlags(parsed.args),
+      hosts,
+      startedAt,
+      finishedAt,
     });
-    try {
-      await this.batches.storeResult({
-        batchId,
-        workerId: 'import',
-        exitCode: 0,
-        stderr: null,
-        finishedAt,
-        hosts,
-      });
-      await knex('scan_results')
-        .where({ id: resultId })
-        .update({ status: 'completed', finished_at: finishedAt });
-    } catch (error) {
-      // Nothing half-imported stays behind: the run's rows go with it.
-      await knex('scan_results').where({ id: resultId }).delete();
-      throw error;
-    }
-    await this.deltaJobs.enqueue({ scanId, resultId });
-    const stored = await knex('scan_results').where({ id: resultId }).first();
     return {
       status: 'success',
       message: 'Scan results imported successfully',
-      result_id: resultId,
-      summary: {
-        hosts: addresses.length,
-        hosts_up: Number(stored.hosts_up),
-        open_ports: Number(stored.open_ports),
-      },
+      result_id: run.resultId,
+      summary: { hosts: hosts.length, hosts_up: run.hostsUp, open_ports: run.openPorts },
     };
   }
 }

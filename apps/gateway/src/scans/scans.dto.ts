@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { RUNNERS, Runner } from '@nso/contracts';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
-import { NmapFlagsField, TargetsField } from '../common/nmap-fields';
+import { NmapFlagsField, TargetsField } from '../nmap/nmap-fields';
 
 /**
  * What a scan runs with when the request leaves a field out. The flags follow the original orchestrator's

@@ -2,7 +2,6 @@
 // batch queue and each worker pool's own), batches, agent tasks and runs by status, each approved client's last
 // heartbeat, each running run's last progress. The alert rules of docs/monitoring.md are written against these
 // names.
-import { EntityManager } from '@mikro-orm/core';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
@@ -10,13 +9,10 @@ import { BATCH_QUEUE } from '@nso/contracts';
 import { Metrics } from '@nso/monitoring';
 import {
   AGENT_TASK_STATUSES,
-  AgentTask,
-  Batch,
   BATCH_STATUSES,
-  Client,
   clientStatus,
+  MetricsQueries,
   SCAN_RESULT_STATUSES,
-  ScanResult,
 } from '@nso/persistence';
 import { ClientBatchQueues } from '@nso/runs';
 import { Queue } from 'bullmq';
@@ -35,11 +31,12 @@ export const POOL_QUEUES_REPORTED_MAX = 100;
 
 const seconds = (date: Date | null | undefined) => (date ? date.getTime() / 1000 : 0);
 
+/** Registers the gauges above on the gateway's metrics registry, each filled by a collector at scrape time. */
 @Injectable()
 export class MetricsCollectors implements OnModuleInit {
   constructor(
     private readonly metrics: Metrics,
-    private readonly em: EntityManager,
+    private readonly queries: MetricsQueries,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectQueue(BATCH_QUEUE) private readonly batchQueue: Queue,
     private readonly poolQueues: ClientBatchQueues,
@@ -93,17 +90,11 @@ export class MetricsCollectors implements OnModuleInit {
     this.metrics.addCollector(async () => {
       // The shared queue of earlier releases, then every worker pool's own (clients table, kind `pool`): a pool
       // that is not approved (any more) still shows the batches left on its queue.
-      const pools = await this.em
-        .fork()
-        .find(
-          Client,
-          { kind: 'pool' },
-          { fields: ['clientId'], orderBy: { clientId: 'asc' }, limit: POOL_QUEUES_REPORTED_MAX },
-        );
+      const pools = await this.queries.poolIds(POOL_QUEUES_REPORTED_MAX);
       const queues: Array<[string, Pick<Queue, 'getJobCounts'>]> = [
         [BATCH_QUEUE, this.batchQueue],
-        ...pools.map((pool): [string, Queue] => {
-          const queue = this.poolQueues.queue(pool.clientId);
+        ...pools.map((clientId): [string, Queue] => {
+          const queue = this.poolQueues.queue(clientId);
           return [queue.name, queue];
         }),
       ];
@@ -114,19 +105,14 @@ export class MetricsCollectors implements OnModuleInit {
       });
     });
     this.metrics.addCollector(async () => {
-      const em = this.em.fork();
-      const [batchCounts, taskCounts, runCounts] = await Promise.all([
-        Promise.all(BATCH_STATUSES.map((status) => em.count(Batch, { status }))),
-        Promise.all(AGENT_TASK_STATUSES.map((status) => em.count(AgentTask, { status }))),
-        Promise.all(SCAN_RESULT_STATUSES.map((status) => em.count(ScanResult, { status }))),
-      ]);
-      BATCH_STATUSES.forEach((status, index) => batches.set({ status }, batchCounts[index]));
-      AGENT_TASK_STATUSES.forEach((status, index) => agentTasks.set({ status }, taskCounts[index]));
-      SCAN_RESULT_STATUSES.forEach((status, index) => runs.set({ status }, runCounts[index]));
+      const counts = await this.queries.statusCounts();
+      for (const status of BATCH_STATUSES) batches.set({ status }, counts.batches[status]);
+      for (const status of AGENT_TASK_STATUSES) agentTasks.set({ status }, counts.agentTasks[status]);
+      for (const status of SCAN_RESULT_STATUSES) runs.set({ status }, counts.runs[status]);
     });
     this.metrics.addCollector(async () => {
       const now = new Date();
-      const clients = await this.em.fork().find(Client, { isApproved: true });
+      const clients = await this.queries.approvedClients();
       clientUp.reset();
       clientSeen.reset();
       for (const client of clients) {
@@ -139,25 +125,12 @@ export class MetricsCollectors implements OnModuleInit {
       }
     });
     this.metrics.addCollector(async () => {
-      const em = this.em.fork();
-      const running = await em.find(
-        ScanResult,
-        { status: 'running' },
-        { limit: RUNS_REPORTED_MAX, orderBy: { id: 'asc' } },
-      );
-      const progress = new Map(running.map((run) => [run.id, seconds(run.startedAt ?? run.createdAt)]));
-      const rows =
-        running.length === 0 ? [] : await em.find(Batch, { result: { $in: running.map((run) => run.id) } });
-      for (const batch of rows) {
-        const id = batch.result.id;
-        const latest = Math.max(progress.get(id) ?? 0, seconds(batch.startedAt), seconds(batch.finishedAt));
-        progress.set(id, latest);
-      }
+      const running = await this.queries.runningRunProgress(RUNS_REPORTED_MAX);
       runProgress.reset();
       for (const run of running) {
         runProgress.set(
-          { scan_id: String(run.scan.id), result_id: String(run.id) },
-          progress.get(run.id) ?? 0,
+          { scan_id: String(run.scanId), result_id: String(run.resultId) },
+          seconds(run.lastProgressAt),
         );
       }
     });

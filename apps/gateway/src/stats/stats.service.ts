@@ -1,19 +1,10 @@
 // Seed 003 "Get Statistics" (`GET /api/stats`) and the counts `GET /api/health` reports: one source for both.
-import { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import {
-  AGENT_TASK_STATUSES,
-  AgentTask,
-  AgentTaskStatus,
-  Batch,
-  Client,
-  ClientStatus,
-  clientStatusFilter,
-  ScanResult,
-} from '@nso/persistence';
+import { AGENT_TASK_STATUSES, StatsQueries, type AgentTaskStatus, type RunScope } from '@nso/persistence';
 import { AuthUser } from '../users/current-user';
 
+/** Every scanner client, and how many are online, scanning and offline now (by the one status rule). */
 export interface ClientCounts {
   total: number;
   online: number;
@@ -49,6 +40,7 @@ export interface ScanCounts {
   failed: number;
 }
 
+/** The `stats` of `GET /api/stats`. */
 export interface SystemStats {
   clients: ClientCounts;
   tasks: TaskCounts;
@@ -63,10 +55,11 @@ export interface CurrentLoad {
   running_tasks: number;
 }
 
+/** The counts of `GET /api/stats` and `GET /api/health`, read through StatsQueries. */
 @Injectable()
 export class StatsService {
   constructor(
-    private readonly em: EntityManager,
+    private readonly queries: StatsQueries,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -76,20 +69,19 @@ export class StatsService {
    * publicly, and a user needs it to know whether their scans can run). Clients are counted as they are now.
    */
   async stats(viewer: AuthUser, since: Date): Promise<SystemStats> {
-    const em = this.em.fork();
-    const own = viewer.role === 'admin' ? {} : { scan: { owner: viewer.id } };
-    const runs: FilterQuery<ScanResult> = { createdAt: { $gte: since }, ...own };
-    const run = (status?: ScanResult['status']) => em.count(ScanResult, status ? { ...runs, status } : runs);
-    const batch = (status: Batch['status']) =>
-      em.count(Batch, { status, result: runs as FilterQuery<ScanResult> } as FilterQuery<Batch>);
-    const task = (status: AgentTaskStatus) =>
-      em.count(AgentTask, { status, result: runs as FilterQuery<ScanResult> } as FilterQuery<AgentTask>);
+    const runs: RunScope = viewer.role === 'admin' ? { since } : { since, ownerId: viewer.id };
+    const batch = (status: 'running' | 'completed' | 'failed' | 'stopped') =>
+      this.queries.countBatches(runs, status);
     const [clients, rows, pending, tasks, scans] = await Promise.all([
-      this.clientCounts(em),
+      this.clientCounts(),
       Promise.all([batch('running'), batch('completed'), batch('failed'), batch('stopped')]),
-      this.pendingBatches(em, runs),
-      Promise.all(AGENT_TASK_STATUSES.map(task)),
-      Promise.all([run(), run('completed'), run('failed')]),
+      this.pendingBatches(runs),
+      Promise.all(AGENT_TASK_STATUSES.map((status) => this.queries.countAgentTasks(runs, status))),
+      Promise.all([
+        this.queries.countRuns(runs),
+        this.queries.countRuns(runs, 'completed'),
+        this.queries.countRuns(runs, 'failed'),
+      ]),
     ]);
     const [running, completed, failed, stopped] = rows;
     const agentTasks = { total: tasks.reduce((sum, n) => sum + n, 0) } as AgentTaskCounts;
@@ -104,46 +96,32 @@ export class StatsService {
 
   /** The health endpoint's counts, system-wide and right now (batches pending or running, whatever their age). */
   async currentLoad(): Promise<CurrentLoad> {
-    const em = this.em.fork();
-    const now = new Date();
-    const offlineAfter = this.config.clients.offlineAfterMs;
     const [active, pending, running] = await Promise.all([
-      em.count(Client, {
-        isApproved: true,
-        $or: [
-          clientStatusFilter('online', now, offlineAfter),
-          clientStatusFilter('scanning', now, offlineAfter),
-        ],
-      }),
-      this.pendingBatches(em, {}),
-      em.count(Batch, { status: 'running' }),
+      this.queries.countActiveClients(new Date(), this.config.clients.offlineAfterMs),
+      this.pendingBatches({}),
+      this.queries.countBatches({}, 'running'),
     ]);
     return { active_clients: active, pending_tasks: pending, running_tasks: running };
   }
 
-  /** Batches the queued and running runs among `runs` have not started yet. */
-  private async pendingBatches(em: EntityManager, runs: FilterQuery<ScanResult>): Promise<number> {
-    const active = await em.find(
-      ScanResult,
-      { $and: [runs, { status: { $in: ['queued', 'running'] } }] },
-      { fields: ['id', 'batchesTotal', 'batchesDone', 'batchesFailed'] },
-    );
-    if (active.length === 0) return 0;
-    const running = await em.count(Batch, { status: 'running', result: { $in: active.map((r) => r.id) } });
-    const unfinished = active.reduce((sum, r) => sum + r.batchesTotal - r.batchesDone - r.batchesFailed, 0);
+  /**
+   * Batches the queued and running runs among `runs` have not started yet: their unfinished batches less those
+   * running (a batch row is written when it starts), never below 0.
+   */
+  private async pendingBatches(runs: RunScope): Promise<number> {
+    const { unfinished, running } = await this.queries.activeRunBatches(runs);
     return Math.max(0, unfinished - running);
   }
 
-  /** Every client by the one status rule (client-status.ts). */
-  private async clientCounts(em: EntityManager): Promise<ClientCounts> {
+  /** Every client by the one status rule (client-status.ts in @nso/persistence). */
+  private async clientCounts(): Promise<ClientCounts> {
     const now = new Date();
     const offlineAfter = this.config.clients.offlineAfterMs;
-    const count = (status: ClientStatus) => em.count(Client, clientStatusFilter(status, now, offlineAfter));
     const [total, online, scanning, offline] = await Promise.all([
-      em.count(Client, {}),
-      count('online'),
-      count('scanning'),
-      count('offline'),
+      this.queries.countClients(now, offlineAfter),
+      this.queries.countClients(now, offlineAfter, 'online'),
+      this.queries.countClients(now, offlineAfter, 'scanning'),
+      this.queries.countClients(now, offlineAfter, 'offline'),
     ]);
     return { total, online, scanning, offline };
   }

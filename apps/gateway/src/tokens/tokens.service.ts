@@ -1,7 +1,6 @@
-import { EntityManager } from '@mikro-orm/core';
 import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { Notifier } from '@nso/events';
-import { ApiToken, User } from '@nso/persistence';
+import { UserRepository } from '@nso/persistence';
 import { randomBytes } from 'node:crypto';
 import { digest } from '../auth/session.store';
 import { CreatedTokenDto, TokenDto } from './tokens.dto';
@@ -12,24 +11,20 @@ export class TokensService {
   private readonly logger = new Logger(TokensService.name);
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly users: UserRepository,
     private readonly notifier: Notifier,
   ) {}
 
+  /** A new token of the user: its secret (`nso_` and 43 base64url characters) is in this answer only. */
   async create(userId: number, name: string): Promise<CreatedTokenDto> {
     const token = `nso_${randomBytes(32).toString('base64url')}`;
-    const em = this.em.fork();
-    const record = em.create(ApiToken, {
-      user: em.getReference(User, userId),
-      name,
-      tokenHash: digest(token),
-    });
-    await em.flush();
+    const record = await this.users.createToken(userId, name, digest(token));
     return { id: record.id, name: record.name, token };
   }
 
+  /** The user's tokens, by id, without their secrets. */
   async list(userId: number): Promise<TokenDto[]> {
-    const tokens = await this.em.fork().find(ApiToken, { user: userId }, { orderBy: { id: 'asc' } });
+    const tokens = await this.users.listTokens(userId);
     return tokens.map((t) => ({
       id: t.id,
       name: t.name,
@@ -44,17 +39,15 @@ export class TokensService {
    * next check (isLive). Errors: 404 `{"error": "Token not found"}` for an unknown id or another user's token.
    */
   async revoke(userId: number, tokenId: number): Promise<void> {
-    const em = this.em.fork();
-    const token = await em.findOne(ApiToken, { id: tokenId, user: userId }, { fields: ['tokenHash'] });
-    const deleted = token ? await em.nativeDelete(ApiToken, { id: tokenId, user: userId }) : 0;
-    if (!token || deleted === 0) throw new NotFoundException({ error: 'Token not found' });
-    await this.notifier.tokenRevoked(token.tokenHash).catch((error: Error) => {
+    const tokenHash = await this.users.deleteToken(userId, tokenId);
+    if (tokenHash === null) throw new NotFoundException({ error: 'Token not found' });
+    await this.notifier.tokenRevoked(tokenHash).catch((error: Error) => {
       this.logger.warn(`telling the streams of token ${tokenId} it was revoked failed: ${error.message}`);
     });
   }
 
   /** Whether a token with this SHA-256 still exists (one indexed lookup); a stream opened with it checks. */
-  async isLive(tokenDigest: string): Promise<boolean> {
-    return (await this.em.fork().count(ApiToken, { tokenHash: tokenDigest })) > 0;
+  isLive(tokenDigest: string): Promise<boolean> {
+    return this.users.tokenExists(tokenDigest);
   }
 }

@@ -1,11 +1,11 @@
-import { EntityManager } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
-import { knexOf, User } from '@nso/persistence';
+import { UserRepository, type User } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import { readCookie, SESSION_COOKIE } from '../auth/cookies';
 import { digest, SessionStore } from '../auth/session.store';
 import { AuthMethod, AuthUser } from './current-user';
 
+/** Who a request acts as, and how it proved it; `error` says why credentials that were sent were refused. */
 export interface Resolved {
   user?: AuthUser;
   method?: AuthMethod;
@@ -22,10 +22,15 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 @Injectable()
 export class CurrentUserResolver {
   constructor(
-    private readonly em: EntityManager,
+    private readonly users: UserRepository,
     private readonly sessions: SessionStore,
   ) {}
 
+  /**
+   * The request's user: from `Authorization: Bearer <token>` when the header is there (a malformed header or an
+   * unknown token is an `error`, never a fall-back to the cookie), else from the session cookie (touched, so it
+   * lives on). No credentials at all resolve to `{}`.
+   */
   async resolve(request: IncomingMessage): Promise<Resolved> {
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
@@ -37,43 +42,30 @@ export class CurrentUserResolver {
     if (sessionId === undefined) return {};
     const session = await this.sessions.touch(sessionId);
     if (!session) return { error: 'Session expired; log in again' };
-    const user = await this.em.fork().findOne(User, session.userId);
+    const user = await this.users.findById(session.userId);
     if (!user) return { error: 'Session expired; log in again' };
     return { user: toAuthUser(user), method: 'session', sessionId };
   }
 
-  /** One indexed join per request, through knex (see @nso/persistence sql.ts): every API call pays for it. */
+  /** One indexed lookup per request (UserRepository.findTokenOwner); last_used_at written at most once a minute. */
   private async fromToken(token: string): Promise<Resolved> {
-    const knex = knexOf(this.em);
     const tokenDigest = digest(token);
-    const record: TokenRow | undefined = await knex('api_tokens as t')
-      .join('users as u', 'u.id', 't.user_id')
-      .select('t.id', 't.last_used_at', 'u.id as user_id', 'u.username', 'u.role')
-      .where('t.token_hash', tokenDigest)
-      .first();
-    if (!record) return { error: 'Invalid or revoked token' };
+    const owner = await this.users.findTokenOwner(tokenDigest);
+    if (!owner) return { error: 'Invalid or revoked token' };
     const now = new Date();
-    const lastUsed = record.last_used_at === null ? undefined : new Date(record.last_used_at).getTime();
+    const lastUsed = owner.lastUsedAt?.getTime();
     if (lastUsed === undefined || now.getTime() - lastUsed > LAST_USED_RESOLUTION_MS) {
-      await knex('api_tokens').where({ id: record.id }).update({ last_used_at: now });
+      await this.users.touchToken(owner.tokenId, now);
     }
     return {
-      user: { id: Number(record.user_id), username: record.username, role: record.role },
+      user: { id: owner.userId, username: owner.username, role: owner.role },
       method: 'token',
       tokenDigest,
     };
   }
 }
 
-/** A token with its user; timestamps come back as Date (PostgreSQL) or epoch milliseconds (SQLite). */
-interface TokenRow {
-  id: number;
-  last_used_at: Date | number | string | null;
-  user_id: number;
-  username: string;
-  role: AuthUser['role'];
-}
-
+/** The fields of a user row a request carries as its identity. */
 export const toAuthUser = (user: User): AuthUser => ({
   id: user.id,
   username: user.username,

@@ -1,7 +1,6 @@
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, UnauthorizedException } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { User } from '@nso/persistence';
+import { isDuplicateError, UserRepository, type User } from '@nso/persistence';
 import { hashPassword } from '../auth/passwords';
 
 export interface NewUser {
@@ -13,19 +12,20 @@ export interface NewUser {
   lastName?: string | null;
 }
 
+/** Accounts: the first admin, registration's writes and checks, and the users as the API shows them. */
 @Injectable()
 export class UsersService implements OnApplicationBootstrap {
   private readonly logger = new Logger(UsersService.name);
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly users: UserRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** The first admin, from ADMIN_USERNAME / ADMIN_PASSWORD, when no user of that name exists. */
   async onApplicationBootstrap(): Promise<void> {
     const username = this.config.adminUsername.toLowerCase();
-    if (await this.em.fork().count(User, { username })) return;
+    if (await this.users.usernameExists(username)) return;
     if (!this.config.adminPassword) {
       this.logger.warn(`no user "${username}" and no ADMIN_PASSWORD: set it to create the first admin`);
       return;
@@ -40,13 +40,16 @@ export class UsersService implements OnApplicationBootstrap {
       this.logger.log(`created the admin "${username}"`);
     } catch (error) {
       // Another gateway replica created it at the same moment.
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
+      if (!isDuplicateError(error)) throw error;
     }
   }
 
+  /**
+   * Stores a user: username and email lower-cased, the password hashed (scrypt). Throws a duplicate error
+   * (isDuplicateError of @nso/persistence) when the name or email is taken.
+   */
   async create(input: NewUser): Promise<User> {
-    const em = this.em.fork();
-    const user = em.create(User, {
+    return this.users.create({
       username: input.username.toLowerCase(),
       email: input.email?.toLowerCase() ?? null,
       passwordHash: await hashPassword(input.password),
@@ -54,21 +57,20 @@ export class UsersService implements OnApplicationBootstrap {
       firstName: input.firstName ?? null,
       lastName: input.lastName ?? null,
     });
-    await em.flush();
-    return user;
   }
 
+  /** The user of this username, whatever its case; null if none. */
   findByUsername(username: string): Promise<User | null> {
-    return this.em.fork().findOne(User, { username: username.toLowerCase() });
+    return this.users.findByUsername(username.toLowerCase());
   }
 
+  /** Whether the username, and the email if given, belong to a user already (both case-insensitive). */
   async taken(username: string, email: string | null): Promise<{ username: boolean; email: boolean }> {
-    const em = this.em.fork();
     const [byName, byEmail] = await Promise.all([
-      em.count(User, { username: username.toLowerCase() }),
-      email ? em.count(User, { email: email.toLowerCase() }) : Promise.resolve(0),
+      this.users.usernameExists(username.toLowerCase()),
+      email ? this.users.emailExists(email.toLowerCase()) : Promise.resolve(false),
     ]);
-    return { username: byName > 0, email: byEmail > 0 };
+    return { username: byName, email: byEmail };
   }
 
   /**
@@ -76,7 +78,7 @@ export class UsersService implements OnApplicationBootstrap {
    * lookup and this read), as for any credential that no longer names a user.
    */
   async describe(id: number) {
-    const user = await this.em.fork().findOne(User, id);
+    const user = await this.users.findById(id);
     if (!user) throw new UnauthorizedException({ error: 'Authentication required' });
     return {
       id: user.id,
@@ -88,8 +90,9 @@ export class UsersService implements OnApplicationBootstrap {
     };
   }
 
+  /** `GET /api/users` (admins): every user by id, with when it was created. */
   async list() {
-    const users = await this.em.fork().find(User, {}, { orderBy: { id: 'asc' } });
+    const users = await this.users.list();
     return users.map((u) => ({
       id: u.id,
       username: u.username,

@@ -1,38 +1,28 @@
-// In-memory stand-ins for the infrastructure of the run's domain (the table repositories, the run state in Redis,
-// the batch queue, the event publisher), for unit tests of RunService, RunFinalizer and RunReconciler. Each
-// keeps what a test asserts on (rows, events in order, jobs) and follows the real one's contract; the real ones
-// are covered by the integration tier.
+// In-memory stand-ins for the infrastructure of the run's domain (the run state in Redis, the batch queue, the
+// event publisher, the delta queue), and newRunService: RunService and its real parts over them and over the
+// table fakes (table-fakes.ts), for unit tests of RunService, RunFinalizer and RunReconciler. Each keeps what a
+// test asserts on (rows, events in order, jobs) and follows the real one's contract; the real ones are covered
+// by the integration tier.
 import type { BatchSummary, ScanEventBody } from '@nso/contracts';
 import type { DeltaJobs, ScanEventPublisher } from '@nso/events';
 import { NmapArgumentPolicy, ScanScope } from '@nso/nmap';
 import type { AppConfig } from '@nso/config';
 import type {
   AgentTaskRepository,
-  Batch,
-  BatchFailure,
-  ClientRepository,
-  DelegableClientRow,
   BatchRepository,
-  BatchResultInput,
-  BatchStart,
-  BatchStartInput,
-  BatchStatus,
-  CompletedRun,
-  Host,
-  OneOffScanInput,
-  RunInput,
+  ClientRepository,
   RunRepository,
-  ScanResultStatus as RunStatus,
-  Scan,
   ScanRepository,
-  ScanResult,
-  StoreBatchResultOutcome,
 } from '@nso/persistence';
+import { AgentTaskIntake } from '../agent-task-intake';
 import type { AgentTasks } from '../agent-tasks';
+import { BatchHandoff } from '../batch-handoff';
+import { BatchOutcomes } from '../batch-outcomes';
 import type { BatchQueue, RunPlan } from '../batch-queue';
 import type { ClientBatchQueues } from '../client-batch-queues';
 import { RunFinalizer } from '../run-finalizer';
 import type { RunNotifier, RunOutcome } from '../run-notifier';
+import { RunPlanner } from '../run-planner';
 import { RunReconciler } from '../run-reconciler';
 import type {
   FinishOutcome,
@@ -42,240 +32,15 @@ import type {
   RunStateStore,
 } from '../run-state.store';
 import { RunService } from '../run.service';
+import {
+  FakeAgentTaskRepository,
+  FakeBatchRepository,
+  FakeClientRepository,
+  FakeRunRepository,
+  FakeScanRepository,
+} from './table-fakes';
 
-const ACTIVE: RunStatus[] = ['queued', 'running'];
-
-export interface RunRow {
-  id: number;
-  scanId: number;
-  status: RunStatus;
-  trigger: string;
-  targets: string[];
-  resolvedNames: Record<string, string[]>;
-  nmapFlags: string[];
-  runner: 'asyncio' | 'multiprocessing';
-  chunkSize: number;
-  concurrency: number;
-  batchesTotal: number;
-  delegation: Array<{ clients: string[]; ranges: string[] }>;
-  unassignedTargets: string[];
-  createdAt: Date;
-  finishedAt?: Date;
-  error?: string;
-}
-
-export interface BatchRow {
-  id: number;
-  resultId: number;
-  seq: number;
-  targets: string[];
-  status: BatchStatus;
-  attempts: number;
-  hostsUp: number;
-  openPorts: number;
-  exitCode: number | null;
-  stderr: string | null;
-}
-
-/** The batches table. */
-export class FakeBatchRepository {
-  rows: BatchRow[] = [];
-  /** The runs table, whose row a started batch marks running. */
-  runs?: FakeRunRepository;
-
-  private row(id: number): BatchRow | undefined {
-    return this.rows.find((r) => r.id === id);
-  }
-
-  async start(input: BatchStartInput): Promise<BatchStart> {
-    const start = this.take(input);
-    const run = this.runs?.rows.find((r) => r.id === input.resultId);
-    if (start.runnable && run?.status === 'queued') run.status = 'running';
-    return start;
-  }
-
-  private take(input: BatchStartInput): BatchStart {
-    let row = this.rows.find((r) => r.resultId === input.resultId && r.seq === input.seq);
-    if (!row) {
-      row = {
-        id: this.rows.length + 1,
-        resultId: input.resultId,
-        seq: input.seq,
-        targets: input.targets,
-        status: 'running',
-        attempts: 1,
-        hostsUp: 0,
-        openPorts: 0,
-        exitCode: null,
-        stderr: null,
-      };
-      this.rows.push(row);
-      return { runnable: true, batchId: row.id };
-    }
-    if (row.status === 'completed' || row.status === 'stopped') {
-      const { status, hostsUp, openPorts } = row;
-      return { runnable: false, batchId: row.id, status, hostsUp, openPorts };
-    }
-    row.status = 'running';
-    row.attempts += 1;
-    return { runnable: true, batchId: row.id };
-  }
-
-  async attemptFailed(batchId: number, failure: BatchFailure): Promise<void> {
-    Object.assign(this.row(batchId)!, { exitCode: failure.exitCode, stderr: failure.stderr });
-  }
-
-  async fail(batchId: number, failure: BatchFailure): Promise<boolean> {
-    const row = this.row(batchId);
-    if (!row || (row.status !== 'pending' && row.status !== 'running')) return false;
-    Object.assign(row, { status: 'failed', exitCode: failure.exitCode, stderr: failure.stderr });
-    return true;
-  }
-
-  async stopped(batchId: number): Promise<void> {
-    this.row(batchId)!.status = 'stopped';
-  }
-
-  async stopAllOfRun(resultId: number): Promise<void> {
-    for (const row of this.rows) {
-      if (row.resultId === resultId && (row.status === 'pending' || row.status === 'running')) {
-        row.status = 'stopped';
-      }
-    }
-  }
-
-  async storeResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
-    const row = this.row(input.batchId);
-    if (!row) throw new Error(`Batch ${input.batchId} does not exist`);
-    if (row.status === 'completed') {
-      return { stored: false, hostsUp: row.hostsUp, openPorts: row.openPorts, resultId: row.resultId };
-    }
-    row.status = 'completed';
-    row.exitCode = input.exitCode;
-    row.hostsUp = input.hosts.filter((h) => h.state === 'up').length;
-    row.openPorts = input.hosts.flatMap((h) => h.ports).filter((p) => p.state === 'open').length;
-    return { stored: true, hostsUp: row.hostsUp, openPorts: row.openPorts, resultId: row.resultId };
-  }
-
-  async finishedSeqs(resultId: number): Promise<{ completed: number[]; failed: number[] }> {
-    const of = (status: BatchStatus) =>
-      this.rows.filter((r) => r.resultId === resultId && r.status === status).map((r) => r.seq);
-    return { completed: of('completed'), failed: of('failed') };
-  }
-
-  async findWithHosts(resultId: number): Promise<Array<{ batch: Batch; hosts: Host[] }>> {
-    return this.rows
-      .filter((r) => r.resultId === resultId)
-      .sort((a, b) => a.seq - b.seq)
-      .map((r) => ({ batch: r as unknown as Batch, hosts: [] }));
-  }
-}
-
-/** The scan_results table; `complete` sums the batch rows, as the real one does in SQL. */
-export class FakeRunRepository {
-  rows: RunRow[] = [];
-  /** A one-off scan's row, as insertOneOff stores it. */
-  scans: Array<{ id: number; name: string }> = [];
-
-  constructor(private readonly batches: FakeBatchRepository) {
-    batches.runs = this;
-  }
-
-  async insertOneOff(input: OneOffScanInput): Promise<{ scanId: number; resultId: number }> {
-    const scanId = 100 + this.scans.length + 1;
-    this.scans.push({ id: scanId, name: input.name });
-    const resultId = await this.insert({ ...input, scanId, trigger: 'api-start' });
-    return { scanId, resultId };
-  }
-
-  async insert(input: RunInput): Promise<number> {
-    const id = this.rows.length + 1;
-    this.rows.push({
-      id,
-      scanId: input.scanId,
-      status: 'queued',
-      trigger: input.trigger,
-      targets: input.targets,
-      resolvedNames: input.resolvedNames,
-      nmapFlags: input.nmapFlags,
-      runner: input.runner,
-      chunkSize: input.chunkSize,
-      concurrency: input.concurrency,
-      batchesTotal: input.batchesTotal,
-      delegation: input.delegation,
-      unassignedTargets: input.unassignedTargets,
-      createdAt: new Date(0),
-    });
-    return id;
-  }
-
-  /** The row as the entity a caller reads (scan as a reference). */
-  private entity(row: RunRow): ScanResult {
-    return { ...row, scan: { id: row.scanId } } as unknown as ScanResult;
-  }
-
-  row(id: number): RunRow {
-    const row = this.rows.find((r) => r.id === id);
-    if (!row) throw new Error(`no run ${id}`);
-    return row;
-  }
-
-  async find(resultId: number): Promise<ScanResult | null> {
-    const row = this.rows.find((r) => r.id === resultId);
-    return row ? this.entity(row) : null;
-  }
-
-  async findOrFail(resultId: number): Promise<ScanResult> {
-    return this.entity(this.row(resultId));
-  }
-
-  async findActive(scanId: number): Promise<ScanResult[]> {
-    return this.rows
-      .filter((r) => r.scanId === scanId && ACTIVE.includes(r.status))
-      .map((r) => this.entity(r));
-  }
-
-  async findActiveIds(before: Date): Promise<number[]> {
-    return this.rows.filter((r) => ACTIVE.includes(r.status) && r.createdAt < before).map((r) => r.id);
-  }
-
-  async fail(resultId: number, error: string, finishedAt: Date | null = new Date()): Promise<boolean> {
-    return this.end(resultId, { status: 'failed', error, ...(finishedAt ? { finishedAt } : {}) });
-  }
-
-  async stop(resultId: number): Promise<boolean> {
-    return this.end(resultId, { status: 'stopped', finishedAt: new Date() });
-  }
-
-  async complete(resultId: number): Promise<CompletedRun | undefined> {
-    const batches = this.batches.rows.filter((b) => b.resultId === resultId);
-    const done = batches.filter((b) => b.status === 'completed').length;
-    const failed = batches.filter((b) => b.status === 'failed').length;
-    const status = done === 0 && failed > 0 ? 'failed' : 'completed';
-    const finishedAt = new Date();
-    if (!this.end(resultId, { status, finishedAt })) return undefined;
-    return { status, batchesFailed: failed, runner: this.row(resultId).runner, finishedAt };
-  }
-
-  /** The conditional update every status change is: only an active run moves. */
-  private end(resultId: number, fields: Partial<RunRow>): boolean {
-    const row = this.rows.find((r) => r.id === resultId);
-    if (!row || !ACTIVE.includes(row.status)) return false;
-    Object.assign(row, fields);
-    return true;
-  }
-}
-
-/** The scans table. */
-export class FakeScanRepository {
-  scans = new Map<number, Partial<Scan> & { id: number }>();
-
-  async findOrFail(scanId: number): Promise<Scan> {
-    const scan = this.scans.get(scanId);
-    if (!scan) throw new Error(`Scan not found ('${scanId}')`);
-    return scan as Scan;
-  }
-}
+export * from './table-fakes';
 
 interface RunState {
   total: number;
@@ -396,6 +161,8 @@ export class FakeBatchQueue {
   enqueued: Array<{ resultId: number; seq: number }> = [];
   requeued: Array<{ resultId: number; seq: number }> = [];
   withdrawn: Array<{ resultId: number; seq: number }> = [];
+  /** Batches queued on a pool other than their delegation's (BatchQueue.enqueueTo). */
+  moved: Array<{ resultId: number; seq: number; clientId: string }> = [];
   /** Jobs that are gone from the queue (`r<run>-b<seq>`). */
   lost = new Set<string>();
   failNext?: Error;
@@ -404,6 +171,10 @@ export class FakeBatchQueue {
     if (this.failNext) throw this.failNext;
     this.enqueued.push(...seqs.map((seq) => ({ resultId: run.resultId, seq })));
     return [];
+  }
+
+  async enqueueTo(run: RunPlan, seq: number, clientId: string): Promise<void> {
+    this.moved.push({ resultId: run.resultId, seq, clientId });
   }
 
   async requeue(run: RunPlan, seqs: number[]): Promise<void> {
@@ -427,23 +198,31 @@ export class FakeBatchQueue {
   }
 }
 
-/** The clients table: by default the single-machine `local` pool covering the whole loopback scope. */
-export class FakeClientRepository {
-  delegable: DelegableClientRow[] = [
-    { clientId: 'local', kind: 'pool', scanRange: ['127.0.0.0/8', '::1/128'] },
-  ];
+/** A batch job waiting on a pool's queue (its data as BatchQueue writes it). */
+export interface WaitingBatchJob {
+  scanId: number;
+  resultId: number;
+  batchSeq: number;
+  targets: string[];
+}
 
-  /** Pools revoked (or disabled) since they were given work. */
-  revoked = new Set<string>();
+/** The pools' batch queues: jobs waiting on each; `taken` ones a worker took meanwhile (they cannot be removed). */
+export class FakeClientBatchQueues {
+  waiting = new Map<string, WaitingBatchJob[]>();
+  taken = new Set<WaitingBatchJob>();
 
-  async findDelegable(_now: Date, _offlineAfterMs: number, kinds: readonly string[]) {
-    return this.delegable.filter((c) => kinds.includes(c.kind));
-  }
-
-  async isApprovedPool(clientId: string): Promise<boolean> {
-    return (
-      this.delegable.some((c) => c.clientId === clientId && c.kind === 'pool') && !this.revoked.has(clientId)
-    );
+  queue(clientId: string) {
+    const jobs = this.waiting.get(clientId) ?? [];
+    return {
+      getJobs: async () =>
+        jobs.map((data) => ({
+          data,
+          remove: async () => {
+            if (this.taken.has(data)) throw new Error('Job is locked');
+            jobs.splice(jobs.indexOf(data), 1);
+          },
+        })),
+    };
   }
 }
 
@@ -499,50 +278,10 @@ export class FakeRunNotifier {
 }
 
 /**
- * RunService with its real parts (finalizer, reconciler, nmap policy, a loopback scope) over fakes of every piece
- * of infrastructure: the test drives it with commands and reads rows, jobs and events off the fakes.
+ * RunService with its real parts (planner, batch outcomes, handoff, agent task intake, finalizer, reconciler,
+ * nmap policy, a loopback scope) over fakes of every piece of infrastructure: the test drives it with commands
+ * and reads rows, jobs and events off the fakes.
  */
-/** The agent_tasks table in memory: the rows and the status changes RunService makes. */
-export class FakeAgentTaskRepository {
-  rows: Array<{
-    id: number;
-    taskId: string;
-    clientId: string;
-    result: { id: number };
-    scanId: number;
-    seq: number;
-    batchId: number | null;
-    targets: string[];
-    status: string;
-    resultsDigest: string | null;
-    finishedAt: Date | null;
-  }> = [];
-
-  async findByTaskId(taskId: string) {
-    const row = this.rows.find((r) => r.taskId === taskId);
-    return row ? { ...row } : null;
-  }
-
-  async findById(id: number) {
-    const row = this.rows.find((r) => r.id === id);
-    return row ? { ...row } : null;
-  }
-
-  async transition(id: number, from: readonly string[], to: string, fields: { resultsDigest?: string } = {}) {
-    const row = this.rows.find((r) => r.id === id && from.includes(r.status));
-    if (!row) return false;
-    Object.assign(row, { status: to, ...fields, finishedAt: to === 'running' ? null : new Date() });
-    return true;
-  }
-
-  async release(id: number, digest: string) {
-    const row = this.rows.find((r) => r.id === id && r.status === 'completed' && r.resultsDigest === digest);
-    if (!row) return false;
-    Object.assign(row, { status: 'running', resultsDigest: null, finishedAt: null });
-    return true;
-  }
-}
-
 export function newRunService() {
   const batches = new FakeBatchRepository();
   const runs = new FakeRunRepository(batches);
@@ -554,7 +293,12 @@ export function newRunService() {
   const clients = new FakeClientRepository();
   const notifier = new FakeRunNotifier();
   const tasks = new FakeAgentTaskRepository();
+  const poolQueues = new FakeClientBatchQueues();
   const as = <T>(fake: unknown) => fake as T;
+  const config = as<AppConfig>({
+    clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
+  });
+  const agents = as<AgentTasks>({ cancelRun: async () => undefined });
   const finalizer = new RunFinalizer(
     as<RunRepository>(runs),
     as<BatchRepository>(batches),
@@ -569,29 +313,63 @@ export function newRunService() {
     as<BatchQueue>(queue),
     finalizer,
   );
-  const service = new RunService(
-    as<RunRepository>(runs),
-    as<BatchRepository>(batches),
-    as<ScanRepository>(scans),
+  const planner = new RunPlanner(
     new NmapArgumentPolicy(),
     new ScanScope(['127.0.0.0/8', '::1/128'], []),
+    as<ClientRepository>(clients),
+    config,
+  );
+  const handoff = new BatchHandoff(
+    as<RunRepository>(runs),
+    as<BatchRepository>(batches),
+    as<AgentTaskRepository>(tasks),
+    as<ClientRepository>(clients),
+    as<BatchQueue>(queue),
+    agents,
+    as<ClientBatchQueues>(poolQueues),
+    as<ScanEventPublisher>(events),
+    config,
+  );
+  const outcomes = new BatchOutcomes(
+    as<RunRepository>(runs),
+    as<BatchRepository>(batches),
+    as<ClientRepository>(clients),
     as<RunStateStore>(state),
     as<BatchQueue>(queue),
     as<ScanEventPublisher>(events),
     finalizer,
     reconciler,
-    as<ClientRepository>(clients),
-    as<AppConfig>({
-      clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
-    }),
-    as<AgentTasks>({ cancelRun: async () => undefined }),
+    handoff,
+  );
+  const intake = new AgentTaskIntake(
+    as<RunRepository>(runs),
     as<AgentTaskRepository>(tasks),
-    as<ClientBatchQueues>({}),
+    agents,
+    outcomes,
+    config,
+  );
+  const service = new RunService(
+    as<RunRepository>(runs),
+    as<BatchRepository>(batches),
+    as<ScanRepository>(scans),
+    planner,
+    as<RunStateStore>(state),
+    as<BatchQueue>(queue),
+    as<ScanEventPublisher>(events),
+    finalizer,
+    agents,
+    as<DeltaJobs>(deltaJobs),
+    outcomes,
+    handoff,
+    intake,
   );
   return {
     service,
     finalizer,
     reconciler,
+    outcomes,
+    handoff,
+    intake,
     runs,
     batches,
     scans,
@@ -602,5 +380,6 @@ export function newRunService() {
     clients,
     notifier,
     tasks,
+    poolQueues,
   };
 }

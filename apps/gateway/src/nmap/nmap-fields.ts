@@ -10,7 +10,7 @@ import {
   IsString,
   MaxLength,
 } from 'class-validator';
-import { PlainText } from './text-fields';
+import { PlainText } from '../common/text-fields';
 
 // applyDecorators applies in list order, stacked decorators bottom-up: the lists are bottom-up, so the rules
 // register as they would stacked, and error messages keep their order (see common/validation.ts).

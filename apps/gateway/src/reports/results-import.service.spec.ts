@@ -1,0 +1,147 @@
+import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { ScanScope, ScopeError } from '@nso/nmap';
+import { newRunService } from '@nso/runs/testing/run-fakes';
+import type { RunService } from '@nso/runs';
+import type { ReportsService } from './reports.service';
+import { ResultsImportService } from './results-import.service';
+
+/** nmap -oX output of a scan that started at `start` (Unix seconds) and took 2 s. */
+function nmapXml(args: string | undefined, hosts: string, start = 1795385382): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE nmaprun>
+<nmaprun scanner="nmap"${args === undefined ? '' : ` args="${args}"`} start="${start}" version="7.93" xmloutputversion="1.05">
+<scaninfo type="connect" protocol="tcp" numservices="1" services="22"/>
+${hosts}
+<runstats><finished time="${start + 2}" elapsed="2.00" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>
+`;
+}
+
+/** A host of the file: up, with tcp/22 open and tcp/80 closed (or the ports given). */
+function host(address: string, ports = ['22:open', '80:closed'], product = 'OpenSSH'): string {
+  const listed = ports.map((p) => {
+    const [port, state] = p.split(':');
+    return `<port protocol="tcp" portid="${port}"><state state="${state}" reason="syn-ack"/><service name="ssh" product="${product}"/></port>`;
+  });
+  return `<host starttime="1795385382" endtime="1795385383"><status state="up" reason="user-set"/>
+<address addr="${address}" addrtype="${address.includes(':') ? 'ipv6' : 'ipv4'}"/>
+<hostnames></hostnames><ports>${listed.join('')}</ports></host>`;
+}
+
+describe('ResultsImportService', () => {
+  const OWNER = 1;
+  const SCAN = 7;
+
+  /** The import over RunService's real parts and fakes of the tables and queues; scan 7 is OWNER's. */
+  function setUp() {
+    const system = newRunService();
+    system.scans.scans.set(SCAN, { id: SCAN, nmapFlags: ['-sS'], runner: 'asyncio' });
+    const reports = {
+      ownScan: async (ownerId: number, scanId: number) => {
+        if (ownerId !== OWNER || scanId !== SCAN) throw new NotFoundException({ error: 'Scan not found' });
+      },
+    } as unknown as ReportsService;
+    const scope = new ScanScope(['127.0.0.0/8', '::1/128'], []);
+    const imports = new ResultsImportService(reports, scope, system.service as RunService);
+    return { ...system, imports };
+  }
+
+  it('stores the file as a completed run with trigger import, its one batch, and queues its diff', async () => {
+    const { imports, runs, batches, deltaJobs, events } = setUp();
+    const xml = nmapXml(
+      'nmap -sT -p 22,80 -oX out.xml 127.0.0.5 ::1',
+      host('127.0.0.5') + host('::1', ['22:open']),
+    );
+    const answer = await imports.import(OWNER, SCAN, xml);
+    expect(answer).toEqual({
+      status: 'success',
+      message: 'Scan results imported successfully',
+      result_id: 1,
+      summary: { hosts: 2, hosts_up: 2, open_ports: 2 },
+    });
+    expect(runs.row(1)).toMatchObject({
+      scanId: SCAN,
+      status: 'completed',
+      trigger: 'import',
+      runner: 'asyncio',
+      nmapFlags: ['-sT', '-p22,80'],
+      targets: ['127.0.0.5', '::1'],
+      chunkSize: 2,
+      concurrency: 1,
+      batchesTotal: 1,
+      startedAt: new Date(1795385382_000),
+      finishedAt: new Date(1795385384_000),
+    });
+    expect(batches.rows).toEqual([
+      expect.objectContaining({
+        resultId: 1,
+        seq: 1,
+        targets: ['127.0.0.5', '::1'],
+        status: 'completed',
+        attempts: 1,
+        workerId: 'import',
+        hostsUp: 2,
+        openPorts: 2,
+        startedAt: new Date(1795385382_000),
+        finishedAt: new Date(1795385384_000),
+      }),
+    ]);
+    expect(deltaJobs.queued).toEqual([{ scanId: SCAN, resultId: 1 }]);
+    // Nothing ran: no scan event goes out.
+    expect(events.events).toEqual([]);
+  });
+
+  it("keeps the scan's own options when the file has no args", async () => {
+    const { imports, runs } = setUp();
+    await imports.import(OWNER, SCAN, nmapXml(undefined, host('127.0.0.5')));
+    expect(runs.row(1).nmapFlags).toEqual(['-sS']);
+  });
+
+  it("answers 404 for another user's scan, storing nothing", async () => {
+    const { imports, runs } = setUp();
+    await expect(imports.import(2, SCAN, nmapXml(undefined, host('127.0.0.5')))).rejects.toBeInstanceOf(
+      NotFoundException,
+    );
+    expect(runs.rows).toEqual([]);
+  });
+
+  it('refuses a DOCTYPE with an internal subset, malformed XML and hosts outside the scope', async () => {
+    const { imports, runs, deltaJobs } = setUp();
+    const entity = nmapXml(undefined, host('127.0.0.5')).replace(
+      '<!DOCTYPE nmaprun>',
+      '<!DOCTYPE nmaprun [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    );
+    await expect(imports.import(OWNER, SCAN, entity)).rejects.toMatchObject({
+      response: { error: 'nmap XML refused: entity declarations are refused' },
+    });
+    await expect(imports.import(OWNER, SCAN, '<nmaprun><host>')).rejects.toBeInstanceOf(BadRequestException);
+    const outside = imports.import(OWNER, SCAN, nmapXml(undefined, host('127.0.0.5') + host('192.0.2.1')));
+    await expect(outside).rejects.toBeInstanceOf(ScopeError);
+    await expect(outside).rejects.toMatchObject({ outOfScope: ['192.0.2.1'] });
+    expect(runs.rows).toEqual([]);
+    expect(deltaJobs.queued).toEqual([]);
+  });
+
+  it('answers 400 naming each value the tables cannot hold, storing nothing', async () => {
+    const { imports, runs } = setUp();
+    const xml = nmapXml(undefined, host('127.0.0.5', ['22:open'], 'x'.repeat(300)));
+    await expect(imports.import(OWNER, SCAN, xml)).rejects.toMatchObject({
+      response: {
+        error: 'nmap XML refused: "127.0.0.5" tcp/22: product is 300 characters long (at most 255)',
+        details: ['"127.0.0.5" tcp/22: product is 300 characters long (at most 255)'],
+      },
+    });
+    expect(runs.rows).toEqual([]);
+  });
+
+  it('leaves nothing half-imported behind when storing the hosts fails', async () => {
+    const { imports, runs, batches, deltaJobs } = setUp();
+    jest.spyOn(batches, 'storeResult').mockRejectedValueOnce(new Error('connection lost'));
+    await expect(imports.import(OWNER, SCAN, nmapXml(undefined, host('127.0.0.5')))).rejects.toThrow(
+      'connection lost',
+    );
+    expect(runs.rows).toEqual([]);
+    expect(batches.rows).toEqual([]);
+    expect(deltaJobs.queued).toEqual([]);
+  });
+});
