@@ -5,7 +5,6 @@ import { HEARTBEAT_IDENTITY, HeartbeatService } from '@nso/bootstrap';
 import { DeltaBackfill } from './reports/delta-backfill';
 import { DeltaQueueConsumer } from './reports/delta-queue.consumer';
 import { DeltaReportService } from './reports/delta-report.service';
-import { RunLoader } from './reports/run-loader';
 
 @Module({})
 export class DeltaModule {
@@ -16,7 +15,6 @@ export class DeltaModule {
       providers: [
         { provide: HEARTBEAT_IDENTITY, useValue: { kind: 'delta', id: config.workerId } },
         HeartbeatService,
-        RunLoader,
         DeltaReportService,
         DeltaQueueConsumer,
         DeltaBackfill,

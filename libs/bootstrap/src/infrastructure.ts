@@ -10,7 +10,7 @@ import {
   ScanSeqReservations,
 } from '@nso/events';
 import { MonitoringModule } from '@nso/monitoring';
-import { PersistenceModule, ScanEventSeqStore } from '@nso/persistence';
+import { PersistenceModule, ScanRepository } from '@nso/persistence';
 import { WebhookJobsModule } from '@nso/webhooks';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
@@ -23,8 +23,10 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
       maxLength: config.eventLogMax,
       // Event seqs are reserved in the database, so they keep rising when Redis loses its counter.
       seqReservations: {
-        useFactory: (seqs: ScanEventSeqStore): ScanSeqReservations => seqs,
-        inject: [ScanEventSeqStore],
+        useFactory: (scans: ScanRepository): ScanSeqReservations => ({
+          reserve: (scanId, count) => scans.reserveEventSeqs(scanId, count),
+        }),
+        inject: [ScanRepository],
       },
     }),
     MonitoringModule.forRoot(config.metrics),

@@ -20,7 +20,25 @@ export {
   type OneOffScanInput,
   type RunInput,
 } from './run.repository';
-export { SCAN_RUN_STATES, ScanRepository, type ScanListQuery, type ScanRunState } from './scan.repository';
+export {
+  DuplicateFireError,
+  SCAN_RUN_STATES,
+  ScanRepository,
+  type FireInput,
+  type NewScanDefinition,
+  type ScanDefinitionFields,
+  type ScanDefinitionPatch,
+  type ScanEventSeqBlock,
+  type ScanListQuery,
+  type ScanRunState,
+} from './scan.repository';
+export {
+  RunQueries,
+  type RowWindow,
+  type RunHostFilter,
+  type RunSummaryRows,
+  type ScanRunCounts,
+} from './run.queries';
 export {
   ClientRepository,
   type AgentEndpoint,
@@ -42,17 +60,32 @@ export {
   type WebhookRuleInput,
   type WebhookRulePatch,
 } from './webhook.repository';
-export { DuplicateFireError, ScheduleFireRepository, type FireInput } from './schedule-fire.repository';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
 export { knexOf, isUniqueViolation, type Knex } from './sql';
-export { reserveScanEventSeqs, ScanEventSeqStore, type ScanEventSeqBlock } from './scan-event-seqs';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
 export {
-  insertDeltaReport,
+  DeltaReportRepository,
   DELTA_CHANGE_BATCH,
   type DeltaReportInsert,
   type DeltaChangeInsert,
-} from './delta-store';
+  type DeltaReportCountColumns,
+  type StoredDeltaReport,
+} from './delta-report.repository';
+export {
+  DeltaReportQueries,
+  DELTA_CHANGE_PAGE,
+  type DeltaChangeRecord,
+  type DeltaReportFilter,
+  type DeltaReportRecord,
+  type DeltaReportTotals,
+} from './delta-report.queries';
+export {
+  RunHistoryQueries,
+  type RunContents,
+  type RunFacts,
+  type RunHostRecord,
+  type RunPortRecord,
+} from './run-history.queries';
 export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
 export { ProjectRepository } from './project.repository';
 export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';

@@ -6,16 +6,18 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
 import { ClientRepository } from './client.repository';
+import { DeltaReportQueries } from './delta-report.queries';
+import { DeltaReportRepository } from './delta-report.repository';
 import { ENTITIES } from './entities';
 import { DatabaseHealth } from './health';
 import { MetricsQueries } from './metrics.queries';
 import { runMigrations } from './migrate';
 import { createOrmOptions } from './orm-options';
 import { ProjectRepository } from './project.repository';
+import { RunHistoryQueries } from './run-history.queries';
+import { RunQueries } from './run.queries';
 import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
-import { ScanEventSeqStore } from './scan-event-seqs';
-import { ScheduleFireRepository } from './schedule-fire.repository';
 import { StatsQueries } from './stats.queries';
 import { UserRepository } from './user.repository';
 import { WebhookRepository } from './webhook.repository';
@@ -25,21 +27,23 @@ const RUN_REPOSITORIES = [
   RunRepository,
   BatchRepository,
   ScanRepository,
-  ScheduleFireRepository,
   ClientRepository,
   AgentTaskRepository,
+  RunQueries,
   WebhookRepository,
 ];
 
-/** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check, event seqs. */
+/** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check. */
 const ACCOUNT_AND_READ_PROVIDERS = [
   UserRepository,
   ProjectRepository,
   StatsQueries,
   MetricsQueries,
   DatabaseHealth,
-  ScanEventSeqStore,
 ];
+
+/** The delta reports' repository (the only writer of delta_reports and delta_changes) and their read models. */
+const DELTA_REPORT_PROVIDERS = [DeltaReportRepository, DeltaReportQueries, RunHistoryQueries];
 
 export interface PersistenceModuleOptions {
   databaseUrl: string;
@@ -97,8 +101,19 @@ export class PersistenceModule {
           useFactory: (em: EntityManager) => new provide(em),
           inject: [EntityManager, DATABASE_READY],
         })),
+        ...DELTA_REPORT_PROVIDERS.map((provide) => ({
+          provide,
+          useFactory: (em: EntityManager) => new provide(em),
+          inject: [EntityManager, DATABASE_READY],
+        })),
       ],
-      exports: [repositories, ...RUN_REPOSITORIES, ...ACCOUNT_AND_READ_PROVIDERS, DATABASE_READY],
+      exports: [
+        repositories,
+        ...RUN_REPOSITORIES,
+        ...ACCOUNT_AND_READ_PROVIDERS,
+        ...DELTA_REPORT_PROVIDERS,
+        DATABASE_READY,
+      ],
     };
   }
 }

@@ -4,7 +4,7 @@
 // `runCounters` statements, run inside BatchRepository's transactions.
 import type { EntityManager } from '@mikro-orm/core';
 import { ScanResult, type RunTrigger, type ScanRunner } from './entities';
-import { type FireInput, insertStartedFire } from './schedule-fire.repository';
+import { type FireInput, insertOneOffScan, insertStartedFire, markScanRun } from './scan.repository';
 import { idOf, json, knexOf, type Knex } from './sql';
 
 const ACTIVE = ['queued', 'running'] as const;
@@ -80,28 +80,7 @@ export class RunRepository {
     const nmapFlags = json(input.nmapFlags);
     const settings = { runner: input.runner, chunk_size: input.chunkSize, concurrency: input.concurrency };
     return knexOf(this.em).transaction(async (trx) => {
-      const [scan] = await trx('scans').insert(
-        {
-          owner_id: input.ownerId,
-          project_id: input.projectId,
-          name: input.name,
-          description: null,
-          targets,
-          ports: null,
-          nmap_flags: nmapFlags,
-          ...settings,
-          interval_minutes: null,
-          is_active: true,
-          is_scheduled: false,
-          is_one_off: true,
-          last_run: now,
-          next_run: null,
-          created_at: now,
-          updated_at: now,
-        },
-        ['id'],
-      );
-      const scanId = idOf(scan);
+      const scanId = await insertOneOffScan(trx, input, now);
       const [result] = await trx('scan_results').insert(
         {
           scan_id: scanId,
@@ -152,7 +131,7 @@ export class RunRepository {
       const resultId = idOf(result);
       if (input.fire)
         await insertStartedFire(trx, { ...input.fire, scanId: input.scanId, resultId, firedAt: now });
-      await trx('scans').where({ id: input.scanId }).update({ last_run: now });
+      await markScanRun(trx, input.scanId, now);
       return resultId;
     });
   }

@@ -2,7 +2,7 @@
 // parallel creates, the delivery reads and the failure count, a pool's registration and an agent's enrolment.
 import { createTestDatabase, TEST_DATABASES, type TestDatabase } from '../../../test/support/database';
 import { ClientRepository } from './client.repository';
-import { insertDeltaReport } from './delta-store';
+import { insertDeltaReport } from './delta-report.repository';
 import { Client } from './entities';
 import { knexOf } from './sql';
 import { createRun } from './testing/factories';

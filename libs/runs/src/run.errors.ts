@@ -81,3 +81,17 @@ export class ClientRevokedError extends Error {
     super(`worker pool ${clientId} was revoked while the batch ran; its result is refused`);
   }
 }
+
+/** The scan was stopped while an nmap XML import was being stored: the import's rows are removed. */
+export class ImportStoppedError extends Error {
+  override readonly name = 'ImportStoppedError';
+
+  constructor(
+    readonly scanId: number,
+    readonly resultId: number,
+  ) {
+    super(
+      `Scan ${scanId} was stopped while its import (result ${resultId}) was being stored; nothing was imported`,
+    );
+  }
+}

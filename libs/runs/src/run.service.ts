@@ -40,7 +40,7 @@ import type {
 import { RunFinalizer } from './run-finalizer';
 import { PreparedRun, RunPlanner } from './run-planner';
 import { RunStateStore } from './run-state.store';
-import { QueueUnavailableError, RunActiveError } from './run.errors';
+import { ImportStoppedError, QueueUnavailableError, RunActiveError } from './run.errors';
 
 /** The worker_id of an imported run's batch. */
 export const IMPORT_WORKER_ID = 'import';
@@ -219,7 +219,7 @@ export class RunService {
         hosts: command.hosts,
       });
       if (!(await this.runs.complete(resultId, command.finishedAt))) {
-        throw new Error(`run ${resultId} was ended (its scan stopped) before its import was complete`);
+        throw new ImportStoppedError(scan.id, resultId);
       }
     } catch (error) {
       // Nothing half-imported stays behind: the run's rows go with it.

@@ -3,13 +3,12 @@
 // scan's schedule runs under one lock per scan (serialized), on every gateway and worker, so the database row and
 // the scheduler agree after any interleaving of edits, toggles and deletes.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { FIRE_SCHEDULE_JOB, SCHEDULE_QUEUE } from '@nso/contracts';
 import { JobSchedulers, ScheduleRepeat, upcomingFires } from '@nso/events';
 import { NmapPolicyError, ScopeError, TargetError } from '@nso/nmap';
-import { DuplicateFireError, type FireInput, Scan, ScheduleFireRepository } from '@nso/persistence';
+import { DuplicateFireError, type FireInput, type Scan, ScanRepository } from '@nso/persistence';
 import { NoCoveringClientError, RunActiveError, ScheduleBusyError } from './run.errors';
 import { RunService } from './run.service';
 import { RunStateStore } from './run-state.store';
@@ -29,17 +28,21 @@ export type FireResult =
   | { outcome: 'skipped'; reason: string }
   | { outcome: 'duplicate' };
 
+/** The id of the scan's BullMQ job scheduler on SCHEDULE_QUEUE. */
 export const scheduleId = (scanId: number): string => `scan-${scanId}`;
 
+/**
+ * The schedules of scan definitions: keeps each scan's job scheduler in step with its row (apply, ensureAll),
+ * turns a fire into a run or a skipped fire (fire), and previews fires (upcoming). Rows go through ScanRepository.
+ */
 @Injectable()
 export class ScanSchedules {
   private readonly logger = new Logger(ScanSchedules.name);
 
   constructor(
-    private readonly em: EntityManager,
     private readonly schedulers: JobSchedulers,
     private readonly runs: RunService,
-    private readonly fires: ScheduleFireRepository,
+    private readonly scans: ScanRepository,
     private readonly state: RunStateStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -113,7 +116,7 @@ export class ScanSchedules {
     }
     const state = found ? await this.schedulers.get(SCHEDULE_QUEUE, id) : undefined;
     const next = state?.next ? new Date(state.next) : null;
-    await this.em.fork().nativeUpdate(Scan, { id: scan.id }, { nextRun: next });
+    await this.scans.setNextRun(scan.id, next);
     return next;
   }
 
@@ -126,7 +129,7 @@ export class ScanSchedules {
   private async firstIntervalFire(scanId: number, every: number): Promise<number> {
     const pending = (await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(scanId)))?.next;
     if (pending) return pending;
-    const last = await this.fires.lastDueAt(scanId);
+    const last = await this.scans.lastFireDueAt(scanId);
     return Math.max(last ? last.getTime() + every : 0, Date.now());
   }
 
@@ -135,12 +138,11 @@ export class ScanSchedules {
    * them); leaves the others alone, so no fire is added or moved. Returns how many it put back.
    */
   async ensureAll(): Promise<number> {
-    const scans = await this.em.fork().find(Scan, { isActive: true, isScheduled: true }, { fields: ['id'] });
     let restored = 0;
-    for (const { id } of scans) {
+    for (const id of await this.scans.scheduledIds()) {
       // Under the scan's lock, from the row as it is now: a deactivation in between is not undone.
       const put = await this.serialized(id, async () => {
-        const scan = await this.em.fork().findOne(Scan, id);
+        const scan = await this.scans.find(id);
         if (!scan || !this.repeatOf(scan)) return false;
         const had = await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(id));
         await this.apply(scan);
@@ -158,14 +160,13 @@ export class ScanSchedules {
    * starts nothing. Other errors (Redis, database) propagate, so BullMQ retries the fire.
    */
   async fire(scanId: number, fire: FireInput): Promise<FireResult> {
-    const em = this.em.fork();
-    const scan = await em.findOne(Scan, scanId);
+    const scan = await this.scans.find(scanId);
     if (!scan) return { outcome: 'skipped', reason: 'the scan no longer exists' };
     // BullMQ put the scheduler's next fire when this one became active: stored first, so next_run is never
     // older than the run this fire starts. Under the lock: an edit that removed the scheduler is not undone.
     await this.serialized(scanId, async () => {
       const state = await this.schedulers.get(SCHEDULE_QUEUE, scheduleId(scanId));
-      await em.nativeUpdate(Scan, { id: scanId }, { nextRun: state?.next ? new Date(state.next) : null });
+      await this.scans.setNextRun(scanId, state?.next ? new Date(state.next) : null);
     });
     let result: FireResult;
     if (!this.repeatOf(scan)) {
@@ -195,7 +196,7 @@ export class ScanSchedules {
 
   private async skip(scanId: number, fire: FireInput, reason: string): Promise<FireResult> {
     this.logger.log(`schedule of scan ${scanId}: fire ${fire.key} skipped: ${reason}`);
-    await this.fires.recordSkipped({ scanId, ...fire, reason });
+    await this.scans.recordSkippedFire({ scanId, ...fire, reason });
     return { outcome: 'skipped', reason };
   }
 }

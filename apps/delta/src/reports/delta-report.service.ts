@@ -1,29 +1,38 @@
 // Makes the delta report of one run: finds its baseline, diffs the two, stores the report once and announces it.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
 import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
 import { Notifier, ScanEventPublisher } from '@nso/events';
-import { insertDeltaReport, knexOf, safeErrorMessage } from '@nso/persistence';
+import {
+  DeltaReportRepository,
+  RunHistoryQueries,
+  safeErrorMessage,
+  type RunFacts,
+  type StoredDeltaReport,
+} from '@nso/persistence';
 import { WebhookJobs } from '@nso/webhooks';
-import { RunLoader, type RunFacts } from './run-loader';
 
 /** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
 export const DELTA_SCANNER = { name: 'nso-delta', version: 1 } as const;
 
+/** What generate() did: stored a new report, found it stored, or skipped the run (and why). */
 export type DeltaOutcome =
   | { kind: 'stored' | 'exists'; reportId: number; counts: DeltaReportCounts }
   | { kind: 'skipped'; why: string };
 
+/**
+ * The delta report of a completed run: reads the runs through RunHistoryQueries, stores the report and its change
+ * rows through DeltaReportRepository, and announces a report with changes (event, webhooks, the owner).
+ */
 @Injectable()
 export class DeltaReportService {
   private readonly logger = new Logger(DeltaReportService.name);
 
   constructor(
-    private readonly em: EntityManager,
-    private readonly runs: RunLoader,
+    private readonly reports: DeltaReportRepository,
+    private readonly runs: RunHistoryQueries,
     private readonly events: ScanEventPublisher,
     private readonly webhooks: WebhookJobs,
     private readonly notifier: Notifier,
@@ -39,22 +48,22 @@ export class DeltaReportService {
    * it — is announced by the retry. Errors propagate (the BullMQ job is retried).
    */
   async generate(job: DeltaJobData): Promise<DeltaOutcome> {
-    const current = await this.runs.facts(job.resultId);
+    const current = await this.runs.run(job.resultId);
     if (!current) return { kind: 'skipped', why: `result ${job.resultId} does not exist` };
     if (current.status !== 'completed') {
       return { kind: 'skipped', why: `result ${job.resultId} is ${current.status}, not completed` };
     }
     const baseline = await this.runs.baselineOf(current.scan_id, current.result_id);
     if (!baseline) return { kind: 'skipped', why: `result ${job.resultId} is the first completed run` };
-    const existing = await this.find(baseline.result_id, current.result_id);
+    const existing = await this.reports.findByRuns(baseline.result_id, current.result_id);
     if (existing) {
-      if (existing.owed) await this.announce(existing);
+      if (!existing.announced) await this.announce(existing);
       return { kind: 'exists', reportId: existing.reportId, counts: existing.counts };
     }
 
     this.logger.log(`diffing result ${current.result_id} against ${baseline.result_id}`);
     const started = performance.now();
-    const [before, after] = await Promise.all([this.runs.load(baseline), this.runs.load(current)]);
+    const [before, after] = await Promise.all([this.load(baseline), this.load(current)]);
     const loaded = performance.now();
     const delta = diffResults(before, after);
     const diffed = performance.now();
@@ -81,8 +90,7 @@ export class DeltaReportService {
     // a job run twice finds the report (the insert is ignored) and writes no second set of rows. A report with
     // changes is stored as owing its announcement, until announce() has made it.
     const createdAt = new Date();
-    const reportId = await insertDeltaReport(
-      knexOf(this.em),
+    const reportId = await this.reports.insert(
       {
         scan_id: current.scan_id,
         baseline_result_id: baseline.result_id,
@@ -95,7 +103,7 @@ export class DeltaReportService {
       deltaChangeRows(delta),
     );
     if (reportId === undefined) {
-      const found = await this.find(baseline.result_id, current.result_id);
+      const found = await this.reports.findByRuns(baseline.result_id, current.result_id);
       if (!found) throw new Error(`report of ${baseline.result_id} → ${current.result_id} vanished`);
       return { kind: 'exists', reportId: found.reportId, counts: found.counts };
     }
@@ -139,10 +147,7 @@ export class DeltaReportService {
     await this.notifyOwner(report.scanId, report.reportId, report.counts).catch((error: Error) =>
       this.logger.warn(`report ${report.reportId}: owner not notified: ${safeErrorMessage(error)}`),
     );
-    await knexOf(this.em)('delta_reports')
-      .where({ id: report.reportId })
-      .whereNull('announced_at')
-      .update({ announced_at: new Date() });
+    await this.reports.markAnnounced(report.reportId);
   }
 
   /**
@@ -151,19 +156,14 @@ export class DeltaReportService {
    * BACKFILL_LIMIT, oldest first; returns how many were announced. Errors propagate.
    */
   async announceOwed(now = new Date(), graceMs = 60_000): Promise<number> {
-    const rows: ReportRow[] = await knexOf(this.em)('delta_reports')
-      .select(...REPORT_COLUMNS)
-      .whereNull('announced_at')
-      .andWhere('created_at', '<', new Date(now.getTime() - graceMs))
-      .orderBy('id')
-      .limit(OWED_LIMIT);
-    for (const row of rows) await this.announce(storedReport(row));
-    return rows.length;
+    const owed = await this.reports.findOwed(new Date(now.getTime() - graceMs), OWED_LIMIT);
+    for (const report of owed) await this.announce(report);
+    return owed.length;
   }
 
   /** The scan's owner is told on /api/stream that its latest run changed something (issue 12). */
   private async notifyOwner(scanId: number, reportId: number, counts: DeltaReportCounts): Promise<void> {
-    const scan = await knexOf(this.em)('scans').where({ id: scanId }).first('owner_id', 'name');
+    const scan = await this.runs.scanOwner(scanId);
     if (!scan) return;
     const parts = [
       [counts.new_ports_count, 'new ports'],
@@ -174,69 +174,27 @@ export class DeltaReportService {
     ]
       .filter(([count]) => Number(count) > 0)
       .map(([count, what]) => `${count} ${what}`);
-    await this.notifier.notifyUser(Number(scan.owner_id), {
+    await this.notifier.notifyUser(scan.ownerId, {
       message: `Scan "${scan.name}" (#${scanId}) changed: ${parts.join(', ')} (report ${reportId})`,
       type: 'warning',
     });
   }
 
-  private async find(
-    baselineId: number,
-    currentId: number,
-  ): Promise<(StoredReport & { owed: boolean }) | undefined> {
-    const row: ReportRow | undefined = await knexOf(this.em)('delta_reports')
-      .where({ baseline_result_id: baselineId, current_result_id: currentId })
-      .first(...REPORT_COLUMNS);
-    if (!row) return undefined;
-    return { ...storedReport(row), owed: row.announced_at === null || row.announced_at === undefined };
+  /** Hosts, ports and coverage of a run, for diffResults. */
+  private async load(run: RunFacts): Promise<DeltaRun> {
+    const { hosts, scanned, failed } = await this.runs.contents(run.result_id);
+    return { hosts, coverage: { scanned, failed }, options: scanOptionsOf(run.nmap_flags) };
   }
 }
-
-/** The delta_reports columns a StoredReport is read from (not delta_data, which can be large). */
-const REPORT_COLUMNS = [
-  'id',
-  'scan_id',
-  'baseline_result_id',
-  'current_result_id',
-  'new_ports_count',
-  'closed_ports_count',
-  'changed_services_count',
-  'new_hosts_count',
-  'removed_hosts_count',
-  'has_changes',
-  'announced_at',
-];
 
 /** Reports announced by one start-up sweep at most. */
 const OWED_LIMIT = 1000;
 
 /** A stored report, as announce() needs it. */
-export interface StoredReport {
-  reportId: number;
-  scanId: number;
-  baselineResultId: number;
-  currentResultId: number;
-  counts: DeltaReportCounts;
-}
-
-type ReportRow = Record<string, unknown> & { announced_at?: unknown };
-
-function storedReport(row: ReportRow): StoredReport {
-  return {
-    reportId: Number(row.id),
-    scanId: Number(row.scan_id),
-    baselineResultId: Number(row.baseline_result_id),
-    currentResultId: Number(row.current_result_id),
-    counts: {
-      new_ports_count: Number(row.new_ports_count),
-      closed_ports_count: Number(row.closed_ports_count),
-      changed_services_count: Number(row.changed_services_count),
-      new_hosts_count: Number(row.new_hosts_count),
-      removed_hosts_count: Number(row.removed_hosts_count),
-      has_changes: Boolean(row.has_changes),
-    },
-  };
-}
+export type StoredReport = Pick<
+  StoredDeltaReport,
+  'reportId' | 'scanId' | 'baselineResultId' | 'currentResultId' | 'counts'
+>;
 
 /** A run as delta_data shows it: its facts and what it looked at. */
 function runView(facts: RunFacts, run: DeltaRun) {

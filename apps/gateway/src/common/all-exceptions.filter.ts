@@ -8,6 +8,7 @@ import {
   NoCoveringClientError,
   QueueUnavailableError,
   RunActiveError,
+  ImportStoppedError,
   ScheduleBusyError,
 } from '@nso/runs';
 import { AgentResultsFormatError } from '../clients/agent-results';
@@ -43,6 +44,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     }
     if (exception instanceof RunActiveError) {
       return [409, { error: exception.message, scan_id: exception.scanId, result_id: exception.resultId }];
+    }
+    if (exception instanceof ImportStoppedError) {
+      return [409, { error: exception.message, scan_id: exception.scanId }];
     }
     if (exception instanceof AgentTaskNotFoundError) return [404, { error: exception.message }];
     if (exception instanceof AgentTaskClosedError) {

@@ -3,37 +3,35 @@
 // reports opens each report only when the ZIP writer reaches its entry (yazl's lazy streams), so a ZIP of 500
 // reports holds one page of one report in memory at a time.
 import { Readable } from 'node:stream';
-import { EntityManager } from '@mikro-orm/core';
 import { Injectable, StreamableFile } from '@nestjs/common';
 import { deltaCsvFileName, deltaCsvStream, type CsvDeltaData, type CsvReportHeader } from '@nso/delta';
-import { DeltaReport } from '@nso/persistence';
+import { DeltaReportQueries, type DeltaReportRecord } from '@nso/persistence';
 import { ZipFile } from 'yazl';
-import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportsService } from './reports.service';
 
+/** Seed 003's CSV and ZIP exports of delta reports, streamed (see the top of this file). */
 @Injectable()
 export class ReportExportService {
   constructor(
-    private readonly em: EntityManager,
+    private readonly queries: DeltaReportQueries,
     private readonly reports: ReportsService,
-    private readonly changes: DeltaChangesReader,
   ) {}
 
   /** A report's CSV: its change rows paged from delta_changes, or the lists of a report stored before them. */
-  private csvOf(report: Parameters<typeof headerOf>[0] & { deltaData?: unknown }, scanName?: string) {
+  private csvOf(report: DeltaReportRecord, scanName?: string) {
     const data = (report.deltaData ?? {}) as CsvDeltaData;
     const legacy = Array.isArray(data.delta?.new_up_hosts);
     return deltaCsvStream(
       headerOf(report, scanName),
       data,
-      legacy ? undefined : this.changes.rows(report.id),
+      legacy ? undefined : this.queries.changes(report.id),
     );
   }
 
   /** `GET /api/report/{report_id}/export/csv`: 404 for another user's report. */
   async csv(ownerId: number, reportId: number): Promise<StreamableFile> {
     const report = await this.reports.ownReport(ownerId, reportId, true);
-    const scan = await this.reports.ownScan(ownerId, report.scan.id);
+    const scan = await this.reports.ownScan(ownerId, report.scanId);
     const stream = this.csvOf(report, scan.name);
     return new StreamableFile(stream, {
       type: 'text/csv; charset=utf-8',
@@ -44,22 +42,15 @@ export class ReportExportService {
   /** `GET /api/scan/{scan_id}/export-all`: a ZIP with one CSV per report of the scan, oldest first. */
   async zipOfScan(ownerId: number, scanId: number): Promise<StreamableFile> {
     const scan = await this.reports.ownScan(ownerId, scanId);
-    const entries = await this.em
-      .fork()
-      .find(
-        DeltaReport,
-        { scan: scanId },
-        { fields: ['id', 'createdAt'], orderBy: { createdAt: 'asc', id: 'asc' } },
-      );
+    const entries = await this.queries.entriesOfScan(scanId);
     const zip = new ZipFile();
     for (const entry of entries) {
       zip.addReadStreamLazy(
         deltaCsvFileName(entry.createdAt, entry.id),
         { mtime: entry.createdAt },
         (done) => {
-          this.em
-            .fork()
-            .findOne(DeltaReport, { id: entry.id })
+          this.queries
+            .withData(entry.id)
             .then((report) =>
               // Deleted while the ZIP was being written: an empty entry rather than a broken archive.
               done(null, report ? this.csvOf(report, scan.name) : Readable.from([])),
@@ -77,16 +68,13 @@ export class ReportExportService {
   }
 }
 
-function headerOf(
-  report: Pick<DeltaReport, 'id' | 'scan' | 'baselineResult' | 'currentResult' | 'createdAt'>,
-  scanName?: string,
-): CsvReportHeader {
+function headerOf(report: DeltaReportRecord, scanName?: string): CsvReportHeader {
   return {
     id: report.id,
-    scan_id: report.scan.id,
+    scan_id: report.scanId,
     scan_name: scanName,
-    baseline_result_id: report.baselineResult.id,
-    current_result_id: report.currentResult.id,
+    baseline_result_id: report.baselineResultId,
+    current_result_id: report.currentResultId,
     created_at: report.createdAt.toISOString(),
   };
 }

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { RunsModule } from '@nso/runs';
-import { DeltaChangesReader } from './delta-changes.reader';
 import { ReportsController } from './reports.controller';
 import { ResultsImportController } from './results-import.controller';
 import { ResultsImportService } from './results-import.service';
@@ -11,6 +10,6 @@ import { ReportsService } from './reports.service';
 @Module({
   imports: [RunsModule],
   controllers: [ReportsController, ResultsImportController],
-  providers: [DeltaChangesReader, ReportsService, ReportExportService, ResultsImportService],
+  providers: [ReportsService, ReportExportService, ResultsImportService],
 })
 export class ReportsModule {}

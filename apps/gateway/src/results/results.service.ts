@@ -1,37 +1,35 @@
-import { EntityManager, FilterQuery } from '@mikro-orm/core';
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { canonicalIpAddress } from '@nso/nmap';
-import { Batch, Host, Port, Scan, ScanResult } from '@nso/persistence';
+import { RunQueries, ScanRepository, type Batch, type Host, type Port } from '@nso/persistence';
 import { RunService } from '@nso/runs';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import { RunHostsQuery } from './results.dto';
-import { RunSummaries } from './run-summary';
+import { RunSummaries, runSummary } from './run-summary';
 
 const RUNS_PER_PAGE = 20;
 const HOSTS_PER_PAGE = 100;
 const HISTORY_PER_PAGE = 50;
 const BATCHES_PER_PAGE = 100;
 
-/** The run history a user browses: a scan's runs, one run with its hosts and ports, one address across runs. */
+/**
+ * The run history a user browses: a scan's runs, one run with its hosts and ports, one address across runs.
+ * Reads through RunQueries (and ScanRepository for the owner check of a scan).
+ */
 @Injectable()
 export class ResultsService {
   constructor(
-    private readonly em: EntityManager,
+    private readonly runRows: RunQueries,
+    private readonly scans: ScanRepository,
     private readonly summaries: RunSummaries,
     private readonly runs: RunService,
   ) {}
 
   /** `GET /api/scans/{scan_id}/results`: the scan's runs, newest first. 404 for another user's scan. */
   async runsOfScan(ownerId: number, scanId: number, query: PageQuery) {
-    const em = this.em.fork();
-    const scan = await em.findOne(Scan, { id: scanId, owner: ownerId }, { fields: ['id'] });
+    const scan = await this.scans.findOwned(ownerId, scanId);
     if (!scan) throw new NotFoundException({ error: 'Scan not found' });
     const window = pageWindow(query, RUNS_PER_PAGE);
-    const [runs, total] = await em.findAndCount(
-      ScanResult,
-      { scan: scanId },
-      { orderBy: { id: 'desc' }, limit: window.limit, offset: window.offset },
-    );
+    const [runs, total] = await this.runRows.runsOfScan(scanId, window);
     return {
       status: 'success',
       scan_id: scanId,
@@ -46,20 +44,18 @@ export class ResultsService {
    * 404 for another user's run.
    */
   async run(ownerId: number, resultId: number, query: RunHostsQuery) {
-    const em = this.em.fork();
-    const run = await em.findOne(ScanResult, { id: resultId, scan: { owner: ownerId } });
+    const run = await this.runRows.ownedRun(ownerId, resultId);
     if (!run) throw new NotFoundException({ error: 'Result not found' });
-    const where: FilterQuery<Host> = { result: resultId };
-    if (query.host_state) where.state = query.host_state;
-    if (query.port_state) where.ports = { $some: { state: query.port_state } };
     const window = pageWindow(query, HOSTS_PER_PAGE);
-    const [hosts, total] = await em.findAndCount(Host, where, {
-      // Batches cut the targets in address order, and nmap reports a batch's hosts in that order.
-      orderBy: { batch: { seq: 'asc' }, id: 'asc' },
-      limit: window.limit,
-      offset: window.offset,
-    });
-    const ports = await this.portsOf(em, hosts, query.port_state);
+    const [hosts, total] = await this.runRows.hostsOfRun(
+      resultId,
+      { hostState: query.host_state, portState: query.port_state },
+      window,
+    );
+    const ports = await this.runRows.portsOfHosts(
+      hosts.map((h) => h.id),
+      query.port_state,
+    );
     return {
       status: 'success',
       result: runSummary(run),
@@ -75,15 +71,13 @@ export class ResultsService {
    * whose events were trimmed from the replay log. 404 for another user's run.
    */
   async batches(ownerId: number, resultId: number, query: PageQuery) {
-    const em = this.em.fork();
-    const run = await em.findOne(ScanResult, { id: resultId, scan: { owner: ownerId } });
+    const run = await this.runRows.ownedRun(ownerId, resultId);
     if (!run) throw new NotFoundException({ error: 'Result not found' });
     const window = pageWindow(query, BATCHES_PER_PAGE);
     const first = window.offset + 1;
     const last = Math.min(run.batchesTotal, window.offset + window.limit);
     const seqs = Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
-    const rows =
-      seqs.length === 0 ? [] : await em.find(Batch, { result: resultId, seq: { $gte: first, $lte: last } });
+    const rows = await this.runRows.batchesOfRun(resultId, first, last);
     const bySeq = new Map(rows.map((row) => [row.seq, row]));
     // A run made by an nmap XML import has no cut to re-make: its one batch row is all there is.
     const planned = new Map(
@@ -105,19 +99,12 @@ export class ResultsService {
    */
   async hostHistory(ownerId: number, rawAddress: string, query: PageQuery) {
     const address = canonicalAddress(rawAddress);
-    const em = this.em.fork();
     const window = pageWindow(query, HISTORY_PER_PAGE);
-    const [hosts, total] = await em.findAndCount(
-      Host,
-      { address, result: { scan: { owner: ownerId } } },
-      {
-        populate: ['result', 'result.scan'],
-        orderBy: { result: { id: 'desc' } },
-        limit: window.limit,
-        offset: window.offset,
-      },
+    const [hosts, total] = await this.runRows.hostHistory(ownerId, address, window);
+    const ports = await this.runRows.portsOfHosts(
+      hosts.map((h) => h.id),
+      'open',
     );
-    const ports = await this.portsOf(em, hosts, 'open');
     return {
       status: 'success',
       address,
@@ -134,19 +121,6 @@ export class ResultsService {
         open_ports: (ports.get(host.id) ?? []).map(portView),
       })),
     };
-  }
-
-  private async portsOf(em: EntityManager, hosts: Host[], state?: string): Promise<Map<number, Port[]>> {
-    const byHost = new Map<number, Port[]>();
-    if (hosts.length === 0) return byHost;
-    const where: FilterQuery<Port> = { host: { $in: hosts.map((h) => h.id) } };
-    if (state) where.state = state;
-    const ports = await em.find(Port, where, { orderBy: { protocol: 'asc', port: 'asc' } });
-    for (const port of ports) {
-      const hostId = port.host.id;
-      byHost.set(hostId, [...(byHost.get(hostId) ?? []), port]);
-    }
-    return byHost;
   }
 }
 
@@ -183,32 +157,6 @@ function batchView(
     stderr: row?.stderr ?? null,
     hosts_up: row?.hostsUp ?? 0,
     open_ports: row?.openPorts ?? 0,
-  };
-}
-
-/** A run as every list and detail shows it. */
-export function runSummary(r: ScanResult) {
-  return {
-    result_id: r.id,
-    scan_id: r.scan.id,
-    status: r.status,
-    trigger: r.trigger,
-    runner: r.runner,
-    targets: r.targets,
-    nmap_flags: r.nmapFlags,
-    targets_total: r.targetsTotal,
-    unassigned_targets: r.unassignedTargets ?? [],
-    batches_total: r.batchesTotal,
-    batches_done: r.batchesDone,
-    batches_failed: r.batchesFailed,
-    hosts_up: r.hostsUp,
-    open_ports: r.openPorts,
-    error: r.error,
-    created_at: r.createdAt,
-    started_at: r.startedAt,
-    finished_at: r.finishedAt,
-    duration_seconds:
-      r.startedAt && r.finishedAt ? (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000 : null,
   };
 }
 

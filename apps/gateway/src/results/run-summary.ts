@@ -1,9 +1,8 @@
 // Seed 003's results summary of a run: the same object on `GET /api/results/{result_id}` and in the answer to an
 // agent's results (`POST /api/clients/{id}/results`).
-import { EntityManager } from '@mikro-orm/core';
 import { Injectable } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
-import { Batch, ScanResult } from '@nso/persistence';
+import { RunQueries, type Batch, type ScanResult } from '@nso/persistence';
 
 const AGENT_WORKER = 'agent:';
 
@@ -28,14 +27,11 @@ export class RunResultsSummaryDto {
  */
 @Injectable()
 export class RunSummaries {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly runRows: RunQueries) {}
 
+  /** The summary of the run; NotFoundError (isNotFoundError) when it does not exist. */
   async of(resultId: number): Promise<RunResultsSummaryDto> {
-    const em = this.em.fork();
-    const run = await em.findOneOrFail(ScanResult, resultId, {
-      fields: ['targetsTotal', 'openPorts', 'hostsUp', 'delegation'],
-    });
-    const batches = await em.find(Batch, { result: resultId }, { fields: ['status', 'targets', 'workerId'] });
+    const { run, batches } = await this.runRows.summaryRows(resultId);
     return summarize(run, batches);
   }
 }
@@ -68,5 +64,31 @@ export function summarize(
     contributing_clients: clients.size,
     contributing_client_ids: [...clients].sort(),
     hosts_up: run.hostsUp,
+  };
+}
+
+/** A run as every list and detail shows it. */
+export function runSummary(r: ScanResult) {
+  return {
+    result_id: r.id,
+    scan_id: r.scan.id,
+    status: r.status,
+    trigger: r.trigger,
+    runner: r.runner,
+    targets: r.targets,
+    nmap_flags: r.nmapFlags,
+    targets_total: r.targetsTotal,
+    unassigned_targets: r.unassignedTargets ?? [],
+    batches_total: r.batchesTotal,
+    batches_done: r.batchesDone,
+    batches_failed: r.batchesFailed,
+    hosts_up: r.hostsUp,
+    open_ports: r.openPorts,
+    error: r.error,
+    created_at: r.createdAt,
+    started_at: r.startedAt,
+    finished_at: r.finishedAt,
+    duration_seconds:
+      r.startedAt && r.finishedAt ? (r.finishedAt.getTime() - r.startedAt.getTime()) / 1000 : null,
   };
 }

@@ -1,4 +1,3 @@
-import { EntityManager } from '@mikro-orm/core';
 import { BadRequestException, ConflictException, Injectable } from '@nestjs/common';
 import {
   definitionFlags,
@@ -11,7 +10,14 @@ import {
   splitTargetList,
   TargetSet,
 } from '@nso/nmap';
-import { knexOf, Project, Scan, ScanRepository, ScanResult } from '@nso/persistence';
+import {
+  RunQueries,
+  ScanRepository,
+  type Scan,
+  type ScanDefinitionFields,
+  type ScanDefinitionPatch,
+  type ScanResult,
+} from '@nso/persistence';
 import { RunService, ScanSchedules } from '@nso/runs';
 import { pageFields, pageWindow } from '../common/pagination';
 import { ProjectsService } from '../projects/projects.service';
@@ -25,7 +31,7 @@ import {
 import { SCAN_DEFAULTS } from './scans.dto';
 import { checkScheduleSettings } from './schedule-check';
 import { scanView } from './scan-view';
-import { ScansService } from './scans.service';
+import { ScansService, successRate } from './scans.service';
 
 const SCANS_PER_PAGE = 50;
 
@@ -36,7 +42,6 @@ const SCANS_PER_PAGE = 50;
 @Injectable()
 export class ScanDefinitionsService {
   constructor(
-    private readonly em: EntityManager,
     private readonly projects: ProjectsService,
     private readonly scans: ScansService,
     private readonly policy: NmapArgumentPolicy,
@@ -44,6 +49,7 @@ export class ScanDefinitionsService {
     private readonly runs: RunService,
     private readonly schedules: ScanSchedules,
     private readonly scanRows: ScanRepository,
+    private readonly runRows: RunQueries,
   ) {}
 
   /**
@@ -63,7 +69,7 @@ export class ScanDefinitionsService {
       offset: window.offset,
     });
     const ids = scans.map((s) => s.id);
-    const [stats, latest] = await Promise.all([this.resultStats(ids), this.scanRows.latestRuns(ids)]);
+    const [stats, latest] = await Promise.all([this.resultStats(ids), this.runRows.latestRuns(ids)]);
     const latestRuns = new Map(
       await Promise.all(
         [...latest].map(async ([scanId, run]) => [scanId, await this.latestRunView(run)] as const),
@@ -123,10 +129,8 @@ export class ScanDefinitionsService {
     const projectId = input.project_id
       ? (await this.projects.findOwned(ownerId, input.project_id)).id
       : await this.projects.defaultIdFor(ownerId);
-    const em = this.em.fork();
-    const scan = em.create(Scan, {
-      owner: ownerId,
-      project: projectId,
+    const definition: ScanDefinitionFields = {
+      projectId,
       name: input.name,
       description: input.description ?? null,
       targets: splitTargetList(input.target),
@@ -143,9 +147,9 @@ export class ScanDefinitionsService {
       timezone: input.timezone ?? null,
       isActive: input.is_active ?? true,
       isScheduled: input.is_scheduled ?? false,
-    });
-    await this.check(scan);
-    await em.flush();
+    };
+    await this.check(definition);
+    const scan = await this.scanRows.create({ ownerId, ...definition });
     await this.schedules.serialized(scan.id, () => this.schedules.apply(scan));
     return { status: 'success', message: 'Scan created successfully', scan: await this.view(scan.id) };
   }
@@ -160,34 +164,33 @@ export class ScanDefinitionsService {
   }
 
   private async applyUpdate(ownerId: number, scanId: number, input: UpdateScanDto): Promise<void> {
-    const em = this.em.fork();
-    const scan = await this.scans.findOwned(ownerId, scanId, em);
+    const scan = await this.scans.findOwned(ownerId, scanId);
+    const patch: ScanDefinitionPatch = {};
     if (input.project_id !== undefined) {
-      scan.project = em.getReference(Project, (await this.projects.findOwned(ownerId, input.project_id)).id);
+      patch.projectId = (await this.projects.findOwned(ownerId, input.project_id)).id;
     }
-    if (input.name !== undefined) scan.name = input.name;
-    if (input.description !== undefined) scan.description = input.description;
-    if (input.target !== undefined) scan.targets = splitTargetList(input.target);
-    if (input.ports !== undefined) scan.ports = input.ports || null;
-    if (input.scan_arguments !== undefined) scan.nmapFlags = splitScanArguments(input.scan_arguments);
-    if (input.runner !== undefined) scan.runner = input.runner;
-    if (input.chunk_size !== undefined) scan.chunkSize = input.chunk_size;
-    if (input.concurrency !== undefined) scan.concurrency = input.concurrency;
+    if (input.name !== undefined) patch.name = input.name;
+    if (input.description !== undefined) patch.description = input.description;
+    if (input.target !== undefined) patch.targets = splitTargetList(input.target);
+    if (input.ports !== undefined) patch.ports = input.ports || null;
+    if (input.scan_arguments !== undefined) patch.nmapFlags = splitScanArguments(input.scan_arguments);
+    if (input.runner !== undefined) patch.runner = input.runner;
+    if (input.chunk_size !== undefined) patch.chunkSize = input.chunk_size;
+    if (input.concurrency !== undefined) patch.concurrency = input.concurrency;
     // One way to say when: a new interval replaces a calendar and the other way round.
     if (input.interval_minutes !== undefined) {
-      scan.intervalMinutes = input.interval_minutes;
-      if (input.interval_minutes !== null && input.cron === undefined) scan.cron = null;
+      patch.intervalMinutes = input.interval_minutes;
+      if (input.interval_minutes !== null && input.cron === undefined) patch.cron = null;
     }
     if (input.cron !== undefined) {
-      scan.cron = input.cron;
-      if (input.cron !== null && input.interval_minutes === undefined) scan.intervalMinutes = null;
+      patch.cron = input.cron;
+      if (input.cron !== null && input.interval_minutes === undefined) patch.intervalMinutes = null;
     }
-    if (input.timezone !== undefined) scan.timezone = input.timezone;
-    if (input.is_active !== undefined) scan.isActive = input.is_active;
-    if (input.is_scheduled !== undefined) scan.isScheduled = input.is_scheduled;
-    await this.check(scan);
-    await em.flush();
-    await this.schedules.apply(scan);
+    if (input.timezone !== undefined) patch.timezone = input.timezone;
+    if (input.is_active !== undefined) patch.isActive = input.is_active;
+    if (input.is_scheduled !== undefined) patch.isScheduled = input.is_scheduled;
+    await this.check({ ...definitionOf(scan), ...patch });
+    await this.schedules.apply(await this.scanRows.update(scanId, patch));
   }
 
   /**
@@ -196,12 +199,8 @@ export class ScanDefinitionsService {
    */
   async deactivate(ownerId: number, scanId: number) {
     await this.schedules.serialized(scanId, async () => {
-      const em = this.em.fork();
-      const scan = await this.scans.findOwned(ownerId, scanId, em);
-      scan.isActive = false;
-      scan.isScheduled = false;
-      await em.flush();
-      await this.schedules.apply(scan);
+      await this.scans.findOwned(ownerId, scanId);
+      await this.schedules.apply(await this.scanRows.update(scanId, { isActive: false, isScheduled: false }));
     });
     await this.runs.stop(scanId);
     return { status: 'success', message: 'Scan deactivated successfully' };
@@ -214,13 +213,11 @@ export class ScanDefinitionsService {
    */
   async toggle(ownerId: number, scanId: number) {
     const isActive = await this.schedules.serialized(scanId, async () => {
-      const em = this.em.fork();
-      const scan = await this.scans.findOwned(ownerId, scanId, em);
-      scan.isActive = !scan.isActive;
-      if (scan.isActive) await this.check(scan);
-      await em.flush();
-      await this.schedules.apply(scan);
-      return scan.isActive;
+      const scan = await this.scans.findOwned(ownerId, scanId);
+      const isActive = !scan.isActive;
+      if (isActive) await this.check({ ...definitionOf(scan), isActive });
+      await this.schedules.apply(await this.scanRows.update(scanId, { isActive }));
+      return isActive;
     });
     return {
       status: 'success',
@@ -254,7 +251,7 @@ export class ScanDefinitionsService {
   }
 
   private async view(scanId: number) {
-    const scan = await this.em.fork().findOneOrFail(Scan, scanId);
+    const scan = await this.scanRows.findOrFail(scanId);
     const stats = await this.resultStats([scanId]);
     return { ...scanView(scan), ...(stats.get(scanId) ?? noResults) };
   }
@@ -264,7 +261,7 @@ export class ScanDefinitionsService {
    * targets and scope (names resolved now; again at each run), and the schedule. Throws the 400 that names the
    * problem; nothing is stored then.
    */
-  private async check(scan: Scan): Promise<void> {
+  private async check(scan: ScanDefinitionFields): Promise<void> {
     if (scan.ports) checkPortsField(this.policy, scan.ports);
     const flags = this.policy.validate(definitionFlags(scan.nmapFlags, scan.ports));
     const specs = parseTargets(scan.targets);
@@ -279,28 +276,13 @@ export class ScanDefinitionsService {
     }
   }
 
-  /** result_count and success_rate (completed of finished runs, in percent) of each scan. */
+  /** result_count and success_rate (completed of finished runs, in percent) of each scan that has runs. */
   private async resultStats(scanIds: number[]) {
     const stats = new Map<number, { result_count: number; success_rate: number | null }>();
-    if (scanIds.length === 0) return stats;
-    const knex = knexOf(this.em);
-    const rows: Array<{
-      scan_id: number;
-      runs: string | number;
-      completed: string | number;
-      finished: string | number;
-    }> = await knex('scan_results')
-      .select('scan_id')
-      .count({ runs: '*' })
-      .select(knex.raw("sum(case when status = 'completed' then 1 else 0 end) as completed"))
-      .select(knex.raw("sum(case when status in ('completed', 'failed') then 1 else 0 end) as finished"))
-      .whereIn('scan_id', scanIds)
-      .groupBy('scan_id');
-    for (const row of rows) {
-      const finished = Number(row.finished);
-      stats.set(Number(row.scan_id), {
-        result_count: Number(row.runs),
-        success_rate: finished ? Math.round((Number(row.completed) / finished) * 10000) / 100 : null,
+    for (const [scanId, counts] of await this.runRows.runCounts(scanIds)) {
+      stats.set(scanId, {
+        result_count: counts.runs,
+        success_rate: successRate(counts.completed, counts.finished),
       });
     }
     return stats;
@@ -325,4 +307,24 @@ function checkPortsField(policy: NmapArgumentPolicy, ports: string): void {
       details: [`ports ${reason}`],
     });
   }
+}
+
+/** The definition fields of a stored scan, to check it as a change would leave it. */
+function definitionOf(scan: Scan): ScanDefinitionFields {
+  return {
+    projectId: scan.project.id,
+    name: scan.name,
+    description: scan.description,
+    targets: scan.targets,
+    ports: scan.ports,
+    nmapFlags: scan.nmapFlags,
+    runner: scan.runner,
+    chunkSize: scan.chunkSize,
+    concurrency: scan.concurrency,
+    intervalMinutes: scan.intervalMinutes,
+    cron: scan.cron,
+    timezone: scan.timezone,
+    isActive: scan.isActive,
+    isScheduled: scan.isScheduled,
+  };
 }

@@ -1,5 +1,5 @@
 import { joinScanArguments } from '@nso/nmap';
-import { Scan } from '@nso/persistence';
+import type { Scan } from '@nso/persistence';
 
 /** A scan as seed 003 shows it, with seed 000's run settings beside. */
 export function scanView(scan: Scan) {

@@ -1,20 +1,25 @@
-import { EntityManager } from '@mikro-orm/core';
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
-import { Scan, ScanResult, ScheduleFire } from '@nso/persistence';
+import { RunQueries, ScanRepository, type Scan, type ScanResult } from '@nso/persistence';
 import { RunService, RunStateStore } from '@nso/runs';
 import { ProjectsService } from '../projects/projects.service';
-import { runSummary } from '../results/results.service';
+import { runSummary } from '../results/run-summary';
 import { scanView } from './scan-view';
 import { ScopeError } from '@nso/nmap';
 import { SCAN_DEFAULTS, ScanStartedDto, ScanStoppingDto, StartPreviewDto, StartScanDto } from './scans.dto';
 
+/**
+ * Seed 000's scans: start a one-off scan (or preview the start), stop it, describe it; and the owner check and
+ * run progress the other scan endpoints share. Rows are read through ScanRepository and RunQueries; runs are
+ * RunService's.
+ */
 @Injectable()
 export class ScansService {
   constructor(
-    private readonly em: EntityManager,
     private readonly projects: ProjectsService,
     private readonly runs: RunService,
     private readonly state: RunStateStore,
+    private readonly scans: ScanRepository,
+    private readonly runRows: RunQueries,
   ) {}
 
   /**
@@ -92,7 +97,7 @@ export class ScansService {
     const scan = await this.findOwned(ownerId, scanId);
     const stopped = await this.runs.stop(scan.id);
     if (stopped.length === 0) {
-      const latest = await this.em.fork().findOne(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' } });
+      const latest = await this.runRows.latestRun(scan.id);
       throw new ConflictException({
         error: `Scan ${scanId} is not running`,
         scan_status: latest?.status ?? 'idle',
@@ -101,19 +106,23 @@ export class ScansService {
     return { scan_id: scan.id, status: 'stopping' };
   }
 
+  /**
+   * `GET /api/scans/{id}`: the definition with its state (the latest run's status, `idle` before the first) and
+   * progress, its 10 latest runs and fires, and statistics (total_results, success_rate in percent of finished
+   * runs, last_success, last_failure, skipped_fires). 404 for another user's scan.
+   */
   async describe(ownerId: number, scanId: number) {
     const scan = await this.findOwned(ownerId, scanId);
-    const em = this.em.fork();
-    const results = await em.find(ScanResult, { scan: scan.id }, { orderBy: { id: 'desc' }, limit: 10 });
-    const [total, completed, failed] = await Promise.all([
-      em.count(ScanResult, { scan: scan.id }),
-      em.findOne(ScanResult, { scan: scan.id, status: 'completed' }, { orderBy: { id: 'desc' } }),
-      em.findOne(ScanResult, { scan: scan.id, status: 'failed' }, { orderBy: { id: 'desc' } }),
+    const [[results, total], completed, failed, counts, fires, skippedFires] = await Promise.all([
+      this.runRows.runsOfScan(scan.id, { limit: 10, offset: 0 }),
+      this.runRows.latestRun(scan.id, 'completed'),
+      this.runRows.latestRun(scan.id, 'failed'),
+      this.runRows.runCounts([scan.id]),
+      this.scans.recentFires(scan.id, 10),
+      this.scans.countSkippedFires(scan.id),
     ]);
-    const finished = await em.count(ScanResult, { scan: scan.id, status: { $in: ['completed', 'failed'] } });
-    const succeeded = await em.count(ScanResult, { scan: scan.id, status: 'completed' });
+    const { finished, completed: succeeded } = counts.get(scan.id) ?? { finished: 0, completed: 0 };
     const latest = results[0];
-    const fires = await em.find(ScheduleFire, { scan: scan.id }, { orderBy: { id: 'desc' }, limit: 10 });
     return {
       status: 'success',
       scan: {
@@ -123,10 +132,10 @@ export class ScansService {
         recent_results: results.map(runSummary),
         statistics: {
           total_results: total,
-          success_rate: finished ? Math.round((succeeded / finished) * 10000) / 100 : null,
+          success_rate: successRate(succeeded, finished),
           last_success: completed?.finishedAt ?? null,
           last_failure: failed?.finishedAt ?? null,
-          skipped_fires: await em.count(ScheduleFire, { scan: scan.id, outcome: 'skipped' }),
+          skipped_fires: skippedFires,
         },
         recent_fires: fires.map((f) => ({
           due_at: f.dueAt,
@@ -140,8 +149,8 @@ export class ScansService {
   }
 
   /** The user's scan, or 404 `{"error": "Scan not found"}` (another user's scan is not found either). */
-  async findOwned(ownerId: number, scanId: number, em: EntityManager = this.em.fork()): Promise<Scan> {
-    const scan = await em.findOne(Scan, { id: scanId, owner: ownerId });
+  async findOwned(ownerId: number, scanId: number): Promise<Scan> {
+    const scan = await this.scans.findOwned(ownerId, scanId);
     if (!scan) throw new NotFoundException({ error: 'Scan not found' });
     return scan;
   }
@@ -165,4 +174,9 @@ export class ScansService {
       batches_total: total,
     };
   }
+}
+
+/** Completed runs in percent of finished (completed or failed) ones, to two decimals; null before any finished. */
+export function successRate(completed: number, finished: number): number | null {
+  return finished ? Math.round((completed / finished) * 10000) / 100 : null;
 }

@@ -90,7 +90,7 @@ export class Scan {
 
   /**
    * Every event seq of this scan up to here may have been handed out (the Redis counter never passes it), so a
-   * counter lost with Redis continues after it. Moved by reserveScanEventSeqs only.
+   * counter lost with Redis continues after it. Moved by ScanRepository.reserveEventSeqs only.
    */
   @Property({ type: 'integer', default: 0 })
   eventSeqReserved: number = 0;

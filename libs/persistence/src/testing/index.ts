@@ -4,9 +4,4 @@ export * from '..';
 export * from '../entities';
 export { knexOf, type Knex } from '../sql';
 export * from './factories';
-export {
-  insertDeltaReport,
-  DELTA_CHANGE_BATCH,
-  type DeltaReportInsert,
-  type DeltaChangeInsert,
-} from '../delta-store';
+export { insertDeltaReport } from '../delta-report.repository';

@@ -1,11 +1,10 @@
-// Reads a run from the database as the diff needs it. Through knex, three statements per run: a /16 run has
-// 65,536 host rows and several port rows each, which the entity manager would hydrate one object at a time.
-import { EntityManager } from '@mikro-orm/core';
-import { Injectable } from '@nestjs/common';
-import { scanOptionsOf, type DeltaHostInput, type DeltaPortInput, type DeltaRun } from '@nso/delta';
-import { knexOf } from '@nso/persistence';
+// What the delta service reads about completed runs: a run's row, its baseline, its hosts, ports and coverage,
+// its scan's owner, and the runs still without a report. Through knex, three statements per run's contents: a
+// /16 run has 65,536 host rows and several port rows each, which the entity manager would hydrate one at a time.
+import type { EntityManager } from '@mikro-orm/core';
+import { knexOf } from './sql';
 
-/** The run's own row, as delta_data's `baseline` and `current` show it. */
+/** A run's own row, as delta_data's `baseline` and `current` show it (snake_case, times as ISO strings). */
 export interface RunFacts {
   result_id: number;
   status: string;
@@ -18,6 +17,36 @@ export interface RunFacts {
   open_ports: number;
   batches_total: number;
   batches_failed: number;
+}
+
+/** One port row of a run's host (@nso/delta's DeltaPortInput). */
+export interface RunPortRecord {
+  protocol: string;
+  port: number;
+  state: string;
+  service: string | null;
+  product: string | null;
+  version: string | null;
+  extrainfo: string | null;
+}
+
+/** One host row of a run with its ports (@nso/delta's DeltaHostInput). */
+export interface RunHostRecord {
+  address: string;
+  state: string;
+  hostnames: string[];
+  ports: RunPortRecord[];
+  /** The states of the ports nmap scanned and did not list (hosts.unlisted_states); absent when unknown. */
+  unlistedStates?: string[];
+}
+
+/** What a run found and where it looked. */
+export interface RunContents {
+  hosts: RunHostRecord[];
+  /** The targets of its completed batches. */
+  scanned: Set<string>;
+  /** The targets of its batches that did not complete (failed, stopped). */
+  failed: Set<string>;
 }
 
 interface RunRow {
@@ -39,12 +68,12 @@ const parsed = <T>(value: T | string): T => (typeof value === 'string' ? (JSON.p
 const iso = (value: Date | string | number | null): string | null =>
   value === null ? null : new Date(value).toISOString();
 
-@Injectable()
-export class RunLoader {
+/** Provided by PersistenceModule, created after the migrations. */
+export class RunHistoryQueries {
   constructor(private readonly em: EntityManager) {}
 
-  /** The run's row, or undefined when it does not exist (deleted since the job was queued). */
-  async facts(resultId: number): Promise<(RunFacts & { scan_id: number }) | undefined> {
+  /** The run's row and its scan's id, or undefined when it does not exist (deleted since its job was queued). */
+  async run(resultId: number): Promise<(RunFacts & { scan_id: number }) | undefined> {
     const row: RunRow | undefined = await knexOf(this.em)('scan_results').where({ id: resultId }).first();
     return row ? { ...factsOf(row), scan_id: Number(row.scan_id) } : undefined;
   }
@@ -62,19 +91,19 @@ export class RunLoader {
     return row ? factsOf(row) : undefined;
   }
 
-  /** Hosts, ports and coverage of a run, for diffResults. */
-  async load(run: RunFacts): Promise<DeltaRun> {
+  /** The hosts of run `resultId` with their ports, and the targets of its batches by outcome. */
+  async contents(resultId: number): Promise<RunContents> {
     const knex = knexOf(this.em);
     const [batches, hostRows, portRows] = await Promise.all([
-      knex('batches').select('targets', 'status').where({ result_id: run.result_id }),
+      knex('batches').select('targets', 'status').where({ result_id: resultId }),
       knex('hosts')
         .select('id', 'address', 'state', 'hostnames', 'unlisted_states')
-        .where({ result_id: run.result_id }),
+        .where({ result_id: resultId }),
       knex('ports as p')
         .join('hosts as h', 'h.id', 'p.host_id')
         .select('p.host_id', 'p.protocol', 'p.port', 'p.state', 'p.service_name', 'p.product', 'p.version')
         .select('p.extrainfo')
-        .where('h.result_id', run.result_id),
+        .where('h.result_id', resultId),
     ]);
     const scanned = new Set<string>();
     const failed = new Set<string>();
@@ -82,7 +111,7 @@ export class RunLoader {
       const into = batch.status === 'completed' ? scanned : failed;
       for (const address of parsed(batch.targets)) into.add(address);
     }
-    const byId = new Map<number, DeltaHostInput & { ports: DeltaPortInput[] }>();
+    const byId = new Map<number, RunHostRecord>();
     for (const h of hostRows as Array<{
       id: number | string;
       address: string;
@@ -109,11 +138,34 @@ export class RunLoader {
         extrainfo: p.extrainfo as string | null,
       });
     }
-    return {
-      hosts: [...byId.values()],
-      coverage: { scanned, failed },
-      options: scanOptionsOf(run.nmap_flags),
-    };
+    return { hosts: [...byId.values()], scanned, failed };
+  }
+
+  /** The scan's owner and name, or undefined when the scan does not exist. */
+  async scanOwner(scanId: number): Promise<{ ownerId: number; name: string } | undefined> {
+    const scan: { owner_id: number | string; name: string } | undefined = await knexOf(this.em)('scans')
+      .where({ id: scanId })
+      .first('owner_id', 'name');
+    return scan ? { ownerId: Number(scan.owner_id), name: scan.name } : undefined;
+  }
+
+  /**
+   * The completed runs that finished at or after `since` and are no report's current run, by id, `limit` at
+   * most: the runs whose diff may never have been queued.
+   */
+  async completedWithoutReport(
+    since: Date,
+    limit: number,
+  ): Promise<Array<{ scanId: number; resultId: number }>> {
+    const knex = knexOf(this.em);
+    const rows: Array<{ id: number | string; scan_id: number | string }> = await knex('scan_results as r')
+      .select('r.id', 'r.scan_id')
+      .where('r.status', 'completed')
+      .andWhere('r.finished_at', '>=', since)
+      .whereNotExists(knex('delta_reports as d').select(knex.raw('1')).whereRaw('d.current_result_id = r.id'))
+      .orderBy('r.id')
+      .limit(limit);
+    return rows.map((row) => ({ scanId: Number(row.scan_id), resultId: Number(row.id) }));
   }
 }
 

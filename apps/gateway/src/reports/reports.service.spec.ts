@@ -1,0 +1,362 @@
+// ReportsService over an in-memory fake of the delta reports' queries and repository: the bodies of seed 003's
+// "Delta Reports" endpoints, their 404s, and what a delete removes.
+import { NotFoundException } from '@nestjs/common';
+import type {
+  DeltaChangeRecord,
+  DeltaReportFilter,
+  DeltaReportQueries,
+  DeltaReportRecord,
+  DeltaReportRepository,
+} from '@nso/persistence';
+import { ReportsService } from './reports.service';
+
+const DAY = 86_400_000;
+
+interface FakeReport extends DeltaReportRecord {
+  ownerId: number;
+  changes: DeltaChangeRecord[];
+}
+
+/** delta_reports and delta_changes in memory, read as DeltaReportQueries reads them. */
+class FakeReportStore {
+  readonly scans = [
+    { id: 7, name: 'web', ownerId: 3 },
+    { id: 8, name: 'db', ownerId: 3 },
+    { id: 9, name: 'theirs', ownerId: 4 },
+  ];
+  readonly reports: FakeReport[] = [];
+
+  add(
+    scanId: number,
+    createdAt: Date,
+    fields: Partial<DeltaReportRecord> = {},
+    changes: DeltaChangeRecord[] = [],
+  ): FakeReport {
+    const id = this.reports.length + 1;
+    const report: FakeReport = {
+      id,
+      scanId,
+      baselineResultId: id * 10,
+      currentResultId: id * 10 + 1,
+      reportType: 'delta',
+      status: 'generated',
+      createdAt,
+      newPortsCount: 0,
+      closedPortsCount: 0,
+      changedServicesCount: 0,
+      newHostsCount: 0,
+      removedHostsCount: 0,
+      hasChanges: false,
+      deltaData: { scanner: { name: 'nso-delta', version: 1 }, delta: { comparable: true } },
+      ...fields,
+      ownerId: this.scans.find((s) => s.id === scanId)!.ownerId,
+      changes,
+    };
+    this.reports.push(report);
+    return report;
+  }
+
+  private record({ ownerId: _o, changes: _c, deltaData, ...row }: FakeReport, withData: boolean) {
+    return withData ? { ...row, deltaData } : row;
+  }
+
+  private async *changesOf(reportId: number): AsyncGenerator<DeltaChangeRecord> {
+    yield* this.reports.find((r) => r.id === reportId)?.changes ?? [];
+  }
+
+  private async *legacyOf(scanId: number, since: Date): AsyncGenerator<Record<string, unknown>> {
+    for (const r of this.inPeriod(scanId, since))
+      if (r.hasChanges && r.changes.length === 0) yield r.deltaData!;
+  }
+
+  private inPeriod(scanId: number, since: Date) {
+    return this.reports.filter((r) => r.scanId === scanId && r.createdAt >= since);
+  }
+
+  readonly queries: Pick<
+    DeltaReportQueries,
+    | 'ownedScan'
+    | 'ownedReport'
+    | 'page'
+    | 'changes'
+    | 'totals'
+    | 'changeCountsByHost'
+    | 'changeCountsByPort'
+    | 'legacyDeltaData'
+  > = {
+    ownedScan: async (ownerId, scanId) => {
+      const scan = this.scans.find((s) => s.id === scanId && s.ownerId === ownerId);
+      return scan && { id: scan.id, name: scan.name };
+    },
+    ownedReport: async (ownerId, reportId, withData = false) => {
+      const report = this.reports.find((r) => r.id === reportId && r.ownerId === ownerId);
+      return report && this.record(report, withData);
+    },
+    page: async (filter: DeltaReportFilter, limit, offset) => {
+      const selected = this.reports
+        .filter((r) => filter.scanId === undefined || r.scanId === filter.scanId)
+        .filter((r) => filter.ownerId === undefined || r.ownerId === filter.ownerId)
+        .filter((r) => !filter.onlyChanges || r.hasChanges)
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || b.id - a.id);
+      return {
+        reports: selected.slice(offset, offset + limit).map((r) => this.record(r, false)),
+        total: selected.length,
+      };
+    },
+    changes: (reportId) => this.changesOf(reportId),
+    totals: async (scanId, since) => {
+      const rows = this.inPeriod(scanId, since);
+      const sum = (f: (r: FakeReport) => number) => rows.reduce((n, r) => n + f(r), 0);
+      return {
+        totalReports: rows.length,
+        reportsWithChanges: rows.filter((r) => r.hasChanges).length,
+        newPorts: sum((r) => r.newPortsCount),
+        closedPorts: sum((r) => r.closedPortsCount),
+        changedServices: sum((r) => r.changedServicesCount),
+        newHosts: sum((r) => r.newHostsCount),
+        removedHosts: sum((r) => r.removedHostsCount),
+      };
+    },
+    changeCountsByHost: async (scanId, since, kinds) => {
+      const counts = new Map<string, number>();
+      for (const c of this.inPeriod(scanId, since).flatMap((r) => r.changes))
+        if (kinds.includes(c.kind)) counts.set(c.address, (counts.get(c.address) ?? 0) + 1);
+      return [...counts].map(([address, count]) => ({ address, count }));
+    },
+    changeCountsByPort: async (scanId, since, kinds) => {
+      const counts = new Map<string, { protocol: string; port: number; count: number }>();
+      for (const c of this.inPeriod(scanId, since).flatMap((r) => r.changes)) {
+        if (!kinds.includes(c.kind)) continue;
+        const key = `${c.protocol}/${c.port}`;
+        const entry = counts.get(key) ?? { protocol: c.protocol!, port: c.port!, count: 0 };
+        entry.count++;
+        counts.set(key, entry);
+      }
+      return [...counts.values()];
+    },
+    legacyDeltaData: (scanId, since) => this.legacyOf(scanId, since),
+  };
+
+  readonly repository: Pick<DeltaReportRepository, 'delete'> = {
+    delete: async (reportId) => {
+      const at = this.reports.findIndex((r) => r.id === reportId);
+      if (at >= 0) this.reports.splice(at, 1);
+      return at >= 0;
+    },
+  };
+}
+
+let store: FakeReportStore;
+let service: ReportsService;
+
+const change = (
+  seq: number,
+  kind: DeltaChangeRecord['kind'],
+  address: string,
+  port?: number,
+): DeltaChangeRecord => ({
+  seq,
+  kind,
+  address,
+  protocol: port === undefined ? null : 'tcp',
+  port: port ?? null,
+  before: kind === 'removed_port' ? { state: 'open', service: 'ssh' } : null,
+  after: kind === 'added_port' ? { state: 'open', service: 'http' } : null,
+  detail: null,
+});
+
+beforeEach(() => {
+  store = new FakeReportStore();
+  service = new ReportsService(
+    store.queries as DeltaReportQueries,
+    store.repository as DeltaReportRepository,
+  );
+});
+
+describe('ReportsService lists', () => {
+  it("pages a scan's reports newest first with seed 003's paging fields", async () => {
+    const now = Date.now();
+    store.add(7, new Date(now - 3 * DAY), { hasChanges: true });
+    store.add(7, new Date(now - 2 * DAY));
+    store.add(7, new Date(now - DAY), { hasChanges: true });
+    store.add(9, new Date(now));
+
+    const second = await service.ofScan(3, 7, { page: 2, per_page: 2 });
+    expect(second).toMatchObject({
+      total: 3,
+      pages: 2,
+      current_page: 2,
+      per_page: 2,
+      has_next: false,
+      has_prev: true,
+    });
+    expect(second.reports.map((r) => r.id)).toEqual([1]);
+    expect(second.reports[0]).toEqual({
+      id: 1,
+      scan_id: 7,
+      baseline_result_id: 10,
+      current_result_id: 11,
+      report_type: 'delta',
+      status: 'generated',
+      created_at: new Date(now - 3 * DAY).toISOString(),
+      new_ports_count: 0,
+      closed_ports_count: 0,
+      changed_services_count: 0,
+      new_hosts_count: 0,
+      removed_hosts_count: 0,
+      has_changes: true,
+    });
+
+    const changed = await service.ofScan(3, 7, { only_changes: true });
+    expect(changed.reports.map((r) => r.id)).toEqual([3, 1]);
+    expect(changed).toMatchObject({ total: 2, pages: 1, current_page: 1, per_page: 10, has_next: false });
+  });
+
+  it("answers 404 for another user's scan", async () => {
+    const error = await service.ofScan(3, 9, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NotFoundException);
+    expect((error as NotFoundException).getResponse()).toEqual({ error: 'Scan not found' });
+    await expect(service.summary(3, 9, {})).rejects.toThrow(NotFoundException);
+  });
+
+  it("lists every report of the user's scans with a pagination object", async () => {
+    store.add(7, new Date(Date.now() - DAY));
+    store.add(8, new Date());
+    store.add(9, new Date());
+
+    const body = await service.ofUser(3, { per_page: 1 });
+
+    expect(body.reports.map((r) => [r.id, r.scan_id])).toEqual([[2, 8]]);
+    expect(body.pagination).toEqual({
+      page: 1,
+      per_page: 1,
+      total_items: 2,
+      total_pages: 2,
+      has_next: true,
+      has_prev: false,
+    });
+  });
+});
+
+describe('ReportsService one report', () => {
+  it('shows delta_data with its lists rebuilt from the change rows only when include_data is true', async () => {
+    store.add(7, new Date(), { hasChanges: true, newPortsCount: 1 }, [
+      change(1, 'added_port', '127.0.0.1', 80),
+    ]);
+
+    const plain = await service.one(3, 1, {});
+    expect(plain).not.toHaveProperty('delta_data');
+    expect(plain).toMatchObject({ id: 1, new_ports_count: 1, has_changes: true });
+
+    const full = await service.one(3, 1, { include_data: true });
+    expect(full).toMatchObject({
+      id: 1,
+      delta_data: {
+        scanner: { name: 'nso-delta', version: 1 },
+        delta: {
+          comparable: true,
+          new_up_hosts: [],
+          added_ports: [{ host: '127.0.0.1', protocol: 'tcp', port: 80, state: 'open', service: 'http' }],
+          removed_ports: [],
+          unverified: [],
+        },
+      },
+    });
+  });
+
+  it('shows the lists of a report stored before the change rows as they were stored', async () => {
+    const legacy = { delta: { new_up_hosts: [{ host: '127.0.0.2' }], added_ports: [] } };
+    store.add(7, new Date(), { hasChanges: true, deltaData: legacy });
+
+    await expect(service.one(3, 1, { include_data: true })).resolves.toMatchObject({ delta_data: legacy });
+  });
+
+  it("answers 404 for another user's report, and deletes nothing", async () => {
+    store.add(9, new Date());
+
+    const error = await service.one(3, 1, {}).catch((e: unknown) => e);
+    expect((error as NotFoundException).getResponse()).toEqual({ error: 'Report not found' });
+    await expect(service.remove(3, 1)).rejects.toThrow(NotFoundException);
+    expect(store.reports).toHaveLength(1);
+  });
+
+  it("deletes the user's report", async () => {
+    store.add(7, new Date());
+    store.add(7, new Date());
+
+    await expect(service.remove(3, 1)).resolves.toEqual({ message: 'Delta report deleted successfully' });
+    expect(store.reports.map((r) => r.id)).toEqual([2]);
+  });
+});
+
+describe('ReportsService summary', () => {
+  it('sums the reports of the period and ranks the hosts and ports that changed most', async () => {
+    const now = Date.now();
+    // Stored before delta_changes: its lists are in delta_data.
+    store.add(7, new Date(now - 2 * DAY), {
+      hasChanges: true,
+      newPortsCount: 1,
+      newHostsCount: 1,
+      deltaData: {
+        delta: {
+          new_up_hosts: [{ host: '127.0.0.2' }],
+          added_ports: [{ host: '127.0.0.1', protocol: 'tcp', port: 80 }],
+        },
+      },
+    });
+    store.add(7, new Date(now - DAY), { hasChanges: true, newPortsCount: 1, closedPortsCount: 1 }, [
+      change(1, 'added_port', '127.0.0.1', 80),
+      change(2, 'removed_port', '127.0.0.1', 22),
+      change(3, 'unverified_host', '127.0.0.9'),
+    ]);
+    store.add(7, new Date(now - DAY / 2));
+    // Outside the default 30 days, and another scan's.
+    store.add(7, new Date(now - 40 * DAY), { hasChanges: true, newPortsCount: 5 }, [
+      change(1, 'added_port', '127.0.0.5', 443),
+    ]);
+    store.add(8, new Date(now), { hasChanges: true, newPortsCount: 1 }, [
+      change(1, 'added_port', '127.0.0.6', 25),
+    ]);
+
+    const body = await service.summary(3, 7, {});
+
+    expect(body).toMatchObject({
+      scan_id: 7,
+      days: 30,
+      total_reports: 3,
+      reports_with_changes: 2,
+      summary: {
+        total_new_ports: 2,
+        total_closed_ports: 1,
+        total_changed_services: 0,
+        total_new_hosts: 1,
+        total_removed_hosts: 0,
+      },
+      trend: {
+        most_active_hosts: [
+          { host: '127.0.0.1', change_count: 3 },
+          { host: '127.0.0.2', change_count: 1 },
+        ],
+        most_changed_ports: [
+          { port: 80, protocol: 'tcp', change_count: 2 },
+          { port: 22, protocol: 'tcp', change_count: 1 },
+        ],
+      },
+    });
+    const start = Date.parse(body.period_start);
+    expect(Date.parse(body.period_end) - start).toBe(30 * DAY);
+  });
+
+  it('counts only the last `days` days', async () => {
+    store.add(7, new Date(Date.now() - 2 * DAY), { hasChanges: true, newPortsCount: 1 });
+    store.add(7, new Date(Date.now() - DAY / 2), { hasChanges: true, closedPortsCount: 1 });
+
+    const body = await service.summary(3, 7, { days: 1 });
+
+    expect(body).toMatchObject({
+      days: 1,
+      total_reports: 1,
+      summary: { total_new_ports: 0, total_closed_ports: 1 },
+    });
+  });
+});
