@@ -48,7 +48,7 @@ const address = (i: number) => assertLoopback(`127.1.${i >> 8}.${i & 255}`);
  * The pair: every host up with 4 open ports; in the current run 1 % of the hosts changed, a third each way:
  * a port closed, a port opened (8443), a service version changed.
  */
-function* pairHosts(count: number, current: boolean): Generator<XmlHost> {
+export function* pairHosts(count: number, current: boolean): Generator<XmlHost> {
   for (let i = 0; i < count; i++) {
     const ports = PORTS.map((port) => ({
       protocol: 'tcp',
@@ -68,7 +68,8 @@ function* pairHosts(count: number, current: boolean): Generator<XmlHost> {
   }
 }
 
-async function writeXml(path: string, hosts: Iterable<XmlHost>, args: string): Promise<void> {
+/** Writes the hosts as one nmap XML file (line by line: a /16 never is one string). */
+export async function writeXml(path: string, hosts: Iterable<XmlHost>, args: string): Promise<void> {
   const out = createWriteStream(path);
   for (const line of nmapXmlLines(args, hosts)) {
     if (!out.write(line + '\n')) await once(out, 'drain');

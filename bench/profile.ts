@@ -37,7 +37,8 @@ export const PROFILE_DEFAULTS: ProfileOptions = {
   host: '127.0.0.77',
 };
 
-interface Span {
+/** One span of bench/instrument.js: role, pid, name, start and end (ms, wall clock), detail. */
+export interface Span {
   r: 'gateway' | 'worker' | 'other';
   p: number;
   n: string;
@@ -105,7 +106,8 @@ export async function runProfile(options: ProfileOptions): Promise<string> {
   return analyse(options, flags, host, windows, direct, spans);
 }
 
-async function readSpans(dir: string): Promise<Span[]> {
+/** Every span written into the trace directory by the instrumented processes. */
+export async function readSpans(dir: string): Promise<Span[]> {
   const spans: Span[] = [];
   for (const file of await readdir(dir)) {
     for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {

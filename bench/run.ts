@@ -20,6 +20,9 @@ import { runScale, SCALE_DEFAULTS } from './scale';
 import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
 import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
+import { runWide, WIDE_DEFAULTS } from './wide';
+import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
+import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
 import {
   CpuWindow,
   currentDistRoot,
@@ -31,13 +34,14 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers — not part of all)
+  and idle /api/stream subscribers; wide, profile-wide, xml-parse: issue 20's, see bench/README.md — none of
+  these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -64,7 +68,14 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --fanout-ws-client raw|ws   fanout: the WebSocket client, a minimal frame reader or the ws library (default ${FANOUT_DEFAULTS.wsClient})
   --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
   --idle-seconds N            fanout: how long their CPU is measured (default ${FANOUT_DEFAULTS.idleSeconds})
+  --wide-runs N               wide: runs of each path over the /16 (default ${WIDE_DEFAULTS.runs})
+  --wide-dense-runs N         wide: runs of each path over the /20 × 500 ports (default ${WIDE_DEFAULTS.denseRuns}; 0 leaves it out)
+  --xml-hosts N               xml-parse: hosts in the file (default ${XML_PARSE_DEFAULTS.hosts})
+  --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
   --out FILE                  also write the markdown report to FILE`;
+
+/** Wide scans and streaming XML (issue 20): not part of `all`. */
+const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -92,6 +103,7 @@ function parseArgs(argv: string[]) {
         'delta-latency',
         'delta-scan',
         'fanout',
+        ...ISSUE_20_BENCHMARKS,
       ].includes(arg)
     ) {
       which.add(arg);
@@ -130,6 +142,7 @@ function parseArgs(argv: string[]) {
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
+    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs'],
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -158,6 +171,10 @@ function parseArgs(argv: string[]) {
     executeRuns: int('execute-runs', EXECUTE_DEFAULTS.runs, 1, 500),
     deltaHosts: int('delta-hosts', DELTA_DIFF_DEFAULTS.hosts, 1, 65_536),
     deltaRuns: int('delta-runs', DELTA_DIFF_DEFAULTS.runs, 1, 20),
+    wideRuns: int('wide-runs', WIDE_DEFAULTS.runs, 1, 20),
+    wideDenseRuns: int('wide-dense-runs', WIDE_DEFAULTS.denseRuns, 0, 20),
+    xmlHosts: int('xml-hosts', XML_PARSE_DEFAULTS.hosts, 1, 1_048_576),
+    xmlRuns: int('xml-runs', XML_PARSE_DEFAULTS.runs, 1, 20),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -383,6 +400,33 @@ async function main(): Promise<number> {
           database: args.databaseGiven ? args.database : FANOUT_DEFAULTS.database,
         });
         verdicts.push(`fan-out: ${r.met ? 'met' : 'MISSED'} (${r.summary}; target 0 lost, p99 ≤ 100 ms)`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('wide')) {
+      await section('wide', async () => {
+        const r = await runWide({
+          runs: args.wideRuns,
+          denseRuns: args.wideDenseRuns,
+          database: args.database,
+        });
+        verdicts.push(`wide: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('profile-wide')) {
+      await section('profile-wide', () =>
+        runWideProfile({ ...WIDE_PROFILE_DEFAULTS, database: args.database }),
+      );
+    }
+    if (args.which.has('xml-parse')) {
+      await section('xml-parse', async () => {
+        const r = await runXmlParse({
+          hosts: args.xmlHosts,
+          runs: args.xmlRuns,
+          distRoot: currentDistRoot(),
+        });
+        verdicts.push(`xml-parse: ${r.summary}`);
         return r.markdown;
       });
     }

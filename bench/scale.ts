@@ -246,7 +246,7 @@ function cpuMeter(system: BenchSystem | undefined): () => CpuUse {
 }
 
 /** The CIDR split into blocks of `chunkSize` addresses (a power of two), in order; undefined otherwise. */
-function splitCidr(target: string, chunkSize: number): string[] | undefined {
+export function splitCidr(target: string, chunkSize: number): string[] | undefined {
   const [address, bits] = target.split('/');
   const prefix = Number(bits ?? 32);
   const chunkBits = Math.log2(chunkSize);

@@ -11,3 +11,5 @@ export * from './runner';
 export * from './nmap.module';
 export { canonicalCidr, canonicalIpAddress, parseIpAddress, formatIPv6, type IpFamily } from './ip-address';
 export * from './scan-arguments';
+export * from './progress';
+export * from './xml-stream';

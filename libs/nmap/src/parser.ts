@@ -1,48 +1,47 @@
 // Turns nmap's XML (-oX) into the normalised NmapScanResult. Only <host> elements are hosts: <hosthint> is
 // nmap's early "this host is up" notice and would double-count. Every failure is an NmapXmlError.
 // Addresses come out in canonical form (canonicalIpAddress), each once; times must be Unix times a database holds.
+// parseNmapXml reads with the streaming parser (xml-stream.ts); parseNmapXmlWithXml2js is the earlier
+// whole-document reader, kept as the reference the streaming one is tested and benchmarked against.
 import { parseStringPromise } from 'xml2js';
 import { NmapXmlError } from './errors';
-import { canonicalIpAddress } from './ip-address';
 import {
-  NMAP_PORT_STATES,
-  NmapHost,
-  NmapHostname,
-  NmapPort,
-  NmapProtocol,
-  NmapResultSummary,
-  NmapScanResult,
-  NmapService,
-} from './types';
+  countHost,
+  distinctHostnames,
+  firstLine,
+  isNode,
+  noHosts,
+  oneHostPerAddress,
+  runSummary,
+  toHost,
+  XmlNode,
+} from './xml-host';
+import { NmapXmlCollector } from './xml-stream';
+import { NmapHost, NmapResultSummary, NmapScanResult } from './types';
 
-/** The shape xml2js produces with its defaults: attributes under `$`, text under `_`, children as arrays. */
-interface XmlNode {
-  $?: Record<string, string>;
-  _?: string;
-  [child: string]: unknown;
-}
+export { MAX_UNIX_TIME, portKey } from './xml-host';
 
-const PORT_STATES: ReadonlySet<string> = new Set(NMAP_PORT_STATES);
-const PROTOCOLS: ReadonlySet<string> = new Set<NmapProtocol>(['tcp', 'udp', 'sctp', 'ip']);
+const WRITE_SLICE = 64 * 1024;
 
 /**
- * The latest Unix time (seconds) a result may carry: 9999-12-31T23:59:59Z, the end of what SQL timestamps,
- * ISO 8601 text and JavaScript dates all hold. nmap writes the current time; anything past this is not a time.
+ * Parses a whole nmap XML document. Throws NmapXmlError: `empty` (blank), `truncated` (an <nmaprun> never
+ * closed: nmap killed or still running), `malformed` (not XML, not <nmaprun>, or an address, port or time
+ * nothing can store; the message names it). The hosts of one address listed twice are merged into one.
  */
-export const MAX_UNIX_TIME = 253402300799;
-
-/** Ports are identified by protocol and number: tcp/53 and udp/53 are different keys. */
-export function portKey(p: Pick<NmapPort, 'protocol' | 'port'>): string {
-  return `${p.protocol}/${p.port}`;
+export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
+  checkWhole(xml);
+  const collector = new NmapXmlCollector();
+  // In slices: sax keeps its text buffers smaller and runs faster than over one 60 MB string.
+  for (let i = 0; i < xml.length; i += WRITE_SLICE) collector.write(xml.slice(i, i + WRITE_SLICE));
+  return collector.result();
 }
 
-export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
-  if (typeof xml !== 'string' || xml.trim() === '')
-    throw new NmapXmlError('nmap XML output is empty', 'empty');
-  // nmap writes </nmaprun> last; without it the run was cut short (killed, crashed or still running).
-  if (xml.includes('<nmaprun') && !xml.includes('</nmaprun>')) {
-    throw new NmapXmlError('nmap XML output is truncated (no closing </nmaprun>)', 'truncated');
-  }
+/**
+ * The same as parseNmapXml, through xml2js (the whole document as objects first): the reference implementation
+ * for the streaming parser's tests and the `xml-parse` benchmark. Slower and several times the memory.
+ */
+export async function parseNmapXmlWithXml2js(xml: string): Promise<NmapScanResult> {
+  checkWhole(xml);
   let doc: unknown;
   try {
     doc = await parseStringPromise(xml);
@@ -61,13 +60,23 @@ export async function parseNmapXml(xml: string): Promise<NmapScanResult> {
   }
 }
 
-/**
- * Each name once, with the type it was first given (nmap lists a name the user gave, type "user", before the
- * same name found by reverse DNS, type "PTR"): `localhost` user + `localhost` PTR → one `localhost` (user).
- */
-function distinctHostnames(names: readonly NmapHostname[]): NmapHostname[] {
-  const seen = new Set<string>();
-  return names.filter((n) => !seen.has(n.name) && seen.add(n.name));
+function checkWhole(xml: string): void {
+  if (typeof xml !== 'string' || xml.trim() === '')
+    throw new NmapXmlError('nmap XML output is empty', 'empty');
+  // nmap writes </nmaprun> last; without it the run was cut short (killed, crashed or still running).
+  if (xml.includes('<nmaprun') && !xml.includes('</nmaprun>')) {
+    throw new NmapXmlError('nmap XML output is truncated (no closing </nmaprun>)', 'truncated');
+  }
+}
+
+function normalise(root: XmlNode): NmapScanResult {
+  const hosts = oneHostPerAddress(
+    (Array.isArray(root['host']) ? root['host'] : [])
+      .filter(isNode)
+      .map(toHost)
+      .filter((h): h is NmapHost => h !== undefined),
+  );
+  return { ...runSummary(root, hosts.reduce(countHost, noHosts())), hosts };
 }
 
 /**
@@ -88,189 +97,7 @@ export function withUserHostnames(
   });
 }
 
+/** The batch_complete summary of a result: hosts up (nmap's count) and open ports. */
 export function summarizeResult(r: NmapScanResult): NmapResultSummary {
   return { hosts_up: r.stats.hostsUp, open_ports: r.openPorts };
-}
-
-function normalise(root: XmlNode): NmapScanResult {
-  const hosts = oneHostPerAddress(
-    children(root, 'host')
-      .map(toHost)
-      .filter((h): h is NmapHost => h !== undefined),
-  );
-  const runstats = children(root, 'runstats')[0];
-  const finished = runstats ? children(runstats, 'finished')[0] : undefined;
-  const counts = runstats ? children(runstats, 'hosts')[0] : undefined;
-  const openPorts = hosts.reduce((n, h) => n + h.ports.filter((p) => p.state === 'open').length, 0);
-  const startedAt = unixTime(root, 'start', '<nmaprun start>');
-  const finishedAt = unixTime(finished, 'time', '<finished time>');
-  if (startedAt !== undefined && finishedAt !== undefined && finishedAt < startedAt) {
-    throw new Error(`<finished time="${finishedAt}"> is before <nmaprun start="${startedAt}">`);
-  }
-  return {
-    args: attr(root, 'args'),
-    version: attr(root, 'version'),
-    startedAt,
-    finishedAt,
-    elapsed: unixTime(finished, 'elapsed', '<finished elapsed>'),
-    exit: attr(finished, 'exit'),
-    errorMessage: attr(finished, 'errormsg'),
-    summary: attr(finished, 'summary'),
-    hosts,
-    stats: {
-      hostsUp: num(attr(counts, 'up')) ?? hosts.filter((h) => h.state === 'up').length,
-      hostsDown: num(attr(counts, 'down')) ?? hosts.filter((h) => h.state === 'down').length,
-      hostsTotal: num(attr(counts, 'total')) ?? hosts.length,
-    },
-    openPorts,
-  };
-}
-
-/**
- * One host per address: nmap lists an address twice when it was given twice (or a file was concatenated), and
- * one address is one target. The first entry's fields win, except that `up` wins over any other state; ports
- * (by protocol and number, the first entry's first) and host names are merged.
- */
-function oneHostPerAddress(hosts: NmapHost[]): NmapHost[] {
-  const byAddress = new Map<string, NmapHost>();
-  for (const host of hosts) {
-    const seen = byAddress.get(host.address);
-    if (!seen) {
-      byAddress.set(host.address, host);
-      continue;
-    }
-    const ports = new Map(seen.ports.map((p) => [portKey(p), p]));
-    for (const p of host.ports) if (!ports.has(portKey(p))) ports.set(portKey(p), p);
-    byAddress.set(host.address, {
-      ...seen,
-      state: seen.state !== 'up' && host.state === 'up' ? 'up' : seen.state,
-      reason: seen.state !== 'up' && host.state === 'up' ? host.reason : seen.reason,
-      mac: seen.mac ?? host.mac,
-      hostnames: distinctHostnames([...seen.hostnames, ...host.hostnames]),
-      ports: [...ports.values()],
-      os: seen.os ?? host.os,
-    });
-  }
-  return [...byAddress.values()];
-}
-
-function toHost(node: XmlNode): NmapHost | undefined {
-  const addresses = children(node, 'address');
-  const ip = addresses.find((a) => attr(a, 'addrtype') === 'ipv4' || attr(a, 'addrtype') === 'ipv6');
-  const mac = addresses.find((a) => attr(a, 'addrtype') === 'mac');
-  const primary = ip ?? mac;
-  const written = attr(primary, 'addr');
-  if (!primary || !written) return undefined;
-  // One spelling of an address everywhere: ::ffff:127.0.0.5 is 127.0.0.5, 0:0:0:0:0:0:0:1 is ::1.
-  const address = ip ? canonicalIpAddress(written) : written;
-  if (address === undefined) {
-    throw new Error(`<address addr=${JSON.stringify(written.slice(0, 64))}> is not an IPv4 or IPv6 address`);
-  }
-  const status = children(node, 'status')[0];
-  const hostnames = children(node, 'hostnames').flatMap((hn) => children(hn, 'hostname'));
-  const ports = children(node, 'ports')
-    .flatMap((ps) => children(ps, 'port'))
-    .map(toPort)
-    .filter((p): p is NmapPort => p !== undefined);
-  const extraPorts = children(node, 'ports')
-    .flatMap((ps) => children(ps, 'extraports'))
-    .map((e) => ({ state: attr(e, 'state') ?? '', count: num(attr(e, 'count')) ?? 0 }))
-    .filter((e) => PORT_STATES.has(e.state));
-  const osMatches = children(node, 'os')
-    .flatMap((os) => children(os, 'osmatch'))
-    .map((m) => ({ name: attr(m, 'name') ?? '', accuracy: num(attr(m, 'accuracy')) ?? 0 }))
-    .filter((m) => m.name !== '');
-  return {
-    address,
-    addressType: ip ? (address.includes(':') ? 'ipv6' : 'ipv4') : 'mac',
-    mac: ip && mac ? attr(mac, 'addr') : undefined,
-    hostnames: distinctHostnames(
-      hostnames
-        .filter((h) => attr(h, 'name'))
-        .map((h) => ({ name: attr(h, 'name') as string, type: attr(h, 'type') })),
-    ),
-    state: attr(status, 'state') ?? 'unknown',
-    reason: attr(status, 'reason'),
-    ports,
-    ...(extraPorts.length > 0 ? { extraPorts } : {}),
-    os: osMatches.length > 0 ? osMatches : undefined,
-    startedAt: unixTime(node, 'starttime', '<host starttime>'),
-    endedAt: unixTime(node, 'endtime', '<host endtime>'),
-  };
-}
-
-function toPort(node: XmlNode): NmapPort | undefined {
-  const protocol = attr(node, 'protocol');
-  const port = num(attr(node, 'portid'));
-  if (!protocol || !PROTOCOLS.has(protocol) || port === undefined || !Number.isInteger(port))
-    return undefined;
-  if (port < 0 || port > 65535) throw new Error(`<port portid="${port}"> is outside 0-65535`);
-  const state = children(node, 'state')[0];
-  const service = children(node, 'service')[0];
-  return {
-    protocol: protocol as NmapProtocol,
-    port,
-    state: attr(state, 'state') ?? 'unknown',
-    reason: attr(state, 'reason'),
-    service: service ? toService(service) : undefined,
-  };
-}
-
-function toService(node: XmlNode): NmapService {
-  const cpe = Array.isArray(node['cpe']) ? node['cpe'] : [];
-  return {
-    name: attr(node, 'name'),
-    product: attr(node, 'product'),
-    version: attr(node, 'version'),
-    extrainfo: attr(node, 'extrainfo'),
-    tunnel: attr(node, 'tunnel'),
-    method: attr(node, 'method'),
-    conf: num(attr(node, 'conf')),
-    cpe: cpe
-      .map((c: unknown) => (typeof c === 'string' ? c : isNode(c) ? c._ : undefined))
-      .filter((c): c is string => typeof c === 'string' && c.trim() !== '')
-      .map((c) => c.trim()),
-  };
-}
-
-function isNode(value: unknown): value is XmlNode {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Child elements with that name that are elements (xml2js gives whitespace-only elements as strings). */
-function children(node: XmlNode | undefined, name: string): XmlNode[] {
-  const value = node?.[name];
-  return Array.isArray(value) ? value.filter(isNode) : [];
-}
-
-function attr(node: XmlNode | undefined, name: string): string | undefined {
-  const value = node?.$?.[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function num(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/**
- * A time attribute (Unix seconds, or elapsed seconds): absent is undefined; anything but a number from 0 to
- * MAX_UNIX_TIME throws, naming the attribute, so `start="abc"` is a refused file, not a run of negative length.
- */
-function unixTime(node: XmlNode | undefined, name: string, label: string): number | undefined {
-  const value = attr(node, name);
-  if (value === undefined || value.trim() === '') return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > MAX_UNIX_TIME) {
-    throw new Error(
-      `${label}=${JSON.stringify(value.slice(0, 32))} is not a time in seconds from 0 to ${MAX_UNIX_TIME}`,
-    );
-  }
-  return n;
-}
-
-function firstLine(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0];
 }

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NmapXmlError, TargetError } from './errors';
 import { parseNmapXml, portKey } from './parser';
+import { NmapTaskProgress, parseNmapProgressLine } from './progress';
+import { NmapXmlStreamParser } from './xml-stream';
 import { buildNmapArgv, NmapProcessRunner } from './runner';
 
 const NMAP = '/usr/bin/nmap';
@@ -117,6 +119,57 @@ describe('NmapProcessRunner with real nmap on loopback', () => {
     } finally {
       await close(v6);
     }
+  });
+
+  it('streams the XML while nmap runs: progress reports and hosts as they come, the document not kept', async () => {
+    const port = portOf(server);
+    const events: string[] = [];
+    const progress: NmapTaskProgress[] = [];
+    const textProgress: number[] = [];
+    const parser = new NmapXmlStreamParser({
+      onProgress: (p) => progress.push(p) && events.push(`progress ${p.percent}`),
+      onHost: (h) => events.push(`host ${h.address} ${h.ports.filter((p) => p.state === 'open').length}`),
+    });
+    const result = await runner.run({
+      nmapPath: NMAP,
+      // --scan-delay slows the 12 probes of each host to about 3 s, so that --stats-every 1s reports a few times.
+      flags: ['-sT', '-Pn', '-n', `-p${port},8085-8095`, '--scan-delay', '250ms', '--stats-every', '1s'],
+      targets: ['127.0.0.23', '127.0.0.24'],
+      keepXml: false,
+      onXml: (chunk) => parser.write(chunk),
+      onLine: (line) => {
+        const report = parseNmapProgressLine(line);
+        if (report?.kind === 'progress') textProgress.push(report.percent);
+      },
+    });
+    const summary = parser.end();
+    expect(result.exitCode).toBe(0);
+    expect(result.xml).toBe('');
+    expect(summary).toMatchObject({ exit: 'success', openPorts: 1, stats: { hostsUp: 2, hostsTotal: 2 } });
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    for (const p of progress) {
+      expect(p).toMatchObject({ task: 'Connect Scan' });
+      expect(p.percent).toBeGreaterThan(0);
+      expect(p.percent).toBeLessThan(100);
+    }
+    // The same reports on stdout, in its text form.
+    expect(textProgress).toEqual(progress.map((p) => p.percent));
+    expect(events.slice(progress.length)).toEqual(['host 127.0.0.23 1', 'host 127.0.0.24 0']);
+  });
+
+  it("rejects with the XML reader's own error when it throws", async () => {
+    const parser = new NmapXmlStreamParser({
+      onHost: () => {
+        throw new NmapXmlError('stop here', 'malformed');
+      },
+    });
+    const run = runner.run({
+      nmapPath: NMAP,
+      flags: ['-sT', '-Pn', '-n', `-p${portOf(server)}`],
+      targets: ['127.0.0.23'],
+      onXml: (chunk) => parser.write(chunk),
+    });
+    await expect(run).rejects.toThrow(new NmapXmlError('stop here', 'malformed'));
   });
 
   it('cancels a long scan quickly and leaves no process of its group behind', async () => {

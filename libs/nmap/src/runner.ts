@@ -34,6 +34,17 @@ export interface NmapRunOptions {
   env?: NodeJS.ProcessEnv;
   /** Cap on the stdout text kept in the result (lines still all reach onLine). Default 10 MB. */
   maxStdoutChars?: number;
+  /**
+   * Called with each piece of the -oX document as nmap writes it, in order (e.g. an NmapXmlStreamParser's
+   * `write`, for hosts and `<taskprogress>` reports while nmap runs). Should it throw, it is not called again,
+   * and the run, once nmap has exited, rejects with that error as it was thrown (an NmapXmlError stays one).
+   */
+  onXml?: (chunk: Buffer) => void;
+  /**
+   * Whether the result's `xml` holds the document. Default true; false keeps nothing (`xml` is ''), for a
+   * caller that reads it through onXml: a /16 batch's XML is tens of megabytes.
+   */
+  keepXml?: boolean;
 }
 
 export interface NmapRunResult {
@@ -43,7 +54,7 @@ export interface NmapRunResult {
   stdout: string;
   stdoutTruncated: boolean;
   stderr: string;
-  /** The -oX document; may be truncated or empty when nmap was killed or failed early. */
+  /** The -oX document; may be truncated or empty when nmap was killed or failed early; '' with keepXml false. */
   xml: string;
   cancelled: boolean;
   durationMs: number;
@@ -217,6 +228,7 @@ class RunSupervisor {
   private xmlDone = false;
   private settled = false;
   private lineError?: unknown;
+  private xmlError?: { error: unknown };
   private killTimer?: NodeJS.Timeout;
   private drainTimer?: NodeJS.Timeout;
   private readonly xml: Socket;
@@ -237,7 +249,17 @@ class RunSupervisor {
 
   start(): void {
     const { child } = this;
-    this.xml.on('data', (chunk: Buffer) => this.xmlChunks.push(chunk));
+    const keepXml = this.opts.keepXml !== false;
+    this.xml.on('data', (chunk: Buffer) => {
+      if (keepXml) this.xmlChunks.push(chunk);
+      if (this.opts.onXml && !this.xmlError) {
+        try {
+          this.opts.onXml(chunk);
+        } catch (error) {
+          this.xmlError = { error };
+        }
+      }
+    });
     this.xml.on('close', () => this.xmlClosed());
     this.xml.on('error', () => this.xml.destroy());
 
@@ -326,6 +348,10 @@ class RunSupervisor {
       this.reject(
         new Error(`onLine callback failed: ${errorMessage(this.lineError)}`, { cause: this.lineError }),
       );
+      return;
+    }
+    if (this.xmlError) {
+      this.reject(this.xmlError.error);
       return;
     }
     this.resolve({

@@ -95,6 +95,13 @@ export interface NmapScanResult {
   openPorts: number;
 }
 
+/**
+ * Everything of a run but its hosts: what the streaming parser gives at the end of the document, after each
+ * <host> went to its handler. `stats` are nmap's own counts when it wrote them, else counted over the hosts;
+ * `openPorts` is counted over the hosts.
+ */
+export type NmapRunSummary = Omit<NmapScanResult, 'hosts'>;
+
 /** The per-batch summary the API's batch_complete event carries. */
 export interface NmapResultSummary {
   hosts_up: number;

@@ -1,7 +1,12 @@
 import { ClientRevokedError } from './run.errors';
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
-import { NoCoveringClientError, QueueUnavailableError, RunActiveError } from './run.errors';
+import {
+  ImportStoppedError,
+  NoCoveringClientError,
+  QueueUnavailableError,
+  RunActiveError,
+} from './run.errors';
 import { BatchFailedCommand, StartOneOffCommand } from './run-commands';
 import { newRunService, summary } from './testing/run-fakes';
 
@@ -94,7 +99,7 @@ describe('RunService', () => {
       const { service, scans, runs, batches, deltaJobs } = newRunService();
       scans.scans.set(7, { id: 7, nmapFlags: ['-sS'], runner: 'asyncio' });
       jest.spyOn(runs, 'complete').mockResolvedValueOnce(undefined);
-      await expect(service.importRun(imported(7))).rejects.toThrow(/was ended/);
+      await expect(service.importRun(imported(7))).rejects.toThrow(ImportStoppedError);
       expect(runs.rows).toEqual([]);
       expect(batches.rows).toEqual([]);
       expect(deltaJobs.queued).toEqual([]);

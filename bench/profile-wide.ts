@@ -1,0 +1,318 @@
+// `bench/run.ts profile-wide` (issue 20 point 1): where the per-host cost of a wide, thin scan goes. The `wide`
+// benchmark's /16 × 1 port through one worker (npm start's setup), with bench/instrument.js preloaded (spans of
+// the batch's steps, every SQL statement and Redis command) and V8 CPU profiles of gateway and worker; the
+// worker's CPU time split by what it ran (XML parsing, stdout lines, event publishing, Redis client, SQL,
+// garbage collection), per host.
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DatabaseKind } from '../test/support/database';
+import { listenOn } from '../test/support/listeners';
+import { readSpans, Span } from './profile';
+import {
+  assertLoopback,
+  cpuTimesOf,
+  fmt,
+  getJson,
+  markdownTable,
+  nowMs,
+  onCleanup,
+  postJson,
+  sleep,
+  startBenchSystem,
+} from './support';
+import { NO_RATE_LIMIT } from './wide';
+
+export interface WideProfileOptions {
+  database: DatabaseKind;
+  /** Addresses of the scan (a CIDR under 127.1.0.0/16). */
+  target: string;
+  chunkSize: number;
+}
+const POLL_MS = 250;
+export const WIDE_PROFILE_DEFAULTS: Omit<WideProfileOptions, 'database'> = {
+  target: '127.1.0.0/16',
+  chunkSize: 4096,
+};
+
+/** Where a CPU profile's sample goes, by the script it ran in (first match wins). */
+const CATEGORIES: Array<[string, RegExp]> = [
+  [
+    'XML parsing (sax, xml2js, parser, xml-stream, xml-host)',
+    /node_modules\/(sax|xml2js)\/|libs\/nmap\/src\/(parser|xml-)/,
+  ],
+  ['stdout lines (runner: split, onLine)', /libs\/nmap\/src\/runner/],
+  ['event publishing (libs/events)', /libs\/events\//],
+  ['Redis client (ioredis, its parser)', /node_modules\/(ioredis|redis-parser|@ioredis)\//],
+  ['BullMQ', /node_modules\/bullmq\//],
+  [
+    'SQL (knex, MikroORM, better-sqlite3, pg)',
+    /node_modules\/(knex|@mikro-orm|better-sqlite3|pg|pg-protocol)\/|libs\/persistence\//,
+  ],
+  ['run and batch accounting (libs/runs)', /libs\/runs\//],
+  ['worker app code (apps/worker)', /apps\/worker\/src\//],
+  ['built-ins without a script (JSON, strings, Buffer) and node internals', /^node:|^internal\/|^$/],
+  ['benchmark instrumentation (bench/instrument.js)', /bench\/instrument\.js/],
+];
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Redis commands sent by the worker during the run, by command: count and per host (pipelined: no times). */
+function redisRows(worker: Span[], hosts: number): Array<Array<string | number>> {
+  const byName = new Map<string, number>();
+  for (const s of worker) if (s.n.startsWith('redis ')) byName.set(s.n, (byName.get(s.n) ?? 0) + 1);
+  const total = [...byName.values()].reduce((a, b) => a + b, 0);
+  return [
+    ['Redis commands from the worker (count; per host)', '', fmt(total / hosts, 2), String(total)],
+    ...[...byName]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([name, n]) => [`  ${name}`, '', fmt(n / hosts, 2), String(n)]),
+  ];
+}
+
+/** The scripts (or, for built-ins, the functions) with the most self time in a category of a profile. */
+function topOf(profile: CpuProfile, category: string, limit = 5): Array<[string, number]> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    if (!node || categoryOf(node.callFrame) !== category) continue;
+    const { url, functionName } = node.callFrame;
+    const key = url
+      ? url.replace(/^.*?(node_modules\/|apps\/|libs\/|bench\/)/, '$1')
+      : functionName || '(anonymous)';
+    out.set(key, (out.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+  }
+  return [...out].sort((a, b) => b[1] - a[1]).slice(0, limit);
+}
+
+function categoryOf({ functionName, url }: { functionName: string; url: string }): string {
+  if (functionName === '(idle)') return 'idle';
+  if (functionName === '(garbage collector)') return 'garbage collection';
+  if (functionName === '(program)') return 'V8/native (program)';
+  return CATEGORIES.find(([, re]) => re.test(url))?.[0] ?? 'other JavaScript';
+}
+
+/** Milliseconds of CPU by category (and idle, GC, program), from one .cpuprofile. */
+function splitProfile(profile: CpuProfile): Map<string, number> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const out = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]);
+    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
+    if (!node) continue;
+    const category = categoryOf(node.callFrame);
+    out.set(category, (out.get(category) ?? 0) + ms);
+  }
+  return out;
+}
+
+/** Runs the profile (one warm-up run, one measured run) and returns its report. */
+export async function runWideProfile(options: WideProfileOptions): Promise<string> {
+  const target = assertLoopback(options.target);
+  const hosts = 2 ** (32 - Number(target.split('/')[1]));
+  const probe = await listenOn(assertLoopback('127.1.0.1'));
+  const port = probe.port;
+  await probe.close();
+  const listeners = await Promise.all(
+    ['127.1.0.10', '127.1.0.77', '127.1.0.200'].map((a) => listenOn(assertLoopback(a), port)),
+  );
+  const closeListeners = onCleanup('profile-wide listeners', () =>
+    Promise.all(listeners.map((l) => l.close())),
+  );
+  const traceDir = await mkdtemp(join(tmpdir(), 'nsobench-trace-'));
+  const profDir = await mkdtemp(join(tmpdir(), 'nsobench-cpuprof-'));
+  const removeDirs = onCleanup('profile-wide files', async () => {
+    await rm(traceDir, { recursive: true, force: true });
+    await rm(profDir, { recursive: true, force: true });
+  });
+  const flags = '-sT -Pn -n --max-retries 0 --min-rate 5000';
+  let window = { t0: 0, done: 0 };
+  let cpu = { worker: 0, workerNmap: 0, gateway: 0 };
+  try {
+    const system = await startBenchSystem({
+      workers: 1,
+      workerConcurrency: 2,
+      database: options.database,
+      env: {
+        ...NO_RATE_LIMIT,
+        NODE_OPTIONS: `--require ${join(__dirname, 'instrument.js')}`,
+        BENCH_TRACE_DIR: traceDir,
+      },
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    });
+    try {
+      const define = async (name: string, cidr: string) => {
+        const created = await postJson(
+          system.url,
+          '/api/scans',
+          {
+            name,
+            target: cidr,
+            ports: String(port),
+            scan_arguments: flags,
+            chunk_size: options.chunkSize,
+            concurrency: 2,
+          },
+          system.auth,
+        );
+        if (created.status !== 201) throw new Error(`POST /api/scans answered ${created.status}`);
+        return created.body.scan.id as number;
+      };
+      // The warm-up (JIT, connections) on one batch of the same size; then the measured run.
+      const scans = [
+        await define('warm-up', assertLoopback('127.1.0.0/20')),
+        await define('profile wide', target),
+      ];
+      const worker = system.workers[0].child.pid!;
+      const gateway = system.gateway.child.pid!;
+      for (let round = 0; round < 2; round++) {
+        process.stderr.write(`profile-wide: ${round === 0 ? 'warm-up' : 'measured'} run\n`);
+        const before = { w: cpuTimesOf(worker), g: cpuTimesOf(gateway) };
+        const t0 = nowMs();
+        const executed = await fetch(`${system.url}/api/scans/${scans[round]}/execute`, {
+          headers: system.auth,
+        });
+        const resultId = ((await executed.json()) as { result_id: number }).result_id;
+        for (;;) {
+          const run = await getJson(system.url, `/api/results/${resultId}?per_page=1`, system.auth);
+          if (!run.result)
+            throw new Error(`GET /api/results/${resultId}: ${JSON.stringify(run).slice(0, 300)}`);
+          if (run.result.status === 'completed') {
+            window = { t0, done: Date.parse(run.result.finished_at) };
+            break;
+          }
+          if (['failed', 'stopped'].includes(run.result.status)) throw new Error(`run ${run.result.status}`);
+          await sleep(POLL_MS);
+        }
+        const after = { w: cpuTimesOf(worker), g: cpuTimesOf(gateway) };
+        cpu = {
+          worker: after.w.selfMs - before.w.selfMs,
+          workerNmap: after.w.childrenMs - before.w.childrenMs,
+          gateway: after.g.selfMs - before.g.selfMs,
+        };
+      }
+      await sleep(1500); // the trace files are flushed every second
+    } finally {
+      await system.close(); // SIGTERM: the processes write their CPU profiles as they exit
+    }
+    const spans = (await readSpans(traceDir)).filter((s) => s.s >= window.t0 && s.s <= window.done + 50);
+    return report(options, target, hosts, port, window, cpu, spans, profDir);
+  } finally {
+    await removeDirs();
+    await closeListeners();
+  }
+}
+
+function report(
+  options: WideProfileOptions,
+  target: string,
+  hosts: number,
+  port: number,
+  window: { t0: number; done: number },
+  cpu: { worker: number; workerNmap: number; gateway: number },
+  spans: Span[],
+  profDir: string,
+): string {
+  const us = (ms: number) => fmt((ms * 1000) / hosts, 1);
+  const worker = spans.filter((s) => s.r === 'worker');
+  const sum = (pred: (s: Span) => boolean, list = worker) =>
+    list.filter(pred).reduce((a, s) => a + (s.e - s.s), 0);
+  const count = (pred: (s: Span) => boolean, list = worker) => list.filter(pred).length;
+  const named = (n: string) => (s: Span) => s.n === n;
+  const nmapMs = sum(named('process nmap'));
+  const rows: Array<Array<string | number>> = [
+    ['run: execute → finished_at', fmt(window.done - window.t0), us(window.done - window.t0), ''],
+    ['worker CPU (its own, not nmap)', fmt(cpu.worker), us(cpu.worker), ''],
+    ['nmap CPU (children of the worker)', fmt(cpu.workerNmap), us(cpu.workerNmap), ''],
+    ['gateway CPU', fmt(cpu.gateway), us(cpu.gateway), ''],
+    [
+      'nmap processes, spawn → exit (sum over batches)',
+      fmt(nmapMs),
+      us(nmapMs),
+      String(count(named('process nmap'))),
+    ],
+    [
+      'parseNmapXml (wall, sum)',
+      fmt(sum(named('parseNmapXml'))),
+      us(sum(named('parseNmapXml'))),
+      String(count(named('parseNmapXml'))),
+    ],
+    [
+      'BatchRepository.storeResult (wall, sum)',
+      fmt(sum(named('BatchRepository.storeResult'))),
+      us(sum(named('BatchRepository.storeResult'))),
+      String(count(named('BatchRepository.storeResult'))),
+    ],
+    [
+      'SQL statements (wall, sum)',
+      fmt(sum(named('sql'))),
+      us(sum(named('sql'))),
+      String(count(named('sql'))),
+    ],
+    [
+      'ScanEventPublisher.publishMany calls (count; they overlap)',
+      '',
+      '',
+      String(count(named('ScanEventPublisher.publishMany'))),
+    ],
+    ...redisRows(worker, hosts),
+  ];
+  const profiles = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+  const split = new Map<string, { worker: number; gateway: number }>();
+  const tops: string[] = [];
+  for (const file of profiles) {
+    const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile;
+    // Which process: the worker's profile holds its batch code, the gateway's its controllers.
+    const text = profile.nodes.map((n) => n.callFrame.url).join('\n');
+    const role = /apps\/worker\/src\//.test(text)
+      ? 'worker'
+      : /apps\/gateway\/src\//.test(text)
+        ? 'gateway'
+        : undefined;
+    if (!role) continue;
+    if (role === 'worker') {
+      for (const category of [
+        'built-ins without a script (JSON, strings, Buffer) and node internals',
+        'other JavaScript',
+      ]) {
+        const top = topOf(profile, category).map(([k, ms]) => `${k} ${fmt(ms)}`);
+        tops.push(`- worker, ${category}: ${top.join('; ')}`);
+      }
+    }
+    for (const [category, ms] of splitProfile(profile)) {
+      const entry = split.get(category) ?? { worker: 0, gateway: 0 };
+      entry[role] += ms;
+      split.set(category, entry);
+    }
+  }
+  const cpuRows = [...split]
+    .filter(([category]) => category !== 'idle')
+    .sort((a, b) => b[1].worker - a[1].worker)
+    .map(([category, ms]) => [category, fmt(ms.worker), fmt(ms.gateway)]);
+  return [
+    `### profile-wide: per-host cost of \`${flags(port)}\` over ${target} (${options.database}, 1 worker, instrumented)`,
+    '',
+    `chunk_size ${options.chunkSize}, concurrency 2, one worker process of WORKER_CONCURRENCY 2; one warm-up run, ` +
+      `then the measured one (${hosts} hosts). Spans from bench/instrument.js; µs per host = ms × 1000 / ${hosts}.`,
+    '',
+    markdownTable(['measured run', 'ms', 'µs per host', 'count'], rows),
+    '',
+    'CPU profiles (node --cpu-prof) over the whole life of each process (start-up, warm-up and measured run), by the ' +
+      'code that ran, ms:',
+    '',
+    markdownTable(['category', 'worker ms', 'gateway ms'], cpuRows),
+    '',
+    'Most self time inside the two widest categories (ms):',
+    '',
+    ...tops,
+  ].join('\n');
+}
+
+const flags = (port: number) => `-sT -Pn -n --max-retries 0 --min-rate 5000 -p ${port}`;
