@@ -16,4 +16,31 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'warn',
     },
   },
+  {
+    // libs/persistence is the only door to the database (README "Layout"): nothing else imports MikroORM or knex,
+    // nor reaches into the library's files. Tests and benchmarks may use @nso/persistence/testing.
+    files: ['apps/**/*.ts', 'libs/**/*.ts'],
+    ignores: ['libs/persistence/**', '**/*.spec.ts', '**/*.e2e-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@mikro-orm/*'],
+              message: 'Reach the database through a repository of @nso/persistence.',
+            },
+            {
+              group: ['knex', 'knex/*'],
+              message: 'Reach the database through a repository of @nso/persistence.',
+            },
+            {
+              group: ['@nso/persistence/*'],
+              message: 'Import @nso/persistence itself (tests: @nso/persistence/testing).',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -7,7 +7,7 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { EntityManager } from '@mikro-orm/core';
 import { WEBHOOK_QUEUE, webhookDeliveryJobId } from '@nso/contracts';
-import { WebhookJobs } from '@nso/events';
+import { WebhookJobs } from '@nso/webhooks';
 import { insertDeltaReport, knexOf } from '@nso/persistence/testing';
 import type { Queue } from 'bullmq';
 import { BlockList } from 'node:net';

@@ -11,6 +11,7 @@ import {
 } from '@nso/events';
 import { MonitoringModule } from '@nso/monitoring';
 import { PersistenceModule, ScanRepository } from '@nso/persistence';
+import { WebhookJobsModule } from '@nso/webhooks';
 
 export function infrastructureModules(config: AppConfig): DynamicModule[] {
   const redis = { url: config.redisUrl, prefix: config.redisPrefix };
@@ -36,5 +37,7 @@ export function infrastructureModules(config: AppConfig): DynamicModule[] {
       poolMax: config.databasePoolMax,
       migrate: true,
     }),
+    // Any process may queue a webhook delivery (the delta service does, after storing a report).
+    WebhookJobsModule.forRoot(),
   ];
 }

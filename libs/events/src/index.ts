@@ -15,4 +15,3 @@ export * from './notification-hub';
 export * from './stream/event-log';
 export * from './stream/event-stream-hub';
 export * from './client-notices';
-export * from './webhooks';

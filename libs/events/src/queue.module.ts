@@ -7,7 +7,6 @@ import { DeltaJobs } from './delta-jobs';
 import { JobSchedulers } from './job-schedulers';
 import { JobWorkers, QUEUE_CONNECTION, QueueConnection } from './job-workers';
 import { RedisOutageMonitor } from './redis-outage.monitor';
-import { WebhookJobs } from './webhooks/webhook-jobs';
 
 /** Every queue of the registry; BATCH_QUEUE only keeps its name taken (see its comment). */
 const QUEUES = QUEUE_NAMES;
@@ -46,9 +45,8 @@ export class QueueModule {
         JobSchedulers,
         JobWorkers,
         DeltaJobs,
-        WebhookJobs,
       ],
-      exports: [queues, JobSchedulers, JobWorkers, DeltaJobs, WebhookJobs],
+      exports: [queues, JobSchedulers, JobWorkers, DeltaJobs],
     };
   }
 }

@@ -1,4 +1,54 @@
-export * from './entities';
+// @nso/persistence: the only door to the database. Repositories (each the only writer of its tables) and
+// read-model query classes, provided by PersistenceModule; the entities as types of the rows they return, and the
+// value lists of their enum columns. MikroORM, its EntityManager and knex stay inside (eslint.config.mjs forbids
+// them elsewhere); tests and benchmarks use @nso/persistence/testing.
+export {
+  AGENT_TASK_STATUSES,
+  BATCH_STATUSES,
+  CLIENT_KINDS,
+  CLIENT_STATUSES,
+  DELTA_CHANGE_KIND_VALUES,
+  DELTA_REPORT_STATUSES,
+  DELTA_REPORT_TYPES,
+  SCAN_RESULT_STATUSES,
+  RUN_TRIGGERS,
+  SCAN_RUNNERS,
+  FIRE_OUTCOMES,
+  USER_ROLES,
+  WEBHOOK_KINDS,
+  WEBHOOK_PROTOCOLS,
+} from './entities';
+export type {
+  AgentTaskStatus,
+  AgentTask,
+  ApiToken,
+  BatchStatus,
+  Batch,
+  ClientKind,
+  ClientStatus,
+  Client,
+  DeltaChange,
+  DeltaReportStatus,
+  DeltaReportType,
+  DeltaReport,
+  HostnameEntry,
+  Host,
+  Port,
+  Project,
+  ScanResultStatus,
+  RunTrigger,
+  ScanResult,
+  ScanRunner,
+  Scan,
+  FireOutcome,
+  ScheduleFire,
+  UserRole,
+  User,
+  WebhookDelivery,
+  WebhookKind,
+  WebhookFilter,
+  WebhookRule,
+} from './entities';
 export { MIGRATIONS } from './migrations';
 export {
   createOrmOptions,
@@ -39,10 +89,28 @@ export {
   type RunSummaryRows,
   type ScanRunCounts,
 } from './run.queries';
-export { ClientRepository, type AgentEndpoint, type DelegableClientRow } from './client.repository';
+export {
+  ClientRepository,
+  type AgentEndpoint,
+  type ClientListFilter,
+  type ClientPatch,
+  type DelegableClientRow,
+  type PoolBeat,
+  type PoolRegistration,
+} from './client.repository';
 export { AgentTaskRepository, OPEN_AGENT_TASK_STATUSES, type AgentTaskInput } from './agent-task.repository';
+export {
+  WebhookRepository,
+  type DeliverableReport,
+  type DeliverableRule,
+  type WebhookChangeKey,
+  type WebhookChangeRow,
+  type WebhookDeliveryLogRow,
+  type WebhookDeliveryRow,
+  type WebhookRuleInput,
+  type WebhookRulePatch,
+} from './webhook.repository';
 export { PersistenceModule, DATABASE_READY, type PersistenceModuleOptions } from './persistence.module';
-export { knexOf, isUniqueViolation, type Knex } from './sql';
 export { clientStatus, clientStatusFilter, type ClientStatusFields } from './client-status';
 export {
   DeltaReportRepository,

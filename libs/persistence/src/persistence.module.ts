@@ -20,6 +20,7 @@ import { RunRepository } from './run.repository';
 import { ScanRepository } from './scan.repository';
 import { StatsQueries } from './stats.queries';
 import { UserRepository } from './user.repository';
+import { WebhookRepository } from './webhook.repository';
 
 /** The repositories of the run's tables: each owns its table's status changes. */
 const RUN_REPOSITORIES = [
@@ -29,6 +30,7 @@ const RUN_REPOSITORIES = [
   ClientRepository,
   AgentTaskRepository,
   RunQueries,
+  WebhookRepository,
 ];
 
 /** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check. */

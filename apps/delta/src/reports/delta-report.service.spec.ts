@@ -2,7 +2,7 @@
 // run gets, what is stored with it, and when its announcement is made, retried or left owed.
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@nso/config';
-import type { Notifier, ScanEventPublisher, WebhookJobs } from '@nso/events';
+import type { Notifier, ScanEventPublisher } from '@nso/events';
 import type {
   DeltaChangeInsert,
   DeltaReportInsert,
@@ -13,6 +13,7 @@ import type {
   RunHostRecord,
   StoredDeltaReport,
 } from '@nso/persistence';
+import type { WebhookJobs } from '@nso/webhooks';
 import { DELTA_SCANNER, DeltaReportService } from './delta-report.service';
 
 interface SavedReport extends DeltaReportInsert {

@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import type { DeltaJobData, DeltaReportCounts } from '@nso/contracts';
 import { deltaChangeRows, diffResults, summarizeDelta, scanOptionsOf, type DeltaRun } from '@nso/delta';
-import { Notifier, ScanEventPublisher, WebhookJobs } from '@nso/events';
+import { Notifier, ScanEventPublisher } from '@nso/events';
 import {
   DeltaReportRepository,
   RunHistoryQueries,
@@ -12,6 +12,7 @@ import {
   type RunFacts,
   type StoredDeltaReport,
 } from '@nso/persistence';
+import { WebhookJobs } from '@nso/webhooks';
 
 /** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
 export const DELTA_SCANNER = { name: 'nso-delta', version: 1 } as const;

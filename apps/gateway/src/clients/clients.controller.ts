@@ -23,10 +23,10 @@ import {
   HeartbeatAnswerDto,
   HeartbeatDto,
   ListClientsQuery,
-  ResultsAnswerDto,
-  SubmitResultsDto,
   UpdateClientDto,
 } from './clients.dto';
+import { ResultsAnswerDto, SubmitResultsDto } from './agent-results.dto';
+import { AgentResultsService } from './agent-results.service';
 import { ClientsService } from './clients.service';
 
 const clientIdPipe = new ClientIdPipe();
@@ -38,6 +38,7 @@ const strictPipe = new ApiValidationPipe();
 export class ClientsController {
   constructor(
     private readonly clients: ClientsService,
+    private readonly agentResults: AgentResultsService,
     private readonly fieldsMetric: AgentFieldsMetric,
   ) {}
 
@@ -107,7 +108,7 @@ export class ClientsController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<ResultsAnswerDto> {
     try {
-      return await this.clients.results(clientId, req, sourceAddress(req.ip));
+      return await this.agentResults.results(clientId, req, sourceAddress(req.ip));
     } catch (error) {
       // Refused before (or while) its body was read: the connection is closed rather than the rest read.
       if (!req.complete) res.setHeader('Connection', 'close');

@@ -1,9 +1,14 @@
-import { EntityManager } from '@mikro-orm/core';
+// A user's webhook rules (docs/notifications.md "Webhooks"): checked here, stored by WebhookRepository.
 import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
-import { checkWebhookDestination } from '@nso/events';
 import { canonicalCidr } from '@nso/nmap';
-import { knexOf, Scan, User, WebhookRule, type WebhookFilter } from '@nso/persistence';
+import {
+  WebhookRepository,
+  type WebhookFilter,
+  type WebhookRule,
+  type WebhookRulePatch,
+} from '@nso/persistence';
+import { checkWebhookDestination } from '@nso/webhooks';
 import { pageFields, pageWindow } from '../common/pagination';
 import {
   CreateWebhookDto,
@@ -23,70 +28,65 @@ export const MAX_WEBHOOKS_PER_USER = 100;
 @Injectable()
 export class WebhooksService {
   constructor(
-    private readonly em: EntityManager,
+    private readonly webhooks: WebhookRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
-   * A new rule, within MAX_WEBHOOKS_PER_USER however many creates run at once on however many gateways: the
-   * count and the insert are one transaction that first locks the owner's user row (a write, so SQLite takes
-   * its write lock too), so parallel creates of one user queue behind each other and the 101st is a 400.
+   * A new rule, within MAX_WEBHOOKS_PER_USER however many creates run at once on however many gateways (the
+   * count and the insert are one transaction, WebhookRepository.create). Errors: 400 a destination
+   * WEBHOOK_ALLOW refuses (naming the URL), a malformed host_cidrs entry, a scan not the user's, the 101st rule.
    */
   async create(ownerId: number, input: CreateWebhookDto): Promise<WebhookDto> {
     await this.checkUrl(input.url);
     const filter = await this.filterOf(ownerId, input, {});
-    const rule = await this.em.fork().transactional(async (em) => {
-      await em.nativeUpdate(User, { id: ownerId }, { id: ownerId });
-      if ((await em.count(WebhookRule, { owner: ownerId })) >= MAX_WEBHOOKS_PER_USER) {
-        throw new BadRequestException({ error: `At most ${MAX_WEBHOOKS_PER_USER} webhooks per user` });
-      }
-      return em.create(WebhookRule, {
-        owner: em.getReference(User, ownerId),
-        url: input.url,
-        secret: input.secret ?? null,
-        isActive: input.is_active ?? true,
-        filter,
-      });
-    });
+    const rule = await this.webhooks.create(
+      { ownerId, url: input.url, secret: input.secret ?? null, isActive: input.is_active ?? true, filter },
+      MAX_WEBHOOKS_PER_USER,
+    );
+    if (!rule) throw new BadRequestException({ error: `At most ${MAX_WEBHOOKS_PER_USER} webhooks per user` });
     return view(rule);
   }
 
+  /** The user's rules, oldest first. */
   async list(ownerId: number): Promise<WebhookDto[]> {
-    const rules = await this.em.find(WebhookRule, { owner: ownerId }, { orderBy: { id: 'asc' } });
-    return rules.map(view);
+    return (await this.webhooks.listOfOwner(ownerId)).map(view);
   }
 
+  /** One of the user's rules; 404 for another user's as for a missing one. */
   async one(ownerId: number, id: number): Promise<WebhookDto> {
     return view(await this.owned(ownerId, id));
   }
 
   /**
    * Partial: fields not sent keep their values; `secret: null` removes the secret. Switching a rule on again
-   * (`is_active: true`) clears its failure count and disabled_reason.
+   * (`is_active: true`) clears its failure count and disabled_reason. Errors: 404 as for `one`, 400 as for create.
    */
   async update(ownerId: number, id: number, input: UpdateWebhookDto): Promise<WebhookDto> {
     const rule = await this.owned(ownerId, id);
+    const patch: WebhookRulePatch = {};
     if (input.url !== undefined) {
       await this.checkUrl(input.url);
-      rule.url = input.url;
+      patch.url = input.url;
     }
-    if (input.secret !== undefined) rule.secret = input.secret;
+    if (input.secret !== undefined) patch.secret = input.secret;
     if (input.is_active !== undefined) {
       if (input.is_active && !rule.isActive) {
-        rule.consecutiveFailures = 0;
-        rule.disabledReason = null;
+        patch.consecutiveFailures = 0;
+        patch.disabledReason = null;
       }
-      rule.isActive = input.is_active;
+      patch.isActive = input.is_active;
     }
-    rule.filter = await this.filterOf(ownerId, input, rule.filter);
-    rule.updatedAt = new Date();
-    await this.em.flush();
-    return view(rule);
+    patch.filter = await this.filterOf(ownerId, input, rule.filter);
+    const updated = await this.webhooks.update(id, patch);
+    if (!updated) throw notFound();
+    return view(updated);
   }
 
+  /** Deletes one of the user's rules and its delivery log; 404 as for `one`. */
   async remove(ownerId: number, id: number): Promise<{ status: 'success'; message: string }> {
-    const rule = await this.owned(ownerId, id);
-    await this.em.remove(rule).flush();
+    await this.owned(ownerId, id);
+    if (!(await this.webhooks.remove(id))) throw notFound();
     return { status: 'success', message: 'Webhook deleted' };
   }
 
@@ -103,29 +103,23 @@ export class WebhooksService {
         ? error
         : NO_ANSWER;
     const window = pageWindow(query, 20);
-    const knex = knexOf(this.em);
-    const [{ n }] = await knex('webhook_deliveries').where('rule_id', id).count({ n: '*' });
-    const rows = await knex('webhook_deliveries')
-      .where('rule_id', id)
-      .orderBy('id', 'desc')
-      .limit(window.limit)
-      .offset(window.offset);
+    const { rows, total } = await this.webhooks.deliveries(id, window);
     const deliveries: WebhookDeliveryDto[] = rows.map((row) => ({
-      id: Number(row.id),
-      delivery_id: String(row.delivery_id),
-      report_id: Number(row.report_id),
-      attempt: Number(row.attempt),
-      status_code: row.status_code === null ? null : Number(row.status_code),
-      error: shownError(row.error ?? null),
-      duration_ms: Number(row.duration_ms),
-      delivered_at: new Date(row.delivered_at).toISOString(),
+      id: row.id,
+      delivery_id: row.deliveryId,
+      report_id: row.reportId,
+      attempt: row.attempt,
+      status_code: row.statusCode,
+      error: shownError(row.error),
+      duration_ms: row.durationMs,
+      delivered_at: row.deliveredAt.toISOString(),
     }));
-    return { deliveries, ...pageFields(Number(n), window) };
+    return { deliveries, ...pageFields(total, window) };
   }
 
   private async owned(ownerId: number, id: number): Promise<WebhookRule> {
-    const rule = await this.em.findOne(WebhookRule, { id, owner: ownerId });
-    if (!rule) throw new NotFoundException({ error: 'Webhook not found' });
+    const rule = await this.webhooks.findOwned(ownerId, id);
+    if (!rule) throw notFound();
     return rule;
   }
 
@@ -160,10 +154,7 @@ export class WebhooksService {
     }
     if (input.scan_ids !== undefined) {
       const ids = [...new Set(input.scan_ids)];
-      const own = ids.length
-        ? await this.em.find(Scan, { id: { $in: ids }, owner: ownerId }, { fields: ['id'] })
-        : [];
-      const found = new Set(own.map((s) => s.id));
+      const found = new Set(await this.webhooks.ownScanIds(ownerId, ids));
       const unknown = ids.filter((id) => !found.has(id));
       if (unknown.length)
         throw new BadRequestException({ error: `scan_ids: no scan of yours with id ${unknown.join(', ')}` });
@@ -173,6 +164,9 @@ export class WebhooksService {
   }
 }
 
+const notFound = () => new NotFoundException({ error: 'Webhook not found' });
+
+/** A rule as answers show it: the secret is never returned. */
 function view(rule: WebhookRule): WebhookDto {
   return {
     id: rule.id,

@@ -1,5 +1,5 @@
 // One scan: its live run (log, batches, progress, stop), run now, XML import, and its history in tabs.
-import { KeyboardEvent, lazy, Suspense, useRef, useState } from 'react';
+import { KeyboardEvent, useRef, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { request } from '../api';
@@ -8,40 +8,21 @@ import { useScanSocket } from '../components/useScanSocket';
 import {
   ConfirmDialog,
   Confirmation,
-  DataTable,
   ErrorAlert,
   Loading,
   PageTitle,
-  Pager,
   StateBadge,
-  Time,
   useFlash,
 } from '../components/ui';
-import { normalisePage } from '../lib/pagination';
+import {} from '../lib/pagination';
 import { describeSchedule } from '../lib/schedule';
-import { BatchView, isTerminal, RunStatus, runPercent, ScanEvent } from '../lib/scan-events';
+import { isTerminal, RunStatus, runPercent, ScanEvent } from '../lib/scan-events';
 import { RunHosts } from './Run';
-import { ReportRow, RunRow, Scan } from './types';
-
-const TrendChart = lazy(() => import('../components/TrendChart'));
+import { Batches, Changes, Runs, Schedule } from './ScanTabs';
+import { Scan } from './types';
 
 const TABS = ['Live output', 'Batches', 'Hosts', 'Runs', 'Changes', 'Schedule'] as const;
 type Tab = (typeof TABS)[number];
-
-interface BatchRow {
-  batch_id: number;
-  status: string;
-  targets?: string[] | number;
-  attempts?: number;
-  attempt?: number;
-  worker_id?: string | null;
-  client_id?: string | null;
-  exit_code?: number | null;
-  stderr?: string | null;
-  hosts_up?: number | null;
-  open_ports?: number | null;
-}
-
 export function ScanPage() {
   const { id } = useParams<{ id: string }>();
   const scanId = Number(id);
@@ -306,242 +287,6 @@ export function ScanPage() {
           kept.
         </p>
       </ConfirmDialog>
-    </>
-  );
-}
-
-function Batches({ resultId, live }: { resultId: number | null; live: Record<number, BatchView> }) {
-  // Batches whose events were trimmed from the log come from the gateway; live events win over it.
-  const stored = useQuery({
-    queryKey: ['scan', 'batches', resultId],
-    queryFn: () => request<{ batches: BatchRow[] }>(`/api/results/${resultId}/batches?per_page=100`),
-    enabled: resultId !== null,
-    retry: false,
-  });
-  const rows = new Map<
-    number,
-    {
-      id: number;
-      status: string;
-      targets: string;
-      attempt: number | string;
-      worker: string;
-      percent: string;
-      found: string;
-      error: string;
-    }
-  >();
-  for (const b of stored.data?.batches ?? [])
-    rows.set(b.batch_id, {
-      id: b.batch_id,
-      status: b.status,
-      targets: Array.isArray(b.targets) ? b.targets.join(', ') : String(b.targets ?? ''),
-      attempt: b.attempts ?? b.attempt ?? '',
-      worker: b.worker_id ?? b.client_id ?? '',
-      percent: b.status === 'completed' ? '100 %' : '',
-      found:
-        b.hosts_up !== null && b.hosts_up !== undefined ? `${b.hosts_up} up, ${b.open_ports ?? 0} open` : '',
-      error: b.status === 'failed' ? `exit code ${b.exit_code ?? '—'}: ${b.stderr ?? ''}` : '',
-    });
-  for (const b of Object.values(live))
-    rows.set(b.batchId, {
-      id: b.batchId,
-      status: b.status,
-      targets: b.targets.join(', '),
-      attempt: b.attempt,
-      worker: b.worker ?? '',
-      percent: b.percent !== null ? `${b.percent} %` : '',
-      found: b.hostsUp !== null ? `${b.hostsUp} up, ${b.openPorts ?? 0} open` : '',
-      error: b.error ?? '',
-    });
-  const list = [...rows.values()].sort((a, b) => a.id - b.id);
-  return (
-    <DataTable
-      caption="Batches"
-      columns={['Batch', 'Status', 'Targets', 'Attempt', 'Scanner', 'nmap progress', 'Found', 'Error']}
-      empty={resultId ? 'No batch has started yet.' : 'This scan has not run yet: use Run now.'}
-    >
-      {list.map((b) => (
-        <tr key={b.id}>
-          <td>{b.id}</td>
-          <td>
-            <StateBadge state={b.status} />
-          </td>
-          <td className="wrap">{b.targets}</td>
-          <td>{b.attempt}</td>
-          <td>{b.worker}</td>
-          <td>{b.percent}</td>
-          <td>{b.found}</td>
-          <td className="wrap">{b.error}</td>
-        </tr>
-      ))}
-    </DataTable>
-  );
-}
-
-function Runs({ scanId }: { scanId: number }) {
-  const [page, setPage] = useState(1);
-  const runs = useQuery({
-    queryKey: ['scan', scanId, 'results', page],
-    queryFn: () => request<{ results: RunRow[] }>(`/api/scans/${scanId}/results?page=${page}&per_page=20`),
-  });
-  const list = runs.data?.results ?? [];
-  const info = runs.data ? normalisePage(runs.data) : null;
-  return (
-    <>
-      <ErrorAlert error={runs.error} />
-      {list.length > 1 && (
-        <Suspense fallback={<p className="muted">Loading chart…</p>}>
-          <TrendChart runs={[...list].reverse()} />
-        </Suspense>
-      )}
-      <DataTable
-        caption="Runs"
-        columns={['Run', 'Status', 'Trigger', 'Started', 'Duration', 'Batches', 'Hosts up', 'Open ports']}
-        empty="No runs yet: use Run now."
-      >
-        {list.map((r) => (
-          <tr key={r.result_id}>
-            <td>
-              <Link href={`/runs/${r.result_id}`}>Run #{r.result_id}</Link>
-            </td>
-            <td>
-              <StateBadge state={r.status} />
-            </td>
-            <td>{r.trigger}</td>
-            <td>
-              <Time value={r.started_at ?? r.created_at} />
-            </td>
-            <td>
-              {r.duration_seconds !== null && r.duration_seconds !== undefined
-                ? `${r.duration_seconds} s`
-                : '—'}
-            </td>
-            <td>
-              {r.batches_done ?? 0}/{r.batches_total ?? 0}
-              {r.batches_failed ? ` (${r.batches_failed} failed)` : ''}
-            </td>
-            <td>{r.hosts_up}</td>
-            <td>{r.open_ports}</td>
-          </tr>
-        ))}
-      </DataTable>
-      {info && info.pages > 1 && (
-        <nav aria-label="Pagination" className="pager">
-          <button type="button" disabled={!info.hasPrev} onClick={() => setPage((p) => p - 1)}>
-            Previous page
-          </button>
-          <span>
-            Page {info.page} of {info.pages}
-          </span>
-          <button type="button" disabled={!info.hasNext} onClick={() => setPage((p) => p + 1)}>
-            Next page
-          </button>
-        </nav>
-      )}
-    </>
-  );
-}
-
-function Changes({ scanId }: { scanId: number }) {
-  const reports = useQuery({
-    queryKey: ['scan', scanId, 'reports'],
-    queryFn: () => request<{ reports: ReportRow[] }>(`/api/scan/${scanId}/reports?per_page=50`),
-  });
-  return (
-    <>
-      <ErrorAlert error={reports.error} />
-      <DataTable
-        caption="Reports"
-        columns={[
-          'Report',
-          'Created',
-          'Baseline → current',
-          'New ports',
-          'Closed ports',
-          'Changed services',
-          'Hosts',
-        ]}
-        empty="No delta reports yet: a report compares two completed runs."
-      >
-        {(reports.data?.reports ?? []).map((r) => (
-          <tr key={r.id}>
-            <td>
-              <Link href={`/reports/${r.id}`}>Report #{r.id}</Link>
-            </td>
-            <td>
-              <Time value={r.created_at} />
-            </td>
-            <td>
-              #{r.baseline_result_id} → #{r.current_result_id}
-            </td>
-            <td>+{r.new_ports_count}</td>
-            <td>−{r.closed_ports_count}</td>
-            <td>~{r.changed_services_count}</td>
-            <td>
-              +{r.new_hosts_count} / −{r.removed_hosts_count}
-            </td>
-          </tr>
-        ))}
-      </DataTable>
-      <Pager info={null} />
-    </>
-  );
-}
-
-function Schedule({ scan }: { scan: Scan }) {
-  const fires = scan.recent_fires ?? [];
-  return (
-    <>
-      <dl className="facts">
-        <div>
-          <dt>Schedule</dt>
-          <dd>{describeSchedule(scan)}</dd>
-        </div>
-        <div>
-          <dt>Active</dt>
-          <dd>{scan.is_active ? 'Yes' : 'No (nothing fires)'}</dd>
-        </div>
-        <div>
-          <dt>Next run</dt>
-          <dd>
-            <Time value={scan.is_active && scan.is_scheduled ? scan.next_run : null} />
-          </dd>
-        </div>
-        <div>
-          <dt>Last run</dt>
-          <dd>
-            <Time value={scan.last_run} />
-          </dd>
-        </div>
-        <div>
-          <dt>Skipped fires</dt>
-          <dd>{scan.statistics?.skipped_fires ?? 0}</dd>
-        </div>
-      </dl>
-      <DataTable
-        caption="Recent fires"
-        columns={['Due', 'Fired', 'Outcome', 'Reason', 'Run']}
-        empty={
-          scan.is_scheduled
-            ? 'The schedule has not fired yet.'
-            : 'Not scheduled: edit the scan to add a schedule.'
-        }
-      >
-        {fires.map((f, i) => (
-          <tr key={i}>
-            <td>
-              <Time value={f.due_at} />
-            </td>
-            <td>
-              <Time value={f.fired_at} />
-            </td>
-            <td>{f.outcome === 'skipped' ? '⚠ skipped' : '✓ started'}</td>
-            <td>{f.reason ?? ''}</td>
-            <td>{f.result_id ? <Link href={`/runs/${f.result_id}`}>Run #{f.result_id}</Link> : '—'}</td>
-          </tr>
-        ))}
-      </DataTable>
     </>
   );
 }

@@ -1,94 +1,23 @@
 // New scan (run once now, or save a definition with an interval or cron schedule) and Edit scan. The next runs
 // are previewed before saving; the gateway's 400s land on the fields they name.
-import { FormEvent, ReactNode, useEffect, useMemo, useState } from 'react';
+import { FormEvent, ReactNode, useMemo, useState } from 'react';
 import { useLocation, useParams } from 'wouter';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, request } from '../api';
 import { ErrorAlert, Loading, PageTitle, Time } from '../components/ui';
 import { fieldErrorsOf, FieldErrors } from '../lib/form-errors';
-import { intervalPreview, looksLikeCron, previewRuns } from '../lib/schedule';
 import { Project, Scan } from './types';
-
-type Mode = 'once' | 'definition';
-type ScheduleKind = 'none' | 'interval' | 'cron';
-
-interface Values {
-  name: string;
-  description: string;
-  targets: string;
-  ports: string;
-  nmap_flags: string;
-  project_id: string;
-  chunk_size: string;
-  concurrency: string;
-  runner: string;
-  interval_minutes: string;
-  cron: string;
-  timezone: string;
-  is_active: boolean;
-}
-
-const EMPTY: Values = {
-  name: '',
-  description: '',
-  targets: '',
-  ports: '',
-  nmap_flags: '-sT -Pn -n',
-  project_id: '',
-  chunk_size: '256',
-  concurrency: '6',
-  runner: 'asyncio',
-  interval_minutes: '60',
-  cron: '0 2 * * *',
-  timezone: 'UTC',
-  is_active: true,
-};
-
-/** API field names → the form's. */
-const ALIASES: Record<string, string> = {
-  target: 'targets',
-  targets: 'targets',
-  scan_arguments: 'nmap_flags',
-  nmap_flags: 'nmap_flags',
-  name: 'name',
-  description: 'description',
-  ports: 'ports',
-  project_id: 'project_id',
-  chunk_size: 'chunk_size',
-  concurrency: 'concurrency',
-  runner: 'runner',
-  interval_minutes: 'interval_minutes',
-  cron: 'cron',
-  timezone: 'timezone',
-  is_active: 'is_active',
-  is_scheduled: 'interval_minutes',
-};
-
-function valuesOf(scan: Scan): Values {
-  return {
-    name: scan.name,
-    description: scan.description ?? '',
-    targets: scan.target,
-    ports: scan.ports ?? '',
-    nmap_flags: scan.scan_arguments,
-    project_id: String(scan.project_id ?? ''),
-    chunk_size: String(scan.chunk_size),
-    concurrency: String(scan.concurrency),
-    runner: scan.runner,
-    interval_minutes: String(scan.interval_minutes ?? 60),
-    cron: scan.cron ?? '0 2 * * *',
-    timezone: scan.timezone ?? 'UTC',
-    is_active: scan.is_active,
-  };
-}
-
-const splitWords = (text: string) => text.split(/[\s,]+/).filter(Boolean);
-
-function timeZones(): string[] {
-  const intl = Intl as unknown as { supportedValuesOf?: (k: string) => string[] };
-  const zones = intl.supportedValuesOf?.('timeZone') ?? [];
-  return ['UTC', ...zones.filter((z) => z !== 'UTC')];
-}
+import {
+  ALIASES,
+  EMPTY,
+  Mode,
+  ScheduleKind,
+  splitWords,
+  timeZones,
+  Values,
+  valuesOf,
+} from './scan-form-values';
+import { PlanSummary, StartPlan, useSchedulePreview } from './ScanFormPreview';
 
 export function ScanFormPage() {
   const params = useParams<{ id?: string }>();
@@ -457,88 +386,5 @@ function ScanForm({ scan }: { scan: Scan | null }) {
         </div>
       </form>
     </>
-  );
-}
-
-/** The next fires: an interval locally (it fires at once, then every N minutes), a cron by the gateway's library. */
-function useSchedulePreview(kind: ScheduleKind, v: Values): { runs: string[]; error: string | null } {
-  const [cronRuns, setCronRuns] = useState<{ runs: string[]; error: string | null }>({
-    runs: [],
-    error: null,
-  });
-  const interval = Number(v.interval_minutes);
-  useEffect(() => {
-    if (kind !== 'cron') return;
-    if (!looksLikeCron(v.cron)) {
-      setCronRuns({ runs: [], error: 'A cron expression has five fields.' });
-      return;
-    }
-    let cancelled = false;
-    const timer = window.setTimeout(() => {
-      const q = new URLSearchParams({ cron: v.cron.trim(), timezone: v.timezone, count: '5' });
-      request(`/api/schedule/preview?${q}`)
-        .then((body) => !cancelled && setCronRuns({ runs: previewRuns(body), error: null }))
-        .catch(
-          (err: unknown) =>
-            !cancelled && setCronRuns({ runs: [], error: err instanceof Error ? err.message : String(err) }),
-        );
-    }, 400);
-    return () => {
-      cancelled = true;
-      window.clearTimeout(timer);
-    };
-  }, [kind, v.cron, v.timezone]);
-  if (kind === 'interval') {
-    const runs = intervalPreview(new Date(), interval, 5);
-    return {
-      runs,
-      error: runs.length ? null : 'The interval is a whole number of minutes from 1 to 525600.',
-    };
-  }
-  if (kind === 'cron') return cronRuns;
-  return { runs: [], error: null };
-}
-
-/** The answer of `POST /api/scans/start/preview` (a dry run: nothing stored). */
-interface StartPlan {
-  would_start: boolean;
-  refusal: { status: number; body?: { error?: string }; error?: string } | null;
-  addresses: number;
-  targets_total: number;
-  batches_total: number;
-  delegation: Array<{
-    clients: string[];
-    agents: string[];
-    target_ranges: string[];
-    targets: number;
-    batches: number;
-  }>;
-  unassigned_targets: string[];
-  out_of_scope: string[];
-}
-
-function PlanSummary({ plan }: { plan: StartPlan }) {
-  const refusal = plan.refusal?.body?.error ?? plan.refusal?.error;
-  return (
-    <section aria-labelledby="plan-h" className="note">
-      <h2 id="plan-h">What a start would do</h2>
-      <p role="status">
-        {plan.would_start ? '✓ ' : '✗ '}
-        {plan.addresses} addresses, {plan.targets_total} delegated in {plan.batches_total} batches
-        {plan.would_start ? '.' : `; the start would be refused${refusal ? `: ${refusal}` : '.'}`}
-      </p>
-      <ul>
-        {plan.delegation.map((d, i) => (
-          <li key={i}>
-            {[...d.clients, ...d.agents].join(', ')}: {d.targets} addresses in {d.batches} batches (
-            {d.target_ranges.join(', ')})
-          </li>
-        ))}
-        {plan.unassigned_targets.length > 0 && (
-          <li>Not scanned (no client covers them): {plan.unassigned_targets.join(', ')}</li>
-        )}
-        {plan.out_of_scope.length > 0 && <li>Outside the scan scope: {plan.out_of_scope.join(', ')}</li>}
-      </ul>
-    </section>
   );
 }

@@ -2,11 +2,10 @@
 // one client row alive (last_seen) straight through the database, so the replicas of a Deployment share one
 // identity and one approval, and the pool shows offline CLIENT_OFFLINE_AFTER after its last replica stopped. A
 // pool registered unapproved is announced to the admins' /api/stream, once, by the replica that created its row.
-import { EntityManager, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { noticeClientAwaitingApproval, Notifier } from '@nso/events';
-import { Client } from '@nso/persistence';
+import { ClientRepository } from '@nso/persistence';
 import { ClientBatchQueues } from '@nso/runs';
 import { hostname } from 'node:os';
 
@@ -15,6 +14,7 @@ export function poolHeartbeatIntervalMs(offlineAfterMs: number): number {
   return Math.min(60_000, Math.max(250, Math.floor(offlineAfterMs / 3)));
 }
 
+/** Keeps this worker's pool row alive (ClientRepository.registerPool) from start-up to shutdown. */
 @Injectable()
 export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerPool');
@@ -22,7 +22,7 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
   private lastProblem?: string;
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly clients: ClientRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly queues: ClientBatchQueues,
     private readonly notifier: Notifier,
@@ -51,79 +51,46 @@ export class WorkerPoolRegistration implements OnApplicationBootstrap, OnApplica
    * and logged. Errors: database and Redis errors reject (the caller logs them); a failed notice is only logged.
    */
   async beat(): Promise<void> {
-    const em = this.em.fork();
-    const now = new Date();
     const { workerClientId: clientId, workerScanRange: scanRange } = this.config;
     // The pool is `scanning` while its queue has batches in progress: a figure of the whole pool, the same
     // whichever replica beats, unlike this process's own work.
     const { active = 0 } = await this.queues.queue(clientId).getJobCounts('active');
-    const refresh = {
-      lastSeen: now,
-      status: active > 0 ? ('scanning' as const) : ('online' as const),
-      activeScans: active,
+    const approve = this.config.workerAutoApprove;
+    const registration = await this.clients.registerPool({
+      clientId,
+      now: new Date(),
       scanRange,
       hostname: hostname(),
-      updatedAt: now,
-    };
-    if ((await em.nativeUpdate(Client, { clientId, kind: 'pool' }, refresh)) > 0) return this.ok();
-    const approve = this.config.workerAutoApprove;
-    const holder = await em.findOne(Client, { clientId });
-    if (holder?.isApproved) {
-      return this.problem(
-        `WORKER_CLIENT_ID ${clientId} is already an approved HTTP agent's id; this pool is not registered`,
-      );
-    }
-    if (holder) {
-      // An unapproved agent of this id (anyone can heartbeat any id) does not keep a pool out: a pool has a
-      // credential (it reaches Redis and the database), an agent has none until an admin approves it.
-      const taken = await em.nativeUpdate(
-        Client,
-        { id: holder.id, kind: 'agent', isApproved: false },
-        {
-          ...refresh,
-          kind: 'pool',
-          ipAddress: null,
-          port: null,
-          sourceIp: null,
-          systemInfo: null,
-          capabilities: null,
-          isApproved: approve,
-          approvedAt: approve ? now : null,
-          approvedIp: null,
-        },
-      );
-      if (taken > 0) {
+      activeScans: active,
+      autoApprove: approve,
+    });
+    switch (registration.kind) {
+      case 'held-by-agent':
+        return this.problem(
+          `WORKER_CLIENT_ID ${clientId} is already an approved HTTP agent's id; this pool is not registered`,
+        );
+      case 'taken-over': {
+        // An unapproved agent of this id (anyone can heartbeat any id) does not keep a pool out: a pool has a
+        // credential (it reaches Redis and the database), an agent has none until an admin approves it.
+        const { holder } = registration;
         this.logger.warn(
           `WORKER_CLIENT_ID ${clientId} was held by an unapproved HTTP agent (last from ${holder.sourceIp ?? 'unknown'}); ` +
             `this pool took it over, ${approve ? 'approved' : 'awaiting approval'}`,
         );
         if (!approve)
           await noticeClientAwaitingApproval(this.notifier, { ...holder, kind: 'pool', isApproved: false });
+        return this.ok();
       }
-      return this.ok();
+      case 'created':
+        this.logger.log(
+          `registered worker pool ${clientId} (${scanRange.join(',')}), ${approve ? 'approved' : 'awaiting approval'}`,
+        );
+        await noticeClientAwaitingApproval(this.notifier, registration.client);
+        return this.ok();
+      default:
+        // Refreshed (or raced with another writer: the next beat refreshes it).
+        return this.ok();
     }
-    let created: Client;
-    try {
-      created = em.create(Client, {
-        clientId,
-        kind: 'pool',
-        ...refresh,
-        isApproved: approve,
-        approvedAt: approve ? now : null,
-        createdAt: now,
-      });
-      await em.flush();
-    } catch (error) {
-      // Another replica created it at the same moment: refresh that row instead (that replica tells the admins).
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      await this.em.fork().nativeUpdate(Client, { clientId, kind: 'pool' }, refresh);
-      return this.ok();
-    }
-    this.logger.log(
-      `registered worker pool ${clientId} (${scanRange.join(',')}), ${approve ? 'approved' : 'awaiting approval'}`,
-    );
-    await noticeClientAwaitingApproval(this.notifier, created);
-    this.ok();
   }
 
   /** Logs a problem once until it changes or goes away, not on every beat. */

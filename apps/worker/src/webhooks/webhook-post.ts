@@ -1,6 +1,7 @@
 // One HTTP POST of a webhook body to an address already checked against WEBHOOK_ALLOW: the connection goes to
 // that address (the name is not resolved again), with the URL's host in Host and TLS SNI, a timeout, and no
 // redirects (a 3xx is an answer like any other non-2xx).
+import { Injectable } from '@nestjs/common';
 import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -64,4 +65,20 @@ export function postPinned(
     req.on('error', (error) => done({ error: error.message }));
     req.end(body);
   });
+}
+
+/** postPinned behind an injectable, so that a unit test of the deliveries replaces the network. */
+@Injectable()
+export class WebhookPost {
+  /** See postPinned: the receiver's status or why there was none; never rejects. */
+  send(
+    url: URL,
+    address: string,
+    family: 4 | 6,
+    headers: Record<string, string>,
+    body: string,
+    timeoutMs: number,
+  ): Promise<PostOutcome> {
+    return postPinned(url, address, family, headers, body, timeoutMs);
+  }
 }

@@ -1,27 +1,22 @@
 // Matches a stored delta report against its scan owner's webhook rules and queues one delivery per matching rule.
-import { EntityManager } from '@mikro-orm/core';
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@nso/config';
 import { WEBHOOK_DELIVERY_JOB, WEBHOOK_QUEUE, webhookDeliveryJobId, type JobPayloads } from '@nso/contracts';
-import { knexOf, type WebhookFilter } from '@nso/persistence';
+import { WebhookRepository } from '@nso/persistence';
 import type { Queue } from 'bullmq';
-import { compileWebhookFilter, type WebhookChange } from './webhook-filter';
+import { compileWebhookFilter } from './webhook-filter';
 
 /** Change rows read to decide whether a rule matches: a report larger than this is matched on its first rows. */
 export const WEBHOOK_MATCH_ROWS = 10_000;
 
-/** A JSON column as knex returns it: text on SQLite, a value on PostgreSQL. */
-export function jsonColumn<T>(value: unknown): T {
-  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
-}
-
+/** The queue side of webhooks: provided (global) by WebhookJobsModule in every process. */
 @Injectable()
 export class WebhookJobs {
   private readonly logger = new Logger('Webhooks');
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly webhooks: WebhookRepository,
     @InjectQueue(WEBHOOK_QUEUE) private readonly queue: Queue<JobPayloads['deliver-webhook']>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -32,23 +27,11 @@ export class WebhookJobs {
    * (rule, report), so adding it again is a no-op. Returns the rule ids queued. Errors propagate.
    */
   async reportStored(report: { reportId: number; scanId: number }): Promise<number[]> {
-    const knex = knexOf(this.em);
-    const scan = await knex('scans').where('id', report.scanId).first('owner_id');
-    if (!scan) return [];
-    const rules = (
-      await knex('webhook_rules').where({ owner_id: scan.owner_id, is_active: true }).select('id', 'filter')
-    )
-      .map((row) => ({
-        id: Number(row.id),
-        filter: compileWebhookFilter(jsonColumn<WebhookFilter>(row.filter)),
-      }))
+    const rules = (await this.webhooks.activeRulesOfScanOwner(report.scanId))
+      .map((row) => ({ id: row.id, filter: compileWebhookFilter(row.filter) }))
       .filter((rule) => rule.filter.scanMatches(report.scanId));
     if (rules.length === 0) return [];
-    const changes: WebhookChange[] = await knex('delta_changes')
-      .where('report_id', report.reportId)
-      .orderBy('seq')
-      .limit(WEBHOOK_MATCH_ROWS)
-      .select('kind', 'address', 'protocol', 'port');
+    const changes = await this.webhooks.changesToMatch(report.reportId, WEBHOOK_MATCH_ROWS);
     const matched = rules.filter((rule) => changes.some((change) => rule.filter.matches(change)));
     for (const rule of matched) {
       await this.queue.add(
