@@ -130,9 +130,9 @@ interface Reservation {
  * the database first. A call refused because the block is used up, or because the counter is gone, reserves the
  * next block (seeding a missing counter at the highest seq ever reserved) and is sent again; the fence in the
  * script refuses this publisher's later calls for the scan meanwhile, so they are all retried in call order.
- * Refusals are the exception: every append answers with the scan's limit, and once less than half a block is left the
- * next block is reserved in the background (sized by demand, BlockSizing), so a busy scan's publishes are not
- * refused for a refill.
+ * Refusals are the exception: every append answers with the scan's limit, and once less than half a block is
+ * left the next block is reserved in the background (sized by demand, BlockSizing), so a busy scan's publishes
+ * are not refused for a refill.
  */
 @Injectable()
 export class ScanEventPublisher {
