@@ -3,6 +3,7 @@
 // queue and its deliveries make of delta reports. The delivery path stays on knex: no entity per change row.
 import type { EntityManager } from '@mikro-orm/core';
 import { Scan, User, WebhookRule, type WebhookFilter } from './entities';
+import type { DeltaReportRecord } from './delta-report.queries';
 import { knexOf } from './sql';
 
 /** A JSON column as knex returns it: text on SQLite, a value on PostgreSQL. */
@@ -54,21 +55,10 @@ export interface DeliverableRule {
 }
 
 /** A delta report as a delivery's payload shows it (the counts are the report's columns). */
-export interface DeliverableReport {
-  id: number;
-  scanId: number;
+export type DeliverableReport = Omit<DeltaReportRecord, 'reportType' | 'status' | 'deltaData'> & {
   /** '' when the scan is gone. */
   scanName: string;
-  baselineResultId: number;
-  currentResultId: number;
-  createdAt: Date;
-  newPortsCount: number;
-  closedPortsCount: number;
-  changedServicesCount: number;
-  newHostsCount: number;
-  removedHostsCount: number;
-  hasChanges: boolean;
-}
+};
 
 /** What a rule's filter matches of a delta_changes row (docs/delta.md "Storage"); kind is the singular row kind. */
 export interface WebhookChangeKey {
