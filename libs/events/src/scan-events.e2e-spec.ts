@@ -1,98 +1,21 @@
 // The per-scan event stream against a real Redis: seq order, replay then live without gaps or duplicates,
 // fan-out to several gateways, the bounded log, and subscription bookkeeping.
 import Redis from 'ioredis';
-import { redisKeys, ScanEvent, ScanEventBody } from '@nso/contracts';
-import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../../../test/support/redis';
-import { ScanEventHub, ScanEventListener } from './scan-event-hub';
-import { ScanEventLog } from './scan-event-log';
-import { EventLogOptions, ScanEventPublisher, ScanSeqReservations, SEQ_BLOCK } from './scan-event-publisher';
+import { ScanEvent } from '@nso/contracts';
+import { ScanEventPublisher, ScanSeqReservations, SEQ_BLOCK } from './scan-event-publisher';
+import {
+  line,
+  lineOf,
+  memoryReservations,
+  range,
+  scanEventsHarness,
+  seqsOf,
+  sink,
+  until,
+} from './testing/scan-events.harness';
 
-const prefix = testRedisPrefix('events');
-const keys = redisKeys(prefix);
-const connections: Redis[] = [];
-const hubs: ScanEventHub[] = [];
-let command: Redis;
-let log: ScanEventLog;
-let nextScanId = 1;
-
-function connect(): Redis {
-  const redis = new Redis(testRedisUrl());
-  connections.push(redis);
-  return redis;
-}
-
-/** A publisher on a connection of its own, as each worker process has. */
-function newPublisher(options: Partial<EventLogOptions> = {}): ScanEventPublisher {
-  return new ScanEventPublisher(connect(), keys, { maxLength: 5_000, ttlSeconds: 120, ...options });
-}
-
-/** A hub with its own connections, as each gateway replica has. */
-function newHub(): ScanEventHub {
-  const redis = connect();
-  const hub = new ScanEventHub(redis, keys, new ScanEventLog(redis, keys));
-  hubs.push(hub);
-  return hub;
-}
-
-const scan = () => {
-  const scanId = nextScanId++;
-  return { scanId, resultId: 1000 + scanId };
-};
-const line = (text: string | number): ScanEventBody => ({ event: 'line', batch_id: 1, line: String(text) });
-const lineOf = (event: ScanEvent): string | null => (event.event === 'line' ? event.line : null);
-const range = (from: number, to: number): number[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-/** Collects what a listener receives; waitFor resolves once n events arrived, or fails at a deadline. */
-function sink() {
-  const events: ScanEvent[] = [];
-  const waiters: Array<{ count: number; resolve: () => void }> = [];
-  const listener: ScanEventListener = (batch) => {
-    expect(batch.length).toBeGreaterThan(0);
-    events.push(...batch);
-    for (const waiter of waiters.filter((w) => events.length >= w.count)) waiter.resolve();
-  };
-  const waitFor = (count: number, timeoutMs = 5_000): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      if (events.length >= count) return resolve();
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`expected ${count} events, got ${events.length}: ${seqsOf(events).join(',')}`)),
-        timeoutMs,
-      );
-      waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) });
-    });
-  return { events, listener, waitFor, seqs: () => seqsOf(events) };
-}
-const seqsOf = (events: ScanEvent[]): number[] => events.map((event) => event.seq);
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-const subscriberCount = async (scanId: number): Promise<number> => {
-  const [, count] = (await command.pubsub('NUMSUB', keys.scanChannel(scanId))) as [string, number];
-  return Number(count);
-};
-
-beforeAll(() => {
-  command = connect();
-  log = new ScanEventLog(command, keys);
-});
-
-afterAll(async () => {
-  for (const hub of hubs) hub.onModuleDestroy();
-  for (const redis of connections) redis.disconnect();
-  await clearRedisPrefix(prefix);
-});
+const h = scanEventsHarness('events');
+const { keys, connect, newPublisher, newHub, scan, subscriberCount } = h;
 
 describe('ScanEventPublisher', () => {
   it('gives strictly increasing seqs across publishers racing on one scan, and logs in seq order', async () => {
@@ -111,14 +34,14 @@ describe('ScanEventPublisher', () => {
       expect(own.map(lineOf)).toEqual(range(0, 499).map((i) => `${tag}${i}`));
       expect(seqsOf(own)).toEqual([...seqsOf(own)].sort((a, b) => a - b));
     }
-    const raw = await command.zrange(keys.scanLog(ref.scanId), 0, -1, 'WITHSCORES');
+    const raw = await h.command.zrange(keys.scanLog(ref.scanId), 0, -1, 'WITHSCORES');
     const logged = range(0, raw.length / 2 - 1).map((i) => ({
       seq: Number(raw[2 * i + 1]),
       json: raw[2 * i],
     }));
     expect(logged.map((entry) => entry.seq)).toEqual(range(1, 1000));
     expect(logged.map((entry) => (JSON.parse(entry.json) as ScanEvent).seq)).toEqual(range(1, 1000));
-    expect(await log.readAfter(ref.scanId, 0)).toEqual([...events].sort((a, b) => a.seq - b.seq));
+    expect(await h.log.readAfter(ref.scanId, 0)).toEqual([...events].sort((a, b) => a.seq - b.seq));
   });
 
   it('writes the event as subscribers see it: seq first, then the body, scan, run and time', async () => {
@@ -130,7 +53,7 @@ describe('ScanEventPublisher', () => {
       attempt: 1,
       worker: 'worker-1',
     });
-    const [raw] = await command.zrange(keys.scanLog(ref.scanId), 0, -1);
+    const [raw] = await h.command.zrange(keys.scanLog(ref.scanId), 0, -1);
     expect(raw).toMatch(/^\{"seq":1,"event":"batch_start","batch_id":2,/);
     expect(JSON.parse(raw)).toEqual(event);
     expect(event).toEqual({
@@ -157,7 +80,7 @@ describe('ScanEventPublisher', () => {
       [4, '3'],
     ]);
     expect(await publisher.publishMany(ref, [])).toEqual([]);
-    expect(await log.lastSeq(ref.scanId)).toBe(4);
+    expect(await h.log.lastSeq(ref.scanId)).toBe(4);
   });
 
   it('keeps only the newest maxLength events, with a TTL on the log but a counter that never restarts', async () => {
@@ -166,14 +89,14 @@ describe('ScanEventPublisher', () => {
     for (let i = 1; i <= 9; i++) await publisher.publish(ref, line(i));
     await publisher.publishMany(ref, [line(10), line(11), line(12)]);
 
-    expect(await command.zcard(keys.scanLog(ref.scanId))).toBe(5);
-    expect(seqsOf(await log.readAfter(ref.scanId, 0))).toEqual([8, 9, 10, 11, 12]);
-    expect(seqsOf(await log.readAfter(ref.scanId, 9, 2))).toEqual([10, 11]);
-    expect(await log.lastSeq(ref.scanId)).toBe(12);
-    const ttl = await command.ttl(keys.scanLog(ref.scanId));
+    expect(await h.command.zcard(keys.scanLog(ref.scanId))).toBe(5);
+    expect(seqsOf(await h.log.readAfter(ref.scanId, 0))).toEqual([8, 9, 10, 11, 12]);
+    expect(seqsOf(await h.log.readAfter(ref.scanId, 9, 2))).toEqual([10, 11]);
+    expect(await h.log.lastSeq(ref.scanId)).toBe(12);
+    const ttl = await h.command.ttl(keys.scanLog(ref.scanId));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(30);
-    expect(await command.ttl(keys.scanSeq(ref.scanId))).toBe(-1);
+    expect(await h.command.ttl(keys.scanSeq(ref.scanId))).toBe(-1);
 
     // A client asking from before what the log still holds gets what is there, in order.
     const received = sink();
@@ -181,32 +104,14 @@ describe('ScanEventPublisher', () => {
     expect(received.seqs()).toEqual([8, 9, 10, 11, 12]);
     subscription.close();
 
-    await log.clear(ref.scanId);
-    expect(await log.lastSeq(ref.scanId)).toBe(0);
-    expect(await log.readAfter(ref.scanId, 0)).toEqual([]);
+    await h.log.clear(ref.scanId);
+    expect(await h.log.lastSeq(ref.scanId)).toBe(0);
+    expect(await h.log.readAfter(ref.scanId, 0)).toEqual([]);
   });
 });
 
-/** The database's reservations (scans.event_seq_reserved), in memory: one running total per scan. */
-function memoryReservations(): ScanSeqReservations & { calls: number; reserved: Map<number, number> } {
-  const reserved = new Map<number, number>();
-  const store = {
-    calls: 0,
-    reserved,
-    reserve: async (scanId: number, count: number) => {
-      store.calls++;
-      await new Promise((resolve) => setTimeout(resolve, 2)); // a database round trip
-      const after = reserved.get(scanId) ?? 0;
-      reserved.set(scanId, after + count);
-      return { after, upTo: after + count };
-    },
-  };
-  return store;
-}
-
-function reservingPublisher(reservations: ScanSeqReservations): ScanEventPublisher {
-  return new ScanEventPublisher(connect(), keys, { maxLength: 10_000, ttlSeconds: 120 }, reservations);
-}
+const reservingPublisher = (reservations: ScanSeqReservations): ScanEventPublisher =>
+  newPublisher({ maxLength: 10_000 }, reservations);
 
 describe('ScanEventPublisher with durable seq reservations', () => {
   it('hands out seqs in reserved blocks, in call order across blocks and racing publishers', async () => {
@@ -229,7 +134,7 @@ describe('ScanEventPublisher with durable seq reservations', () => {
       expect([...new Set(own.map(lineOf))]).toEqual(range(0, 1199).map((i) => `${tag}${i}`));
     }
     // Never past the database's reservation.
-    expect(Number(await command.get(keys.scanSeqLimit(ref.scanId)))).toBe(
+    expect(Number(await h.command.get(keys.scanSeqLimit(ref.scanId)))).toBe(
       reservations.reserved.get(ref.scanId),
     );
     expect(reservations.calls).toBeLessThanOrEqual(3600 / SEQ_BLOCK + 3);
@@ -243,7 +148,7 @@ describe('ScanEventPublisher with durable seq reservations', () => {
     expect(seqsOf(before)).toEqual(range(1, 29));
 
     // What a Redis restarted empty (or FLUSHALL) leaves of this scan: nothing.
-    await command.del(keys.scanSeq(ref.scanId), keys.scanSeqLimit(ref.scanId), keys.scanLog(ref.scanId));
+    await h.command.del(keys.scanSeq(ref.scanId), keys.scanSeqLimit(ref.scanId), keys.scanLog(ref.scanId));
     const received = sink();
     const subscription = await newHub().subscribe(ref.scanId, { afterSeq: 29 }, received.listener);
     const after = await Promise.all(range(30, 59).map((i) => publisher.publish(ref, line(i))));
@@ -264,7 +169,7 @@ describe('ScanEventPublisher with durable seq reservations', () => {
     const publisher = reservingPublisher(reservations);
     await publisher.publish(ref, line('first')); // reserves (0, 1000]
     // A stale block (0, 1000] applied after the loss must not create the counter at 0 …
-    await command.del(keys.scanSeq(ref.scanId), keys.scanSeqLimit(ref.scanId));
+    await h.command.del(keys.scanSeq(ref.scanId), keys.scanSeqLimit(ref.scanId));
     const raw = connect() as Redis & { nsoReserveScanSeqs?: unknown };
     new ScanEventPublisher(raw, keys, { maxLength: 100, ttlSeconds: 60 }, reservations);
     expect(
@@ -276,7 +181,7 @@ describe('ScanEventPublisher with durable seq reservations', () => {
         '0',
       ),
     ).toBe(0);
-    expect(await command.exists(keys.scanSeq(ref.scanId))).toBe(0);
+    expect(await h.command.exists(keys.scanSeq(ref.scanId))).toBe(0);
     // … while a block reserved after it was seen missing does, above everything reserved so far.
     const next = await publisher.publish(ref, line('second'));
     expect(next.seq).toBe(1001);
@@ -459,7 +364,7 @@ describe('ScanEventHub', () => {
 
     // Seq 3 reaches the log but its message is lost on the way.
     const lost = `{"seq":3,"event":"line","batch_id":1,"line":"3","scan_id":${ref.scanId},"result_id":${ref.resultId},"ts":"x"}`;
-    await command.multi().incr(keys.scanSeq(ref.scanId)).zadd(keys.scanLog(ref.scanId), 3, lost).exec();
+    await h.command.multi().incr(keys.scanSeq(ref.scanId)).zadd(keys.scanLog(ref.scanId), 3, lost).exec();
     await publisher.publish(ref, line(4));
 
     await received.waitFor(4);

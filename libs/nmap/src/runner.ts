@@ -3,21 +3,14 @@
 // does not outlive a worker that is killed outright. A plain class: the apps wrap it as
 // a provider, and tests or services can substitute anything that implements NmapRunner.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import {
-  accessSync,
-  closeSync,
-  constants as fsConstants,
-  existsSync,
-  openSync,
-  promises as fsp,
-  statSync,
-} from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SAFE_NMAP_ENV } from './argument-policy';
 import { TargetError } from './errors';
+import { findExecutable, isExecutable } from './executable';
 
 export interface NmapRunOptions {
   nmapPath: string;
@@ -404,30 +397,6 @@ function emptyResult(fields: Partial<NmapRunResult>): NmapRunResult {
     durationMs: 0,
     ...fields,
   };
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** The file `name` would be executed from: itself when it holds a slash, else the first match on PATH. */
-function findExecutable(name: string, env: NodeJS.ProcessEnv): string {
-  const candidates = name.includes('/')
-    ? [name]
-    : (env.PATH ?? '')
-        .split(':')
-        .filter(Boolean)
-        .map((dir) => join(dir, name));
-  const found = candidates.find(isExecutable);
-  if (found) return found;
-  const denied = candidates.some((path) => existsSync(path));
-  const code = denied ? 'EACCES' : 'ENOENT';
-  throw Object.assign(new Error(`spawn ${name} ${code}`), { code });
 }
 
 function spawnError(nmapPath: string, err: unknown): Error {
