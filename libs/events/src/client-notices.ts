@@ -1,14 +1,21 @@
 // Admin notifications about scanner clients (docs/notifications.md): the gateway sends one when an HTTP agent
 // enrols, a worker process when it registers a new worker pool; both wait for an admin's approval.
 import { Logger } from '@nestjs/common';
-import { type Client, safeErrorMessage } from '@nso/persistence';
+import { safeErrorMessage } from '@nso/persistence';
 import type { Notification } from '@nso/contracts';
 import { Notifier } from './notifications';
 
 const logger = new Logger('ClientNotices');
 
 /** The fields of a client row the notice names. */
-export type ClientNoticeFields = Pick<Client, 'clientId' | 'kind' | 'hostname' | 'sourceIp' | 'isApproved'>;
+export interface ClientNoticeFields {
+  clientId: string;
+  /** `pool` (a worker pool) or `agent` (an HTTP agent). */
+  kind: string;
+  hostname: string | null;
+  sourceIp: string | null;
+  isApproved: boolean;
+}
 
 /**
  * What admins see when a client waits for their approval (`info`): `Client <id> (<hostname>) from <ip> is awaiting

@@ -33,7 +33,7 @@ export interface ScanEventRef {
 }
 
 /**
- * Where a scan's seqs are reserved durably (the database, see @nso/persistence scan-event-seqs.ts). `reserve`
+ * Where a scan's seqs are reserved durably (the database: ScanRepository.reserveEventSeqs). `reserve`
  * returns a block (after, upTo]: every seq up to `after` may already have been handed out by someone.
  */
 export interface ScanSeqReservations {
