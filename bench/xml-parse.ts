@@ -127,6 +127,7 @@ export async function runXmlParse(options: XmlParseOptions): Promise<{ markdown:
           'RSS growth MiB',
           'peak RSS MiB (time -v)',
           'process wall s',
+          'process CPU s (user + system)',
         ],
         rows,
       ),
