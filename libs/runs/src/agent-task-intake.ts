@@ -7,7 +7,7 @@ import { AgentTaskRepository, OPEN_AGENT_TASK_STATUSES, RunRepository } from '@n
 import { AgentTasks, agentWorkerId } from './agent-tasks';
 import { runPlanOf } from './batch-queue';
 import { BatchOutcomes } from './batch-outcomes';
-import type { AgentResultsCommand, AgentResultsOutcome } from './run-commands';
+import type { AgentResultsCommand, AgentResultsOutcome, RunRef } from './run-commands';
 import { AgentResultAddressesError, AgentTaskClosedError, AgentTaskNotFoundError } from './run.errors';
 
 /** The agent commands of RunService: pushes agents could not take, deadlines, results. */
@@ -47,15 +47,7 @@ export class AgentTaskIntake {
     if (!(await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'failed', { error }))) return;
     const ref = { scanId: task.scanId, resultId: task.result.id };
     if (task.batchId === null) return;
-    await this.outcomes.batchFailed(ref, {
-      batchId: task.batchId,
-      seq: task.seq,
-      attempt: 1,
-      final: true,
-      message: error,
-      exitCode: null,
-      stderr: '',
-    });
+    await this.failBatch(ref, task.batchId, task.seq, error);
   }
 
   /**
@@ -87,15 +79,7 @@ export class AgentTaskIntake {
       if (!(await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'failed', { error }))) {
         throw new AgentTaskClosedError('failed');
       }
-      await this.outcomes.batchFailed(ref, {
-        batchId: task.batchId,
-        seq: task.seq,
-        attempt: 1,
-        final: true,
-        message: error,
-        exitCode: null,
-        stderr: '',
-      });
+      await this.failBatch(ref, task.batchId, task.seq, error);
       return outcome(false);
     }
     const taken = await this.tasks.transition(task.id, OPEN_AGENT_TASK_STATUSES, 'completed', {
@@ -123,5 +107,18 @@ export class AgentTaskIntake {
       throw error;
     }
     return outcome(false);
+  }
+
+  /** The batch of a failed agent task fails for good: an agent's task is not retried elsewhere. */
+  private failBatch(ref: RunRef, batchId: number, seq: number, message: string): Promise<void> {
+    return this.outcomes.batchFailed(ref, {
+      batchId,
+      seq,
+      attempt: 1,
+      final: true,
+      message,
+      exitCode: null,
+      stderr: '',
+    });
   }
 }
