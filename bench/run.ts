@@ -23,6 +23,7 @@ import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
+import { BATCH_STORE_DEFAULTS, runBatchStore } from './batch-store';
 import {
   CpuWindow,
   currentDistRoot,
@@ -34,13 +35,13 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|batch-store] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, profile-wide, xml-parse: issue 20's, see bench/README.md — none of
+  and idle /api/stream subscribers; wide, profile-wide, xml-parse, batch-store: issue 20's, see bench/README.md — none of
   these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
@@ -72,10 +73,13 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --wide-dense-runs N         wide: runs of each path over the /20 × 500 ports (default ${WIDE_DEFAULTS.denseRuns}; 0 leaves it out)
   --xml-hosts N               xml-parse: hosts in the file (default ${XML_PARSE_DEFAULTS.hosts})
   --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
+  --store-hosts N             batch-store: hosts of the batch (default ${BATCH_STORE_DEFAULTS.hosts})
+  --store-runs N              batch-store: stores of each shape, build and database (default ${BATCH_STORE_DEFAULTS.runs})
+  --base-dist DIR             batch-store: also run this build (before), interleaved with the build (after)
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse'];
+const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'batch-store'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -142,7 +146,7 @@ function parseArgs(argv: string[]) {
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
-    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs'],
+    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs', 'store-hosts', 'store-runs', 'base-dist'],
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -175,6 +179,9 @@ function parseArgs(argv: string[]) {
     wideDenseRuns: int('wide-dense-runs', WIDE_DEFAULTS.denseRuns, 0, 20),
     xmlHosts: int('xml-hosts', XML_PARSE_DEFAULTS.hosts, 1, 1_048_576),
     xmlRuns: int('xml-runs', XML_PARSE_DEFAULTS.runs, 1, 20),
+    storeHosts: int('store-hosts', BATCH_STORE_DEFAULTS.hosts, 1, 65_536),
+    storeRuns: int('store-runs', BATCH_STORE_DEFAULTS.runs, 1, 50),
+    baseDist: opts['base-dist'],
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -427,6 +434,20 @@ async function main(): Promise<number> {
           distRoot: currentDistRoot(),
         });
         verdicts.push(`xml-parse: ${r.summary}`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('batch-store')) {
+      await section('batch-store', async () => {
+        const r = await runBatchStore({
+          hosts: args.storeHosts,
+          runs: args.storeRuns,
+          // Both databases unless --db names one.
+          databases: args.databaseGiven ? [args.database] : ['sqlite', 'postgresql'],
+          distRoot: currentDistRoot(),
+          baseDistRoot: args.baseDist === undefined ? undefined : resolve(args.baseDist),
+        });
+        verdicts.push(`batch-store: ${r.met ? 'met' : 'MISSED'} (${r.summary}; target ≤ 150 ms)`);
         return r.markdown;
       });
     }

@@ -1,7 +1,7 @@
 // The hosts and ports of a batch's result: the checks of what their columns hold, and the inserts that
 // BatchRepository.storeResult runs inside its transaction (so these rows, too, are written from one door only).
 import type { HostnameEntry } from './entities';
-import { json, type Knex } from './sql';
+import { execute, isPostgres, json, type Knex } from './sql';
 
 export interface PortResultInput {
   protocol: string;
@@ -90,15 +90,28 @@ export function resultValueProblems(hosts: readonly HostResultInput[]): string[]
   }
   return problems;
 }
+/**
+ * Rows per INSERT. Each statement carries its rows as one JSON parameter (below), so neither database's limits
+ * on parameters or compound selects apply; the bound keeps one statement's text and the server's parse of it
+ * to a few megabytes for the largest batches and imports.
+ */
+const INSERT_CHUNK = 8192;
 
 /**
- * Rows per INSERT. knex writes a multi-row SQLite insert as `select … union all select …`, and SQLite allows
- * at most 500 terms in a compound select; 500 rows also stay far below either database's parameter limit.
+ * One entry per address (nmap can report a target twice), one port per protocol/number; first wins. Returns
+ * `hosts` itself when nothing repeats (the common case: nmap lists each target once).
  */
-const INSERT_CHUNK = 500;
-
-/** One entry per address (nmap can report a target twice), one port per protocol/number; first wins. */
 export function mergeHosts(hosts: HostResultInput[]): HostResultInput[] {
+  const addresses = new Set<string>();
+  let repeats = false;
+  for (const host of hosts) {
+    if (addresses.has(host.address) || portRepeats(host.ports)) {
+      repeats = true;
+      break;
+    }
+    addresses.add(host.address);
+  }
+  if (!repeats) return hosts;
   const byAddress = new Map<string, HostResultInput>();
   for (const host of hosts) {
     const seen = byAddress.get(host.address);
@@ -116,7 +129,19 @@ export function mergeHosts(hosts: HostResultInput[]): HostResultInput[] {
   });
 }
 
+function portRepeats(ports: readonly PortResultInput[]): boolean {
+  if (ports.length < 2) return false;
+  const keys = new Set<string>();
+  for (const port of ports) {
+    const key = `${port.protocol}/${port.port}`;
+    if (keys.has(key)) return true;
+    keys.add(key);
+  }
+  return false;
+}
+
 function chunks<T>(items: T[], size = INSERT_CHUNK): T[][] {
+  if (items.length <= size) return [items];
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) {
     out.push(items.slice(i, i + size));
@@ -124,87 +149,124 @@ function chunks<T>(items: T[], size = INSERT_CHUNK): T[][] {
   return out;
 }
 
+/** What insertHosts stored. */
+export interface InsertedHosts {
+  /** Every host was inserted (none of the addresses was stored for the run before). */
+  allNew: boolean;
+  /** Rows inserted in state `up`. */
+  up: number;
+}
+
 /**
- * Inserts the batch's hosts; returns the ids of those that have ports, and how many of the rows it inserted are
- * up. A host another batch of the run already stored is skipped by the insert and looked up instead.
+ * Inserts the batch's hosts, in their order (ids follow nmap's order, which the result routes list by). Rows
+ * travel as one JSON array per statement (`[address, address type, hostnames JSON, state, reason, mac, os JSON,
+ * unlisted states]` per host), unpacked by the database (SQLite's json_each, PostgreSQL's jsonb_array_elements):
+ * a short statement with four parameters instead of eleven per row, which knex would otherwise compile and SQLite
+ * parse as a compound select of 500 terms. A host another batch of the run already stored keeps its row (ON
+ * CONFLICT DO NOTHING). `up` counts the rows inserted: the hosts up of the batch when all were new, else read back
+ * by batch id (rows with this batch's id are exactly those inserted here: the batch was claimed in this
+ * transaction, and a batch is stored once).
  */
 export async function insertHosts(
   trx: Knex.Transaction,
   resultId: number,
   batchId: number,
-  hosts: HostResultInput[],
+  hosts: readonly HostResultInput[],
   createdAt: Date,
-): Promise<{ ids: Map<string, number>; up: number }> {
-  const ids = new Map<string, number>();
+): Promise<InsertedHosts> {
+  const postgres = isPostgres(trx);
+  const sql = postgres
+    ? `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
+         unlisted_states, created_at)
+       select ?, ?, r ->> 0, r ->> 1, (r ->> 2)::jsonb, r ->> 3, r ->> 4, r ->> 5, (r ->> 6)::jsonb, r ->> 7, ?
+       from jsonb_array_elements(?::jsonb) with ordinality as t(r, n) order by n
+       on conflict (result_id, address) do nothing`
+    : `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
+         unlisted_states, created_at)
+       select ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
+         value ->> 7, ?
+       from json_each(?) where true
+       on conflict (result_id, address) do nothing`;
+  let inserted = 0;
   let up = 0;
-  const rows = hosts.map((host) => ({
-    result_id: resultId,
-    batch_id: batchId,
-    address: host.address,
-    address_type: host.addressType,
-    hostnames: json(host.hostnames ?? []),
-    state: host.state,
-    reason: host.reason ?? null,
-    mac: host.mac ?? null,
-    os: json(host.os),
-    unlisted_states: unlistedStatesOf(host.extraPorts),
-    created_at: createdAt,
-  }));
-  for (const chunk of chunks(rows)) {
-    const inserted: Array<{ id: number | string; address: string; state: string }> = await trx('hosts')
-      .insert(chunk, ['id', 'address', 'state'])
-      .onConflict(['result_id', 'address'])
-      .ignore();
-    for (const row of inserted) {
-      ids.set(row.address, Number(row.id));
-      if (row.state === 'up') up += 1;
-    }
+  for (const chunk of chunks([...hosts])) {
+    const rows = chunk.map((host) => [
+      host.address,
+      host.addressType,
+      host.hostnames === undefined || host.hostnames.length === 0 ? '[]' : JSON.stringify(host.hostnames),
+      host.state,
+      host.reason ?? null,
+      host.mac ?? null,
+      json(host.os),
+      unlistedStatesOf(host.extraPorts),
+    ]);
+    inserted += (await execute(trx, sql, [resultId, batchId, createdAt, JSON.stringify(rows)])).changes;
+    for (const host of chunk) if (host.state === 'up') up += 1;
   }
-  const missing = hosts.filter((host) => host.ports.length > 0 && !ids.has(host.address));
-  for (const chunk of chunks(missing.map((host) => host.address))) {
-    const found: Array<{ id: number | string; address: string }> = await trx('hosts')
-      .select('id', 'address')
-      .where({ result_id: resultId })
-      .whereIn('address', chunk);
-    for (const row of found) ids.set(row.address, Number(row.id));
-  }
-  return { ids, up };
+  if (inserted === hosts.length) return { allNew: true, up };
+  const counted: Array<{ up: number | string }> = await trx('hosts')
+    .where({ batch_id: batchId, state: 'up' })
+    .count({ up: '*' });
+  return { allNew: false, up: Number(counted[0]?.up ?? 0) };
 }
 
-/** Inserts the ports of the stored hosts (a port already stored is skipped); returns how many open ones it stored. */
+/**
+ * Inserts the ports of the batch's hosts, each joined to its host's row of the run by address (so a host another
+ * batch stored gains this batch's new ports); a port already stored is skipped. Rows travel as JSON, as in
+ * insertHosts: `[address, protocol, port, state, reason, service name, product, version, extrainfo, cpe JSON]`.
+ * Returns how many open ports it stored: when every host was new (`allNew`) every row is inserted, so that is the
+ * open ports of `hosts`; otherwise the inserted rows' states are returned and counted.
+ */
 export async function insertPorts(
   trx: Knex.Transaction,
-  hosts: HostResultInput[],
-  hostIds: Map<string, number>,
+  resultId: number,
+  hosts: readonly HostResultInput[],
+  allNew: boolean,
 ): Promise<number> {
-  const rows: Record<string, unknown>[] = [];
+  const rows: unknown[][] = [];
+  let open = 0;
   for (const host of hosts) {
-    const hostId = hostIds.get(host.address);
-    if (hostId === undefined) {
-      continue;
-    }
     for (const port of host.ports) {
-      rows.push({
-        host_id: hostId,
-        protocol: port.protocol,
-        port: port.port,
-        state: port.state,
-        reason: port.reason ?? null,
-        service_name: port.service?.name ?? null,
-        product: port.service?.product ?? null,
-        version: port.service?.version ?? null,
-        extrainfo: port.service?.extrainfo ?? null,
-        cpe: port.service?.cpe?.length ? json(port.service.cpe) : null,
-      });
+      const service = port.service;
+      rows.push([
+        host.address,
+        port.protocol,
+        port.port,
+        port.state,
+        port.reason ?? null,
+        service?.name ?? null,
+        service?.product ?? null,
+        service?.version ?? null,
+        service?.extrainfo ?? null,
+        service?.cpe?.length ? JSON.stringify(service.cpe) : null,
+      ]);
+      if (port.state === 'open') open += 1;
     }
   }
-  let open = 0;
+  if (rows.length === 0) return 0;
+  const returning = allNew ? '' : ' returning state';
+  // SQLite: `cross join` keeps json_each as the outer loop (each port finds its host through the unique index
+  // on result_id, address). PostgreSQL plans the join itself.
+  const sql = isPostgres(trx)
+    ? `insert into ports (host_id, protocol, port, state, reason, service_name, product, version, extrainfo, cpe)
+       select h.id, r ->> 1, (r ->> 2)::integer, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8,
+         (r ->> 9)::jsonb
+       from jsonb_array_elements(?::jsonb) as t(r) join hosts as h on h.result_id = ? and h.address = r ->> 0
+       on conflict (host_id, protocol, port) do nothing${returning}`
+    : `insert into ports (host_id, protocol, port, state, reason, service_name, product, version, extrainfo, cpe)
+       select h.id, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4, p.value ->> 5, p.value ->> 6,
+         p.value ->> 7, p.value ->> 8, p.value ->> 9
+       from json_each(?) as p cross join hosts as h on h.result_id = ? and h.address = p.value ->> 0
+       where true
+       on conflict (host_id, protocol, port) do nothing${returning}`;
+  if (allNew) {
+    for (const chunk of chunks(rows)) await execute(trx, sql, [JSON.stringify(chunk), resultId]);
+    return open;
+  }
+  open = 0;
   for (const chunk of chunks(rows)) {
-    const inserted: Array<{ state: string }> = await trx('ports')
-      .insert(chunk, ['state'])
-      .onConflict(['host_id', 'protocol', 'port'])
-      .ignore();
-    open += inserted.filter((row) => row.state === 'open').length;
+    const inserted = await execute<{ state: string }>(trx, sql, [JSON.stringify(chunk), resultId]);
+    for (const row of inserted.rows) if (row.state === 'open') open += 1;
   }
   return open;
 }

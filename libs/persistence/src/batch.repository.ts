@@ -226,7 +226,7 @@ export class BatchRepository {
 
         const resultId = claim;
         const inserted = await insertHosts(trx, resultId, input.batchId, hosts, input.finishedAt);
-        const openStored = await insertPorts(trx, hosts, inserted.ids);
+        const openStored = await insertPorts(trx, resultId, hosts, inserted.allNew);
         const counted = { hostsUp: inserted.up, openPorts: openStored };
         if (counted.hostsUp !== hostsUp || counted.openPorts !== openPorts) {
           await trx('batches')

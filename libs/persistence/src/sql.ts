@@ -27,3 +27,22 @@ export const json = (value: unknown): string | null =>
 
 /** The id of an `insert … returning id` row: PostgreSQL's bigint ids arrive as strings. */
 export const idOf = (row: { id: number | string }): number => Number(row.id);
+
+/** Whether the connection is PostgreSQL's (the product's other database is SQLite). */
+export const isPostgres = (knex: Knex): boolean => knex.client.dialect === 'postgresql';
+
+/**
+ * Runs one statement written for the connection's database, with `?` placeholders; gives the rows it returned
+ * (a select, or `returning`) and how many rows it inserted, updated or deleted. knex's raw answer differs by
+ * driver (pg's result object; better-sqlite3's rows for a statement that returns rows, else its run info).
+ */
+export async function execute<Row = Record<string, unknown>>(
+  knex: Knex,
+  sql: string,
+  bindings: readonly Knex.RawBinding[],
+): Promise<{ rows: Row[]; changes: number }> {
+  const answer: unknown = await knex.raw(sql, bindings as Knex.RawBinding[]);
+  if (Array.isArray(answer)) return { rows: answer as Row[], changes: answer.length };
+  const result = answer as { rows?: Row[]; rowCount?: number | null; changes?: number };
+  return { rows: result.rows ?? [], changes: Number(result.rowCount ?? result.changes ?? 0) };
+}
