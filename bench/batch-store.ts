@@ -155,7 +155,9 @@ export async function runBatchStore(
         const database = (build as { database?: TestDatabaseParams }).database!;
         for (const run of await runChild(build.root, database, files, perChild, 1)) {
           if (run.hosts !== options.hosts || run.hostRows !== options.hosts)
-            throw new Error(`${build.name} ${run.shape}: ${run.hostRows} host rows of ${options.hosts} hosts`);
+            throw new Error(
+              `${build.name} ${run.shape}: ${run.hostRows} host rows of ${options.hosts} hosts`,
+            );
           const k = key(db, build.name, run.shape);
           results.set(k, [...(results.get(k) ?? []), run]);
         }

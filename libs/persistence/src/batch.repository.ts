@@ -190,7 +190,8 @@ export class BatchRepository {
    * counters. The numbers are what the batch stored: hosts up among the rows it inserted, open ports among the
    * port rows it inserted, so the batch's summary and the run's counters always equal the rows. A host another
    * batch of the run already stored keeps its row (and is not counted again) and gains this batch's new ports;
-   * batches are cut disjoint, so this is a defence, not a path. Five statements in the common case. Throws when
+   * batches are cut disjoint, so this is a defence, not a path. Four statements in the common case (claim, hosts,
+   * ports, run counters), whatever the batch's size: the rows go as one JSON parameter each (batch-hosts.ts). Throws when
    * the batch does not exist, and ResultValueError (before any write) for values no column holds.
    */
   async storeResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
