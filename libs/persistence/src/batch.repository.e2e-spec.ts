@@ -249,6 +249,69 @@ describe.each(TEST_DATABASES)('BatchRepository on %s', (kind) => {
     expect(await em.findOneOrFail(ScanResult, result.id)).toMatchObject({ hostsUp: 1, openPorts: 2 });
   });
 
+  it('stores every value as given: quotes, backslashes and non-ASCII text, JSON columns, the time, a repeated address', async () => {
+    const { result, batches } = await createRun(db.orm.em.fork(), { batches: 1 });
+    const finishedAt = new Date('2026-12-07T03:20:00.123Z');
+    const odd: HostResultInput = {
+      address: '127.0.0.9',
+      addressType: 'ipv4',
+      hostnames: [{ name: 'hôte-"9"\\x', type: 'user' }],
+      state: 'up',
+      reason: 'syn-ack',
+      mac: '02:00:00:00:00:09',
+      os: [{ name: 'Linux 5.x — "test"', accuracy: 97 }],
+      extraPorts: [
+        { state: 'filtered', count: 990 },
+        { state: 'closed', count: 7 },
+      ],
+      ports: [
+        {
+          protocol: 'tcp',
+          port: 22,
+          state: 'open',
+          service: {
+            name: 'ssh',
+            product: 'Open"SSH\\',
+            version: '9.2p1',
+            extrainfo: 'ünïcode ✓',
+            cpe: ['cpe:/a:x:y'],
+          },
+        },
+      ],
+    };
+    // nmap lists the address twice: one host, the ports of both entries, the first entry's fields.
+    const again: HostResultInput = {
+      ...odd,
+      state: 'down',
+      ports: [{ protocol: 'udp', port: 53, state: 'closed' }],
+    };
+    const outcome = await store().storeResult({ ...resultFor(batches[0].id, [odd, again]), finishedAt });
+    expect(outcome).toEqual({ stored: true, hostsUp: 1, openPorts: 1, resultId: result.id });
+    const em = db.orm.em.fork();
+    const host = await em.findOneOrFail(Host, { result: result.id }, { populate: ['ports'] });
+    expect(host).toMatchObject({
+      address: '127.0.0.9',
+      addressType: 'ipv4',
+      hostnames: odd.hostnames,
+      state: 'up',
+      reason: 'syn-ack',
+      mac: '02:00:00:00:00:09',
+      os: odd.os,
+      unlistedStates: 'closed,filtered',
+    });
+    expect(host.createdAt.toISOString()).toBe(finishedAt.toISOString());
+    const ports = [...host.ports].sort((a, b) => a.port - b.port);
+    expect(ports.map((p) => `${p.protocol}/${p.port}:${p.state}`)).toEqual(['tcp/22:open', 'udp/53:closed']);
+    expect(ports[0]).toMatchObject({
+      serviceName: 'ssh',
+      product: 'Open"SSH\\',
+      version: '9.2p1',
+      extrainfo: 'ünïcode ✓',
+      cpe: ['cpe:/a:x:y'],
+    });
+    expect(ports[1]).toMatchObject({ reason: null, serviceName: null, product: null, cpe: null });
+  });
+
   it('refuses a batch that does not exist', async () => {
     await expect(store().storeResult(resultFor(987654321, [dnsServer]))).rejects.toThrow(/does not exist/);
   });
