@@ -4,7 +4,7 @@
 // worker's CPU time split by what it ran (XML parsing, stdout lines, event publishing, Redis client, SQL,
 // garbage collection), per host.
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseKind } from '../test/support/database';
@@ -129,6 +129,9 @@ export async function runWideProfile(options: WideProfileOptions): Promise<strin
   const traceDir = await mkdtemp(join(tmpdir(), 'nsobench-trace-'));
   const profDir = await mkdtemp(join(tmpdir(), 'nsobench-cpuprof-'));
   const removeDirs = onCleanup('profile-wide files', async () => {
+    // PROFILE_WIDE_KEEP=DIR keeps the CPU profiles (for a closer look, e.g. in Chrome's DevTools).
+    const keep = process.env.PROFILE_WIDE_KEEP;
+    if (keep) await cp(profDir, keep, { recursive: true });
     await rm(traceDir, { recursive: true, force: true });
     await rm(profDir, { recursive: true, force: true });
   });

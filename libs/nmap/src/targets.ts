@@ -115,8 +115,15 @@ function parseIPv4Range(text: string): TargetSpec | string {
   return { kind: 'ipv4-range', text, octets: octets as [number[], number[], number[], number[]] };
 }
 
+/** One octet written as a plain number: every octet of a single address, the common case of a batch's targets. */
+const PLAIN_OCTET = /^(0|[1-9]\d{0,2})$/;
+
 function parseOctet(part: string): number[] | undefined {
   if (part === '*') return range(0, 255);
+  if (PLAIN_OCTET.test(part)) {
+    const value = Number(part);
+    return value <= 255 ? [value] : undefined;
+  }
   const seen = new Set<number>();
   for (const item of part.split(',')) {
     const m = /^(0|[1-9]\d{0,2})?(-)?(0|[1-9]\d{0,2})?$/.exec(item);

@@ -30,6 +30,12 @@ export interface BatchAttempt {
 
 /** At most this many `line` events in one publish: keeps each Lua call and pub/sub message short. */
 const LINES_PER_PUBLISH = 256;
+/**
+ * Lines are gathered for this long (ms) after the first line of a quiet spell, then published as one entry (or at
+ * once when LINES_PER_PUBLISH are waiting): a wide scan's nmap writes a host's few lines per stdout read, and
+ * publishing each read was one Redis round trip per ~30 lines (bench profile-wide, docs/performance.md).
+ */
+const LINE_GATHER_MS = 10;
 
 /** Why a batch's nmap run did not produce a result. */
 class BatchAttemptError extends Error {
@@ -169,12 +175,14 @@ export class BatchRunService {
     const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
     this.running.set(ref.resultId, mine.add(controller));
     const published: Promise<unknown>[] = [];
-    // The lines of one stdout read arrive together; they go out as one entry (one round trip, one message,
-    // consecutive seqs; the gateway hands them out one `line` event each) at the end of that read, so nothing
-    // waits for a timer. Published without waiting: one connection sends them in order, and order within a batch
-    // is the point.
+    // Lines go out as one entry (one round trip, one message, consecutive seqs; the gateway hands them out one
+    // `line` event each) LINE_GATHER_MS after the first of them, or once LINES_PER_PUBLISH wait, and at the end.
+    // Published without waiting: one connection sends them in order, and order within a batch is the point.
     let lines: string[] = [];
+    let gathering: NodeJS.Timeout | undefined;
     const flush = () => {
+      if (gathering !== undefined) clearTimeout(gathering);
+      gathering = undefined;
       if (lines.length === 0) return;
       published.push(this.events.publishLines(ref, batchSeq, lines));
       lines = [];
@@ -199,7 +207,7 @@ export class BatchRunService {
         },
         onLine: (line) => {
           if (controller.signal.aborted) return;
-          if (lines.length === 0) queueMicrotask(flush);
+          if (lines.length === 0) gathering = setTimeout(flush, LINE_GATHER_MS);
           lines.push(line);
           if (lines.length >= LINES_PER_PUBLISH) flush();
         },
@@ -223,6 +231,8 @@ export class BatchRunService {
         hosts: withUserHostnames(parsed.hosts, userNames),
       };
     } finally {
+      // Lines still gathering when nmap's run failed go out too, as they did before it failed.
+      if (gathering !== undefined) flush();
       mine.delete(controller);
       if (mine.size === 0) this.running.delete(ref.resultId);
     }
