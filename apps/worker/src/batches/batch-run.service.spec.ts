@@ -28,10 +28,13 @@ class FakeNmap implements NmapRunner {
   lines = ['Starting Nmap 7.93', 'Nmap scan report for 127.0.0.5'];
   result: Partial<NmapRunResult> = { exitCode: 0, xml: XML };
   untilAborted = false;
+  /** Runs after `lines` are printed, before nmap ends (e.g. a pause, more lines). */
+  afterLines?: (opts: NmapRunOptions) => Promise<void>;
 
   async run(opts: NmapRunOptions): Promise<NmapRunResult> {
     this.calls.push(opts);
     for (const line of this.lines) opts.onLine?.(line);
+    await this.afterLines?.(opts);
     if (this.untilAborted) {
       await new Promise((resolve) => opts.signal?.addEventListener('abort', resolve, { once: true }));
     }
@@ -60,6 +63,8 @@ function newService() {
   const nmap = new FakeNmap();
   const calls: Call[] = [];
   const published: ScanEventBody[] = [];
+  /** The lines of each publishLines call (each one entry). */
+  const entries: string[][] = [];
   const stopped = new Set<number>();
   let start: BatchStart = { runnable: true, batchId: 70 };
   const runs = {
@@ -76,8 +81,10 @@ function newService() {
     publish: async (_ref: unknown, body: ScanEventBody) => void published.push(body),
     publishMany: async (_ref: unknown, bodies: ScanEventBody[]) => void published.push(...bodies),
     // One entry of many lines reaches subscribers as one `line` event per line.
-    publishLines: async (_ref: unknown, batchId: number, lines: string[]) =>
-      void published.push(...lines.map((line) => ({ event: 'line' as const, batch_id: batchId, line }))),
+    publishLines: async (_ref: unknown, batchId: number, lines: string[]) => {
+      entries.push([...lines]);
+      published.push(...lines.map((line) => ({ event: 'line' as const, batch_id: batchId, line })));
+    },
   };
   const service = new BatchRunService(
     as<AppConfig>({ workerId: 'worker-a', workerClientId: 'local', nmapPath: 'nmap' }),
@@ -90,7 +97,7 @@ function newService() {
     as<Metrics>({ observeNmapRun: () => undefined }),
   );
   const startAs = (value: BatchStart) => (start = value);
-  return { service, nmap, calls, published, stopped, runs, startAs };
+  return { service, nmap, calls, published, entries, stopped, runs, startAs };
 }
 
 const job = (fields: Partial<JobOf<typeof BATCH_JOB>> = {}): JobOf<typeof BATCH_JOB> =>
@@ -108,6 +115,35 @@ const ref = { scanId: 3, resultId: 9 };
 describe('BatchRunService', () => {
   beforeEach(() => jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined));
   afterEach(() => jest.restoreAllMocks());
+
+  it('publishes the lines of several stdout reads of a spell as one entry, and the next spell as the next', async () => {
+    const { service, nmap, entries, published } = newService();
+    nmap.lines = ['Nmap scan report for 127.0.0.5', 'Host is up.'];
+    let midway: string[][] = [];
+    nmap.afterLines = async (opts) => {
+      await new Promise((resolve) => setImmediate(resolve)); // the next stdout read, well within 10 ms
+      opts.onLine?.('PORT     STATE SERVICE');
+      await new Promise((resolve) => setTimeout(resolve, 60)); // a quiet spell, longer than the 10 ms gathered
+      midway = entries.map((entry) => [...entry]);
+      opts.onLine?.('8081/tcp open  blackice-icecap');
+      opts.onLine?.('');
+    };
+    await service.run({ data: job(), attempt: 1, final: false });
+    // The first spell went out while nmap still ran.
+    expect(midway).toEqual([['Nmap scan report for 127.0.0.5', 'Host is up.', 'PORT     STATE SERVICE']]);
+    expect(entries).toEqual([
+      ['Nmap scan report for 127.0.0.5', 'Host is up.', 'PORT     STATE SERVICE'],
+      ['8081/tcp open  blackice-icecap', ''],
+    ]);
+    expect(published.map((event) => event.event)).toEqual([
+      'batch_start',
+      'line',
+      'line',
+      'line',
+      'line',
+      'line',
+    ]);
+  });
 
   it('runs nmap on the batch, streams its lines after batch_start and hands the parsed hosts to RunService', async () => {
     const { service, nmap, calls, published } = newService();
