@@ -2,8 +2,8 @@
 // ports and batches, one address across runs, and what a run's results summary is made of. Reads only; the rows
 // are written by RunRepository, BatchRepository and ScanRepository.
 import type { EntityManager, FilterQuery } from '@mikro-orm/core';
-import { Batch, Host, Port, ScanResult } from './entities';
-import { knexOf } from './sql';
+import { Batch, Host, Port, ScanResult, type BatchStatus } from './entities';
+import { isPostgres, knexOf } from './sql';
 
 /** A page: at most `limit` rows after skipping `offset`. */
 export interface RowWindow {
@@ -29,7 +29,8 @@ export interface RunHostFilter {
 /** What a run's results summary is computed from: the run's totals and its batch rows. */
 export interface RunSummaryRows {
   run: Pick<ScanResult, 'targetsTotal' | 'openPorts' | 'hostsUp' | 'delegation'>;
-  batches: Array<Pick<Batch, 'status' | 'targets' | 'workerId'>>;
+  /** Each batch row's status, worker and how many targets it holds (counted by the database). */
+  batches: Array<{ status: BatchStatus; workerId: string | null; targetCount: number }>;
 }
 
 /** Provided by PersistenceModule, created after the migrations. */
@@ -158,7 +159,18 @@ export class RunQueries {
     const run = await em.findOneOrFail(ScanResult, resultId, {
       fields: ['targetsTotal', 'openPorts', 'hostsUp', 'delegation'],
     });
-    const batches = await em.find(Batch, { result: resultId }, { fields: ['status', 'targets', 'workerId'] });
+    // Counts, not the lists: a /16 run's batches hold 65,536 addresses, and clients poll this summary.
+    const knex = knexOf(this.em);
+    const length = isPostgres(knex) ? 'jsonb_array_length(targets)' : 'json_array_length(targets)';
+    const rows: Array<{ status: BatchStatus; worker_id: string | null; target_count: number | string }> =
+      await knex('batches')
+        .where({ result_id: resultId })
+        .select('status', 'worker_id', knex.raw(`${length} as target_count`));
+    const batches = rows.map((row) => ({
+      status: row.status,
+      workerId: row.worker_id,
+      targetCount: Number(row.target_count),
+    }));
     return { run, batches };
   }
 }

@@ -2,7 +2,7 @@
 // agent's results (`POST /api/clients/{id}/results`).
 import { Injectable } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
-import { RunQueries, type Batch, type ScanResult } from '@nso/persistence';
+import { RunQueries, type RunSummaryRows, type ScanResult } from '@nso/persistence';
 
 const AGENT_WORKER = 'agent:';
 
@@ -39,10 +39,10 @@ export class RunSummaries {
 /** The summary of `run` from its batch rows (pure; see RunSummaries). */
 export function summarize(
   run: Pick<ScanResult, 'targetsTotal' | 'openPorts' | 'hostsUp' | 'delegation'>,
-  batches: ReadonlyArray<Pick<Batch, 'status' | 'targets' | 'workerId'>>,
+  batches: RunSummaryRows['batches'],
 ): RunResultsSummaryDto {
   const sum = (status: string) =>
-    batches.filter((b) => b.status === status).reduce((n, b) => n + b.targets.length, 0);
+    batches.filter((b) => b.status === status).reduce((n, b) => n + b.targetCount, 0);
   const agents = new Set(
     (run.delegation ?? []).flatMap((part) => (part as { agents?: string[] }).agents ?? []),
   );
