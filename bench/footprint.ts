@@ -67,7 +67,6 @@ interface Measured {
   gatewayCpuMs: number;
   redisPeakBytes: number;
   redisLeftBytes: number;
-  redisKeysBytes: number;
   tables: Map<string, { rows: number; bytes: number }>;
   stdoutBytes: number;
   xmlBytes: number;
@@ -129,7 +128,7 @@ async function measure(scan: FootprintScan, port: number, database: DatabaseKind
       throw new Error(`POST /api/scans answered ${created.status}: ${JSON.stringify(created.body)}`);
     const scanId: number = created.body.scan.id;
     const tablesBefore = await tableSizes(system);
-    const redisBefore = await usedMemory(redis);
+    const redisBefore = await keyBytes(redis, system.prefix);
     const worker = system.workers[0].child.pid!;
     const gateway = system.gateway.child.pid!;
     const workerBefore = cpuTimesOf(worker);
@@ -139,8 +138,8 @@ async function measure(scan: FootprintScan, port: number, database: DatabaseKind
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
-        redisPeak = Math.max(redisPeak, await usedMemory(redis));
-        await sleep(100);
+        redisPeak = Math.max(redisPeak, await keyBytes(redis, system.prefix));
+        await sleep(200);
       }
     })();
     const sentAt = nowMs();
@@ -170,7 +169,7 @@ async function measure(scan: FootprintScan, port: number, database: DatabaseKind
     await sampler;
     const workerAfter = cpuTimesOf(worker);
     const gatewayAfter = cpuTimesOf(gateway);
-    const redisAfter = await usedMemory(redis);
+    const redisAfter = await keyBytes(redis, system.prefix);
     const tablesAfter = await tableSizes(system);
     const tables = new Map<string, { rows: number; bytes: number }>();
     for (const [name, after] of tablesAfter) {
@@ -188,7 +187,6 @@ async function measure(scan: FootprintScan, port: number, database: DatabaseKind
       gatewayCpuMs: gatewayAfter.selfMs - gatewayBefore.selfMs,
       redisPeakBytes: redisPeak - redisBefore,
       redisLeftBytes: redisAfter - redisBefore,
-      redisKeysBytes: await keyBytes(redis, system.prefix),
       tables,
       stdoutBytes: Buffer.byteLength(direct.stdout),
       xmlBytes: Buffer.byteLength(xml.stdout),
@@ -197,11 +195,6 @@ async function measure(scan: FootprintScan, port: number, database: DatabaseKind
     redis.disconnect();
     await system.close();
   }
-}
-
-async function usedMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
 }
 
 /** MEMORY USAGE summed over the system's keys (its REDIS_PREFIX). */
@@ -275,16 +268,12 @@ function report(results: Measured[], database: DatabaseKind): string {
     ['nmap stdout (bytes; the `line` events carry it)', ...results.map((m) => bytes(m.stdoutBytes, m))],
     ['nmap XML (bytes; parsed as it streams, never stored)', ...results.map((m) => bytes(m.xmlBytes, m))],
     [
-      'Redis used_memory at its peak during the run, over before (bytes)',
-      ...results.map((m) => bytes(m.redisPeakBytes, m)),
+      "Redis: the system's keys at their peak during the run, over before (MEMORY USAGE, bytes)",
+      ...results.map((m) => `${bytes(m.redisPeakBytes, m)} (${fmt(m.redisPeakBytes / 1024, 0)} KiB in all)`),
     ],
     [
-      'Redis used_memory after the run, over before (bytes)',
-      ...results.map((m) => bytes(m.redisLeftBytes, m)),
-    ],
-    [
-      'Redis keys of the system after the run (MEMORY USAGE, bytes)',
-      ...results.map((m) => bytes(m.redisKeysBytes, m)),
+      "Redis: the system's keys after the run, over before (bytes)",
+      ...results.map((m) => `${bytes(m.redisLeftBytes, m)} (${fmt(m.redisLeftBytes / 1024, 0)} KiB in all)`),
     ],
     ...tableNames.map((name) => [
       `database: \`${name}\` rows / bytes`,
