@@ -174,8 +174,8 @@ export async function insertHosts(
   hosts: readonly HostResultInput[],
   createdAt: Date,
 ): Promise<InsertedHosts> {
-  const postgres = isPostgres(trx);
-  const sql = postgres
+  if (hosts.length === 0) return { allNew: true, up: 0 };
+  const sql = isPostgres(trx)
     ? `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
          unlisted_states, created_at)
        select ?, ?, r ->> 0, r ->> 1, (r ->> 2)::jsonb, r ->> 3, r ->> 4, r ->> 5, (r ->> 6)::jsonb, r ->> 7, ?
