@@ -72,12 +72,11 @@ const NOTHING: ReadonlySet<string> = new Set();
 /** Elements whose text is read (only <cpe> carries data as text). */
 const TEXT_OF = 'cpe';
 
-/** An element being built: its xml2js-shaped node, whether it has child elements, its text when wanted. */
+/** An element being built: its xml2js-shaped node, the children it keeps, its text when wanted. */
 interface Frame {
   name: string;
   node: XmlNode;
   keep: ReadonlySet<string>;
-  hasChildren: boolean;
   text: string;
 }
 
@@ -205,7 +204,6 @@ export class NmapXmlStreamParser {
     const parent = this.stack[this.stack.length - 1];
     if (parent) {
       if (!parent.keep.has(tag.name)) {
-        parent.hasChildren = true;
         this.skipping = 1;
         return;
       }
@@ -220,7 +218,7 @@ export class NmapXmlStreamParser {
     if (tag.name !== 'nmaprun') {
       throw new NmapXmlError('nmap XML output is malformed: the root is not <nmaprun>', 'malformed');
     }
-    this.root = hasAttributes(tag.attributes) ? { $: tag.attributes } : {};
+    this.root = { $: tag.attributes };
     const startedAt = this.malformedIfThrows(() => unixTime(this.root, 'start', '<nmaprun start>'));
     this.handlers.onRunStart?.({
       args: tag.attributes['args'],
@@ -255,8 +253,11 @@ export class NmapXmlStreamParser {
   }
 
   private push(tag: SaxTag): void {
-    const node: XmlNode = hasAttributes(tag.attributes) ? { $: tag.attributes } : {};
-    this.stack.push({ name: tag.name, node, keep: KEPT[tag.name] ?? NOTHING, hasChildren: false, text: '' });
+    // Always with `$`, even when empty (counting a tag's attributes costs as much as reading them): an element
+    // without attributes and children is then `{ $: {} }` where xml2js gives '' — the mapping (xml-host.ts)
+    // reads both alike, as the specs comparing the two parsers check.
+    const node: XmlNode = { $: tag.attributes };
+    this.stack.push({ name: tag.name, node, keep: KEPT[tag.name] ?? NOTHING, text: '' });
   }
 
   private text(text: string): void {
@@ -278,7 +279,6 @@ export class NmapXmlStreamParser {
     }
     const parent = this.stack[this.stack.length - 1];
     if (parent) {
-      parent.hasChildren = true;
       const list = (parent.node[frame.name] as unknown[] | undefined) ?? (parent.node[frame.name] = []);
       (list as unknown[]).push(value(frame));
       return;
@@ -290,7 +290,6 @@ export class NmapXmlStreamParser {
       return;
     }
     const node = value(frame);
-    if (typeof node === 'string') return; // <host/> with nothing in it: xml2js drops it too
     const host = this.malformedIfThrows(() => toHost(node));
     if (!host) return;
     countHost(this.counts, host);
@@ -349,17 +348,11 @@ export async function parseNmapXmlStream(
   return parser.end();
 }
 
-/** What xml2js would have made of the element: a node when it has attributes or children, else its text. */
-function value(frame: Frame): XmlNode | string {
+/** The element as an xml2js-shaped node: attributes under `$` (always), children, its text under `_` if any. */
+function value(frame: Frame): XmlNode {
   const { node, text } = frame;
-  if (node.$ === undefined && !frame.hasChildren) return text;
   if (text !== '' && text.trim() !== '') node._ = text;
   return node;
-}
-
-function hasAttributes(attributes: Record<string, string>): boolean {
-  for (const _ in attributes) return true;
-  return false;
 }
 
 function scanInfo(attrs: Record<string, string>): NmapScanInfo {
