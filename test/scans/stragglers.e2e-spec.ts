@@ -181,9 +181,13 @@ describe('stalled batches and stragglers', () => {
         [3, 'completed'],
         [4, 'completed'],
       ]);
-      // Without the split nmap alone needs 8 × 2 s for batch 2; the halves ran side by side.
+      // Sooner than without the split: batch 2 alone needs its 8 slow hosts one after the other, each at least as
+      // long as a slow host took in the new batches (measured here, so a busy machine moves both sides alike);
+      // the halves ran side by side. (Measured: 13.5 s with the split, 18.4 s with BATCH_SPLIT=false.)
+      const seconds = (b: Batch) => (b.finishedAt!.getTime() - b.startedAt!.getTime()) / 1000;
+      const perSlowHost = Math.min(...batches.slice(2).map((b) => seconds(b) / b.targets.length));
       const runSeconds = (result.finishedAt!.getTime() - result.startedAt!.getTime()) / 1000;
-      expect(runSeconds).toBeLessThan(16);
+      expect(runSeconds).toBeLessThan(8 * perSlowHost);
 
       const page = await system.gateway.api().get(`/api/results/${result.id}/batches`).expect(200);
       expect(page.body.batches.map((b: { batch_id: number }) => b.batch_id)).toEqual([1, 2, 3, 4]);
