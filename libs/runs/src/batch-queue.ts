@@ -113,7 +113,9 @@ export class BatchQueue {
    */
   async enqueueTo(run: RunPlan, seq: number, clientId: string): Promise<void> {
     await this.state.moveBatch(run.resultId, seq, clientId);
-    await this.queues.queue(clientId).addBulk([this.job(run, seq, this.cutOf(run).batch(seq))]);
+    const cut = this.cutOf(run);
+    const batch = seq > cut.total ? await this.splitTargets(run, seq) : cut.batch(seq);
+    await this.queues.queue(clientId).addBulk([this.job(run, seq, batch)]);
   }
 
   /**
