@@ -90,7 +90,7 @@ export class BatchRunService {
         );
       }
       await this.scope.checkSpecs(specs);
-      flags = this.watches.withStats(this.policy.validate(data.nmapFlags));
+      flags = this.policy.validate(data.nmapFlags);
     } catch (error) {
       const { batchId } = await this.runs.startBatch(start);
       await this.runs.batchFailed(ref, {
@@ -192,7 +192,7 @@ export class BatchRunService {
     try {
       const run = await this.nmap.run({
         nmapPath: this.config.nmapPath,
-        flags,
+        flags: this.watches.withStats(flags),
         targets,
         signal: controller.signal,
         killGraceMs: 1000,

@@ -165,13 +165,13 @@ export class BatchWatches {
   ) {}
 
   /**
-   * The flags with `--stats-every` added when the user gave none, so nmap reports its tasks' progress in its XML
-   * while it runs (otherwise a batch of one slow host reports nothing until it ends): every fifth of
-   * BATCH_STALL_SECONDS, between 1 s and 60 s. The user's own `--stats-every` is kept.
+   * The flags with `--stats-every` added when the scan gave none, so nmap reports its tasks' progress in its XML
+   * while it runs (otherwise a batch of one slow host reports nothing until it ends): every 2 s (1 s when
+   * BATCH_STALL_SECONDS is under 10), so a long task shows its percent rising. The scan's own is kept.
    */
   withStats(flags: string[]): string[] {
     if (flags.some((flag) => flag === '--stats-every' || flag.startsWith('--stats-every='))) return flags;
-    const every = Math.min(60, Math.max(1, Math.floor(this.config.batchStallSeconds / 5)));
+    const every = this.config.batchStallSeconds < 10 ? 1 : 2;
     return [...flags, '--stats-every', `${every}s`];
   }
 
