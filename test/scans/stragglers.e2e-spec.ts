@@ -196,4 +196,15 @@ describe('stalled batches and stragglers', () => {
       await service.close();
     }
   });
+
+  it('documents both events in the OpenAPI document', async () => {
+    const document = await system.gateway.api().get('/api/docs-json').expect(200);
+    const { BatchStalledEventDto, BatchSplitEventDto } = document.body.components.schemas;
+    expect(Object.keys(BatchStalledEventDto.properties).sort()).toEqual(
+      ['attempt', 'batch_id', 'event', 'seconds', 'worker'].sort(),
+    );
+    expect(Object.keys(BatchSplitEventDto.properties).sort()).toEqual(
+      ['batch_id', 'batch_ids', 'event', 'hosts_reported', 'targets_requeued', 'worker'].sort(),
+    );
+  });
 });
