@@ -91,12 +91,22 @@ describe('BatchSplitter against Redis', () => {
       expect.objectContaining({ event: 'batch_split', batch_id: 3, batch_ids: [4, 5], targets_requeued: 4 }),
     ]);
     expect((await state.inflight(ref.resultId)).sort()).toEqual([3, 4, 5]);
-
-    // The straggler's own result is counted: no batch is claimed twice, and the run is not over.
-    const three = await state.finish(ref.resultId, 3, 'done');
-    expect(three).toMatchObject({ outcome: 'counted', done: 3, total: 5, nextSeq: undefined });
-    await state.finish(ref.resultId, 4, 'done');
-    expect(await state.finish(ref.resultId, 5, 'done')).toMatchObject({ done: 5, total: 5 });
+    // The new batches finish first: no batch is claimed twice, and the run waits for the straggler's result.
+    expect(await state.finish(ref.resultId, 4, 'done')).toMatchObject({
+      done: 3,
+      total: 5,
+      nextSeq: undefined,
+    });
+    expect(await state.finish(ref.resultId, 5, 'done')).toMatchObject({
+      done: 4,
+      total: 5,
+      nextSeq: undefined,
+    });
+    // Split once: a retry of the straggler (its result not stored) runs whole, however long it takes.
+    expect(await splitter.isStraggler(ref, 3, 'local', 1e9)).toBe(false);
+    expect(await splitter.split(ref, straggler(3), [])).toEqual({ outcome: 'refused' });
+    expect(await state.progress(ref.resultId)).toMatchObject({ total: 5 });
+    expect(await state.finish(ref.resultId, 3, 'done')).toMatchObject({ done: 5, total: 5 });
   });
 
   it('refuses while planned batches are unclaimed, for a batch out of flight, and on a stopped run', async () => {

@@ -18,11 +18,12 @@ import { RunStateStore } from './run-state.store';
 
 const STATE_TTL_SECONDS = 7 * 24 * 3600;
 
-// KEYS: state hash, inflight set, moved hash. ARGV: the straggler's seq, how many batches to add, the pool, TTL.
-// Grows the run's total by ARGV[2] and claims the new batch numbers (in flight at once, on the pool: `moved`), if
-// the run is not stopped, the straggler is still in flight and every planned batch is claimed (the cursor is past
-// the total, so no window refill can claim the new numbers twice). Returns {1, first new seq}, or {0} (not in
-// flight, or batches still to claim), {-1} (stopped), {-2} (the state is gone).
+// KEYS: state hash, inflight set, moved hash, split set. ARGV: the straggler's seq, how many batches to add, the
+// pool, TTL. Grows the run's total by ARGV[2] and claims the new batch numbers (in flight at once, on the pool:
+// `moved`), if the run is not stopped, the straggler is still in flight and was never split (a retry of it runs
+// whole and is not split again), and every planned batch is claimed (the cursor is past the total, so no window
+// refill can claim the new numbers twice). Returns {1, first new seq}, or {0} (not in flight, split before, or
+// batches still to claim), {-1} (stopped), {-2} (the state is gone).
 const SPLIT = `
 local totalField = redis.call('HGET', KEYS[1], 'total')
 if not totalField then
@@ -31,7 +32,7 @@ end
 if redis.call('HGET', KEYS[1], 'stopped') == '1' then
   return {-1}
 end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 then
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 or redis.call('SISMEMBER', KEYS[4], ARGV[1]) == 1 then
   return {0}
 end
 local total = tonumber(totalField)
@@ -44,7 +45,9 @@ for seq = total + 1, total + count do
   redis.call('SADD', KEYS[2], seq)
   redis.call('HSET', KEYS[3], seq, ARGV[3])
 end
+redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
 return {1, total + 1}
 `;
 
@@ -53,6 +56,7 @@ type SplitRedis = Redis & {
     state: string,
     inflight: string,
     moved: string,
+    splits: string,
     seq: number,
     count: number,
     pool: string,
@@ -99,13 +103,13 @@ export class BatchSplitter {
     private readonly runs: RunRepository,
     private readonly events: ScanEventPublisher,
   ) {
-    if (!('nsoSplitBatch' in redis)) redis.defineCommand('nsoSplitBatch', { numberOfKeys: 3, lua: SPLIT });
+    if (!('nsoSplitBatch' in redis)) redis.defineCommand('nsoSplitBatch', { numberOfKeys: 4, lua: SPLIT });
     this.redis = redis as SplitRedis;
   }
 
   /**
    * Whether batch `seq` (running on `pool`, nmap's estimate `remainingSeconds` left) is a straggler to split now:
-   * it is the run's only unfinished batch, the pool's queue has no job waiting and fewer jobs active than its
+   * it was never split, it is the run's only unfinished batch, the pool's queue has no job waiting and fewer jobs active than its
    * workers can run (workers connected × WORKER_CONCURRENCY: a worker is idle), and it has more than twice the
    * median duration of the run's completed batches left (no completed batch: no median, no split).
    */
@@ -113,6 +117,8 @@ export class BatchSplitter {
     const progress = await this.state.progress(ref.resultId);
     if (!progress || progress.stopped || progress.done + progress.failed !== progress.total - 1) return false;
     if (!(await this.state.isInflight(ref.resultId, seq))) return false;
+    // A batch is split once: a retry of a straggler whose result could not be stored runs whole.
+    if (await this.redis.sismember(`${this.keys.runState(ref.resultId)}:split`, seq)) return false;
     const queue = this.queues.queue(pool);
     const [waiting, active, workers] = await Promise.all([
       queue.getJobCountByTypes('waiting', 'prioritized', 'delayed'),
@@ -142,6 +148,7 @@ export class BatchSplitter {
         state,
         `${state}:inflight`,
         `${state}:moved`,
+        `${state}:split`,
         batch.seq,
         halves.length,
         batch.pool,
