@@ -93,4 +93,17 @@ describe('BatchWatch', () => {
     expect(asked).toEqual([]);
     watch.end();
   });
+
+  it('handlersWith calls the watch and the other listener alike', () => {
+    const controller = new AbortController();
+    const watch = new BatchWatch(attempt, controller, 3000).start();
+    const seen: string[] = [];
+    const both = watch.handlersWith({ onHost: (h) => void seen.push(h.address) });
+    jest.advanceTimersByTime(2000);
+    both.onHost?.(host('127.0.0.3'));
+    jest.advanceTimersByTime(2000);
+    expect(seen).toEqual(['127.0.0.3']);
+    expect(controller.signal.aborted).toBe(false); // the host counted as progress for the watch too
+    watch.end();
+  });
 });

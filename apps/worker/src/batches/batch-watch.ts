@@ -78,6 +78,20 @@ export class BatchWatch {
     };
   }
 
+  /**
+   * The watch's handlers and `others` (e.g. a progress tracker's) both called, the watch's first: for a collector
+   * that more than one listener reads.
+   */
+  handlersWith(others: NmapXmlStreamHandlers): NmapXmlStreamHandlers {
+    const mine = this.handlers;
+    return {
+      ...others,
+      onHost: (host) => (mine.onHost?.(host), others.onHost?.(host)),
+      onProgress: (progress) => (mine.onProgress?.(progress), others.onProgress?.(progress)),
+      onTask: (task) => (mine.onTask?.(task), others.onTask?.(task)),
+    };
+  }
+
   /** Starts the timer; checks twice a stall period at least, and once a second at most. */
   start(): this {
     const every = Math.max(100, Math.min(1000, Math.floor(this.stallMs / 2)));
