@@ -2,7 +2,7 @@
 // worker parses it (NmapXmlCollector fed as nmap writes) and stored through BatchRepository.storeResult, on SQLite
 // and PostgreSQL, for two shapes of batch: the wide scan's (`-Pn -p 1`: every host up, its one port closed) and a
 // few open ports per host (3 open with service versions, 997 closed ports left unlisted as nmap's <extraports>).
-// Each build runs in child processes (bench/batch-store-child.js) on a database of its own; with --base-dist the
+// Each build runs in child processes (bench/batch-store-child.js) on a database of its own; with --baseline-dist the
 // baseline build runs too, its children interleaved with the build's, so before and after share the machine.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';

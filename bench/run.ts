@@ -22,6 +22,7 @@ import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
+import { IMPORT_DEFAULTS, runImport } from './import';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
 import { BATCH_STORE_DEFAULTS, runBatchStore } from './batch-store';
 import { runFootprint } from './footprint';
@@ -36,13 +37,13 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|batch-store|footprint] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|batch-store|import|footprint] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, profile-wide, xml-parse, batch-store, footprint: issue 20's, see bench/README.md — none of
+  and idle /api/stream subscribers; wide, profile-wide, xml-parse, batch-store, import, footprint: issue 20's, see bench/README.md — none of
   these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
@@ -76,11 +77,12 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
   --store-hosts N             batch-store: hosts of the batch (default ${BATCH_STORE_DEFAULTS.hosts})
   --store-runs N              batch-store: stores of each shape, build and database (default ${BATCH_STORE_DEFAULTS.runs})
-  --base-dist DIR             batch-store: also run this build (before), interleaved with the build (after)
+  --import-runs N             import: runs of each import and of ndiff (default ${IMPORT_DEFAULTS.runs})
+  --baseline-dist DIR         import, batch-store: also run this build's (e.g. a copy of an older dist/), side by side
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'batch-store', 'footprint'];
+const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'batch-store', 'import', 'footprint'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -147,7 +149,8 @@ function parseArgs(argv: string[]) {
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
-    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs', 'store-hosts', 'store-runs', 'base-dist'],
+    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs', 'store-hosts', 'store-runs'],
+    ...['import-runs', 'baseline-dist'],
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -182,7 +185,8 @@ function parseArgs(argv: string[]) {
     xmlRuns: int('xml-runs', XML_PARSE_DEFAULTS.runs, 1, 20),
     storeHosts: int('store-hosts', BATCH_STORE_DEFAULTS.hosts, 1, 65_536),
     storeRuns: int('store-runs', BATCH_STORE_DEFAULTS.runs, 1, 50),
-    baseDist: opts['base-dist'],
+    importRuns: int('import-runs', IMPORT_DEFAULTS.runs, 1, 20),
+    baselineDist: opts['baseline-dist'] === undefined ? undefined : resolve(opts['baseline-dist']),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -446,9 +450,20 @@ async function main(): Promise<number> {
           // Both databases unless --db names one.
           databases: args.databaseGiven ? [args.database] : ['sqlite', 'postgresql'],
           distRoot: currentDistRoot(),
-          baseDistRoot: args.baseDist === undefined ? undefined : resolve(args.baseDist),
+          baseDistRoot: args.baselineDist,
         });
         verdicts.push(`batch-store: ${r.met ? 'met' : 'MISSED'} (${r.summary}; target ≤ 150 ms)`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('import')) {
+      await section('import', async () => {
+        const r = await runImport({
+          runs: args.importRuns,
+          database: args.database,
+          baselineDist: args.baselineDist,
+        });
+        verdicts.push(`import: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

@@ -163,9 +163,9 @@ export interface InsertedHosts {
  * unlisted states]` per host), unpacked by the database (SQLite's json_each, PostgreSQL's jsonb_array_elements):
  * a short statement with four parameters instead of eleven per row, which knex would otherwise compile and SQLite
  * parse as a compound select of 500 terms. A host another batch of the run already stored keeps its row (ON
- * CONFLICT DO NOTHING). `up` counts the rows inserted: the hosts up of the batch when all were new, else read back
- * by batch id (rows with this batch's id are exactly those inserted here: the batch was claimed in this
- * transaction, and a batch is stored once).
+ * CONFLICT DO NOTHING). `up` counts the rows inserted: the hosts up of `hosts` when all were new, else read back
+ * by batch id and address (rows with this batch's id are only ever inserted in the transaction that claimed the
+ * batch, and a batch is stored once).
  */
 export async function insertHosts(
   trx: Knex.Transaction,
@@ -204,10 +204,18 @@ export async function insertHosts(
     for (const host of chunk) if (host.state === 'up') up += 1;
   }
   if (inserted === hosts.length) return { allNew: true, up };
-  const counted: Array<{ up: number | string }> = await trx('hosts')
-    .where({ batch_id: batchId, state: 'up' })
-    .count({ up: '*' });
-  return { allNew: false, up: Number(counted[0]?.up ?? 0) };
+  // Rows of this batch with these addresses are the ones inserted here (a batch stored in pieces has inserted
+  // others before; an address is in one piece only).
+  const counted = await execute<{ up: number | string }>(
+    trx,
+    isPostgres(trx)
+      ? `select count(*) as up from hosts where batch_id = ? and state = 'up'
+           and address in (select jsonb_array_elements_text(?::jsonb))`
+      : `select count(*) as up from hosts where batch_id = ? and state = 'up'
+           and address in (select value from json_each(?))`,
+    [batchId, JSON.stringify(hosts.map((host) => host.address))],
+  );
+  return { allNew: false, up: Number(counted.rows[0]?.up ?? 0) };
 }
 
 /**
