@@ -39,8 +39,8 @@ export const WIDE_PROFILE_DEFAULTS: Omit<WideProfileOptions, 'database'> = {
 /** Where a CPU profile's sample goes, by the script it ran in (first match wins). */
 const CATEGORIES: Array<[string, RegExp]> = [
   [
-    'XML parsing (sax, xml2js, parser, xml-stream, xml-host)',
-    /node_modules\/(sax|xml2js)\/|libs\/nmap\/src\/(parser|xml-)/,
+    'XML parsing (sax/saxes, xml2js, parser, xml-stream, xml-host)',
+    /node_modules\/(sax|saxes|xmlchars|xml2js)\/|libs\/nmap\/src\/(parser|xml-)/,
   ],
   ['stdout lines (runner: split, onLine)', /libs\/nmap\/src\/runner/],
   ['event publishing (libs/events)', /libs\/events\//],
