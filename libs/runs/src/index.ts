@@ -2,6 +2,8 @@
 // reconciliation a worker schedules. The queue, the finalizer and the state's scripts stay inside.
 export * from './run-reconciler';
 export { RunStateStore, type RunProgress } from './run-state.store';
+export * from './run-progress';
+export { RunProgressStore, type RunProgressSnapshot } from './run-progress.store';
 export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';

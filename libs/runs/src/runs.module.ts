@@ -10,6 +10,7 @@ import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
 import { RunNotifier } from './run-notifier';
 import { RunPlanner } from './run-planner';
+import { RunProgressStore } from './run-progress.store';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
@@ -31,6 +32,7 @@ import { ScanSchedules } from './scan-schedules';
     AgentTaskIntake,
     ScanSchedules,
     RunStateStore,
+    RunProgressStore,
     BatchQueue,
     ClientBatchQueues,
     AgentTasks,
@@ -39,6 +41,6 @@ import { ScanSchedules } from './scan-schedules';
     RunNotifier,
     RunReconciler,
   ],
-  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler, ClientBatchQueues, AgentTasks],
+  exports: [RunService, ScanSchedules, RunStateStore, RunProgressStore, RunReconciler, ClientBatchQueues, AgentTasks],
 })
 export class RunsModule {}
