@@ -132,7 +132,8 @@ export class RunProgressStore {
   /** The run's progress now; undefined when Redis holds no state of the run (ended long ago, or lost). */
   async snapshot(resultId: number): Promise<RunProgressSnapshot | undefined> {
     const n = this.names(resultId);
-    const replies = (await this.redis.multi().hgetall(n.state).hgetall(n.progress).hgetall(n.running).exec()) ?? [];
+    const replies =
+      (await this.redis.multi().hgetall(n.state).hgetall(n.progress).hgetall(n.running).exec()) ?? [];
     const [state, progress, running] = replies.map(([, value]) => value as Record<string, string>);
     return snapshotFrom(state ?? {}, progress ?? {}, running ?? {}, this.now());
   }

@@ -107,7 +107,8 @@ export function runProgressOf(input: RunProgressInput): RunProgressView {
   const exact = input.total > 0 ? ((finished + partial) * 100) / input.total : 100;
   const percent = finished >= input.total ? 100 : Math.min(99.99, Math.floor(exact * 100) / 100);
   const hostsDone = input.hostsFinished + hostsRunning;
-  const elapsed = input.startedAt !== undefined ? Math.max(0, (input.now - input.startedAt) / 1000) : undefined;
+  const elapsed =
+    input.startedAt !== undefined ? Math.max(0, (input.now - input.startedAt) / 1000) : undefined;
   return {
     percent,
     batches_done: input.done,

@@ -41,6 +41,14 @@ import { ScanSchedules } from './scan-schedules';
     RunNotifier,
     RunReconciler,
   ],
-  exports: [RunService, ScanSchedules, RunStateStore, RunProgressStore, RunReconciler, ClientBatchQueues, AgentTasks],
+  exports: [
+    RunService,
+    ScanSchedules,
+    RunStateStore,
+    RunProgressStore,
+    RunReconciler,
+    ClientBatchQueues,
+    AgentTasks,
+  ],
 })
 export class RunsModule {}

@@ -13,11 +13,13 @@ import {
   ScanScope,
   ScopeError,
   TargetError,
+  withStatsEvery,
   withUserHostnames,
 } from '@nso/nmap';
 import { safeErrorMessage, withoutStatement } from '@nso/persistence';
-import { ClientRevokedError, RunRef, RunService, RunStateStore } from '@nso/runs';
+import { ClientRevokedError, RunProgressStore, RunRef, RunService, RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
+import { addressCount, BatchProgressTracker } from './batch-progress';
 
 /** One batch job as the consumer hands it over: its payload and which attempt this is. */
 export interface BatchAttempt {
@@ -62,6 +64,7 @@ export class BatchRunService {
     private readonly state: RunStateStore,
     private readonly runs: RunService,
     private readonly metrics: Metrics,
+    private readonly progressStore: RunProgressStore,
   ) {}
 
   /** Ends this worker's nmap processes of the run (a stop from any gateway). */
@@ -181,11 +184,23 @@ export class BatchRunService {
     };
     // The XML is parsed as nmap writes it, never held whole (a /16 batch's is tens of megabytes). A parse error
     // is kept by the collector and thrown by result(), after the exit code had its say, as before.
-    const xml = new NmapXmlCollector();
+    // nmap's progress reports (--stats-every) become `progress` events and the run's live progress.
+    const progress = new BatchProgressTracker({
+      store: this.progressStore,
+      events: this.events,
+      ref,
+      seq: batchSeq,
+      hostsTotal: addressCount(targets),
+    });
+    progress.start();
+    const xml = new NmapXmlCollector({
+      onProgress: (report) => progress.onTaskProgress(report),
+      onHost: () => progress.onHost(),
+    });
     try {
       const run = await this.nmap.run({
         nmapPath: this.config.nmapPath,
-        flags,
+        flags: withStatsEvery(flags, this.config.nmapStatsEverySeconds),
         targets,
         signal: controller.signal,
         killGraceMs: 1000,
@@ -199,6 +214,7 @@ export class BatchRunService {
         },
         onLine: (line) => {
           if (controller.signal.aborted) return;
+          progress.onLine(line);
           if (lines.length === 0) queueMicrotask(flush);
           lines.push(line);
           if (lines.length >= LINES_PER_PUBLISH) flush();
@@ -223,6 +239,7 @@ export class BatchRunService {
         hosts: withUserHostnames(parsed.hosts, userNames),
       };
     } finally {
+      await progress.close();
       mine.delete(controller);
       if (mine.size === 0) this.running.delete(ref.resultId);
     }

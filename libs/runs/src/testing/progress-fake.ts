@@ -41,7 +41,8 @@ export class FakeRunProgressStore {
   async finish(resultId: number, seq: number, kind: 'done' | 'failed') {
     const progress = this.of(resultId);
     const report = progress.running.get(seq);
-    if (report && progress.running.delete(seq) && kind === 'done') progress.hostsFinished += report.hostsTotal;
+    if (report && progress.running.delete(seq) && kind === 'done')
+      progress.hostsFinished += report.hostsTotal;
     return this.snapshot(resultId);
   }
 
