@@ -13,6 +13,7 @@ import {
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiExtraModels,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -22,6 +23,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { ProgressEventDto } from '../results/run-progress.view';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { ScanEventsService } from './scan-events.service';
 import { ScanStartedDto, ScanStoppingDto, StartPreviewDto, StartScanDto } from './scans.dto';
@@ -92,8 +94,10 @@ export class ScansController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({
     description:
-      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet',
+      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet. ' +
+      'The events are the WebSocket’s (docs/api.md "Events"); `progress`: ProgressEventDto',
   })
+  @ApiExtraModels(ProgressEventDto)
   @ApiNotFoundResponse({ description: 'Unknown scan' })
   @ApiBadRequestResponse({ description: 'since (or Last-Event-ID) is not a non-negative integer' })
   @ApiHeader({

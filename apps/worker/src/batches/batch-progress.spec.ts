@@ -1,4 +1,4 @@
-import type { ScanEventBody } from '@nso/contracts';
+import type { ScanEvent, ScanEventBody } from '@nso/contracts';
 import type { BatchProgressReport, RunProgressSnapshot } from '@nso/runs';
 import { addressCount, BatchProgressTracker } from './batch-progress';
 
@@ -19,7 +19,7 @@ function tracker() {
   const published: ScanEventBody[] = [];
   const progress = new BatchProgressTracker({
     store: { report: async (_id, _seq, report) => (stored.push(report), run) },
-    events: { publish: async (_ref, body) => void published.push(body) },
+    events: { publish: async (_ref, body) => (published.push(body), {} as ScanEvent) },
     ref: { scanId: 1, resultId: 2 },
     seq: 3,
     hostsTotal: 4,
