@@ -16,6 +16,7 @@ import {
 import { FANOUT_DEFAULTS, runFanout } from './fanout';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
+import { PROGRESS_DEFAULTS, runProgress } from './progress';
 import { runScale, SCALE_DEFAULTS } from './scale';
 import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
 import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
@@ -34,13 +35,13 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|progress] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, profile-wide, xml-parse: issue 20's, see bench/README.md — none of
+  and idle /api/stream subscribers; wide, profile-wide, xml-parse, progress: issue 20's, see bench/README.md — none of
   these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
@@ -72,10 +73,12 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --wide-dense-runs N         wide: runs of each path over the /20 × 500 ports (default ${WIDE_DEFAULTS.denseRuns}; 0 leaves it out)
   --xml-hosts N               xml-parse: hosts in the file (default ${XML_PARSE_DEFAULTS.hosts})
   --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
+  --progress-runs N           progress: runs of the scale scan whose ETA is checked (default ${PROGRESS_DEFAULTS.runs})
+  --stats-every N             progress: NMAP_STATS_EVERY of the workers, seconds (default ${PROGRESS_DEFAULTS.statsEvery})
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse'];
+const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'progress'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -142,7 +145,7 @@ function parseArgs(argv: string[]) {
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
-    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs'],
+    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs', 'progress-runs', 'stats-every'],
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -175,6 +178,8 @@ function parseArgs(argv: string[]) {
     wideDenseRuns: int('wide-dense-runs', WIDE_DEFAULTS.denseRuns, 0, 20),
     xmlHosts: int('xml-hosts', XML_PARSE_DEFAULTS.hosts, 1, 1_048_576),
     xmlRuns: int('xml-runs', XML_PARSE_DEFAULTS.runs, 1, 20),
+    progressRuns: int('progress-runs', PROGRESS_DEFAULTS.runs, 1, 20),
+    statsEvery: int('stats-every', PROGRESS_DEFAULTS.statsEvery, 1, 60),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -427,6 +432,20 @@ async function main(): Promise<number> {
           distRoot: currentDistRoot(),
         });
         verdicts.push(`xml-parse: ${r.summary}`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('progress')) {
+      await section('progress', async () => {
+        const r = await runProgress({
+          ...PROGRESS_DEFAULTS,
+          runs: args.progressRuns,
+          statsEvery: args.statsEvery,
+          workerConcurrency: args.workerConcurrency,
+          scanConcurrency: args.scanConcurrency,
+          database: args.database,
+        });
+        verdicts.push(`progress: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

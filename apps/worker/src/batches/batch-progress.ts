@@ -22,7 +22,8 @@ export interface BatchProgressDeps {
 }
 
 /**
- * Follows one attempt of one batch. Feed it nmap's reports (onTaskProgress from the XML parser's onProgress,
+ * Follows one attempt of one batch. Events go out on nmap's reports only (every NMAP_STATS_EVERY seconds), so a
+ * batch shorter than that sends none and its batch_complete says it all. Feed it nmap's reports (onTaskProgress from the XML parser's onProgress,
  * onHost for each host it writes, onLine for each stdout line); `start()` registers the batch as running at 0 %,
  * `close()` stops it and waits for what it sent (call it before the batch's outcome is stored, so that its
  * `progress` events come before `batch_complete`). A failure to store or publish is logged, never thrown: progress
@@ -58,10 +59,9 @@ export class BatchProgressTracker {
     this.changed();
   }
 
-  /** nmap wrote a host to its XML: one more address done. */
+  /** nmap wrote a host to its XML: one more address done (told with nmap's next report, not on its own). */
   onHost(): void {
     this.xmlHosts += 1;
-    this.changed();
   }
 
   /** A stdout line: a "Stats:" line tells how many hosts nmap completed (down ones too, which the XML omits). */
