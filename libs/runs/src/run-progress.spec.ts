@@ -28,16 +28,28 @@ describe('etaSeconds', () => {
 });
 
 describe('batchPercent', () => {
-  it('takes nmap’s percent of a port scan task', () => {
-    expect(batchPercent(0, { task: 'Connect Scan', taskPercent: 42.5, hostsDone: 0, hostsTotal: 256 })).toBe(
-      42.5,
-    );
+  it('takes nmap’s percent of a port scan task over every address not done when the host group is unknown', () => {
+    const report = { task: 'Connect Scan', taskPercent: 42.5, hostsDone: 0, hostsTotal: 256 };
+    expect(batchPercent(0, report)).toBe(42.5);
+    expect(batchPercent(0, { ...report, taskPercent: 50, hostsDone: 128 })).toBe(75);
   });
 
-  it('takes the share of hosts done when it is higher', () => {
-    expect(batchPercent(0, { task: 'Connect Scan', taskPercent: 10, hostsDone: 64, hostsTotal: 256 })).toBe(
-      25,
-    );
+  it('counts the hosts done and the task percent of the host group nmap is on (its "Stats:" line)', () => {
+    // nmap on a /24 × 1000 ports: "Stats: … 64 hosts completed (128 up), 64 undergoing Connect Scan", then
+    // "Connect Scan Timing: About 31.91% done": (64 + 64 × 0.3191) / 256.
+    const report = {
+      task: 'Connect Scan',
+      taskPercent: 31.91,
+      hostsDone: 64,
+      hostsTotal: 256,
+      undergoing: 64,
+    };
+    expect(batchPercent(0, report)).toBeCloseTo(32.98, 2);
+    expect(batchPercent(0, { ...report, task: undefined, taskPercent: undefined })).toBe(25);
+  });
+
+  it('is the previous value for a batch of no address', () => {
+    expect(batchPercent(3, { task: 'Connect Scan', taskPercent: 50, hostsDone: 0, hostsTotal: 0 })).toBe(3);
   });
 
   it('does not count host discovery and name resolution, which end in a moment', () => {

@@ -42,22 +42,34 @@ export interface RunProgressView {
 const PRELUDE_TASKS = /^(ARP Ping Scan|Ping Scan|Parallel DNS resolution|System DNS resolution|Traceroute)/;
 
 /**
- * How far a batch is, 0–100, from its previous value and nmap's latest report: the highest of the previous value,
- * the share of its addresses nmap is done with, and nmap's percent of its current task unless that task is host
- * discovery or name resolution (a prelude, over in a moment, whose 100 % would say the batch is done). A batch
- * whose options run several phases (e.g. -sV: "Connect Scan" then "Service scan") stays at the highest percent
- * reached until a later phase passes it: the figure never goes back.
+ * How far a batch is, 0–100, from its previous value and nmap's latest report. nmap scans a batch's addresses in
+ * host groups (e.g. 64 at a time) and its task percent is that of the group it is on ("Stats: 64 hosts completed
+ * (128 up), 64 undergoing Connect Scan" then "About 31.91% done" is the second group of a /24, a third through),
+ * so the batch is at (hosts done + hosts undergoing × task percent / 100) / its hosts. Without the undergoing
+ * count (no "Stats:" line yet) the group is taken to be every address not done. Host discovery and name
+ * resolution count nothing (preludes, over in a moment, whose 100 % would say the group is done). The figure
+ * never goes back: a new group's first report, or a later phase of one (e.g. -sV: "Connect Scan", then "Service
+ * scan" from 0 %), leaves it where it was until it passes it.
  */
 export function batchPercent(
   previous: number,
-  report: { task?: string; taskPercent?: number; hostsDone: number; hostsTotal: number },
+  report: {
+    task?: string;
+    taskPercent?: number;
+    hostsDone: number;
+    hostsTotal: number;
+    /** Hosts in nmap's current task (its last "Stats:" line's "N undergoing"). */
+    undergoing?: number;
+  },
 ): number {
-  const hostsShare = report.hostsTotal > 0 ? (report.hostsDone * 100) / report.hostsTotal : 0;
-  const taskShare =
-    report.task !== undefined && report.taskPercent !== undefined && !PRELUDE_TASKS.test(report.task)
-      ? report.taskPercent
-      : 0;
-  return Math.min(100, Math.max(previous, hostsShare, taskShare));
+  const { hostsDone, hostsTotal } = report;
+  if (!(hostsTotal > 0)) return Math.min(100, previous);
+  let done = hostsDone;
+  if (report.task !== undefined && report.taskPercent !== undefined && !PRELUDE_TASKS.test(report.task)) {
+    const group = Math.min(report.undergoing ?? hostsTotal - hostsDone, hostsTotal - hostsDone);
+    done += (Math.max(0, group) * Math.min(100, Math.max(0, report.taskPercent))) / 100;
+  }
+  return Math.min(100, Math.max(previous, (done * 100) / hostsTotal));
 }
 
 /**

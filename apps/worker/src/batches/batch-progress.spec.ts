@@ -64,7 +64,8 @@ describe('BatchProgressTracker', () => {
     advance(700);
     await jest.advanceTimersByTimeAsync(700);
     await progress.close();
-    expect(published.map((e) => batchOf(e)?.percent)).toEqual([10, 50]);
+    // 2 of 4 hosts done, the other 2 at 20 %: (2 + 2 × 0.2) / 4.
+    expect(published.map((e) => batchOf(e)?.percent)).toEqual([10, 60]);
     expect(batchOf(published[1])).toMatchObject({ task_percent: 20, hosts_done: 2, remaining_seconds: null });
     expect(published[1]).toMatchObject({ event: 'progress', batch_id: 3, percent: 10, batches_total: 4 });
   });

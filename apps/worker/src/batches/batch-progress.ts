@@ -37,6 +37,8 @@ export class BatchProgressTracker {
   private percent = 0;
   private xmlHosts = 0;
   private statsHosts = 0;
+  /** Hosts in nmap's current task (host group), from its last "Stats:" line. */
+  private undergoing?: number;
   private lastSentAt = -Infinity;
   private timer?: NodeJS.Timeout;
   private closed = false;
@@ -64,11 +66,19 @@ export class BatchProgressTracker {
     this.xmlHosts += 1;
   }
 
-  /** A stdout line: a "Stats:" line tells how many hosts nmap completed (down ones too, which the XML omits). */
+  /**
+   * A stdout line: a "Stats:" line tells how many hosts nmap completed (down ones too, which the XML omits) and how
+   * many its current task is on; the "Timing: About" line after it is the same report as the XML's <taskprogress>.
+   */
   onLine(line: string): void {
-    if (!line.startsWith('Stats: ')) return;
-    const stats = parseNmapProgressLine(line);
-    if (stats?.kind === 'stats') this.statsHosts = Math.max(this.statsHosts, stats.hostsCompleted);
+    if (!line.startsWith('Stats: ') && !line.includes(' Timing: About ')) return;
+    const report = parseNmapProgressLine(line);
+    if (report?.kind === 'stats') {
+      this.statsHosts = Math.max(this.statsHosts, report.hostsCompleted);
+      this.undergoing = report.undergoing;
+    } else if (report?.kind === 'progress') {
+      this.onTaskProgress({ task: report.task, percent: report.percent, remaining: report.remaining });
+    }
   }
 
   /** The batch's report now (what Redis stores). */
@@ -80,6 +90,7 @@ export class BatchProgressTracker {
       taskPercent: this.task?.percent,
       hostsDone,
       hostsTotal,
+      undergoing: this.undergoing,
     });
     return {
       ...(this.task && { task: this.task.task, taskPercent: this.task.percent }),
