@@ -24,6 +24,7 @@ import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
+import { runFootprint } from './footprint';
 import {
   CpuWindow,
   currentDistRoot,
@@ -35,13 +36,13 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|progress] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|footprint|progress] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, profile-wide, xml-parse, progress: issue 20's, see bench/README.md — none of
+  and idle /api/stream subscribers; wide, profile-wide, xml-parse, footprint, progress: issue 20's, see bench/README.md — none of
   these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
@@ -78,7 +79,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'progress'];
+const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'footprint', 'progress'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -434,6 +435,9 @@ async function main(): Promise<number> {
         verdicts.push(`xml-parse: ${r.summary}`);
         return r.markdown;
       });
+    }
+    if (args.which.has('footprint')) {
+      await section('footprint', () => runFootprint({ database: args.database }));
     }
     if (args.which.has('progress')) {
       await section('progress', async () => {
