@@ -164,14 +164,18 @@ export class RunService {
   /**
    * Batches `seqs` of a stored run as its queue cuts them (BatchQueue.cutOf): the client each was delegated to
    * and its addresses, whether or not it started. A batch handed on to another client (its agent could not take
-   * it, its pool was revoked) ran elsewhere: its row's worker_id says where.
+   * it, its pool was revoked) ran elsewhere: its row's worker_id says where. Batches split off a straggler
+   * (numbered above the plan) are left out.
    */
   plannedBatches(run: ScanResult, seqs: readonly number[]): PlannedBatch[] {
     const cut = this.queue.cutOf(runPlanOf({ scanId: run.scan.id, resultId: run.id }, run));
-    return seqs.map((seq) => {
-      const batch = cut.batch(seq);
-      return { seq, clientId: batch.clientId, agent: batch.agent, targets: batch.targets };
-    });
+    // A batch split off a straggler (batch-split.ts) was not cut from the plan: its row says all there is.
+    return seqs
+      .filter((seq) => seq <= cut.total)
+      .map((seq) => {
+        const batch = cut.batch(seq);
+        return { seq, clientId: batch.clientId, agent: batch.agent, targets: batch.targets };
+      });
   }
 
   /**

@@ -6,6 +6,7 @@ import { AgentTasks } from './agent-tasks';
 import { BatchHandoff } from './batch-handoff';
 import { BatchOutcomes } from './batch-outcomes';
 import { BatchQueue } from './batch-queue';
+import { BatchSplitter } from './batch-split';
 import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
 import { RunNotifier } from './run-notifier';
@@ -34,6 +35,7 @@ import { ScanSchedules } from './scan-schedules';
     RunStateStore,
     RunProgressStore,
     BatchQueue,
+    BatchSplitter,
     ClientBatchQueues,
     AgentTasks,
     AgentPushClient,
@@ -42,6 +44,7 @@ import { ScanSchedules } from './scan-schedules';
     RunReconciler,
   ],
   exports: [
+    BatchSplitter,
     RunService,
     ScanSchedules,
     RunStateStore,

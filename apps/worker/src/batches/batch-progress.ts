@@ -4,7 +4,7 @@
 // reads the run's progress) and publishes `progress` events, at most one per batch per second.
 import { Logger } from '@nestjs/common';
 import { ScanEventPublisher } from '@nso/events';
-import { NmapTaskProgress, parseNmapProgressLine, parseTarget } from '@nso/nmap';
+import { NmapTaskProgress, NmapXmlStreamHandlers, parseNmapProgressLine, parseTarget } from '@nso/nmap';
 import { batchPercent, BatchProgressReport, RunProgressStore, RunRef } from '@nso/runs';
 
 /** At most one `progress` event per batch in this many milliseconds (the latest report goes out at its end). */
@@ -49,6 +49,12 @@ export class BatchProgressTracker {
     this.intervalMs = deps.intervalMs ?? PROGRESS_EVENT_INTERVAL_MS;
     this.now = deps.now ?? Date.now;
   }
+
+  /** The XML parser's handlers this tracker reads (`<taskprogress>`, `<host>`). */
+  readonly handlers: NmapXmlStreamHandlers = {
+    onProgress: (progress) => this.onTaskProgress(progress),
+    onHost: () => this.onHost(),
+  };
 
   /** The batch is running: stored at 0 % (so its addresses are known to the run), no event. */
   start(): void {
