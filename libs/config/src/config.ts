@@ -43,6 +43,8 @@ export interface AppConfig {
   /** A straggler is split only when nmap has at least this many seconds left by its estimate (BATCH_SPLIT_MIN_SECONDS). */
   batchSplitMinSeconds: number;
   eventLogMax: number;
+  /** The largest nmap XML file `POST /api/scans/{id}/results/import` reads, in bytes (after decompression). */
+  importMaxBytes: number;
   /** How often a quiet SSE stream gets a comment line, in milliseconds, so proxies and clients keep it open. */
   sseKeepAliveMs: number;
   jobRetentionCount: number;
@@ -324,6 +326,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     batchSplit: read.bool('BATCH_SPLIT', true),
     batchSplitMinSeconds: read.int('BATCH_SPLIT_MIN_SECONDS', 10, 1, 86_400),
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
+    importMaxBytes: read.int('IMPORT_MAX_BYTES', 512 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     sseKeepAliveMs: read.int('SSE_KEEPALIVE_SECONDS', 15, 1, 300) * 1000,
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
     reconcileIntervalMs: read.int('RECONCILE_INTERVAL_MS', 60_000, 1_000, 3_600_000),

@@ -197,15 +197,16 @@ export class RunService {
    * Stores an nmap XML file as a completed run of the stored scan (trigger `import`) and queues its diff, like
    * any completed run. The run is made like any other and moves through the same conditional updates: stored
    * queued (RunRepository.insertImported, the scan's own runner and, without the file's, its options), started
-   * by its one batch at the file's start time (worker_id `import`), the batch's result stored (BatchRepository
-   * .storeResult: ResultValueError for values no column holds), and completed at the file's finish time. No
+   * by its one batch at the file's start time (worker_id `import`), the batch's result stored from its pieces in
+   * one transaction (BatchRepository.storeResultInPieces: ResultValueError for values no column holds), and
+   * completed at the file's finish time. No
    * scan event or notification goes out: nothing ran. When any step fails (or a stop of the scan ended the run
    * meanwhile) the run's rows are deleted and the error thrown. Throws the scan repository's not-found error for
    * an unknown scan (the caller checked its owner).
    */
   async importRun(command: ImportRunCommand): Promise<ImportedRun> {
     const scan = await this.scans.findOrFail(command.scanId);
-    const targets = command.hosts.map((h) => h.address);
+    const targets = command.targets;
     const resultId = await this.runs.insertImported({
       scanId: scan.id,
       runner: scan.runner,
@@ -216,7 +217,7 @@ export class RunService {
     try {
       const start = { resultId, seq: 1, targets, workerId: IMPORT_WORKER_ID, startedAt: command.startedAt };
       const { batchId } = await this.batches.start(start);
-      stored = await this.batches.storeResult({
+      stored = await this.batches.storeResultInPieces({
         batchId,
         workerId: IMPORT_WORKER_ID,
         exitCode: 0,
