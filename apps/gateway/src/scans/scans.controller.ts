@@ -92,7 +92,9 @@ export class ScansController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({
     description:
-      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet',
+      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet. A ' +
+      'subscriber with more than SUBSCRIBER_MAX_BUFFERED_KIB unread gets a last `event: dropped` (no id; data ' +
+      '`{"event":"dropped","code":4408,"reason":"Client too slow","seq":<last seq written>}`) and the stream ends',
   })
   @ApiNotFoundResponse({ description: 'Unknown scan' })
   @ApiBadRequestResponse({ description: 'since (or Last-Event-ID) is not a non-negative integer' })
