@@ -24,6 +24,7 @@ import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
 import { runWideSubscribers } from './wide-subscribers';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
+import { runFootprint } from './footprint';
 import {
   CpuWindow,
   currentDistRoot,
@@ -35,14 +36,14 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|wide-subscribers|profile-wide|xml-parse] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|wide-subscribers|profile-wide|xml-parse|footprint] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, wide-subscribers, profile-wide, xml-parse: issue 20's, see bench/README.md — none of
-  these is part of all)
+  and idle /api/stream subscribers; wide, wide-subscribers, profile-wide, xml-parse, footprint: issue 20's, see
+  bench/README.md — none of these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -76,7 +77,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'wide-subscribers', 'profile-wide', 'xml-parse'];
+const ISSUE_20_BENCHMARKS = ['wide', 'wide-subscribers', 'profile-wide', 'xml-parse', 'footprint'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -441,6 +442,9 @@ async function main(): Promise<number> {
         verdicts.push(`xml-parse: ${r.summary}`);
         return r.markdown;
       });
+    }
+    if (args.which.has('footprint')) {
+      await section('footprint', () => runFootprint({ database: args.database }));
     }
     sections.push('', '### Verdicts', '', verdicts.map((v) => `- ${v}`).join('\n'));
     console.log(`### Verdicts\n\n${verdicts.map((v) => `- ${v}`).join('\n')}`);
