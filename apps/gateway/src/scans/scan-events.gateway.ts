@@ -106,7 +106,9 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
         dropped = true;
         live.close?.();
         this.metrics.subscribersDropped.inc({ transport: 'websocket' });
-        this.logger.warn(`WebSocket subscriber of scan ${scanId} dropped: more than ${maxBuffered} bytes unsent`);
+        this.logger.warn(
+          `WebSocket subscriber of scan ${scanId} dropped: more than ${maxBuffered} bytes unsent`,
+        );
         return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
       }
       sendScanEvents(client, socket, events);

@@ -16,7 +16,12 @@ export const SSE_KEEPALIVE = ': keep-alive\n\n';
  * event's seq (what `?since=` resumes after). The same code and reason as the WebSocket's close (4408).
  */
 export function sseDroppedBlock(lastSeq: number): string {
-  const data = { event: 'dropped', code: WS_CLOSE.tooSlow.code, reason: WS_CLOSE.tooSlow.reason, seq: lastSeq };
+  const data = {
+    event: 'dropped',
+    code: WS_CLOSE.tooSlow.code,
+    reason: WS_CLOSE.tooSlow.reason,
+    seq: lastSeq,
+  };
   return `event: dropped\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
