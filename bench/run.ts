@@ -23,6 +23,7 @@ import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
 import { runWideSubscribers } from './wide-subscribers';
+import { IMPORT_DEFAULTS, runImport } from './import';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
 import { runFootprint } from './footprint';
 import {
@@ -36,14 +37,14 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|wide-subscribers|profile-wide|xml-parse|footprint] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|wide-subscribers|profile-wide|xml-parse|import|footprint] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, wide-subscribers, profile-wide, xml-parse, footprint: issue 20's, see
-  bench/README.md — none of these is part of all)
+  and idle /api/stream subscribers; wide, wide-subscribers, profile-wide, xml-parse, import, footprint: issue 20's,
+  see bench/README.md — none of these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -74,10 +75,12 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --wide-dense-runs N         wide: runs of each path over the /20 × 500 ports (default ${WIDE_DEFAULTS.denseRuns}; 0 leaves it out)
   --xml-hosts N               xml-parse: hosts in the file (default ${XML_PARSE_DEFAULTS.hosts})
   --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
+  --import-runs N             import: runs of each import and of ndiff (default ${IMPORT_DEFAULTS.runs})
+  --baseline-dist DIR         import: also import with this build's gateway, side by side (e.g. a copy of an older dist/)
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'wide-subscribers', 'profile-wide', 'xml-parse', 'footprint'];
+const ISSUE_20_BENCHMARKS = ['wide', 'wide-subscribers', 'profile-wide', 'xml-parse', 'import', 'footprint'];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -144,7 +147,7 @@ function parseArgs(argv: string[]) {
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
-    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs'],
+    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs', 'import-runs', 'baseline-dist'],
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -177,6 +180,8 @@ function parseArgs(argv: string[]) {
     wideDenseRuns: int('wide-dense-runs', WIDE_DEFAULTS.denseRuns, 0, 20),
     xmlHosts: int('xml-hosts', XML_PARSE_DEFAULTS.hosts, 1, 1_048_576),
     xmlRuns: int('xml-runs', XML_PARSE_DEFAULTS.runs, 1, 20),
+    importRuns: int('import-runs', IMPORT_DEFAULTS.runs, 1, 20),
+    baselineDist: opts['baseline-dist'] === undefined ? undefined : resolve(opts['baseline-dist']),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -440,6 +445,17 @@ async function main(): Promise<number> {
           distRoot: currentDistRoot(),
         });
         verdicts.push(`xml-parse: ${r.summary}`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('import')) {
+      await section('import', async () => {
+        const r = await runImport({
+          runs: args.importRuns,
+          database: args.database,
+          baselineDist: args.baselineDist,
+        });
+        verdicts.push(`import: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

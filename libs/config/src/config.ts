@@ -28,7 +28,18 @@ export interface AppConfig {
   /** BullMQ lock duration: how soon a killed worker's batch is picked up again. */
   workerLockMs: number;
   batchAttempts: number;
+  /**
+   * A batch whose nmap reports no progress (no new host, task or higher percent in its XML) for this long, in
+   * seconds, is stopped and its attempt fails, so it is retried (BATCH_STALL_SECONDS, default 600).
+   */
+  batchStallSeconds: number;
+  /** Whether a straggler batch is split when the rest of its run is done and a worker is idle (BATCH_SPLIT). */
+  batchSplit: boolean;
+  /** A straggler is split only when nmap has at least this many seconds left by its estimate (BATCH_SPLIT_MIN_SECONDS). */
+  batchSplitMinSeconds: number;
   eventLogMax: number;
+  /** The largest nmap XML file `POST /api/scans/{id}/results/import` reads, in bytes (after decompression). */
+  importMaxBytes: number;
   /** How often a quiet SSE stream gets a comment line, in milliseconds, so proxies and clients keep it open. */
   sseKeepAliveMs: number;
   /**
@@ -310,7 +321,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     workerConcurrency: read.int('WORKER_CONCURRENCY', 2, 1, 64),
     workerLockMs: read.int('WORKER_LOCK_MS', 30_000, 1_000, 600_000),
     batchAttempts: read.int('BATCH_ATTEMPTS', 3, 1, 20),
+    batchStallSeconds: read.int('BATCH_STALL_SECONDS', 600, 1, 86_400),
+    batchSplit: read.bool('BATCH_SPLIT', true),
+    batchSplitMinSeconds: read.int('BATCH_SPLIT_MIN_SECONDS', 10, 1, 86_400),
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
+    importMaxBytes: read.int('IMPORT_MAX_BYTES', 512 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     sseKeepAliveMs: read.int('SSE_KEEPALIVE_SECONDS', 15, 1, 300) * 1000,
     subscriberMaxBufferedBytes: read.int('SUBSCRIBER_MAX_BUFFERED_KIB', 16_384, 16, 1_048_576) * 1024,
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),

@@ -22,6 +22,23 @@ export interface ScanEventMap {
     attempt: number;
     will_retry: boolean;
   };
+  /**
+   * The batch's nmap reported no progress (a new host, task or higher percent in its XML) for `seconds`: it was
+   * stopped on `worker` and the attempt fails (`batch_failed` follows, retried while attempts remain).
+   */
+  batch_stalled: { batch_id: number; seconds: number; attempt: number; worker: string };
+  /**
+   * A straggler was split (the rest of its run was done and a worker idle): the hosts nmap had reported are its
+   * result (`batch_complete` follows), the `targets_requeued` addresses it had not went back on the queue as the
+   * new batches `batch_ids`.
+   */
+  batch_split: {
+    batch_id: number;
+    batch_ids: number[];
+    hosts_reported: number;
+    targets_requeued: number;
+    worker: string;
+  };
   progress: { percent: number; batches_done: number; batches_failed: number; batches_total: number };
   targets_unassigned: { targets: string[]; clients_triggered: number };
   scan_complete: { scan_id: number; status: 'completed' };

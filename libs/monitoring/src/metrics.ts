@@ -30,6 +30,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Batch attempts stopped because their nmap reported no progress for BATCH_STALL_SECONDS (batch_stalled). */
+  readonly batchesStalled = new Counter({
+    name: 'nso_batches_stalled_total',
+    help: 'Batch attempts stopped because nmap reported no progress for BATCH_STALL_SECONDS',
+    registers: [this.registry],
+  });
+
+  /** Straggler batches split: their unreported addresses went back on the queue as two batches (batch_split). */
+  readonly batchesSplit = new Counter({
+    name: 'nso_batches_split_total',
+    help: 'Straggler batches split into two new batches of their unreported addresses',
+    registers: [this.registry],
+  });
+
   readonly scanEventsPublished = new Counter({
     name: 'nso_scan_events_published_total',
     help: 'Scan events published to Redis by this process',

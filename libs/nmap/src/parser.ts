@@ -19,7 +19,7 @@ import {
 import { NmapXmlCollector } from './xml-stream';
 import { NmapHost, NmapResultSummary, NmapScanResult } from './types';
 
-export { MAX_UNIX_TIME, portKey } from './xml-host';
+export { MAX_UNIX_TIME, oneHostPerAddress, portKey } from './xml-host';
 
 const WRITE_SLICE = 64 * 1024;
 

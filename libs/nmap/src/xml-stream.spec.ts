@@ -284,3 +284,71 @@ describe('NmapXmlStreamParser: progress of a real run (--stats-every 1s, recorde
     expect(summary).toMatchObject({ stats: { hostsUp: 3, hostsDown: 0, hostsTotal: 3 }, openPorts: 1 });
   });
 });
+
+// Issue 20: the tokenizer is saxes (strict XML 1.0) instead of sax. What nmap can write must read the same in any
+// cut of the bytes; what is not well-formed XML must be "malformed", never a host read from a broken document.
+describe('NmapXmlStreamParser: the saxes tokenizer (issue 20)', () => {
+  const ESCAPED = MIXED.replace(
+    'product="OpenSSH"',
+    'product="Open&amp;SSH &lt;&#x41;&#66;&gt; &quot;x&apos;"',
+  )
+    .replace('<cpe>cpe:/a:openbsd:openssh:9.2p1</cpe>', '<cpe><![CDATA[cpe:/a:openbsd:openssh:9.2p1]]></cpe>')
+    .replace('<runstats>', '<!-- a comment <host> inside --><runstats>');
+
+  it('reads entities, character references, CDATA and comments alike in any cut of the bytes', async () => {
+    const reference = await parseNmapXmlWithXml2js(ESCAPED);
+    expect(reference.hosts[0].ports[0].service).toMatchObject({
+      product: 'Open&SSH <AB> "x\'',
+      cpe: ['cpe:/a:openbsd:openssh:9.2p1', 'cpe:/o:linux:linux_kernel'],
+    });
+    for (const size of [1, 2, 3, 5, 11, 4096]) {
+      const { hosts } = streamed(ESCAPED, size);
+      expect(hosts).toEqual(reference.hosts);
+    }
+  });
+
+  it('skips a byte order mark given as a piece of its own', () => {
+    const parser = new NmapXmlStreamParser();
+    parser.write(Buffer.from([0xef, 0xbb]));
+    parser.write(Buffer.concat([Buffer.from([0xbf]), Buffer.from(MIXED)]));
+    expect(parser.end().stats.hostsTotal).toBe(3);
+  });
+
+  it.each([
+    ['a close tag that does not match', '<nmaprun><host></ports></host></nmaprun>'],
+    ['an entity XML does not define', '<nmaprun args="a&nbsp;b"></nmaprun>'],
+    ['an attribute given twice', '<nmaprun start="1" start="2"></nmaprun>'],
+    ['an attribute value without quotes', '<nmaprun start=1></nmaprun>'],
+    ['a "<" inside an attribute value', '<nmaprun args="a<b"></nmaprun>'],
+    ['a NUL character', '<nmaprun args="a\u0000b"></nmaprun>'],
+    ['text before the root', 'text<nmaprun/>'],
+  ])('calls %s "malformed"', (_what, xml) => {
+    const err = thrown(() => {
+      const parser = new NmapXmlStreamParser();
+      parser.write(xml);
+      return parser.end();
+    });
+    expect(err.reason).toBe('malformed');
+    expect(err.message).toMatch(/^nmap XML output is malformed: \S/);
+  });
+
+  it('stops at the broken element: no host after it is read, and the document is refused', () => {
+    const hosts: string[] = [];
+    const parser = new NmapXmlStreamParser({ onHost: (h) => hosts.push(h.address) });
+    const broken = MIXED.replace(
+      '<address addr="127.0.0.6" addrtype="ipv4"/><hostnames>',
+      '<address addr="127.0.0.6" addrtype="ipv4"/></hostnames>',
+    );
+    expect(thrown(() => parser.write(broken)).reason).toBe('malformed');
+    expect(hosts).not.toContain('127.0.0.7');
+    expect(thrown(() => parser.end()).reason).toBe('malformed');
+  });
+
+  it('reads nothing after </nmaprun>, as xml2js does', () => {
+    const { hosts } = streamed(
+      MIXED + '<host><address addr="127.0.0.9" addrtype="ipv4"/></host> trailing',
+      64,
+    );
+    expect(hosts.map((h) => h.address)).toEqual(['127.0.0.5', '127.0.0.6', '127.0.0.7']);
+  });
+});

@@ -11,10 +11,12 @@ import {
   resultValueProblems,
   type HostResultInput,
 } from './batch-hosts';
+import { storeResultInPieces, type BatchPiecesInput } from './batch-pieces';
 import { Batch, Host, type BatchStatus } from './entities';
 import { runCounters } from './run.repository';
 import { idOf, isUniqueViolation, json, knexOf, type Knex } from './sql';
 
+export type { BatchPiecesInput } from './batch-pieces';
 export {
   ResultValueError,
   resultValueProblems,
@@ -245,6 +247,14 @@ export class BatchRepository {
       }
       throw error;
     }
+  }
+
+  /**
+   * storeResult for a result whose hosts arrive in pieces (an imported file): the same rows and counts, one
+   * transaction (batch-pieces.ts).
+   */
+  storeResultInPieces(input: BatchPiecesInput): Promise<StoreBatchResultOutcome> {
+    return storeResultInPieces(knexOf(this.em), input);
   }
 
   /** The numbers of the run's batches stored as completed, and as failed (after their last attempt). */

@@ -62,6 +62,7 @@ export { DatabaseHealth } from './health';
 export { isDuplicateError, isNotFoundError } from './errors';
 export { isDatabaseError, logSafeError, safeErrorMessage, withoutStatement } from './log-safe-error';
 export * from './batch.repository';
+export * from './batch-split.repository';
 export {
   RunRepository,
   allBatchesFailed,

@@ -5,6 +5,7 @@ import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentTaskRepository } from './agent-task.repository';
 import { BatchRepository } from './batch.repository';
+import { BatchSplitRepository } from './batch-split.repository';
 import { ClientRepository } from './client.repository';
 import { DeltaReportQueries } from './delta-report.queries';
 import { DeltaReportRepository } from './delta-report.repository';
@@ -26,6 +27,7 @@ import { WebhookRepository } from './webhook.repository';
 const RUN_REPOSITORIES = [
   RunRepository,
   BatchRepository,
+  BatchSplitRepository,
   ScanRepository,
   ClientRepository,
   AgentTaskRepository,

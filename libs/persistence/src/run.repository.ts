@@ -293,6 +293,12 @@ export const runCounters = {
       .where({ id: resultId, status: 'queued' })
       .update({ status: 'running', started_at: at }),
 
+  /** A straggler was split into `count` new batches (BatchSplitRepository): the run has that many more. */
+  growTotal: (trx: Knex.Transaction, resultId: number, count: number) =>
+    trx('scan_results')
+      .where({ id: resultId })
+      .update({ batches_total: trx.raw('batches_total + ?', [count]) }),
+
   /** A batch failed after its last attempt. */
   countFailed: (trx: Knex.Transaction, resultId: number) =>
     trx('scan_results')

@@ -1,3 +1,4 @@
+import type { BatchSplitRepository } from '@nso/persistence';
 import type { AppConfig } from '@nso/config';
 import type { BatchJobData } from '@nso/contracts';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
@@ -33,7 +34,8 @@ const agents = {
   },
 } as unknown as AgentTasks;
 const state = { movedTo: async () => undefined } as unknown as RunStateStore;
-const newBatchQueue = (queue: ClientBatchQueues) => new BatchQueue(queue, config, agents, state);
+const newBatchQueue = (queue: ClientBatchQueues) =>
+  new BatchQueue(queue, config, agents, state, {} as BatchSplitRepository);
 
 const plan = (fields: Partial<RunPlan>): RunPlan => ({
   scanId: 1,

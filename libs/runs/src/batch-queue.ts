@@ -5,6 +5,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { BATCH_JOB, batchJobId } from '@nso/contracts';
 import { parseTargets, ResolvedNames, TargetSet } from '@nso/nmap';
+import { BatchSplitRepository } from '@nso/persistence';
 import { AgentTasks, UndeliveredBatch } from './agent-tasks';
 import { ClientBatchQueues } from './client-batch-queues';
 import { DelegatedBatches, DelegationPart } from './delegation';
@@ -69,6 +70,7 @@ export class BatchQueue {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly agents: AgentTasks,
     private readonly state: RunStateStore,
+    private readonly splits: BatchSplitRepository,
   ) {}
 
   /**
@@ -84,6 +86,13 @@ export class BatchQueue {
     const byClient = new Map<string, BatchJob[]>();
     const undelivered: UndeliveredBatch[] = [];
     for (const batchSeq of seqs) {
+      if (batchSeq > cut.total) {
+        // A batch split off a straggler (batch-split.ts): its addresses are its row's, its pool the one it ran on.
+        const targets = await this.splitTargets(run, batchSeq);
+        const clientId = (await this.state.movedTo(run.resultId, batchSeq)) ?? cut.clientOf(cut.total);
+        byClient.set(clientId, [...(byClient.get(clientId) ?? []), this.job(run, batchSeq, targets)]);
+        continue;
+      }
       const batch = cut.batch(batchSeq);
       const moved = await this.state.movedTo(run.resultId, batchSeq);
       if (moved === undefined && batch.agent) {
@@ -104,7 +113,31 @@ export class BatchQueue {
    */
   async enqueueTo(run: RunPlan, seq: number, clientId: string): Promise<void> {
     await this.state.moveBatch(run.resultId, seq, clientId);
-    await this.queues.queue(clientId).addBulk([this.job(run, seq, this.cutOf(run).batch(seq))]);
+    const cut = this.cutOf(run);
+    const batch = seq > cut.total ? await this.splitTargets(run, seq) : cut.batch(seq);
+    await this.queues.queue(clientId).addBulk([this.job(run, seq, batch)]);
+  }
+
+  /**
+   * Queues batch `seq`, split off a straggler (BatchSplitter), on pool `clientId`'s queue with its own addresses
+   * and the names the user gave for them; its number is above the run's planned batches (BatchQueue.cutOf).
+   */
+  async enqueueSplit(
+    run: RunPlan,
+    seq: number,
+    clientId: string,
+    targets: string[],
+    hostnames: Record<string, string[]>,
+  ): Promise<void> {
+    await this.queues.queue(clientId).addBulk([this.job(run, seq, { targets, hostnames })]);
+  }
+
+  /** A split batch's addresses as its row holds them, with the names the user gave for them. */
+  private async splitTargets(run: RunPlan, seq: number) {
+    const targets = await this.splits.targetsOf(run.resultId, seq);
+    if (!targets) throw new Error(`batch ${seq} of run ${run.resultId} is beyond its plan and has no row`);
+    const set = TargetSet.build(parseTargets(run.targets), run.nmapFlags, run.resolvedNames);
+    return { targets, hostnames: set.namesFor(targets) };
   }
 
   private job(
@@ -179,7 +212,7 @@ export class BatchQueue {
    */
   async isPending(run: RunPlan, seq: number): Promise<boolean> {
     const moved = await this.state.movedTo(run.resultId, seq);
-    if (moved === undefined && this.cutOf(run).isAgentBatch(seq))
+    if (moved === undefined && this.isPlannedAgentBatch(run, seq))
       return this.agents.isOpen(run.resultId, seq);
     const job = await this.jobOf(run, seq);
     return job !== undefined && PENDING_JOB_STATES.has(await job.getState());
@@ -188,8 +221,15 @@ export class BatchQueue {
   /** The batch's job on the queue of the pool it went to (undefined for an agent's batch: it has no job). */
   private async jobOf(run: RunPlan, seq: number) {
     const moved = await this.state.movedTo(run.resultId, seq);
-    if (moved === undefined && this.cutOf(run).isAgentBatch(seq)) return undefined;
-    const clientId = moved ?? this.cutOf(run).clientOf(seq);
+    if (moved === undefined && this.isPlannedAgentBatch(run, seq)) return undefined;
+    const cut = this.cutOf(run);
+    const clientId = moved ?? cut.clientOf(Math.min(seq, cut.total));
     return this.queues.queue(clientId).getJob(batchJobId(run.resultId, seq));
+  }
+
+  /** Whether planned batch `seq` is an agent's (a batch split off a straggler never is: it ran on a pool). */
+  private isPlannedAgentBatch(run: RunPlan, seq: number): boolean {
+    const cut = this.cutOf(run);
+    return seq <= cut.total && cut.isAgentBatch(seq);
   }
 }

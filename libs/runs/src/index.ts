@@ -1,6 +1,7 @@
 // What apps use of the run's domain: its commands (RunService), the live progress a gateway reads, and the
 // reconciliation a worker schedules. The queue, the finalizer and the state's scripts stay inside.
 export * from './run-reconciler';
+export { BatchSplitter, type SplitOutcome, type StragglerBatch } from './batch-split';
 export { RunStateStore, type RunProgress } from './run-state.store';
 export * from './runs.module';
 export * from './run.errors';

@@ -40,8 +40,13 @@ export interface ImportRunCommand {
   scanId: number;
   /** The file's nmap options (from its `args`); undefined: the scan's own options. */
   nmapFlags?: string[];
-  /** The file's hosts, each address once: the run's targets, stored as its one batch. */
-  hosts: HostResultInput[];
+  /** The file's addresses, each once, in the file's order: the run's targets. */
+  targets: string[];
+  /**
+   * The file's hosts, one per address of `targets`, stored as its one batch: in pieces (an array of one piece
+   * will do), read once while they are stored, so a large file is never one array in memory.
+   */
+  hosts: Iterable<HostResultInput[]>;
   /** When the file's scan started and finished (the run's and its batch's times). */
   startedAt: Date;
   finishedAt: Date;

@@ -69,7 +69,8 @@ describe('RunService', () => {
   describe('import', () => {
     const imported = (scanId: number) => ({
       scanId,
-      hosts: [upHost, { ...upHost, address: '127.0.0.2', state: 'down', ports: [] }],
+      targets: ['127.0.0.1', '127.0.0.2'],
+      hosts: [[upHost], [{ ...upHost, address: '127.0.0.2', state: 'down', ports: [] }]],
       startedAt: new Date(1_000_000),
       finishedAt: new Date(1_002_000),
     });

@@ -162,14 +162,18 @@ export class RunService {
   /**
    * Batches `seqs` of a stored run as its queue cuts them (BatchQueue.cutOf): the client each was delegated to
    * and its addresses, whether or not it started. A batch handed on to another client (its agent could not take
-   * it, its pool was revoked) ran elsewhere: its row's worker_id says where.
+   * it, its pool was revoked) ran elsewhere: its row's worker_id says where. Batches split off a straggler
+   * (numbered above the plan) are left out.
    */
   plannedBatches(run: ScanResult, seqs: readonly number[]): PlannedBatch[] {
     const cut = this.queue.cutOf(runPlanOf({ scanId: run.scan.id, resultId: run.id }, run));
-    return seqs.map((seq) => {
-      const batch = cut.batch(seq);
-      return { seq, clientId: batch.clientId, agent: batch.agent, targets: batch.targets };
-    });
+    // A batch split off a straggler (batch-split.ts) was not cut from the plan: its row says all there is.
+    return seqs
+      .filter((seq) => seq <= cut.total)
+      .map((seq) => {
+        const batch = cut.batch(seq);
+        return { seq, clientId: batch.clientId, agent: batch.agent, targets: batch.targets };
+      });
   }
 
   /**
@@ -191,15 +195,16 @@ export class RunService {
    * Stores an nmap XML file as a completed run of the stored scan (trigger `import`) and queues its diff, like
    * any completed run. The run is made like any other and moves through the same conditional updates: stored
    * queued (RunRepository.insertImported, the scan's own runner and, without the file's, its options), started
-   * by its one batch at the file's start time (worker_id `import`), the batch's result stored (BatchRepository
-   * .storeResult: ResultValueError for values no column holds), and completed at the file's finish time. No
+   * by its one batch at the file's start time (worker_id `import`), the batch's result stored from its pieces in
+   * one transaction (BatchRepository.storeResultInPieces: ResultValueError for values no column holds), and
+   * completed at the file's finish time. No
    * scan event or notification goes out: nothing ran. When any step fails (or a stop of the scan ended the run
    * meanwhile) the run's rows are deleted and the error thrown. Throws the scan repository's not-found error for
    * an unknown scan (the caller checked its owner).
    */
   async importRun(command: ImportRunCommand): Promise<ImportedRun> {
     const scan = await this.scans.findOrFail(command.scanId);
-    const targets = command.hosts.map((h) => h.address);
+    const targets = command.targets;
     const resultId = await this.runs.insertImported({
       scanId: scan.id,
       runner: scan.runner,
@@ -210,7 +215,7 @@ export class RunService {
     try {
       const start = { resultId, seq: 1, targets, workerId: IMPORT_WORKER_ID, startedAt: command.startedAt };
       const { batchId } = await this.batches.start(start);
-      stored = await this.batches.storeResult({
+      stored = await this.batches.storeResultInPieces({
         batchId,
         workerId: IMPORT_WORKER_ID,
         exitCode: 0,

@@ -6,6 +6,7 @@ import { AgentTasks } from './agent-tasks';
 import { BatchHandoff } from './batch-handoff';
 import { BatchOutcomes } from './batch-outcomes';
 import { BatchQueue } from './batch-queue';
+import { BatchSplitter } from './batch-split';
 import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
 import { RunNotifier } from './run-notifier';
@@ -32,6 +33,7 @@ import { ScanSchedules } from './scan-schedules';
     ScanSchedules,
     RunStateStore,
     BatchQueue,
+    BatchSplitter,
     ClientBatchQueues,
     AgentTasks,
     AgentPushClient,
@@ -39,6 +41,14 @@ import { ScanSchedules } from './scan-schedules';
     RunNotifier,
     RunReconciler,
   ],
-  exports: [RunService, ScanSchedules, RunStateStore, RunReconciler, ClientBatchQueues, AgentTasks],
+  exports: [
+    BatchSplitter,
+    RunService,
+    ScanSchedules,
+    RunStateStore,
+    RunReconciler,
+    ClientBatchQueues,
+    AgentTasks,
+  ],
 })
 export class RunsModule {}

@@ -3,6 +3,7 @@ import { ScanScope, ScopeError } from '@nso/nmap';
 import { newRunService } from '@nso/runs/testing/run-fakes';
 import type { RunService } from '@nso/runs';
 import type { ReportsService } from './reports.service';
+import { IMPORT_PIECE_HOSTS } from './imported-hosts';
 import { ResultsImportService } from './results-import.service';
 
 /** nmap -oX output of a scan that started at `start` (Unix seconds) and took 2 s. */
@@ -143,5 +144,53 @@ describe('ResultsImportService', () => {
     expect(runs.rows).toEqual([]);
     expect(batches.rows).toEqual([]);
     expect(deltaJobs.queued).toEqual([]);
+  });
+
+  describe('a file read in pieces as it arrives (issue 20)', () => {
+    /** The text in pieces of `size` characters, as the request body reader hands them over. */
+    async function* pieces(xml: string, size = 1000): AsyncGenerator<string> {
+      for (let i = 0; i < xml.length; i += size) yield xml.slice(i, i + size);
+    }
+    /** More hosts than one stored piece holds (IMPORT_PIECE_HOSTS), 127.0.x.y from 127.0.16.0. */
+    const many = (count: number) =>
+      Array.from({ length: count }, (_, i) => host(`127.0.${16 + (i >> 8)}.${i & 255}`, ['22:open'])).join(
+        '',
+      );
+    const down = (address: string) =>
+      `<host><status state="down" reason="no-response"/><address addr="${address}" addrtype="ipv4"/></host>`;
+
+    it('stores an address listed in two pieces as one host: up wins, ports joined', async () => {
+      const { imports, runs } = setUp();
+      const hosts = down('127.0.0.9') + many(IMPORT_PIECE_HOSTS + 10) + host('127.0.0.9', ['80:open']);
+      const answer = await imports.import(OWNER, SCAN, pieces(nmapXml(undefined, hosts)));
+      const total = IMPORT_PIECE_HOSTS + 11;
+      expect(answer.summary).toEqual({ hosts: total, hosts_up: total, open_ports: total });
+      expect(runs.row(1).targets).toHaveLength(total);
+      expect(runs.row(1).targets[0]).toBe('127.0.0.9');
+    });
+
+    it('refuses a host outside the scope or malformed XML at the end of a long file, storing nothing', async () => {
+      const { imports, runs, batches } = setUp();
+      const outside = nmapXml(undefined, many(IMPORT_PIECE_HOSTS + 10) + host('192.0.2.1'));
+      await expect(imports.import(OWNER, SCAN, pieces(outside))).rejects.toMatchObject({
+        outOfScope: ['192.0.2.1'],
+      });
+      const broken = nmapXml(undefined, many(IMPORT_PIECE_HOSTS + 10)).replace('</runstats>', '</runstat>');
+      await expect(imports.import(OWNER, SCAN, pieces(broken))).rejects.toBeInstanceOf(BadRequestException);
+      const cut = nmapXml(undefined, many(IMPORT_PIECE_HOSTS + 10)).replace('</nmaprun>', '');
+      await expect(imports.import(OWNER, SCAN, pieces(cut))).rejects.toMatchObject({
+        response: { error: 'nmap XML output is truncated (no closing </nmaprun>)' },
+      });
+      expect(runs.rows).toEqual([]);
+      expect(batches.rows).toEqual([]);
+    });
+
+    it('names a refused prolog before a parse error that comes first', async () => {
+      const { imports } = setUp();
+      const xml = '<nmaprun><host></nmaprun>' + ' '.repeat(5000) + '<!ENTITY x "y">';
+      await expect(imports.import(OWNER, SCAN, pieces(xml))).rejects.toMatchObject({
+        response: { error: 'nmap XML refused: entity declarations are refused' },
+      });
+    });
   });
 });

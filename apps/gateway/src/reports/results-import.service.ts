@@ -1,12 +1,15 @@
 // Imports an nmap XML file (-oX, made elsewhere) as a completed run of a scan, then hands it to the delta
-// service like any finished run: a team brings its history and diffs against it. This reads and checks the
-// file; storing it is a run command (RunService.importRun).
+// service like any finished run: a team brings its history and diffs against it. The file is read as it arrives
+// (prolog guard → streaming parser → ImportedHosts), checked whole, then stored by a run command
+// (RunService.importRun) from compact pieces: the gateway never holds the file or all its hosts as objects.
 import { BadRequestException, Injectable } from '@nestjs/common';
-import { NmapXmlError, parseNmapXml, ScanScope, ScopeError, type NmapScanResult } from '@nso/nmap';
-import { resultValueProblems } from '@nso/persistence';
+import { NmapXmlError, NmapXmlStreamParser, ScanScope, type NmapRunSummary } from '@nso/nmap';
 import { RunService } from '@nso/runs';
-import { importedFlags, xmlPrologProblem } from './nmap-import';
+import { ImportedHosts } from './imported-hosts';
+import { importedFlags, XmlPrologGuard } from './nmap-import';
 import { ReportsService } from './reports.service';
+
+const refused = (problem: string) => new BadRequestException({ error: `nmap XML refused: ${problem}` });
 
 @Injectable()
 export class ResultsImportService {
@@ -17,46 +20,53 @@ export class ResultsImportService {
   ) {}
 
   /**
-   * Stores `xml` as a completed run of the user's scan (trigger `import`) and queues its diff. Everything is
-   * checked before anything is stored: 404 for another user's scan; 400 for a refused DOCTYPE or entity
-   * declaration, malformed or truncated XML (NmapXmlError: also times that are no Unix time, a finish before the
-   * start, an address that is no IP), a host outside the scan scope (ScopeError, like targets), or a value the
-   * tables cannot hold (resultValueProblems: text over 255 characters, NUL). The run's targets and coverage are
-   * the addresses the file lists, in canonical form and each once (parseNmapXml); its nmap_flags come from the
-   * file's `args` (the scan's own flags when the file has none). Without `start` the run starts when it finished;
-   * without a finish time it finishes after `elapsed`, else now (never before it started).
+   * Stores the nmap XML `body` (the whole text, or its pieces as they arrive: xmlBodyPieces) as a completed run
+   * of the user's scan (trigger `import`) and queues its diff. The whole file is read and checked before anything
+   * is stored: 404 for another user's scan (before the body is read); 400 for a refused DOCTYPE or entity
+   * declaration (XmlPrologGuard, checked on each piece before the parser sees it), malformed or truncated XML
+   * (NmapXmlError: also times that are no Unix time, a finish before the start, an address that is no IP), a
+   * host outside the scan scope (ScopeError, like targets), or a value the tables cannot hold
+   * (resultValueProblems: text over 255 characters, NUL). The body's own errors (413, 400) come through
+   * unchanged. The run's targets and coverage are the addresses the file lists, in canonical form and each once;
+   * its nmap_flags come from the file's `args` (the scan's own flags when the file has none). Without `start`
+   * the run starts when it finished; without a finish time it finishes after `elapsed`, else now (never before it
+   * started).
    */
-  async import(ownerId: number, scanId: number, xml: string) {
+  async import(ownerId: number, scanId: number, body: string | AsyncIterable<string>) {
     await this.reports.ownScan(ownerId, scanId);
-    const problem = xmlPrologProblem(xml);
-    if (problem) throw new BadRequestException({ error: `nmap XML refused: ${problem}` });
-    let parsed: NmapScanResult;
+    const hosts = new ImportedHosts(this.scope);
+    const parser = new NmapXmlStreamParser({ onHost: (host) => hosts.add(host) });
+    const guard = new XmlPrologGuard();
+    let malformed: NmapXmlError | undefined;
+    for await (const piece of typeof body === 'string' ? [body] : body) {
+      const problem = guard.check(piece);
+      if (problem) throw refused(problem);
+      // After a parse error the rest is still read through the guard: a refused prolog is named first.
+      if (malformed) continue;
+      try {
+        parser.write(piece);
+      } catch (error) {
+        if (!(error instanceof NmapXmlError)) throw error;
+        malformed = error;
+      }
+    }
+    const problem = guard.end();
+    if (problem) throw refused(problem);
+    let parsed: NmapRunSummary;
     try {
-      parsed = await parseNmapXml(xml);
+      if (malformed) throw malformed;
+      parsed = parser.end();
     } catch (error) {
       if (error instanceof NmapXmlError) throw new BadRequestException({ error: error.message });
       throw error;
     }
-    const hosts = parsed.hosts.filter((h) => h.addressType !== 'mac');
-    const outside = hosts.map((h) => h.address).filter((a) => !this.scope.contains(a));
-    if (outside.length > 0) {
-      throw new ScopeError(
-        `${outside.length} address(es) of the file are outside the scan scope`,
-        outside.slice(0, 100),
-      );
-    }
-    const problems = resultValueProblems(hosts);
-    if (problems.length > 0) {
-      throw new BadRequestException({
-        error: `nmap XML refused: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''}`,
-        details: problems.slice(0, 100),
-      });
-    }
+    hosts.throwIfRefused();
     const { startedAt, finishedAt } = runTimes(parsed);
     const run = await this.runs.importRun({
       scanId,
       nmapFlags: importedFlags(parsed.args),
-      hosts,
+      targets: hosts.targets,
+      hosts: hosts.hostPieces(),
       startedAt,
       finishedAt,
     });
@@ -64,13 +74,13 @@ export class ResultsImportService {
       status: 'success',
       message: 'Scan results imported successfully',
       result_id: run.resultId,
-      summary: { hosts: hosts.length, hosts_up: run.hostsUp, open_ports: run.openPorts },
+      summary: { hosts: hosts.count, hosts_up: run.hostsUp, open_ports: run.openPorts },
     };
   }
 }
 
 /** The imported run's start and finish (see ResultsImportService.import): never a finish before the start. */
-function runTimes(parsed: NmapScanResult): { startedAt: Date; finishedAt: Date } {
+function runTimes(parsed: NmapRunSummary): { startedAt: Date; finishedAt: Date } {
   const now = Date.now() / 1000;
   const start = parsed.startedAt ?? parsed.finishedAt ?? now;
   const finish =

@@ -13,6 +13,7 @@ import {
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiExtraModels,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -23,6 +24,7 @@ import {
 import type { Request, Response } from 'express';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
+import { BatchSplitEventDto, BatchStalledEventDto } from './batch-events.dto';
 import { ScanEventsService } from './scan-events.service';
 import { ScanStartedDto, ScanStoppingDto, StartPreviewDto, StartScanDto } from './scans.dto';
 import { ScansService } from './scans.service';
@@ -90,6 +92,8 @@ export class ScansController {
    */
   @Get(':scanId/events')
   @ApiProduces('text/event-stream')
+  // Events of ours besides seed 000's, as schemas (docs/api.md "Stalls and stragglers").
+  @ApiExtraModels(BatchStalledEventDto, BatchSplitEventDto)
   @ApiOkResponse({
     description:
       'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet. A ' +

@@ -15,6 +15,7 @@ import {
 import type { BatchStart } from '@nso/persistence';
 import { ClientRevokedError, type RunService, type RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
+import { BatchWatches } from './batch-watch';
 import { BatchRunService } from './batch-run.service';
 
 // Recorded from nmap 7.93 against a loopback listener: 127.0.0.5 up, 8081/tcp open, 9 and 22 closed.
@@ -88,6 +89,12 @@ function newService() {
     as<RunStateStore>({ isStopped: async (resultId: number) => stopped.has(resultId) }),
     as<RunService>(runs),
     as<Metrics>({ observeNmapRun: () => undefined }),
+    // No stall or split here: batch-watch.spec.ts and test/scans/stragglers.e2e-spec.ts have those.
+    as<BatchWatches>({
+      withStats: (flags: string[]) => flags,
+      watch: () => ({ handlers: {}, end: () => undefined }),
+      verdictOf: async () => 'stopped',
+    }),
   );
   const startAs = (value: BatchStart) => (start = value);
   return { service, nmap, calls, published, stopped, runs, startAs };

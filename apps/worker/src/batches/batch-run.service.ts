@@ -18,6 +18,7 @@ import {
 import { safeErrorMessage, withoutStatement } from '@nso/persistence';
 import { ClientRevokedError, RunRef, RunService, RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
+import { BatchWatches, WatchedAttempt } from './batch-watch';
 
 /** One batch job as the consumer hands it over: its payload and which attempt this is. */
 export interface BatchAttempt {
@@ -62,6 +63,7 @@ export class BatchRunService {
     private readonly state: RunStateStore,
     private readonly runs: RunService,
     private readonly metrics: Metrics,
+    private readonly watches: BatchWatches,
   ) {}
 
   /** Ends this worker's nmap processes of the run (a stop from any gateway). */
@@ -111,7 +113,8 @@ export class BatchRunService {
       worker: this.config.workerId,
     });
     const controller = new AbortController();
-    const scanning = this.runNmap(ref, batchSeq, flags, targets, data.hostnames ?? {}, controller);
+    const watched = { ref, seq: batchSeq, targets, attempt };
+    const scanning = this.runNmap(watched, flags, data.hostnames ?? {}, controller);
     scanning.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     const batch = await this.runs.startBatch(start);
     // A stop that came before this process registered its nmap process is caught here.
@@ -130,6 +133,10 @@ export class BatchRunService {
       await published;
       const outcome = await scanning;
       if (outcome === 'stopped') return await this.runs.batchStopped(batch.batchId);
+      if ('split' in outcome && outcome.split) {
+        const straggler = { batchId: batch.batchId, seq: batchSeq, targets, hostnames: data.hostnames ?? {} };
+        return await this.watches.splitOff(ref, straggler, outcome.split);
+      }
       await this.runs.batchCompleted(
         ref,
         batchSeq,
@@ -159,13 +166,12 @@ export class BatchRunService {
   }
 
   private async runNmap(
-    ref: RunRef,
-    batchSeq: number,
+    watched: WatchedAttempt,
     flags: string[],
-    targets: string[],
     userNames: Record<string, string[]>,
     controller: AbortController,
   ) {
+    const { ref, seq: batchSeq, targets } = watched;
     const mine = this.running.get(ref.resultId) ?? new Set<AbortController>();
     this.running.set(ref.resultId, mine.add(controller));
     const published: Promise<unknown>[] = [];
@@ -181,11 +187,12 @@ export class BatchRunService {
     };
     // The XML is parsed as nmap writes it, never held whole (a /16 batch's is tens of megabytes). A parse error
     // is kept by the collector and thrown by result(), after the exit code had its say, as before.
-    const xml = new NmapXmlCollector();
+    const watch = this.watches.watch(watched, controller);
+    const xml = new NmapXmlCollector(watch.handlers);
     try {
       const run = await this.nmap.run({
         nmapPath: this.config.nmapPath,
-        flags,
+        flags: this.watches.withStats(flags),
         targets,
         signal: controller.signal,
         killGraceMs: 1000,
@@ -207,7 +214,10 @@ export class BatchRunService {
       this.metrics.observeNmapRun(run);
       flush();
       await Promise.all(published);
-      if (run.cancelled) return 'stopped' as const;
+      if (run.cancelled) {
+        const verdict = await this.watches.verdictOf(watch, watched);
+        return verdict === 'stopped' ? verdict : { split: withUserHostnames(verdict.split, userNames) };
+      }
       if (run.exitCode !== 0) {
         throw new BatchAttemptError(
           `nmap exited with code ${run.exitCode ?? run.signal}`,
@@ -223,6 +233,7 @@ export class BatchRunService {
         hosts: withUserHostnames(parsed.hosts, userNames),
       };
     } finally {
+      watch.end();
       mine.delete(controller);
       if (mine.size === 0) this.running.delete(ref.resultId);
     }

@@ -5,6 +5,7 @@
 import type {
   Batch,
   BatchFailure,
+  BatchPiecesInput,
   BatchResultInput,
   BatchStart,
   BatchStartInput,
@@ -141,6 +142,10 @@ export class FakeBatchRepository {
     row.hostsUp = input.hosts.filter((h) => h.state === 'up').length;
     row.openPorts = input.hosts.flatMap((h) => h.ports).filter((p) => p.state === 'open').length;
     return { stored: true, hostsUp: row.hostsUp, openPorts: row.openPorts, resultId: row.resultId };
+  }
+
+  async storeResultInPieces(input: BatchPiecesInput): Promise<StoreBatchResultOutcome> {
+    return this.storeResult({ ...input, hosts: [...input.hosts].flat() });
   }
 
   async finishedSeqs(resultId: number): Promise<{ completed: number[]; failed: number[] }> {

@@ -1,0 +1,151 @@
+// The hosts of an imported nmap XML file, taken one at a time as the streaming parser hands them over: each is
+// checked (scan scope, values the tables hold) as it comes and kept as compact JSON pieces, so a /16's file is
+// neither held as text nor as 65,536 objects, and nothing is stored before the whole file has been checked.
+import { BadRequestException } from '@nestjs/common';
+import { oneHostPerAddress, ScanScope, ScopeError, type NmapHost } from '@nso/nmap';
+import { resultValueProblems, type HostResultInput } from '@nso/persistence';
+
+/** Hosts per piece: what is kept as objects at once (here and while storing). */
+export const IMPORT_PIECE_HOSTS = 4096;
+/** Addresses and problems named in an error's `details` at most. */
+const NAMED = 100;
+/**
+ * A host with the fields the hosts and ports tables store (BatchRepository's inserts) and no others: not nmap's
+ * per-host times, nor a service's tunnel, method and confidence. A plain object, so JSON.stringify takes its
+ * fast path.
+ */
+function storedFields(host: NmapHost): HostResultInput {
+  return {
+    address: host.address,
+    addressType: host.addressType,
+    hostnames: host.hostnames,
+    state: host.state,
+    reason: host.reason,
+    mac: host.mac,
+    os: host.os,
+    ports: host.ports.map((port) => ({
+      protocol: port.protocol,
+      port: port.port,
+      state: port.state,
+      reason: port.reason,
+      service: port.service && {
+        name: port.service.name,
+        product: port.service.product,
+        version: port.service.version,
+        extrainfo: port.service.extrainfo,
+        cpe: port.service.cpe,
+      },
+    })),
+    extraPorts: host.extraPorts,
+  };
+}
+
+/**
+ * Collects an imported file's hosts (`add` each, in file order), then refuses the file or hands the hosts over
+ * in pieces. As the whole-document import did: a MAC-only host is left out; an address listed twice is one host
+ * (oneHostPerAddress: `up` wins, ports and names joined); the file is refused when any address is outside the scan
+ * scope (ScopeError, the first 100 named) or any value cannot be stored (400, resultValueProblems, the first 100
+ * named). Values are checked on every entry of an address as it comes. Once the file is refused nothing more
+ * is kept.
+ */
+export class ImportedHosts {
+  /** Address → the piece it is in (the open piece: `pieces.length`). */
+  private readonly seen = new Map<string, number>();
+  private readonly pieces: string[] = [];
+  /** The open piece, and where each of its addresses is in it. */
+  private open: NmapHost[] = [];
+  private readonly openAt = new Map<string, number>();
+  /** Later entries of an address whose piece was closed: joined when the piece is read back. */
+  private readonly later = new Map<string, NmapHost[]>();
+  private outside = 0;
+  private readonly outsideNamed: string[] = [];
+  private problems = 0;
+  private readonly problemsNamed: string[] = [];
+
+  constructor(private readonly scope: ScanScope) {}
+
+  /** Hosts of the file (addresses, each once, MAC-only hosts left out). */
+  get count(): number {
+    return this.seen.size;
+  }
+
+  /** The file's addresses, each once, in the file's order (the run's targets). */
+  get targets(): string[] {
+    return [...this.seen.keys()];
+  }
+
+  /** One host as the parser handed it over. */
+  add(host: NmapHost): void {
+    if (host.addressType === 'mac') return;
+    const problems = resultValueProblems([host]);
+    if (problems.length > 0) {
+      this.problems += problems.length;
+      this.problemsNamed.push(...problems.slice(0, NAMED - this.problemsNamed.length));
+    }
+    const piece = this.seen.get(host.address);
+    if (piece === undefined) {
+      this.seen.set(host.address, this.pieces.length);
+      if (!this.scope.contains(host.address)) {
+        this.outside++;
+        if (this.outsideNamed.length < NAMED) this.outsideNamed.push(host.address);
+      }
+    }
+    if (this.refused) return;
+    if (piece === undefined) {
+      this.openAt.set(host.address, this.open.length);
+      this.open.push(host);
+      if (this.open.length >= IMPORT_PIECE_HOSTS) this.close();
+    } else if (piece === this.pieces.length) {
+      const at = this.openAt.get(host.address) as number;
+      this.open[at] = oneHostPerAddress([this.open[at], host])[0];
+    } else {
+      const entries = this.later.get(host.address);
+      if (entries) entries.push(host);
+      else this.later.set(host.address, [host]);
+    }
+  }
+
+  /** Throws what refuses the file, if anything: the scope first (ScopeError), then the values (400). */
+  throwIfRefused(): void {
+    if (this.outside > 0) {
+      throw new ScopeError(
+        `${this.outside} address(es) of the file are outside the scan scope`,
+        this.outsideNamed,
+      );
+    }
+    if (this.problems > 0) {
+      throw new BadRequestException({
+        error: `nmap XML refused: ${this.problemsNamed[0]}${this.problems > 1 ? ` (and ${this.problems - 1} more)` : ''}`,
+        details: this.problemsNamed,
+      });
+    }
+  }
+
+  /**
+   * The hosts, one per address, in pieces of at most IMPORT_PIECE_HOSTS, made as they are asked for (each piece
+   * is read back once and then dropped). For a file that was not refused.
+   */
+  *hostPieces(): Generator<HostResultInput[]> {
+    for (let i = 0; i < this.pieces.length; i++) {
+      const hosts = JSON.parse(this.pieces[i]) as NmapHost[];
+      this.pieces[i] = '';
+      yield this.later.size === 0 ? hosts : hosts.map((h) => this.joined(h));
+    }
+    if (this.open.length > 0) yield this.open;
+  }
+
+  private get refused(): boolean {
+    return this.outside > 0 || this.problems > 0;
+  }
+
+  private close(): void {
+    this.pieces.push(JSON.stringify(this.open.map(storedFields)));
+    this.open = [];
+    this.openAt.clear();
+  }
+
+  private joined(host: NmapHost): NmapHost {
+    const entries = this.later.get(host.address);
+    return entries ? oneHostPerAddress([host, ...entries])[0] : host;
+  }
+}

@@ -1,0 +1,109 @@
+import type { NmapHost } from '@nso/nmap';
+import { BatchWatch } from './batch-watch';
+
+const attempt = {
+  ref: { scanId: 1, resultId: 2 },
+  seq: 3,
+  targets: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'],
+  attempt: 1,
+};
+const host = (address: string) => ({ address, state: 'up', ports: [] }) as unknown as NmapHost;
+
+describe('BatchWatch', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('aborts nmap after the stall period without progress, and says so', () => {
+    const controller = new AbortController();
+    const watch = new BatchWatch(attempt, controller, 3000).start();
+    jest.advanceTimersByTime(2500);
+    expect(controller.signal.aborted).toBe(false);
+    jest.advanceTimersByTime(1000);
+    expect(controller.signal.aborted).toBe(true);
+    expect(watch.verdict()).toEqual({ kind: 'stalled', seconds: 3 });
+    watch.end();
+  });
+
+  it('counts a new host, a new task and a higher percent as progress; the same percent again is not', () => {
+    const controller = new AbortController();
+    const watch = new BatchWatch(attempt, controller, 3000).start();
+    const progress = (percent: number) => watch.handlers.onProgress?.({ task: 'Connect Scan', percent });
+    jest.advanceTimersByTime(2000);
+    progress(10); // a new task
+    jest.advanceTimersByTime(2000);
+    progress(20);
+    jest.advanceTimersByTime(2000);
+    watch.handlers.onHost?.(host('127.0.0.1'));
+    jest.advanceTimersByTime(2000);
+    watch.handlers.onTask?.({ phase: 'begin', task: 'Service scan' });
+    jest.advanceTimersByTime(2000);
+    expect(controller.signal.aborted).toBe(false);
+    progress(20); // no change: not progress
+    watch.handlers.onHost?.(host('127.0.0.1')); // the same address again: not progress
+    jest.advanceTimersByTime(1500);
+    expect(controller.signal.aborted).toBe(true);
+    expect(watch.verdict().kind).toBe('stalled');
+    watch.end();
+  });
+
+  it('estimates the time left from the hosts reported, or nmap’s own remaining before the first', () => {
+    const watch = new BatchWatch(attempt, new AbortController(), 60_000);
+    const t0 = Date.now();
+    watch.handlers.onProgress?.({ task: 'Connect Scan', percent: 1, remaining: 50 });
+    expect(watch.remainingSeconds(t0 + 10_000)).toBe(50);
+    watch.handlers.onHost?.(host('127.0.0.2'));
+    expect(watch.remainingSeconds(t0 + 10_000)).toBe(30); // 10 s for one host, three left
+  });
+
+  it('asks whether it is a straggler and, if so, ends nmap with the hosts reported so far', async () => {
+    const controller = new AbortController();
+    const asked: number[] = [];
+    const watch = new BatchWatch(
+      attempt,
+      controller,
+      60_000,
+      async (remaining) => {
+        asked.push(remaining);
+        return true;
+      },
+      1,
+    ).start();
+    watch.handlers.onHost?.(host('127.0.0.1'));
+    jest.advanceTimersByTime(2000);
+    await Promise.resolve();
+    expect(asked).toHaveLength(1);
+    expect(controller.signal.aborted).toBe(true);
+    watch.handlers.onHost?.(host('127.0.0.2')); // written after the decision: not the batch's result
+    expect(watch.verdict()).toEqual({ kind: 'split', hosts: [host('127.0.0.1')] });
+    watch.end();
+  });
+
+  it('does not ask while fewer than two addresses are unreported or less than the minimum is left', () => {
+    const asked: number[] = [];
+    const one = { ...attempt, targets: ['127.0.0.1', '127.0.0.2'] };
+    const watch = new BatchWatch(
+      one,
+      new AbortController(),
+      60_000,
+      async (r) => (asked.push(r), false),
+      1,
+    ).start();
+    watch.handlers.onHost?.(host('127.0.0.1'));
+    jest.advanceTimersByTime(10_000);
+    expect(asked).toEqual([]);
+    watch.end();
+  });
+
+  it('handlersWith calls the watch and the other listener alike', () => {
+    const controller = new AbortController();
+    const watch = new BatchWatch(attempt, controller, 3000).start();
+    const seen: string[] = [];
+    const both = watch.handlersWith({ onHost: (h) => void seen.push(h.address) });
+    jest.advanceTimersByTime(2000);
+    both.onHost?.(host('127.0.0.3'));
+    jest.advanceTimersByTime(2000);
+    expect(seen).toEqual(['127.0.0.3']);
+    expect(controller.signal.aborted).toBe(false); // the host counted as progress for the watch too
+    watch.end();
+  });
+});
