@@ -23,6 +23,7 @@ import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
+import { runWideSubscribers } from './wide-subscribers';
 import { IMPORT_DEFAULTS, runImport } from './import';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
 import { runFootprint } from './footprint';
@@ -37,14 +38,14 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|import|footprint|progress] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|wide-subscribers|profile-wide|xml-parse|import|footprint|progress] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, profile-wide, xml-parse, import, footprint, progress: issue 20's, see bench/README.md — none of
-  these is part of all)
+  and idle /api/stream subscribers; wide, wide-subscribers, profile-wide, xml-parse, import, footprint, progress:
+  issue 20's, see bench/README.md — none of these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -59,7 +60,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --execute-runs N            execute: measured runs of each path (default ${EXECUTE_DEFAULTS.runs}; --warmup applies)
   --delta-hosts N             delta-diff, delta-latency: hosts of each run (default ${DELTA_DIFF_DEFAULTS.hosts}, at most 65536)
   --delta-runs N              delta-diff, delta-latency: measured runs (default ${DELTA_DIFF_DEFAULTS.runs})
-  --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
+  --cpu-prof DIR              profile, wide-subscribers: also write V8 CPU profiles of gateway and worker into DIR
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
   --dist DIR                  run the gateway and workers of this build (default: dist/ of this repository)
@@ -71,7 +72,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --fanout-ws-client raw|ws   fanout: the WebSocket client, a minimal frame reader or the ws library (default ${FANOUT_DEFAULTS.wsClient})
   --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
   --idle-seconds N            fanout: how long their CPU is measured (default ${FANOUT_DEFAULTS.idleSeconds})
-  --wide-runs N               wide: runs of each path over the /16 (default ${WIDE_DEFAULTS.runs})
+  --wide-runs N               wide, wide-subscribers: runs of each path over the /16 (default ${WIDE_DEFAULTS.runs})
   --wide-dense-runs N         wide: runs of each path over the /20 × 500 ports (default ${WIDE_DEFAULTS.denseRuns}; 0 leaves it out)
   --xml-hosts N               xml-parse: hosts in the file (default ${XML_PARSE_DEFAULTS.hosts})
   --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
@@ -82,7 +83,15 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'import', 'footprint', 'progress'];
+const ISSUE_20_BENCHMARKS = [
+  'wide',
+  'wide-subscribers',
+  'profile-wide',
+  'xml-parse',
+  'import',
+  'footprint',
+  'progress',
+];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -431,6 +440,17 @@ async function main(): Promise<number> {
           database: args.database,
         });
         verdicts.push(`wide: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
+    if (args.which.has('wide-subscribers')) {
+      await section('wide-subscribers', async () => {
+        const r = await runWideSubscribers({
+          runs: args.wideRuns,
+          database: args.database,
+          cpuProfDir: args.cpuProf,
+        });
+        verdicts.push(`wide-subscribers: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
         return r.markdown;
       });
     }

@@ -98,7 +98,9 @@ export class ScansController {
   @ApiOkResponse({
     description:
       'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet. ' +
-      'The events are the WebSocket’s (docs/api.md "Events"); `progress`: ProgressEventDto',
+      'The events are the WebSocket’s (docs/api.md "Events"); `progress`: ProgressEventDto. A ' +
+      'subscriber with more than SUBSCRIBER_MAX_BUFFERED_KIB unread gets a last `event: dropped` (no id; data ' +
+      '`{"event":"dropped","code":4408,"reason":"Client too slow","seq":<last seq written>}`) and the stream ends',
   })
   @ApiExtraModels(ProgressEventDto)
   @ApiNotFoundResponse({ description: 'Unknown scan' })
