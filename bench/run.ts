@@ -16,12 +16,14 @@ import {
 import { FANOUT_DEFAULTS, runFanout } from './fanout';
 import { OVERHEAD_DEFAULTS, runOverhead } from './overhead';
 import { PROFILE_DEFAULTS, runProfile, runScaleProfile, SCALE_PROFILE_DEFAULTS } from './profile';
+import { PROGRESS_DEFAULTS, runProgress } from './progress';
 import { runScale, SCALE_DEFAULTS } from './scale';
 import { runSchedules, SCHEDULES_DEFAULTS } from './schedules';
 import { CLIENTS_DEFAULTS, runAgentStore, runDelegate } from './clients';
 import { runStart, START_DEFAULTS } from './start';
 import { runWide, WIDE_DEFAULTS } from './wide';
 import { runWideProfile, WIDE_PROFILE_DEFAULTS } from './profile-wide';
+import { runWideSubscribers } from './wide-subscribers';
 import { IMPORT_DEFAULTS, runImport } from './import';
 import { runXmlParse, XML_PARSE_DEFAULTS } from './xml-parse';
 import { BATCH_STORE_DEFAULTS, runBatchStore } from './batch-store';
@@ -37,14 +39,14 @@ import {
   waitForQuietMachine,
 } from './support';
 
-const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|profile-wide|xml-parse|batch-store|import|footprint] [options]
+const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|delegate|agent-store|all|profile|profile-scale|delta-diff|delta-latency|delta-scan|fanout|wide|wide-subscribers|profile-wide|xml-parse|batch-store|import|footprint|progress] [options]
   (all = overhead, scale, start, schedules, execute, delegate and agent-store; profile / profile-scale = the
   overhead / scale scan through instrumented gateway and workers, with a split of where the time goes;
   delegate / agent-store = the scanner clients' benchmarks of issue 10; delta-diff = a /16 pair diffed by us and
   by Debian's ndiff; delta-latency = an imported /16 run complete → its report readable over the API;
   delta-scan = the same for a scanned /16; fanout = scan events to WebSocket and SSE subscribers on 2 gateways,
-  and idle /api/stream subscribers; wide, profile-wide, xml-parse, batch-store, import, footprint: issue 20's, see bench/README.md — none of
-  these is part of all)
+  and idle /api/stream subscribers; wide, wide-subscribers, profile-wide, xml-parse, batch-store, import, footprint, progress:
+  issue 20's, see bench/README.md — none of these is part of all)
   --db sqlite|postgres        database of the gateway and workers (default sqlite, a temp file)
   --runs N                    overhead: measured runs of each path (default ${OVERHEAD_DEFAULTS.runs});
                               profile: instrumented runs (default ${PROFILE_DEFAULTS.runs})
@@ -59,7 +61,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --execute-runs N            execute: measured runs of each path (default ${EXECUTE_DEFAULTS.runs}; --warmup applies)
   --delta-hosts N             delta-diff, delta-latency: hosts of each run (default ${DELTA_DIFF_DEFAULTS.hosts}, at most 65536)
   --delta-runs N              delta-diff, delta-latency: measured runs (default ${DELTA_DIFF_DEFAULTS.runs})
-  --cpu-prof DIR              profile: also write V8 CPU profiles of gateway and worker into DIR
+  --cpu-prof DIR              profile, wide-subscribers: also write V8 CPU profiles of gateway and worker into DIR
   --wait-idle S               before each benchmark, wait up to S seconds for the machine to be < 30% busy
                               (default 0: start at once); the report says how busy it was either way
   --dist DIR                  run the gateway and workers of this build (default: dist/ of this repository)
@@ -71,7 +73,7 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --fanout-ws-client raw|ws   fanout: the WebSocket client, a minimal frame reader or the ws library (default ${FANOUT_DEFAULTS.wsClient})
   --idle-streams N            fanout: idle /api/stream subscribers (default ${FANOUT_DEFAULTS.idleStreams})
   --idle-seconds N            fanout: how long their CPU is measured (default ${FANOUT_DEFAULTS.idleSeconds})
-  --wide-runs N               wide: runs of each path over the /16 (default ${WIDE_DEFAULTS.runs})
+  --wide-runs N               wide, wide-subscribers: runs of each path over the /16 (default ${WIDE_DEFAULTS.runs})
   --wide-dense-runs N         wide: runs of each path over the /20 × 500 ports (default ${WIDE_DEFAULTS.denseRuns}; 0 leaves it out)
   --xml-hosts N               xml-parse: hosts in the file (default ${XML_PARSE_DEFAULTS.hosts})
   --xml-runs N                xml-parse: runs of each parser (default ${XML_PARSE_DEFAULTS.runs})
@@ -79,10 +81,21 @@ const USAGE = `usage: bench/run.ts [overhead|scale|start|schedules|execute|deleg
   --store-runs N              batch-store: stores of each shape, build and database (default ${BATCH_STORE_DEFAULTS.runs})
   --import-runs N             import: runs of each import and of ndiff (default ${IMPORT_DEFAULTS.runs})
   --baseline-dist DIR         import, batch-store: also run this build's (e.g. a copy of an older dist/), side by side
+  --progress-runs N           progress: runs of the scale scan whose ETA is checked (default ${PROGRESS_DEFAULTS.runs})
+  --stats-every N             progress: NMAP_STATS_EVERY of the workers, seconds (default ${PROGRESS_DEFAULTS.statsEvery})
   --out FILE                  also write the markdown report to FILE`;
 
 /** Wide scans and streaming XML (issue 20): not part of `all`. */
-const ISSUE_20_BENCHMARKS = ['wide', 'profile-wide', 'xml-parse', 'batch-store', 'import', 'footprint'];
+const ISSUE_20_BENCHMARKS = [
+  'wide',
+  'wide-subscribers',
+  'profile-wide',
+  'xml-parse',
+  'batch-store',
+  'import',
+  'footprint',
+  'progress',
+];
 
 function parseArgs(argv: string[]) {
   const which = new Set<string>();
@@ -149,8 +162,18 @@ function parseArgs(argv: string[]) {
     'fanout-ws-client',
     'idle-streams',
     'idle-seconds',
-    ...['wide-runs', 'wide-dense-runs', 'xml-hosts', 'xml-runs', 'store-hosts', 'store-runs'],
-    ...['import-runs', 'baseline-dist'],
+    ...[
+      'wide-runs',
+      'wide-dense-runs',
+      'xml-hosts',
+      'xml-runs',
+      'store-hosts',
+      'store-runs',
+      'import-runs',
+      'baseline-dist',
+      'progress-runs',
+      'stats-every',
+    ],
   ];
   for (const key of Object.keys(opts))
     if (!known.includes(key)) throw new Error(`unknown option --${key}\n${USAGE}`);
@@ -187,6 +210,8 @@ function parseArgs(argv: string[]) {
     storeRuns: int('store-runs', BATCH_STORE_DEFAULTS.runs, 1, 50),
     importRuns: int('import-runs', IMPORT_DEFAULTS.runs, 1, 20),
     baselineDist: opts['baseline-dist'] === undefined ? undefined : resolve(opts['baseline-dist']),
+    progressRuns: int('progress-runs', PROGRESS_DEFAULTS.runs, 1, 20),
+    statsEvery: int('stats-every', PROGRESS_DEFAULTS.statsEvery, 1, 60),
     out: opts.out,
     cpuProf: opts['cpu-prof'],
     dist: opts.dist,
@@ -426,6 +451,17 @@ async function main(): Promise<number> {
         return r.markdown;
       });
     }
+    if (args.which.has('wide-subscribers')) {
+      await section('wide-subscribers', async () => {
+        const r = await runWideSubscribers({
+          runs: args.wideRuns,
+          database: args.database,
+          cpuProfDir: args.cpuProf,
+        });
+        verdicts.push(`wide-subscribers: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
+    }
     if (args.which.has('profile-wide')) {
       await section('profile-wide', () =>
         runWideProfile({ ...WIDE_PROFILE_DEFAULTS, database: args.database }),
@@ -469,6 +505,20 @@ async function main(): Promise<number> {
     }
     if (args.which.has('footprint')) {
       await section('footprint', () => runFootprint({ database: args.database }));
+    }
+    if (args.which.has('progress')) {
+      await section('progress', async () => {
+        const r = await runProgress({
+          ...PROGRESS_DEFAULTS,
+          runs: args.progressRuns,
+          statsEvery: args.statsEvery,
+          workerConcurrency: args.workerConcurrency,
+          scanConcurrency: args.scanConcurrency,
+          database: args.database,
+        });
+        verdicts.push(`progress: ${r.met ? 'met' : 'MISSED'} (${r.summary})`);
+        return r.markdown;
+      });
     }
     sections.push('', '### Verdicts', '', verdicts.map((v) => `- ${v}`).join('\n'));
     console.log(`### Verdicts\n\n${verdicts.map((v) => `- ${v}`).join('\n')}`);

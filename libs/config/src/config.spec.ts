@@ -12,6 +12,7 @@ describe('loadConfig', () => {
       scanScopeAllow: ['127.0.0.0/8', '::1/128'],
       scanScopeDeny: [],
       nmapPath: 'nmap',
+      nmapStatsEverySeconds: 2,
     });
   });
 

@@ -23,6 +23,11 @@ export interface AppConfig {
   nmapPath: string;
   /** Upper bound on one `POST /api/nmap/run` process, in milliseconds. */
   nmapRunTimeoutMs: number;
+  /**
+   * How often a worker's nmap reports its progress (`--stats-every`, added unless the scan's options carry
+   * their own), in seconds: each report becomes a `progress` event (at most one per batch per second).
+   */
+  nmapStatsEverySeconds: number;
   workerId: string;
   workerConcurrency: number;
   /** BullMQ lock duration: how soon a killed worker's batch is picked up again. */
@@ -42,6 +47,11 @@ export interface AppConfig {
   importMaxBytes: number;
   /** How often a quiet SSE stream gets a comment line, in milliseconds, so proxies and clients keep it open. */
   sseKeepAliveMs: number;
+  /**
+   * Bytes written to one scan event subscriber (WebSocket or SSE) and not yet taken by it past which it is dropped
+   * (4408 / `event: dropped`) instead of buffered without bound (SUBSCRIBER_MAX_BUFFERED_KIB × 1024).
+   */
+  subscriberMaxBufferedBytes: number;
   jobRetentionCount: number;
   /** How often the workers reconcile queued and running runs with what Redis holds (RunReconciler). */
   reconcileIntervalMs: number;
@@ -307,6 +317,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     scanScopeDeny: read.cidrList('SCAN_SCOPE_DENY', ''),
     nmapPath: read.string('NMAP_PATH', 'nmap', /^[^\s;|&$`<>]+$/, 'a path to the nmap binary'),
     nmapRunTimeoutMs: read.int('NMAP_RUN_TIMEOUT_MS', 300_000, 1_000, 86_400_000),
+    nmapStatsEverySeconds: read.int('NMAP_STATS_EVERY', 2, 1, 3600),
     workerId: read.string(
       'WORKER_ID',
       `${hostname()}-${process.pid}`,
@@ -322,6 +333,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     eventLogMax: read.int('EVENT_LOG_MAX', 10_000, 100, 1_000_000),
     importMaxBytes: read.int('IMPORT_MAX_BYTES', 512 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     sseKeepAliveMs: read.int('SSE_KEEPALIVE_SECONDS', 15, 1, 300) * 1000,
+    subscriberMaxBufferedBytes: read.int('SUBSCRIBER_MAX_BUFFERED_KIB', 16_384, 16, 1_048_576) * 1024,
     jobRetentionCount: read.int('JOB_RETENTION_COUNT', 1_000, 0, 1_000_000),
     reconcileIntervalMs: read.int('RECONCILE_INTERVAL_MS', 60_000, 1_000, 3_600_000),
     scheduleMinuteMs: read.int('SCHEDULE_MINUTE_MS', 60_000, 50, 60_000),

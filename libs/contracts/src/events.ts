@@ -5,6 +5,36 @@ export interface BatchSummary {
   open_ports: number;
 }
 
+/** A run's progress: the `progress` event's run fields (docs/api.md "progress"). */
+export interface RunProgressFields {
+  /** 0–100, two decimals; 100 only once every batch finished (done or failed). */
+  percent: number;
+  batches_done: number;
+  batches_failed: number;
+  batches_total: number;
+  /** Addresses of completed batches plus those the running batches' nmap is done with. */
+  hosts_done?: number;
+  /** Addresses of the run (its targets_total); null when no longer known. */
+  hosts_total?: number | null;
+  /** Seconds the run should still take, at the rate so far; null before any progress. */
+  eta_seconds?: number | null;
+}
+
+/** One running batch's nmap progress, as its last `--stats-every` report gave it. */
+export interface BatchProgressFields {
+  /** nmap's task ("Connect Scan", "Service scan", ...); null before nmap's first report. */
+  task: string | null;
+  /** nmap's percent of that task (its `<taskprogress percent>`); null before its first report. */
+  task_percent: number | null;
+  /** How far the batch is, 0–100: never goes back (host discovery does not count; see docs/api.md). */
+  percent: number;
+  /** nmap's estimate of the task's remaining seconds; null when nmap gave none. */
+  remaining_seconds: number | null;
+  /** Addresses nmap is done with, of `hosts_total` (the batch's). */
+  hosts_done: number;
+  hosts_total: number;
+}
+
 /**
  * Every event a scan publishes, by name: what each carries besides `event`, `seq`, `scan_id`, `result_id` and `ts`
  * (ScanEvent). The WebSocket and the SSE mirror send exactly these; seed 000 documents `line`, `batch_start`,
@@ -39,7 +69,12 @@ export interface ScanEventMap {
     targets_requeued: number;
     worker: string;
   };
-  progress: { percent: number; batches_done: number; batches_failed: number; batches_total: number };
+  /**
+   * How far the run is. Sent after every finished batch (without `batch_id`) and, while batches run, when a
+   * batch's nmap reports its progress (`--stats-every`; with `batch_id` and `batch`, at most one per batch per
+   * second). `percent` counts each finished batch whole and each running one by its `batch.percent`.
+   */
+  progress: RunProgressFields & { batch_id?: number; batch?: BatchProgressFields };
   targets_unassigned: { targets: string[]; clients_triggered: number };
   scan_complete: { scan_id: number; status: 'completed' };
   legacy_scan_complete: { scan_id: number; results: LegacyChunkResult[] };

@@ -23,12 +23,15 @@ export type ScanEventListener = EventStreamListener<ScanEvent>;
 /**
  * The least time between two fan-outs of one scan's live events grows with the scan's local listeners, since a
  * fan-out costs a write per listener (about 8 µs on loopback, most of it the kernel's): FAN_OUT_MS_PER_LISTENER
- * each, at most FAN_OUT_INTERVAL_MAX_MS. The first event after a quiet spell goes out at once (on the next turn of
- * the event loop); a busy scan's events are gathered meanwhile. One listener waits for nothing; 300 listeners of a
- * scan streaming 2,000 lines a second get a write every 15 ms, not one per line (bench fanout,
- * docs/performance.md).
+ * each, at least FAN_OUT_INTERVAL_MIN_MS, at most FAN_OUT_INTERVAL_MAX_MS. The first event after a quiet spell goes
+ * out at once (on the next turn of the event loop); a busy scan's events are gathered meanwhile. 300 listeners of a
+ * scan streaming 2,000 lines a second get a write every 15 ms, not one per line (bench fanout); one listener of a
+ * /16 whose worker publishes 5,000 stdout reads a second gets a write every 2 ms, not 5,000 (bench
+ * wide-subscribers, docs/performance.md).
  */
 export const FAN_OUT_MS_PER_LISTENER = 0.05;
+/** See FAN_OUT_MS_PER_LISTENER. */
+export const FAN_OUT_INTERVAL_MIN_MS = 2;
 /** See FAN_OUT_MS_PER_LISTENER. */
 export const FAN_OUT_INTERVAL_MAX_MS = 25;
 
@@ -58,7 +61,10 @@ export class ScanEventHub implements OnModuleDestroy {
         readLog: (scanId, afterSeq) => log.snapshotAfter(scanId, afterSeq),
         parse: parseScanEvents,
         fanOutIntervalMs: (listeners) =>
-          Math.min(FAN_OUT_INTERVAL_MAX_MS, listeners * FAN_OUT_MS_PER_LISTENER),
+          Math.min(
+            FAN_OUT_INTERVAL_MAX_MS,
+            Math.max(FAN_OUT_INTERVAL_MIN_MS, listeners * FAN_OUT_MS_PER_LISTENER),
+          ),
         // Seqs are reserved in the database: a counter lost with Redis continues above every seq handed out.
         counterMayRestart: false,
       },

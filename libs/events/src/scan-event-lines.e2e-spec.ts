@@ -1,6 +1,6 @@
 // Line events in bulk (one entry per nmap stdout read, expanded into one `line` event per line by its readers) and
 // seq blocks reserved ahead of need, against a real Redis.
-import { ScanEventLog } from './scan-event-log';
+import { BulkLineEvent, ScanEventLog, scanEventJson } from './scan-event-log';
 import { ScanEventPublisher, SEQ_BLOCK } from './scan-event-publisher';
 import {
   line,
@@ -42,6 +42,36 @@ describe('ScanEventPublisher.publishLines', () => {
     expect(resumed.events.map(lineOf)).toEqual(['c', 'd']);
     subscription.close();
     again.close();
+  });
+
+  it('writes each expanded line event by template as JSON.stringify writes a line published alone', async () => {
+    const ref = scan();
+    const publisher = newPublisher();
+    const received = sink();
+    const subscription = await newHub().subscribe(ref.scanId, {}, received.listener);
+    // Text JSON must escape (quotes, backslashes, control characters, a lone surrogate) and text it must not.
+    const texts = [
+      'plain',
+      'quote " and \\ backslash',
+      'tab\tnew\nline\u0001',
+      'é ü ✓ 😀',
+      '\ud800 lone',
+      '',
+    ];
+    for (const text of texts) await publisher.publish(ref, line(text));
+    await publisher.publishLines(ref, 2, texts);
+    await received.waitFor(2 * texts.length);
+    const alone = received.events.slice(0, texts.length);
+    const expanded = received.events.slice(texts.length);
+    expect(expanded.every((event) => event instanceof BulkLineEvent)).toBe(true);
+    expect(alone.some((event) => event instanceof BulkLineEvent)).toBe(false);
+    for (const [index, event] of expanded.entries()) {
+      expect(scanEventJson(event)).toBe(JSON.stringify(event));
+      // The same text as the line published alone, but for seq, batch and time.
+      const twin = { ...alone[index], seq: event.seq, batch_id: 2, ts: event.ts };
+      expect(scanEventJson(event)).toBe(JSON.stringify(twin));
+    }
+    subscription.close();
   });
 
   it('keeps the replay log bounded by events, not entries', async () => {

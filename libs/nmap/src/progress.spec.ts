@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseNmapProgressLine, taskBoundaryFromAttributes, taskProgressFromAttributes } from './progress';
+import { NmapArgumentPolicy } from './argument-policy';
+import {
+  parseNmapProgressLine,
+  taskBoundaryFromAttributes,
+  taskProgressFromAttributes,
+  withStatsEvery,
+} from './progress';
 
 // Real stdout of nmap 7.93 with --stats-every 1s on loopback: see test/fixtures/record-progress.sh.
 const lines = (name: string): string[] =>
@@ -93,5 +99,23 @@ describe('<taskprogress>, <taskbegin>, <taskend> attributes', () => {
       taskBoundaryFromAttributes('end', { task: 'Connect Scan', time: '7', extrainfo: '30 total ports' }),
     ).toEqual({ phase: 'end', task: 'Connect Scan', time: 7, extrainfo: '30 total ports' });
     expect(taskBoundaryFromAttributes('begin', {})).toBeUndefined();
+  });
+});
+
+describe('withStatsEvery', () => {
+  const policy = new NmapArgumentPolicy();
+
+  it('adds --stats-every after the validated flags, which keep their order', () => {
+    const flags = policy.validate(['-sT', '-v', '-p', '80']);
+    expect(withStatsEvery(flags, 2)).toEqual(['-sT', '-v', '-p80', '--stats-every=2s']);
+  });
+
+  it.each([
+    [['--stats-every', '10s']],
+    [['--stats-every=10s']],
+    [['-stats-every', '10s']],
+  ])('keeps the interval the user gave (%j)', (given) => {
+    const flags = policy.validate(['-sT', ...given]);
+    expect(withStatsEvery(flags, 2)).toEqual(['-sT', '--stats-every=10s']);
   });
 });

@@ -132,3 +132,15 @@ function clockSeconds(text: string): number {
   const [h, m, s] = text.split(':').map(Number);
   return h * 3600 + m * 60 + s;
 }
+
+/**
+ * The flags with `--stats-every=<seconds>s` added at the end, so that nmap reports its progress every `seconds`
+ * (stdout lines and XML `<taskprogress>`), or the flags unchanged when they set `--stats-every` themselves (the
+ * user's interval wins). `flags` must be NmapArgumentPolicy.validate's output, which writes the option as
+ * `--stats-every=<time>` whatever form the user typed (the bare `--stats-every` is recognised too). The option changes nothing but these reports: no
+ * verbosity, no output file.
+ */
+export function withStatsEvery(flags: readonly string[], seconds: number): string[] {
+  if (flags.some((flag) => flag === '--stats-every' || flag.startsWith('--stats-every='))) return [...flags];
+  return [...flags, `--stats-every=${seconds}s`];
+}

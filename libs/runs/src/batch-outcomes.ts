@@ -17,6 +17,7 @@ import { BatchHandoff } from './batch-handoff';
 import { BatchQueue, RunPlan, runPlanOf } from './batch-queue';
 import type { BatchFailedCommand, RunRef } from './run-commands';
 import { RunFinalizer } from './run-finalizer';
+import { RunProgressStore } from './run-progress.store';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { ClientRevokedError } from './run.errors';
@@ -36,6 +37,7 @@ export class BatchOutcomes {
     private readonly finalizer: RunFinalizer,
     private readonly reconciler: RunReconciler,
     private readonly handoff: BatchHandoff,
+    private readonly progress: RunProgressStore,
   ) {}
 
   /**
@@ -118,10 +120,21 @@ export class BatchOutcomes {
     // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
     let published: Promise<unknown> = Promise.resolve();
     if (finish.outcome === 'counted') {
-      // The run's counters in the database moved with the batch row (BatchRepository).
+      // The run's counters in the database moved with the batch row (BatchRepository). The batch leaves the
+      // running ones of the live progress; percent, hosts and ETA count the other batches' nmap reports too.
+      const live = await this.progress.finish(ref.resultId, seq, kind).catch((error: unknown) => {
+        this.logger.warn(`run ${ref.resultId}: progress not updated: ${(error as Error).message}`);
+        return undefined;
+      });
       const progress: ScanEventBody = {
         event: 'progress',
         percent: Math.floor(((finish.done + finish.failed) * 100) / finish.total),
+        ...(live && {
+          percent: live.percent,
+          hosts_done: live.hosts_done,
+          hosts_total: live.hosts_total,
+          eta_seconds: live.eta_seconds,
+        }),
         batches_done: finish.done,
         batches_failed: finish.failed,
         batches_total: finish.total,

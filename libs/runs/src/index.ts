@@ -3,6 +3,8 @@
 export * from './run-reconciler';
 export { BatchSplitter, type SplitOutcome, type StragglerBatch } from './batch-split';
 export { RunStateStore, type RunProgress } from './run-state.store';
+export * from './run-progress';
+export { RunProgressStore, type RunProgressSnapshot } from './run-progress.store';
 export * from './runs.module';
 export * from './run.errors';
 export * from './run.service';

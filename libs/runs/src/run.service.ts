@@ -39,6 +39,7 @@ import type {
 } from './run-commands';
 import { RunFinalizer } from './run-finalizer';
 import { PreparedRun, RunPlanner } from './run-planner';
+import { RunProgressStore } from './run-progress.store';
 import { RunStateStore } from './run-state.store';
 import { ImportStoppedError, QueueUnavailableError, RunActiveError } from './run.errors';
 
@@ -67,6 +68,7 @@ export class RunService {
     private readonly outcomes: BatchOutcomes,
     private readonly handoff: BatchHandoff,
     private readonly intake: AgentTaskIntake,
+    private readonly progress: RunProgressStore,
   ) {}
 
   /**
@@ -315,6 +317,8 @@ export class RunService {
           clients_triggered: prepared.clientsTriggered,
         });
       }
+      // The run's address count and start, for the hosts and the ETA of its progress (RunProgressStore).
+      await this.progress.begin(ref.resultId, prepared.targetsTotal);
       const window = await this.state.start(ref.resultId, prepared.batchesTotal, settings.concurrency);
       undelivered = await this.queue.enqueue(plan, window);
     } catch (error) {

@@ -11,6 +11,7 @@ import { ClientBatchQueues } from './client-batch-queues';
 import { RunFinalizer } from './run-finalizer';
 import { RunNotifier } from './run-notifier';
 import { RunPlanner } from './run-planner';
+import { RunProgressStore } from './run-progress.store';
 import { RunReconciler } from './run-reconciler';
 import { RunStateStore } from './run-state.store';
 import { RunService } from './run.service';
@@ -32,6 +33,7 @@ import { ScanSchedules } from './scan-schedules';
     AgentTaskIntake,
     ScanSchedules,
     RunStateStore,
+    RunProgressStore,
     BatchQueue,
     BatchSplitter,
     ClientBatchQueues,
@@ -46,6 +48,7 @@ import { ScanSchedules } from './scan-schedules';
     RunService,
     ScanSchedules,
     RunStateStore,
+    RunProgressStore,
     RunReconciler,
     ClientBatchQueues,
     AgentTasks,

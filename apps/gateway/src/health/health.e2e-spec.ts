@@ -53,6 +53,14 @@ describe('GET /api/health', () => {
       expect.arrayContaining(['/api/projects', '/api/nmap/run', '/api/health']),
     );
     expect(response.body.components.schemas.NmapRunDto.required).toEqual(['nmap_flags', 'targets']);
+    // The progress of GET /api/results/{id} and the `progress` event of the WebSocket and SSE (issue 20).
+    const schemas = response.body.components.schemas;
+    expect(Object.keys(schemas.RunProgressWithBatchesDto.properties)).toEqual(
+      expect.arrayContaining(['percent', 'hosts_done', 'hosts_total', 'eta_seconds', 'running_batches']),
+    );
+    expect(Object.keys(schemas.ProgressEventDto.properties)).toEqual(
+      expect.arrayContaining(['event', 'batch_id', 'batch', 'percent', 'eta_seconds']),
+    );
     // Swagger UI's "Authorize" must send a credential: both schemes, required document-wide (either one).
     expect(response.body.security).toEqual([{ bearer: [] }, { cookie: [] }]);
     expect(response.body.components.securitySchemes).toMatchObject({

@@ -1,5 +1,12 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiExtraModels,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { RunProgressWithBatchesDto } from './run-progress.view';
 import { PageQuery } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
@@ -26,8 +33,11 @@ export class ResultsController {
   @ApiOkResponse({
     description:
       "One run (`result`), seed 003's `summary` (total_targets, completed_targets, failed_targets, total_open_ports, " +
-      "contributing_clients, hosts_up: the same as the answer to an agent's results) and a page of its hosts",
+      "contributing_clients, hosts_up: the same as the answer to an agent's results), its `progress` (percent, " +
+      'batches, hosts, ETA and the running batches’ nmap progress: RunProgressWithBatchesDto; live from Redis while ' +
+      'it runs) and a page of its hosts',
   })
+  @ApiExtraModels(RunProgressWithBatchesDto)
   @ApiNotFoundResponse({ description: 'Unknown run, or another user’s' })
   run(
     @CurrentUser() user: AuthUser,

@@ -3,6 +3,7 @@ import type { RunQueries, ScanRepository } from '@nso/persistence';
 import type { RunService } from '@nso/runs';
 import { FakeRunQueries, FakeScanRepository } from '../scans/testing/scan-fakes';
 import { canonicalAddress, ResultsService } from './results.service';
+import type { RunProgressReader } from './run-progress.view';
 import type { RunSummaries } from './run-summary';
 
 describe('canonicalAddress', () => {
@@ -35,12 +36,14 @@ function newService() {
   const planned = jest.fn((run: { id: number }, seqs: readonly number[]) =>
     seqs.map((seq) => ({ seq, clientId: 'local', agent: false, targets: [`127.0.0.${seq}`] })),
   );
-  const summary = { total_targets: 1 };
+  const summary = { total_targets: 1, completed_targets: 1 };
+  const progress = { percent: 100 };
   const service = new ResultsService(
     as<RunQueries>(runRows),
     as<ScanRepository>(scans),
     as<RunSummaries>({ of: async () => summary }),
     as<RunService>({ plannedBatches: planned }),
+    as<RunProgressReader>({ of: async () => progress }),
   );
   return { service, scans, runRows, planned, summary };
 }
@@ -75,6 +78,7 @@ describe('ResultsService', () => {
     );
     const body = await service.run(1, run.id, { port_state: 'open' });
     expect(body.summary).toBe(summary);
+    expect(body.progress).toEqual({ percent: 100 });
     expect(body.hosts.total).toBe(1);
     expect(body.hosts.items).toEqual([
       expect.objectContaining({

@@ -4,6 +4,7 @@ import { RunQueries, ScanRepository, type Batch, type Host, type Port } from '@n
 import { RunService } from '@nso/runs';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import { RunHostsQuery } from './results.dto';
+import { RunProgressReader } from './run-progress.view';
 import { RunSummaries, runSummary } from './run-summary';
 
 const RUNS_PER_PAGE = 20;
@@ -22,6 +23,7 @@ export class ResultsService {
     private readonly scans: ScanRepository,
     private readonly summaries: RunSummaries,
     private readonly runs: RunService,
+    private readonly progress: RunProgressReader,
   ) {}
 
   /** `GET /api/scans/{scan_id}/results`: the scan's runs, newest first. 404 for another user's scan. */
@@ -39,7 +41,8 @@ export class ResultsService {
   }
 
   /**
-   * `GET /api/results/{result_id}`: the run, seed 003's `summary` (RunSummaries) and a page of its hosts, each with its ports, in target order.
+   * `GET /api/results/{result_id}`: the run, seed 003's `summary` (RunSummaries), its `progress` (live while it
+   * runs: RunProgressReader) and a page of its hosts, each with its ports, in target order.
    * `host_state` keeps hosts in that state; `port_state` keeps hosts with such a port, and only those ports.
    * 404 for another user's run.
    */
@@ -56,10 +59,12 @@ export class ResultsService {
       hosts.map((h) => h.id),
       query.port_state,
     );
+    const summary = await this.summaries.of(run.id);
     return {
       status: 'success',
       result: runSummary(run),
-      summary: await this.summaries.of(run.id),
+      summary,
+      progress: await this.progress.of(run, summary.completed_targets),
       hosts: { ...pageFields(total, window), items: hosts.map((h) => hostView(h, ports.get(h.id) ?? [])) },
     };
   }

@@ -39,6 +39,17 @@ describe('webSocketFrames', () => {
     expect(messages).toEqual(events.map((e) => ({ text: JSON.stringify(e), isBinary: false })));
   });
 
+  it('writes byte for byte the frames ws makes for each event, one after the other', () => {
+    type Framing = { frame(data: Buffer, options: object): Buffer[] };
+    const { Sender } = WebSocket as unknown as { Sender: Framing };
+    const options = { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false };
+    const events = [event(1, 'a'), event(2, 'x'.repeat(300)), event(3, 'é'.repeat(40_000)), event(4, 'ok')];
+    const expected = Buffer.concat(
+      events.flatMap((e) => Sender.frame(Buffer.from(JSON.stringify(e), 'utf8'), options)),
+    );
+    expect(webSocketFrames(events).equals(expected)).toBe(true);
+  });
+
   it('encodes a batch once: the same array gives the same bytes object', () => {
     const events = [event(1, 'a'), event(2, 'b')];
     expect(webSocketFrames(events)).toBe(webSocketFrames(events));

@@ -1,11 +1,17 @@
 // A batch of scan events as the bytes that go to a subscriber, made once per batch and gateway: the hub hands every
 // live subscriber of a scan the same batch array, so 300 subscribers cost one encoding and 300 writes, not 300
 // encodings and a write per event each (bench fanout, docs/performance.md).
+//
+// Per event only what each event needs: its JSON (written once for both transports, by template for a bulk
+// entry's `line` events: scanEventJson), a ws frame header, and its SSE fields; the bytes of a batch are one
+// Buffer. Caches are per batch array, not per event: a WeakMap entry per event cost more than the JSON itself for
+// the 400,000 `line` events of a /16 (bench wide-subscribers, docs/performance.md).
 import type { Socket } from 'node:net';
 import type { ScanEvent } from '@nso/contracts';
+import { scanEventJson } from '@nso/events';
 import WebSocket from 'ws';
 
-const texts = new WeakMap<ScanEvent, string>();
+const texts = new WeakMap<readonly ScanEvent[], readonly string[]>();
 const frames = new WeakMap<readonly ScanEvent[], Buffer>();
 const blocks = new WeakMap<readonly ScanEvent[], Buffer>();
 
@@ -24,17 +30,46 @@ const { Sender } = WebSocket as unknown as { Sender: WsFraming };
 /** A final text frame (opcode 0x1), unmasked (RFC 6455 §5.1: a server must not mask), uncompressed (no RSV1). */
 const TEXT_FRAME = { fin: true, opcode: 0x1, mask: false, readOnly: true, rsv1: false } as const;
 
+/** Zero bytes to hand Sender.frame a payload of the length a header is made for (it reads only the length). */
+const ZEROS = Buffer.alloc(0xffff);
+/** ws's header of a final text frame, by payload length (< 65,536 bytes): a few distinct lengths, made once. */
+const headers: Buffer[] = [];
+
+/** The header ws writes before a text frame of `length` payload bytes (RFC 6455 §5.2: 2, 4 or 10 bytes). */
+function frameHeader(length: number): Buffer {
+  if (length > 0xffff) return Sender.frame(Buffer.alloc(length), TEXT_FRAME)[0];
+  let header = headers[length];
+  if (!header) {
+    header = Sender.frame(ZEROS.subarray(0, length), TEXT_FRAME)[0];
+    headers[length] = header;
+  }
+  return header;
+}
+
 /**
  * One WebSocket text message per event (its JSON), back to back, as ws frames them: the bytes of the batch made
  * once per gateway and cached for as long as the batch array lives; the array and its events must not change.
+ * One Buffer per batch, each frame's header (ws's, cached by length) and payload written into it in place: a
+ * Buffer object per event made the garbage collector the gateway's largest cost (bench wide-subscribers).
  */
 export function webSocketFrames(events: readonly ScanEvent[]): Buffer {
   let wire = frames.get(events);
   if (wire) return wire;
-  const parts = events.flatMap((event) =>
-    Sender.frame(Buffer.from(scanEventJson(event), 'utf8'), TEXT_FRAME),
-  );
-  wire = Buffer.concat(parts);
+  const jsons = scanEventTexts(events);
+  const lengths = new Array<number>(jsons.length);
+  let total = 0;
+  for (let index = 0; index < jsons.length; index++) {
+    const length = Buffer.byteLength(jsons[index], 'utf8');
+    lengths[index] = length;
+    total += frameHeader(length).length + length;
+  }
+  wire = Buffer.allocUnsafe(total);
+  let offset = 0;
+  for (let index = 0; index < jsons.length; index++) {
+    const header = frameHeader(lengths[index]);
+    for (let at = 0; at < header.length; at++) wire[offset++] = header[at];
+    offset += wire.write(jsons[index], offset, 'utf8');
+  }
   frames.set(events, wire);
   return wire;
 }
@@ -58,24 +93,27 @@ export function sendScanEvents(client: WebSocket, socket: Socket, events: readon
 export function serverSentEvents(events: readonly ScanEvent[]): Buffer {
   let wire = blocks.get(events);
   if (wire) return wire;
+  const jsons = scanEventTexts(events);
   let text = '';
-  for (const event of events)
-    text += `event: ${event.event}\nid: ${event.seq}\ndata: ${scanEventJson(event)}\n\n`;
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index];
+    text += `event: ${event.event}\nid: ${event.seq}\ndata: ${jsons[index]}\n\n`;
+  }
   wire = Buffer.from(text, 'utf8');
   blocks.set(events, wire);
   return wire;
 }
 
 /**
- * `JSON.stringify(event)`, made once per event and gateway and cached for as long as the event object lives: the
- * hub hands every local subscriber the same event object, and a replay's events reach the WebSocket and the SSE
- * encoding alike. The event must not be mutated.
+ * The JSON text of each event of a batch (scanEventJson), made once per batch and gateway and cached for as long as
+ * the batch array lives: the hub hands every local subscriber the same array, so the WebSocket and the SSE
+ * encodings of a batch share one JSON.stringify per event. The array and its events must not change.
  */
-export function scanEventJson(event: ScanEvent): string {
-  let text = texts.get(event);
-  if (text === undefined) {
-    text = JSON.stringify(event);
-    texts.set(event, text);
+export function scanEventTexts(events: readonly ScanEvent[]): readonly string[] {
+  let jsons = texts.get(events);
+  if (!jsons) {
+    jsons = events.map(scanEventJson);
+    texts.set(events, jsons);
   }
-  return text;
+  return jsons;
 }

@@ -1,4 +1,5 @@
-import { BeforeApplicationShutdown, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@nso/config';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { ConnectedEvent } from '@nso/contracts';
 import { ScanEventHub } from '@nso/events';
@@ -23,9 +24,6 @@ export const WS_CLOSE = {
   goingAway: { code: 1001, reason: 'Server shutting down' },
 } as const;
 
-/** Past this much unsent data the subscriber is dropped rather than buffering without bound. */
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
-
 /** `ws://host/ws/scans/{scan_id}[?since=<seq>]`: one-way stream of a scan's events, every run of it. */
 // No permessage-deflate: a batch's frames are made once for every subscriber, uncompressed (scan-event-wire.ts).
 @WebSocketGateway({ path: '/ws/scans/:scanId', perMessageDeflate: false })
@@ -39,6 +37,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     private readonly users: CurrentUserResolver,
     private readonly origins: SameOriginPolicy,
     private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /** A clean close (1001 Going Away) rather than a dropped connection, so clients reconnect and resume. */
@@ -94,17 +93,29 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     // The connection ws speaks on (the upgraded request's socket): one write of ws-made frames per batch.
     const socket = request.socket;
     const delivered = this.metrics.scanEventsDelivered.labels({ transport: 'websocket' });
+    const maxBuffered = this.config.subscriberMaxBufferedBytes;
+    let dropped = false;
+    // The subscription once subscribe() resolved (a drop during the replay closes it then).
+    const live: { close?: () => void } = {};
     const subscription = await this.hub.subscribe(scanId, { afterSeq: Number(since) }, (events) => {
-      if (client.readyState !== client.OPEN) return;
-      if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
+      if (dropped || client.readyState !== client.OPEN) return;
+      if (client.bufferedAmount > maxBuffered) {
+        // Not buffered without bound: no more events for it; the close frame goes out behind what it has not
+        // read, and ws ends the connection if the closing handshake is not done in 30 s. The client resumes with
+        // ?since=<the last seq it read> (what the log still holds).
+        dropped = true;
+        live.close?.();
         this.metrics.subscribersDropped.inc({ transport: 'websocket' });
-        // Queued behind what it has not read; ws ends the connection if the close handshake takes 30 s.
+        this.logger.warn(
+          `WebSocket subscriber of scan ${scanId} dropped: more than ${maxBuffered} bytes unsent`,
+        );
         return client.close(WS_CLOSE.tooSlow.code, WS_CLOSE.tooSlow.reason);
       }
       sendScanEvents(client, socket, events);
       delivered.inc(events.length);
     });
-    if (closed) return subscription.close();
+    live.close = () => subscription.close();
+    if (closed || dropped) return subscription.close();
     client.once('close', () => subscription.close());
     this.logger.debug(`subscriber on scan ${scanId} since ${since}`);
   }

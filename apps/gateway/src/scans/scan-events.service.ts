@@ -1,18 +1,32 @@
-import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { ScanEventHub } from '@nso/events';
 import { Metrics } from '@nso/monitoring';
 import type { ServerResponse } from 'node:http';
 import { serverSentEvents } from './scan-event-wire';
+import { WS_CLOSE } from './scan-events.gateway';
 
 /** The comment a quiet SSE stream gets every SSE_KEEPALIVE_SECONDS; EventSource ignores comment lines. */
 export const SSE_KEEPALIVE = ': keep-alive\n\n';
 
 /**
- * Past this many bytes written but not yet taken by the client, an SSE subscriber is dropped rather than buffered
- * without bound; its EventSource reconnects with Last-Event-ID and resumes from the log. The WebSocket's bound.
+ * What an SSE subscriber that stopped reading gets last, instead of being buffered without bound: once more than
+ * SUBSCRIBER_MAX_BUFFERED_KIB is written to it and not taken, no more events are written, this block goes out
+ * behind them and the response ends. No `id:` field, so Last-Event-ID stays the last event's; `seq` is that
+ * event's seq (what `?since=` resumes after). The same code and reason as the WebSocket's close (4408).
  */
-export const SSE_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+export function sseDroppedBlock(lastSeq: number): string {
+  const data = {
+    event: 'dropped',
+    code: WS_CLOSE.tooSlow.code,
+    reason: WS_CLOSE.tooSlow.reason,
+    seq: lastSeq,
+  };
+  return `event: dropped\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** How long a dropped SSE subscriber has to read what was written before its connection is cut (ws's close timeout). */
+export const SSE_DROP_GRACE_MS = 30_000;
 
 /**
  * Headers of an event stream: never cached or transformed, and not buffered by a proxy (nginx reads
@@ -33,6 +47,7 @@ const SSE_HEADERS = {
  */
 @Injectable()
 export class ScanEventsService implements BeforeApplicationShutdown {
+  private readonly logger = new Logger(ScanEventsService.name);
   private readonly open = new Set<ServerResponse>();
 
   constructor(
@@ -71,6 +86,20 @@ export class ScanEventsService implements BeforeApplicationShutdown {
     this.open.add(response);
     this.metrics.subscribers.inc({ transport: 'sse' });
     response.once('close', end);
+    const maxBuffered = this.config.subscriberMaxBufferedBytes;
+    let dropped = false;
+    let lastSeq = afterSeq;
+    // Bounded: no more events, the `dropped` block behind what is queued, and the connection cut after a grace.
+    const drop = () => {
+      dropped = true;
+      close?.();
+      this.metrics.subscribersDropped.inc({ transport: 'sse' });
+      this.logger.warn(`SSE subscriber of scan ${scanId} dropped: more than ${maxBuffered} bytes unsent`);
+      clearTimeout(keepAlive);
+      response.end(sseDroppedBlock(lastSeq));
+      const cut = setTimeout(() => response.destroy(), SSE_DROP_GRACE_MS).unref();
+      response.once('close', () => clearTimeout(cut));
+    };
     try {
       const subscription = await this.hub.subscribe(
         scanId,
@@ -89,18 +118,15 @@ export class ScanEventsService implements BeforeApplicationShutdown {
           },
         },
         (events) => {
-          if (ended) return;
-          if (response.writableLength > SSE_MAX_BUFFERED_BYTES) {
-            this.metrics.subscribersDropped.inc({ transport: 'sse' });
-            response.destroy();
-            return;
-          }
+          if (ended || dropped) return;
+          if (response.writableLength > maxBuffered) return drop();
           response.write(serverSentEvents(events));
+          lastSeq = events[events.length - 1].seq;
           keepAlive?.refresh();
           delivered.inc(events.length);
         },
       );
-      if (ended) subscription.close();
+      if (ended || dropped) subscription.close();
       else close = () => subscription.close();
     } catch (error) {
       end();

@@ -23,6 +23,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { ProgressEventDto } from '../results/run-progress.view';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { BatchSplitEventDto, BatchStalledEventDto } from './batch-events.dto';
 import { ScanEventsService } from './scan-events.service';
@@ -96,8 +97,12 @@ export class ScansController {
   @ApiExtraModels(BatchStalledEventDto, BatchSplitEventDto)
   @ApiOkResponse({
     description:
-      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet',
+      'Server-sent events: `event: <name>`, `id: <seq>`, `data: <event JSON>`; `: keep-alive` when quiet. ' +
+      'The events are the WebSocket’s (docs/api.md "Events"); `progress`: ProgressEventDto. A ' +
+      'subscriber with more than SUBSCRIBER_MAX_BUFFERED_KIB unread gets a last `event: dropped` (no id; data ' +
+      '`{"event":"dropped","code":4408,"reason":"Client too slow","seq":<last seq written>}`) and the stream ends',
   })
+  @ApiExtraModels(ProgressEventDto)
   @ApiNotFoundResponse({ description: 'Unknown scan' })
   @ApiBadRequestResponse({ description: 'since (or Last-Event-ID) is not a non-negative integer' })
   @ApiHeader({

@@ -42,6 +42,12 @@ describe('scan events reducer', () => {
       ev(2, 'progress', { percent: 50, batches_done: 2, batches_failed: 0, batches_total: 4 }),
     ]);
     expect(s.runs[10].progress).toMatchObject({ percent: 75, done: 3 });
+    // A batch's nmap report sent before a finished batch's snapshot that counts it less.
+    const t = applyScanEvents(initialScanLiveState, [
+      ev(1, 'progress', { percent: 60, batches_done: 2, batches_failed: 0, batches_total: 4, batch_id: 3 }),
+      ev(2, 'progress', { percent: 55, batches_done: 2, batches_failed: 0, batches_total: 4 }),
+    ]);
+    expect(t.runs[10].progress).toMatchObject({ percent: 60, done: 2 });
   });
 
   it('tells a retried batch from a failed one', () => {

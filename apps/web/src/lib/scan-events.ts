@@ -172,9 +172,11 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
         failed: num(ev.batches_failed) ?? 0,
         total: num(ev.batches_total) ?? 0,
       };
-      // Snapshots from two workers may arrive in either order: the bar never goes backwards.
+      // Snapshots from two workers may arrive in either order (and a batch's nmap reports move the percent
+      // between finished batches): the bar never goes backwards.
       const prev = run.progress;
       if (prev && prev.done + prev.failed > next.done + next.failed) return run;
+      if (prev) next.percent = Math.max(next.percent, prev.percent);
       return { ...run, status: live, progress: next };
     }
     case 'scan_complete':

@@ -13,13 +13,21 @@ import {
   ScanScope,
 } from '@nso/nmap';
 import type { BatchStart } from '@nso/persistence';
-import { ClientRevokedError, type RunService, type RunStateStore } from '@nso/runs';
+import {
+  type BatchProgressReport,
+  ClientRevokedError,
+  type RunProgressSnapshot,
+  type RunProgressStore,
+  type RunService,
+  type RunStateStore,
+} from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
 import { BatchWatches } from './batch-watch';
 import { BatchRunService } from './batch-run.service';
 
 // Recorded from nmap 7.93 against a loopback listener: 127.0.0.5 up, 8081/tcp open, 9 and 22 closed.
-const XML = readFileSync(join(__dirname, '../../../../libs/nmap/test/fixtures/tcp-connect.xml'), 'utf8');
+const FIXTURES = join(__dirname, '../../../../libs/nmap/test/fixtures');
+const XML = readFileSync(join(FIXTURES, 'tcp-connect.xml'), 'utf8');
 
 const as = <T>(fake: unknown) => fake as T;
 
@@ -66,6 +74,15 @@ function newService() {
   const published: ScanEventBody[] = [];
   /** The lines of each publishLines call (each one entry). */
   const entries: string[][] = [];
+  // The run's live progress: what the batch stored, and the run figures the store answers (none: state unknown).
+  const reports: BatchProgressReport[] = [];
+  const progress = {
+    run: undefined as RunProgressSnapshot | undefined,
+    report: async (_resultId: number, _seq: number, report: BatchProgressReport) => {
+      reports.push(report);
+      return progress.run;
+    },
+  };
   const stopped = new Set<number>();
   let start: BatchStart = { runnable: true, batchId: 70 };
   const runs = {
@@ -79,7 +96,10 @@ function newService() {
     batchStopped: async (...args: unknown[]) => void calls.push(['batchStopped', ...args]),
   };
   const events = {
-    publish: async (_ref: unknown, body: ScanEventBody) => void published.push(body),
+    publish: async (_ref: unknown, body: ScanEventBody) => {
+      published.push(body);
+      if (body.event === 'progress') calls.push(['progress event', body]);
+    },
     publishMany: async (_ref: unknown, bodies: ScanEventBody[]) => void published.push(...bodies),
     // One entry of many lines reaches subscribers as one `line` event per line.
     publishLines: async (_ref: unknown, batchId: number, lines: string[]) => {
@@ -88,7 +108,12 @@ function newService() {
     },
   };
   const service = new BatchRunService(
-    as<AppConfig>({ workerId: 'worker-a', workerClientId: 'local', nmapPath: 'nmap' }),
+    as<AppConfig>({
+      workerId: 'worker-a',
+      workerClientId: 'local',
+      nmapPath: 'nmap',
+      nmapStatsEverySeconds: 2,
+    }),
     nmap,
     new NmapArgumentPolicy(),
     new ScanScope(['127.0.0.0/8', '::1/128'], []),
@@ -99,12 +124,13 @@ function newService() {
     // No stall or split here: batch-watch.spec.ts and test/scans/stragglers.e2e-spec.ts have those.
     as<BatchWatches>({
       withStats: (flags: string[]) => flags,
-      watch: () => ({ handlers: {}, end: () => undefined }),
+      watch: () => ({ handlers: {}, handlersWith: (others: unknown) => others, end: () => undefined }),
       verdictOf: async () => 'stopped',
     }),
+    as<RunProgressStore>(progress),
   );
   const startAs = (value: BatchStart) => (start = value);
-  return { service, nmap, calls, published, entries, stopped, runs, startAs };
+  return { service, nmap, calls, published, entries, stopped, runs, startAs, progress, reports };
 }
 
 const job = (fields: Partial<JobOf<typeof BATCH_JOB>> = {}): JobOf<typeof BATCH_JOB> =>
@@ -281,5 +307,58 @@ describe('BatchRunService', () => {
     startAs({ runnable: false, batchId: 70, status: 'running', hostsUp: 0, openPorts: 0 });
     await service.run({ data: job(), attempt: 1, final: false });
     expect(calls.map(([name]) => name)).toEqual(['startBatch']);
+  });
+
+  describe('progress', () => {
+    const run: RunProgressSnapshot = {
+      percent: 37.5,
+      batches_done: 1,
+      batches_failed: 0,
+      batches_total: 4,
+      hosts_done: 5,
+      hosts_total: 12,
+      eta_seconds: 8,
+      running: new Map(),
+    };
+
+    it('turns nmap’s reports into progress events of the batch, all before the batch completes', async () => {
+      const { service, nmap, calls, published, progress, reports } = newService();
+      progress.run = run;
+      // A real run's stdout and XML with --stats-every 1s (libs/nmap/test/fixtures/record-progress.sh).
+      nmap.lines = readFileSync(join(FIXTURES, 'progress-quiet.txt'), 'utf8').split('\n');
+      nmap.result = { exitCode: 0, xml: readFileSync(join(FIXTURES, 'progress-quiet.xml'), 'utf8') };
+      await service.run({
+        data: job({ targets: ['127.0.0.1', '127.0.0.2', '127.0.0.3'] }),
+        attempt: 1,
+        final: false,
+      });
+
+      // Registered at 0 % first; then nmap's four reports and three hosts, stored as they came.
+      expect(reports[0]).toMatchObject({ percent: 0, hostsDone: 0, hostsTotal: 3 });
+      const events = published.filter((e) => e.event === 'progress');
+      // The whole XML arrives in one write here: one event at once, the rest of that second's reports dropped.
+      expect(events).toEqual([
+        {
+          event: 'progress',
+          batch_id: 2,
+          percent: 37.5,
+          batches_done: 1,
+          batches_failed: 0,
+          batches_total: 4,
+          hosts_done: 5,
+          hosts_total: 12,
+          eta_seconds: 8,
+          batch: {
+            task: 'Connect Scan',
+            task_percent: 20,
+            percent: 20,
+            remaining_seconds: 4,
+            hosts_done: 0,
+            hosts_total: 3,
+          },
+        },
+      ]);
+      expect(calls.map(([name]) => name)).toEqual(['startBatch', 'progress event', 'batchCompleted']);
+    });
   });
 });

@@ -16,8 +16,9 @@ import {
   withUserHostnames,
 } from '@nso/nmap';
 import { safeErrorMessage, withoutStatement } from '@nso/persistence';
-import { ClientRevokedError, RunRef, RunService, RunStateStore } from '@nso/runs';
+import { ClientRevokedError, RunProgressStore, RunRef, RunService, RunStateStore } from '@nso/runs';
 import { UnrecoverableError } from 'bullmq';
+import { addressCount, BatchProgressTracker } from './batch-progress';
 import { BatchWatches, WatchedAttempt } from './batch-watch';
 
 /** One batch job as the consumer hands it over: its payload and which attempt this is. */
@@ -70,6 +71,7 @@ export class BatchRunService {
     private readonly runs: RunService,
     private readonly metrics: Metrics,
     private readonly watches: BatchWatches,
+    private readonly progressStore: RunProgressStore,
   ) {}
 
   /** Ends this worker's nmap processes of the run (a stop from any gateway). */
@@ -141,6 +143,10 @@ export class BatchRunService {
       if (outcome === 'stopped') return await this.runs.batchStopped(batch.batchId);
       if ('split' in outcome && outcome.split) {
         const straggler = { batchId: batch.batchId, seq: batchSeq, targets, hostnames: data.hostnames ?? {} };
+        // The straggler now covers only the hosts it reported (its halves count their own addresses).
+        const reported = outcome.split.length;
+        const narrowed = { percent: 100, hostsDone: reported, hostsTotal: reported, at: Date.now() };
+        await this.progressStore.report(resultId, batchSeq, narrowed).catch(() => undefined);
         return await this.watches.splitOff(ref, straggler, outcome.split);
       }
       await this.runs.batchCompleted(
@@ -195,8 +201,18 @@ export class BatchRunService {
     };
     // The XML is parsed as nmap writes it, never held whole (a /16 batch's is tens of megabytes). A parse error
     // is kept by the collector and thrown by result(), after the exit code had its say, as before.
+    // nmap's progress reports (--stats-every) become `progress` events and the run's live progress; the watch
+    // (stalls, stragglers) reads the same XML.
+    const progress = new BatchProgressTracker({
+      store: this.progressStore,
+      events: this.events,
+      ref,
+      seq: batchSeq,
+      hostsTotal: addressCount(targets),
+    });
+    progress.start();
     const watch = this.watches.watch(watched, controller);
-    const xml = new NmapXmlCollector(watch.handlers);
+    const xml = new NmapXmlCollector(watch.handlersWith(progress.handlers));
     try {
       const run = await this.nmap.run({
         nmapPath: this.config.nmapPath,
@@ -214,6 +230,7 @@ export class BatchRunService {
         },
         onLine: (line) => {
           if (controller.signal.aborted) return;
+          progress.onLine(line);
           if (lines.length === 0) gathering = setTimeout(flush, LINE_GATHER_MS);
           lines.push(line);
           if (lines.length >= LINES_PER_PUBLISH) flush();
@@ -244,6 +261,7 @@ export class BatchRunService {
       // Lines still gathering when nmap's run failed go out too, as they did before it failed.
       if (gathering !== undefined) flush();
       watch.end();
+      await progress.close();
       mine.delete(controller);
       if (mine.size === 0) this.running.delete(ref.resultId);
     }

@@ -1,5 +1,5 @@
 import type { NmapHost } from '@nso/nmap';
-import { BatchWatch } from './batch-watch';
+import { BatchWatch, statsEverySeconds } from './batch-watch';
 
 const attempt = {
   ref: { scanId: 1, resultId: 2 },
@@ -105,5 +105,13 @@ describe('BatchWatch', () => {
     expect(seen).toEqual(['127.0.0.3']);
     expect(controller.signal.aborted).toBe(false); // the host counted as progress for the watch too
     watch.end();
+  });
+});
+
+describe('statsEverySeconds', () => {
+  it('is NMAP_STATS_EVERY, at most a fifth of the stall period and at least 1 s', () => {
+    expect(statsEverySeconds({ nmapStatsEverySeconds: 2, batchStallSeconds: 600 })).toBe(2);
+    expect(statsEverySeconds({ nmapStatsEverySeconds: 30, batchStallSeconds: 60 })).toBe(12);
+    expect(statsEverySeconds({ nmapStatsEverySeconds: 2, batchStallSeconds: 5 })).toBe(1);
   });
 });

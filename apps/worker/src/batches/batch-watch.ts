@@ -11,7 +11,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { ScanEventPublisher } from '@nso/events';
 import { Metrics } from '@nso/monitoring';
-import { canonicalIpAddress, NmapHost, NmapTaskProgress, NmapXmlStreamHandlers } from '@nso/nmap';
+import {
+  canonicalIpAddress,
+  NmapHost,
+  NmapTaskProgress,
+  NmapXmlStreamHandlers,
+  withStatsEvery,
+} from '@nso/nmap';
 import { BatchSplitter, RunRef, RunService, StragglerBatch } from '@nso/runs';
 
 /** How often a running batch checks whether it is a straggler. */
@@ -180,13 +186,13 @@ export class BatchWatches {
 
   /**
    * The flags with `--stats-every` added when the scan gave none, so nmap reports its tasks' progress in its XML
-   * while it runs (otherwise a batch of one slow host reports nothing until it ends): every 2 s (1 s when
-   * BATCH_STALL_SECONDS is under 10), so a long task shows its percent rising. The scan's own is kept.
+   * while it runs (otherwise a batch of one slow host reports nothing until it ends; the reports are also the
+   * `progress` events, BatchProgressTracker): every NMAP_STATS_EVERY seconds (2), and at least five times a
+   * stall period (1 s when BATCH_STALL_SECONDS is under 10), so a long task shows its percent rising. The scan's
+   * own is kept.
    */
   withStats(flags: string[]): string[] {
-    if (flags.some((flag) => flag === '--stats-every' || flag.startsWith('--stats-every='))) return flags;
-    const every = this.config.batchStallSeconds < 10 ? 1 : 2;
-    return [...flags, '--stats-every', `${every}s`];
+    return withStatsEvery(flags, statsEverySeconds(this.config));
   }
 
   /** A started watch of one attempt; `end()` it once nmap has exited. */
@@ -259,4 +265,11 @@ export class BatchWatches {
 
 function canonical(address: string): string {
   return canonicalIpAddress(address) ?? address;
+}
+
+/** nmap's `--stats-every` interval, seconds: NMAP_STATS_EVERY, at most a fifth of BATCH_STALL_SECONDS (at least 1). */
+export function statsEverySeconds(
+  config: Pick<AppConfig, 'nmapStatsEverySeconds' | 'batchStallSeconds'>,
+): number {
+  return Math.min(config.nmapStatsEverySeconds, Math.max(1, Math.floor(config.batchStallSeconds / 5)));
 }

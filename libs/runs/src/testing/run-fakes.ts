@@ -31,7 +31,9 @@ import type {
   RunProgress,
   RunStateStore,
 } from '../run-state.store';
+import type { RunProgressStore } from '../run-progress.store';
 import { RunService } from '../run.service';
+import { FakeRunProgressStore } from './progress-fake';
 import {
   FakeAgentTaskRepository,
   FakeBatchRepository,
@@ -41,6 +43,7 @@ import {
 } from './table-fakes';
 
 export * from './table-fakes';
+export * from './progress-fake';
 
 interface RunState {
   total: number;
@@ -294,6 +297,7 @@ export function newRunService() {
   const notifier = new FakeRunNotifier();
   const tasks = new FakeAgentTaskRepository();
   const poolQueues = new FakeClientBatchQueues();
+  const progress = new FakeRunProgressStore(state);
   const as = <T>(fake: unknown) => fake as T;
   const config = as<AppConfig>({
     clients: { offlineAfterMs: 180_000, agentTaskTimeoutMs: 1_800_000, agentTaskTargets: 0 },
@@ -340,6 +344,7 @@ export function newRunService() {
     finalizer,
     reconciler,
     handoff,
+    as<RunProgressStore>(progress),
   );
   const intake = new AgentTaskIntake(
     as<RunRepository>(runs),
@@ -362,6 +367,7 @@ export function newRunService() {
     outcomes,
     handoff,
     intake,
+    as<RunProgressStore>(progress),
   );
   return {
     service,
@@ -381,5 +387,6 @@ export function newRunService() {
     notifier,
     tasks,
     poolQueues,
+    progress,
   };
 }
