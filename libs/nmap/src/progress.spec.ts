@@ -110,12 +110,11 @@ describe('withStatsEvery', () => {
     expect(withStatsEvery(flags, 2)).toEqual(['-sT', '-v', '-p80', '--stats-every=2s']);
   });
 
-  it.each([
-    [['--stats-every', '10s']],
-    [['--stats-every=10s']],
-    [['-stats-every', '10s']],
-  ])('keeps the interval the user gave (%j)', (given) => {
-    const flags = policy.validate(['-sT', ...given]);
-    expect(withStatsEvery(flags, 2)).toEqual(['-sT', '--stats-every=10s']);
-  });
+  it.each([[['--stats-every', '10s']], [['--stats-every=10s']], [['-stats-every', '10s']]])(
+    'keeps the interval the user gave (%j)',
+    (given) => {
+      const flags = policy.validate(['-sT', ...given]);
+      expect(withStatsEvery(flags, 2)).toEqual(['-sT', '--stats-every=10s']);
+    },
+  );
 });
