@@ -109,6 +109,9 @@ export function parseIpAddress(text: string): IpValue | undefined {
  * `fe80::1%eth0`, shorthand such as `127.1`).
  */
 export function canonicalIpAddress(text: string): string | undefined {
+  // A strict dotted quad is its own canonical text: no bigint round trip for the common case (every host of an
+  // IPv4 scan's XML comes through here).
+  if (parseIPv4(text) !== undefined) return text;
   const ip = parseIpAddress(text);
   return ip ? formatIp(ip.family, ip.value) : undefined;
 }
