@@ -108,7 +108,17 @@ export class BatchOutcomes {
 
   /** Counts the batch once, tells subscribers, keeps the window full, and ends the run after its last batch. */
   private async count(ref: RunRef, seq: number, kind: 'done' | 'failed', summary?: BatchSummary) {
-    const finish = await this.state.finish(ref.resultId, seq, kind);
+    const counting = this.state.finish(ref.resultId, seq, kind);
+    // Sent right behind the count on the same Redis connection, so Redis runs it after the count and both take
+    // one round trip: waiting for it after the count let another process count the run's last batch and publish
+    // scan_complete before this batch's batch_complete and progress went out. The batch leaves the running ones
+    // of the live progress (once: a repeat finds nothing to remove); percent, hosts and ETA count the other
+    // batches' nmap reports too.
+    const living = this.progress.finish(ref.resultId, seq, kind).catch((error: unknown) => {
+      this.logger.warn(`run ${ref.resultId}: progress not updated: ${(error as Error).message}`);
+      return undefined;
+    });
+    const finish = await counting;
     if (finish.outcome === 'stopped') return;
     if (finish.outcome === 'lost') {
       // Redis lost the run's state (this batch is stored already): rebuild it from the database and go on now,
@@ -120,12 +130,8 @@ export class BatchOutcomes {
     // 'duplicate': counted by an earlier attempt that died here; the run may still need its ending.
     let published: Promise<unknown> = Promise.resolve();
     if (finish.outcome === 'counted') {
-      // The run's counters in the database moved with the batch row (BatchRepository). The batch leaves the
-      // running ones of the live progress; percent, hosts and ETA count the other batches' nmap reports too.
-      const live = await this.progress.finish(ref.resultId, seq, kind).catch((error: unknown) => {
-        this.logger.warn(`run ${ref.resultId}: progress not updated: ${(error as Error).message}`);
-        return undefined;
-      });
+      // The run's counters in the database moved with the batch row (BatchRepository).
+      const live = await living;
       const progress: ScanEventBody = {
         event: 'progress',
         percent: Math.floor(((finish.done + finish.failed) * 100) / finish.total),
