@@ -5,7 +5,7 @@ import { HttpException } from '@nestjs/common';
 import type { Request } from 'express';
 import getRawBody from 'raw-body';
 import { Transform, TransformCallback } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { bodyDecompressor } from '../common/content-encoding';
 import { MAX_BODY_DEPTH, nestingDepth } from '../common/json-body';
 
 /** Bytes a results body may take for each address of its task (an nmap host with its ports and services). */
@@ -62,20 +62,6 @@ class RatioGuard extends Transform {
   }
 }
 
-function decompressor(encoding: string) {
-  switch (encoding) {
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip();
-    case 'deflate':
-      return createInflate();
-    case 'br':
-      return createBrotliDecompress();
-    default:
-      return undefined;
-  }
-}
-
 /**
  * Reads the request's JSON body with at most `limit` bytes (before and after decompression; gzip, deflate and br
  * with MAX_COMPRESSION_RATIO) and parses it. Errors are HttpExceptions in the API's shape: 413 too large or too
@@ -101,7 +87,7 @@ export async function readJsonBody(req: Request, limit: number): Promise<unknown
         length: req.headers['content-length'],
       });
     } else {
-      const inflate = decompressor(encoding);
+      const inflate = bodyDecompressor(encoding);
       if (!inflate) {
         throw new HttpException(
           { error: 'Unsupported Content-Encoding (use gzip, deflate, br or none)' },

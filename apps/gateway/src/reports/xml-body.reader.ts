@@ -6,7 +6,7 @@ import { HttpException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { bodyDecompressor } from '../common/content-encoding';
 
 export const XML_TYPES = ['application/xml', 'text/xml'];
 /** Charsets read (nmap writes UTF-8; ASCII is a subset of it). */
@@ -15,20 +15,6 @@ const CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
 const tooLarge = () => new HttpException({ error: 'Request body too large' }, 413);
 const cutShort = () =>
   new HttpException({ error: 'Request body ended early or does not match its Content-Length' }, 400);
-
-function decompressor(encoding: string) {
-  switch (encoding) {
-    case 'gzip':
-    case 'x-gzip':
-      return createGunzip();
-    case 'deflate':
-      return createInflate();
-    case 'br':
-      return createBrotliDecompress();
-    default:
-      return undefined;
-  }
-}
 
 /**
  * Checks the request's headers and returns its body as UTF-8 text pieces, read as the consumer asks for them.
@@ -52,7 +38,7 @@ export function xmlBodyPieces(req: Request, limit: number): AsyncIterable<string
     .toLowerCase();
   let source: Readable = req;
   if (encoding !== 'identity') {
-    const inflate = decompressor(encoding);
+    const inflate = bodyDecompressor(encoding);
     if (!inflate) {
       throw new HttpException({ error: 'Unsupported Content-Encoding (use gzip, deflate, br or none)' }, 415);
     }
