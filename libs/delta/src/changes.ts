@@ -26,7 +26,7 @@ export const PORT_CHANGE_KINDS: readonly DeltaChangeKind[] = ['added_port', 'rem
  * unverified entries `{state}`. `detail` holds the rest: `{changed}` of a changed port, `{reason}` of an
  * unverified entry.
  */
-export interface DeltaChangeRow {
+export interface DeltaChangeRow extends Partial<ChangeMarks> {
   seq: number;
   kind: DeltaChangeKind;
   address: string;
@@ -35,6 +35,49 @@ export interface DeltaChangeRow {
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
   detail: Record<string, unknown> | null;
+}
+
+/** A rescan's verdict on one change (docs/delta.md "Verified changes"). */
+export type ChangeVerification = 'confirmed' | 'not_confirmed' | 'unverifiable';
+/** A port against the scan's expected ports (docs/delta.md "Expected ports"). */
+export type ChangeExposure = 'expected' | 'unexpected' | 'missing';
+
+/**
+ * What is known of a change besides what the diff saw (issue 21), columns of its delta_changes row: the rescan's
+ * verdict (null while pending or when not verified), whether its port flaps, its exposure (null without expected
+ * ports), and who accepted it when (user id; null: not accepted).
+ */
+export interface ChangeMarks {
+  verification: ChangeVerification | null;
+  flapping: boolean;
+  exposure: ChangeExposure | null;
+  accepted_at: Date | string | null;
+  accepted_by: number | null;
+}
+
+/**
+ * The marks of a change as the API lists them beside its entry: `change_id` (its `seq`, what
+ * POST /api/report/{id}/accept takes), `verification`, `flapping`, `exposure`, and `accepted` (`{by, at}` or null).
+ */
+export interface ChangeMarksView {
+  change_id: number;
+  verification: ChangeVerification | null;
+  flapping: boolean;
+  exposure: ChangeExposure | null;
+  accepted: { by: number | null; at: string } | null;
+}
+
+/** The API's marks of a change row (see ChangeMarksView). */
+export function changeMarksView(row: Pick<DeltaChangeRow, 'seq'> & Partial<ChangeMarks>): ChangeMarksView {
+  return {
+    change_id: row.seq,
+    verification: row.verification ?? null,
+    flapping: row.flapping ?? false,
+    exposure: row.exposure ?? null,
+    accepted: row.accepted_at
+      ? { by: row.accepted_by ?? null, at: new Date(row.accepted_at).toISOString() }
+      : null,
+  };
 }
 
 /** The lists of a Delta that are stored as rows. */
@@ -154,7 +197,10 @@ export function deltaChangeEntry(
   }
 }
 
-/** The Delta lists of a report's change rows, read in `seq` order (pages of any size). */
+/**
+ * The Delta lists of a report's change rows, read in `seq` order (pages of any size); each entry carries its
+ * marks (ChangeMarksView: change_id, verification, flapping, exposure, accepted).
+ */
 export async function deltaListsOf(rows: AsyncIterable<DeltaChangeRow> | Iterable<DeltaChangeRow>) {
   const lists: DeltaLists = {
     new_up_hosts: [],
@@ -166,7 +212,7 @@ export async function deltaListsOf(rows: AsyncIterable<DeltaChangeRow> | Iterabl
   };
   for await (const row of rows) {
     const { list, entry } = deltaChangeEntry(row);
-    (lists[list] as unknown[]).push(entry);
+    (lists[list] as unknown[]).push({ ...entry, ...changeMarksView(row) });
   }
   return lists;
 }

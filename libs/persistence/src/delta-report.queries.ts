@@ -19,6 +19,15 @@ export interface DeltaReportRecord {
   newHostsCount: number;
   removedHostsCount: number;
   hasChanges: boolean;
+  /** Issue 21: the rescan (null: not verified; `pending`; `done`), its run, the confirmed counts, flapping. */
+  verificationStatus: 'pending' | 'done' | null;
+  verifyResultId: number | null;
+  confirmedNewPortsCount: number;
+  confirmedClosedPortsCount: number;
+  confirmedChangedServicesCount: number;
+  confirmedNewHostsCount: number;
+  confirmedRemovedHostsCount: number;
+  flappingCount: number;
   /** `{scanner, baseline, current, delta, summary}` (docs/delta.md); present only when read with its data. */
   deltaData?: Record<string, unknown>;
 }
@@ -33,6 +42,12 @@ export interface DeltaChangeRecord {
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
   detail: Record<string, unknown> | null;
+  /** The marks of issue 21 (@nso/delta's ChangeMarks). */
+  verification: 'confirmed' | 'not_confirmed' | 'unverifiable' | null;
+  flapping: boolean;
+  exposure: 'expected' | 'unexpected' | 'missing' | null;
+  accepted_at: Date | null;
+  accepted_by: number | null;
 }
 
 /** Which reports a list shows: a scan's, or every report of an owner's scans; optionally only those with changes. */
@@ -145,7 +160,8 @@ export class DeltaReportQueries {
         .andWhere('seq', '>', after)
         .orderBy('seq')
         .limit(pageSize)
-        .select('seq', 'kind', 'address', 'protocol', 'port', 'before', 'after', 'detail');
+        .select('seq', 'kind', 'address', 'protocol', 'port', 'before', 'after', 'detail')
+        .select('verification', 'flapping', 'exposure', 'accepted_at', 'accepted_by');
       for (const row of page) {
         yield {
           seq: Number(row.seq),
@@ -156,6 +172,12 @@ export class DeltaReportQueries {
           before: parsed(row.before),
           after: parsed(row.after),
           detail: parsed(row.detail),
+          verification: (row.verification as DeltaChangeRecord['verification']) ?? null,
+          flapping: Boolean(row.flapping),
+          exposure: (row.exposure as DeltaChangeRecord['exposure']) ?? null,
+          accepted_at: row.accepted_at ? new Date(row.accepted_at as string) : null,
+          accepted_by:
+            row.accepted_by === null || row.accepted_by === undefined ? null : Number(row.accepted_by),
         };
       }
       if (page.length < pageSize) return;
@@ -271,6 +293,14 @@ function recordOf(
     newHostsCount: r.newHostsCount,
     removedHostsCount: r.removedHostsCount,
     hasChanges: r.hasChanges,
+    verificationStatus: r.verificationStatus ?? null,
+    verifyResultId: r.verifyResultId ?? null,
+    confirmedNewPortsCount: r.confirmedNewPortsCount,
+    confirmedClosedPortsCount: r.confirmedClosedPortsCount,
+    confirmedChangedServicesCount: r.confirmedChangedServicesCount,
+    confirmedNewHostsCount: r.confirmedNewHostsCount,
+    confirmedRemovedHostsCount: r.confirmedRemovedHostsCount,
+    flappingCount: r.flappingCount,
     ...(withData ? { deltaData: r.deltaData } : {}),
   };
 }

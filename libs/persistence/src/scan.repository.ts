@@ -43,6 +43,13 @@ export interface ScanDefinitionFields {
   timezone: string | null;
   isActive: boolean;
   isScheduled: boolean;
+  /** Issue 21 (docs/delta.md): confirmation rescans, flapping, expected ports. Absent: the column's default. */
+  verifyChanges?: boolean;
+  verifyDelaySeconds?: number;
+  announceUnconfirmed?: boolean;
+  flapWindow?: number;
+  flapThreshold?: number;
+  expectedPorts?: Record<string, string[]> | null;
 }
 
 /** A new definition (ScanRepository.create): its fields and its owner. */

@@ -55,7 +55,20 @@ export interface DeliverableRule {
 }
 
 /** A delta report as a delivery's payload shows it (the counts are the report's columns). */
-export type DeliverableReport = Omit<DeltaReportRecord, 'reportType' | 'status' | 'deltaData'> & {
+export type DeliverableReport = Pick<
+  DeltaReportRecord,
+  | 'id'
+  | 'scanId'
+  | 'baselineResultId'
+  | 'currentResultId'
+  | 'createdAt'
+  | 'newPortsCount'
+  | 'closedPortsCount'
+  | 'changedServicesCount'
+  | 'newHostsCount'
+  | 'removedHostsCount'
+  | 'hasChanges'
+> & {
   /** '' when the scan is gone. */
   scanName: string;
 };

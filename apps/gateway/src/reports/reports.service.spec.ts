@@ -47,6 +47,14 @@ class FakeReportStore {
       newHostsCount: 0,
       removedHostsCount: 0,
       hasChanges: false,
+      verificationStatus: null,
+      verifyResultId: null,
+      confirmedNewPortsCount: 0,
+      confirmedClosedPortsCount: 0,
+      confirmedChangedServicesCount: 0,
+      confirmedNewHostsCount: 0,
+      confirmedRemovedHostsCount: 0,
+      flappingCount: 0,
       deltaData: { scanner: { name: 'nso-delta', version: 1 }, delta: { comparable: true } },
       ...fields,
       ownerId: this.scans.find((s) => s.id === scanId)!.ownerId,
@@ -163,6 +171,11 @@ const change = (
   before: kind === 'removed_port' ? { state: 'open', service: 'ssh' } : null,
   after: kind === 'added_port' ? { state: 'open', service: 'http' } : null,
   detail: null,
+  verification: null,
+  flapping: false,
+  exposure: null,
+  accepted_at: null,
+  accepted_by: null,
 });
 
 beforeEach(() => {

@@ -11,7 +11,11 @@ import { ReportQuery, ReportsQuery, SummaryQuery } from './reports.dto';
 const PER_PAGE = 10;
 const TREND_TOP = 10;
 
-/** A report row as seed 003 shows it (without delta_data). */
+/**
+ * A report row as seed 003 shows it (without delta_data), and beside the seed's fields what issue 21 adds
+ * (docs/delta.md "Verified changes"): `verification` (`status` null/pending/done and the rescan's `result_id`),
+ * the `confirmed_*` twins of the seed's counts, and `flapping_count`.
+ */
 export function reportView(r: DeltaReportRecord) {
   return {
     id: r.id,
@@ -27,6 +31,13 @@ export function reportView(r: DeltaReportRecord) {
     new_hosts_count: r.newHostsCount,
     removed_hosts_count: r.removedHostsCount,
     has_changes: r.hasChanges,
+    confirmed_new_ports_count: r.confirmedNewPortsCount,
+    confirmed_closed_ports_count: r.confirmedClosedPortsCount,
+    confirmed_changed_services_count: r.confirmedChangedServicesCount,
+    confirmed_new_hosts_count: r.confirmedNewHostsCount,
+    confirmed_removed_hosts_count: r.confirmedRemovedHostsCount,
+    flapping_count: r.flappingCount,
+    verification: { status: r.verificationStatus, result_id: r.verifyResultId },
   };
 }
 

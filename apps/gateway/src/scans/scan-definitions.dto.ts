@@ -18,6 +18,11 @@ import { PageQuery, QueryBool, QueryInt } from '../common/pagination';
 import { PlainText, Trim } from '../common/text-fields';
 import { RunSettingsDto } from './scans.dto';
 
+/** An hour at most between a run and the rescan of its changes. */
+export const MAX_VERIFY_DELAY_SECONDS = 3600;
+/** Runs a port's flapping history is read over, at most. */
+export const MAX_FLAP_WINDOW = 100;
+
 /** 1 minute to 1 year, as interval_minutes. */
 export const MAX_INTERVAL_MINUTES = 525_600;
 
@@ -118,6 +123,72 @@ export class CreateScanDto extends RunSettingsDto {
   @IsOptional()
   @IsBoolean()
   is_scheduled?: boolean;
+
+  @ApiPropertyOptional({
+    default: true,
+    description:
+      "Confirm a report's changes by rescanning exactly the changed hosts and ports before announcing them " +
+      '(docs/delta.md "Verified changes")',
+  })
+  @IsOptional()
+  @IsBoolean()
+  verify_changes?: boolean;
+
+  @ApiPropertyOptional({
+    default: 30,
+    minimum: 0,
+    maximum: MAX_VERIFY_DELAY_SECONDS,
+    description: 'Seconds between the end of a run and the rescan of its changes',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_VERIFY_DELAY_SECONDS)
+  verify_delay_seconds?: number;
+
+  @ApiPropertyOptional({
+    default: false,
+    description: 'Announce changes the rescan did not confirm too (not flapping ones)',
+  })
+  @IsOptional()
+  @IsBoolean()
+  announce_unconfirmed?: boolean;
+
+  @ApiPropertyOptional({
+    default: 10,
+    minimum: 2,
+    maximum: MAX_FLAP_WINDOW,
+    description: 'Runs of the scan a port\'s history is read over (docs/delta.md "Flapping ports")',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(MAX_FLAP_WINDOW)
+  flap_window?: number;
+
+  @ApiPropertyOptional({
+    default: 3,
+    minimum: 1,
+    maximum: MAX_FLAP_WINDOW,
+    description:
+      'Open/not-open changes within flap_window that make a port flapping; as many runs in one state make it stable',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_FLAP_WINDOW)
+  flap_threshold?: number;
+
+  @ApiPropertyOptional({
+    example: { '*': ['tcp/22'], '127.0.9.5': ['tcp/80', 'tcp/443'] },
+    nullable: true,
+    type: Object,
+    description:
+      'Ports expected open: "*" (every host that is up) or an address → ["tcp/22", ...] (docs/delta.md ' +
+      '"Expected ports"); null: none',
+  })
+  @IsOptional()
+  expected_ports?: Record<string, string[]> | null;
 }
 
 /** PUT is partial: a field that is not sent keeps its value (the original reset omitted booleans to false). */

@@ -18,6 +18,7 @@ import {
   type ScanDefinitionPatch,
   type ScanResult,
 } from '@nso/persistence';
+import { parseExpectedPorts } from '@nso/delta';
 import { RunService, ScanSchedules } from '@nso/runs';
 import { pageFields, pageWindow } from '../common/pagination';
 import { ProjectsService } from '../projects/projects.service';
@@ -147,6 +148,12 @@ export class ScanDefinitionsService {
       timezone: input.timezone ?? null,
       isActive: input.is_active ?? true,
       isScheduled: input.is_scheduled ?? false,
+      verifyChanges: input.verify_changes ?? true,
+      verifyDelaySeconds: input.verify_delay_seconds ?? 30,
+      announceUnconfirmed: input.announce_unconfirmed ?? false,
+      flapWindow: input.flap_window ?? 10,
+      flapThreshold: input.flap_threshold ?? 3,
+      expectedPorts: expectedPortsField(input.expected_ports),
     };
     await this.check(definition);
     const scan = await this.scanRows.create({ ownerId, ...definition });
@@ -189,6 +196,12 @@ export class ScanDefinitionsService {
     if (input.timezone !== undefined) patch.timezone = input.timezone;
     if (input.is_active !== undefined) patch.isActive = input.is_active;
     if (input.is_scheduled !== undefined) patch.isScheduled = input.is_scheduled;
+    if (input.verify_changes !== undefined) patch.verifyChanges = input.verify_changes;
+    if (input.verify_delay_seconds !== undefined) patch.verifyDelaySeconds = input.verify_delay_seconds;
+    if (input.announce_unconfirmed !== undefined) patch.announceUnconfirmed = input.announce_unconfirmed;
+    if (input.flap_window !== undefined) patch.flapWindow = input.flap_window;
+    if (input.flap_threshold !== undefined) patch.flapThreshold = input.flap_threshold;
+    if (input.expected_ports !== undefined) patch.expectedPorts = expectedPortsField(input.expected_ports);
     await this.check({ ...definitionOf(scan), ...patch });
     await this.schedules.apply(await this.scanRows.update(scanId, patch));
   }
@@ -267,6 +280,14 @@ export class ScanDefinitionsService {
     const specs = parseTargets(scan.targets);
     TargetSet.build(specs, flags, await resolveTargets(specs, flags, this.scope));
     checkScheduleSettings(scan);
+    const flap = { window: scan.flapWindow ?? 10, threshold: scan.flapThreshold ?? 3 };
+    if (flap.threshold >= flap.window) {
+      throw new BadRequestException({
+        error: `flap_threshold (${flap.threshold}) must be smaller than flap_window (${flap.window})`,
+        field: 'flap_threshold',
+        details: ['a port can change state at most flap_window - 1 times within flap_window runs'],
+      });
+    }
     if (scan.isScheduled && scan.isActive && scan.intervalMinutes === null && scan.cron === null) {
       throw new BadRequestException({
         error: 'Missing required fields',
@@ -309,6 +330,23 @@ function checkPortsField(policy: NmapArgumentPolicy, ports: string): void {
   }
 }
 
+/**
+ * A definition's `expected_ports` in normal form (@nso/delta parseExpectedPorts), null for none; a value that is
+ * not one is the 400 `{error: "expected_ports ...", field: "expected_ports", details: [every problem]}`.
+ */
+function expectedPortsField(value: unknown): Record<string, string[]> | null {
+  if (value === undefined || value === null) return null;
+  const parsed = parseExpectedPorts(value);
+  if (parsed.problems) {
+    throw new BadRequestException({
+      error: `expected_ports is invalid: ${parsed.problems[0].path} ${parsed.problems[0].message}`,
+      field: 'expected_ports',
+      details: parsed.problems.map((p) => `${p.path} ${p.message}`),
+    });
+  }
+  return Object.keys(parsed.expected).length === 0 ? null : (parsed.expected as Record<string, string[]>);
+}
+
 /** The definition fields of a stored scan, to check it as a change would leave it. */
 function definitionOf(scan: Scan): ScanDefinitionFields {
   return {
@@ -326,5 +364,7 @@ function definitionOf(scan: Scan): ScanDefinitionFields {
     timezone: scan.timezone,
     isActive: scan.isActive,
     isScheduled: scan.isScheduled,
+    flapWindow: scan.flapWindow,
+    flapThreshold: scan.flapThreshold,
   };
 }

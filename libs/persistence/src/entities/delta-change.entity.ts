@@ -51,4 +51,23 @@ export class DeltaChange {
 
   @Property({ type: 'json', nullable: true })
   detail: Record<string, unknown> | null = null;
+
+  /** The rescan's verdict (docs/delta.md "Verified changes"); null while pending or when not verified. */
+  @Property({ type: 'string', nullable: true })
+  verification: 'confirmed' | 'not_confirmed' | 'unverifiable' | null = null;
+
+  /** A change of a flapping port (docs/delta.md "Flapping ports"): listed, never announced. */
+  @Property({ type: 'boolean', default: false })
+  flapping: boolean = false;
+
+  /** Against the scan's expected ports: an open port `expected`/`unexpected`, an expected one gone `missing`. */
+  @Property({ type: 'string', nullable: true })
+  exposure: 'expected' | 'unexpected' | 'missing' | null = null;
+
+  /** Who accepted the change (POST /api/report/{id}/accept) and when; a plain user id. */
+  @Property({ type: 'datetime', nullable: true })
+  acceptedAt: Date | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  acceptedBy: number | null = null;
 }

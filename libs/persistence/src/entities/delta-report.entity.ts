@@ -25,6 +25,12 @@ export class DeltaReport {
     | 'newHostsCount'
     | 'removedHostsCount'
     | 'hasChanges'
+    | 'confirmedNewPortsCount'
+    | 'confirmedClosedPortsCount'
+    | 'confirmedChangedServicesCount'
+    | 'confirmedNewHostsCount'
+    | 'confirmedRemovedHostsCount'
+    | 'flappingCount'
     | 'createdAt';
 
   @PrimaryKey({ type: 'integer' })
@@ -62,6 +68,38 @@ export class DeltaReport {
 
   @Property({ type: 'boolean', default: false })
   hasChanges: boolean = false;
+
+  /**
+   * Whether the changes were confirmed by a rescan (docs/delta.md "Verified changes"): null when they were not
+   * (no changes, verification off, an imported run), `pending` until the rescan's verdicts are in, then `done`.
+   */
+  @Property({ type: 'string', nullable: true })
+  verificationStatus: 'pending' | 'done' | null = null;
+
+  /** The confirmation run (trigger `verify`); a plain id. */
+  @Index()
+  @Property({ type: 'integer', nullable: true })
+  verifyResultId: number | null = null;
+
+  /** The seed's counts again, of the changes the rescan confirmed (equal to them when not verified). */
+  @Property({ type: 'integer', default: 0 })
+  confirmedNewPortsCount: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  confirmedClosedPortsCount: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  confirmedChangedServicesCount: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  confirmedNewHostsCount: number = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  confirmedRemovedHostsCount: number = 0;
+
+  /** Port changes of flapping ports (docs/delta.md "Flapping ports"): listed, counted in the seed's counts, never announced. */
+  @Property({ type: 'integer', default: 0 })
+  flappingCount: number = 0;
 
   /** `{scanner, baseline, current, delta, summary}` (docs/delta.md). */
   @Property({ type: 'json' })

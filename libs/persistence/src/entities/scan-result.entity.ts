@@ -13,8 +13,12 @@ import { SCAN_RUNNERS, Scan, type ScanRunner } from './scan.entity';
 export const SCAN_RESULT_STATUSES = ['queued', 'running', 'completed', 'stopped', 'failed'] as const;
 export type ScanResultStatus = (typeof SCAN_RESULT_STATUSES)[number];
 
-/** What started a run: POST /api/scans/start, GET /api/scans/{id}/execute, the scan's schedule, or an imported nmap XML (POST /api/scans/{id}/results/import). */
-export const RUN_TRIGGERS = ['api-start', 'execute', 'schedule', 'import'] as const;
+/**
+ * What started a run: POST /api/scans/start, GET /api/scans/{id}/execute, the scan's schedule, an imported nmap
+ * XML (POST /api/scans/{id}/results/import), or the delta service confirming a report's changes (`verify`: a
+ * rescan of the changed hosts and ports, never a delta baseline; docs/delta.md "Verified changes").
+ */
+export const RUN_TRIGGERS = ['api-start', 'execute', 'schedule', 'import', 'verify'] as const;
 export type RunTrigger = (typeof RUN_TRIGGERS)[number];
 
 /** One run of a scan. Its settings are snapshotted so editing the definition never rewrites history. */

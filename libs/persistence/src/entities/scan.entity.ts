@@ -26,6 +26,12 @@ export class Scan {
     | 'lastRun'
     | 'nextRun'
     | 'eventSeqReserved'
+    | 'verifyChanges'
+    | 'verifyDelaySeconds'
+    | 'announceUnconfirmed'
+    | 'flapWindow'
+    | 'flapThreshold'
+    | 'expectedPorts'
     | 'createdAt'
     | 'updatedAt';
 
@@ -94,6 +100,34 @@ export class Scan {
    */
   @Property({ type: 'integer', default: 0 })
   eventSeqReserved: number = 0;
+
+  /**
+   * A report with changes is confirmed by a rescan of exactly what changed before it is announced (docs/delta.md
+   * "Verified changes"), `verifyDelaySeconds` after the run ended.
+   */
+  @Property({ type: 'boolean', default: true })
+  verifyChanges: boolean = true;
+
+  @Property({ type: 'integer', default: 30 })
+  verifyDelaySeconds: number = 30;
+
+  /** Announce changes the rescan did not confirm too (by default only confirmed ones are announced). */
+  @Property({ type: 'boolean', default: false })
+  announceUnconfirmed: boolean = false;
+
+  /** Flapping (docs/delta.md "Flapping ports"): the runs read per port, and the changes within that flap. */
+  @Property({ type: 'integer', default: 10 })
+  flapWindow: number = 10;
+
+  @Property({ type: 'integer', default: 3 })
+  flapThreshold: number = 3;
+
+  /**
+   * The ports expected open, `{"*": ["tcp/22"], "127.0.9.5": ["tcp/80"]}` (@nso/delta's ExpectedPorts, in normal
+   * form); null: none expected, no port is judged.
+   */
+  @Property({ type: 'json', nullable: true })
+  expectedPorts: Record<string, string[]> | null = null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

@@ -11,6 +11,7 @@ import { Migration20261130060000DeltaChanges } from './Migration20261130060000_d
 import { Migration20261130070000Webhooks } from './Migration20261130070000_webhooks';
 import { Migration20261201000000DeltaAnnounced } from './Migration20261201000000_delta_announced';
 import { Migration20261206000000UnlistedStates } from './Migration20261206000000_unlisted_states';
+import { Migration20261207000000TrustedDeltas } from './Migration20261207000000_trusted_deltas';
 
 /**
  * Every migration, oldest first. Names are written out (not `Class.name`) because they are what the
@@ -29,4 +30,5 @@ export const MIGRATIONS: MigrationObject[] = [
   { name: 'Migration20261130070000_webhooks', class: Migration20261130070000Webhooks },
   { name: 'Migration20261201000000_delta_announced', class: Migration20261201000000DeltaAnnounced },
   { name: 'Migration20261206000000_unlisted_states', class: Migration20261206000000UnlistedStates },
+  { name: 'Migration20261207000000_trusted_deltas', class: Migration20261207000000TrustedDeltas },
 ];
