@@ -124,6 +124,7 @@ export {
 export {
   DeltaReportQueries,
   DELTA_CHANGE_PAGE,
+  type ChangeAcceptanceRecord,
   type DeltaChangeRecord,
   type DeltaReportFilter,
   type DeltaReportRecord,
@@ -136,6 +137,7 @@ export {
   type RunHostRecord,
   type RunPortRecord,
 } from './run-history.queries';
+export { ExposureQueries, type JudgedRunRecord } from './exposure.queries';
 export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
 export { ProjectRepository } from './project.repository';
 export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';
