@@ -165,7 +165,13 @@ describe.each(TEST_DATABASES)('accepted changes and expected ports on %s', (data
           `${unverified}: an unverified entry, not a change`,
         ]),
       });
-      for (const body of [{ change_ids: [] }, { change_ids: ['x'] }, { change_ids: [0] }, { ids: [1] }]) {
+      for (const body of [
+        { change_ids: [] },
+        { change_ids: null },
+        { change_ids: ['x'] },
+        { change_ids: [0] },
+        { ids: [1] },
+      ]) {
         const bad = await api().post(`/api/report/${reportId}/accept`).send(body);
         expect({ body, status: bad.status }).toEqual({ body, status: 400 });
         expect(bad.body.error).toEqual(expect.any(String));

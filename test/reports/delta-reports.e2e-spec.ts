@@ -231,6 +231,14 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       new_hosts_count: 0,
       removed_hosts_count: 0,
       has_changes: false,
+      // Issue 21 (docs/delta.md): a report without changes has nothing to confirm.
+      confirmed_new_ports_count: 0,
+      confirmed_closed_ports_count: 0,
+      confirmed_changed_services_count: 0,
+      confirmed_new_hosts_count: 0,
+      confirmed_removed_hosts_count: 0,
+      flapping_count: 0,
+      verification: { status: null, result_id: null },
     });
     const onlyChanges = await api()
       .get(`/api/scan/${scanId}/reports?only_changes=true&per_page=1`)

@@ -8,6 +8,7 @@ import {
   IsOptional,
   Max,
   Min,
+  ValidateIf,
 } from 'class-validator';
 import { QueryBool, QueryInt } from '../common/pagination';
 
@@ -73,7 +74,9 @@ export class AcceptChangesDto {
       'The change_id of each change to accept (its lists in GET /api/report/{id}?include_data=true); ' +
       'absent: every change of the report',
   })
-  @IsOptional()
+  // Absent means every change; null is refused rather than read as "all" (a client's empty variable must not
+  // accept a whole report).
+  @ValidateIf((_dto, value) => value !== undefined)
   @IsArray()
   @ArrayNotEmpty()
   @ArrayMaxSize(MAX_ACCEPT_IDS)
