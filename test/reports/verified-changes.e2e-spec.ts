@@ -63,13 +63,22 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   let shim: ReturnType<typeof writeRescanShim>;
   const listeners = new Map<string, Listener>();
-  const ports: Record<'steady' | 'opening' | 'flap' | 'toggle', number> = {
+  const ports: Record<'steady' | 'opening' | 'flap' | 'toggle' | 'expected' | 'unexpected', number> = {
     steady: 0,
     opening: 0,
     flap: 0,
     toggle: 0,
+    expected: 0,
+    unexpected: 0,
   };
-  const hostOf = { steady: '127.0.42.1', opening: '127.0.42.2', flap: '127.0.42.3', toggle: '127.0.42.4' };
+  const hostOf = {
+    steady: '127.0.42.1',
+    opening: '127.0.42.2',
+    flap: '127.0.42.3',
+    toggle: '127.0.42.4',
+    expected: '127.0.42.5',
+    unexpected: '127.0.42.5',
+  };
   let scanId: number;
 
   const api = () => system.gateway.api();
@@ -136,7 +145,7 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
       .post('/api/scans')
       .send({
         name: 'Verified lab',
-        target: Object.values(hostOf).join(', '),
+        target: [...new Set(Object.values(hostOf))].join(', '),
         ports: Object.values(ports).join(','),
         scan_arguments: '-sT -Pn -n',
         verify_delay_seconds: 2,
@@ -281,5 +290,37 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
       .get(`/api/hosts/${hostOf.toggle}/ports/tcp/${ports.toggle}/history`)
       .expect((r) => expect([200, 404]).toContain(r.status));
     if (history.status === 200) expect(JSON.stringify(history.body)).toContain('open');
+  });
+
+  it('sends a rule on unexpected ports only the ports the scan does not expect', async () => {
+    const unexpectedOnly = await api()
+      .post('/api/webhooks')
+      .send({ url: `${receiver.url}/unexpected`, exposures: ['unexpected'] })
+      .expect(201);
+    expect(unexpectedOnly.body).toMatchObject({ exposures: ['unexpected'], include_unconfirmed: false });
+    await api()
+      .put(`/api/scans/${scanId}`)
+      .send({ expected_ports: { [hostOf.expected]: [`tcp/${ports.expected}`] } })
+      .expect(200);
+    const delivered = receiver.bodies.length;
+    await open('expected');
+    await open('unexpected');
+    const { reportId } = await run();
+    const shown = await report(reportId!);
+    expect(
+      (shown.delta_data.delta.added_ports as WsMessage[]).map((p) => [p.port, p.exposure]).sort(),
+    ).toEqual(
+      [
+        [ports.expected, 'expected'],
+        [ports.unexpected, 'unexpected'],
+      ].sort(),
+    );
+    await waitUntil(() => receiver.bodies.length === delivered + 2, 30_000, 'both rules delivered');
+    const bodies = receiver.bodies.slice(delivered);
+    const ports_ = (b: (typeof bodies)[number]) => b.changes.map((c) => c.port).sort();
+    expect(bodies.map(ports_).sort((a, b) => b.length - a.length)).toEqual([
+      [ports.expected, ports.unexpected].sort(),
+      [ports.unexpected],
+    ]);
   });
 });
