@@ -69,6 +69,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
     const created = await api()
       .post('/api/scans')
       .send({
+        verify_changes: false,
         name: 'Delta lab',
         target: '127.0.40.1, 127.0.40.2',
         ports: [stayOpen.port, closingPort, openingPort].join(','),
@@ -231,7 +232,6 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       new_hosts_count: 0,
       removed_hosts_count: 0,
       has_changes: false,
-      // Issue 21 (docs/delta.md): a report without changes has nothing to confirm.
       confirmed_new_ports_count: 0,
       confirmed_closed_ports_count: 0,
       confirmed_changed_services_count: 0,
@@ -571,6 +571,17 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
         has_changes: true,
       };
       const baseline = runs[runs.indexOf(first) - 1];
+      // The change they hold (a report is announced for the changes it has; not verified: they count).
+      const added = {
+        seq: 1,
+        kind: 'added_port',
+        address: '127.0.40.2',
+        protocol: 'tcp',
+        port: openingPort,
+        before: null,
+        after: { state: 'open' },
+        detail: null,
+      };
       const old = await insertDeltaReport(
         knex,
         {
@@ -582,7 +593,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
           created_at: new Date(Date.now() - 120_000),
           announced_at: null,
         },
-        [],
+        [added],
       );
       const recent = await insertDeltaReport(
         knex,
@@ -594,7 +605,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
           delta_data: {},
           announced_at: null,
         },
-        [],
+        [added],
       );
       const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
       try {

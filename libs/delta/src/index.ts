@@ -5,4 +5,5 @@ export * from './changes';
 export * from './csv';
 export * from './flapping';
 export * from './expected-ports';
+export * from './verification';
 export * from './run-exposure';
