@@ -136,6 +136,14 @@ export {
   type RunHostRecord,
   type RunPortRecord,
 } from './run-history.queries';
+export {
+  AssetQueries,
+  type AssetPortRow,
+  type AssetRun,
+  type AssetSighting,
+  type ScanHostSummary,
+  type ScanOpenPort,
+} from './asset.queries';
 export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
 export { ProjectRepository } from './project.repository';
 export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';
