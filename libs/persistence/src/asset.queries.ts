@@ -55,11 +55,6 @@ export interface ScanHostSummary {
   last_row_state: string;
 }
 
-/** An open port of a host row of a scan's inventory (ScanHostSummary.last_row_host_id). */
-export interface ScanOpenPort extends Omit<AssetPortRow, 'state'> {
-  address: string;
-}
-
 interface RunRow {
   result_id: number | string;
   scan_id: number | string;
@@ -178,8 +173,8 @@ export class AssetQueries {
   }
 
   /**
-   * Every address a run of the scan listed, with its first and last run up and its latest host row (two
-   * statements' worth of work in one: the aggregate per address, then that latest row by its unique index).
+   * Every address a run of the scan listed, with its first and last run up and its latest host row: the aggregate
+   * per address over the scan's host rows, then that latest row by its unique index (one statement).
    */
   async hostSummaries(scanId: number): Promise<ScanHostSummary[]> {
     const knex = knexOf(this.em);
@@ -194,22 +189,6 @@ export class AssetQueries {
       last_row_host_id: Number(row.host_id),
       last_row_state: String(row.state),
     }));
-  }
-
-  /** The open ports of each address's latest host row in the scan (see hostSummaries). */
-  async openPortsOfLatestRows(scanId: number): Promise<ScanOpenPort[]> {
-    const knex = knexOf(this.em);
-    const rows: Array<Record<string, string | number | null>> = await this.withLatestRows(knex, scanId)
-      .join('ports as p', 'p.host_id', 'h.id')
-      .where('p.state', 'open')
-      .select('x.address', 'p.host_id', 'p.protocol', 'p.port', 'p.state', 'p.service_name', 'p.product')
-      .select('p.version')
-      .from('x')
-      .orderBy([{ column: 'p.protocol' }, { column: 'p.port' }]);
-    return rows.map((row) => {
-      const { state: _state, ...port } = portOf(row);
-      return { ...port, address: String(row.address) };
-    });
   }
 
   /** The addresses the completed batches of a run covered (as the run's batches list them). */

@@ -142,7 +142,6 @@ export {
   type AssetRun,
   type AssetSighting,
   type ScanHostSummary,
-  type ScanOpenPort,
 } from './asset.queries';
 export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
 export { ProjectRepository } from './project.repository';

@@ -135,28 +135,33 @@ export class AssetsService {
     const scan = await this.assets.ownedScan(ownerId, scanId);
     if (!scan) throw new NotFoundException({ error: 'Scan not found' });
     const window = pageWindow(query, HOSTS_PER_PAGE);
-    const [runs, summaries, openPorts] = await Promise.all([
+    const [runs, summaries] = await Promise.all([
       this.assets.runsOfScan(scanId),
       this.assets.hostSummaries(scanId),
-      this.assets.openPortsOfLatestRows(scanId),
     ]);
     const runById = new Map(runs.map((run) => [run.result_id, run]));
     const latest = await latestLooks(runs, summaries, (resultId) => this.assets.coveredBy(resultId));
-    const portsByAddress = new Map<string, typeof openPorts>();
+    const current = summaries.filter(
+      (s) => latest.get(s.address) === s.last_row_result_id && s.last_row_state === 'up',
+    );
+    const openPorts = await this.assets.portsOf(
+      current.map((s) => s.last_row_host_id),
+      { state: 'open' },
+    );
+    const portsByHost = new Map<number, typeof openPorts>();
     for (const port of openPorts) {
-      const list = portsByAddress.get(port.address) ?? [];
+      const list = portsByHost.get(port.host_id) ?? [];
       list.push(port);
-      portsByAddress.set(port.address, list);
+      portsByHost.set(port.host_id, list);
     }
     const hosts = summaries.map((summary) => {
       const look = latest.get(summary.address)!;
-      const listed = look === summary.last_row_result_id;
-      const state = listed ? summary.last_row_state : 'down';
+      const state = look === summary.last_row_result_id ? summary.last_row_state : 'down';
       return {
         summary,
         state,
         lastSeen: runById.get(look)!,
-        ports: listed && state === 'up' ? (portsByAddress.get(summary.address) ?? []) : [],
+        ports: state === 'up' ? (portsByHost.get(summary.last_row_host_id) ?? []) : [],
       };
     });
     const unexpected = new Set<string>();
