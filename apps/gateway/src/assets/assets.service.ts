@@ -5,7 +5,13 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { judgeExposure, portScanned, scanOptionsOf, type ExpectedPorts, type ScanOptions } from '@nso/delta';
 import { canonicalIpAddress, parseIpAddress } from '@nso/nmap';
-import { AssetQueries, type AssetRun, type AssetSighting, type ScanHostSummary } from '@nso/persistence';
+import {
+  AssetQueries,
+  type AssetPortRow,
+  type AssetRun,
+  type AssetSighting,
+  type ScanHostSummary,
+} from '@nso/persistence';
 import { PageQuery, pageFields, pageWindow } from '../common/pagination';
 import type { PortProtocol, ScanHostsQuery } from './assets.dto';
 
@@ -53,7 +59,7 @@ export class AssetsService {
     const rowByHost = new Map(sightings.map((s) => [s.host_id, s]));
     const ports = new Map<
       string,
-      { protocol: string; port: number; open: AssetSighting[]; latest: (typeof openRows)[number] }
+      { protocol: string; port: number; open: AssetSighting[]; latest: AssetPortRow }
     >();
     for (const row of openRows) {
       const key = `${row.protocol}/${row.port}`;
@@ -67,8 +73,12 @@ export class AssetsService {
     }
     // Only runs after the oldest of the ports' last open runs can close a port; only runs after the last row can
     // be the last run that looked.
-    const lastOpen = (entry: { open: AssetSighting[] }) => Math.max(...entry.open.map((s) => s.result_id));
-    const after = Math.min(sightings[0].result_id, ...[...ports.values()].map(lastOpen));
+    const lastOpen = (entry: { open: AssetSighting[] }) =>
+      entry.open.reduce((max, s) => Math.max(max, s.result_id), 0);
+    const after = [...ports.values()].reduce(
+      (min, entry) => Math.min(min, lastOpen(entry)),
+      sightings[0].result_id,
+    );
     const looks = mergeLooks(sightings, await this.assets.coveringRuns(ownerId, address, after));
     const lastLook = looks[0];
     const options = new OptionsCache();
@@ -148,7 +158,7 @@ export class AssetsService {
       current.map((s) => s.last_row_host_id),
       { state: 'open' },
     );
-    const portsByHost = new Map<number, typeof openPorts>();
+    const portsByHost = new Map<number, AssetPortRow[]>();
     for (const port of openPorts) {
       const list = portsByHost.get(port.host_id) ?? [];
       list.push(port);
@@ -208,7 +218,8 @@ export class AssetsService {
     const service = query.service?.toLowerCase();
     const matching = views
       .filter((host) => {
-        if (query.state !== undefined && host.state !== query.state) return false;
+        // nmap's other host states (`unknown`, `skipped`) are not up: `down` for the filter.
+        if (query.state !== undefined && (host.state === 'up' ? 'up' : 'down') !== query.state) return false;
         if (query.unexpected !== undefined && (host.unexpected ?? 0) > 0 !== query.unexpected) return false;
         if (query.port === undefined && query.protocol === undefined && service === undefined) return true;
         return host.open_ports.some(
