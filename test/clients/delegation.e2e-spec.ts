@@ -93,6 +93,7 @@ describe('delegation to worker pools by scan_range', () => {
     const created = await api()
       .post('/api/scans')
       .send({
+        verify_changes: false,
         name: 'Two sites',
         target: '127.0.50.1, 127.0.50.200, 127.0.51.1',
         ports: String(listener.port),
@@ -130,7 +131,13 @@ describe('delegation to worker pools by scan_range', () => {
 
     const created = await api()
       .post('/api/scans')
-      .send({ name: 'Nobody covers it', target: '127.0.51.1', ports: '22', scan_arguments: '-sT' })
+      .send({
+        verify_changes: false,
+        name: 'Nobody covers it',
+        target: '127.0.51.1',
+        ports: '22',
+        scan_arguments: '-sT',
+      })
       .expect(201);
     const runsBefore = await em().count(ScanResult, {});
     await api()

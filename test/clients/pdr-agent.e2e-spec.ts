@@ -89,7 +89,7 @@ describeWithAgent('the original agent (client_agent.py, unmodified)', () => {
     (
       await api()
         .post('/api/scans')
-        .send({ name, target, ports, scan_arguments: args, chunk_size: chunkSize })
+        .send({ verify_changes: false, name, target, ports, scan_arguments: args, chunk_size: chunkSize })
         .expect(201)
     ).body.scan.id as number;
 

@@ -77,7 +77,7 @@ describe.each(TEST_DATABASES)('database errors on the knex paths are logged with
     (
       await api()
         .post('/api/scans')
-        .send({ name, target: '127.0.0.9', ports: '22', scan_arguments: '-sT -Pn -n' })
+        .send({ verify_changes: false, name, target: '127.0.0.9', ports: '22', scan_arguments: '-sT -Pn -n' })
         .expect(201)
     ).body.scan.id as number;
 

@@ -48,7 +48,7 @@ describe('scan event fan-out', () => {
     const created = await system
       .api()
       .post('/api/scans')
-      .send({ name, target: '127.0.0.1', ports: '1', scan_arguments: '-sT -Pn -n' })
+      .send({ verify_changes: false, name, target: '127.0.0.1', ports: '1', scan_arguments: '-sT -Pn -n' })
       .expect(201);
     return created.body.scan.id;
   };

@@ -203,6 +203,7 @@ describe('the web dashboard in a browser', () => {
         .api()
         .post('/api/scans')
         .send({
+          verify_changes: false,
           name: 'Delta lab',
           target: '127.0.60.3',
           ports: `${stays.port},${opening}`,

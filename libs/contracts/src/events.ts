@@ -82,14 +82,20 @@ export interface ScanEventMap {
   scan_failed: { scan_id: number; error: string };
   /**
    * A delta report with changes was stored for a run of the scan (published by the delta service, after the run's
-   * terminal event). Reports without changes are not announced.
+   * terminal event). Reports without changes are not announced; nor are reports whose changes are all of
+   * flapping ports or were not confirmed by the rescan (docs/delta.md "Verified changes"), which goes out first.
    */
   delta_report: {
     scan_id: number;
     report_id: number;
     baseline_result_id: number;
     current_result_id: number;
+    /** The seed's counts: every change of the report. */
     summary: DeltaReportCounts;
+    /** Beside them (issue 21): the counts of confirmed changes, the flapping ones, and the verification. */
+    confirmed?: Omit<DeltaReportCounts, 'has_changes'>;
+    flapping_count?: number;
+    verification?: { status: 'pending' | 'done' | null; result_id: number | null };
   };
 }
 

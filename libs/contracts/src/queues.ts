@@ -21,6 +21,8 @@ export const BATCH_JOB = 'run-batch';
 export const DELTA_QUEUE = 'delta-reports';
 /** The job name of a run's diff on DELTA_QUEUE. */
 export const DIFF_RESULT_JOB = 'diff-result';
+/** The job name of a report's confirmation rescan on DELTA_QUEUE, delayed by the scan's verify_delay_seconds. */
+export const VERIFY_CHANGES_JOB = 'verify-changes';
 /** Housekeeping the workers share: one job scheduler reconciles queued and running runs with Redis. */
 export const MAINTENANCE_QUEUE = 'run-maintenance';
 /** The job scheduler (and job name) of the periodic reconciliation on MAINTENANCE_QUEUE. */
@@ -104,6 +106,12 @@ export interface DeltaJobData {
   resultId: number;
 }
 
+/** Start the confirmation rescan of report `reportId`'s changes (docs/delta.md "Verified changes"). */
+export interface VerifyChangesJobData {
+  scanId: number;
+  reportId: number;
+}
+
 /**
  * A job name maps to its payload type, so a producer cannot send the wrong shape: producers and consumers type
  * their queues with JobOf (as Immich's JobOf): `Queue<JobOf<N>, R, N>`, `Worker<JobOf<N>, R, N>`.
@@ -111,6 +119,7 @@ export interface DeltaJobData {
 export interface JobPayloads {
   [BATCH_JOB]: BatchJobData;
   [DIFF_RESULT_JOB]: DeltaJobData;
+  [VERIFY_CHANGES_JOB]: VerifyChangesJobData;
   [FIRE_SCHEDULE_JOB]: ScheduleFireJobData;
   [RECONCILE_RUNS_JOB]: Record<string, never>;
   [AGENT_TASK_TIMEOUT_JOB]: AgentTaskTimeoutJobData;
@@ -127,7 +136,7 @@ export type JobOf<N extends JobName> = JobPayloads[N];
  */
 export const QUEUE_JOBS = {
   [BATCH_QUEUE]: [BATCH_JOB],
-  [DELTA_QUEUE]: [DIFF_RESULT_JOB],
+  [DELTA_QUEUE]: [DIFF_RESULT_JOB, VERIFY_CHANGES_JOB],
   [MAINTENANCE_QUEUE]: [RECONCILE_RUNS_JOB],
   [SCHEDULE_QUEUE]: [FIRE_SCHEDULE_JOB],
   [AGENT_TASK_QUEUE]: [AGENT_TASK_TIMEOUT_JOB, AGENT_TASK_PUSH_JOB],

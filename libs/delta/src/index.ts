@@ -5,3 +5,4 @@ export * from './changes';
 export * from './csv';
 export * from './flapping';
 export * from './expected-ports';
+export * from './verification';

@@ -1,6 +1,6 @@
 // JobWorkers against a real Redis: a job reaches the handler of its name with its payload, a failure propagates
 // to BullMQ's retries, a job name the registry does not give the queue fails at once, and shutdown closes.
-import { DELTA_QUEUE, DIFF_RESULT_JOB, redisKeys } from '@nso/contracts';
+import { DELTA_QUEUE, DIFF_RESULT_JOB, VERIFY_CHANGES_JOB, redisKeys } from '@nso/contracts';
 import { Queue, QueueEvents } from 'bullmq';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../../../test/support/redis';
 import { JobWorkers } from './job-workers';
@@ -29,6 +29,7 @@ beforeAll(async () => {
         if (job.data.resultId === 13 && job.attemptsMade === 0) throw new Error('database blip');
         return { kind: 'stored', resultId: job.data.resultId };
       },
+      [VERIFY_CHANGES_JOB]: async () => ({ kind: 'skipped' }),
     },
   );
 });

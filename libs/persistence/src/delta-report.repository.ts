@@ -21,7 +21,48 @@ export interface DeltaReportInsert {
   created_at?: Date;
   /** Null while its announcements are owed (the delta service's reports with changes); default: created_at. */
   announced_at?: Date | null;
+  /** Issue 21: `pending` while a confirmation rescan is owed; null: not verified. */
+  verification_status?: 'pending' | 'done' | null;
+  /** The confirmed twins of the counts, and the changes of flapping ports. Default 0. */
+  confirmed_new_ports_count?: number;
+  confirmed_closed_ports_count?: number;
+  confirmed_changed_services_count?: number;
+  confirmed_new_hosts_count?: number;
+  confirmed_removed_hosts_count?: number;
+  flapping_count?: number;
 }
+
+/** The seed's counts, of the changes a rescan confirmed (delta_reports.confirmed_*). */
+export interface ConfirmedCounts {
+  new_ports_count: number;
+  closed_ports_count: number;
+  changed_services_count: number;
+  new_hosts_count: number;
+  removed_hosts_count: number;
+}
+
+/** A change's rescan verdict (delta_changes.verification). */
+export type ChangeVerdict = 'confirmed' | 'not_confirmed' | 'unverifiable';
+
+/** A change row a rescan judges (DeltaReportRepository.changesToVerify). */
+export interface ChangeToVerify {
+  seq: number;
+  kind: string;
+  address: string;
+  protocol: string | null;
+  port: number | null;
+  after: Record<string, unknown> | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** The change kinds, each with the count it adds to (unverified entries are not changes). */
+export const COUNT_OF_KIND: Readonly<Record<string, keyof ConfirmedCounts>> = {
+  added_port: 'new_ports_count',
+  removed_port: 'closed_ports_count',
+  changed_port: 'changed_services_count',
+  new_up_host: 'new_hosts_count',
+  new_down_host: 'removed_hosts_count',
+};
 
 /** One delta_changes row without its report id (@nso/delta's DeltaChangeRow has this shape). */
 export interface DeltaChangeInsert {
@@ -33,6 +74,10 @@ export interface DeltaChangeInsert {
   before: unknown;
   after: unknown;
   detail: unknown;
+  /** A change of a flapping port (default false). */
+  flapping?: boolean;
+  /** Against the scan's expected ports (default null). */
+  exposure?: 'expected' | 'unexpected' | 'missing' | null;
 }
 
 /** A report's counts, as its columns and the `delta_report` event's summary hold them. */
@@ -54,6 +99,11 @@ export interface StoredDeltaReport {
   counts: DeltaReportCountColumns;
   /** False while its announcement is owed (`announced_at` null). */
   announced: boolean;
+  /** `pending` while its confirmation rescan is owed (it is announced once that ends); null: not verified. */
+  verificationStatus: 'pending' | 'done' | null;
+  verifyResultId: number | null;
+  confirmed: ConfirmedCounts;
+  flappingCount: number;
 }
 
 /**
@@ -76,6 +126,14 @@ const STORED_COLUMNS = [
   'removed_hosts_count',
   'has_changes',
   'announced_at',
+  'verification_status',
+  'verify_result_id',
+  'confirmed_new_ports_count',
+  'confirmed_closed_ports_count',
+  'confirmed_changed_services_count',
+  'confirmed_new_hosts_count',
+  'confirmed_removed_hosts_count',
+  'flapping_count',
 ];
 
 /** Provided by PersistenceModule, created after the migrations. */
@@ -101,11 +159,15 @@ export class DeltaReportRepository {
     return row ? storedReport(row) : undefined;
   }
 
-  /** Reports whose announcement is owed and that were created before `createdBefore`: oldest first, `limit` at most. */
+  /**
+   * Reports whose announcement is owed and that were created before `createdBefore`, their confirmation rescan
+   * not pending (they are announced when it ends): oldest first, `limit` at most.
+   */
   async findOwed(createdBefore: Date, limit: number): Promise<StoredDeltaReport[]> {
     const rows: StoredRow[] = await knexOf(this.em)('delta_reports')
       .select(...STORED_COLUMNS)
       .whereNull('announced_at')
+      .andWhere((q) => q.whereNull('verification_status').orWhereNot('verification_status', 'pending'))
       .andWhere('created_at', '<', createdBefore)
       .orderBy('id')
       .limit(limit);
@@ -122,6 +184,135 @@ export class DeltaReportRepository {
       .whereNull('announced_at')
       .update({ announced_at: at });
     return Number(updated) > 0;
+  }
+
+  /** The report a confirmation rescan (trigger `verify`) was started for, or undefined. */
+  async findByVerifyRun(verifyResultId: number): Promise<StoredDeltaReport | undefined> {
+    const row: StoredRow | undefined = await knexOf(this.em)('delta_reports')
+      .where({ verify_result_id: verifyResultId })
+      .first(...STORED_COLUMNS);
+    return row ? storedReport(row) : undefined;
+  }
+
+  /**
+   * The ports whose change in the report of run `currentResultId` its rescan did not confirm, with what the rescan
+   * found (the rescan's run id and the rows' keys): what a later diff corrects that run's view with
+   * (docs/delta.md "Verified changes"). Empty when that run has no verified report.
+   */
+  async notConfirmedPorts(
+    currentResultId: number,
+  ): Promise<{ verifyResultId: number; ports: Array<{ address: string; protocol: string; port: number }> }> {
+    const knex = knexOf(this.em);
+    const report = await knex('delta_reports')
+      .where({ current_result_id: currentResultId, verification_status: 'done' })
+      .whereNotNull('verify_result_id')
+      .first('id', 'verify_result_id');
+    if (!report) return { verifyResultId: 0, ports: [] };
+    const rows: Array<Record<string, unknown>> = await knex('delta_changes')
+      .where({ report_id: report.id, verification: 'not_confirmed' })
+      .whereIn('kind', ['added_port', 'removed_port'])
+      .select('address', 'protocol', 'port');
+    return {
+      verifyResultId: Number(report.verify_result_id),
+      ports: rows.map((r) => ({
+        address: String(r.address),
+        protocol: String(r.protocol),
+        port: Number(r.port),
+      })),
+    };
+  }
+
+  /** The report `reportId`, or undefined. */
+  async findById(reportId: number): Promise<StoredDeltaReport | undefined> {
+    const row: StoredRow | undefined = await knexOf(this.em)('delta_reports')
+      .where({ id: reportId })
+      .first(...STORED_COLUMNS);
+    return row ? storedReport(row) : undefined;
+  }
+
+  /**
+   * Links the pending report to its confirmation rescan, if it has none yet (one conditional update). True when
+   * this call linked it.
+   */
+  async linkVerifyRun(reportId: number, verifyResultId: number): Promise<boolean> {
+    const updated = await knexOf(this.em)('delta_reports')
+      .where({ id: reportId, verification_status: 'pending' })
+      .whereNull('verify_result_id')
+      .update({ verify_result_id: verifyResultId });
+    return Number(updated) > 0;
+  }
+
+  /**
+   * The report's changes a rescan judges: change kinds (not unverified entries), not of a flapping port, without
+   * a verdict yet; in report order.
+   */
+  async changesToVerify(reportId: number): Promise<ChangeToVerify[]> {
+    const rows: Array<Record<string, unknown>> = await knexOf(this.em)('delta_changes')
+      .where('report_id', reportId)
+      .whereIn('kind', Object.keys(COUNT_OF_KIND))
+      .andWhere('flapping', false)
+      .whereNull('verification')
+      .orderBy('seq')
+      .select('seq', 'kind', 'address', 'protocol', 'port', 'after', 'detail');
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      kind: String(row.kind),
+      address: String(row.address),
+      protocol: (row.protocol as string | null) ?? null,
+      port: row.port === null || row.port === undefined ? null : Number(row.port),
+      after: parsedJson(row.after),
+      detail: parsedJson(row.detail),
+    }));
+  }
+
+  /**
+   * Stores a confirmation rescan's verdicts: each change's `verification` and the report's `confirmed_*` counts,
+   * status `done` — one transaction, only while the report is `pending` (a second call changes nothing and
+   * answers false). Verdicts are written 500 changes a statement.
+   */
+  async recordVerdicts(
+    reportId: number,
+    verdicts: ReadonlyArray<{ seq: number; verification: ChangeVerdict }>,
+    confirmed: ConfirmedCounts,
+  ): Promise<boolean> {
+    return knexOf(this.em).transaction(async (trx) => {
+      const updated = await trx('delta_reports')
+        .where({ id: reportId, verification_status: 'pending' })
+        .update({
+          verification_status: 'done',
+          confirmed_new_ports_count: confirmed.new_ports_count,
+          confirmed_closed_ports_count: confirmed.closed_ports_count,
+          confirmed_changed_services_count: confirmed.changed_services_count,
+          confirmed_new_hosts_count: confirmed.new_hosts_count,
+          confirmed_removed_hosts_count: confirmed.removed_hosts_count,
+        });
+      if (Number(updated) === 0) return false;
+      for (const verification of ['confirmed', 'not_confirmed', 'unverifiable'] as const) {
+        const seqs = verdicts.filter((v) => v.verification === verification).map((v) => v.seq);
+        for (let i = 0; i < seqs.length; i += 500) {
+          await trx('delta_changes')
+            .where('report_id', reportId)
+            .whereIn('seq', seqs.slice(i, i + 500))
+            .update({ verification });
+        }
+      }
+      return true;
+    });
+  }
+
+  /**
+   * How many of the report's changes are announced: change kinds, not flapping, and confirmed — or not verified
+   * at all, or (with `includeUnconfirmed`) not confirmed or unverifiable too.
+   */
+  async announceableCount(reportId: number, includeUnconfirmed: boolean): Promise<number> {
+    const query = knexOf(this.em)('delta_changes')
+      .where('report_id', reportId)
+      .whereIn('kind', Object.keys(COUNT_OF_KIND))
+      .andWhere('flapping', false);
+    if (!includeUnconfirmed)
+      query.andWhere((q) => q.whereNull('verification').orWhere('verification', 'confirmed'));
+    const [row] = await query.count({ n: '*' });
+    return Number((row as { n: number | string }).n);
   }
 
   /** Deletes the report; its change rows and webhook deliveries go with it (cascade). True when it existed. */
@@ -178,6 +369,8 @@ export async function insertDeltaReport(
         before: json(change.before),
         after: json(change.after),
         detail: json(change.detail),
+        flapping: change.flapping ?? false,
+        exposure: change.exposure ?? null,
       });
       if (batch.length === DELTA_CHANGE_BATCH) await flush();
     }
@@ -203,5 +396,23 @@ function storedReport(row: StoredRow): StoredDeltaReport {
       has_changes: Boolean(row.has_changes),
     },
     announced: row.announced_at !== null && row.announced_at !== undefined,
+    verificationStatus: (row.verification_status as 'pending' | 'done' | null) ?? null,
+    verifyResultId:
+      row.verify_result_id === null || row.verify_result_id === undefined
+        ? null
+        : Number(row.verify_result_id),
+    confirmed: {
+      new_ports_count: Number(row.confirmed_new_ports_count ?? 0),
+      closed_ports_count: Number(row.confirmed_closed_ports_count ?? 0),
+      changed_services_count: Number(row.confirmed_changed_services_count ?? 0),
+      new_hosts_count: Number(row.confirmed_new_hosts_count ?? 0),
+      removed_hosts_count: Number(row.confirmed_removed_hosts_count ?? 0),
+    },
+    flappingCount: Number(row.flapping_count ?? 0),
   };
+}
+
+function parsedJson(value: unknown): Record<string, unknown> | null {
+  if (value === null || value === undefined) return null;
+  return (typeof value === 'string' ? JSON.parse(value) : value) as Record<string, unknown>;
 }

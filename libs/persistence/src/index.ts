@@ -17,6 +17,7 @@ export {
   USER_ROLES,
   WEBHOOK_KINDS,
   WEBHOOK_PROTOCOLS,
+  WEBHOOK_EXPOSURES,
 } from './entities';
 export type {
   AgentTaskStatus,
@@ -46,6 +47,7 @@ export type {
   User,
   WebhookDelivery,
   WebhookKind,
+  WebhookExposure,
   WebhookFilter,
   WebhookRule,
 } from './entities';
@@ -120,6 +122,10 @@ export {
   type DeltaChangeInsert,
   type DeltaReportCountColumns,
   type StoredDeltaReport,
+  COUNT_OF_KIND,
+  type ChangeToVerify,
+  type ChangeVerdict,
+  type ConfirmedCounts,
 } from './delta-report.repository';
 export {
   DeltaReportQueries,
@@ -135,6 +141,8 @@ export {
   type RunFacts,
   type RunHostRecord,
   type RunPortRecord,
+  type RunObservation,
+  type TrustSettings,
 } from './run-history.queries';
 export {
   AssetQueries,

@@ -40,6 +40,27 @@ export interface RunHostRecord {
   unlistedStates?: string[];
 }
 
+/** A scan's settings for trusted deltas (issue 21): the scans columns of the same names. */
+export interface TrustSettings {
+  verifyChanges: boolean;
+  verifyDelaySeconds: number;
+  announceUnconfirmed: boolean;
+  flapWindow: number;
+  flapThreshold: number;
+  /** @nso/delta's ExpectedPorts in normal form; null: none. */
+  expectedPorts: Record<string, string[]> | null;
+}
+
+/** What one run saw of some addresses (RunHistoryQueries.observations). */
+export interface RunObservation {
+  resultId: number;
+  nmapFlags: string[];
+  /** Those of the addresses its completed batches covered. */
+  scanned: Set<string>;
+  /** Its host rows of those addresses (ports without service fields). */
+  hosts: Map<string, RunHostRecord>;
+}
+
 /** What a run found and where it looked. */
 export interface RunContents {
   hosts: RunHostRecord[];
@@ -80,11 +101,12 @@ export class RunHistoryQueries {
 
   /**
    * The baseline of a run: the latest earlier completed run of the same scan (by id, the order runs were
-   * created in). Stopped and failed runs are never baselines.
+   * created in). Stopped and failed runs are never baselines, nor confirmation rescans (trigger `verify`).
    */
   async baselineOf(scanId: number, resultId: number): Promise<RunFacts | undefined> {
     const row: RunRow | undefined = await knexOf(this.em)('scan_results')
       .where({ scan_id: scanId, status: 'completed' })
+      .andWhereNot('trigger', 'verify')
       .andWhere('id', '<', resultId)
       .orderBy('id', 'desc')
       .first();
@@ -141,6 +163,111 @@ export class RunHistoryQueries {
     return { hosts: [...byId.values()], scanned, failed };
   }
 
+  /** The scan's settings of issue 21 (docs/delta.md), or undefined when the scan does not exist. */
+  async trustSettings(scanId: number): Promise<TrustSettings | undefined> {
+    const row: Record<string, unknown> | undefined = await knexOf(this.em)('scans')
+      .where({ id: scanId })
+      .first(
+        'verify_changes',
+        'verify_delay_seconds',
+        'announce_unconfirmed',
+        'flap_window',
+        'flap_threshold',
+        'expected_ports',
+      );
+    if (!row) return undefined;
+    return {
+      verifyChanges: Boolean(row.verify_changes),
+      verifyDelaySeconds: Number(row.verify_delay_seconds),
+      announceUnconfirmed: Boolean(row.announce_unconfirmed),
+      flapWindow: Number(row.flap_window),
+      flapThreshold: Number(row.flap_threshold),
+      expectedPorts:
+        row.expected_ports === null || row.expected_ports === undefined
+          ? null
+          : parsed(row.expected_ports as Record<string, string[]>),
+    };
+  }
+
+  /**
+   * What the scan's latest `window` completed runs up to `resultId` (itself included; confirmation rescans left
+   * out) saw of `addresses`, oldest first: each run's options, which of the addresses its completed batches
+   * covered, and the host rows of those it found (state, ports). For a port's flapping history
+   * (docs/delta.md "Flapping ports"). Addresses are read 500 at a time.
+   */
+  async observations(
+    scanId: number,
+    resultId: number,
+    window: number,
+    addresses: readonly string[],
+  ): Promise<RunObservation[]> {
+    const knex = knexOf(this.em);
+    const runs: Array<{ id: number | string; nmap_flags: string[] | string }> = await knex('scan_results')
+      .select('id', 'nmap_flags')
+      .where({ scan_id: scanId, status: 'completed' })
+      .andWhereNot('trigger', 'verify')
+      .andWhere('id', '<=', resultId)
+      .orderBy('id', 'desc')
+      .limit(window);
+    if (runs.length === 0 || addresses.length === 0) return [];
+    const wanted = new Set(addresses);
+    const out = new Map<number, RunObservation>();
+    for (const run of runs.reverse()) {
+      out.set(Number(run.id), {
+        resultId: Number(run.id),
+        nmapFlags: parsed(run.nmap_flags),
+        scanned: new Set(),
+        hosts: new Map(),
+      });
+    }
+    const ids = [...out.keys()];
+    const batches: Array<{ result_id: number | string; targets: string[] | string }> = await knex('batches')
+      .select('result_id', 'targets')
+      .whereIn('result_id', ids)
+      .andWhere('status', 'completed');
+    for (const batch of batches) {
+      const run = out.get(Number(batch.result_id))!;
+      for (const address of parsed(batch.targets)) if (wanted.has(address)) run.scanned.add(address);
+    }
+    for (let i = 0; i < addresses.length; i += 500) {
+      const slice = addresses.slice(i, i + 500);
+      const hosts: Array<Record<string, unknown>> = await knex('hosts')
+        .select('id', 'result_id', 'address', 'state', 'unlisted_states')
+        .whereIn('result_id', ids)
+        .whereIn('address', slice);
+      const byId = new Map<number, RunHostRecord>();
+      for (const h of hosts) {
+        const record: RunHostRecord = {
+          address: String(h.address),
+          state: String(h.state),
+          hostnames: [],
+          ports: [],
+          ...(h.unlisted_states ? { unlistedStates: String(h.unlisted_states).split(',') } : {}),
+        };
+        byId.set(Number(h.id), record);
+        out.get(Number(h.result_id))!.hosts.set(record.address, record);
+      }
+      const hostIds = [...byId.keys()];
+      for (let j = 0; j < hostIds.length; j += 500) {
+        const ports: Array<Record<string, string | number | null>> = await knex('ports')
+          .select('host_id', 'protocol', 'port', 'state')
+          .whereIn('host_id', hostIds.slice(j, j + 500));
+        for (const p of ports) {
+          byId.get(Number(p.host_id))?.ports.push({
+            protocol: String(p.protocol),
+            port: Number(p.port),
+            state: String(p.state),
+            service: null,
+            product: null,
+            version: null,
+            extrainfo: null,
+          });
+        }
+      }
+    }
+    return [...out.values()];
+  }
+
   /** The scan's owner and name, or undefined when the scan does not exist. */
   async scanOwner(scanId: number): Promise<{ ownerId: number; name: string } | undefined> {
     const scan: { owner_id: number | string; name: string } | undefined = await knexOf(this.em)('scans')
@@ -150,8 +277,8 @@ export class RunHistoryQueries {
   }
 
   /**
-   * The completed runs that finished at or after `since` and are no report's current run, by id, `limit` at
-   * most: the runs whose diff may never have been queued.
+   * The completed runs (not confirmation rescans) that finished at or after `since` and are no report's current
+   * run, by id, `limit` at most: the runs whose diff may never have been queued.
    */
   async completedWithoutReport(
     since: Date,
@@ -161,6 +288,7 @@ export class RunHistoryQueries {
     const rows: Array<{ id: number | string; scan_id: number | string }> = await knex('scan_results as r')
       .select('r.id', 'r.scan_id')
       .where('r.status', 'completed')
+      .andWhereNot('r.trigger', 'verify')
       .andWhere('r.finished_at', '>=', since)
       .whereNotExists(knex('delta_reports as d').select(knex.raw('1')).whereRaw('d.current_result_id = r.id'))
       .orderBy('r.id')

@@ -59,6 +59,8 @@ export interface CompletedRun {
   /** Batches that failed after their last attempt; with status failed, all of them. */
   batchesFailed: number;
   runner: ScanRunner;
+  /** What started the run (`verify`: a confirmation rescan, read by the delta service whatever its end). */
+  trigger: RunTrigger;
   finishedAt: Date;
 }
 
@@ -259,7 +261,7 @@ export class RunRepository {
     const done = Number(of('completed')?.batches ?? 0);
     const failed = Number(of('failed')?.batches ?? 0);
     const status = done === 0 && failed > 0 ? 'failed' : 'completed';
-    const ended: Array<{ runner: ScanRunner }> = await knex('scan_results')
+    const ended: Array<{ runner: ScanRunner; trigger: RunTrigger }> = await knex('scan_results')
       .where({ id: resultId })
       .whereIn('status', [...ACTIVE])
       .update(
@@ -272,10 +274,10 @@ export class RunRepository {
           open_ports: Number(of('completed')?.open_ports ?? 0),
           error: status === 'failed' ? allBatchesFailed(failed) : null,
         },
-        ['runner'],
+        ['runner', 'trigger'],
       );
     if (ended.length !== 1) return undefined;
-    return { status, batchesFailed: failed, runner: ended[0].runner, finishedAt };
+    return { status, batchesFailed: failed, runner: ended[0].runner, trigger: ended[0].trigger, finishedAt };
   }
 }
 

@@ -71,7 +71,20 @@ export type DeliverableReport = Pick<
 > & {
   /** '' when the scan is gone. */
   scanName: string;
+  /** The scan's announce_unconfirmed (false when the scan is gone): its unconfirmed changes are sent too. */
+  announceUnconfirmed: boolean;
 };
+
+/** The issue-21 marks of a delta_changes row as read by knex (booleans are 0/1 on SQLite). */
+function marksOf(
+  row: Record<string, unknown>,
+): Pick<WebhookChangeKey, 'verification' | 'flapping' | 'exposure'> {
+  return {
+    verification: (row.verification as string | null) ?? null,
+    flapping: Boolean(row.flapping),
+    exposure: (row.exposure as string | null) ?? null,
+  };
+}
 
 /** What a rule's filter matches of a delta_changes row (docs/delta.md "Storage"); kind is the singular row kind. */
 export interface WebhookChangeKey {
@@ -79,6 +92,10 @@ export interface WebhookChangeKey {
   address: string;
   protocol: string | null;
   port: number | null;
+  /** Issue 21 marks: the rescan's verdict, whether the port flaps, its exposure. */
+  verification: string | null;
+  flapping: boolean;
+  exposure: string | null;
 }
 
 /** A delta_changes row as a delivery sends it. */
@@ -191,12 +208,13 @@ export class WebhookRepository {
       .where('report_id', reportId)
       .orderBy('seq')
       .limit(limit)
-      .select('kind', 'address', 'protocol', 'port');
+      .select('kind', 'address', 'protocol', 'port', 'verification', 'flapping', 'exposure');
     return rows.map((row) => ({
       kind: String(row.kind),
       address: String(row.address),
       protocol: row.protocol ?? null,
       port: row.port === null ? null : Number(row.port),
+      ...marksOf(row),
     }));
   }
 
@@ -210,8 +228,10 @@ export class WebhookRepository {
       .andWhere('seq', '>', afterSeq)
       .orderBy('seq')
       .limit(limit)
-      .select('seq', 'kind', 'address', 'protocol', 'port', 'before', 'after', 'detail');
+      .select('seq', 'kind', 'address', 'protocol', 'port', 'before', 'after', 'detail')
+      .select('verification', 'flapping', 'exposure');
     return rows.map((row) => ({
+      ...marksOf(row),
       seq: Number(row.seq),
       kind: String(row.kind),
       address: String(row.address),
@@ -242,11 +262,12 @@ export class WebhookRepository {
     const knex = knexOf(this.em);
     const report = await knex('delta_reports').where('id', id).first();
     if (!report) return null;
-    const scan = await knex('scans').where('id', report.scan_id).first('name');
+    const scan = await knex('scans').where('id', report.scan_id).first('name', 'announce_unconfirmed');
     return {
       id: Number(report.id),
       scanId: Number(report.scan_id),
       scanName: String(scan?.name ?? ''),
+      announceUnconfirmed: Boolean(scan?.announce_unconfirmed),
       baselineResultId: Number(report.baseline_result_id),
       currentResultId: Number(report.current_result_id),
       createdAt: new Date(report.created_at),

@@ -32,6 +32,20 @@ export interface StartRunCommand {
 }
 
 /**
+ * A confirmation rescan of a report's changes (trigger `verify`, docs/delta.md "Verified changes"): a run of the
+ * scan over `targets` (the changed addresses) with `nmapFlags` (@nso/delta verificationFlags: the run's scan types
+ * and timing, the changed ports), cut and delegated like the run it confirms (its runner, chunk size and
+ * concurrency), within the scan scope.
+ */
+export interface StartVerificationCommand {
+  scanId: number;
+  /** The run whose changes are confirmed. */
+  resultId: number;
+  targets: string[];
+  nmapFlags: string[];
+}
+
+/**
  * An nmap XML file (`nmap -oX`, made elsewhere) as a completed run of a stored scan, trigger `import`
  * (`POST /api/scans/{id}/results/import`). The caller parsed and checked the file: its hosts are in the scan
  * scope and hold values the tables can store.

@@ -41,8 +41,9 @@ export class RunFinalizer {
     // scans.last_run stays the start of the latest run (set when the run was started; docs/api.md).
     await this.events.publish(ref, terminal);
 
-    // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service.
-    if (ended.status === 'completed') await this.deltaJobs.enqueue(ref);
+    // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service; a
+    // confirmation rescan (trigger verify) is read by it whatever its end (a failed one verifies nothing).
+    if (ended.status === 'completed' || ended.trigger === 'verify') await this.deltaJobs.enqueue(ref);
     if (terminal.event === 'scan_failed') await this.notifier.runEnded(ref.scanId, 'failed', terminal.error);
     else await this.notifier.runEnded(ref.scanId, 'completed');
   }
@@ -54,6 +55,7 @@ export class RunFinalizer {
   async fail(ref: RunRef, error: string): Promise<boolean> {
     if (!(await this.runs.fail(ref.resultId, error))) return false;
     await this.events.publish(ref, { event: 'scan_failed', scan_id: ref.scanId, error });
+    await this.verificationEnded(ref);
     await this.notifier.runEnded(ref.scanId, 'failed', error);
     return true;
   }
@@ -62,8 +64,15 @@ export class RunFinalizer {
   async stop(ref: RunRef): Promise<boolean> {
     if (!(await this.runs.stop(ref.resultId))) return false;
     await this.events.publish(ref, { event: 'scan_stopped', scan_id: ref.scanId });
+    await this.verificationEnded(ref);
     await this.notifier.runEnded(ref.scanId, 'stopped');
     return true;
+  }
+
+  /** A confirmation rescan that failed or was stopped still ends its report's verification (all unverifiable). */
+  private async verificationEnded(ref: RunRef): Promise<void> {
+    const run = await this.runs.find(ref.resultId);
+    if (run?.trigger === 'verify') await this.deltaJobs.enqueue(ref);
   }
 
   private async legacyResults(resultId: number): Promise<LegacyChunkResult[]> {

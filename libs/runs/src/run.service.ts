@@ -36,6 +36,7 @@ import type {
   StartedRun,
   StartOneOffCommand,
   StartRunCommand,
+  StartVerificationCommand,
 } from './run-commands';
 import { RunFinalizer } from './run-finalizer';
 import { PreparedRun, RunPlanner } from './run-planner';
@@ -138,6 +139,51 @@ export class RunService {
       });
       await this.enqueueFirstWindow({ scanId: scan.id, resultId }, settings, prepared);
       return startedRun({ scanId: scan.id, resultId }, prepared);
+    } finally {
+      await release();
+    }
+  }
+
+  /**
+   * A confirmation rescan (trigger `verify`) of the scan: the command's targets and options, validated, scoped and
+   * delegated as any run (NmapPolicyError, TargetError, ScopeError, NoCoveringClientError: nothing started), cut
+   * with the confirmed run's runner, chunk size and concurrency. Like any run of the scan it waits for none:
+   * RunActiveError when the scan has a queued or running run (the caller tries again later).
+   */
+  async startVerification(command: StartVerificationCommand): Promise<StartedRun> {
+    const release = await this.state.lockScanStart(command.scanId);
+    if (!release) {
+      const active = await this.activeRun(command.scanId);
+      throw new RunActiveError(command.scanId, active?.id ?? 0);
+    }
+    try {
+      const active = await this.activeRun(command.scanId);
+      if (active) throw new RunActiveError(command.scanId, active.id);
+      const confirmed = await this.runs.findOrFail(command.resultId);
+      const settings: RunSettings = {
+        targets: command.targets,
+        nmapFlags: command.nmapFlags,
+        runner: confirmed.runner,
+        chunkSize: confirmed.chunkSize,
+        concurrency: confirmed.concurrency,
+      };
+      const prepared = await this.planner.prepare(settings);
+      const resultId = await this.runs.insert({
+        scanId: command.scanId,
+        trigger: 'verify',
+        targets: settings.targets,
+        resolvedNames: prepared.resolvedNames,
+        nmapFlags: prepared.flags,
+        runner: settings.runner,
+        chunkSize: settings.chunkSize,
+        concurrency: settings.concurrency,
+        targetsTotal: prepared.targetsTotal,
+        batchesTotal: prepared.batchesTotal,
+        delegation: prepared.delegation,
+        unassignedTargets: prepared.unassignedTargets,
+      });
+      await this.enqueueFirstWindow({ scanId: command.scanId, resultId }, settings, prepared);
+      return startedRun({ scanId: command.scanId, resultId }, prepared);
     } finally {
       await release();
     }

@@ -9,6 +9,10 @@ export interface WebhookChange {
   address: string;
   protocol: string | null;
   port: number | null;
+  /** Issue 21 marks (absent: a change without them, sent as before). */
+  verification?: string | null;
+  flapping?: boolean;
+  exposure?: string | null;
 }
 
 /** A filter's list kind → the delta_changes kind it selects. Unverified entries are never sent. */
@@ -60,9 +64,17 @@ export interface CompiledFilter {
 /**
  * Compiles a rule's filter. Every non-empty criterion must hold (an absent or empty one holds for everything);
  * within one criterion any value does. `ports` and `protocols` hold only for a change that has a port, so a
- * rule on port 22 hears of no host changes. Unverified entries (docs/delta.md) never match.
+ * rule on port 22 hears of no host changes. Unverified entries (docs/delta.md) never match, nor changes of
+ * flapping ports; changes a confirmation rescan did not confirm match only when the rule (`include_unconfirmed`)
+ * or the scan (`scan.announceUnconfirmed`, its announce_unconfirmed) asks for them. `exposures` holds only for
+ * a change whose exposure is listed.
  */
-export function compileWebhookFilter(filter: WebhookFilter): CompiledFilter {
+export function compileWebhookFilter(
+  filter: WebhookFilter,
+  scan: { announceUnconfirmed?: boolean } = {},
+): CompiledFilter {
+  const unconfirmed = filter.include_unconfirmed === true || scan.announceUnconfirmed === true;
+  const exposures = filter.exposures?.length ? new Set<string>(filter.exposures) : undefined;
   const kinds = filter.kinds?.length ? new Set(filter.kinds.map((k) => ROW_KIND[k])) : undefined;
   const ports = filter.ports?.length ? new Set(filter.ports) : undefined;
   const protocols = filter.protocols?.length ? new Set(filter.protocols) : undefined;
@@ -75,6 +87,9 @@ export function compileWebhookFilter(filter: WebhookFilter): CompiledFilter {
       (!kinds || kinds.has(change.kind)) &&
       (!ports || (change.port !== null && ports.has(change.port))) &&
       (!protocols || (change.protocol !== null && protocols.has(change.protocol))) &&
-      (!hosts || inBlockList(hosts, change.address)),
+      (!hosts || inBlockList(hosts, change.address)) &&
+      change.flapping !== true &&
+      (unconfirmed || !change.verification || change.verification === 'confirmed') &&
+      (!exposures || (change.exposure != null && exposures.has(change.exposure))),
   };
 }

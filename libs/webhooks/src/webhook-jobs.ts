@@ -26,9 +26,15 @@ export class WebhookJobs {
    * the report's first WEBHOOK_MATCH_ROWS change rows gets a `deliver-webhook` job. The job id comes from
    * (rule, report), so adding it again is a no-op. Returns the rule ids queued. Errors propagate.
    */
-  async reportStored(report: { reportId: number; scanId: number }): Promise<number[]> {
+  async reportStored(report: {
+    reportId: number;
+    scanId: number;
+    /** The scan's announce_unconfirmed (docs/delta.md "Verified changes"). */
+    includeUnconfirmed?: boolean;
+  }): Promise<number[]> {
+    const scan = { announceUnconfirmed: report.includeUnconfirmed === true };
     const rules = (await this.webhooks.activeRulesOfScanOwner(report.scanId))
-      .map((row) => ({ id: row.id, filter: compileWebhookFilter(row.filter) }))
+      .map((row) => ({ id: row.id, filter: compileWebhookFilter(row.filter, scan) }))
       .filter((rule) => rule.filter.scanMatches(report.scanId));
     if (rules.length === 0) return [];
     const changes = await this.webhooks.changesToMatch(report.reportId, WEBHOOK_MATCH_ROWS);

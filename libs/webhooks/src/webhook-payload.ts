@@ -14,6 +14,10 @@ export interface WebhookPayloadChange {
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
   detail: Record<string, unknown> | null;
+  /** Issue 21: the change's id in its report, the rescan's verdict (null: not verified), its exposure. */
+  change_id?: number;
+  verification?: string | null;
+  exposure?: string | null;
 }
 
 export interface WebhookPayload {

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
-import { DELTA_QUEUE, DIFF_RESULT_JOB } from '@nso/contracts';
+import { DELTA_QUEUE, DIFF_RESULT_JOB, VERIFY_CHANGES_JOB } from '@nso/contracts';
 import { JobOfName, JobWorkers } from '@nso/events';
 import { DeltaReportService } from './delta-report.service';
 
 /**
- * The consumer of DELTA_QUEUE: hands each DIFF_RESULT_JOB to DeltaReportService and lets failures propagate, so
+ * The consumer of DELTA_QUEUE: hands each DIFF_RESULT_JOB (a run ended) and VERIFY_CHANGES_JOB (a report's rescan
+ * is due) to DeltaReportService and lets failures propagate, so
  * BullMQ retries. A job whose process died is picked up again once its lock expires (WORKER_LOCK_MS); the report
  * is stored once either way.
  */
@@ -30,8 +31,19 @@ export class DeltaQueueConsumer implements OnApplicationBootstrap {
         monitorAs: 'delta worker',
         logFailuresAs: 'delta job',
       },
-      { [DIFF_RESULT_JOB]: (job) => this.diff(job) },
+      {
+        [DIFF_RESULT_JOB]: (job) => this.diff(job),
+        [VERIFY_CHANGES_JOB]: (job) => this.verify(job),
+      },
     );
+  }
+
+  /** A report's rescan is due: started, or retried while the scan runs another run (the last try gives up). */
+  private async verify(job: JobOfName<typeof VERIFY_CHANGES_JOB>) {
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const outcome = await this.reports.verifyChanges(job.data, lastAttempt);
+    if (outcome.kind === 'skipped') this.logger.log(`job ${job.id}: ${outcome.why}`);
+    return outcome;
   }
 
   private async diff(job: JobOfName<typeof DIFF_RESULT_JOB>) {

@@ -2,7 +2,7 @@
 // run gets, what is stored with it, and when its announcement is made, retried or left owed.
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '@nso/config';
-import type { Notifier, ScanEventPublisher } from '@nso/events';
+import type { DeltaJobs, Notifier, ScanEventPublisher } from '@nso/events';
 import type {
   DeltaChangeInsert,
   DeltaReportInsert,
@@ -14,6 +14,7 @@ import type {
   StoredDeltaReport,
 } from '@nso/persistence';
 import type { WebhookJobs } from '@nso/webhooks';
+import type { ChangeVerification } from './change-verification';
 import { DELTA_SCANNER, DeltaReportService } from './delta-report.service';
 
 interface SavedReport extends DeltaReportInsert {
@@ -24,7 +25,7 @@ interface SavedReport extends DeltaReportInsert {
 /** delta_reports and delta_changes in memory, with the repository's insert-or-ignore and conditional update. */
 class FakeDeltaReports implements Pick<
   DeltaReportRepository,
-  'insert' | 'findByRuns' | 'findOwed' | 'markAnnounced'
+  'insert' | 'findByRuns' | 'findOwed' | 'markAnnounced' | 'announceableCount'
 > {
   readonly saved: SavedReport[] = [];
 
@@ -56,6 +57,12 @@ class FakeDeltaReports implements Pick<
       .map(stored);
   }
 
+  /** Changes worth announcing: change kinds not of flapping ports (no verdicts here: verification is off). */
+  async announceableCount(reportId: number) {
+    const row = this.saved.find((r) => r.id === reportId);
+    return (row?.changes ?? []).filter((c) => !c.kind.startsWith('unverified') && !c.flapping).length;
+  }
+
   async markAnnounced(reportId: number, at = new Date()) {
     const row = this.saved.find((r) => r.id === reportId && r.announced_at === null);
     if (row) row.announced_at = at;
@@ -78,6 +85,16 @@ function stored(r: SavedReport): StoredDeltaReport {
       has_changes: r.has_changes,
     },
     announced: r.announced_at !== null,
+    verificationStatus: r.verification_status ?? null,
+    verifyResultId: null,
+    confirmed: {
+      new_ports_count: r.confirmed_new_ports_count ?? 0,
+      closed_ports_count: r.confirmed_closed_ports_count ?? 0,
+      changed_services_count: r.confirmed_changed_services_count ?? 0,
+      new_hosts_count: r.confirmed_new_hosts_count ?? 0,
+      removed_hosts_count: r.confirmed_removed_hosts_count ?? 0,
+    },
+    flappingCount: r.flapping_count ?? 0,
   };
 }
 
@@ -87,7 +104,10 @@ interface FakeRun {
 }
 
 /** Runs of scan 7 ("web", owned by user 3), by result id. */
-class FakeRunHistory implements Pick<RunHistoryQueries, 'run' | 'baselineOf' | 'contents' | 'scanOwner'> {
+class FakeRunHistory implements Pick<
+  RunHistoryQueries,
+  'run' | 'baselineOf' | 'contents' | 'scanOwner' | 'trustSettings' | 'observations'
+> {
   readonly runs = new Map<number, FakeRun>();
 
   add(resultId: number, status: string, hosts: RunHostRecord[]): void {
@@ -127,6 +147,22 @@ class FakeRunHistory implements Pick<RunHistoryQueries, 'run' | 'baselineOf' | '
 
   async contents(resultId: number) {
     return this.runs.get(resultId)!.contents;
+  }
+
+  /** Scan 7 does not verify its changes here (ChangeVerification has its own tests, on real runs). */
+  async trustSettings() {
+    return {
+      verifyChanges: false,
+      verifyDelaySeconds: 30,
+      announceUnconfirmed: false,
+      flapWindow: 10,
+      flapThreshold: 3,
+      expectedPorts: null,
+    };
+  }
+
+  async observations() {
+    return [];
   }
 
   async scanOwner(scanId: number) {
@@ -182,7 +218,7 @@ describe('DeltaReportService', () => {
     } as unknown as ScanEventPublisher;
     const webhooks = {
       reportStored: async (report: { reportId: number; scanId: number }) => {
-        webhookJobs.push(report);
+        webhookJobs.push({ reportId: report.reportId, scanId: report.scanId });
         return [];
       },
     } as unknown as WebhookJobs;
@@ -199,6 +235,8 @@ describe('DeltaReportService', () => {
       events,
       webhooks,
       notifier,
+      {} as ChangeVerification,
+      {} as DeltaJobs,
       { deltaHoldMs: 0 } as AppConfig,
     );
   });
@@ -247,6 +285,16 @@ describe('DeltaReportService', () => {
           baseline_result_id: 1,
           current_result_id: 2,
           summary: counts,
+          // Not verified (scan 7 does not ask): the change counts as confirmed.
+          confirmed: {
+            new_ports_count: 1,
+            closed_ports_count: 0,
+            changed_services_count: 0,
+            new_hosts_count: 0,
+            removed_hosts_count: 0,
+          },
+          flapping_count: 0,
+          verification: { status: null, result_id: null },
         },
       },
     ]);
@@ -352,7 +400,17 @@ describe('DeltaReportService', () => {
       announced_at: announcedAt,
     });
     const hourAgo = new Date(now.getTime() - 3600_000);
-    await reports.insert(report(1, hourAgo, null), []);
+    const added = {
+      seq: 1,
+      kind: 'added_port',
+      address: '127.0.0.1',
+      protocol: 'tcp',
+      port: 80,
+      before: null,
+      after: { state: 'open' },
+      detail: null,
+    };
+    await reports.insert(report(1, hourAgo, null), [added]);
     await reports.insert(report(2, hourAgo, hourAgo), []);
     await reports.insert(report(3, new Date(now.getTime() - 1000), null), []);
 

@@ -218,6 +218,13 @@ describe('ReportsService lists', () => {
       new_hosts_count: 0,
       removed_hosts_count: 0,
       has_changes: true,
+      confirmed_new_ports_count: 0,
+      confirmed_closed_ports_count: 0,
+      confirmed_changed_services_count: 0,
+      confirmed_new_hosts_count: 0,
+      confirmed_removed_hosts_count: 0,
+      flapping_count: 0,
+      verification: { status: null, result_id: null },
     });
 
     const changed = await service.ofScan(3, 7, { only_changes: true });

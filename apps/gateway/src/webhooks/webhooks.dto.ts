@@ -1,5 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { WEBHOOK_KINDS, WEBHOOK_PROTOCOLS, type WebhookKind } from '@nso/persistence';
+import {
+  WEBHOOK_EXPOSURES,
+  WEBHOOK_KINDS,
+  WEBHOOK_PROTOCOLS,
+  type WebhookExposure,
+  type WebhookKind,
+} from '@nso/persistence';
 import {
   ArrayMaxSize,
   IsArray,
@@ -91,6 +97,30 @@ class WebhookFieldsDto {
   @IsInt({ each: true })
   @Min(1, { each: true })
   scan_ids?: number[];
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'Also send changes the confirmation rescan did not confirm (docs/delta.md "Verified changes"); ' +
+      'changes of flapping ports are never sent',
+  })
+  @IsOptional()
+  @IsBoolean()
+  include_unconfirmed?: boolean;
+
+  @ApiPropertyOptional({
+    enum: WEBHOOK_EXPOSURES,
+    isArray: true,
+    example: ['unexpected'],
+    description: "Only changes of these exposures against the scan's expected_ports; empty = any",
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(WEBHOOK_EXPOSURES.length)
+  @IsString({ each: true })
+  @PlainText({}, { each: true })
+  @IsIn([...WEBHOOK_EXPOSURES], { each: true })
+  exposures?: WebhookExposure[];
 }
 
 /** `PUT /api/webhooks/{id}`: partial, every field optional. */
@@ -138,6 +168,8 @@ export class WebhookDto {
   @ApiProperty({ enum: WEBHOOK_PROTOCOLS, isArray: true }) protocols!: string[];
   @ApiProperty({ type: [String] }) host_cidrs!: string[];
   @ApiProperty({ type: [Number] }) scan_ids!: number[];
+  @ApiProperty() include_unconfirmed!: boolean;
+  @ApiProperty({ enum: WEBHOOK_EXPOSURES, isArray: true }) exposures!: string[];
   @ApiProperty({ description: 'Failed delivery tries since the last success' }) consecutive_failures!: number;
   @ApiProperty({ nullable: true, type: String, description: 'Why the rule was disabled automatically' })
   disabled_reason!: string | null;

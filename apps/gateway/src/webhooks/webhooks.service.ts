@@ -139,6 +139,8 @@ export class WebhooksService {
     if (input.kinds !== undefined) filter.kinds = [...new Set(input.kinds)];
     if (input.ports !== undefined) filter.ports = [...new Set(input.ports)].sort((a, b) => a - b);
     if (input.protocols !== undefined) filter.protocols = [...new Set(input.protocols)];
+    if (input.include_unconfirmed !== undefined) filter.include_unconfirmed = input.include_unconfirmed;
+    if (input.exposures !== undefined) filter.exposures = [...new Set(input.exposures)];
     if (input.host_cidrs !== undefined) {
       // Stored in canonical form, as the change addresses they are matched with; host bits set are refused as
       // scan_range and the scope refuse them.
@@ -178,6 +180,8 @@ function view(rule: WebhookRule): WebhookDto {
     protocols: rule.filter.protocols ?? [],
     host_cidrs: rule.filter.host_cidrs ?? [],
     scan_ids: rule.filter.scan_ids ?? [],
+    include_unconfirmed: rule.filter.include_unconfirmed ?? false,
+    exposures: rule.filter.exposures ?? [],
     consecutive_failures: rule.consecutiveFailures,
     disabled_reason: rule.disabledReason,
     created_at: rule.createdAt.toISOString(),

@@ -65,6 +65,9 @@ const change = (seq: number, port: number, kind = 'added_port'): WebhookChangeRo
   before: null,
   after: { state: 'open' },
   detail: null,
+  verification: null,
+  flapping: false,
+  exposure: null,
 });
 
 function setup() {
@@ -98,6 +101,7 @@ function setup() {
     id: 5,
     scanId: 3,
     scanName: 'lab',
+    announceUnconfirmed: false,
     baselineResultId: 10,
     currentResultId: 11,
     createdAt: new Date('2026-12-01T00:00:00Z'),
@@ -147,6 +151,9 @@ describe('WebhookDeliveryService', () => {
         host: '127.0.0.1',
         protocol: 'tcp',
         port: 22,
+        change_id: 1,
+        verification: null,
+        exposure: null,
         before: null,
         after: { state: 'open' },
         detail: null,

@@ -77,7 +77,9 @@ export class WebhookDeliveryService {
     const report = await this.webhooks.reportForDelivery(attempt.reportId);
     if (!report) return skipped(`report ${attempt.reportId} is gone`);
 
-    const { changes, truncated } = await this.matchingChanges(attempt.reportId, rule.filter);
+    const { changes, truncated } = await this.matchingChanges(attempt.reportId, rule.filter, {
+      announceUnconfirmed: report.announceUnconfirmed,
+    });
     const summary: DeltaReportCounts = {
       new_ports_count: report.newPortsCount,
       closed_ports_count: report.closedPortsCount,
@@ -153,8 +155,9 @@ export class WebhookDeliveryService {
   private async matchingChanges(
     reportId: number,
     filter: WebhookFilter,
+    scan: { announceUnconfirmed: boolean },
   ): Promise<{ changes: WebhookPayloadChange[]; truncated: boolean }> {
-    const compiled = compileWebhookFilter(filter);
+    const compiled = compileWebhookFilter(filter, scan);
     const changes: WebhookPayloadChange[] = [];
     let afterSeq = 0;
     for (let read = 0; read < WEBHOOK_MATCH_ROWS; read += PAGE) {
@@ -170,6 +173,9 @@ export class WebhookDeliveryService {
           before: row.before,
           after: row.after,
           detail: row.detail,
+          change_id: row.seq,
+          verification: row.verification,
+          exposure: row.exposure,
         });
       }
       if (rows.length < PAGE) break;

@@ -23,7 +23,18 @@ export interface WebhookFilter {
   protocols?: string[];
   host_cidrs?: string[];
   scan_ids?: number[];
+  /**
+   * Issue 21 (docs/delta.md "Verified changes"): also changes the confirmation rescan did not confirm (by default
+   * only confirmed ones, or those of reports that were not verified, are sent). Changes of flapping ports never are.
+   */
+  include_unconfirmed?: boolean;
+  /** Only changes of these exposures against the scan's expected ports (e.g. `["unexpected"]`); empty = any. */
+  exposures?: WebhookExposure[];
 }
+
+/** A change's exposure a filter can name (docs/delta.md "Expected ports"). */
+export const WEBHOOK_EXPOSURES = ['expected', 'unexpected', 'missing'] as const;
+export type WebhookExposure = (typeof WEBHOOK_EXPOSURES)[number];
 
 /**
  * A user's webhook on delta reports (docs/notifications.md "Webhooks"): a URL that WEBHOOK_ALLOW permits, an

@@ -2,6 +2,7 @@
 // tests of RunService and its parts. Each keeps the rows a test asserts on and follows the real repository's
 // contract (status changes are conditional, as the real ones are); the real ones are covered by the
 // integration tier.
+import type { RunTrigger } from '@nso/persistence';
 import type {
   Batch,
   BatchFailure,
@@ -279,7 +280,14 @@ export class FakeRunRepository {
     const failed = batches.filter((b) => b.status === 'failed').length;
     const status = done === 0 && failed > 0 ? 'failed' : 'completed';
     if (!this.end(resultId, { status, finishedAt })) return undefined;
-    return { status, batchesFailed: failed, runner: this.row(resultId).runner, finishedAt };
+    const row = this.row(resultId);
+    return {
+      status,
+      batchesFailed: failed,
+      runner: row.runner,
+      trigger: row.trigger as RunTrigger,
+      finishedAt,
+    };
   }
 
   /** The conditional update every status change is: only an active run moves. */
