@@ -12,6 +12,7 @@ describe.each(TEST_DATABASES)('AssetQueries on %s', (kind) => {
   let theirs: SeededRun;
   let second: ScanResult;
   let queued: ScanResult;
+  let verify: ScanResult;
   let listed: Host;
 
   beforeAll(async () => {
@@ -59,6 +60,22 @@ describe.each(TEST_DATABASES)('AssetQueries on %s', (kind) => {
     // Run 3, queued: its batch covers 127.0.0.1 but has not run.
     queued = run('queued');
     em.create(Batch, { result: queued, seq: 1, targets: ['127.0.0.1'] });
+    // Run 4, a confirmation rescan (trigger verify) listing 127.0.0.3: seen by the address reads, not the inventory.
+    verify = run('completed');
+    verify.trigger = 'verify';
+    const verifyBatch = em.create(Batch, {
+      result: verify,
+      seq: 1,
+      targets: ['127.0.0.3'],
+      status: 'completed',
+    });
+    em.create(Host, {
+      result: verify,
+      batch: verifyBatch,
+      address: '127.0.0.3',
+      addressType: 'ipv4',
+      state: 'up',
+    });
     // Another user's run listing 127.0.0.1.
     theirs = await createRun(em, { batches: 1 });
     theirs.batches[0].status = 'completed';
@@ -109,9 +126,11 @@ describe.each(TEST_DATABASES)('AssetQueries on %s', (kind) => {
       theirs.result.id,
     ]);
     expect(await assets.coveredBy(second.id)).toEqual(new Set(['127.0.0.10', '127.0.0.2']));
+    expect(await ids('127.0.0.3')).toEqual([verify.id, mine.result.id]);
+    expect((await assets.sightings(mine.user.id, '127.0.0.3')).map((r) => r.trigger)).toEqual(['verify']);
   });
 
-  it('sums up a scan’s addresses and reads port rows by host', async () => {
+  it('sums up a scan’s addresses (verify rescans left out) and reads port rows by host', async () => {
     const summaries = await assets.hostSummaries(mine.scan.id);
     expect(summaries.sort((a, b) => (a.address < b.address ? -1 : 1))).toEqual([
       {
@@ -124,7 +143,7 @@ describe.each(TEST_DATABASES)('AssetQueries on %s', (kind) => {
       },
       expect.objectContaining({ address: '127.0.0.2', last_row_result_id: mine.result.id }),
     ]);
-    expect((await assets.runsOfScan(mine.scan.id)).map((r) => [r.result_id, r.status])).toEqual([
+    expect((await assets.inventoryRuns(mine.scan.id)).map((r) => [r.result_id, r.status])).toEqual([
       [queued.id, 'queued'],
       [second.id, 'completed'],
       [mine.result.id, 'completed'],

@@ -162,19 +162,25 @@ export class AssetQueries {
     );
   }
 
-  /** The runs of a scan, newest first (by id), with the scan's name. */
-  async runsOfScan(scanId: number): Promise<AssetRun[]> {
+  /**
+   * The runs of a scan that make its inventory, newest first (by id), with the scan's name: every run but the
+   * `verify` rescans (a few changed hosts on a few changed ports: their rows say nothing of the other ports, and
+   * they are never a delta baseline either).
+   */
+  async inventoryRuns(scanId: number): Promise<AssetRun[]> {
     const rows: RunRow[] = await knexOf(this.em)('scan_results as r')
       .join('scans as s', 's.id', 'r.scan_id')
       .where('r.scan_id', scanId)
+      .whereNot('r.trigger', 'verify')
       .select(RUN_COLUMNS)
       .orderBy('r.id', 'desc');
     return rows.map(runOf);
   }
 
   /**
-   * Every address a run of the scan listed, with its first and last run up and its latest host row: the aggregate
-   * per address over the scan's host rows, then that latest row by its unique index (one statement).
+   * Every address an inventory run of the scan (see inventoryRuns) listed, with its first and last run up and its
+   * latest host row: the aggregate per address over those runs' host rows, then that latest row by its unique
+   * index (one statement).
    */
   async hostSummaries(scanId: number): Promise<ScanHostSummary[]> {
     const knex = knexOf(this.em);
@@ -221,6 +227,7 @@ export class AssetQueries {
     const perAddress = knex('hosts as hh')
       .join('scan_results as rr', 'rr.id', 'hh.result_id')
       .where('rr.scan_id', scanId)
+      .whereNot('rr.trigger', 'verify')
       .groupBy('hh.address')
       .select('hh.address', upRun('min'), upRun('max'), knex.raw('max(hh.result_id) as last_row'));
     return knex.with('x', perAddress).join('hosts as h', function () {

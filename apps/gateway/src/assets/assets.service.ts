@@ -146,7 +146,7 @@ export class AssetsService {
     if (!scan) throw new NotFoundException({ error: 'Scan not found' });
     const window = pageWindow(query, HOSTS_PER_PAGE);
     const [runs, summaries] = await Promise.all([
-      this.assets.runsOfScan(scanId),
+      this.assets.inventoryRuns(scanId),
       this.assets.hostSummaries(scanId),
     ]);
     const runById = new Map(runs.map((run) => [run.result_id, run]));
