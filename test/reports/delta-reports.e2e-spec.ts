@@ -232,6 +232,13 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       new_hosts_count: 0,
       removed_hosts_count: 0,
       has_changes: false,
+      confirmed_new_ports_count: 0,
+      confirmed_closed_ports_count: 0,
+      confirmed_changed_services_count: 0,
+      confirmed_new_hosts_count: 0,
+      confirmed_removed_hosts_count: 0,
+      flapping_count: 0,
+      verification: { status: null, result_id: null },
     });
     const onlyChanges = await api()
       .get(`/api/scan/${scanId}/reports?only_changes=true&per_page=1`)
@@ -562,6 +569,17 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
         has_changes: true,
       };
       const baseline = runs[runs.indexOf(first) - 1];
+      // The change they hold (a report is announced for the changes it has; not verified: they count).
+      const added = {
+        seq: 1,
+        kind: 'added_port',
+        address: '127.0.40.2',
+        protocol: 'tcp',
+        port: openingPort,
+        before: null,
+        after: { state: 'open' },
+        detail: null,
+      };
       const old = await insertDeltaReport(
         knex,
         {
@@ -573,7 +591,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
           created_at: new Date(Date.now() - 120_000),
           announced_at: null,
         },
-        [],
+        [added],
       );
       const recent = await insertDeltaReport(
         knex,
@@ -585,7 +603,7 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
           delta_data: {},
           announced_at: null,
         },
-        [],
+        [added],
       );
       const socket = await openScanSocket(system.gateway.url, scanId, { headers: system.gateway.admin.auth });
       try {

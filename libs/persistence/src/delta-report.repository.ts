@@ -222,6 +222,29 @@ export class DeltaReportRepository {
     };
   }
 
+  /**
+   * Reports whose verification is pending, oldest first, `limit` at most: each with its rescan's id and status (null
+   * before the rescan started). What the delta service's start-up sweep resumes.
+   */
+  async pendingVerifications(
+    limit: number,
+  ): Promise<
+    Array<{ reportId: number; scanId: number; verifyResultId: number | null; rescanStatus: string | null }>
+  > {
+    const rows: Array<Record<string, unknown>> = await knexOf(this.em)('delta_reports as d')
+      .leftJoin('scan_results as r', 'r.id', 'd.verify_result_id')
+      .where('d.verification_status', 'pending')
+      .orderBy('d.id')
+      .limit(limit)
+      .select('d.id', 'd.scan_id', 'd.verify_result_id', 'r.status');
+    return rows.map((row) => ({
+      reportId: Number(row.id),
+      scanId: Number(row.scan_id),
+      verifyResultId: row.verify_result_id === null ? null : Number(row.verify_result_id),
+      rescanStatus: (row.status as string | null) ?? null,
+    }));
+  }
+
   /** The report `reportId`, or undefined. */
   async findById(reportId: number): Promise<StoredDeltaReport | undefined> {
     const row: StoredRow | undefined = await knexOf(this.em)('delta_reports')

@@ -93,9 +93,11 @@ describe.each(TEST_DATABASES)('WebhookRepository and ClientRepository on %s', (k
       newPortsCount: 2,
       hasChanges: true,
     });
+    // Stored without issue-21 marks: not verified, not flapping, no exposure.
+    const unmarked = { verification: null, flapping: false, exposure: null };
     await expect(webhooks.changesToMatch(reportId, 10)).resolves.toEqual([
-      { kind: 'added_port', address: '127.0.0.1', protocol: 'tcp', port: 22 },
-      { kind: 'added_port', address: '127.0.0.1', protocol: 'tcp', port: 80 },
+      { kind: 'added_port', address: '127.0.0.1', protocol: 'tcp', port: 22, ...unmarked },
+      { kind: 'added_port', address: '127.0.0.1', protocol: 'tcp', port: 80, ...unmarked },
     ]);
     await expect(webhooks.changesAfter(reportId, 1, 10)).resolves.toEqual([
       expect.objectContaining({ seq: 2, port: 80, before: null, after: { state: 'open' } }),

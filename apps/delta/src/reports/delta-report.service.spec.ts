@@ -25,7 +25,7 @@ interface SavedReport extends DeltaReportInsert {
 /** delta_reports and delta_changes in memory, with the repository's insert-or-ignore and conditional update. */
 class FakeDeltaReports implements Pick<
   DeltaReportRepository,
-  'insert' | 'findByRuns' | 'findOwed' | 'markAnnounced' | 'announceableCount'
+  'insert' | 'findByRuns' | 'findOwed' | 'markAnnounced' | 'announceableCount' | 'notConfirmedPorts'
 > {
   readonly saved: SavedReport[] = [];
 
@@ -55,6 +55,11 @@ class FakeDeltaReports implements Pick<
       .filter((r) => r.announced_at === null && r.created_at! < createdBefore)
       .slice(0, limit)
       .map(stored);
+  }
+
+  /** No report here was verified: no baseline is corrected by a rescan. */
+  async notConfirmedPorts() {
+    return { verifyResultId: 0, ports: [] };
   }
 
   /** Changes worth announcing: change kinds not of flapping ports (no verdicts here: verification is off). */
