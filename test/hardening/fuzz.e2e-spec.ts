@@ -359,6 +359,9 @@ describe('fuzzing every route', () => {
     { method: 'GET', path: '/api/scans/{id}/results' },
     { method: 'GET', path: '/api/results/{id}' },
     { method: 'GET', path: '/api/hosts/{address}/history' },
+    { method: 'GET', path: '/api/hosts/{address}' },
+    { method: 'GET', path: '/api/hosts/{address}/ports/tcp/22/history' },
+    { method: 'GET', path: '/api/scans/{id}/hosts' },
     // Last: it ends the session the other routes use.
     { method: 'GET', path: '/auth/logout', public: true },
   ];
