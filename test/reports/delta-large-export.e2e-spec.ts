@@ -317,6 +317,7 @@ describe.each(TEST_DATABASES)('a delta report with 100,000 changes on %s', (data
       // Its marks (issue 21): the 99,001st row, nothing set.
       change_id: 99_001,
       verification: null,
+      verification_result_id: null,
       flapping: false,
       exposure: null,
       accepted: null,

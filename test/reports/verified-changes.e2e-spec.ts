@@ -188,6 +188,7 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
         port: ports.opening,
         verification: 'confirmed',
         flapping: false,
+        verification_result_id: done.verification.result_id,
       }),
     ]);
     // The rescan is a run of its own (trigger verify) of exactly the changed host and port.

@@ -1,6 +1,7 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { infrastructureModules } from '@nso/bootstrap';
 import { AppConfig } from '@nso/config';
+import { AssetsModule } from './assets/assets.module';
 import { AuthModule } from './auth/auth.module';
 import { ClientsModule } from './clients/clients.module';
 import { BodyParserMiddleware } from './common/json-body';
@@ -38,6 +39,7 @@ export class AppModule implements NestModule {
         ScansModule,
         ResultsModule,
         ReportsModule,
+        AssetsModule,
         ClientsModule,
         StreamModule,
         StatsModule,

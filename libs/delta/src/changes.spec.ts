@@ -79,6 +79,7 @@ describe('delta change rows', () => {
           ...entry,
           change_id: ++seq,
           verification: null,
+          verification_result_id: null,
           flapping: false,
           exposure: null,
           accepted: null,

@@ -57,21 +57,28 @@ export interface ChangeMarks {
 
 /**
  * The marks of a change as the API lists them beside its entry: `change_id` (its `seq`, what
- * POST /api/report/{id}/accept takes), `verification`, `flapping`, `exposure`, and `accepted` (`{by, at}` or null).
+ * POST /api/report/{id}/accept takes), `verification` and the rescan that gave it (`verification_result_id`),
+ * `flapping`, `exposure`, and `accepted` (`{by, at}` or null).
  */
 export interface ChangeMarksView {
   change_id: number;
   verification: ChangeVerification | null;
+  /** The rescan's run (trigger `verify`) that gave `verification`; null while there is none. */
+  verification_result_id: number | null;
   flapping: boolean;
   exposure: ChangeExposure | null;
   accepted: { by: number | null; at: string } | null;
 }
 
-/** The API's marks of a change row (see ChangeMarksView). */
-export function changeMarksView(row: Pick<DeltaChangeRow, 'seq'> & Partial<ChangeMarks>): ChangeMarksView {
+/** The API's marks of a change row (see ChangeMarksView); `verifyResultId` is its report's rescan, if any. */
+export function changeMarksView(
+  row: Pick<DeltaChangeRow, 'seq'> & Partial<ChangeMarks>,
+  verifyResultId: number | null = null,
+): ChangeMarksView {
   return {
     change_id: row.seq,
     verification: row.verification ?? null,
+    verification_result_id: row.verification ? verifyResultId : null,
     flapping: row.flapping ?? false,
     exposure: row.exposure ?? null,
     accepted: row.accepted_at
@@ -201,7 +208,10 @@ export function deltaChangeEntry(
  * The Delta lists of a report's change rows, read in `seq` order (pages of any size); each entry carries its
  * marks (ChangeMarksView: change_id, verification, flapping, exposure, accepted).
  */
-export async function deltaListsOf(rows: AsyncIterable<DeltaChangeRow> | Iterable<DeltaChangeRow>) {
+export async function deltaListsOf(
+  rows: AsyncIterable<DeltaChangeRow> | Iterable<DeltaChangeRow>,
+  verifyResultId: number | null = null,
+) {
   const lists: DeltaLists = {
     new_up_hosts: [],
     new_down_hosts: [],
@@ -212,7 +222,7 @@ export async function deltaListsOf(rows: AsyncIterable<DeltaChangeRow> | Iterabl
   };
   for await (const row of rows) {
     const { list, entry } = deltaChangeEntry(row);
-    (lists[list] as unknown[]).push({ ...entry, ...changeMarksView(row) });
+    (lists[list] as unknown[]).push({ ...entry, ...changeMarksView(row, verifyResultId) });
   }
   return lists;
 }

@@ -146,6 +146,13 @@ export {
   type TrustSettings,
 } from './run-history.queries';
 export { ExposureQueries, type JudgedRunRecord } from './exposure.queries';
+export {
+  AssetQueries,
+  type AssetPortRow,
+  type AssetRun,
+  type AssetSighting,
+  type ScanHostSummary,
+} from './asset.queries';
 export { UserRepository, type TokenOwner, type UserInput } from './user.repository';
 export { ProjectRepository } from './project.repository';
 export { StatsQueries, type ActiveRunBatches, type RunScope } from './stats.queries';

@@ -4,6 +4,7 @@ import { EntityManager, MikroORM } from '@mikro-orm/core';
 import { MikroOrmModule } from '@mikro-orm/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AgentTaskRepository } from './agent-task.repository';
+import { AssetQueries } from './asset.queries';
 import { BatchRepository } from './batch.repository';
 import { BatchSplitRepository } from './batch-split.repository';
 import { ClientRepository } from './client.repository';
@@ -36,12 +37,13 @@ const RUN_REPOSITORIES = [
   WebhookRepository,
 ];
 
-/** Accounts (users + api_tokens, projects), the read models of stats and metrics, the health check. */
+/** Accounts (users + api_tokens, projects), the read models of stats, metrics and assets, the health check. */
 const ACCOUNT_AND_READ_PROVIDERS = [
   UserRepository,
   ProjectRepository,
   StatsQueries,
   MetricsQueries,
+  AssetQueries,
   DatabaseHealth,
 ];
 

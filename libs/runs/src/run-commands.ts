@@ -14,6 +14,11 @@ export interface RunSettings {
   runner: ScanRunner;
   chunkSize: number;
   concurrency: number;
+  /**
+   * Delegate only to these clients (of those approved and online); absent: to any. A confirmation rescan goes
+   * through the clients that scanned the run it confirms.
+   */
+  clientIds?: readonly string[];
 }
 
 /** POST /api/scans/start: a scan that exists for this one run. */

@@ -50,7 +50,7 @@ export class RunPlanner {
     const resolvedNames = await resolveTargets(specs, flags, this.scope);
     // Each address once: overlapping targets and names resolving to listed addresses are merged.
     const set = TargetSet.build(specs, flags, resolvedNames);
-    const { parts, unassigned, cut } = await this.delegate(set, settings.chunkSize);
+    const { parts, unassigned, cut } = await this.delegate(set, settings.chunkSize, settings.clientIds);
     if (parts.length === 0) throw new NoCoveringClientError(unassigned);
     return {
       flags,
@@ -109,14 +109,16 @@ export class RunPlanner {
   }
 
   /**
-   * The run's addresses split among the approved, online clients (delegateTargets) and cut into batches; parts of
-   * agents only take AGENT_TASK_TARGETS addresses a batch when set.
+   * The run's addresses split among the approved, online clients (delegateTargets; only those of `clientIds` when
+   * given) and cut into batches; parts of agents only take AGENT_TASK_TARGETS addresses a batch when set.
    */
-  private async delegate(set: TargetSet, chunkSize: number) {
-    const clients = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
+  private async delegate(set: TargetSet, chunkSize: number, clientIds?: readonly string[]) {
+    const online = await this.clients.findDelegable(new Date(), this.config.clients.offlineAfterMs, [
       'pool',
       'agent',
     ]);
+    const only = clientIds ? new Set(clientIds) : undefined;
+    const clients = only ? online.filter((c) => only.has(c.clientId)) : online;
     const delegation = delegateTargets(set, clients);
     // Agents' tasks may hold more addresses than a pool's batch (AGENT_TASK_TARGETS), stored with the part.
     const taskTargets = this.config.clients.agentTaskTargets;

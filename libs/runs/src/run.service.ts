@@ -19,6 +19,7 @@ import {
   type StoreBatchResultOutcome,
 } from '@nso/persistence';
 import { AgentTaskIntake } from './agent-task-intake';
+import { LEGACY_POOL } from './delegation';
 import { AgentTasks, UndeliveredBatch } from './agent-tasks';
 import { BatchHandoff } from './batch-handoff';
 import { BatchOutcomes } from './batch-outcomes';
@@ -146,18 +147,20 @@ export class RunService {
 
   /**
    * A confirmation rescan (trigger `verify`) of the scan: the command's targets and options, validated, scoped and
-   * delegated as any run (NmapPolicyError, TargetError, ScopeError, NoCoveringClientError: nothing started), cut
-   * with the confirmed run's runner, chunk size and concurrency. Like any run of the scan it waits for none:
-   * RunActiveError when the scan has a queued or running run (the caller tries again later).
+   * delegated as any run but only to the clients that scanned the confirmed run (NmapPolicyError, TargetError,
+   * ScopeError, NoCoveringClientError when none of them is online: nothing started), cut with the confirmed run's
+   * runner, chunk size and concurrency. It waits for every other run of the scan: RunActiveError when the scan has
+   * a queued or running run (the caller tries again later). A run of the scan started while it runs does not wait
+   * for it (a rescan is the system's own business: an execute or a scheduled fire is never refused for it).
    */
   async startVerification(command: StartVerificationCommand): Promise<StartedRun> {
     const release = await this.state.lockScanStart(command.scanId);
     if (!release) {
-      const active = await this.activeRun(command.scanId);
+      const active = await this.activeRun(command.scanId, true);
       throw new RunActiveError(command.scanId, active?.id ?? 0);
     }
     try {
-      const active = await this.activeRun(command.scanId);
+      const active = await this.activeRun(command.scanId, true);
       if (active) throw new RunActiveError(command.scanId, active.id);
       const confirmed = await this.runs.findOrFail(command.resultId);
       const settings: RunSettings = {
@@ -166,6 +169,8 @@ export class RunService {
         runner: confirmed.runner,
         chunkSize: confirmed.chunkSize,
         concurrency: confirmed.concurrency,
+        // Through the clients that scanned the run (a run stored before delegation was the local pool's).
+        clientIds: confirmed.delegation?.flatMap((part) => part.clients) ?? [LEGACY_POOL],
       };
       const prepared = await this.planner.prepare(settings);
       const resultId = await this.runs.insert({
@@ -234,9 +239,13 @@ export class RunService {
     return this.planner.preview(settings);
   }
 
-  /** The scan's queued or running run, if any. */
-  async activeRun(scanId: number): Promise<ScanResult | null> {
-    return (await this.runs.findActive(scanId))[0] ?? null;
+  /**
+   * The scan's queued or running run, if any — one a new run waits for: a confirmation rescan (trigger `verify`)
+   * only counts for `verification` (another rescan waits for it; a run of the scan does not).
+   */
+  async activeRun(scanId: number, verification = false): Promise<ScanResult | null> {
+    const active = await this.runs.findActive(scanId);
+    return (verification ? active[0] : active.find((run) => run.trigger !== 'verify')) ?? null;
   }
 
   /**

@@ -85,10 +85,14 @@ export class ReportsService {
    * delta_data as the API shows it: `delta` gets its lists back from the report's change rows (delta_data keeps
    * only comparability there). A report stored before the delta_changes table has its lists in delta_data.
    */
-  async withLists(reportId: number, deltaData: unknown): Promise<Record<string, unknown>> {
+  async withLists(
+    reportId: number,
+    deltaData: unknown,
+    verifyResultId: number | null = null,
+  ): Promise<Record<string, unknown>> {
     const data = (deltaData ?? {}) as { delta?: Record<string, unknown> } & Record<string, unknown>;
     if (Array.isArray(data.delta?.new_up_hosts)) return data;
-    const lists = await deltaListsOf(this.queries.changes(reportId));
+    const lists = await deltaListsOf(this.queries.changes(reportId), verifyResultId);
     return { ...data, delta: { ...lists, ...data.delta } };
   }
 
@@ -129,7 +133,10 @@ export class ReportsService {
   async one(ownerId: number, reportId: number, query: ReportQuery) {
     const report = await this.ownReport(ownerId, reportId, query.include_data === true);
     if (!query.include_data) return reportView(report);
-    return { ...reportView(report), delta_data: await this.withLists(report.id, report.deltaData) };
+    return {
+      ...reportView(report),
+      delta_data: await this.withLists(report.id, report.deltaData, report.verifyResultId),
+    };
   }
 
   /**
