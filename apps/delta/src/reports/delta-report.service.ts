@@ -31,8 +31,11 @@ import {
 import { WebhookJobs } from '@nso/webhooks';
 import { ChangeVerification } from './change-verification';
 
-/** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
-export const DELTA_SCANNER = { name: 'nso-delta', version: 1 } as const;
+/**
+ * What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. 2: the baseline is
+ * read as its rescan saw it, changes carry verification, flapping and exposure (issue 21).
+ */
+export const DELTA_SCANNER = { name: 'nso-delta', version: 2 } as const;
 
 /**
  * What generate() did: stored a new report, found it stored, judged the changes of a report with its rescan
@@ -74,11 +77,14 @@ export class DeltaReportService {
 
   /**
    * The report of run `resultId` against its baseline. Skipped when the run is not completed (stopped and failed
-   * runs are not diffed) or has no baseline (the first completed run of its scan). Idempotent: the insert is
-   * ignored when the (baseline, current) report exists, so a job run twice, or re-run after the process was
-   * killed mid-job, leaves one report; its change rows go in with it, in one transaction. A report with changes is
-   * then announced (see announce); one whose announcement is still owed — the job failed or died after storing
-   * it — is announced by the retry. Errors propagate (the BullMQ job is retried).
+   * runs are not diffed) or has no baseline (the first completed run of its scan); a confirmation rescan (trigger
+   * `verify`) is not diffed but judges its report's changes (ChangeVerification.finish), which is then announced.
+   * Idempotent: the insert is ignored when the (baseline, current) report exists, so a job run twice, or re-run
+   * after the process was killed mid-job, leaves one report; its change rows go in with it, in one transaction,
+   * each marked flapping or not and with its exposure. A report with changes worth verifying is stored `pending`
+   * and its rescan queued (verify_delay_seconds); one with changes not to verify is announced (see announce). One
+   * whose announcement is still owed — the job failed or died after storing it — is announced (or its rescan
+   * queued) by the retry. Errors propagate (the BullMQ job is retried).
    */
   async generate(job: DeltaJobData): Promise<DeltaOutcome> {
     const current = await this.runs.run(job.resultId);
