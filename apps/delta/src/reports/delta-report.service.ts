@@ -48,6 +48,7 @@ export type DeltaOutcome =
 
 /** A scan's settings when the scan row is gone (the columns' defaults). */
 const DEFAULT_TRUST: TrustSettings = {
+  isActive: false,
   verifyChanges: true,
   verifyDelaySeconds: 30,
   announceUnconfirmed: false,
@@ -310,7 +311,8 @@ export class DeltaReportService {
    * the scan's stream, its webhook deliveries queued (job ids per rule and report, so never twice), the owner told
    * on /api/stream (best effort: a failure there is logged). Only changes worth announcing count (docs/delta.md
    * "Verified changes"): not of a flapping port, and confirmed by the rescan — or not verified at all, or, when
-   * the scan has announce_unconfirmed, whatever the rescan said. A report with none is marked announced silently.
+   * the scan has announce_unconfirmed, whatever the rescan said. A report with none sends no event and no notice;
+   * its webhook rules are still matched (a rule with include_unconfirmed hears of unconfirmed changes).
    * The event or the queueing failing rejects, and the report stays owed: the job's retry, or the start-up sweep
    * (`announceOwed`), announces it again. At least once: a report whose announcement failed half-way may send its
    * event twice, never none.
@@ -318,37 +320,39 @@ export class DeltaReportService {
   async announce(report: StoredReport): Promise<void> {
     const settings = (await this.runs.trustSettings(report.scanId)) ?? DEFAULT_TRUST;
     const worth = await this.reports.announceableCount(report.reportId, settings.announceUnconfirmed);
-    if (worth === 0) {
+    if (worth > 0) {
+      await this.events.publish(
+        { scanId: report.scanId, resultId: report.currentResultId },
+        {
+          event: 'delta_report',
+          scan_id: report.scanId,
+          report_id: report.reportId,
+          baseline_result_id: report.baselineResultId,
+          current_result_id: report.currentResultId,
+          summary: report.counts,
+          confirmed: report.confirmed,
+          flapping_count: report.flappingCount,
+          verification: { status: report.verificationStatus, result_id: report.verifyResultId },
+        },
+      );
+    } else {
       this.logger.log(
         `report ${report.reportId}: not announced (no confirmed change that does not flap; ` +
           `${report.flappingCount} of flapping ports)`,
       );
-      await this.reports.markAnnounced(report.reportId);
-      return;
     }
-    await this.events.publish(
-      { scanId: report.scanId, resultId: report.currentResultId },
-      {
-        event: 'delta_report',
-        scan_id: report.scanId,
-        report_id: report.reportId,
-        baseline_result_id: report.baselineResultId,
-        current_result_id: report.currentResultId,
-        summary: report.counts,
-        confirmed: report.confirmed,
-        flapping_count: report.flappingCount,
-        verification: { status: report.verificationStatus, result_id: report.verifyResultId },
-      },
-    );
+    // Each rule decides for itself: one with include_unconfirmed hears of changes the others do not.
     await this.webhooks.reportStored({
       reportId: report.reportId,
       scanId: report.scanId,
       includeUnconfirmed: settings.announceUnconfirmed,
     });
-    const told = settings.announceUnconfirmed ? report.counts : report.confirmed;
-    await this.notifyOwner(report.scanId, report.reportId, told).catch((error: Error) =>
-      this.logger.warn(`report ${report.reportId}: owner not notified: ${safeErrorMessage(error)}`),
-    );
+    if (worth > 0) {
+      const told = settings.announceUnconfirmed ? report.counts : report.confirmed;
+      await this.notifyOwner(report.scanId, report.reportId, told).catch((error: Error) =>
+        this.logger.warn(`report ${report.reportId}: owner not notified: ${safeErrorMessage(error)}`),
+      );
+    }
     await this.reports.markAnnounced(report.reportId);
   }
 

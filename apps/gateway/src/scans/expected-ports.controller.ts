@@ -1,5 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { NoFields } from '../common/validation';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import { ExpectedPortsService } from './expected-ports.service';
 import { scanIdPipe } from './scans.controller';
@@ -19,7 +20,11 @@ export class ExpectedPortsController {
   })
   @ApiConflictResponse({ description: 'The scan has no completed run' })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
-  acceptCurrent(@CurrentUser() user: AuthUser, @Param('scanId', scanIdPipe) scanId: number) {
+  acceptCurrent(
+    @CurrentUser() user: AuthUser,
+    @Param('scanId', scanIdPipe) scanId: number,
+    @Body() _body: NoFields,
+  ) {
     return this.expected.acceptCurrent(user.id, scanId);
   }
 
@@ -31,7 +36,11 @@ export class ExpectedPortsController {
   })
   @ApiConflictResponse({ description: 'The scan has no completed run' })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
-  exposure(@CurrentUser() user: AuthUser, @Param('scanId', scanIdPipe) scanId: number) {
+  exposure(
+    @CurrentUser() user: AuthUser,
+    @Param('scanId', scanIdPipe) scanId: number,
+    @Query() _query: NoFields,
+  ) {
     return this.expected.exposure(user.id, scanId);
   }
 }
