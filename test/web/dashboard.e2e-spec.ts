@@ -248,6 +248,21 @@ describe('the web dashboard in a browser', () => {
       await shot(page, 'delta-report');
       const summary = page.getByRole('region', { name: 'Summary' });
       expect(await summary.textContent()).toContain('New ports+ 1');
+      // Issue 21's marks: this scan does not verify its changes, so every verdict is "—" and nothing flaps.
+      await summary
+        .getByRole('status', { name: 'Verification' })
+        .filter({ hasText: 'Not verified' })
+        .waitFor();
+      expect(await summary.textContent()).toContain('Confirmed✓ + 1 new ports');
+      expect(await summary.textContent()).toContain('Flapping≈ 0');
+      const addedRow = added.getByRole('row').filter({ hasText: `${opening}/tcp` });
+      expect(await added.getByRole('columnheader', { name: 'Verdict' }).count()).toBe(1);
+      await addedRow.getByRole('cell', { name: '—', exact: true }).waitFor();
+      // Accepting every change: the report is read again and the verdict names who accepted it.
+      await page.getByRole('button', { name: 'Accept all changes' }).click();
+      await page.getByRole('status').filter({ hasText: '1 change(s) accepted' }).waitFor();
+      await addedRow.getByRole('cell', { name: `— · accepted by ${TEST_ADMIN.username}` }).waitFor();
+      expect(await page.getByRole('button', { name: 'Accept all changes' }).isDisabled()).toBe(false);
 
       const csvHref = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
       const csv = await page.request.get(csvHref!);

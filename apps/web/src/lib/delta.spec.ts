@@ -1,8 +1,11 @@
 import {
+  changeVerdictText,
   compareAddresses,
+  confirmedCountsText,
   deltaSections,
   differenceText,
   MAX_TABLE_CHANGES,
+  reportVerificationText,
   unverifiedReasonText,
 } from './delta';
 
@@ -76,5 +79,61 @@ describe('delta sections', () => {
       '127.0.0.10',
       '::1',
     ]);
+  });
+});
+
+describe('change verdicts (issue 21)', () => {
+  it("says the rescan's verdict with its symbol", () => {
+    expect(changeVerdictText({ verification: 'confirmed', flapping: false }, 'done')).toBe('✓ confirmed');
+    expect(changeVerdictText({ verification: 'not_confirmed', flapping: false }, 'done')).toBe(
+      '✗ not confirmed (flap)',
+    );
+    expect(changeVerdictText({ verification: 'unverifiable', flapping: false }, 'done')).toBe(
+      '? unverifiable',
+    );
+  });
+  it('names a flapping change whatever its verification', () => {
+    expect(changeVerdictText({ verification: null, flapping: true }, 'pending')).toBe('≈ flapping');
+    expect(changeVerdictText({ verification: null, flapping: true }, null)).toBe('≈ flapping');
+  });
+  it('waits for a pending rescan, and shows a dash when the report is not verified', () => {
+    expect(changeVerdictText({ verification: null, flapping: false }, 'pending')).toBe('pending rescan');
+    expect(changeVerdictText({ verification: null, flapping: false }, null)).toBe('—');
+    // A report stored before the marks: no fields at all.
+    expect(changeVerdictText({}, null)).toBe('—');
+  });
+  it('adds the exposure and who accepted it', () => {
+    const at = '2026-12-07T06:10:00.000Z';
+    expect(
+      changeVerdictText(
+        { verification: 'confirmed', exposure: 'unexpected', accepted: { by: 1, by_username: 'admin', at } },
+        'done',
+      ),
+    ).toBe('✓ confirmed · unexpected · accepted by admin');
+    expect(changeVerdictText({ verification: null, exposure: 'missing' }, null)).toBe('— · missing');
+    expect(changeVerdictText({ accepted: { by: 7, by_username: null, at } }, null)).toBe(
+      '— · accepted by deleted user #7',
+    );
+  });
+  it("says the report's verification", () => {
+    expect(reportVerificationText({ status: 'pending', result_id: null })).toBe('Rescan pending');
+    expect(reportVerificationText({ status: 'done', result_id: 41 })).toBe('Verified by run #41');
+    expect(reportVerificationText({ status: null, result_id: null })).toBe('Not verified');
+    expect(reportVerificationText(undefined)).toBe('Not verified');
+    expect(reportVerificationText({ status: 'done', result_id: null })).toBe('Not verified (no rescan ran)');
+  });
+  it('lists the confirmed counts with their signs', () => {
+    expect(
+      confirmedCountsText({
+        confirmed_new_ports_count: 1,
+        confirmed_closed_ports_count: 0,
+        confirmed_changed_services_count: 2,
+        confirmed_new_hosts_count: 0,
+        confirmed_removed_hosts_count: 3,
+      }),
+    ).toBe('+ 1 new ports · − 0 closed ports · ~ 2 changed services · + 0 hosts up · − 3 hosts down');
+    expect(confirmedCountsText({})).toBe(
+      '+ 0 new ports · − 0 closed ports · ~ 0 changed services · + 0 hosts up · − 0 hosts down',
+    );
   });
 });

@@ -1,6 +1,21 @@
 // The delta report's sections as the report page shows them (docs/delta.md): coverage-aware, unverified apart.
 
-export interface DeltaPort {
+/** Who accepted a change and when (docs/delta.md "Accepted changes"); `by_username` is null once the user is deleted. */
+export interface DeltaAcceptance {
+  by: number;
+  by_username?: string | null;
+  at: string;
+}
+/** Issue 21's marks on every change entry (docs/api.md "Delta reports"); absent on reports stored before them. */
+export interface ChangeMarks {
+  change_id?: number;
+  verification?: 'confirmed' | 'not_confirmed' | 'unverifiable' | null;
+  flapping?: boolean;
+  exposure?: 'expected' | 'unexpected' | 'missing' | null;
+  accepted?: DeltaAcceptance | null;
+}
+
+export interface DeltaPort extends ChangeMarks {
   host: string;
   protocol: string;
   port: number;
@@ -10,12 +25,12 @@ export interface DeltaPort {
   version: string | null;
   extrainfo: string | null;
 }
-export interface DeltaHost {
+export interface DeltaHost extends ChangeMarks {
   host: string;
   hostnames: string[];
   open_ports: number;
 }
-export interface DeltaServiceChange {
+export interface DeltaServiceChange extends ChangeMarks {
   host: string;
   protocol: string;
   port: number;
@@ -65,6 +80,61 @@ export function unverifiedReasonText(
     default:
       return u.reason.replace(/_/g, ' ');
   }
+}
+
+/** The report's `verification.status`: null when it is not verified (docs/delta.md "Verified changes"). */
+export type ReportVerificationStatus = 'pending' | 'done' | null;
+
+/**
+ * A change's "Verdict" cell: the rescan's verdict with its symbol, then its exposure and who accepted it, e.g.
+ * "✓ confirmed · unexpected · accepted by admin". A flapping change is not rescanned ("≈ flapping"); a change
+ * with no verdict yet on a report whose rescan is pending is "pending rescan", otherwise "—" (not verified).
+ */
+export function changeVerdictText(change: ChangeMarks, reportVerification: ReportVerificationStatus): string {
+  let verdict: string;
+  if (change.flapping) verdict = '≈ flapping';
+  else if (change.verification === 'confirmed') verdict = '✓ confirmed';
+  else if (change.verification === 'not_confirmed') verdict = '✗ not confirmed (flap)';
+  else if (change.verification === 'unverifiable') verdict = '? unverifiable';
+  else if (reportVerification === 'pending') verdict = 'pending rescan';
+  else verdict = '—';
+  const parts = [verdict];
+  if (change.exposure) parts.push(change.exposure);
+  if (change.accepted)
+    parts.push(`accepted by ${change.accepted.by_username ?? `deleted user #${change.accepted.by}`}`);
+  return parts.join(' · ');
+}
+
+/**
+ * The Summary's "Verification" status: "Rescan pending", "Verified by run #<id>" or "Not verified" (a verification
+ * that ended with no rescan run, e.g. one that could not start, is "Not verified (no rescan ran)").
+ */
+export function reportVerificationText(
+  verification: { status: ReportVerificationStatus; result_id: number | null } | null | undefined,
+): string {
+  if (verification?.status === 'pending') return 'Rescan pending';
+  if (verification?.status === 'done')
+    return verification.result_id !== null
+      ? `Verified by run #${verification.result_id}`
+      : 'Not verified (no rescan ran)';
+  return 'Not verified';
+}
+
+/** The confirmed counts of a report row, in the Summary's signs: "+ 1 ports · − 0 ports · ~ 0 services · …". */
+export function confirmedCountsText(r: {
+  confirmed_new_ports_count?: number;
+  confirmed_closed_ports_count?: number;
+  confirmed_changed_services_count?: number;
+  confirmed_new_hosts_count?: number;
+  confirmed_removed_hosts_count?: number;
+}): string {
+  return [
+    `+ ${r.confirmed_new_ports_count ?? 0} new ports`,
+    `− ${r.confirmed_closed_ports_count ?? 0} closed ports`,
+    `~ ${r.confirmed_changed_services_count ?? 0} changed services`,
+    `+ ${r.confirmed_new_hosts_count ?? 0} hosts up`,
+    `− ${r.confirmed_removed_hosts_count ?? 0} hosts down`,
+  ].join(' · ');
 }
 
 /** An option difference in words: "ports: tcp:top 1000 → tcp:top 100". */

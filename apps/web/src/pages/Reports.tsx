@@ -15,7 +15,18 @@ import {
   Time,
   useFlash,
 } from '../components/ui';
-import { deltaSections, differenceText, DeltaLists, DeltaPort, unverifiedReasonText } from '../lib/delta';
+import {
+  changeVerdictText,
+  ChangeMarks,
+  confirmedCountsText,
+  deltaSections,
+  differenceText,
+  DeltaLists,
+  DeltaPort,
+  reportVerificationText,
+  ReportVerificationStatus,
+  unverifiedReasonText,
+} from '../lib/delta';
 import { normalisePage, pageFromQuery, withQuery } from '../lib/pagination';
 import { ReportRow } from './types';
 
@@ -133,6 +144,14 @@ interface ReportAnswer extends ReportRow {
 const portService = (p: DeltaPort) =>
   [p.service, p.product, p.version, p.extrainfo].filter(Boolean).join(' ');
 
+/** A change's "Verdict" cell (issue 21's marks in words, `changeVerdictText`). */
+function VerdictCell({ change, report }: { change: ChangeMarks; report: ReportVerificationStatus }) {
+  const tone = change.flapping ? 'flapping' : (change.verification ?? 'none');
+  return (
+    <td className={`verdict verdict-${tone.replace(/_/g, '-')}`}>{changeVerdictText(change, report)}</td>
+  );
+}
+
 /** A table whose empty state is one row "None". */
 function ChangeTable(props: { caption: string; columns: string[]; children: ReactNode[] }) {
   return (
@@ -152,6 +171,16 @@ export function ReportPage() {
     queryFn: () => request<ReportAnswer>(`/api/report/${reportId}?include_data=true`),
   });
   const [deleting, setDeleting] = useState(false);
+  const [flash, setFlash] = useFlash();
+  // Accepting every change (docs/delta.md "Accepted changes"); the report is read again so the verdicts show who.
+  const accept = useMutation({
+    mutationFn: () =>
+      request<{ message: string }>(`/api/report/${reportId}/accept`, { method: 'POST', body: {} }),
+    onSuccess: async (answer) => {
+      setFlash(answer.message);
+      await queryClient.invalidateQueries({ queryKey: ['reports', 'one', reportId] });
+    },
+  });
   const remove = useMutation({
     mutationFn: () => request(`/api/report/${reportId}`, { method: 'DELETE' }),
     onSuccess: () => {
@@ -164,6 +193,7 @@ export function ReportPage() {
   const summary = r?.delta_data?.summary ?? {};
   const n = (k: string, fallback: number) =>
     typeof summary[k] === 'number' ? (summary[k] as number) : fallback;
+  const verifying = r?.verification?.status ?? null;
   return (
     <>
       <PageTitle text={`Delta report #${reportId}`} />
@@ -181,10 +211,17 @@ export function ReportPage() {
             <a href={`/api/report/${reportId}/export/csv`} download>
               Download CSV
             </a>
+            {s.changeCount > 0 && (
+              <button type="button" disabled={accept.isPending} onClick={() => accept.mutate()}>
+                Accept all changes
+              </button>
+            )}
             <button type="button" onClick={() => setDeleting(true)}>
               Delete report
             </button>
           </div>
+          <ErrorAlert error={accept.error} />
+          <Confirmation text={flash} />
           {!s.comparable && (
             <aside role="note" aria-label="Not directly comparable" className="note">
               <h2>Not directly comparable</h2>
@@ -225,7 +262,18 @@ export function ReportPage() {
                 <dt>Unverified</dt>
                 <dd>? {n('unverified_count', s.unverified.length)}</dd>
               </div>
+              <div>
+                <dt>Confirmed</dt>
+                <dd>✓ {confirmedCountsText(r)}</dd>
+              </div>
+              <div>
+                <dt>Flapping</dt>
+                <dd>≈ {r.flapping_count ?? 0}</dd>
+              </div>
             </dl>
+            <p role="status" aria-label="Verification">
+              Verification: {reportVerificationText(r.verification)}
+            </p>
           </section>
           {s.tooLarge ? (
             <p>
@@ -234,7 +282,10 @@ export function ReportPage() {
             </p>
           ) : (
             <>
-              <ChangeTable caption="New up hosts" columns={['Change', 'Host', 'Host names', 'Open ports']}>
+              <ChangeTable
+                caption="New up hosts"
+                columns={['Change', 'Host', 'Host names', 'Open ports', 'Verdict']}
+              >
                 {s.newUpHosts.map((h) => (
                   <tr key={h.host} className="added">
                     <td aria-label="added">+</td>
@@ -243,12 +294,13 @@ export function ReportPage() {
                     </td>
                     <td>{h.hostnames.join(', ')}</td>
                     <td>{h.open_ports}</td>
+                    <VerdictCell change={h} report={verifying} />
                   </tr>
                 ))}
               </ChangeTable>
               <ChangeTable
                 caption="New down hosts"
-                columns={['Change', 'Host', 'Host names', 'Open ports before']}
+                columns={['Change', 'Host', 'Host names', 'Open ports before', 'Verdict']}
               >
                 {s.newDownHosts.map((h) => (
                   <tr key={h.host} className="removed">
@@ -258,14 +310,27 @@ export function ReportPage() {
                     </td>
                     <td>{h.hostnames.join(', ')}</td>
                     <td>{h.open_ports}</td>
+                    <VerdictCell change={h} report={verifying} />
                   </tr>
                 ))}
               </ChangeTable>
-              <PortTable caption="Added ports" sign="+" kind="added" ports={s.addedPorts} />
-              <PortTable caption="Removed ports" sign="−" kind="removed" ports={s.removedPorts} />
+              <PortTable
+                caption="Added ports"
+                sign="+"
+                kind="added"
+                ports={s.addedPorts}
+                verifying={verifying}
+              />
+              <PortTable
+                caption="Removed ports"
+                sign="−"
+                kind="removed"
+                ports={s.removedPorts}
+                verifying={verifying}
+              />
               <ChangeTable
                 caption="Changed services"
-                columns={['Change', 'Host', 'Port', 'Before', 'After', 'Changed']}
+                columns={['Change', 'Host', 'Port', 'Before', 'After', 'Changed', 'Verdict']}
               >
                 {s.changedServices.map((c) => (
                   <tr key={`${c.host}-${c.protocol}-${c.port}`} className="changed">
@@ -283,6 +348,7 @@ export function ReportPage() {
                       ))}
                     </td>
                     <td>{c.changed.join(', ')}</td>
+                    <VerdictCell change={c} report={verifying} />
                   </tr>
                 ))}
               </ChangeTable>
@@ -323,14 +389,16 @@ function PortTable({
   sign,
   kind,
   ports,
+  verifying,
 }: {
   caption: string;
   sign: string;
   kind: string;
   ports: DeltaPort[];
+  verifying: ReportVerificationStatus;
 }) {
   return (
-    <ChangeTable caption={caption} columns={['Change', 'Host', 'Port', 'State', 'Service']}>
+    <ChangeTable caption={caption} columns={['Change', 'Host', 'Port', 'State', 'Service', 'Verdict']}>
       {ports.map((p) => (
         <tr key={`${p.host}-${p.protocol}-${p.port}`} className={kind}>
           <td aria-label={kind}>{sign}</td>
@@ -342,6 +410,7 @@ function PortTable({
           </td>
           <td>{p.state}</td>
           <td>{portService(p)}</td>
+          <VerdictCell change={p} report={verifying} />
         </tr>
       ))}
     </ChangeTable>

@@ -72,6 +72,14 @@ export interface ReportRow {
   new_hosts_count: number;
   removed_hosts_count: number;
   has_changes: boolean;
+  /** Issue 21 (docs/api.md "Delta reports"): the confirmed changes, flapping ones and the rescan. */
+  confirmed_new_ports_count?: number;
+  confirmed_closed_ports_count?: number;
+  confirmed_changed_services_count?: number;
+  confirmed_new_hosts_count?: number;
+  confirmed_removed_hosts_count?: number;
+  flapping_count?: number;
+  verification?: { status: 'pending' | 'done' | null; result_id: number | null };
 }
 
 export interface Client {
