@@ -245,7 +245,6 @@ describe('the web dashboard in a browser', () => {
       expect(await removed.getByText(`${stays.port}/tcp`).count()).toBe(0);
       const note = page.getByRole('note', { name: 'Not directly comparable' });
       await note.getByText(/^ports: /).waitFor();
-      await shot(page, 'delta-report');
       const summary = page.getByRole('region', { name: 'Summary' });
       expect(await summary.textContent()).toContain('New ports+ 1');
       // Issue 21's marks: this scan does not verify its changes, so every verdict is "—" and nothing flaps.
@@ -259,10 +258,21 @@ describe('the web dashboard in a browser', () => {
       expect(await added.getByRole('columnheader', { name: 'Verdict' }).count()).toBe(1);
       await addedRow.getByRole('cell', { name: '—', exact: true }).waitFor();
       // Accepting every change: the report is read again and the verdict names who accepted it.
+      // The request is held until the page has shown the button disabled.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      await page.route('**/api/report/*/accept', async (route) => {
+        await held;
+        await route.continue();
+      });
       await page.getByRole('button', { name: 'Accept all changes' }).click();
+      await page.getByRole('button', { name: 'Accept all changes', disabled: true }).waitFor();
+      release();
       await page.getByRole('status').filter({ hasText: '1 change(s) accepted' }).waitFor();
       await addedRow.getByRole('cell', { name: `— · accepted by ${TEST_ADMIN.username}` }).waitFor();
+      await page.unroute('**/api/report/*/accept');
       expect(await page.getByRole('button', { name: 'Accept all changes' }).isDisabled()).toBe(false);
+      await shot(page, 'delta-report');
 
       const csvHref = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
       const csv = await page.request.get(csvHref!);

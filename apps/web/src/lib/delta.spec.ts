@@ -1,4 +1,5 @@
 import {
+  acceptedByText,
   changeVerdictText,
   compareAddresses,
   confirmedCountsText,
@@ -112,8 +113,18 @@ describe('change verdicts (issue 21)', () => {
     ).toBe('✓ confirmed · unexpected · accepted by admin');
     expect(changeVerdictText({ verification: null, exposure: 'missing' }, null)).toBe('— · missing');
     expect(changeVerdictText({ accepted: { by: 7, by_username: null, at } }, null)).toBe(
-      '— · accepted by deleted user #7',
+      '— · accepted by a deleted user',
     );
+  });
+  it("names the acceptance of the report's lists ({by, at}) by the signed-in user when it is theirs", () => {
+    const at = '2026-12-07T06:10:00.000Z';
+    const me = { id: 1, username: 'admin' };
+    expect(changeVerdictText({ verification: 'confirmed', accepted: { by: 1, at } }, 'done', me)).toBe(
+      '✓ confirmed · accepted by admin',
+    );
+    expect(acceptedByText({ by: 2, at }, me)).toBe('user #2');
+    expect(acceptedByText({ by: 2, at })).toBe('user #2');
+    expect(acceptedByText({ by: null, at }, me)).toBe('a deleted user');
   });
   it("says the report's verification", () => {
     expect(reportVerificationText({ status: 'pending', result_id: null })).toBe('Rescan pending');

@@ -1,8 +1,12 @@
 // The delta report's sections as the report page shows them (docs/delta.md): coverage-aware, unverified apart.
 
-/** Who accepted a change and when (docs/delta.md "Accepted changes"); `by_username` is null once the user is deleted. */
+/**
+ * Who accepted a change and when (docs/delta.md "Accepted changes"): `by` the user id (null once that user is
+ * deleted). `by_username` is in the accept route's answer (null once the user is deleted); the report's lists
+ * carry `{by, at}` only.
+ */
 export interface DeltaAcceptance {
-  by: number;
+  by: number | null;
   by_username?: string | null;
   at: string;
 }
@@ -85,12 +89,29 @@ export function unverifiedReasonText(
 /** The report's `verification.status`: null when it is not verified (docs/delta.md "Verified changes"). */
 export type ReportVerificationStatus = 'pending' | 'done' | null;
 
+/** Who accepted a change, in words: the user name, "a deleted user" or "user #<id>" when the name is unknown. */
+export function acceptedByText(
+  accepted: DeltaAcceptance,
+  signedIn?: { id: number; username: string } | null,
+): string {
+  if (accepted.by_username) return accepted.by_username;
+  if (accepted.by === null || accepted.by_username === null) return 'a deleted user';
+  // The report's lists name the user by id only; reports are their owner's, so it is nearly always them.
+  if (signedIn && signedIn.id === accepted.by) return signedIn.username;
+  return `user #${accepted.by}`;
+}
+
 /**
  * A change's "Verdict" cell: the rescan's verdict with its symbol, then its exposure and who accepted it, e.g.
  * "✓ confirmed · unexpected · accepted by admin". A flapping change is not rescanned ("≈ flapping"); a change
  * with no verdict yet on a report whose rescan is pending is "pending rescan", otherwise "—" (not verified).
+ * `signedIn` names an acceptance that carries only the user id (acceptedByText).
  */
-export function changeVerdictText(change: ChangeMarks, reportVerification: ReportVerificationStatus): string {
+export function changeVerdictText(
+  change: ChangeMarks,
+  reportVerification: ReportVerificationStatus,
+  signedIn?: { id: number; username: string } | null,
+): string {
   let verdict: string;
   if (change.flapping) verdict = '≈ flapping';
   else if (change.verification === 'confirmed') verdict = '✓ confirmed';
@@ -100,8 +121,7 @@ export function changeVerdictText(change: ChangeMarks, reportVerification: Repor
   else verdict = '—';
   const parts = [verdict];
   if (change.exposure) parts.push(change.exposure);
-  if (change.accepted)
-    parts.push(`accepted by ${change.accepted.by_username ?? `deleted user #${change.accepted.by}`}`);
+  if (change.accepted) parts.push(`accepted by ${acceptedByText(change.accepted, signedIn)}`);
   return parts.join(' · ');
 }
 

@@ -14,6 +14,7 @@ import {
   Pager,
   Time,
   useFlash,
+  useMe,
 } from '../components/ui';
 import {
   changeVerdictText,
@@ -146,9 +147,10 @@ const portService = (p: DeltaPort) =>
 
 /** A change's "Verdict" cell (issue 21's marks in words, `changeVerdictText`). */
 function VerdictCell({ change, report }: { change: ChangeMarks; report: ReportVerificationStatus }) {
+  const me = useMe().data;
   const tone = change.flapping ? 'flapping' : (change.verification ?? 'none');
   return (
-    <td className={`verdict verdict-${tone.replace(/_/g, '-')}`}>{changeVerdictText(change, report)}</td>
+    <td className={`verdict verdict-${tone.replace(/_/g, '-')}`}>{changeVerdictText(change, report, me)}</td>
   );
 }
 
@@ -263,12 +265,12 @@ export function ReportPage() {
                 <dd>? {n('unverified_count', s.unverified.length)}</dd>
               </div>
               <div>
-                <dt>Confirmed</dt>
-                <dd>✓ {confirmedCountsText(r)}</dd>
-              </div>
-              <div>
                 <dt>Flapping</dt>
                 <dd>≈ {r.flapping_count ?? 0}</dd>
+              </div>
+              <div className="wide">
+                <dt>Confirmed</dt>
+                <dd>✓ {confirmedCountsText(r)}</dd>
               </div>
             </dl>
             <p role="status" aria-label="Verification">
