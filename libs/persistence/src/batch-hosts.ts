@@ -29,6 +29,9 @@ export interface HostResultInput {
  * once, sorted, comma-separated; or null.
  */
 export function unlistedStatesOf(extraPorts: HostResultInput['extraPorts']): string | null {
+  // Most hosts have none or one: no set and sort for those (this runs for every host of every batch).
+  if (extraPorts === undefined || extraPorts === null || extraPorts.length === 0) return null;
+  if (extraPorts.length === 1) return extraPorts[0].state;
   const states = [...new Set((extraPorts ?? []).map((e) => e.state))].sort();
   return states.length > 0 ? states.join(',') : null;
 }
@@ -55,18 +58,25 @@ export class ResultValueError extends Error {
  */
 export function resultValueProblems(hosts: readonly HostResultInput[]): string[] {
   const problems: string[] = [];
-  const text = (where: string, field: string, value: unknown, max = STRING_COLUMN_LENGTH) => {
+  // Where a problem is (the host, the port) is written only when there is one: this runs over every host and
+  // port of every batch, and almost every value fits.
+  const hostAt = (host: HostResultInput) => JSON.stringify(String(host.address).slice(0, 64));
+  const portAt = (host: HostResultInput, port: PortResultInput) =>
+    `${hostAt(host)} ${String(port.protocol).slice(0, 16)}/${port.port}`;
+  const text = (where: () => string, field: string, value: unknown, max = STRING_COLUMN_LENGTH): void => {
     if (typeof value !== 'string') return;
-    if (value.includes('\u0000')) problems.push(`${where}: ${field} contains a NUL character`);
+    if (value.includes('\u0000')) problems.push(`${where()}: ${field} contains a NUL character`);
     else if (value.length > max)
-      problems.push(`${where}: ${field} is ${value.length} characters long (at most ${max})`);
+      problems.push(`${where()}: ${field} is ${value.length} characters long (at most ${max})`);
   };
-  const noNul = (where: string, field: string, value: unknown) => {
-    if (value !== undefined && value !== null && JSON.stringify(value).includes('\\u0000'))
-      problems.push(`${where}: ${field} contains a NUL character`);
+  const noNul = (where: () => string, field: string, value: unknown) => {
+    if (value === undefined || value === null) return;
+    if (Array.isArray(value) && value.length === 0) return;
+    if (JSON.stringify(value).includes('\\u0000'))
+      problems.push(`${where()}: ${field} contains a NUL character`);
   };
   for (const host of hosts) {
-    const where = JSON.stringify(String(host.address).slice(0, 64));
+    const where = () => hostAt(host);
     text(where, 'address', host.address);
     text(where, 'address type', host.addressType);
     text(where, 'state', host.state);
@@ -75,17 +85,19 @@ export function resultValueProblems(hosts: readonly HostResultInput[]): string[]
     noNul(where, 'hostnames', host.hostnames);
     noNul(where, 'os', host.os);
     for (const port of host.ports) {
-      const at = `${where} ${String(port.protocol).slice(0, 16)}/${port.port}`;
+      const at = () => portAt(host, port);
       if (!Number.isInteger(port.port) || port.port < 0 || port.port > 65535)
-        problems.push(`${at}: port is not a number from 0 to 65535`);
+        problems.push(`${at()}: port is not a number from 0 to 65535`);
       text(at, 'protocol', port.protocol);
       text(at, 'state', port.state);
       text(at, 'reason', port.reason);
-      text(at, 'service name', port.service?.name);
-      text(at, 'product', port.service?.product);
-      text(at, 'version', port.service?.version);
-      text(at, 'extrainfo', port.service?.extrainfo);
-      noNul(at, 'cpe', port.service?.cpe);
+      const service = port.service;
+      if (service === undefined || service === null) continue;
+      text(at, 'service name', service.name);
+      text(at, 'product', service.product);
+      text(at, 'version', service.version);
+      text(at, 'extrainfo', service.extrainfo);
+      noNul(at, 'cpe', service.cpe);
     }
   }
   return problems;
