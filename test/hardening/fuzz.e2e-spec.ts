@@ -361,6 +361,9 @@ describe('fuzzing every route', () => {
     { method: 'GET', path: '/api/hosts/{address}/history' },
     { method: 'GET', path: '/api/hosts/{address}' },
     { method: 'GET', path: '/api/hosts/{address}/ports/tcp/22/history' },
+    { method: 'POST', path: '/api/report/{id}/accept', body: { change_ids: [1, 3] } },
+    { method: 'POST', path: '/api/scans/{id}/expected/accept-current' },
+    { method: 'GET', path: '/api/scans/{id}/exposure' },
     { method: 'GET', path: '/api/scans/{id}/hosts' },
     // Last: it ends the session the other routes use.
     { method: 'GET', path: '/auth/logout', public: true },

@@ -406,6 +406,8 @@ describe.each(TEST_DATABASES)('delta reports on %s', (database) => {
       `'=HYPERLINK("http://127.0.0.1/x","click")`,
       '',
       '',
+      // Its marks (issue 21): change_id, verification, flapping, exposure, accepted_by, accepted_at.
+      ...['1', '', 'false', '', '', ''],
     ]);
 
     const zip = await api()

@@ -17,12 +17,17 @@ import { openScanSocket, type WsMessage } from '../support/ws-client';
 
 /** Webhook deliveries received on 127.0.0.1. */
 async function startReceiver() {
-  const bodies: Array<{ report_id: number; changes: Array<Record<string, unknown>> }> = [];
+  const bodies: Array<{
+    path: string;
+    report_id: number;
+    text: string;
+    changes: Array<Record<string, unknown>>;
+  }> = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      bodies.push({ path: req.url ?? '', ...JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       res.statusCode = 204;
       res.end();
     });
@@ -203,7 +208,8 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
     expect(rescan.body.result.nmap_flags.join(' ')).toContain(`T:${ports.opening}`);
 
     await waitUntil(() => receiver.bodies.length === 1, 30_000, 'a webhook delivery');
-    expect(receiver.bodies[0]).toMatchObject({ report_id: reportId });
+    expect(receiver.bodies[0]).toMatchObject({ path: '/hook', report_id: reportId });
+    expect(receiver.bodies[0].text).toMatch(/: 1 port opened, 0 ports closed,/);
     expect(receiver.bodies[0].changes).toEqual([
       expect.objectContaining({ kind: 'added_port', port: ports.opening, verification: 'confirmed' }),
     ]);
@@ -219,6 +225,11 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
   });
 
   it('does not announce a listener that was gone for one run and back before the rescan, nor its return', async () => {
+    // A rule that asks for unconfirmed changes hears of this one; the default rule does not.
+    const unconfirmedRule = await api()
+      .post('/api/webhooks')
+      .send({ url: `${receiver.url}/unconfirmed`, include_unconfirmed: true })
+      .expect(201);
     const delivered = receiver.bodies.length;
     await close('flap');
     const { reportId } = await run();
@@ -229,10 +240,20 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
       expect.objectContaining({ host: hostOf.flap, port: ports.flap, verification: 'not_confirmed' }),
     ]);
     await delta.waitForOutput(new RegExp(`report ${reportId}: not announced`));
+    await waitUntil(
+      () => receiver.bodies.length === delivered + 1,
+      30_000,
+      'the include_unconfirmed delivery',
+    );
+    expect(receiver.bodies.at(-1)).toMatchObject({ path: '/hook/unconfirmed', report_id: reportId });
+    expect(receiver.bodies.at(-1)!.changes).toEqual([
+      expect.objectContaining({ kind: 'removed_port', port: ports.flap, verification: 'not_confirmed' }),
+    ]);
+    await api().delete(`/api/webhooks/${unconfirmedRule.body.id}`).expect(200);
     // The next run sees the listener as the rescan did: no change, no report with changes.
     const next = await run();
     expect((await report(next.reportId!)).has_changes).toBe(false);
-    expect(receiver.bodies).toHaveLength(delivered);
+    expect(receiver.bodies).toHaveLength(delivered + 1);
     expect(deltaEvents().some((e) => e.report_id === reportId)).toBe(false);
   });
 
@@ -323,5 +344,43 @@ describe.each(TEST_DATABASES)('verified changes on %s', (database) => {
       [ports.expected, ports.unexpected].sort(),
       [ports.unexpected],
     ]);
+  });
+
+  it('refuses what no route takes: a null setting, unknown parameters and fields', async () => {
+    const nulled = await api().put(`/api/scans/${scanId}`).send({ verify_delay_seconds: null }).expect(400);
+    expect(nulled.body).toMatchObject({
+      error: 'verify_delay_seconds must not be null',
+      field: 'verify_delay_seconds',
+    });
+    await api().get(`/api/scans/${scanId}/exposure?foo=1`).expect(400);
+    await api().post(`/api/scans/${scanId}/expected/accept-current`).send({ foo: 1 }).expect(400);
+    await api().get(`/api/hosts/${hostOf.steady}?foo=1`).expect(400);
+    const flap = await api()
+      .put(`/api/scans/${scanId}`)
+      .send({ flap_window: 3, flap_threshold: 3 })
+      .expect(400);
+    expect(flap.body.error).toBe('flap_threshold (3) must be smaller than flap_window (3)');
+  });
+
+  it('does not rescan the changes of a scan deactivated before its rescan: they stay unverifiable', async () => {
+    await api().put(`/api/scans/${scanId}`).send({ verify_changes: true }).expect(200);
+    const rescans = async () =>
+      JSON.stringify((await api().get(`/api/scans/${scanId}/results?per_page=100`).expect(200)).body).split(
+        '"trigger":"verify"',
+      ).length - 1;
+    const before = await rescans();
+    expect(before).toBeGreaterThan(0);
+    await close('steady'); // open since the first run: a change, not a flap
+    const { reportId } = await run();
+    await api().delete(`/api/scans/${scanId}`).expect(200); // within the 2 s before the rescan
+    await delta.waitForOutput(
+      new RegExp(`report ${reportId}: changes left unverifiable: the scan is inactive`),
+    );
+    const done = await verified(reportId!);
+    expect(done.verification.result_id).toBeNull();
+    expect(done.delta_data.delta.removed_ports).toEqual([
+      expect.objectContaining({ port: ports.steady, verification: 'unverifiable' }),
+    ]);
+    expect(await rescans()).toBe(before);
   });
 });

@@ -3,9 +3,16 @@
 // page at a time from the database by the caller) and written by
 // csv-stringify as a stream; cells a spreadsheet would run as a formula are neutralised by csv-stringify's
 // `escape_formulas` (a leading =, +, -, @, tab or carriage return gets a `'` in front: a banner can say anything).
+// Every change row ends with its marks (issue 21): change_id, verification, flapping, exposure, accepted_by/_at.
 import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
-import { deltaChangeEntry, deltaChangeRows, type DeltaChangeRow, type DeltaLists } from './changes';
+import {
+  changeMarksView,
+  deltaChangeEntry,
+  deltaChangeRows,
+  type DeltaChangeRow,
+  type DeltaLists,
+} from './changes';
 import type { Delta, DeltaSummary, HostChange, PortChange, ServiceChange, Unverified } from './diff';
 
 /** The report row's own fields, as the API shows them. */
@@ -45,6 +52,34 @@ const CHANGED_HEAD = [
   'version_after',
   'extrainfo_after',
 ];
+
+/**
+ * The marks of a change (docs/delta.md "Accepted changes"), appended to every section's columns: `change_id` (what
+ * POST /api/report/{id}/accept takes), the rescan's `verification`, `flapping`, `exposure`, and who accepted it
+ * (`accepted_by`, a user id) when (`accepted_at`, ISO 8601 UTC). Empty cells for a mark that is not set, and all
+ * six empty for a report stored before the delta_changes table (its entries have no rows to mark).
+ */
+export const CHANGE_MARK_HEAD = [
+  'change_id',
+  'verification',
+  'flapping',
+  'exposure',
+  'accepted_by',
+  'accepted_at',
+] as const;
+
+function markCells(row: DeltaChangeRow, legacy: boolean): Cell[] {
+  if (legacy) return CHANGE_MARK_HEAD.map(() => '');
+  const marks = changeMarksView(row);
+  return [
+    marks.change_id,
+    marks.verification,
+    marks.flapping,
+    marks.exposure,
+    marks.accepted?.by,
+    marks.accepted?.at,
+  ];
+}
 
 const hostCells = (h: HostChange): Cell[] => [h.host, h.hostnames.join(' '), h.open_ports];
 const portCells = (p: PortChange): Cell[] => [
@@ -130,7 +165,8 @@ const SECTIONS: Array<{
  * The CSV's rows, in order: header, summary, then one section per kind of change, present even when empty.
  * `changes` are the report's change rows in `seq` order (read a page at a time by the caller: they are pulled
  * only as the CSV writer asks for rows); without them the lists in `data.delta` are used (reports stored before
- * the delta_changes table, and fixtures). Section counts come from the summary when rows are given.
+ * the delta_changes table, and fixtures). Section counts come from the summary when rows are given. Each row
+ * ends with the change's marks (CHANGE_MARK_HEAD), empty for lists read from `data.delta`.
  */
 export async function* deltaCsvRows(
   header: CsvReportHeader,
@@ -156,11 +192,11 @@ export async function* deltaCsvRows(
     const count = legacy ? (d[section.list] ?? []).length : Number(data.summary?.[section.count] ?? 0);
     yield [];
     yield [section.title, count];
-    yield section.head;
+    yield [...section.head, ...CHANGE_MARK_HEAD];
     while (!next.done) {
       const { list, entry } = deltaChangeEntry(next.value);
       if (list !== section.list) break;
-      yield section.cells(entry as never);
+      yield [...section.cells(entry as never), ...markCells(next.value, legacy)];
       next = await rows.next();
     }
   }

@@ -23,6 +23,11 @@ export interface FlapVerdict {
   transitions: number;
   /** How many of the latest observations in a row share the newest state (0 for no observation). */
   stableRuns: number;
+  /**
+   * How many observations in a row held the state before the newest run's, when the newest is a change (0
+   * otherwise): a port that held it `threshold` runs had become stable, and the change it makes now is new.
+   */
+  heldBefore: number;
 }
 
 /**
@@ -31,8 +36,10 @@ export interface FlapVerdict {
  * target, batch failed, port not scanned) must be left out by the caller: only what was seen counts.
  *
  * Only the last `policy.window` observations are read. The port is flapping when they hold at least
- * `policy.threshold` changes and the newest state has not yet held for `policy.threshold` runs in a row — so a
- * flapping port becomes stable again, and its next change is announced, once it keeps one state that long.
+ * `policy.threshold` changes, the newest state has not yet held for `policy.threshold` runs in a row, and — when the
+ * newest run is itself a change — the state before it had not held that long either. So a flapping port becomes
+ * stable again once it keeps one state `policy.threshold` runs, and the next change it makes is announced (the
+ * earlier toggles may still be in the window: they are over).
  * Throws RangeError for a window or threshold that is not a positive integer.
  */
 export function judgeFlapping(
@@ -46,9 +53,14 @@ export function judgeFlapping(
   for (let i = 1; i < seen.length; i++) if (seen[i] !== seen[i - 1]) transitions++;
   let stableRuns = 0;
   for (let i = seen.length - 1; i >= 0 && seen[i] === seen[seen.length - 1]; i--) stableRuns++;
+  let heldBefore = 0;
+  if (stableRuns === 1)
+    for (let i = seen.length - 2; i >= 0 && seen[i] === seen[seen.length - 2]; i--) heldBefore++;
   return {
-    flapping: transitions >= policy.threshold && stableRuns < policy.threshold,
+    flapping:
+      transitions >= policy.threshold && stableRuns < policy.threshold && heldBefore < policy.threshold,
     transitions,
     stableRuns,
+    heldBefore,
   };
 }

@@ -6,3 +6,4 @@ export * from './csv';
 export * from './flapping';
 export * from './expected-ports';
 export * from './verification';
+export * from './run-exposure';

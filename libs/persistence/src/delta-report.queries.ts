@@ -50,6 +50,14 @@ export interface DeltaChangeRecord {
   accepted_by: number | null;
 }
 
+/** Who accepted a change when (DeltaReportQueries.acceptances); `username` null when the user is gone. */
+export interface ChangeAcceptanceRecord {
+  seq: number;
+  acceptedAt: Date | null;
+  acceptedBy: number | null;
+  username: string | null;
+}
+
 /** Which reports a list shows: a scan's, or every report of an owner's scans; optionally only those with changes. */
 export interface DeltaReportFilter {
   scanId?: number;
@@ -183,6 +191,41 @@ export class DeltaReportQueries {
       if (page.length < pageSize) return;
       after = Number(page[page.length - 1].seq);
     }
+  }
+
+  /** The kind of each of `seqs` that is a change row of the report (a seq that is none is absent from the map). */
+  async changeKinds(reportId: number, seqs: readonly number[]): Promise<Map<number, string>> {
+    if (seqs.length === 0) return new Map();
+    const rows: Array<{ seq: number | string; kind: string }> = await knexOf(this.em)('delta_changes')
+      .where('report_id', reportId)
+      .whereIn('seq', [...seqs])
+      .select('seq', 'kind');
+    return new Map(rows.map((row) => [Number(row.seq), row.kind]));
+  }
+
+  /**
+   * The acceptance of the report's change rows of the given `kinds` (only `seqs` of them when given), `seq`
+   * ascending, with the accepting user's name (a left join: a user deleted since reads as null).
+   */
+  async acceptances(
+    reportId: number,
+    kinds: readonly string[],
+    seqs?: readonly number[],
+  ): Promise<ChangeAcceptanceRecord[]> {
+    const query = knexOf(this.em)('delta_changes as c')
+      .leftJoin('users as u', 'u.id', 'c.accepted_by')
+      .where('c.report_id', reportId)
+      .whereIn('c.kind', [...kinds])
+      .orderBy('c.seq')
+      .select('c.seq', 'c.accepted_at', 'c.accepted_by', 'u.username');
+    if (seqs) query.whereIn('c.seq', [...seqs]);
+    const rows: Array<Record<string, unknown>> = await query;
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      acceptedAt: row.accepted_at ? new Date(row.accepted_at as string) : null,
+      acceptedBy: row.accepted_by === null || row.accepted_by === undefined ? null : Number(row.accepted_by),
+      username: (row.username as string | null | undefined) ?? null,
+    }));
   }
 
   /** The sums of the scan's reports created at or after `since`. */

@@ -1,6 +1,7 @@
 // The delta_reports and delta_changes tables: every write of a report or its change rows is in this file (docs/
 // delta.md "Storage"). A report and its change rows go in together, in one transaction, batched through knex; its
-// announcement is one conditional update; a user's delete cascades to its change rows.
+// announcement is one conditional update, and so is a user's acceptance of its changes; a user's delete cascades
+// to its change rows.
 import type { EntityManager } from '@mikro-orm/core';
 import { DeltaReport } from './entities';
 import { knexOf, type Knex } from './sql';
@@ -184,6 +185,25 @@ export class DeltaReportRepository {
       .whereNull('announced_at')
       .update({ announced_at: at });
     return Number(updated) > 0;
+  }
+
+  /**
+   * Marks the report's change rows of the given `kinds` accepted by user `userId` at `at` — only `seqs` of them
+   * when given, every one otherwise — in one conditional UPDATE: a row accepted before keeps its first who and
+   * when. Answers how many rows this call marked. The caller checks that `seqs` are changes of the report (a seq
+   * that is not is simply not matched) and bounds their number (one bound parameter each: at most 10,000).
+   */
+  async accept(
+    reportId: number,
+    accepted: { userId: number; at: Date; kinds: readonly string[]; seqs?: readonly number[] },
+  ): Promise<number> {
+    const update = knexOf(this.em)('delta_changes')
+      .where({ report_id: reportId })
+      .whereIn('kind', [...accepted.kinds])
+      .whereNull('accepted_at');
+    if (accepted.seqs) update.whereIn('seq', [...accepted.seqs]);
+    const updated = await update.update({ accepted_at: accepted.at, accepted_by: accepted.userId });
+    return Number(updated);
   }
 
   /** The report a confirmation rescan (trigger `verify`) was started for, or undefined. */

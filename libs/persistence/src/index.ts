@@ -130,6 +130,7 @@ export {
 export {
   DeltaReportQueries,
   DELTA_CHANGE_PAGE,
+  type ChangeAcceptanceRecord,
   type DeltaChangeRecord,
   type DeltaReportFilter,
   type DeltaReportRecord,
@@ -144,6 +145,7 @@ export {
   type RunObservation,
   type TrustSettings,
 } from './run-history.queries';
+export { ExposureQueries, type JudgedRunRecord } from './exposure.queries';
 export {
   AssetQueries,
   type AssetPortRow,

@@ -39,13 +39,22 @@ export async function runMigrations(orm: MikroORM): Promise<void> {
 /**
  * The SQL that would make the database match the entities; empty when migrations and entities agree.
  * Restricted to the configured schema: unrestricted, MikroORM compares every schema in the PostgreSQL
- * database and would offer to drop the tables of all the others.
+ * database and would offer to drop the tables of all the others. Its introspection still reads every schema:
+ * a schema dropped meanwhile by another process is read again (at most three tries).
  */
 export async function schemaDrift(orm: MikroORM): Promise<string> {
   const platform = orm.em.getPlatform();
   const schema = platform instanceof PostgreSqlPlatform ? (orm.config.get('schema') ?? 'public') : undefined;
-  const sql = await orm.schema.getUpdateSchemaSQL({ schema, wrap: false });
-  return sql.trim();
+  // MikroORM reads the indexes of every schema of the database: a schema another process drops meanwhile makes
+  // PostgreSQL answer "could not open relation with OID …". That says nothing of this schema: read it again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const sql = await orm.schema.getUpdateSchemaSQL({ schema, wrap: false });
+      return sql.trim();
+    } catch (error) {
+      if (attempt >= 3 || !/could not open relation with OID/.test((error as Error).message)) throw error;
+    }
+  }
 }
 
 async function withPostgresMigrationLock(orm: MikroORM, run: () => Promise<void>): Promise<void> {

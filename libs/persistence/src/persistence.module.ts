@@ -11,6 +11,7 @@ import { ClientRepository } from './client.repository';
 import { DeltaReportQueries } from './delta-report.queries';
 import { DeltaReportRepository } from './delta-report.repository';
 import { ENTITIES } from './entities';
+import { ExposureQueries } from './exposure.queries';
 import { DatabaseHealth } from './health';
 import { MetricsQueries } from './metrics.queries';
 import { runMigrations } from './migrate';
@@ -46,8 +47,16 @@ const ACCOUNT_AND_READ_PROVIDERS = [
   DatabaseHealth,
 ];
 
-/** The delta reports' repository (the only writer of delta_reports and delta_changes) and their read models. */
-const DELTA_REPORT_PROVIDERS = [DeltaReportRepository, DeltaReportQueries, RunHistoryQueries];
+/**
+ * The delta reports' repository (the only writer of delta_reports and delta_changes) and their read models, with
+ * the read of a scan's exposure against its expected ports.
+ */
+const DELTA_REPORT_PROVIDERS = [
+  DeltaReportRepository,
+  DeltaReportQueries,
+  RunHistoryQueries,
+  ExposureQueries,
+];
 
 export interface PersistenceModuleOptions {
   databaseUrl: string;

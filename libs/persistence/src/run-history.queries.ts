@@ -42,6 +42,8 @@ export interface RunHostRecord {
 
 /** A scan's settings for trusted deltas (issue 21): the scans columns of the same names. */
 export interface TrustSettings {
+  /** The scan is active (a deactivated scan is not rescanned). */
+  isActive: boolean;
   verifyChanges: boolean;
   verifyDelaySeconds: number;
   announceUnconfirmed: boolean;
@@ -174,9 +176,11 @@ export class RunHistoryQueries {
         'flap_window',
         'flap_threshold',
         'expected_ports',
+        'is_active',
       );
     if (!row) return undefined;
     return {
+      isActive: Boolean(row.is_active),
       verifyChanges: Boolean(row.verify_changes),
       verifyDelaySeconds: Number(row.verify_delay_seconds),
       announceUnconfirmed: Boolean(row.announce_unconfirmed),

@@ -37,22 +37,26 @@ export interface RunSummaryRows {
 export class RunQueries {
   constructor(private readonly em: EntityManager) {}
 
-  /** The latest run (highest id) of each scan that has one, by scan id. */
+  /**
+   * The latest run (highest id) of each scan that has one, by scan id. Confirmation rescans (trigger `verify`)
+   * are the delta service's own and left out: a scan's state is its own runs'.
+   */
   async latestRuns(scanIds: readonly number[]): Promise<Map<number, ScanResult>> {
     const latest = new Map<number, ScanResult>();
     if (scanIds.length === 0) return latest;
     const rows: Array<{ id: number | string }> = await knexOf(this.em)('scan_results')
       .max({ id: 'id' })
       .whereIn('scan_id', scanIds)
+      .andWhereNot('trigger', 'verify')
       .groupBy('scan_id');
     const runs = await this.em.fork().find(ScanResult, { id: { $in: rows.map((r) => Number(r.id)) } });
     for (const run of runs) latest.set(run.scan.id, run);
     return latest;
   }
 
-  /** The scan's latest run, of `status` when given; null when there is none. */
+  /** The scan's latest run (not a `verify` rescan), of `status` when given; null when there is none. */
   latestRun(scanId: number, status?: ScanResult['status']): Promise<ScanResult | null> {
-    const where: FilterQuery<ScanResult> = { scan: scanId };
+    const where: FilterQuery<ScanResult> = { scan: scanId, trigger: { $ne: 'verify' } };
     if (status !== undefined) where.status = status;
     return this.em.fork().findOne(ScanResult, where, { orderBy: { id: 'desc' } });
   }

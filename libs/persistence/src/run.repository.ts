@@ -104,8 +104,8 @@ export class RunRepository {
   }
 
   /**
-   * Stores a queued run of a stored scan (execute, schedule) with its settings snapshotted, and marks the scan's
-   * last_run, in one transaction; returns the run's id. With `fire`, the fire's row too, and DuplicateFireError
+   * Stores a queued run of a stored scan (execute, schedule, verify) with its settings snapshotted, and marks the
+   * scan's last_run (not for a `verify` rescan), in one transaction; returns the run's id. With `fire`, the fire's row too, and DuplicateFireError
    * (nothing stored) when that fire was handled before.
    */
   async insert(input: RunInput): Promise<number> {
@@ -133,7 +133,8 @@ export class RunRepository {
       const resultId = idOf(result);
       if (input.fire)
         await insertStartedFire(trx, { ...input.fire, scanId: input.scanId, resultId, firedAt: now });
-      await markScanRun(trx, input.scanId, now);
+      // A confirmation rescan is the delta service's own: the scan's last_run stays the run it confirms.
+      if (input.trigger !== 'verify') await markScanRun(trx, input.scanId, now);
       return resultId;
     });
   }

@@ -214,7 +214,7 @@ export class ScanRepository {
     return this.em.fork().count(ScheduleFire, { scan: scanId, outcome: 'skipped' });
   }
 
-  /** Ids of the owner's scans whose latest run is in the state (`idle`: no run at all). */
+  /** Ids of the owner's scans whose latest run (not a `verify` rescan) is in the state (`idle`: no run at all). */
   private async idsInRunState(query: ScanListQuery & { runState: ScanRunState }): Promise<number[]> {
     const knex = knexOf(this.em);
     const runsOfScan = () => knex('scan_results as r').where('r.scan_id', knex.ref('s.id'));
@@ -224,7 +224,10 @@ export class ScanRepository {
       scans.whereNotExists(runsOfScan().select(knex.raw('1')));
     } else {
       const statuses: string[] = query.runState === 'running' ? ['queued', 'running'] : [query.runState];
-      const latestId = knex('scan_results as m').max('m.id').where('m.scan_id', knex.ref('s.id'));
+      const latestId = knex('scan_results as m')
+        .max('m.id')
+        .where('m.scan_id', knex.ref('s.id'))
+        .andWhereNot('m.trigger', 'verify');
       scans.whereExists(
         runsOfScan().select(knex.raw('1')).whereIn('r.status', statuses).whereIn('r.id', latestId),
       );

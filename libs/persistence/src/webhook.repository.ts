@@ -73,6 +73,15 @@ export type DeliverableReport = Pick<
   scanName: string;
   /** The scan's announce_unconfirmed (false when the scan is gone): its unconfirmed changes are sent too. */
   announceUnconfirmed: boolean;
+  /** Issue 21: the report's verification (null: not verified) and its confirmed counts. */
+  verificationStatus: 'pending' | 'done' | null;
+  confirmed: {
+    new_ports_count: number;
+    closed_ports_count: number;
+    changed_services_count: number;
+    new_hosts_count: number;
+    removed_hosts_count: number;
+  };
 };
 
 /** The issue-21 marks of a delta_changes row as read by knex (booleans are 0/1 on SQLite). */
@@ -277,6 +286,14 @@ export class WebhookRepository {
       newHostsCount: Number(report.new_hosts_count),
       removedHostsCount: Number(report.removed_hosts_count),
       hasChanges: Boolean(report.has_changes),
+      verificationStatus: report.verification_status ?? null,
+      confirmed: {
+        new_ports_count: Number(report.confirmed_new_ports_count),
+        closed_ports_count: Number(report.confirmed_closed_ports_count),
+        changed_services_count: Number(report.confirmed_changed_services_count),
+        new_hosts_count: Number(report.confirmed_new_hosts_count),
+        removed_hosts_count: Number(report.confirmed_removed_hosts_count),
+      },
     };
   }
 

@@ -44,6 +44,8 @@ export class RunFinalizer {
     // Delta reports (issue 11): a completed run is diffed against its baseline by the delta service; a
     // confirmation rescan (trigger verify) is read by it whatever its end (a failed one verifies nothing).
     if (ended.status === 'completed' || ended.trigger === 'verify') await this.deltaJobs.enqueue(ref);
+    // The owner hears of a rescan's end through its report's announcement, not as a run of its own.
+    if (ended.trigger === 'verify') return;
     if (terminal.event === 'scan_failed') await this.notifier.runEnded(ref.scanId, 'failed', terminal.error);
     else await this.notifier.runEnded(ref.scanId, 'completed');
   }
@@ -55,8 +57,7 @@ export class RunFinalizer {
   async fail(ref: RunRef, error: string): Promise<boolean> {
     if (!(await this.runs.fail(ref.resultId, error))) return false;
     await this.events.publish(ref, { event: 'scan_failed', scan_id: ref.scanId, error });
-    await this.verificationEnded(ref);
-    await this.notifier.runEnded(ref.scanId, 'failed', error);
+    if (!(await this.rescanEnded(ref))) await this.notifier.runEnded(ref.scanId, 'failed', error);
     return true;
   }
 
@@ -64,15 +65,19 @@ export class RunFinalizer {
   async stop(ref: RunRef): Promise<boolean> {
     if (!(await this.runs.stop(ref.resultId))) return false;
     await this.events.publish(ref, { event: 'scan_stopped', scan_id: ref.scanId });
-    await this.verificationEnded(ref);
-    await this.notifier.runEnded(ref.scanId, 'stopped');
+    if (!(await this.rescanEnded(ref))) await this.notifier.runEnded(ref.scanId, 'stopped');
     return true;
   }
 
-  /** A confirmation rescan that failed or was stopped still ends its report's verification (all unverifiable). */
-  private async verificationEnded(ref: RunRef): Promise<void> {
+  /**
+   * Whether the run is a confirmation rescan (trigger `verify`): one that failed or was stopped still ends its
+   * report's verification (its changes unverifiable), so its diff job is queued here.
+   */
+  private async rescanEnded(ref: RunRef): Promise<boolean> {
     const run = await this.runs.find(ref.resultId);
-    if (run?.trigger === 'verify') await this.deltaJobs.enqueue(ref);
+    if (run?.trigger !== 'verify') return false;
+    await this.deltaJobs.enqueue(ref);
+    return true;
   }
 
   private async legacyResults(resultId: number): Promise<LegacyChunkResult[]> {

@@ -117,6 +117,16 @@ describe('runProgressOf', () => {
     expect(runProgressOf({ ...base, startedAt: 0 }).eta_seconds).toBeNull();
   });
 
+  it('counts every address done once every batch completed, even one whose hosts were never reported', () => {
+    // Batch 4 ended before its first report reached Redis: its 256 addresses are not in hostsFinished.
+    const view = runProgressOf({ ...base, done: 4, hostsTotal: 1024, hostsFinished: 768 });
+    expect(view).toMatchObject({ percent: 100, hosts_done: 1024, hosts_total: 1024 });
+    // With a failed batch its addresses are not done.
+    expect(
+      runProgressOf({ ...base, done: 3, failed: 1, hostsTotal: 1024, hostsFinished: 768 }),
+    ).toMatchObject({ hosts_done: 768 });
+  });
+
   it('is 100 % for a run without batches', () => {
     expect(runProgressOf({ ...base, total: 0 }).percent).toBe(100);
   });

@@ -103,8 +103,8 @@ export interface RunProgressInput {
 
 /**
  * The run's progress: percent over batches (each finished batch counts 1, a running one its percent / 100, at
- * most 99.99 % until every batch is finished), hosts, and the ETA from the percent and the time since the run
- * started. A run without batches is at 100 %.
+ * most 99.99 % until every batch is finished), hosts (all of them once every batch completed), and the ETA from
+ * the percent and the time since the run started. A run without batches is at 100 %.
  */
 export function runProgressOf(input: RunProgressInput): RunProgressView {
   const finished = input.done + input.failed;
@@ -118,7 +118,13 @@ export function runProgressOf(input: RunProgressInput): RunProgressView {
   partial = Math.min(partial, Math.max(0, input.total - finished));
   const exact = input.total > 0 ? ((finished + partial) * 100) / input.total : 100;
   const percent = finished >= input.total ? 100 : Math.min(99.99, Math.floor(exact * 100) / 100);
-  const hostsDone = input.hostsFinished + hostsRunning;
+  // A batch whose report was stored after its end (or that ended before its first report) adds no hosts to
+  // hostsFinished; when every batch completed, every address is done.
+  const everyBatchCompleted = input.total > 0 && input.failed === 0 && input.done >= input.total;
+  const hostsDone =
+    everyBatchCompleted && input.hostsTotal !== undefined
+      ? input.hostsTotal
+      : input.hostsFinished + hostsRunning;
   const elapsed =
     input.startedAt !== undefined ? Math.max(0, (input.now - input.startedAt) / 1000) : undefined;
   return {

@@ -12,6 +12,7 @@ import {
   BatchResultInput,
   BatchStart,
   BatchStartInput,
+  type FireInput,
   RunRepository,
   ScanRepository,
   ScanResult,
@@ -106,15 +107,8 @@ export class RunService {
    * RunActiveError when the scan has a queued or running run, besides the errors of startOneOff.
    */
   async start(command: StartRunCommand): Promise<StartedRun> {
-    const release = await this.state.lockScanStart(command.scanId);
-    if (!release) {
-      const active = await this.activeRun(command.scanId);
-      throw new RunActiveError(command.scanId, active?.id ?? 0);
-    }
-    try {
+    return this.startOfScan(command.scanId, false, async () => {
       const scan = await this.scans.findOrFail(command.scanId);
-      const active = await this.activeRun(scan.id);
-      if (active) throw new RunActiveError(scan.id, active.id);
       const settings: RunSettings = {
         targets: scan.targets,
         nmapFlags: definitionFlags(scan.nmapFlags, scan.ports),
@@ -122,27 +116,8 @@ export class RunService {
         chunkSize: scan.chunkSize,
         concurrency: scan.concurrency,
       };
-      const prepared = await this.planner.prepare(settings);
-      const resultId = await this.runs.insert({
-        scanId: scan.id,
-        trigger: command.trigger,
-        targets: settings.targets,
-        resolvedNames: prepared.resolvedNames,
-        nmapFlags: prepared.flags,
-        runner: settings.runner,
-        chunkSize: settings.chunkSize,
-        concurrency: settings.concurrency,
-        targetsTotal: prepared.targetsTotal,
-        batchesTotal: prepared.batchesTotal,
-        delegation: prepared.delegation,
-        unassignedTargets: prepared.unassignedTargets,
-        fire: command.fire,
-      });
-      await this.enqueueFirstWindow({ scanId: scan.id, resultId }, settings, prepared);
-      return startedRun({ scanId: scan.id, resultId }, prepared);
-    } finally {
-      await release();
-    }
+      return { settings, trigger: command.trigger, fire: command.fire };
+    });
   }
 
   /**
@@ -154,14 +129,7 @@ export class RunService {
    * for it (a rescan is the system's own business: an execute or a scheduled fire is never refused for it).
    */
   async startVerification(command: StartVerificationCommand): Promise<StartedRun> {
-    const release = await this.state.lockScanStart(command.scanId);
-    if (!release) {
-      const active = await this.activeRun(command.scanId, true);
-      throw new RunActiveError(command.scanId, active?.id ?? 0);
-    }
-    try {
-      const active = await this.activeRun(command.scanId, true);
-      if (active) throw new RunActiveError(command.scanId, active.id);
+    return this.startOfScan(command.scanId, true, async () => {
       const confirmed = await this.runs.findOrFail(command.resultId);
       const settings: RunSettings = {
         targets: command.targets,
@@ -172,10 +140,34 @@ export class RunService {
         // Through the clients that scanned the run (a run stored before delegation was the local pool's).
         clientIds: confirmed.delegation?.flatMap((part) => part.clients) ?? [LEGACY_POOL],
       };
+      return { settings, trigger: 'verify' as const };
+    });
+  }
+
+  /**
+   * A run of stored scan `scanId` under the scan's start lock: refused with RunActiveError while another run of it
+   * is active (activeRun: a rescan counts only for a `verification`), then `plan`'s settings are prepared (the
+   * planner's errors propagate), the run stored with its trigger (and schedule fire) and its first window of
+   * batches enqueued.
+   */
+  private async startOfScan(
+    scanId: number,
+    verification: boolean,
+    plan: () => Promise<{ settings: RunSettings; trigger: StartRunCommand['trigger']; fire?: FireInput }>,
+  ): Promise<StartedRun> {
+    const release = await this.state.lockScanStart(scanId);
+    if (!release) {
+      const active = await this.activeRun(scanId, verification);
+      throw new RunActiveError(scanId, active?.id ?? 0);
+    }
+    try {
+      const active = await this.activeRun(scanId, verification);
+      if (active) throw new RunActiveError(scanId, active.id);
+      const { settings, trigger, fire } = await plan();
       const prepared = await this.planner.prepare(settings);
       const resultId = await this.runs.insert({
-        scanId: command.scanId,
-        trigger: 'verify',
+        scanId,
+        trigger,
         targets: settings.targets,
         resolvedNames: prepared.resolvedNames,
         nmapFlags: prepared.flags,
@@ -186,9 +178,10 @@ export class RunService {
         batchesTotal: prepared.batchesTotal,
         delegation: prepared.delegation,
         unassignedTargets: prepared.unassignedTargets,
+        fire,
       });
-      await this.enqueueFirstWindow({ scanId: command.scanId, resultId }, settings, prepared);
-      return startedRun({ scanId: command.scanId, resultId }, prepared);
+      await this.enqueueFirstWindow({ scanId, resultId }, settings, prepared);
+      return startedRun({ scanId, resultId }, prepared);
     } finally {
       await release();
     }

@@ -29,6 +29,9 @@ export interface WebhookPayload {
   current_result_id: number;
   created_at: string;
   summary: DeltaReportCounts;
+  /** Issue 21: the counts of confirmed changes, and the report's verification (docs/delta.md "Verified changes"). */
+  confirmed?: Omit<DeltaReportCounts, 'has_changes'>;
+  verification?: { status: 'pending' | 'done' | null };
   /** The matching changes, in report order, at most WEBHOOK_MAX_CHANGES. */
   changes: WebhookPayloadChange[];
   truncated: boolean;
@@ -88,9 +91,19 @@ export function buildWebhookPayload(input: {
   currentResultId: number;
   createdAt: Date;
   summary: DeltaReportCounts;
+  /** With a verified report, its confirmed counts: `text` counts them unless the rule sends unconfirmed changes. */
+  confirmed?: Omit<DeltaReportCounts, 'has_changes'>;
+  verificationStatus?: 'pending' | 'done' | null;
+  /** The rule (or the scan) sends changes the rescan did not confirm too. */
+  includeUnconfirmed?: boolean;
   changes: WebhookPayloadChange[];
   truncated: boolean;
 }): WebhookPayload {
+  const verified = input.verificationStatus === 'done' && input.confirmed !== undefined;
+  const told =
+    verified && !input.includeUnconfirmed
+      ? { ...input.confirmed!, has_changes: input.summary.has_changes }
+      : input.summary;
   return {
     event: 'delta_report',
     report_id: input.reportId,
@@ -100,8 +113,10 @@ export function buildWebhookPayload(input: {
     current_result_id: input.currentResultId,
     created_at: input.createdAt.toISOString(),
     summary: input.summary,
+    ...(input.confirmed ? { confirmed: input.confirmed } : {}),
+    ...(input.verificationStatus !== undefined ? { verification: { status: input.verificationStatus } } : {}),
     changes: input.changes,
     truncated: input.truncated,
-    text: webhookText(input),
+    text: webhookText({ ...input, summary: told }),
   };
 }

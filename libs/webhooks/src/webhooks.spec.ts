@@ -177,6 +177,28 @@ describe('buildWebhookPayload', () => {
     expect(payload.text).not.toMatch(/\n/);
   });
 
+  it('counts in its text the confirmed changes of a verified report, unless the rule sends unconfirmed ones', () => {
+    const base = {
+      reportId: 9,
+      scanId: 4,
+      scanName: 'lab',
+      baselineResultId: 1,
+      currentResultId: 2,
+      createdAt: new Date('2026-11-30T04:00:00Z'),
+      summary,
+      confirmed: { ...summary, closed_ports_count: 0 },
+      verificationStatus: 'done' as const,
+      changes: [sent(22)],
+      truncated: false,
+    };
+    const payload = buildWebhookPayload(base);
+    expect(payload).toMatchObject({ summary, confirmed: base.confirmed, verification: { status: 'done' } });
+    expect(payload.text).toMatch(/: 1 port opened, 0 ports closed,/);
+    expect(buildWebhookPayload({ ...base, includeUnconfirmed: true }).text).toMatch(
+      /: 1 port opened, 2 ports closed,/,
+    );
+  });
+
   it('lists five changes in the text and says there are more', () => {
     const text = webhookText({
       reportId: 1,

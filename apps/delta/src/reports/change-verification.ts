@@ -42,7 +42,8 @@ export class ChangeVerification {
    * Starts the rescan of report `reportId`'s changes: the changed addresses, on the changed ports, with the
    * scan types (and -sV) of the run it confirms. Throws RunActiveError while the scan runs another run (the
    * job is retried later); on the `lastAttempt` that gives the changes up as unverifiable instead. Answers
-   * `judged` (with the report, to announce) when no rescan can be made.
+   * `judged` (with the report, to announce) when no rescan can be made — the scan was deactivated meanwhile, the
+   * scope or the clients changed, the options are refused.
    */
   async start(job: VerifyChangesJobData, lastAttempt: boolean): Promise<VerificationStep> {
     const report = await this.reports.findById(job.reportId);
@@ -53,6 +54,9 @@ export class ChangeVerification {
     const changes = await this.reports.changesToVerify(report.reportId);
     const run = await this.runs.run(report.currentResultId);
     if (changes.length === 0 || !run) return this.giveUp(report, changes, 'nothing to rescan');
+    // Deactivated since its run: nothing of it is scanned any more, a rescan neither.
+    if (!(await this.runs.trustSettings(report.scanId))?.isActive)
+      return this.giveUp(report, changes, 'the scan is inactive');
     const targets = verificationTargets(changes.map((c) => ({ ...c, kind: c.kind as 'added_port' })));
     try {
       const started = await this.runService.startVerification({

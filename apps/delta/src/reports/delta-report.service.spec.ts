@@ -157,6 +157,7 @@ class FakeRunHistory implements Pick<
   /** Scan 7 does not verify its changes here (ChangeVerification has its own tests, on real runs). */
   async trustSettings() {
     return {
+      isActive: true,
       verifyChanges: false,
       verifyDelaySeconds: 30,
       announceUnconfirmed: false,

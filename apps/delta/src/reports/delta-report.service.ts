@@ -31,8 +31,11 @@ import {
 import { WebhookJobs } from '@nso/webhooks';
 import { ChangeVerification } from './change-verification';
 
-/** What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. */
-export const DELTA_SCANNER = { name: 'nso-delta', version: 1 } as const;
+/**
+ * What made the report, in delta_data.scanner. Bump `version` when the diff's rules change. 2: the baseline is
+ * read as its rescan saw it, changes carry verification, flapping and exposure (issue 21).
+ */
+export const DELTA_SCANNER = { name: 'nso-delta', version: 2 } as const;
 
 /**
  * What generate() did: stored a new report, found it stored, judged the changes of a report with its rescan
@@ -45,6 +48,7 @@ export type DeltaOutcome =
 
 /** A scan's settings when the scan row is gone (the columns' defaults). */
 const DEFAULT_TRUST: TrustSettings = {
+  isActive: false,
   verifyChanges: true,
   verifyDelaySeconds: 30,
   announceUnconfirmed: false,
@@ -74,11 +78,14 @@ export class DeltaReportService {
 
   /**
    * The report of run `resultId` against its baseline. Skipped when the run is not completed (stopped and failed
-   * runs are not diffed) or has no baseline (the first completed run of its scan). Idempotent: the insert is
-   * ignored when the (baseline, current) report exists, so a job run twice, or re-run after the process was
-   * killed mid-job, leaves one report; its change rows go in with it, in one transaction. A report with changes is
-   * then announced (see announce); one whose announcement is still owed — the job failed or died after storing
-   * it — is announced by the retry. Errors propagate (the BullMQ job is retried).
+   * runs are not diffed) or has no baseline (the first completed run of its scan); a confirmation rescan (trigger
+   * `verify`) is not diffed but judges its report's changes (ChangeVerification.finish), which is then announced.
+   * Idempotent: the insert is ignored when the (baseline, current) report exists, so a job run twice, or re-run
+   * after the process was killed mid-job, leaves one report; its change rows go in with it, in one transaction,
+   * each marked flapping or not and with its exposure. A report with changes worth verifying is stored `pending`
+   * and its rescan queued (verify_delay_seconds); one with changes not to verify is announced (see announce). One
+   * whose announcement is still owed — the job failed or died after storing it — is announced (or its rescan
+   * queued) by the retry. Errors propagate (the BullMQ job is retried).
    */
   async generate(job: DeltaJobData): Promise<DeltaOutcome> {
     const current = await this.runs.run(job.resultId);
@@ -304,7 +311,8 @@ export class DeltaReportService {
    * the scan's stream, its webhook deliveries queued (job ids per rule and report, so never twice), the owner told
    * on /api/stream (best effort: a failure there is logged). Only changes worth announcing count (docs/delta.md
    * "Verified changes"): not of a flapping port, and confirmed by the rescan — or not verified at all, or, when
-   * the scan has announce_unconfirmed, whatever the rescan said. A report with none is marked announced silently.
+   * the scan has announce_unconfirmed, whatever the rescan said. A report with none sends no event and no notice;
+   * its webhook rules are still matched (a rule with include_unconfirmed hears of unconfirmed changes).
    * The event or the queueing failing rejects, and the report stays owed: the job's retry, or the start-up sweep
    * (`announceOwed`), announces it again. At least once: a report whose announcement failed half-way may send its
    * event twice, never none.
@@ -312,37 +320,39 @@ export class DeltaReportService {
   async announce(report: StoredReport): Promise<void> {
     const settings = (await this.runs.trustSettings(report.scanId)) ?? DEFAULT_TRUST;
     const worth = await this.reports.announceableCount(report.reportId, settings.announceUnconfirmed);
-    if (worth === 0) {
+    if (worth > 0) {
+      await this.events.publish(
+        { scanId: report.scanId, resultId: report.currentResultId },
+        {
+          event: 'delta_report',
+          scan_id: report.scanId,
+          report_id: report.reportId,
+          baseline_result_id: report.baselineResultId,
+          current_result_id: report.currentResultId,
+          summary: report.counts,
+          confirmed: report.confirmed,
+          flapping_count: report.flappingCount,
+          verification: { status: report.verificationStatus, result_id: report.verifyResultId },
+        },
+      );
+    } else {
       this.logger.log(
         `report ${report.reportId}: not announced (no confirmed change that does not flap; ` +
           `${report.flappingCount} of flapping ports)`,
       );
-      await this.reports.markAnnounced(report.reportId);
-      return;
     }
-    await this.events.publish(
-      { scanId: report.scanId, resultId: report.currentResultId },
-      {
-        event: 'delta_report',
-        scan_id: report.scanId,
-        report_id: report.reportId,
-        baseline_result_id: report.baselineResultId,
-        current_result_id: report.currentResultId,
-        summary: report.counts,
-        confirmed: report.confirmed,
-        flapping_count: report.flappingCount,
-        verification: { status: report.verificationStatus, result_id: report.verifyResultId },
-      },
-    );
+    // Each rule decides for itself: one with include_unconfirmed hears of changes the others do not.
     await this.webhooks.reportStored({
       reportId: report.reportId,
       scanId: report.scanId,
       includeUnconfirmed: settings.announceUnconfirmed,
     });
-    const told = settings.announceUnconfirmed ? report.counts : report.confirmed;
-    await this.notifyOwner(report.scanId, report.reportId, told).catch((error: Error) =>
-      this.logger.warn(`report ${report.reportId}: owner not notified: ${safeErrorMessage(error)}`),
-    );
+    if (worth > 0) {
+      const told = settings.announceUnconfirmed ? report.counts : report.confirmed;
+      await this.notifyOwner(report.scanId, report.reportId, told).catch((error: Error) =>
+        this.logger.warn(`report ${report.reportId}: owner not notified: ${safeErrorMessage(error)}`),
+      );
+    }
     await this.reports.markAnnounced(report.reportId);
   }
 

@@ -2,6 +2,7 @@ import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PageQuery } from '../common/pagination';
 import { ParseIdPipe } from '../common/parse-id.pipe';
+import { NoFields } from '../common/validation';
 import { AuthUser, CurrentUser } from '../users/current-user';
 import {
   HostAssetDto,
@@ -29,7 +30,7 @@ export class AssetsController {
   })
   @ApiBadRequestResponse({ description: 'address is not an IP address' })
   @ApiNotFoundResponse({ description: 'No run of your scans listed this address' })
-  host(@CurrentUser() user: AuthUser, @Param('address') address: string) {
+  host(@CurrentUser() user: AuthUser, @Param('address') address: string, @Query() _query: NoFields) {
     return this.assets.host(user.id, address);
   }
 

@@ -3,6 +3,7 @@
 import { BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { PlainText } from '../common/text-fields';
 import { PageQuery, QueryBool, QueryInt } from '../common/pagination';
 
 /** The protocols a port of a host can be named in (nmap's port scans: TCP, UDP, SCTP). */
@@ -46,6 +47,7 @@ export class ScanHostsQuery extends PageQuery {
   })
   @IsOptional()
   @IsString({ message: 'service must be a string' })
+  @PlainText()
   @MaxLength(255, { message: 'service must be at most 255 characters' })
   service?: string;
 

@@ -117,3 +117,9 @@ function unknownFieldsBody(unknown: string[]) {
 export function createValidationPipe(): ValidationPipe {
   return new ApiValidationPipe();
 }
+
+/**
+ * The query or body of a route that takes none: with ApiValidationPipe any field sent is a 400 naming it
+ * (`unknown_fields`), as api.md promises nothing unknown is silently dropped.
+ */
+export class NoFields {}

@@ -1,6 +1,7 @@
-import { Controller, Delete, Get, Param, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiProduces,
@@ -8,7 +9,13 @@ import {
 } from '@nestjs/swagger';
 import { ParseIdPipe } from '../common/parse-id.pipe';
 import { AuthUser, CurrentUser } from '../users/current-user';
-import { ReportQuery, ReportsQuery, SummaryQuery } from './reports.dto';
+import {
+  AcceptChangesDto,
+  AcceptChangesResponseDto,
+  ReportQuery,
+  ReportsQuery,
+  SummaryQuery,
+} from './reports.dto';
 import { ReportExportService } from './report-export.service';
 import { ReportsService } from './reports.service';
 
@@ -52,6 +59,23 @@ export class ReportsController {
   @ApiNotFoundResponse({ description: 'Unknown report, or another user’s' })
   one(@CurrentUser() user: AuthUser, @Param('reportId', reportId) id: number, @Query() query: ReportQuery) {
     return this.reports.one(user.id, id, query);
+  }
+
+  @Post('report/:reportId/accept')
+  @HttpCode(200)
+  @ApiBody({ type: AcceptChangesDto, required: false })
+  @ApiOkResponse({
+    type: AcceptChangesResponseDto,
+    description: 'The changes covered, each with who accepted it when (a second accept keeps the first)',
+  })
+  @ApiBadRequestResponse({ description: 'change_ids malformed, or naming what is no change of the report' })
+  @ApiNotFoundResponse({ description: 'Unknown report, or another user’s' })
+  accept(
+    @CurrentUser() user: AuthUser,
+    @Param('reportId', reportId) id: number,
+    @Body() body: AcceptChangesDto,
+  ): Promise<AcceptChangesResponseDto> {
+    return this.reports.accept(user, id, body);
   }
 
   @Get('report/:reportId/export/csv')

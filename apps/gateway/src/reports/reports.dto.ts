@@ -1,5 +1,15 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import {
+  ArrayMaxSize,
+  ArrayNotEmpty,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import { QueryBool, QueryInt } from '../common/pagination';
 
 /** Seed 003 "Get Scan Reports" / "Get User Reports": page, per_page (default 10, at most 100), only_changes. */
@@ -48,4 +58,68 @@ export class SummaryQuery {
   @Min(1)
   @Max(3650)
   days?: number;
+}
+
+/** At most this many change_ids in one accept (one bound parameter each in the UPDATE). */
+export const MAX_ACCEPT_IDS = 10_000;
+
+/** `POST /api/report/{report_id}/accept`: no body or `{}` accepts every change; `change_ids` names some. */
+export class AcceptChangesDto {
+  @ApiPropertyOptional({
+    type: [Number],
+    example: [1, 3],
+    minItems: 1,
+    maxItems: MAX_ACCEPT_IDS,
+    description:
+      'The change_id of each change to accept (its lists in GET /api/report/{id}?include_data=true); ' +
+      'absent: every change of the report',
+  })
+  // Absent means every change; null is refused rather than read as "all" (a client's empty variable must not
+  // accept a whole report).
+  @ValidateIf((_dto, value) => value !== undefined)
+  @IsArray()
+  @ArrayNotEmpty()
+  @ArrayMaxSize(MAX_ACCEPT_IDS)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  change_ids?: number[];
+}
+
+/** Who accepted a change and when: `by` the user id, `by_username` null when that user is gone. */
+export class ChangeAcceptanceDto {
+  @ApiProperty({ nullable: true, type: Number })
+  by!: number | null;
+
+  @ApiProperty({ nullable: true, type: String })
+  by_username!: string | null;
+
+  @ApiProperty({ example: '2026-12-07T06:00:00.000Z' })
+  at!: string;
+}
+
+/** One change an accept covered and its acceptance (the first: a second accept keeps it). */
+export class AcceptedChangeDto {
+  @ApiProperty()
+  change_id!: number;
+
+  @ApiProperty({ type: ChangeAcceptanceDto })
+  accepted!: ChangeAcceptanceDto;
+}
+
+/** The answer of `POST /api/report/{report_id}/accept`. */
+export class AcceptChangesResponseDto {
+  @ApiProperty({ example: '2 change(s) accepted, 1 already accepted' })
+  message!: string;
+
+  @ApiProperty()
+  report_id!: number;
+
+  @ApiProperty({ description: 'Changes this call accepted' })
+  accepted!: number;
+
+  @ApiProperty({ description: 'Changes it covered that were accepted before (they keep who and when)' })
+  already_accepted!: number;
+
+  @ApiProperty({ type: [AcceptedChangeDto], description: 'Every change it covered, by change_id' })
+  changes!: AcceptedChangeDto[];
 }

@@ -91,6 +91,8 @@ class FakeReportStore {
     | 'changeCountsByHost'
     | 'changeCountsByPort'
     | 'legacyDeltaData'
+    | 'changeKinds'
+    | 'acceptances'
   > = {
     ownedScan: async (ownerId, scanId) => {
       const scan = this.scans.find((s) => s.id === scanId && s.ownerId === ownerId);
@@ -143,9 +145,31 @@ class FakeReportStore {
       return [...counts.values()];
     },
     legacyDeltaData: (scanId, since) => this.legacyOf(scanId, since),
+    changeKinds: async (reportId, seqs) => {
+      const changes = this.reports.find((r) => r.id === reportId)?.changes ?? [];
+      return new Map(changes.filter((c) => seqs.includes(c.seq)).map((c) => [c.seq, c.kind]));
+    },
+    acceptances: async (reportId, kinds, seqs) =>
+      this.covered(reportId, kinds, seqs).map((c) => ({
+        seq: c.seq,
+        acceptedAt: c.accepted_at,
+        acceptedBy: c.accepted_by,
+        username: c.accepted_by === 3 ? 'alice' : null,
+      })),
   };
 
-  readonly repository: Pick<DeltaReportRepository, 'delete'> = {
+  private covered(reportId: number, kinds: readonly string[], seqs?: readonly number[]) {
+    return (this.reports.find((r) => r.id === reportId)?.changes ?? []).filter(
+      (c) => kinds.includes(c.kind) && (!seqs || seqs.includes(c.seq)),
+    );
+  }
+
+  readonly repository: Pick<DeltaReportRepository, 'delete' | 'accept'> = {
+    accept: async (reportId, { userId, at, kinds, seqs }) => {
+      const rows = this.covered(reportId, kinds, seqs).filter((c) => c.accepted_at === null);
+      for (const c of rows) Object.assign(c, { accepted_at: at, accepted_by: userId });
+      return rows.length;
+    },
     delete: async (reportId) => {
       const at = this.reports.findIndex((r) => r.id === reportId);
       if (at >= 0) this.reports.splice(at, 1);
@@ -378,5 +402,59 @@ describe('ReportsService summary', () => {
       total_reports: 1,
       summary: { total_new_ports: 0, total_closed_ports: 1 },
     });
+  });
+});
+
+describe('ReportsService accept', () => {
+  const changes = () => [
+    change(1, 'new_up_host', '127.0.9.7'),
+    change(2, 'added_port', '127.0.9.5', 443),
+    change(3, 'removed_port', '127.0.9.5', 80),
+    change(4, 'unverified_host', '127.0.9.6'),
+  ];
+
+  it('accepts the named changes, then the rest; the first who and when stay', async () => {
+    const report = store.add(7, new Date(), { hasChanges: true }, changes());
+    const first = await service.accept({ id: 3 }, report.id, { change_ids: [3, 2, 3] });
+    expect(first).toEqual({
+      message: '2 change(s) accepted',
+      report_id: report.id,
+      accepted: 2,
+      already_accepted: 0,
+      changes: [2, 3].map((change_id) => ({
+        change_id,
+        accepted: { by: 3, by_username: 'alice', at: expect.any(String) },
+      })),
+    });
+    const at = report.changes[1].accepted_at;
+    const all = await service.accept({ id: 3 }, report.id, undefined);
+    expect(all).toMatchObject({
+      accepted: 1,
+      already_accepted: 2,
+      message: '1 change(s) accepted, 2 already accepted',
+    });
+    expect(all.changes.map((c) => c.change_id)).toEqual([1, 2, 3]);
+    expect(report.changes[1].accepted_at).toBe(at);
+    // The unverified entry is no change: never accepted.
+    expect(report.changes[3].accepted_at).toBeNull();
+  });
+
+  it('refuses ids that are no change of the report, naming each, and writes nothing', async () => {
+    const report = store.add(7, new Date(), { hasChanges: true }, changes());
+    await expect(service.accept({ id: 3 }, report.id, { change_ids: [1, 4, 99] })).rejects.toMatchObject({
+      status: 400,
+      response: {
+        error: `change_ids not changes of report ${report.id}: 4, 99`,
+        field: 'change_ids',
+        details: ['4: an unverified entry, not a change', `99: no change of report ${report.id}`],
+      },
+    });
+    expect(report.changes.map((c) => c.accepted_at)).toEqual([null, null, null, null]);
+  });
+
+  it("is a 404 for another user's report", async () => {
+    const report = store.add(9, new Date(), { hasChanges: true }, changes());
+    await expect(service.accept({ id: 3 }, report.id, {})).rejects.toBeInstanceOf(NotFoundException);
+    expect(report.changes.map((c) => c.accepted_at)).toEqual([null, null, null, null]);
   });
 });

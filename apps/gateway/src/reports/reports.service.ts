@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { deltaListsOf, HOST_CHANGE_KINDS, PORT_CHANGE_KINDS } from '@nso/delta';
 import {
   DeltaReportQueries,
@@ -6,10 +6,20 @@ import {
   type DeltaReportFilter,
   type DeltaReportRecord,
 } from '@nso/persistence';
-import { ReportQuery, ReportsQuery, SummaryQuery } from './reports.dto';
+import {
+  AcceptChangesDto,
+  AcceptChangesResponseDto,
+  ReportQuery,
+  ReportsQuery,
+  SummaryQuery,
+} from './reports.dto';
 
 const PER_PAGE = 10;
 const TREND_TOP = 10;
+/** What an accept covers: changes, not unverified entries (docs/delta.md "Accepted changes"). */
+const ACCEPTABLE_KINDS = [...HOST_CHANGE_KINDS, ...PORT_CHANGE_KINDS];
+/** Ids named in the 400's `error` at most (`details` names each). */
+const NAMED_IDS = 20;
 
 /**
  * A report row as seed 003 shows it (without delta_data), and beside the seed's fields what issue 21 adds
@@ -126,6 +136,59 @@ export class ReportsService {
     return {
       ...reportView(report),
       delta_data: await this.withLists(report.id, report.deltaData, report.verifyResultId),
+    };
+  }
+
+  /**
+   * `POST /api/report/{report_id}/accept` (docs/delta.md "Accepted changes"): marks the report's changes accepted
+   * by the user now — every change (new up/down hosts, added, removed and changed ports; unverified entries are
+   * not changes), or those `change_ids` name. A change accepted before keeps its first who and when (one
+   * conditional UPDATE). 404 for another user's report; 400 naming each change_id that is no change of the
+   * report, with nothing written. Answers the counts and every change covered with its acceptance.
+   */
+  async accept(
+    user: { id: number },
+    reportId: number,
+    body: AcceptChangesDto = {},
+  ): Promise<AcceptChangesResponseDto> {
+    const report = await this.ownReport(user.id, reportId);
+    const seqs = body.change_ids ? [...new Set(body.change_ids)].sort((a, b) => a - b) : undefined;
+    if (seqs) {
+      const kinds = await this.queries.changeKinds(report.id, seqs);
+      const refused = seqs.filter((seq) => !ACCEPTABLE_KINDS.includes(kinds.get(seq) as never));
+      if (refused.length > 0) {
+        const named = refused.slice(0, NAMED_IDS).join(', ') + (refused.length > NAMED_IDS ? ', …' : '');
+        throw new BadRequestException({
+          error: `change_ids not changes of report ${report.id}: ${named}`,
+          field: 'change_ids',
+          details: refused.map((seq) =>
+            kinds.has(seq)
+              ? `${seq}: an unverified entry, not a change`
+              : `${seq}: no change of report ${report.id}`,
+          ),
+        });
+      }
+    }
+    const accepted = await this.repository.accept(report.id, {
+      userId: user.id,
+      at: new Date(),
+      kinds: ACCEPTABLE_KINDS,
+      seqs,
+    });
+    const rows = await this.queries.acceptances(report.id, ACCEPTABLE_KINDS, seqs);
+    const changes = rows
+      .filter((row) => row.acceptedAt !== null)
+      .map((row) => ({
+        change_id: row.seq,
+        accepted: { by: row.acceptedBy, by_username: row.username, at: row.acceptedAt!.toISOString() },
+      }));
+    const already = changes.length - accepted;
+    return {
+      message: `${accepted} change(s) accepted` + (already > 0 ? `, ${already} already accepted` : ''),
+      report_id: report.id,
+      accepted,
+      already_accepted: already,
+      changes,
     };
   }
 

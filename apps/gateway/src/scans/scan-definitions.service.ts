@@ -91,6 +91,7 @@ export class ScanDefinitionsService {
     return {
       result_id: run.id,
       status: run.status,
+      trigger: run.trigger,
       progress: await this.scans.progressOf(run),
       started_at: run.startedAt,
       finished_at: run.finishedAt,
@@ -171,6 +172,7 @@ export class ScanDefinitionsService {
   }
 
   private async applyUpdate(ownerId: number, scanId: number, input: UpdateScanDto): Promise<void> {
+    refuseNulls(input);
     const scan = await this.scans.findOwned(ownerId, scanId);
     const patch: ScanDefinitionPatch = {};
     if (input.project_id !== undefined) {
@@ -345,6 +347,39 @@ function expectedPortsField(value: unknown): Record<string, string[]> | null {
     });
   }
   return Object.keys(parsed.expected).length === 0 ? null : (parsed.expected as Record<string, string[]>);
+}
+
+/** The fields of a definition that always hold a value: `null` for one of them is no change a PUT can make. */
+const NOT_NULL_FIELDS = [
+  'project_id',
+  'name',
+  'target',
+  'scan_arguments',
+  'runner',
+  'chunk_size',
+  'concurrency',
+  'is_active',
+  'is_scheduled',
+  'verify_changes',
+  'verify_delay_seconds',
+  'announce_unconfirmed',
+  'flap_window',
+  'flap_threshold',
+] as const;
+
+/**
+ * A PUT's `null` for a field that always holds a value is the 400 `{error: "<field> must not be null", field,
+ * details}` (naming every such field), not a database error. `description`, `ports`, `interval_minutes`, `cron`,
+ * `timezone` and `expected_ports` may be null: it clears them.
+ */
+function refuseNulls(input: UpdateScanDto): void {
+  const nulls = NOT_NULL_FIELDS.filter((field) => (input as Record<string, unknown>)[field] === null);
+  if (nulls.length === 0) return;
+  throw new BadRequestException({
+    error: `${nulls[0]} must not be null`,
+    field: nulls[0],
+    details: nulls.map((field) => `${field} must not be null (leave it out to keep its value)`),
+  });
 }
 
 /** The definition fields of a stored scan, to check it as a change would leave it. */

@@ -3,6 +3,8 @@ import { NmapModule } from '@nso/nmap';
 import { RunsModule } from '@nso/runs';
 import { AuthModule } from '../auth/auth.module';
 import { ProjectsModule } from '../projects/projects.module';
+import { ExpectedPortsController } from './expected-ports.controller';
+import { ExpectedPortsService } from './expected-ports.service';
 import { ScanDefinitionsController } from './scan-definitions.controller';
 import { ScanDefinitionsService } from './scan-definitions.service';
 import { ScanEventsGateway } from './scan-events.gateway';
@@ -13,7 +15,18 @@ import { SchedulePreviewController } from './schedule-preview.controller';
 
 @Module({
   imports: [NmapModule, RunsModule, ProjectsModule, AuthModule],
-  controllers: [ScansController, ScanDefinitionsController, SchedulePreviewController],
-  providers: [ScansService, ScanDefinitionsService, ScanEventsService, ScanEventsGateway],
+  controllers: [
+    ScansController,
+    ScanDefinitionsController,
+    SchedulePreviewController,
+    ExpectedPortsController,
+  ],
+  providers: [
+    ScansService,
+    ScanDefinitionsService,
+    ScanEventsService,
+    ScanEventsGateway,
+    ExpectedPortsService,
+  ],
 })
 export class ScansModule {}

@@ -33,28 +33,8 @@ export class Migration20261130040000DeltaReports extends PortableMigration {
     this.dropTable('delta_reports');
   }
 
-  /**
-   * scan_results.trigger is a CHECK constraint on both databases (knex's enum). PostgreSQL replaces it in place.
-   * SQLite cannot alter a CHECK, and rebuilding the table is not possible inside the migrations' transaction
-   * (foreign_keys cannot be switched off there, and a rename drags the children's foreign keys along): the column
-   * is replaced instead — a new column with the wider CHECK, the values copied, the old one dropped (its CHECK
-   * goes with it), the new one renamed. It stays the last column, where it was.
-   */
+  /** A fourth run trigger, `import` (PortableMigration.replaceRunTriggers says how, on each database). */
   private allowImportTrigger(): void {
-    const list = RUN_TRIGGERS.map((t) => `'${t}'`).join(', ');
-    if (this.isPostgres) {
-      const table = this.schemaName ? `"${this.schemaName}"."scan_results"` : '"scan_results"';
-      this.addSql(`alter table ${table} drop constraint if exists "scan_results_trigger_check"`);
-      this.addSql(
-        `alter table ${table} add constraint "scan_results_trigger_check" check ("trigger" in (${list}))`,
-      );
-      return;
-    }
-    this.addSql(
-      `alter table \`scan_results\` add column \`trigger_widened\` text check (\`trigger_widened\` in (${list})) not null default 'api-start'`,
-    );
-    this.addSql('update `scan_results` set `trigger_widened` = `trigger`');
-    this.addSql('alter table `scan_results` drop column `trigger`');
-    this.addSql('alter table `scan_results` rename column `trigger_widened` to `trigger`');
+    this.replaceRunTriggers(RUN_TRIGGERS);
   }
 }

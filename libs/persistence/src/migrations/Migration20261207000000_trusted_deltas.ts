@@ -18,7 +18,7 @@ const RUN_TRIGGERS = ['api-start', 'execute', 'schedule', 'import', 'verify'];
  */
 export class Migration20261207000000TrustedDeltas extends PortableMigration {
   override up(): void {
-    this.widenTriggers(RUN_TRIGGERS);
+    this.replaceRunTriggers(RUN_TRIGGERS);
     this.alterTable('scans', (t) => {
       t.boolean('verify_changes').notNullable().defaultTo(this.literal(true));
       t.integer('verify_delay_seconds').notNullable().defaultTo(this.literal(30));
@@ -65,26 +65,7 @@ export class Migration20261207000000TrustedDeltas extends PortableMigration {
       ])
         t.dropColumn(c);
     });
-    this.widenTriggers(RUN_TRIGGERS.filter((t) => t !== 'verify'));
-  }
-
-  /** scan_results.trigger's CHECK replaced, as Migration20261130040000DeltaReports did it (see there why). */
-  private widenTriggers(triggers: readonly string[]): void {
-    const list = triggers.map((t) => `'${t}'`).join(', ');
-    if (this.isPostgres) {
-      const table = this.schemaName ? `"${this.schemaName}"."scan_results"` : '"scan_results"';
-      this.addSql(`alter table ${table} drop constraint if exists "scan_results_trigger_check"`);
-      this.addSql(
-        `alter table ${table} add constraint "scan_results_trigger_check" check ("trigger" in (${list}))`,
-      );
-      return;
-    }
-    this.addSql(
-      `alter table \`scan_results\` add column \`trigger_widened\` text check (\`trigger_widened\` in (${list})) not null default 'api-start'`,
-    );
-    this.addSql('update `scan_results` set `trigger_widened` = `trigger`');
-    this.addSql('alter table `scan_results` drop column `trigger`');
-    this.addSql('alter table `scan_results` rename column `trigger_widened` to `trigger`');
+    this.replaceRunTriggers(RUN_TRIGGERS.filter((t) => t !== 'verify'));
   }
 }
 

@@ -77,4 +77,29 @@ export abstract class PortableMigration extends Migration {
       .onUpdate('cascade')
       .onDelete('cascade');
   }
+
+  /**
+   * Replaces scan_results.trigger's CHECK with one allowing `triggers`. It is a CHECK constraint on both databases
+   * (knex's enum). PostgreSQL replaces it in place. SQLite cannot alter a CHECK, and rebuilding the table is not
+   * possible inside the migrations' transaction (foreign_keys cannot be switched off there, and a rename drags the
+   * children's foreign keys along): the column is replaced instead — a new column with the new CHECK, the values
+   * copied, the old one dropped (its CHECK goes with it), the new one renamed. It stays the last column.
+   */
+  protected replaceRunTriggers(triggers: readonly string[]): void {
+    const list = triggers.map((t) => `'${t}'`).join(', ');
+    if (this.isPostgres) {
+      const table = this.schemaName ? `"${this.schemaName}"."scan_results"` : '"scan_results"';
+      this.addSql(`alter table ${table} drop constraint if exists "scan_results_trigger_check"`);
+      this.addSql(
+        `alter table ${table} add constraint "scan_results_trigger_check" check ("trigger" in (${list}))`,
+      );
+      return;
+    }
+    this.addSql(
+      `alter table \`scan_results\` add column \`trigger_widened\` text check (\`trigger_widened\` in (${list})) not null default 'api-start'`,
+    );
+    this.addSql('update `scan_results` set `trigger_widened` = `trigger`');
+    this.addSql('alter table `scan_results` drop column `trigger`');
+    this.addSql('alter table `scan_results` rename column `trigger_widened` to `trigger`');
+  }
 }
