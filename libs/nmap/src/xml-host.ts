@@ -3,8 +3,10 @@
 // streaming parser, so the two give the same hosts by construction.
 import {
   NMAP_PORT_STATES,
+  NmapExtraPorts,
   NmapHost,
   NmapHostname,
+  NmapOsMatch,
   NmapPort,
   NmapProtocol,
   NmapRunSummary,
@@ -127,11 +129,18 @@ export function oneHostPerAddress(hosts: readonly NmapHost[]): NmapHost[] {
 /**
  * One <host> element as an NmapHost, or undefined when it has no address. Throws a plain Error naming the
  * attribute when an address, a port number or a time cannot be stored.
+ *
+ * Written as loops over the children (no filtered copies of each list): every host of a scan passes
+ * through here, and a wide scan's batch is 4,096 of them (docs/performance.md, "2026-12-07 batch store").
  */
 export function toHost(node: XmlNode): NmapHost | undefined {
-  const addresses = children(node, 'address');
-  const ip = addresses.find((a) => attr(a, 'addrtype') === 'ipv4' || attr(a, 'addrtype') === 'ipv6');
-  const mac = addresses.find((a) => attr(a, 'addrtype') === 'mac');
+  let ip: XmlNode | undefined;
+  let mac: XmlNode | undefined;
+  forEachChild(node, 'address', (a) => {
+    const type = attr(a, 'addrtype');
+    if (ip === undefined && (type === 'ipv4' || type === 'ipv6')) ip = a;
+    else if (mac === undefined && type === 'mac') mac = a;
+  });
   const primary = ip ?? mac;
   const written = attr(primary, 'addr');
   if (!primary || !written) return undefined;
@@ -140,29 +149,39 @@ export function toHost(node: XmlNode): NmapHost | undefined {
   if (address === undefined) {
     throw new Error(`<address addr=${JSON.stringify(written.slice(0, 64))}> is not an IPv4 or IPv6 address`);
   }
-  const status = children(node, 'status')[0];
-  const hostnames = children(node, 'hostnames').flatMap((hn) => children(hn, 'hostname'));
-  const ports = children(node, 'ports')
-    .flatMap((ps) => children(ps, 'port'))
-    .map(toPort)
-    .filter((p): p is NmapPort => p !== undefined);
-  const extraPorts = children(node, 'ports')
-    .flatMap((ps) => children(ps, 'extraports'))
-    .map((e) => ({ state: attr(e, 'state') ?? '', count: num(attr(e, 'count')) ?? 0 }))
-    .filter((e) => PORT_STATES.has(e.state));
-  const osMatches = children(node, 'os')
-    .flatMap((os) => children(os, 'osmatch'))
-    .map((m) => ({ name: attr(m, 'name') ?? '', accuracy: num(attr(m, 'accuracy')) ?? 0 }))
-    .filter((m) => m.name !== '');
+  const status = firstChild(node, 'status');
+  let hostnames: NmapHostname[] = [];
+  forEachChild(node, 'hostnames', (hn) =>
+    forEachChild(hn, 'hostname', (h) => {
+      const name = attr(h, 'name');
+      if (name) hostnames.push({ name, type: attr(h, 'type') });
+    }),
+  );
+  if (hostnames.length > 1) hostnames = distinctHostnames(hostnames);
+  const ports: NmapPort[] = [];
+  const extraPorts: NmapExtraPorts[] = [];
+  forEachChild(node, 'ports', (ps) => {
+    forEachChild(ps, 'port', (p) => {
+      const port = toPort(p);
+      if (port !== undefined) ports.push(port);
+    });
+    forEachChild(ps, 'extraports', (e) => {
+      const state = attr(e, 'state') ?? '';
+      if (PORT_STATES.has(state)) extraPorts.push({ state, count: num(attr(e, 'count')) ?? 0 });
+    });
+  });
+  const osMatches: NmapOsMatch[] = [];
+  forEachChild(node, 'os', (os) =>
+    forEachChild(os, 'osmatch', (m) => {
+      const name = attr(m, 'name') ?? '';
+      if (name !== '') osMatches.push({ name, accuracy: num(attr(m, 'accuracy')) ?? 0 });
+    }),
+  );
   return {
     address,
     addressType: ip ? (address.includes(':') ? 'ipv6' : 'ipv4') : 'mac',
     mac: ip && mac ? attr(mac, 'addr') : undefined,
-    hostnames: distinctHostnames(
-      hostnames
-        .filter((h) => attr(h, 'name'))
-        .map((h) => ({ name: attr(h, 'name') as string, type: attr(h, 'type') })),
-    ),
+    hostnames,
     state: attr(status, 'state') ?? 'unknown',
     reason: attr(status, 'reason'),
     ports,
@@ -179,8 +198,8 @@ function toPort(node: XmlNode): NmapPort | undefined {
   if (!protocol || !PROTOCOLS.has(protocol) || port === undefined || !Number.isInteger(port))
     return undefined;
   if (port < 0 || port > 65535) throw new Error(`<port portid="${port}"> is outside 0-65535`);
-  const state = children(node, 'state')[0];
-  const service = children(node, 'service')[0];
+  const state = firstChild(node, 'state');
+  const service = firstChild(node, 'service');
   return {
     protocol: protocol as NmapProtocol,
     port,
@@ -191,7 +210,14 @@ function toPort(node: XmlNode): NmapPort | undefined {
 }
 
 function toService(node: XmlNode): NmapService {
-  const cpe = Array.isArray(node['cpe']) ? node['cpe'] : [];
+  const cpe: string[] = [];
+  const listed = node['cpe'];
+  if (Array.isArray(listed)) {
+    for (const c of listed as unknown[]) {
+      const text = typeof c === 'string' ? c : isNode(c) ? c._ : undefined;
+      if (typeof text === 'string' && text.trim() !== '') cpe.push(text.trim());
+    }
+  }
   return {
     name: attr(node, 'name'),
     product: attr(node, 'product'),
@@ -200,11 +226,23 @@ function toService(node: XmlNode): NmapService {
     tunnel: attr(node, 'tunnel'),
     method: attr(node, 'method'),
     conf: num(attr(node, 'conf')),
-    cpe: cpe
-      .map((c: unknown) => (typeof c === 'string' ? c : isNode(c) ? c._ : undefined))
-      .filter((c): c is string => typeof c === 'string' && c.trim() !== '')
-      .map((c) => c.trim()),
+    cpe,
   };
+}
+
+/** Calls `each` with every child element named `name`, in order (what `children` lists, without the copy). */
+function forEachChild(node: XmlNode, name: string, each: (child: XmlNode) => void): void {
+  const value = node[name];
+  if (!Array.isArray(value)) return;
+  for (const child of value as unknown[]) if (isNode(child)) each(child);
+}
+
+/** The first child element named `name` (`children(node, name)[0]` without the copy). */
+function firstChild(node: XmlNode, name: string): XmlNode | undefined {
+  const value = node[name];
+  if (!Array.isArray(value)) return undefined;
+  for (const child of value as unknown[]) if (isNode(child)) return child;
+  return undefined;
 }
 
 /** Whether an xml2js value is an element node (not a string: xml2js turns bare elements into strings). */

@@ -102,14 +102,21 @@ export class NmapXmlStreamParser {
   private failure?: unknown;
   private ended = false;
   private readonly counts: HostCounts = noHosts();
+  private readonly onText: (text: string) => void;
 
   constructor(private readonly handlers: NmapXmlStreamHandlers = {}) {
     // position: false: line and column tracking costs time, and messages keep one line.
     this.tokenizer = new SaxesParser({ position: false });
     this.tokenizer.on('opentag', (tag) => this.open(tag));
     this.tokenizer.on('closetag', () => this.close());
-    this.tokenizer.on('text', (text) => this.text(text));
-    this.tokenizer.on('cdata', (text) => this.text(text));
+    // Text is wanted inside <cpe> only: the handler is set while one is open (push, close), so saxes neither
+    // slices nor hands over the whitespace between all the other elements (it still checks it).
+    // Set and unset once here, so that the tokenizer's shape does not change mid-document (which makes V8
+    // throw away its optimized code).
+    this.onText = (text) => this.text(text);
+    this.tokenizer.on('text', this.onText);
+    this.tokenizer.off('text');
+    this.tokenizer.on('cdata', this.onText);
     this.tokenizer.on('error', (error) => {
       // Like xml2js, which has its result once the root closes: what follows </nmaprun> is not read.
       if (this.rootClosed) return;
@@ -258,6 +265,7 @@ export class NmapXmlStreamParser {
     // reads both alike, as the specs comparing the two parsers check.
     const node: XmlNode = { $: tag.attributes };
     this.stack.push({ name: tag.name, node, keep: KEPT[tag.name] ?? NOTHING, text: '' });
+    if (tag.name === TEXT_OF) this.tokenizer.on('text', this.onText);
   }
 
   private text(text: string): void {
@@ -277,6 +285,7 @@ export class NmapXmlStreamParser {
       this.rootClosed = true;
       return;
     }
+    if (frame.name === TEXT_OF) this.tokenizer.off('text');
     const parent = this.stack[this.stack.length - 1];
     if (parent) {
       const list = (parent.node[frame.name] as unknown[] | undefined) ?? (parent.node[frame.name] = []);

@@ -200,11 +200,12 @@ export class BatchRepository {
     const problems = resultValueProblems(input.hosts);
     if (problems.length > 0) throw new ResultValueError(problems);
     const hosts = mergeHosts(input.hosts);
-    const hostsUp = hosts.filter((host) => host.state === 'up').length;
-    const openPorts = hosts.reduce(
-      (sum, host) => sum + host.ports.filter((port) => port.state === 'open').length,
-      0,
-    );
+    let hostsUp = 0;
+    let openPorts = 0;
+    for (const host of hosts) {
+      if (host.state === 'up') hostsUp++;
+      for (const port of host.ports) if (port.state === 'open') openPorts++;
+    }
     const completion: Completion = {
       status: 'completed',
       worker_id: input.workerId,
