@@ -58,7 +58,7 @@ describe.each(TEST_DATABASES)('accepted changes and expected ports on %s', (data
     let reportId: number;
     /** change_id by what it is: `added 127.0.9.5 tcp/443`, `up 127.0.9.7`, `unverified 127.0.9.6`, ... */
     const ids = new Map<string, number>();
-    type Entry = { change_id: number; accepted: { by: number; at: string } | null };
+    type Entry = { change_id: number; accepted: { by: number; by_username: string; at: string } | null };
     const lists = async () =>
       (await api().get(`/api/report/${reportId}?include_data=true`).expect(200)).body.delta_data
         .delta as Record<string, Array<Entry & { host: string; protocol?: string; port?: number }>>;
@@ -121,7 +121,12 @@ describe.each(TEST_DATABASES)('accepted changes and expected ports on %s', (data
       Object.values(await lists())
         .flatMap((l) => (Array.isArray(l) ? l : []))
         .filter((e) => e.accepted !== null)
-        .map((e) => ({ change_id: e.change_id, by: e.accepted!.by, at: e.accepted!.at }))
+        .map((e) => ({
+          change_id: e.change_id,
+          by: e.accepted!.by,
+          by_username: e.accepted!.by_username,
+          at: e.accepted!.at,
+        }))
         .sort((a, b) => a.change_id - b.change_id);
 
     let firstAt: string;
@@ -146,7 +151,12 @@ describe.each(TEST_DATABASES)('accepted changes and expected ports on %s', (data
       firstAt = accepted.body.changes[0].accepted.at;
       expect(Date.now() - Date.parse(firstAt)).toBeLessThan(60_000);
       expect(await acceptedRows()).toEqual(
-        sorted.map((change_id) => ({ change_id, by: system.gateway.admin.id, at: firstAt })),
+        sorted.map((change_id) => ({
+          change_id,
+          by: system.gateway.admin.id,
+          by_username: 'admin',
+          at: firstAt,
+        })),
       );
     });
 
@@ -230,6 +240,7 @@ describe.each(TEST_DATABASES)('accepted changes and expected ports on %s', (data
         all.body.changes.map((c: { change_id: number; accepted: { at: string } }) => ({
           change_id: c.change_id,
           by: system.gateway.admin.id,
+          by_username: 'admin',
           at: c.accepted.at,
         })),
       );

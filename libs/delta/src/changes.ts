@@ -53,6 +53,8 @@ export interface ChangeMarks {
   exposure: ChangeExposure | null;
   accepted_at: Date | string | null;
   accepted_by: number | null;
+  /** The accepting user's name, when it is known (null: not accepted, or the user is gone). */
+  accepted_by_username?: string | null;
 }
 
 /**
@@ -67,7 +69,7 @@ export interface ChangeMarksView {
   verification_result_id: number | null;
   flapping: boolean;
   exposure: ChangeExposure | null;
-  accepted: { by: number | null; at: string } | null;
+  accepted: { by: number | null; by_username: string | null; at: string } | null;
 }
 
 /** The API's marks of a change row (see ChangeMarksView); `verifyResultId` is its report's rescan, if any. */
@@ -82,7 +84,11 @@ export function changeMarksView(
     flapping: row.flapping ?? false,
     exposure: row.exposure ?? null,
     accepted: row.accepted_at
-      ? { by: row.accepted_by ?? null, at: new Date(row.accepted_at).toISOString() }
+      ? {
+          by: row.accepted_by ?? null,
+          by_username: row.accepted_by_username ?? null,
+          at: new Date(row.accepted_at).toISOString(),
+        }
       : null,
   };
 }

@@ -48,6 +48,8 @@ export interface DeltaChangeRecord {
   exposure: 'expected' | 'unexpected' | 'missing' | null;
   accepted_at: Date | null;
   accepted_by: number | null;
+  /** The accepting user's name; null when not accepted or the user is gone. */
+  accepted_by_username: string | null;
 }
 
 /** Who accepted a change when (DeltaReportQueries.acceptances); `username` null when the user is gone. */
@@ -163,13 +165,15 @@ export class DeltaReportQueries {
   async *changes(reportId: number, pageSize = DELTA_CHANGE_PAGE): AsyncGenerator<DeltaChangeRecord> {
     const knex = knexOf(this.em);
     for (let after = 0; ;) {
-      const page: Array<Record<string, unknown>> = await knex('delta_changes')
-        .where('report_id', reportId)
-        .andWhere('seq', '>', after)
-        .orderBy('seq')
+      const page: Array<Record<string, unknown>> = await knex('delta_changes as c')
+        .leftJoin('users as u', 'u.id', 'c.accepted_by')
+        .where('c.report_id', reportId)
+        .andWhere('c.seq', '>', after)
+        .orderBy('c.seq')
         .limit(pageSize)
-        .select('seq', 'kind', 'address', 'protocol', 'port', 'before', 'after', 'detail')
-        .select('verification', 'flapping', 'exposure', 'accepted_at', 'accepted_by');
+        .select('c.seq', 'c.kind', 'c.address', 'c.protocol', 'c.port', 'c.before', 'c.after', 'c.detail')
+        .select('c.verification', 'c.flapping', 'c.exposure', 'c.accepted_at', 'c.accepted_by')
+        .select('u.username as accepted_by_username');
       for (const row of page) {
         yield {
           seq: Number(row.seq),
@@ -186,6 +190,7 @@ export class DeltaReportQueries {
           accepted_at: row.accepted_at ? new Date(row.accepted_at as string) : null,
           accepted_by:
             row.accepted_by === null || row.accepted_by === undefined ? null : Number(row.accepted_by),
+          accepted_by_username: (row.accepted_by_username as string | null) ?? null,
         };
       }
       if (page.length < pageSize) return;

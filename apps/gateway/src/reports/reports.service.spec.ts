@@ -200,6 +200,7 @@ const change = (
   exposure: null,
   accepted_at: null,
   accepted_by: null,
+  accepted_by_username: null,
 });
 
 beforeEach(() => {
