@@ -3,7 +3,7 @@
 // announcement is one conditional update, and so is a user's acceptance of its changes; a user's delete cascades
 // to its change rows.
 import type { EntityManager } from '@mikro-orm/core';
-import { DeltaReport } from './entities';
+import { DeltaReport, type DELTA_CHANGE_KIND_VALUES } from './entities';
 import { knexOf, type Knex } from './sql';
 
 /** The delta_reports row as inserted (snake_case columns; delta_data is serialised here). */
@@ -48,7 +48,7 @@ export type ChangeVerdict = 'confirmed' | 'not_confirmed' | 'unverifiable';
 /** A change row a rescan judges (DeltaReportRepository.changesToVerify). */
 export interface ChangeToVerify {
   seq: number;
-  kind: string;
+  kind: (typeof DELTA_CHANGE_KIND_VALUES)[number];
   address: string;
   protocol: string | null;
   port: number | null;
@@ -299,7 +299,7 @@ export class DeltaReportRepository {
       .select('seq', 'kind', 'address', 'protocol', 'port', 'after', 'detail');
     return rows.map((row) => ({
       seq: Number(row.seq),
-      kind: String(row.kind),
+      kind: row.kind as ChangeToVerify['kind'],
       address: String(row.address),
       protocol: (row.protocol as string | null) ?? null,
       port: row.port === null || row.port === undefined ? null : Number(row.port),

@@ -57,7 +57,7 @@ export class ChangeVerification {
     // Deactivated since its run: nothing of it is scanned any more, a rescan neither.
     if (!(await this.runs.trustSettings(report.scanId))?.isActive)
       return this.giveUp(report, changes, 'the scan is inactive');
-    const targets = verificationTargets(changes.map((c) => ({ ...c, kind: c.kind as 'added_port' })));
+    const targets = verificationTargets(changes);
     try {
       const started = await this.runService.startVerification({
         scanId: report.scanId,
@@ -97,10 +97,7 @@ export class ChangeVerification {
     const verdicts = changes.map((change) => ({
       seq: change.seq,
       kind: change.kind,
-      verification: judgeVerification(
-        { ...change, kind: change.kind as 'added_port' },
-        rescan,
-      ) as ChangeVerdict,
+      verification: judgeVerification(change, rescan),
     }));
     return this.store(report, verdicts, `rescan ${verifyResultId} ${status}`);
   }

@@ -4,7 +4,7 @@ import { BadRequestException, Injectable, PipeTransform } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import { PlainText } from '../common/text-fields';
-import { PageQuery, QueryBool, QueryInt } from '../common/pagination';
+import { PageFieldsDto, PageQuery, QueryBool, QueryInt } from '../common/pagination';
 
 /** The protocols a port of a host can be named in (nmap's port scans: TCP, UDP, SCTP). */
 export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
@@ -183,19 +183,11 @@ export class InventoryHostDto {
 }
 
 /** `GET /api/scans/{scan_id}/hosts`. */
-export class ScanHostsDto {
+export class ScanHostsDto extends PageFieldsDto {
   @ApiProperty({ example: 'success' }) status!: string;
   @ApiProperty({ example: 7 }) scan_id!: number;
   @ApiProperty({ description: 'Whether the scan has expected_ports (then ports carry `exposure`)' })
   expected_ports!: boolean;
-  @ApiProperty() total!: number;
-  @ApiProperty() page!: number;
-  @ApiProperty() per_page!: number;
-  @ApiProperty() pages!: number;
-  @ApiProperty() limit!: number;
-  @ApiProperty() offset!: number;
-  @ApiProperty() has_next!: boolean;
-  @ApiProperty() has_prev!: boolean;
   @ApiProperty({ type: [InventoryHostDto] }) hosts!: InventoryHostDto[];
 }
 
@@ -218,18 +210,10 @@ export class PortHistoryEntryDto {
 }
 
 /** `GET /api/hosts/{address}/ports/{protocol}/{port}/history`. */
-export class PortHistoryDto {
+export class PortHistoryDto extends PageFieldsDto {
   @ApiProperty({ example: 'success' }) status!: string;
   @ApiProperty({ example: '127.0.0.1' }) address!: string;
   @ApiProperty({ example: 'tcp' }) protocol!: string;
   @ApiProperty({ example: 22 }) port!: number;
-  @ApiProperty() total!: number;
-  @ApiProperty() page!: number;
-  @ApiProperty() per_page!: number;
-  @ApiProperty() pages!: number;
-  @ApiProperty() limit!: number;
-  @ApiProperty() offset!: number;
-  @ApiProperty() has_next!: boolean;
-  @ApiProperty() has_prev!: boolean;
   @ApiProperty({ type: [PortHistoryEntryDto], description: 'Newest first' }) history!: PortHistoryEntryDto[];
 }

@@ -1,7 +1,7 @@
 // Seed 003's "Pagination": `page`/`per_page` (with `limit` as an alias of per_page) or `offset`, and answers that
 // carry `total`, `page`, `per_page`, `has_next`, `has_prev` (plus `limit`/`offset` as "List Scans" shows them).
 import { BadRequestException } from '@nestjs/common';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
@@ -74,6 +74,18 @@ export function pageWindow(query: PageQuery, defaultPerPage: number): PageWindow
   const limit = query.per_page ?? query.limit ?? defaultPerPage;
   const offset = query.offset ?? ((query.page ?? 1) - 1) * limit;
   return { limit, offset, page: Math.floor(offset / limit) + 1 };
+}
+
+/** The paging fields pageFields() answers, as OpenAPI shows them: extended by a paged answer's DTO. */
+export class PageFieldsDto {
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() per_page!: number;
+  @ApiProperty() pages!: number;
+  @ApiProperty() limit!: number;
+  @ApiProperty() offset!: number;
+  @ApiProperty() has_next!: boolean;
+  @ApiProperty() has_prev!: boolean;
 }
 
 /** The paging fields of an answer, for `total` rows in all. */
