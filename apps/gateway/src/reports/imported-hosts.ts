@@ -1,45 +1,17 @@
 // The hosts of an imported nmap XML file, taken one at a time as the streaming parser hands them over: each is
-// checked (scan scope, values the tables hold) as it comes and kept as compact JSON pieces, so a /16's file is
-// neither held as text nor as 65,536 objects, and nothing is stored before the whole file has been checked.
+// checked (scan scope, values the tables hold) as it comes and kept in pieces encoded as the rows they will be
+// stored as (HostRows), so a /16's file is neither held as text nor as 65,536 objects, nothing is encoded twice,
+// and nothing is stored before the whole file has been checked.
 import { BadRequestException } from '@nestjs/common';
 import { oneHostPerAddress, ScanScope, ScopeError, type NmapHost } from '@nso/nmap';
-import { resultValueProblems, type HostResultInput } from '@nso/persistence';
+import { HostRows, resultValueProblems } from '@nso/persistence';
 
 /** Hosts per piece: what is kept as objects at once (here and while storing). */
 export const IMPORT_PIECE_HOSTS = 4096;
 /** Addresses and problems named in an error's `details` at most. */
 const NAMED = 100;
-/**
- * A host with the fields the hosts and ports tables store (BatchRepository's inserts) and no others: not nmap's
- * per-host times, nor a service's tunnel, method and confidence. A plain object, so JSON.stringify takes its
- * fast path.
- */
-function storedFields(host: NmapHost): HostResultInput {
-  return {
-    address: host.address,
-    addressType: host.addressType,
-    hostnames: host.hostnames,
-    state: host.state,
-    reason: host.reason,
-    mac: host.mac,
-    os: host.os,
-    ports: host.ports.map((port) => ({
-      protocol: port.protocol,
-      port: port.port,
-      state: port.state,
-      reason: port.reason,
-      service: port.service && {
-        name: port.service.name,
-        product: port.service.product,
-        version: port.service.version,
-        extrainfo: port.service.extrainfo,
-        cpe: port.service.cpe,
-      },
-    })),
-    extraPorts: host.extraPorts,
-  };
-}
-
+/** What a piece handed over is replaced with, so that it can be collected. */
+const EMPTY = HostRows.of([]);
 /**
  * Collects an imported file's hosts (`add` each, in file order), then refuses the file or hands the hosts over
  * in pieces. As the whole-document import did: a MAC-only host is left out; an address listed twice is one host
@@ -51,12 +23,14 @@ function storedFields(host: NmapHost): HostResultInput {
 export class ImportedHosts {
   /** Address → the piece it is in (the open piece: `pieces.length`). */
   private readonly seen = new Map<string, number>();
-  private readonly pieces: string[] = [];
+  private readonly pieces: HostRows[] = [];
   /** The open piece, and where each of its addresses is in it. */
   private open: NmapHost[] = [];
   private readonly openAt = new Map<string, number>();
   /** Later entries of an address whose piece was closed: joined when the piece is read back. */
   private readonly later = new Map<string, NmapHost[]>();
+  /** The closed pieces with later entries of their addresses. */
+  private readonly rejoin = new Set<number>();
   private outside = 0;
   private readonly outsideNamed: string[] = [];
   private problems = 0;
@@ -102,6 +76,7 @@ export class ImportedHosts {
       const entries = this.later.get(host.address);
       if (entries) entries.push(host);
       else this.later.set(host.address, [host]);
+      this.rejoin.add(piece);
     }
   }
 
@@ -122,16 +97,20 @@ export class ImportedHosts {
   }
 
   /**
-   * The hosts, one per address, in pieces of at most IMPORT_PIECE_HOSTS, made as they are asked for (each piece
-   * is read back once and then dropped). For a file that was not refused.
+   * The hosts, one per address, in pieces of at most IMPORT_PIECE_HOSTS (each handed over once and then
+   * dropped). A piece with later entries of its addresses is decoded, joined with them and encoded again. For a
+   * file that was not refused.
    */
-  *hostPieces(): Generator<HostResultInput[]> {
+  *hostPieces(): Generator<HostRows> {
     for (let i = 0; i < this.pieces.length; i++) {
-      const hosts = JSON.parse(this.pieces[i]) as NmapHost[];
-      this.pieces[i] = '';
-      yield this.later.size === 0 ? hosts : hosts.map((h) => this.joined(h));
+      const piece = this.pieces[i];
+      this.pieces[i] = EMPTY;
+      // The decoded hosts carry the fields the tables store, which is all oneHostPerAddress reads.
+      yield this.rejoin.has(i)
+        ? HostRows.of(piece.hosts().map((host) => this.joined(host as NmapHost)))
+        : piece;
     }
-    if (this.open.length > 0) yield this.open;
+    if (this.open.length > 0) yield HostRows.of(this.open);
   }
 
   private get refused(): boolean {
@@ -139,7 +118,7 @@ export class ImportedHosts {
   }
 
   private close(): void {
-    this.pieces.push(JSON.stringify(this.open.map(storedFields)));
+    this.pieces.push(HostRows.of(this.open));
     this.open = [];
     this.openAt.clear();
   }
