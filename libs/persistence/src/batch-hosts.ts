@@ -187,7 +187,8 @@ interface RowsChunk {
  * way: neither as objects nor encoded twice.
  */
 export class HostRows {
-  private constructor(
+  /** Made by HostRows.of or a HostRowsBuilder. */
+  constructor(
     /** The host rows in the hosts' order (ids follow nmap's order, which the result routes list by). */
     readonly hostChunks: readonly RowsChunk[],
     readonly portChunks: readonly RowsChunk[],
@@ -208,18 +209,8 @@ export class HostRows {
       const rows: unknown[][] = [];
       let up = 0;
       for (let j = i; j < Math.min(i + INSERT_CHUNK, merged.length); j++) {
-        const host = merged[j];
-        rows.push([
-          host.address,
-          host.addressType,
-          host.hostnames === undefined || host.hostnames.length === 0 ? '[]' : JSON.stringify(host.hostnames),
-          host.state,
-          host.reason ?? null,
-          host.mac ?? null,
-          json(host.os),
-          unlistedStatesOf(host.extraPorts),
-        ]);
-        if (host.state === 'up') up++;
+        rows.push(hostRow(merged[j]));
+        if (merged[j].state === 'up') up++;
       }
       hostChunks.push({ json: JSON.stringify(rows), rows: rows.length, counted: up });
     }
@@ -228,19 +219,7 @@ export class HostRows {
     let open = 0;
     for (const host of merged) {
       for (const port of host.ports) {
-        const service = port.service;
-        rows.push([
-          host.address,
-          port.protocol,
-          port.port,
-          port.state,
-          port.reason ?? null,
-          service?.name ?? null,
-          service?.product ?? null,
-          service?.version ?? null,
-          service?.extrainfo ?? null,
-          service?.cpe?.length ? JSON.stringify(service.cpe) : null,
-        ]);
+        rows.push(portRow(host.address, port));
         if (port.state === 'open') open++;
         if (rows.length === INSERT_CHUNK) {
           portChunks.push({ json: JSON.stringify(rows), rows: rows.length, counted: open });
@@ -315,6 +294,103 @@ export class HostRows {
       }
     }
     return [...byAddress.values()];
+  }
+}
+
+/** A host's row (HostRows). */
+function hostRow(host: HostResultInput): unknown[] {
+  return [
+    host.address,
+    host.addressType,
+    host.hostnames === undefined || host.hostnames.length === 0 ? '[]' : JSON.stringify(host.hostnames),
+    host.state,
+    host.reason ?? null,
+    host.mac ?? null,
+    json(host.os),
+    unlistedStatesOf(host.extraPorts),
+  ];
+}
+
+/** A port's row (HostRows). */
+function portRow(address: string, port: PortResultInput): unknown[] {
+  const service = port.service;
+  return [
+    address,
+    port.protocol,
+    port.port,
+    port.state,
+    port.reason ?? null,
+    service?.name ?? null,
+    service?.product ?? null,
+    service?.version ?? null,
+    service?.extrainfo ?? null,
+    service?.cpe?.length ? JSON.stringify(service.cpe) : null,
+  ];
+}
+
+/** JSON array text written one row at a time, cut into chunks of INSERT_CHUNK rows. */
+class RowsWriter {
+  readonly chunks: RowsChunk[] = [];
+  private text = '';
+  private rows = 0;
+  private counted = 0;
+
+  add(row: unknown[], counted: boolean): void {
+    // Concatenated strings stay a rope until the chunk is read: nothing is copied per row.
+    this.text += (this.rows === 0 ? '[' : ',') + JSON.stringify(row);
+    this.rows++;
+    if (counted) this.counted++;
+    if (this.rows === INSERT_CHUNK) this.cut();
+  }
+
+  cut(): void {
+    if (this.rows === 0) return;
+    this.chunks.push({ json: this.text + ']', rows: this.rows, counted: this.counted });
+    this.text = '';
+    this.rows = 0;
+    this.counted = 0;
+  }
+}
+
+/**
+ * HostRows made one host at a time, as a streaming parser hands them over (an imported file): each host is
+ * checked and written as its rows' JSON text at once, so no host object outlives its element. (Keeping a piece's
+ * 4,096 hosts as objects until it was encoded had the garbage collector copy each of them out of the young
+ * generation: about as much time as the parse, docs/performance.md.)
+ */
+export class HostRowsBuilder {
+  private hosts = new RowsWriter();
+  private ports = new RowsWriter();
+  private added = 0;
+
+  /** Hosts added since the last `build`. */
+  get count(): number {
+    return this.added;
+  }
+
+  /**
+   * Adds a host whose address was not added before (the caller keeps one entry per address); a port listed twice
+   * (protocol and number) is stored once, the first. Throws ResultValueError (and adds nothing) for values no
+   * column holds, naming each (resultValueProblems).
+   */
+  add(host: HostResultInput): void {
+    const problems = resultValueProblems([host]);
+    if (problems.length > 0) throw new ResultValueError(problems);
+    const ports = portRepeats(host.ports) ? mergeHosts([host])[0].ports : host.ports;
+    this.hosts.add(hostRow(host), host.state === 'up');
+    for (const port of ports) this.ports.add(portRow(host.address, port), port.state === 'open');
+    this.added++;
+  }
+
+  /** The hosts added since the last `build`, and a fresh start. */
+  build(): HostRows {
+    this.hosts.cut();
+    this.ports.cut();
+    const rows = new HostRows(this.hosts.chunks, this.ports.chunks, this.added);
+    this.hosts = new RowsWriter();
+    this.ports = new RowsWriter();
+    this.added = 0;
+    return rows;
   }
 }
 

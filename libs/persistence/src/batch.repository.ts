@@ -12,6 +12,7 @@ import { idOf, isUniqueViolation, json, knexOf, type Knex } from './sql';
 export type { BatchPiecesInput } from './batch-pieces';
 export {
   HostRows,
+  HostRowsBuilder,
   ResultValueError,
   resultValueProblems,
   STRING_COLUMN_LENGTH,

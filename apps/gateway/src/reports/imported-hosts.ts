@@ -4,9 +4,9 @@
 // and nothing is stored before the whole file has been checked.
 import { BadRequestException } from '@nestjs/common';
 import { oneHostPerAddress, ScanScope, ScopeError, type NmapHost } from '@nso/nmap';
-import { HostRows, resultValueProblems } from '@nso/persistence';
+import { HostRows, HostRowsBuilder, ResultValueError, resultValueProblems } from '@nso/persistence';
 
-/** Hosts per piece: what is kept as objects at once (here and while storing). */
+/** Hosts per piece (rows kept as JSON text until stored; the pieces are read one at a time while storing). */
 export const IMPORT_PIECE_HOSTS = 4096;
 /** Addresses and problems named in an error's `details` at most. */
 const NAMED = 100;
@@ -24,12 +24,11 @@ export class ImportedHosts {
   /** Address → the piece it is in (the open piece: `pieces.length`). */
   private readonly seen = new Map<string, number>();
   private readonly pieces: HostRows[] = [];
-  /** The open piece, and where each of its addresses is in it. */
-  private open: NmapHost[] = [];
-  private readonly openAt = new Map<string, number>();
-  /** Later entries of an address whose piece was closed: joined when the piece is read back. */
+  /** The open piece, written as rows as its hosts come. */
+  private readonly open = new HostRowsBuilder();
+  /** Later entries of an address already in a piece: joined when the piece is handed over. */
   private readonly later = new Map<string, NmapHost[]>();
-  /** The closed pieces with later entries of their addresses. */
+  /** The pieces (by index; the open one's is `pieces.length`) with later entries of their addresses. */
   private readonly rejoin = new Set<number>();
   private outside = 0;
   private readonly outsideNamed: string[] = [];
@@ -51,11 +50,6 @@ export class ImportedHosts {
   /** One host as the parser handed it over. */
   add(host: NmapHost): void {
     if (host.addressType === 'mac') return;
-    const problems = resultValueProblems([host]);
-    if (problems.length > 0) {
-      this.problems += problems.length;
-      this.problemsNamed.push(...problems.slice(0, NAMED - this.problemsNamed.length));
-    }
     const piece = this.seen.get(host.address);
     if (piece === undefined) {
       this.seen.set(host.address, this.pieces.length);
@@ -64,20 +58,24 @@ export class ImportedHosts {
         if (this.outsideNamed.length < NAMED) this.outsideNamed.push(host.address);
       }
     }
-    if (this.refused) return;
-    if (piece === undefined) {
-      this.openAt.set(host.address, this.open.length);
-      this.open.push(host);
-      if (this.open.length >= IMPORT_PIECE_HOSTS) this.close();
-    } else if (piece === this.pieces.length) {
-      const at = this.openAt.get(host.address) as number;
-      this.open[at] = oneHostPerAddress([this.open[at], host])[0];
-    } else {
+    if (piece !== undefined || this.refused) {
+      this.refuseFor(resultValueProblems([host]));
+      if (this.refused || piece === undefined) return;
+      // Joined with the entry before when its piece is handed over (rare: an address listed twice).
       const entries = this.later.get(host.address);
       if (entries) entries.push(host);
       else this.later.set(host.address, [host]);
       this.rejoin.add(piece);
+      return;
     }
+    try {
+      this.open.add(host);
+    } catch (error) {
+      if (!(error instanceof ResultValueError)) throw error;
+      this.refuseFor(error.problems);
+      return;
+    }
+    if (this.open.count >= IMPORT_PIECE_HOSTS) this.pieces.push(this.open.build());
   }
 
   /** Throws what refuses the file, if anything: the scope first (ScopeError), then the values (400). */
@@ -102,6 +100,7 @@ export class ImportedHosts {
    * file that was not refused.
    */
   *hostPieces(): Generator<HostRows> {
+    if (this.open.count > 0) this.pieces.push(this.open.build());
     for (let i = 0; i < this.pieces.length; i++) {
       const piece = this.pieces[i];
       this.pieces[i] = EMPTY;
@@ -110,17 +109,16 @@ export class ImportedHosts {
         ? HostRows.of(piece.hosts().map((host) => this.joined(host as NmapHost)))
         : piece;
     }
-    if (this.open.length > 0) yield HostRows.of(this.open);
   }
 
   private get refused(): boolean {
     return this.outside > 0 || this.problems > 0;
   }
 
-  private close(): void {
-    this.pieces.push(HostRows.of(this.open));
-    this.open = [];
-    this.openAt.clear();
+  private refuseFor(problems: readonly string[]): void {
+    if (problems.length === 0) return;
+    this.problems += problems.length;
+    this.problemsNamed.push(...problems.slice(0, NAMED - this.problemsNamed.length));
   }
 
   private joined(host: NmapHost): NmapHost {
