@@ -91,6 +91,11 @@ describe('BatchSplitter against Redis', () => {
       expect.objectContaining({ event: 'batch_split', batch_id: 3, batch_ids: [4, 5], targets_requeued: 4 }),
     ]);
     expect((await state.inflight(ref.resultId)).sort()).toEqual([3, 4, 5]);
+    // When the new numbers were claimed (Redis's clock), for the reconciler; a planned batch has no such time.
+    const [claimedAt4, claimedAt5] = [await state.splitClaimedAt(42, 4), await state.splitClaimedAt(42, 5)];
+    expect(Math.abs(claimedAt4! - Date.now())).toBeLessThan(60_000);
+    expect(claimedAt5).toBe(claimedAt4);
+    expect(await state.splitClaimedAt(42, 3)).toBeUndefined();
     // The new batches finish first: no batch is claimed twice, and the run waits for the straggler's result.
     expect(await state.finish(ref.resultId, 4, 'done')).toMatchObject({
       done: 3,

@@ -20,12 +20,13 @@ const STATE_TTL_SECONDS = 7 * 24 * 3600;
 /** Runs whose median batch time this process keeps (BatchSplitter.medianSeconds). */
 const MEDIAN_CACHE_SIZE = 16;
 
-// KEYS: state hash, inflight set, moved hash, split set. ARGV: the straggler's seq, how many batches to add, the
-// pool, TTL. Grows the run's total by ARGV[2] and claims the new batch numbers (in flight at once, on the pool:
-// `moved`), if the run is not stopped, the straggler is still in flight and was never split (a retry of it runs
-// whole and is not split again), and every planned batch is claimed (the cursor is past the total, so no window
-// refill can claim the new numbers twice). Returns {1, first new seq}, or {0} (not in flight, split before, or
-// batches still to claim), {-1} (stopped), {-2} (the state is gone).
+// KEYS: state hash, inflight set, moved hash, split set, claim times hash. ARGV: the straggler's seq, how many
+// batches to add, the pool, TTL. Grows the run's total by ARGV[2] and claims the new batch numbers (in flight at
+// once, on the pool: `moved`; when: the claim times, in ms of the Redis clock), if the run is not stopped, the
+// straggler is still in flight and was never split (a retry of it runs whole and is not split again), and every
+// planned batch is claimed (the cursor is past the total, so no window refill can claim the new numbers twice).
+// Returns {1, first new seq}, or {0} (not in flight, split before, or batches still to claim), {-1} (stopped),
+// {-2} (the state is gone).
 const SPLIT = `
 local totalField = redis.call('HGET', KEYS[1], 'total')
 if not totalField then
@@ -42,14 +43,18 @@ if tonumber(redis.call('HGET', KEYS[1], 'next') or '1') <= total then
   return {0}
 end
 local count = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 redis.call('HSET', KEYS[1], 'total', total + count, 'next', total + count + 1)
 for seq = total + 1, total + count do
   redis.call('SADD', KEYS[2], seq)
   redis.call('HSET', KEYS[3], seq, ARGV[3])
+  redis.call('HSET', KEYS[5], seq, now)
 end
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('EXPIRE', KEYS[5], ARGV[4])
 return {1, total + 1}
 `;
 
@@ -59,6 +64,7 @@ type SplitRedis = Redis & {
     inflight: string,
     moved: string,
     splits: string,
+    claimedAt: string,
     seq: number,
     count: number,
     pool: string,
@@ -106,7 +112,7 @@ export class BatchSplitter {
     private readonly runs: RunRepository,
     private readonly events: ScanEventPublisher,
   ) {
-    if (!('nsoSplitBatch' in redis)) redis.defineCommand('nsoSplitBatch', { numberOfKeys: 4, lua: SPLIT });
+    if (!('nsoSplitBatch' in redis)) redis.defineCommand('nsoSplitBatch', { numberOfKeys: 5, lua: SPLIT });
     this.redis = redis as SplitRedis;
   }
 
@@ -166,6 +172,7 @@ export class BatchSplitter {
         `${state}:inflight`,
         `${state}:moved`,
         `${state}:split`,
+        this.state.splitClaimsKey(ref.resultId),
         batch.seq,
         halves.length,
         batch.pool,

@@ -75,6 +75,33 @@ describe('RunReconciler', () => {
     expect(queue.requeued).toEqual([{ resultId: ref.resultId, seq: 3 }]);
   });
 
+  it('counts as done the batches of a split whose worker died before making them, once they are old enough', async () => {
+    const { reconciler, ref, queue, state, runs } = await runningRun();
+    // Every planned batch is claimed; batch 3 was split: numbers 5 and 6 claimed, no row, no job.
+    queue.lost.add(`r${ref.resultId}-b5`).add(`r${ref.resultId}-b6`);
+    await state.finish(ref.resultId, 2, 'done');
+    const young = state.claimSplit(ref.resultId, 2);
+    expect(young).toEqual([5, 6]);
+    // Just claimed: its worker may be making them now.
+    await expect(reconciler.reconcileRun(ref.resultId)).resolves.toBe('intact');
+    for (const seq of young) state.splitClaims.set(`${ref.resultId}:${seq}`, Date.now() - RECONCILE_GRACE_MS);
+    await expect(reconciler.reconcileRun(ref.resultId)).resolves.toBe('settled');
+    expect(await state.progress(ref.resultId)).toEqual({ done: 4, failed: 0, total: 6, stopped: false });
+    expect(queue.requeued).toEqual([]);
+    expect(runs.row(ref.resultId).status).toBe('running');
+  });
+
+  it('ends the run when the unmade batches of a split were all it waited for', async () => {
+    const { reconciler, ref, queue, state, runs, events } = await runningRun();
+    for (const seq of [2, 3, 4]) await state.finish(ref.resultId, seq, 'done');
+    queue.lost.add(`r${ref.resultId}-b5`);
+    state.claimSplit(ref.resultId, 1, Date.now() - 2 * RECONCILE_GRACE_MS);
+    await expect(reconciler.reconcileRun(ref.resultId)).resolves.toBe('completed');
+    expect(await state.progress(ref.resultId)).toMatchObject({ done: 5, total: 5 });
+    expect(runs.row(ref.resultId).status).toBe('completed');
+    expect(events.namesOf(ref.resultId).at(-1)).toBe('scan_complete');
+  });
+
   it('rebuilds a lost state from the batch rows, once, and enqueues the unfinished window', async () => {
     const { reconciler, ref, queue, state } = await runningRun();
     state.lose();

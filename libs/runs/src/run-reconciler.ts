@@ -17,12 +17,15 @@ export const RECONCILE_GRACE_MS = 10_000;
  * What reconciling one run found and did:
  * - `intact`: Redis holds its state and a job for every batch in flight;
  * - `requeued`: batches in flight had lost their jobs and were enqueued again;
+ * - `settled`: batches split off a straggler were never made (their worker died in between) and were counted as
+ *   done, the straggler's retry covering their addresses;
  * - `resumed`: the run state was gone; it was rebuilt from the batch rows and the missing batches enqueued;
  * - `completed`: every batch had finished; the run was ended (the finalizer decides how);
  * - `failed`: it could not be resumed and was ended with `scan_failed`;
  * - `skipped`: not active any more, too young, stopped, or another process is reconciling it.
  */
-export type ReconcileOutcome = 'intact' | 'requeued' | 'resumed' | 'completed' | 'failed' | 'skipped';
+export type ReconcileOutcome =
+  'intact' | 'requeued' | 'settled' | 'resumed' | 'completed' | 'failed' | 'skipped';
 
 /**
  * Idempotent and safe to run in several processes at once: each run is reconciled under a Redis lock (SET NX with
@@ -48,6 +51,7 @@ export class RunReconciler {
     const counts: Record<ReconcileOutcome, number> = {
       intact: 0,
       requeued: 0,
+      settled: 0,
       resumed: 0,
       completed: 0,
       failed: 0,
@@ -80,17 +84,52 @@ export class RunReconciler {
       return 'completed';
     }
     const lost: number[] = [];
+    const unmade: number[] = [];
     for (const seq of await this.state.inflight(resultId)) {
       if (await this.queue.isPending(plan, seq)) continue;
       // Its job may have finished just now, moving the batch out of the window: then it is not lost.
-      if (await this.state.isInflight(resultId, seq)) lost.push(seq);
+      if (!(await this.state.isInflight(resultId, seq))) continue;
+      if (seq <= run.batchesTotal) {
+        lost.push(seq);
+        continue;
+      }
+      // Above the run's batches in the database: claimed by a straggler's split (BatchSplitter) whose rows, made
+      // right after the claim with the run's total, never were. Left alone while that may still happen.
+      const claimedAt = await this.state.splitClaimedAt(resultId, seq);
+      if (claimedAt === undefined || Date.now() - claimedAt >= RECONCILE_GRACE_MS) unmade.push(seq);
     }
-    if (lost.length === 0) return 'intact';
+    if (unmade.length > 0) {
+      const ended = await this.settleUnmadeSplit(plan, unmade);
+      if (ended) return 'completed';
+    }
+    if (lost.length === 0) return unmade.length > 0 ? 'settled' : 'intact';
     await this.queue.requeue(plan, lost);
     this.logger.warn(
       `run ${resultId}: batches ${lost.join(', ')} had no job in the queue; enqueued them again`,
     );
     return 'requeued';
+  }
+
+  /**
+   * Batches split off a straggler whose worker died between claiming their numbers and making their rows: nothing
+   * holds their addresses, and nothing needs to, since the straggler's job was never finished and its retry scans
+   * every address of it (a batch is split once). Each is counted as done, with no result of its own; the run ends
+   * when that was all it waited for. Returns whether this ended the run.
+   */
+  private async settleUnmadeSplit(plan: RunPlan, seqs: number[]): Promise<boolean> {
+    let last: { done: number; failed: number; total: number } | undefined;
+    for (const seq of seqs) {
+      const finish = await this.state.finish(plan.resultId, seq, 'done');
+      if (finish.outcome === 'stopped' || finish.outcome === 'lost') return false;
+      last = finish;
+    }
+    this.logger.warn(
+      `run ${plan.resultId}: batches ${seqs.join(', ')} were split off a straggler whose worker stopped before ` +
+        `queueing them; the straggler's retry scans their addresses, so they count as done`,
+    );
+    if (!last || last.done + last.failed < last.total) return false;
+    await this.finalizer.complete(plan);
+    return true;
   }
 
   /** The run state is gone: rebuild it from the batch rows and enqueue the first window of unfinished batches. */

@@ -247,6 +247,20 @@ export class RunStateStore {
     return (await this.redis.hget(`${this.names(resultId).state}:moved`, String(seq))) ?? undefined;
   }
 
+  /** The hash of when each batch split off a straggler was claimed (BatchSplitter's script writes it). */
+  splitClaimsKey(resultId: number): string {
+    return `${this.names(resultId).state}:splitAt`;
+  }
+
+  /**
+   * When batch `seq` was claimed by a straggler's split, in ms since the epoch (Redis's clock); undefined for a
+   * planned batch, or a split claimed before these times were kept.
+   */
+  async splitClaimedAt(resultId: number, seq: number): Promise<number | undefined> {
+    const at = await this.redis.hget(this.splitClaimsKey(resultId), String(seq));
+    return at === null ? undefined : Number(at);
+  }
+
   /** The batches claimed and not yet finished. */
   async inflight(resultId: number): Promise<number[]> {
     return (await this.redis.smembers(this.names(resultId).inflight)).map(Number);

@@ -50,7 +50,7 @@ export class RunMaintenanceService implements OnApplicationBootstrap, BeforeAppl
   private async reconcile(why: string): Promise<void> {
     try {
       const counts = await this.reconciler.reconcileAll();
-      const changed = counts.requeued + counts.resumed + counts.completed + counts.failed;
+      const changed = counts.requeued + counts.settled + counts.resumed + counts.completed + counts.failed;
       if (changed > 0) this.logger.log(`${why} reconciliation: ${JSON.stringify(counts)}`);
       // A schedule whose scheduler was lost (Redis emptied, or a gateway could not reach Redis when the scan was
       // saved) is put back; the database is the record.

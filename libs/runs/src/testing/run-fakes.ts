@@ -122,6 +122,30 @@ export class FakeRunState {
     return [...(this.runs.get(resultId)?.inflight ?? [])];
   }
 
+  /** When each batch split off a straggler was claimed, by run and seq (BatchSplitter's script in Redis). */
+  readonly splitClaims = new Map<string, number>();
+
+  /**
+   * What BatchSplitter's script does: grows the run's total by `count` and claims the new numbers at `claimedAt`
+   * (ms). Returns the new numbers.
+   */
+  claimSplit(resultId: number, count: number, claimedAt = Date.now()): number[] {
+    const run = this.runs.get(resultId);
+    if (!run) return [];
+    const seqs = Array.from({ length: count }, (_, i) => run.total + 1 + i);
+    run.total += count;
+    run.next = run.total + 1;
+    for (const seq of seqs) {
+      run.inflight.add(seq);
+      this.splitClaims.set(`${resultId}:${seq}`, claimedAt);
+    }
+    return seqs;
+  }
+
+  async splitClaimedAt(resultId: number, seq: number): Promise<number | undefined> {
+    return this.splitClaims.get(`${resultId}:${seq}`);
+  }
+
   async isInflight(resultId: number, seq: number): Promise<boolean> {
     return this.runs.get(resultId)?.inflight.has(seq) ?? false;
   }
