@@ -106,6 +106,16 @@ describe('parseTargets', () => {
   it('refuses non-string items', () => {
     expect(() => parseTargets([7 as unknown as string])).toThrow(/must be a string/);
   });
+
+  it('reads a plain address as the one-value octet range it is, and leading zeros still as octet syntax errors', () => {
+    expect(parseTargets(['127.1.200.0', '0.0.0.0', '255.255.255.255'])).toEqual([
+      { kind: 'ipv4-range', text: '127.1.200.0', octets: [[127], [1], [200], [0]] },
+      { kind: 'ipv4-range', text: '0.0.0.0', octets: [[0], [0], [0], [0]] },
+      { kind: 'ipv4-range', text: '255.255.255.255', octets: [[255], [255], [255], [255]] },
+    ]);
+    expect(() => parseTargets(['127.0.0.01'])).toThrow(/not a valid IPv4 address or octet range/);
+    expect(() => parseTargets(['127.0.0.256'])).toThrow(/not a valid IPv4 address or octet range/);
+  });
 });
 
 describe('indexSpec', () => {

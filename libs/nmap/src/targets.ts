@@ -55,6 +55,17 @@ export function parseTargets(texts: readonly string[]): TargetSpec[] {
 
 function targetProblem(text: unknown): TargetSpec | string {
   if (typeof text !== 'string') return 'must be a string';
+  // A plain dotted quad (every target of a worker's batch): what the checks below would conclude, without them.
+  const single = parseIPv4(text);
+  if (single !== undefined) {
+    const octets: [number[], number[], number[], number[]] = [
+      [single >>> 24],
+      [(single >>> 16) & 255],
+      [(single >>> 8) & 255],
+      [single & 255],
+    ];
+    return { kind: 'ipv4-range', text, octets };
+  }
   if (text.length === 0) return 'is empty';
   if (text.length > MAX_TARGET_LENGTH) return `is longer than ${MAX_TARGET_LENGTH} characters`;
   if (text.startsWith('-')) return 'starts with "-" (it would be read as an nmap option)';
