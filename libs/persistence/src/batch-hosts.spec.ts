@@ -1,4 +1,11 @@
-import { resultValueProblems, unlistedStatesOf, type HostResultInput } from './batch-hosts';
+import {
+  HostRows,
+  HostRowsBuilder,
+  ResultValueError,
+  resultValueProblems,
+  unlistedStatesOf,
+  type HostResultInput,
+} from './batch-hosts';
 
 const host = (over: Partial<HostResultInput> = {}): HostResultInput => ({
   address: '127.0.0.5',
@@ -68,5 +75,102 @@ describe('unlistedStatesOf', () => {
     ],
   ])('%j → %j', (extraPorts, states) => {
     expect(unlistedStatesOf(extraPorts)).toBe(states);
+  });
+});
+
+// The rows a batch or an imported file is stored as: the same whether encoded at once (storeResult) or one host
+// at a time (the import), and decoded back to hosts that encode to the same rows (an address listed twice in a
+// file is joined that way).
+describe('HostRows', () => {
+  const hosts: HostResultInput[] = [
+    host({
+      hostnames: [{ name: 'a.example', type: 'PTR' }],
+      reason: 'syn-ack',
+      mac: '00:11:22:33:44:55',
+      os: [{ name: 'Linux', accuracy: 98 }],
+      extraPorts: [
+        { state: 'filtered', count: 3 },
+        { state: 'closed', count: 990 },
+      ],
+      ports: [
+        {
+          protocol: 'tcp',
+          port: 22,
+          state: 'open',
+          reason: 'syn-ack',
+          service: { name: 'ssh', cpe: ['cpe:/a:x'] },
+        },
+        { protocol: 'tcp', port: 80, state: 'closed' },
+        {
+          protocol: 'udp',
+          port: 53,
+          state: 'open',
+          service: { product: 'dnsmasq', version: '2.9', extrainfo: 'x' },
+        },
+        { protocol: 'tcp', port: 22, state: 'closed' },
+      ],
+    }),
+    host({ address: '::1', addressType: 'ipv6', state: 'down', ports: [] }),
+  ];
+  const rowsOf = (rows: HostRows) => ({
+    hosts: rows.hostChunks.flatMap((chunk) => JSON.parse(chunk.json) as unknown[]),
+    ports: rows.portChunks.flatMap((chunk) => JSON.parse(chunk.json) as unknown[]),
+    count: rows.count,
+    up: rows.up,
+    open: rows.openPorts,
+  });
+
+  it('encodes hosts and ports as the inserts take them, a port listed twice once (the first)', () => {
+    expect(rowsOf(HostRows.of(hosts))).toEqual({
+      hosts: [
+        [
+          '127.0.0.5',
+          'ipv4',
+          '[{"name":"a.example","type":"PTR"}]',
+          'up',
+          'syn-ack',
+          '00:11:22:33:44:55',
+          '[{"name":"Linux","accuracy":98}]',
+          'closed,filtered',
+        ],
+        ['::1', 'ipv6', '[]', 'down', null, null, null, null],
+      ],
+      ports: [
+        ['127.0.0.5', 'tcp', 22, 'open', 'syn-ack', 'ssh', null, null, null, '["cpe:/a:x"]'],
+        ['127.0.0.5', 'tcp', 80, 'closed', null, null, null, null, null, null],
+        ['127.0.0.5', 'udp', 53, 'open', null, null, 'dnsmasq', '2.9', 'x', null],
+      ],
+      count: 2,
+      up: 1,
+      open: 2,
+    });
+  });
+
+  it('gives the same rows built one host at a time, and from the hosts decoded', () => {
+    const builder = new HostRowsBuilder();
+    for (const h of hosts) builder.add(h);
+    const built = builder.build();
+    expect(rowsOf(built)).toEqual(rowsOf(HostRows.of(hosts)));
+    expect(rowsOf(HostRows.of(built.hosts()))).toEqual(rowsOf(built));
+    expect(builder.count).toBe(0);
+    expect(rowsOf(builder.build())).toEqual({ hosts: [], ports: [], count: 0, up: 0, open: 0 });
+  });
+
+  it('cuts the rows into statements of at most 8,192', () => {
+    const many = Array.from({ length: 8193 }, (_, i) => host({ address: `127.1.${i >> 8}.${i & 255}` }));
+    const builder = new HostRowsBuilder();
+    for (const h of many) builder.add(h);
+    for (const rows of [HostRows.of(many), builder.build()]) {
+      expect(rows.hostChunks.map((chunk) => chunk.rows)).toEqual([8192, 1]);
+      expect(rows.portChunks.map((chunk) => chunk.rows)).toEqual([8192, 1]);
+      expect(rowsOf(rows)).toMatchObject({ count: 8193, up: 8193, open: 8193 });
+    }
+  });
+
+  it('refuses values no column holds, adding nothing', () => {
+    const builder = new HostRowsBuilder();
+    expect(() => builder.add(host({ reason: 'x'.repeat(256) }))).toThrow(ResultValueError);
+    expect(() => HostRows.of([host({ state: 'up\u0000' })])).toThrow(ResultValueError);
+    expect(builder.count).toBe(0);
   });
 });

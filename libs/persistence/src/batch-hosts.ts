@@ -59,49 +59,55 @@ export class ResultValueError extends Error {
 export function resultValueProblems(hosts: readonly HostResultInput[]): string[] {
   const problems: string[] = [];
   // Where a problem is (the host, the port) is written only when there is one: this runs over every host and
-  // port of every batch, and almost every value fits.
-  const hostAt = (host: HostResultInput) => JSON.stringify(String(host.address).slice(0, 64));
-  const portAt = (host: HostResultInput, port: PortResultInput) =>
-    `${hostAt(host)} ${String(port.protocol).slice(0, 16)}/${port.port}`;
-  const text = (where: () => string, field: string, value: unknown, max = STRING_COLUMN_LENGTH): void => {
+  // port of every batch and import, and almost every value fits (so no label or closure is made per value).
+  const at = (host: HostResultInput, port: PortResultInput | undefined) =>
+    JSON.stringify(String(host.address).slice(0, 64)) +
+    (port ? ` ${String(port.protocol).slice(0, 16)}/${port.port}` : '');
+  const text = (
+    host: HostResultInput,
+    port: PortResultInput | undefined,
+    field: string,
+    value: unknown,
+  ): void => {
     if (typeof value !== 'string') return;
-    if (value.includes('\u0000')) problems.push(`${where()}: ${field} contains a NUL character`);
-    else if (value.length > max)
-      problems.push(`${where()}: ${field} is ${value.length} characters long (at most ${max})`);
+    if (value.includes('\u0000')) problems.push(`${at(host, port)}: ${field} contains a NUL character`);
+    else if (value.length > STRING_COLUMN_LENGTH)
+      problems.push(
+        `${at(host, port)}: ${field} is ${value.length} characters long (at most ${STRING_COLUMN_LENGTH})`,
+      );
   };
-  const noNul = (where: () => string, field: string, value: unknown) => {
+  const noNul = (host: HostResultInput, port: PortResultInput | undefined, field: string, value: unknown) => {
     if (value === undefined || value === null) return;
     if (Array.isArray(value) && value.length === 0) return;
     if (JSON.stringify(value).includes('\\u0000'))
-      problems.push(`${where()}: ${field} contains a NUL character`);
+      problems.push(`${at(host, port)}: ${field} contains a NUL character`);
   };
   for (const host of hosts) {
-    const where = () => hostAt(host);
-    text(where, 'address', host.address);
-    text(where, 'address type', host.addressType);
-    text(where, 'state', host.state);
-    text(where, 'reason', host.reason);
-    text(where, 'mac', host.mac);
-    noNul(where, 'hostnames', host.hostnames);
-    noNul(where, 'os', host.os);
+    text(host, undefined, 'address', host.address);
+    text(host, undefined, 'address type', host.addressType);
+    text(host, undefined, 'state', host.state);
+    text(host, undefined, 'reason', host.reason);
+    text(host, undefined, 'mac', host.mac);
+    noNul(host, undefined, 'hostnames', host.hostnames);
+    noNul(host, undefined, 'os', host.os);
     for (const port of host.ports) {
-      const at = () => portAt(host, port);
       if (!Number.isInteger(port.port) || port.port < 0 || port.port > 65535)
-        problems.push(`${at()}: port is not a number from 0 to 65535`);
-      text(at, 'protocol', port.protocol);
-      text(at, 'state', port.state);
-      text(at, 'reason', port.reason);
+        problems.push(`${at(host, port)}: port is not a number from 0 to 65535`);
+      text(host, port, 'protocol', port.protocol);
+      text(host, port, 'state', port.state);
+      text(host, port, 'reason', port.reason);
       const service = port.service;
       if (service === undefined || service === null) continue;
-      text(at, 'service name', service.name);
-      text(at, 'product', service.product);
-      text(at, 'version', service.version);
-      text(at, 'extrainfo', service.extrainfo);
-      noNul(at, 'cpe', service.cpe);
+      text(host, port, 'service name', service.name);
+      text(host, port, 'product', service.product);
+      text(host, port, 'version', service.version);
+      text(host, port, 'extrainfo', service.extrainfo);
+      noNul(host, port, 'cpe', service.cpe);
     }
   }
   return problems;
 }
+
 /**
  * Rows per INSERT. Each statement carries its rows as one JSON parameter (below), so neither database's limits
  * on parameters or compound selects apply; the bound keeps one statement's text and the server's parse of it
@@ -113,7 +119,7 @@ const INSERT_CHUNK = 8192;
  * One entry per address (nmap can report a target twice), one port per protocol/number; first wins. Returns
  * `hosts` itself when nothing repeats (the common case: nmap lists each target once).
  */
-export function mergeHosts(hosts: HostResultInput[]): HostResultInput[] {
+export function mergeHosts(hosts: readonly HostResultInput[]): readonly HostResultInput[] {
   const addresses = new Set<string>();
   let repeats = false;
   for (const host of hosts) {
@@ -141,8 +147,17 @@ export function mergeHosts(hosts: HostResultInput[]): HostResultInput[] {
   });
 }
 
+/** Whether a protocol/number comes twice. Most hosts have a few ports: those are compared pairwise, no key set. */
 function portRepeats(ports: readonly PortResultInput[]): boolean {
   if (ports.length < 2) return false;
+  if (ports.length <= 16) {
+    for (let i = 1; i < ports.length; i++) {
+      for (let j = 0; j < i; j++) {
+        if (ports[i].port === ports[j].port && ports[i].protocol === ports[j].protocol) return true;
+      }
+    }
+    return false;
+  }
   const keys = new Set<string>();
   for (const port of ports) {
     const key = `${port.protocol}/${port.port}`;
@@ -152,13 +167,231 @@ function portRepeats(ports: readonly PortResultInput[]): boolean {
   return false;
 }
 
-function chunks<T>(items: T[], size = INSERT_CHUNK): T[][] {
-  if (items.length <= size) return [items];
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) {
-    out.push(items.slice(i, i + size));
+/** One JSON parameter of an INSERT: at most INSERT_CHUNK rows. */
+interface RowsChunk {
+  /** A JSON array of rows (HostRows' tuples). */
+  json: string;
+  /** Rows in it. */
+  rows: number;
+  /** Hosts in state `up` among them (host rows), or ports in state `open` (port rows). */
+  counted: number;
+}
+
+/**
+ * A batch's hosts encoded once as the rows the hosts and ports inserts take. Each statement carries its rows as
+ * one JSON array, unpacked by the database (SQLite's json_each, PostgreSQL's jsonb_array_elements): a short
+ * statement with a few parameters instead of eleven per row, which knex would otherwise compile and SQLite parse
+ * as a compound select of 500 terms. A host row is `[address, address type, hostnames JSON, state, reason, mac,
+ * os JSON, unlisted states]`, a port row `[address, protocol, port, state, reason, service name, product,
+ * version, extrainfo, cpe JSON]`. A result kept until it is stored (an imported file, in pieces) is kept this
+ * way: neither as objects nor encoded twice.
+ */
+export class HostRows {
+  /** Made by HostRows.of or a HostRowsBuilder. */
+  constructor(
+    /** The host rows in the hosts' order (ids follow nmap's order, which the result routes list by). */
+    readonly hostChunks: readonly RowsChunk[],
+    readonly portChunks: readonly RowsChunk[],
+    /** Hosts, one per address. */
+    readonly count: number,
+  ) {}
+
+  /**
+   * `hosts` checked (resultValueProblems: throws ResultValueError naming each problem), one entry per address
+   * and one port per protocol and number (mergeHosts), then encoded.
+   */
+  static of(hosts: readonly HostResultInput[]): HostRows {
+    const problems = resultValueProblems(hosts);
+    if (problems.length > 0) throw new ResultValueError(problems);
+    const merged = mergeHosts(hosts);
+    const hostChunks: RowsChunk[] = [];
+    for (let i = 0; i < merged.length; i += INSERT_CHUNK) {
+      const rows: unknown[][] = [];
+      let up = 0;
+      for (let j = i; j < Math.min(i + INSERT_CHUNK, merged.length); j++) {
+        rows.push(hostRow(merged[j]));
+        if (merged[j].state === 'up') up++;
+      }
+      hostChunks.push({ json: JSON.stringify(rows), rows: rows.length, counted: up });
+    }
+    const portChunks: RowsChunk[] = [];
+    let rows: unknown[][] = [];
+    let open = 0;
+    for (const host of merged) {
+      for (const port of host.ports) {
+        rows.push(portRow(host.address, port));
+        if (port.state === 'open') open++;
+        if (rows.length === INSERT_CHUNK) {
+          portChunks.push({ json: JSON.stringify(rows), rows: rows.length, counted: open });
+          rows = [];
+          open = 0;
+        }
+      }
+    }
+    if (rows.length > 0) portChunks.push({ json: JSON.stringify(rows), rows: rows.length, counted: open });
+    return new HostRows(hostChunks, portChunks, merged.length);
   }
-  return out;
+
+  /** Hosts in state `up`. */
+  get up(): number {
+    return this.hostChunks.reduce((sum, chunk) => sum + chunk.counted, 0);
+  }
+
+  /** Ports in state `open`. */
+  get openPorts(): number {
+    return this.portChunks.reduce((sum, chunk) => sum + chunk.counted, 0);
+  }
+
+  /**
+   * The hosts back from their rows, in order: the fields the tables store (`<extraports>` as their states, each
+   * with count 0), absent values undefined. HostRows.of of them gives the same rows.
+   */
+  hosts(): HostResultInput[] {
+    const byAddress = new Map<string, HostResultInput>();
+    for (const chunk of this.hostChunks) {
+      for (const row of JSON.parse(chunk.json) as Array<Array<string | null>>) {
+        const [address, addressType, hostnames, state, reason, mac, os, unlisted] = row as [
+          string,
+          string,
+          string,
+          string,
+          ...Array<string | null>,
+        ];
+        byAddress.set(address, {
+          address,
+          addressType,
+          hostnames: JSON.parse(hostnames) as HostnameEntry[],
+          state,
+          reason: reason ?? undefined,
+          mac: mac ?? undefined,
+          os: os === null ? undefined : (JSON.parse(os) as unknown),
+          ports: [],
+          extraPorts:
+            unlisted === null ? undefined : unlisted.split(',').map((s) => ({ state: s, count: 0 })),
+        });
+      }
+    }
+    const text = (value: string | number | null) => (value === null ? undefined : String(value));
+    for (const chunk of this.portChunks) {
+      for (const row of JSON.parse(chunk.json) as Array<Array<string | number | null>>) {
+        const [address, protocol, port, state, reason, name, product, version, extrainfo, cpe] = row;
+        const service = [name, product, version, extrainfo, cpe].every((v) => v === null)
+          ? undefined
+          : {
+              name: text(name),
+              product: text(product),
+              version: text(version),
+              extrainfo: text(extrainfo),
+              cpe: cpe === null ? [] : (JSON.parse(String(cpe)) as string[]),
+            };
+        byAddress.get(String(address))?.ports.push({
+          protocol: String(protocol),
+          port: Number(port),
+          state: String(state),
+          reason: text(reason),
+          service,
+        });
+      }
+    }
+    return [...byAddress.values()];
+  }
+}
+
+/** A host's row (HostRows). */
+function hostRow(host: HostResultInput): unknown[] {
+  return [
+    host.address,
+    host.addressType,
+    host.hostnames === undefined || host.hostnames.length === 0 ? '[]' : JSON.stringify(host.hostnames),
+    host.state,
+    host.reason ?? null,
+    host.mac ?? null,
+    json(host.os),
+    unlistedStatesOf(host.extraPorts),
+  ];
+}
+
+/** A port's row (HostRows). */
+function portRow(address: string, port: PortResultInput): unknown[] {
+  const service = port.service;
+  return [
+    address,
+    port.protocol,
+    port.port,
+    port.state,
+    port.reason ?? null,
+    service?.name ?? null,
+    service?.product ?? null,
+    service?.version ?? null,
+    service?.extrainfo ?? null,
+    service?.cpe?.length ? JSON.stringify(service.cpe) : null,
+  ];
+}
+
+/** JSON array text written one row at a time, cut into chunks of INSERT_CHUNK rows. */
+class RowsWriter {
+  readonly chunks: RowsChunk[] = [];
+  private text = '';
+  private rows = 0;
+  private counted = 0;
+
+  add(row: unknown[], counted: boolean): void {
+    // Concatenated strings stay a rope until the chunk is read: nothing is copied per row.
+    this.text += (this.rows === 0 ? '[' : ',') + JSON.stringify(row);
+    this.rows++;
+    if (counted) this.counted++;
+    if (this.rows === INSERT_CHUNK) this.cut();
+  }
+
+  cut(): void {
+    if (this.rows === 0) return;
+    this.chunks.push({ json: this.text + ']', rows: this.rows, counted: this.counted });
+    this.text = '';
+    this.rows = 0;
+    this.counted = 0;
+  }
+}
+
+/**
+ * HostRows made one host at a time, as a streaming parser hands them over (an imported file): each host is
+ * checked and written as its rows' JSON text at once, so no host object outlives its element. (Keeping a piece's
+ * 4,096 hosts as objects until it was encoded had the garbage collector copy each of them out of the young
+ * generation: about as much time as the parse, docs/performance.md.)
+ */
+export class HostRowsBuilder {
+  private hosts = new RowsWriter();
+  private ports = new RowsWriter();
+  private added = 0;
+
+  /** Hosts added since the last `build`. */
+  get count(): number {
+    return this.added;
+  }
+
+  /**
+   * Adds a host whose address was not added before (the caller keeps one entry per address); a port listed twice
+   * (protocol and number) is stored once, the first. Throws ResultValueError (and adds nothing) for values no
+   * column holds, naming each (resultValueProblems).
+   */
+  add(host: HostResultInput): void {
+    const problems = resultValueProblems([host]);
+    if (problems.length > 0) throw new ResultValueError(problems);
+    const ports = portRepeats(host.ports) ? mergeHosts([host])[0].ports : host.ports;
+    this.hosts.add(hostRow(host), host.state === 'up');
+    for (const port of ports) this.ports.add(portRow(host.address, port), port.state === 'open');
+    this.added++;
+  }
+
+  /** The hosts added since the last `build`, and a fresh start. */
+  build(): HostRows {
+    this.hosts.cut();
+    this.ports.cut();
+    const rows = new HostRows(this.hosts.chunks, this.ports.chunks, this.added);
+    this.hosts = new RowsWriter();
+    this.ports = new RowsWriter();
+    this.added = 0;
+    return rows;
+  }
 }
 
 /** What insertHosts stored. */
@@ -170,23 +403,20 @@ export interface InsertedHosts {
 }
 
 /**
- * Inserts the batch's hosts, in their order (ids follow nmap's order, which the result routes list by). Rows
- * travel as one JSON array per statement (`[address, address type, hostnames JSON, state, reason, mac, os JSON,
- * unlisted states]` per host), unpacked by the database (SQLite's json_each, PostgreSQL's jsonb_array_elements):
- * a short statement with four parameters instead of eleven per row, which knex would otherwise compile and SQLite
- * parse as a compound select of 500 terms. A host another batch of the run already stored keeps its row (ON
- * CONFLICT DO NOTHING). `up` counts the rows inserted: the hosts up of `hosts` when all were new, else read back
- * by batch id and address (rows with this batch's id are only ever inserted in the transaction that claimed the
- * batch, and a batch is stored once).
+ * Inserts the batch's hosts (HostRows), in their order. A host another batch of the run already stored keeps its
+ * row (ON CONFLICT DO NOTHING). `up` counts the rows inserted: the hosts up of `rows` when all were new, else
+ * read back by batch id and address (rows with this batch's id are only ever inserted in the transaction that
+ * claimed the batch, and a batch is stored once; one stored in pieces inserted others before, but an address is
+ * in one piece only).
  */
 export async function insertHosts(
   trx: Knex.Transaction,
   resultId: number,
   batchId: number,
-  hosts: readonly HostResultInput[],
+  rows: HostRows,
   createdAt: Date,
 ): Promise<InsertedHosts> {
-  if (hosts.length === 0) return { allNew: true, up: 0 };
+  if (rows.count === 0) return { allNew: true, up: 0 };
   const sql = isPostgres(trx)
     ? `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
          unlisted_states, created_at)
@@ -200,71 +430,38 @@ export async function insertHosts(
        from json_each(?) where true
        on conflict (result_id, address) do nothing`;
   let inserted = 0;
-  let up = 0;
-  for (const chunk of chunks([...hosts])) {
-    const rows = chunk.map((host) => [
-      host.address,
-      host.addressType,
-      host.hostnames === undefined || host.hostnames.length === 0 ? '[]' : JSON.stringify(host.hostnames),
-      host.state,
-      host.reason ?? null,
-      host.mac ?? null,
-      json(host.os),
-      unlistedStatesOf(host.extraPorts),
-    ]);
-    inserted += (await execute(trx, sql, [resultId, batchId, createdAt, JSON.stringify(rows)])).changes;
-    for (const host of chunk) if (host.state === 'up') up += 1;
+  for (const chunk of rows.hostChunks) {
+    inserted += (await execute(trx, sql, [resultId, batchId, createdAt, chunk.json])).changes;
   }
-  if (inserted === hosts.length) return { allNew: true, up };
-  // Rows of this batch with these addresses are the ones inserted here (a batch stored in pieces has inserted
-  // others before; an address is in one piece only).
-  const counted = await execute<{ up: number | string }>(
-    trx,
-    isPostgres(trx)
-      ? `select count(*) as up from hosts where batch_id = ? and state = 'up'
-           and address in (select jsonb_array_elements_text(?::jsonb))`
-      : `select count(*) as up from hosts where batch_id = ? and state = 'up'
-           and address in (select value from json_each(?))`,
-    [batchId, JSON.stringify(hosts.map((host) => host.address))],
-  );
-  return { allNew: false, up: Number(counted.rows[0]?.up ?? 0) };
+  if (inserted === rows.count) return { allNew: true, up: rows.up };
+  let up = 0;
+  for (const chunk of rows.hostChunks) {
+    const counted = await execute<{ up: number | string }>(
+      trx,
+      isPostgres(trx)
+        ? `select count(*) as up from hosts where batch_id = ? and state = 'up'
+             and address in (select r ->> 0 from jsonb_array_elements(?::jsonb) as t(r))`
+        : `select count(*) as up from hosts where batch_id = ? and state = 'up'
+             and address in (select value ->> 0 from json_each(?))`,
+      [batchId, chunk.json],
+    );
+    up += Number(counted.rows[0]?.up ?? 0);
+  }
+  return { allNew: false, up };
 }
 
 /**
- * Inserts the ports of the batch's hosts, each joined to its host's row of the run by address (so a host another
- * batch stored gains this batch's new ports); a port already stored is skipped. Rows travel as JSON, as in
- * insertHosts: `[address, protocol, port, state, reason, service name, product, version, extrainfo, cpe JSON]`.
- * Returns how many open ports it stored: when every host was new (`allNew`) every row is inserted (with no
- * conflict clause: none can conflict), so that is the open ports of `hosts`; otherwise the inserted rows' states
- * are returned and counted.
+ * Inserts the ports of the batch's hosts (HostRows), each joined to its host's row of the run by address (so a
+ * host another batch stored gains this batch's new ports); a port already stored is skipped. Returns how many
+ * open ports it stored: when every host was new (`allNew`) every row is inserted (with no conflict clause: none
+ * can conflict), so that is the open ports of `rows`; otherwise the inserted rows' states are counted.
  */
 export async function insertPorts(
   trx: Knex.Transaction,
   resultId: number,
-  hosts: readonly HostResultInput[],
+  rows: HostRows,
   allNew: boolean,
 ): Promise<number> {
-  const rows: unknown[][] = [];
-  let open = 0;
-  for (const host of hosts) {
-    for (const port of host.ports) {
-      const service = port.service;
-      rows.push([
-        host.address,
-        port.protocol,
-        port.port,
-        port.state,
-        port.reason ?? null,
-        service?.name ?? null,
-        service?.product ?? null,
-        service?.version ?? null,
-        service?.extrainfo ?? null,
-        service?.cpe?.length ? JSON.stringify(service.cpe) : null,
-      ]);
-      if (port.state === 'open') open += 1;
-    }
-  }
-  if (rows.length === 0) return 0;
   // When every host was new, so is every port: its host's row was inserted by this transaction, and mergeHosts
   // left one port per protocol and number. Then the rows go in without `on conflict`, which PostgreSQL pays for
   // with a probe of the unique index and a speculative insertion a row (about a sixth of the ports insert).
@@ -283,13 +480,14 @@ export async function insertPorts(
          p.value ->> 7, p.value ->> 8, p.value ->> 9
        from json_each(?) as p cross join hosts as h on h.result_id = ? and h.address = p.value ->> 0
        where true${onConflict}`;
-  if (allNew) {
-    for (const chunk of chunks(rows)) await execute(trx, sql, [JSON.stringify(chunk), resultId]);
-    return open;
-  }
-  open = 0;
-  for (const chunk of chunks(rows)) {
-    const inserted = await execute<{ state: string }>(trx, sql, [JSON.stringify(chunk), resultId]);
+  let open = 0;
+  for (const chunk of rows.portChunks) {
+    if (allNew) {
+      await execute(trx, sql, [chunk.json, resultId]);
+      open += chunk.counted;
+      continue;
+    }
+    const inserted = await execute<{ state: string }>(trx, sql, [chunk.json, resultId]);
     for (const row of inserted.rows) if (row.state === 'open') open += 1;
   }
   return open;

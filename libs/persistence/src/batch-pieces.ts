@@ -1,22 +1,19 @@
 // A batch's result that arrives in pieces: an imported nmap XML file of a /16 (65,536 hosts) is never one array of
-// hosts in memory. The same rows and counts as BatchRepository.storeResult, through the same inserts
-// (batch-hosts.ts), in one transaction: every piece is stored, or none is.
-import {
-  insertHosts,
-  insertPorts,
-  mergeHosts,
-  ResultValueError,
-  resultValueProblems,
-  type HostResultInput,
-} from './batch-hosts';
+// hosts in memory, its pieces are kept as the rows they are stored as (HostRows). The same rows and counts as
+// BatchRepository.storeResult, through the same inserts (batch-hosts.ts), in one transaction: every piece is
+// stored, or none is.
+import { insertHosts, insertPorts, type HostRows } from './batch-hosts';
 import type { BatchResultInput, StoreBatchResultOutcome } from './batch.repository';
 import { runCounters } from './run.repository';
 import type { Knex } from './sql';
 
 /** A batch's result as BatchResultInput, its hosts given as pieces (each address in one piece only). */
 export interface BatchPiecesInput extends Omit<BatchResultInput, 'hosts'> {
-  /** Read once, inside the transaction; may be a generator that makes each piece as it is asked for. */
-  hosts: Iterable<HostResultInput[]>;
+  /**
+   * Read once, inside the transaction; may be a generator that makes each piece as it is asked for. Each piece
+   * was checked when it was made (HostRows.of: ResultValueError).
+   */
+  hosts: Iterable<HostRows>;
 }
 
 /**
@@ -24,7 +21,8 @@ export interface BatchPiecesInput extends Omit<BatchResultInput, 'hosts'> {
  * the batch (a conditional UPDATE to `completed` from pending, running or stopped), inserts each piece's hosts and
  * ports as it comes, then sets the batch's hosts_up / open_ports to what was inserted and adds them to the run's
  * counters. A batch already completed or failed is not stored again (`stored: false`, its numbers). Throws when
- * the batch does not exist, and ResultValueError (rolling back every piece) for values no column holds.
+ * the batch does not exist; an error of the pieces' iterator (e.g. ResultValueError from a piece made as it is
+ * asked for) rolls back every piece.
  */
 export async function storeResultInPieces(
   knex: Knex,
@@ -52,12 +50,9 @@ export async function storeResultInPieces(
     let hostsUp = 0;
     let openPorts = 0;
     for (const piece of input.hosts) {
-      const problems = resultValueProblems(piece);
-      if (problems.length > 0) throw new ResultValueError(problems);
-      const hosts = mergeHosts(piece);
-      const inserted = await insertHosts(trx, resultId, input.batchId, hosts, input.finishedAt);
+      const inserted = await insertHosts(trx, resultId, input.batchId, piece, input.finishedAt);
       hostsUp += inserted.up;
-      openPorts += await insertPorts(trx, resultId, hosts, inserted.allNew);
+      openPorts += await insertPorts(trx, resultId, piece, inserted.allNew);
     }
     await trx('batches').where({ id: input.batchId }).update({ hosts_up: hostsUp, open_ports: openPorts });
     await runCounters.countStored(trx, resultId, { hostsUp, openPorts, reclaimedFailed: false });

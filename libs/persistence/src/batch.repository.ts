@@ -3,14 +3,7 @@
 // late worker cannot move a batch backwards, and its run's counters (RunRepository's runCounters, in the same
 // transaction) change only with a real transition. The statements beside every batch's nmap go to knex (sql.ts).
 import type { EntityManager } from '@mikro-orm/core';
-import {
-  insertHosts,
-  insertPorts,
-  mergeHosts,
-  ResultValueError,
-  resultValueProblems,
-  type HostResultInput,
-} from './batch-hosts';
+import { HostRows, insertHosts, insertPorts, type HostResultInput } from './batch-hosts';
 import { storeResultInPieces, type BatchPiecesInput } from './batch-pieces';
 import { Batch, Host, type BatchStatus } from './entities';
 import { runCounters } from './run.repository';
@@ -18,6 +11,8 @@ import { idOf, isUniqueViolation, json, knexOf, type Knex } from './sql';
 
 export type { BatchPiecesInput } from './batch-pieces';
 export {
+  HostRows,
+  HostRowsBuilder,
   ResultValueError,
   resultValueProblems,
   STRING_COLUMN_LENGTH,
@@ -197,15 +192,9 @@ export class BatchRepository {
    * the batch does not exist, and ResultValueError (before any write) for values no column holds.
    */
   async storeResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
-    const problems = resultValueProblems(input.hosts);
-    if (problems.length > 0) throw new ResultValueError(problems);
-    const hosts = mergeHosts(input.hosts);
-    let hostsUp = 0;
-    let openPorts = 0;
-    for (const host of hosts) {
-      if (host.state === 'up') hostsUp++;
-      for (const port of host.ports) if (port.state === 'open') openPorts++;
-    }
+    const rows = HostRows.of(input.hosts);
+    const hostsUp = rows.up;
+    const openPorts = rows.openPorts;
     const completion: Completion = {
       status: 'completed',
       worker_id: input.workerId,
@@ -229,8 +218,8 @@ export class BatchRepository {
         if (!claim) return (await alreadyStored(trx, input.batchId)).outcome;
 
         const resultId = claim;
-        const inserted = await insertHosts(trx, resultId, input.batchId, hosts, input.finishedAt);
-        const openStored = await insertPorts(trx, resultId, hosts, inserted.allNew);
+        const inserted = await insertHosts(trx, resultId, input.batchId, rows, input.finishedAt);
+        const openStored = await insertPorts(trx, resultId, rows, inserted.allNew);
         const counted = { hostsUp: inserted.up, openPorts: openStored };
         if (counted.hostsUp !== hostsUp || counted.openPorts !== openPorts) {
           await trx('batches')

@@ -1,7 +1,7 @@
 // The commands of a run's domain and what they answer: what apps send to RunService (and, through it, to its
 // collaborators) and read back. Plain shapes, no Nest.
 import type { ResolvedNames, ScopeError } from '@nso/nmap';
-import type { FireInput, HostResultInput, RunTrigger, ScanRunner } from '@nso/persistence';
+import type { FireInput, HostResultInput, HostRows, RunTrigger, ScanRunner } from '@nso/persistence';
 import type { PartSize } from './delegation';
 import type { NoCoveringClientError } from './run.errors';
 
@@ -62,10 +62,11 @@ export interface ImportRunCommand {
   /** The file's addresses, each once, in the file's order: the run's targets. */
   targets: string[];
   /**
-   * The file's hosts, one per address of `targets`, stored as its one batch: in pieces (an array of one piece
-   * will do), read once while they are stored, so a large file is never one array in memory.
+   * The file's hosts, one per address of `targets`, stored as its one batch: in pieces encoded as their rows
+   * (HostRows.of; an array of one piece will do), read once while they are stored, so a large file is never one
+   * array of hosts in memory.
    */
-  hosts: Iterable<HostResultInput[]>;
+  hosts: Iterable<HostRows>;
   /** When the file's scan started and finished (the run's and its batch's times). */
   startedAt: Date;
   finishedAt: Date;

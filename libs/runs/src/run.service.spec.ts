@@ -1,6 +1,7 @@
 import { ClientRevokedError } from './run.errors';
 import { Logger } from '@nestjs/common';
 import { NmapPolicyError } from '@nso/nmap';
+import { HostRows } from '@nso/persistence';
 import {
   ImportStoppedError,
   NoCoveringClientError,
@@ -70,7 +71,10 @@ describe('RunService', () => {
     const imported = (scanId: number) => ({
       scanId,
       targets: ['127.0.0.1', '127.0.0.2'],
-      hosts: [[upHost], [{ ...upHost, address: '127.0.0.2', state: 'down', ports: [] }]],
+      hosts: [
+        HostRows.of([upHost]),
+        HostRows.of([{ ...upHost, address: '127.0.0.2', state: 'down', ports: [] }]),
+      ],
       startedAt: new Date(1_000_000),
       finishedAt: new Date(1_002_000),
     });

@@ -1,45 +1,17 @@
 // The hosts of an imported nmap XML file, taken one at a time as the streaming parser hands them over: each is
-// checked (scan scope, values the tables hold) as it comes and kept as compact JSON pieces, so a /16's file is
-// neither held as text nor as 65,536 objects, and nothing is stored before the whole file has been checked.
+// checked (scan scope, values the tables hold) as it comes and kept in pieces encoded as the rows they will be
+// stored as (HostRows), so a /16's file is neither held as text nor as 65,536 objects, nothing is encoded twice,
+// and nothing is stored before the whole file has been checked.
 import { BadRequestException } from '@nestjs/common';
 import { oneHostPerAddress, ScanScope, ScopeError, type NmapHost } from '@nso/nmap';
-import { resultValueProblems, type HostResultInput } from '@nso/persistence';
+import { HostRows, HostRowsBuilder, ResultValueError, resultValueProblems } from '@nso/persistence';
 
-/** Hosts per piece: what is kept as objects at once (here and while storing). */
+/** Hosts per piece (rows kept as JSON text until stored; the pieces are read one at a time while storing). */
 export const IMPORT_PIECE_HOSTS = 4096;
 /** Addresses and problems named in an error's `details` at most. */
 const NAMED = 100;
-/**
- * A host with the fields the hosts and ports tables store (BatchRepository's inserts) and no others: not nmap's
- * per-host times, nor a service's tunnel, method and confidence. A plain object, so JSON.stringify takes its
- * fast path.
- */
-function storedFields(host: NmapHost): HostResultInput {
-  return {
-    address: host.address,
-    addressType: host.addressType,
-    hostnames: host.hostnames,
-    state: host.state,
-    reason: host.reason,
-    mac: host.mac,
-    os: host.os,
-    ports: host.ports.map((port) => ({
-      protocol: port.protocol,
-      port: port.port,
-      state: port.state,
-      reason: port.reason,
-      service: port.service && {
-        name: port.service.name,
-        product: port.service.product,
-        version: port.service.version,
-        extrainfo: port.service.extrainfo,
-        cpe: port.service.cpe,
-      },
-    })),
-    extraPorts: host.extraPorts,
-  };
-}
-
+/** What a piece handed over is replaced with, so that it can be collected. */
+const EMPTY = HostRows.of([]);
 /**
  * Collects an imported file's hosts (`add` each, in file order), then refuses the file or hands the hosts over
  * in pieces. As the whole-document import did: a MAC-only host is left out; an address listed twice is one host
@@ -51,12 +23,13 @@ function storedFields(host: NmapHost): HostResultInput {
 export class ImportedHosts {
   /** Address → the piece it is in (the open piece: `pieces.length`). */
   private readonly seen = new Map<string, number>();
-  private readonly pieces: string[] = [];
-  /** The open piece, and where each of its addresses is in it. */
-  private open: NmapHost[] = [];
-  private readonly openAt = new Map<string, number>();
-  /** Later entries of an address whose piece was closed: joined when the piece is read back. */
+  private readonly pieces: HostRows[] = [];
+  /** The open piece, written as rows as its hosts come. */
+  private readonly open = new HostRowsBuilder();
+  /** Later entries of an address already in a piece: joined when the piece is handed over. */
   private readonly later = new Map<string, NmapHost[]>();
+  /** The pieces (by index; the open one's is `pieces.length`) with later entries of their addresses. */
+  private readonly rejoin = new Set<number>();
   private outside = 0;
   private readonly outsideNamed: string[] = [];
   private problems = 0;
@@ -77,11 +50,6 @@ export class ImportedHosts {
   /** One host as the parser handed it over. */
   add(host: NmapHost): void {
     if (host.addressType === 'mac') return;
-    const problems = resultValueProblems([host]);
-    if (problems.length > 0) {
-      this.problems += problems.length;
-      this.problemsNamed.push(...problems.slice(0, NAMED - this.problemsNamed.length));
-    }
     const piece = this.seen.get(host.address);
     if (piece === undefined) {
       this.seen.set(host.address, this.pieces.length);
@@ -90,19 +58,24 @@ export class ImportedHosts {
         if (this.outsideNamed.length < NAMED) this.outsideNamed.push(host.address);
       }
     }
-    if (this.refused) return;
-    if (piece === undefined) {
-      this.openAt.set(host.address, this.open.length);
-      this.open.push(host);
-      if (this.open.length >= IMPORT_PIECE_HOSTS) this.close();
-    } else if (piece === this.pieces.length) {
-      const at = this.openAt.get(host.address) as number;
-      this.open[at] = oneHostPerAddress([this.open[at], host])[0];
-    } else {
+    if (piece !== undefined || this.refused) {
+      this.refuseFor(resultValueProblems([host]));
+      if (this.refused || piece === undefined) return;
+      // Joined with the entry before when its piece is handed over (rare: an address listed twice).
       const entries = this.later.get(host.address);
       if (entries) entries.push(host);
       else this.later.set(host.address, [host]);
+      this.rejoin.add(piece);
+      return;
     }
+    try {
+      this.open.add(host);
+    } catch (error) {
+      if (!(error instanceof ResultValueError)) throw error;
+      this.refuseFor(error.problems);
+      return;
+    }
+    if (this.open.count >= IMPORT_PIECE_HOSTS) this.pieces.push(this.open.build());
   }
 
   /** Throws what refuses the file, if anything: the scope first (ScopeError), then the values (400). */
@@ -122,26 +95,30 @@ export class ImportedHosts {
   }
 
   /**
-   * The hosts, one per address, in pieces of at most IMPORT_PIECE_HOSTS, made as they are asked for (each piece
-   * is read back once and then dropped). For a file that was not refused.
+   * The hosts, one per address, in pieces of at most IMPORT_PIECE_HOSTS (each handed over once and then
+   * dropped). A piece with later entries of its addresses is decoded, joined with them and encoded again. For a
+   * file that was not refused.
    */
-  *hostPieces(): Generator<HostResultInput[]> {
+  *hostPieces(): Generator<HostRows> {
+    if (this.open.count > 0) this.pieces.push(this.open.build());
     for (let i = 0; i < this.pieces.length; i++) {
-      const hosts = JSON.parse(this.pieces[i]) as NmapHost[];
-      this.pieces[i] = '';
-      yield this.later.size === 0 ? hosts : hosts.map((h) => this.joined(h));
+      const piece = this.pieces[i];
+      this.pieces[i] = EMPTY;
+      // The decoded hosts carry the fields the tables store, which is all oneHostPerAddress reads.
+      yield this.rejoin.has(i)
+        ? HostRows.of(piece.hosts().map((host) => this.joined(host as NmapHost)))
+        : piece;
     }
-    if (this.open.length > 0) yield this.open;
   }
 
   private get refused(): boolean {
     return this.outside > 0 || this.problems > 0;
   }
 
-  private close(): void {
-    this.pieces.push(JSON.stringify(this.open.map(storedFields)));
-    this.open = [];
-    this.openAt.clear();
+  private refuseFor(problems: readonly string[]): void {
+    if (problems.length === 0) return;
+    this.problems += problems.length;
+    this.problemsNamed.push(...problems.slice(0, NAMED - this.problemsNamed.length));
   }
 
   private joined(host: NmapHost): NmapHost {

@@ -1,7 +1,7 @@
 // Imports an nmap XML file (-oX, made elsewhere) as a completed run of a scan, then hands it to the delta
 // service like any finished run: a team brings its history and diffs against it. The file is read as it arrives
 // (prolog guard → streaming parser → ImportedHosts), checked whole, then stored by a run command
-// (RunService.importRun) from compact pieces: the gateway never holds the file or all its hosts as objects.
+// (RunService.importRun) from pieces of rows (HostRows): the gateway never holds the file or all its hosts as objects.
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { NmapXmlError, NmapXmlStreamParser, ScanScope, type NmapRunSummary } from '@nso/nmap';
 import { RunService } from '@nso/runs';

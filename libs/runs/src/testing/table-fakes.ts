@@ -146,7 +146,7 @@ export class FakeBatchRepository {
   }
 
   async storeResultInPieces(input: BatchPiecesInput): Promise<StoreBatchResultOutcome> {
-    return this.storeResult({ ...input, hosts: [...input.hosts].flat() });
+    return this.storeResult({ ...input, hosts: [...input.hosts].flatMap((piece) => piece.hosts()) });
   }
 
   async finishedSeqs(resultId: number): Promise<{ completed: number[]; failed: number[] }> {
