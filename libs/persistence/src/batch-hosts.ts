@@ -1,7 +1,7 @@
 // The hosts and ports of a batch's result: the checks of what their columns hold, and the inserts that
 // BatchRepository.storeResult runs inside its transaction (so these rows, too, are written from one door only).
 import type { HostnameEntry } from './entities';
-import { execute, isPostgres, json, type Knex } from './sql';
+import { execute, isPostgres, isUniqueViolation, json, type Knex } from './sql';
 
 export interface PortResultInput {
   protocol: string;
@@ -114,6 +114,17 @@ export function resultValueProblems(hosts: readonly HostResultInput[]): string[]
  * to a few megabytes for the largest batches and imports.
  */
 const INSERT_CHUNK = 8192;
+
+/**
+ * Lets the event loop read sockets and pipes before the next SQLite statement: better-sqlite3 runs each statement
+ * inside the loop (a 4,096-host batch's hosts or ports insert: 15–30 ms), and meanwhile the worker's other nmap
+ * blocks once its stdout and XML pipes (64 KiB: about 190 hosts of XML) are full. setImmediate runs after the
+ * poll phase; another query of this process waits for the transaction's connection, as it would anyway. On
+ * PostgreSQL a statement already waits for the server outside the loop: nothing to do.
+ */
+async function yieldToEventLoop(trx: Knex.Transaction): Promise<void> {
+  if (!isPostgres(trx)) await new Promise<void>((resolve) => setImmediate(resolve));
+}
 
 /**
  * One entry per address (nmap can report a target twice), one port per protocol/number; first wins. Returns
@@ -407,7 +418,7 @@ export interface InsertedHosts {
  * row (ON CONFLICT DO NOTHING). `up` counts the rows inserted: the hosts up of `rows` when all were new, else
  * read back by batch id and address (rows with this batch's id are only ever inserted in the transaction that
  * claimed the batch, and a batch is stored once; one stored in pieces inserted others before, but an address is
- * in one piece only).
+ * in one piece only). PostgreSQL tries the rows without the conflict clause first, in a savepoint (below).
  */
 export async function insertHosts(
   trx: Knex.Transaction,
@@ -417,21 +428,36 @@ export async function insertHosts(
   createdAt: Date,
 ): Promise<InsertedHosts> {
   if (rows.count === 0) return { allNew: true, up: 0 };
+  const onConflict = '\n       on conflict (result_id, address) do nothing';
   const sql = isPostgres(trx)
     ? `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
          unlisted_states, created_at)
        select ?, ?, r ->> 0, r ->> 1, (r ->> 2)::jsonb, r ->> 3, r ->> 4, r ->> 5, (r ->> 6)::jsonb, r ->> 7, ?
-       from jsonb_array_elements(?::jsonb) with ordinality as t(r, n) order by n
-       on conflict (result_id, address) do nothing`
+       from jsonb_array_elements(?::jsonb) with ordinality as t(r, n) order by n`
     : `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
          unlisted_states, created_at)
        select ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6,
          value ->> 7, ?
-       from json_each(?) where true
-       on conflict (result_id, address) do nothing`;
+       from json_each(?) where true`;
+  if (isPostgres(trx)) {
+    // Almost always no address of the batch was stored before, and the conflict clause costs PostgreSQL a
+    // speculative insertion a row (about a sixth of the statement): first without it, in a savepoint; a unique
+    // violation (an address the run holds already) rolls that back and the rows go in again with the clause.
+    try {
+      await trx.transaction(async (savepoint) => {
+        for (const chunk of rows.hostChunks) {
+          await execute(savepoint, sql, [resultId, batchId, createdAt, chunk.json]);
+        }
+      });
+      return { allNew: true, up: rows.up };
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+    }
+  }
   let inserted = 0;
-  for (const chunk of rows.hostChunks) {
-    inserted += (await execute(trx, sql, [resultId, batchId, createdAt, chunk.json])).changes;
+  for (const [index, chunk] of rows.hostChunks.entries()) {
+    if (index > 0) await yieldToEventLoop(trx);
+    inserted += (await execute(trx, sql + onConflict, [resultId, batchId, createdAt, chunk.json])).changes;
   }
   if (inserted === rows.count) return { allNew: true, up: rows.up };
   let up = 0;
@@ -459,6 +485,7 @@ export async function insertHosts(
 export async function insertPorts(
   trx: Knex.Transaction,
   resultId: number,
+  batchId: number,
   rows: HostRows,
   allNew: boolean,
 ): Promise<number> {
@@ -469,12 +496,17 @@ export async function insertPorts(
     ? ''
     : '\n       on conflict (host_id, protocol, port) do nothing returning state';
   // SQLite: `cross join` keeps json_each as the outer loop (each port finds its host through the unique index
-  // on result_id, address). PostgreSQL plans the join itself.
+  // on result_id, address). PostgreSQL plans the join itself, by hashing the hosts: when every host was new they
+  // are this batch's rows (its batch_id index) rather than the run's, which by the last batch of a /16 would be
+  // 65,536 rows to hash.
+  const byBatch = allNew && isPostgres(trx);
+  const owner = byBatch ? 'h.batch_id' : 'h.result_id';
+  const ownerId = byBatch ? batchId : resultId;
   const sql = isPostgres(trx)
     ? `insert into ports (host_id, protocol, port, state, reason, service_name, product, version, extrainfo, cpe)
        select h.id, r ->> 1, (r ->> 2)::integer, r ->> 3, r ->> 4, r ->> 5, r ->> 6, r ->> 7, r ->> 8,
          (r ->> 9)::jsonb
-       from jsonb_array_elements(?::jsonb) as t(r) join hosts as h on h.result_id = ? and h.address = r ->> 0${onConflict}`
+       from jsonb_array_elements(?::jsonb) as t(r) join hosts as h on ${owner} = ? and h.address = r ->> 0${onConflict}`
     : `insert into ports (host_id, protocol, port, state, reason, service_name, product, version, extrainfo, cpe)
        select h.id, p.value ->> 1, p.value ->> 2, p.value ->> 3, p.value ->> 4, p.value ->> 5, p.value ->> 6,
          p.value ->> 7, p.value ->> 8, p.value ->> 9
@@ -482,12 +514,13 @@ export async function insertPorts(
        where true${onConflict}`;
   let open = 0;
   for (const chunk of rows.portChunks) {
+    await yieldToEventLoop(trx);
     if (allNew) {
-      await execute(trx, sql, [chunk.json, resultId]);
+      await execute(trx, sql, [chunk.json, ownerId]);
       open += chunk.counted;
       continue;
     }
-    const inserted = await execute<{ state: string }>(trx, sql, [chunk.json, resultId]);
+    const inserted = await execute<{ state: string }>(trx, sql, [chunk.json, ownerId]);
     for (const row of inserted.rows) if (row.state === 'open') open += 1;
   }
   return open;

@@ -52,7 +52,7 @@ export async function storeResultInPieces(
     for (const piece of input.hosts) {
       const inserted = await insertHosts(trx, resultId, input.batchId, piece, input.finishedAt);
       hostsUp += inserted.up;
-      openPorts += await insertPorts(trx, resultId, piece, inserted.allNew);
+      openPorts += await insertPorts(trx, resultId, input.batchId, piece, inserted.allNew);
     }
     await trx('batches').where({ id: input.batchId }).update({ hosts_up: hostsUp, open_ports: openPorts });
     await runCounters.countStored(trx, resultId, { hostsUp, openPorts, reclaimedFailed: false });

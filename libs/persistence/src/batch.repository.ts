@@ -219,7 +219,7 @@ export class BatchRepository {
 
         const resultId = claim;
         const inserted = await insertHosts(trx, resultId, input.batchId, rows, input.finishedAt);
-        const openStored = await insertPorts(trx, resultId, rows, inserted.allNew);
+        const openStored = await insertPorts(trx, resultId, input.batchId, rows, inserted.allNew);
         const counted = { hostsUp: inserted.up, openPorts: openStored };
         if (counted.hostsUp !== hostsUp || counted.openPorts !== openPorts) {
           await trx('batches')
