@@ -23,14 +23,9 @@ import { RunStateStore } from './run-state.store';
 import { ClientRevokedError } from './run.errors';
 
 /** The batch commands of RunService: each batch of a run is started, stored, failed or stopped here. */
-/** Runs whose plan BatchOutcomes keeps (as BatchQueue keeps their cuts). */
-const PLAN_CACHE_SIZE = 8;
-
 @Injectable()
 export class BatchOutcomes {
   private readonly logger = new Logger(BatchOutcomes.name);
-  /** Plans of the runs this process enqueued batches for lately (planOf). */
-  private readonly plans = new Map<number, RunPlan>();
 
   constructor(
     private readonly runs: RunRepository,
@@ -67,17 +62,6 @@ export class BatchOutcomes {
     if (pool !== undefined && !(await this.clients.isApprovedPool(pool))) throw new ClientRevokedError(pool);
     const stored = await this.batches.storeResult(result);
     await this.batchFinished(ref, seq, { hosts_up: stored.hostsUp, open_ports: stored.openPorts });
-  }
-
-  /**
-   * A worker's nmap finished batch `seq`, whose result it is about to store: the batch leaves the run's window,
-   * which counts the batches being scanned (`concurrency`: nmap processes at once), and the next batch is claimed
-   * and enqueued now, so a free worker slot scans it while this result is stored and counted. Once per batch
-   * (RunStateStore.release); a batch counted without it (an agent's, a failure) claims its successor when counted.
-   */
-  async batchScanned(ref: RunRef, seq: number): Promise<void> {
-    const next = await this.state.release(ref.resultId, seq);
-    if (next !== undefined) await this.enqueue(ref, await this.planOf(ref), [next]);
   }
 
   /**
@@ -175,18 +159,8 @@ export class BatchOutcomes {
     await published;
   }
 
-  /**
-   * The run's plan, read once per run lately enqueued for (a plan does not change once the run is started): a
-   * batch's next one is enqueued while its result is being stored, and on SQLite a read then waits for that
-   * transaction.
-   */
   private async planOf(ref: RunRef): Promise<RunPlan> {
-    const known = this.plans.get(ref.resultId);
-    if (known) return known;
-    const plan = runPlanOf(ref, await this.runs.findOrFail(ref.resultId));
-    if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value as number);
-    this.plans.set(ref.resultId, plan);
-    return plan;
+    return runPlanOf(ref, await this.runs.findOrFail(ref.resultId));
   }
 
   /** Enqueues batches of a running run, handing on those an agent could not take. */

@@ -39,10 +39,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return claimed
 `;
 
-// KEYS: state hash, inflight set, finished set, released set. ARGV: seq, 'done' | 'failed', TTL in seconds.
+// KEYS: state hash, inflight set, finished set. ARGV: seq, 'done' | 'failed', TTL in seconds.
 // Returns {outcome, done, failed, total, nextSeq}; outcome 1 = counted now, 0 = counted before, -1 = run stopped,
-// -2 = the state is gone (Redis lost it): nothing is changed, the run must be reconciled with the database. A batch
-// that left the window when its nmap ended (RELEASE) claimed its successor then, so it claims none now.
+// -2 = the state is gone (Redis lost it): nothing is changed, the run must be reconciled with the database.
 const FINISH = `
 local totalField = redis.call('HGET', KEYS[1], 'total')
 if not totalField then
@@ -51,7 +50,6 @@ end
 local total = tonumber(totalField)
 if redis.call('HGET', KEYS[1], 'stopped') == '1' then
   redis.call('SREM', KEYS[2], ARGV[1])
-  redis.call('SREM', KEYS[4], ARGV[1])
   return {-1, 0, 0, total, 0}
 end
 local first = redis.call('SADD', KEYS[3], ARGV[1])
@@ -60,13 +58,11 @@ local nextSeq = 0
 if first == 1 then
   redis.call('HINCRBY', KEYS[1], ARGV[2], 1)
   redis.call('SREM', KEYS[2], ARGV[1])
-  if redis.call('SREM', KEYS[4], ARGV[1]) == 0 then
-    local candidate = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
-    if candidate <= total then
-      redis.call('HSET', KEYS[1], 'next', candidate + 1)
-      redis.call('SADD', KEYS[2], candidate)
-      nextSeq = candidate
-    end
+  local candidate = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
+  if candidate <= total then
+    redis.call('HSET', KEYS[1], 'next', candidate + 1)
+    redis.call('SADD', KEYS[2], candidate)
+    nextSeq = candidate
   end
 end
 local done = tonumber(redis.call('HGET', KEYS[1], 'done') or '0')
@@ -74,41 +70,14 @@ local failed = tonumber(redis.call('HGET', KEYS[1], 'failed') or '0')
 return {first, done, failed, total, nextSeq}
 `;
 
-// KEYS: state hash, inflight set, finished set, released set. ARGV: seq, TTL in seconds.
-// A batch in flight whose nmap ended (its result is being stored) leaves the run's window: the window counts
-// batches being scanned, so the next batch is claimed now rather than once the result is stored. Once per batch,
-// whatever its attempts (a retry after a failed store scans again without claiming more). Returns {1, nextSeq}
-// (nextSeq 0: none left to claim), {0, 0} (not in flight, or released before), {-1, 0} (stopped), {-2, 0} (the
-// state is gone).
-const RELEASE = `
-if not redis.call('HGET', KEYS[1], 'total') then
-  return {-2, 0}
-end
-if redis.call('HGET', KEYS[1], 'stopped') == '1' then
-  return {-1, 0}
-end
-if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 0 or redis.call('SADD', KEYS[4], ARGV[1]) == 0 then
-  return {0, 0}
-end
-redis.call('EXPIRE', KEYS[4], ARGV[2])
-local total = tonumber(redis.call('HGET', KEYS[1], 'total'))
-local candidate = tonumber(redis.call('HGET', KEYS[1], 'next') or '1')
-if candidate <= total then
-  redis.call('HSET', KEYS[1], 'next', candidate + 1)
-  redis.call('SADD', KEYS[2], candidate)
-  return {1, candidate}
-end
-return {1, 0}
-`;
-
-// KEYS: state hash, inflight set, finished set, released set. ARGV: total, next, done, failed, TTL in seconds, then the finished
+// KEYS: state hash, inflight set, finished set. ARGV: total, next, done, failed, TTL in seconds, then the finished
 // batch numbers, '|', the batch numbers in flight. Recreates a lost state (one that has no 'total') from what the
 // database holds; keeps a 'stopped' flag set meanwhile. Returns 1 when it did, 0 when a state exists.
 const REBUILD = `
 if redis.call('HGET', KEYS[1], 'total') then
   return 0
 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'total', ARGV[1], 'next', ARGV[2], 'done', ARGV[3], 'failed', ARGV[4])
 redis.call('HSETNX', KEYS[1], 'stopped', 0)
 local target = KEYS[3]
@@ -170,7 +139,6 @@ type RunStateRedis = Redis & {
     state: string,
     inflight: string,
     finished: string,
-    released: string,
     seq: number,
     kind: 'done' | 'failed',
     ttl: number,
@@ -179,17 +147,8 @@ type RunStateRedis = Redis & {
     state: string,
     inflight: string,
     finished: string,
-    released: string,
     ...args: Array<string | number>
   ): Promise<number>;
-  nsoReleaseBatch(
-    state: string,
-    inflight: string,
-    finished: string,
-    released: string,
-    seq: number,
-    ttl: number,
-  ): Promise<number[]>;
 };
 
 /** Releases a lock taken with RunStateStore.lockScanStart or lockReconcile; never throws. */
@@ -205,21 +164,15 @@ export class RunStateStore {
   ) {
     if (!('nsoStartRun' in redis)) {
       redis.defineCommand('nsoStartRun', { numberOfKeys: 3, lua: START });
-      redis.defineCommand('nsoFinishBatch', { numberOfKeys: 4, lua: FINISH });
-      redis.defineCommand('nsoReleaseBatch', { numberOfKeys: 4, lua: RELEASE });
-      redis.defineCommand('nsoRebuildRun', { numberOfKeys: 4, lua: REBUILD });
+      redis.defineCommand('nsoFinishBatch', { numberOfKeys: 3, lua: FINISH });
+      redis.defineCommand('nsoRebuildRun', { numberOfKeys: 3, lua: REBUILD });
     }
     this.redis = redis as RunStateRedis;
   }
 
   private names(resultId: number) {
     const state = this.keys.runState(resultId);
-    return {
-      state,
-      inflight: `${state}:inflight`,
-      finished: `${state}:finished`,
-      released: `${state}:released`,
-    };
+    return { state, inflight: `${state}:inflight`, finished: `${state}:finished` };
   }
 
   /** Creates the state of a new run and claims its first window of batches, in one round trip. */
@@ -230,12 +183,11 @@ export class RunStateStore {
 
   /** Counts a batch as finished (once, whatever the retries) and claims the next batch of the window. */
   async finish(resultId: number, seq: number, kind: 'done' | 'failed'): Promise<FinishOutcome> {
-    const { state, inflight, finished, released } = this.names(resultId);
+    const { state, inflight, finished } = this.names(resultId);
     const [first, done, failed, total, nextSeq] = await this.redis.nsoFinishBatch(
       state,
       inflight,
       finished,
-      released,
       seq,
       kind,
       STATE_TTL_SECONDS,
@@ -248,24 +200,6 @@ export class RunStateStore {
       total,
       nextSeq: nextSeq > 0 ? nextSeq : undefined,
     };
-  }
-
-  /**
-   * Batch `seq`'s nmap ended and its result is being stored: the batch leaves the run's window (which counts the
-   * batches being scanned) and the next batch is claimed now (see RELEASE). Returns that batch's number, or
-   * undefined: none left, the batch is not in flight or was released before, the run is stopped or its state gone.
-   */
-  async release(resultId: number, seq: number): Promise<number | undefined> {
-    const { state, inflight, finished, released } = this.names(resultId);
-    const [, nextSeq] = await this.redis.nsoReleaseBatch(
-      state,
-      inflight,
-      finished,
-      released,
-      seq,
-      STATE_TTL_SECONDS,
-    );
-    return nextSeq > 0 ? nextSeq : undefined;
   }
 
   /** Marks the run stopped (no batch is claimed afterwards) and returns the batches still in flight. */
@@ -286,7 +220,6 @@ export class RunStateStore {
       names.state,
       names.inflight,
       names.finished,
-      names.released,
       state.total,
       state.next,
       state.completed.length,

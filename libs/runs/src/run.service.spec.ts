@@ -254,18 +254,6 @@ describe('RunService', () => {
       expect(runs.row(ref.resultId).status).toBe('running');
     });
 
-    it("queues the next batch when a batch's nmap ends, before its result is stored, and not again after", async () => {
-      const { ref, finish, service, queue } = await started();
-      expect(queue.seqsOf(ref.resultId)).toEqual([1, 2]);
-      await service.batchScanned(ref, 1);
-      expect(queue.seqsOf(ref.resultId)).toEqual([1, 2, 3]);
-      await service.batchScanned(ref, 1); // a retry of batch 1 ends its nmap again
-      await finish(1);
-      expect(queue.seqsOf(ref.resultId)).toEqual([1, 2, 3]);
-      await finish(2); // counted without a release: it claims its successor now
-      expect(queue.seqsOf(ref.resultId)).toEqual([1, 2, 3, 4]);
-    });
-
     it('counts a batch finished twice (a retry after a crash) once', async () => {
       const { ref, finish, service, queue, events } = await started();
       await finish(1);

@@ -302,11 +302,6 @@ export class RunService {
     return this.outcomes.batchCompleted(ref, seq, result, pool);
   }
 
-  /** A worker's nmap finished a batch: the run's next batch is enqueued now (BatchOutcomes.batchScanned). */
-  batchScanned(ref: RunRef, seq: number): Promise<void> {
-    return this.outcomes.batchScanned(ref, seq);
-  }
-
   /** A batch whose result is stored finished: counted once (BatchOutcomes.batchFinished). */
   batchFinished(ref: RunRef, seq: number, summary: BatchSummary): Promise<void> {
     return this.outcomes.batchFinished(ref, seq, summary);

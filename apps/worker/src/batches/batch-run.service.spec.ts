@@ -91,7 +91,6 @@ function newService() {
       return start;
     },
     batchFailed: async (...args: unknown[]) => void calls.push(['batchFailed', ...args]),
-    batchScanned: async (...args: unknown[]) => void calls.push(['batchScanned', ...args]),
     batchCompleted: jest.fn(async (...args: unknown[]) => void calls.push(['batchCompleted', ...args])),
     batchFinished: async (...args: unknown[]) => void calls.push(['batchFinished', ...args]),
     batchStopped: async (...args: unknown[]) => void calls.push(['batchStopped', ...args]),
@@ -191,11 +190,9 @@ describe('BatchRunService', () => {
       { event: 'line', batch_id: 2, line: 'Starting Nmap 7.93' },
       { event: 'line', batch_id: 2, line: 'Nmap scan report for 127.0.0.5' },
     ]);
-    // nmap's end lets the run's next batch go before this result is stored.
-    expect(calls.map(([name]) => name)).toEqual(['startBatch', 'batchScanned', 'batchCompleted']);
+    expect(calls.map(([name]) => name)).toEqual(['startBatch', 'batchCompleted']);
     expect(calls[0][1]).toEqual({ resultId: 9, seq: 2, targets: ['127.0.0.5'], workerId: 'worker-a' });
-    expect(calls[1].slice(1)).toEqual([ref, 2]);
-    const [, doneRef, seq, result, pool] = calls[2] as [
+    const [, doneRef, seq, result, pool] = calls[1] as [
       string,
       unknown,
       number,
@@ -361,12 +358,7 @@ describe('BatchRunService', () => {
           },
         },
       ]);
-      expect(calls.map(([name]) => name)).toEqual([
-        'startBatch',
-        'progress event',
-        'batchScanned',
-        'batchCompleted',
-      ]);
+      expect(calls.map(([name]) => name)).toEqual(['startBatch', 'progress event', 'batchCompleted']);
     });
   });
 });

@@ -149,13 +149,6 @@ export class BatchRunService {
         await this.progressStore.report(resultId, batchSeq, narrowed).catch(() => undefined);
         return await this.watches.splitOff(ref, straggler, outcome.split);
       }
-      // nmap is done: the run's next batch is claimed and queued now, for a free slot, while this one is stored.
-      // Should that fail, counting this batch claims the next one instead.
-      const releasing = this.runs.batchScanned(ref, batchSeq).catch((error: unknown) => {
-        this.logger.warn(
-          `run ${resultId}: batch after ${batchSeq} not queued early: ${safeErrorMessage(error)}`,
-        );
-      });
       await this.runs.batchCompleted(
         ref,
         batchSeq,
@@ -169,7 +162,6 @@ export class BatchRunService {
         },
         this.config.workerClientId,
       );
-      await releasing;
     } catch (error) {
       // A revoked pool's batch is not retried on its queue: it fails with the reason.
       const revoked = error instanceof ClientRevokedError;

@@ -53,8 +53,6 @@ interface RunState {
   stopped: boolean;
   inflight: Set<number>;
   finished: Set<number>;
-  /** Batches in flight whose nmap ended (RunStateStore.release): they claimed their successor then. */
-  released?: Set<number>;
 }
 
 /** The run state in Redis, with the semantics of RunStateStore's Lua scripts; `lose()` is Redis restarted empty. */
@@ -90,24 +88,13 @@ export class FakeRunState {
       run.finished.add(seq);
       run[kind] += 1;
       run.inflight.delete(seq);
-      const released = run.released?.delete(seq) ?? false;
-      if (!released && run.next <= run.total) {
+      if (run.next <= run.total) {
         nextSeq = run.next++;
         run.inflight.add(nextSeq);
       }
     }
     const outcome = first ? 'counted' : 'duplicate';
     return { outcome, done: run.done, failed: run.failed, total: run.total, nextSeq };
-  }
-
-  async release(resultId: number, seq: number): Promise<number | undefined> {
-    const run = this.runs.get(resultId);
-    if (!run || run.stopped || !run.inflight.has(seq) || run.released?.has(seq)) return undefined;
-    (run.released ??= new Set()).add(seq);
-    if (run.next > run.total) return undefined;
-    const nextSeq = run.next++;
-    run.inflight.add(nextSeq);
-    return nextSeq;
   }
 
   async stop(resultId: number): Promise<number[]> {
