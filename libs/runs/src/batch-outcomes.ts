@@ -23,9 +23,14 @@ import { RunStateStore } from './run-state.store';
 import { ClientRevokedError } from './run.errors';
 
 /** The batch commands of RunService: each batch of a run is started, stored, failed or stopped here. */
+/** Runs whose plan BatchOutcomes keeps (as BatchQueue keeps their cuts). */
+const PLAN_CACHE_SIZE = 8;
+
 @Injectable()
 export class BatchOutcomes {
   private readonly logger = new Logger(BatchOutcomes.name);
+  /** Plans of the runs this process enqueued batches for lately (planOf). */
+  private readonly plans = new Map<number, RunPlan>();
 
   constructor(
     private readonly runs: RunRepository,
@@ -159,8 +164,14 @@ export class BatchOutcomes {
     await published;
   }
 
+  /** The run's plan, read once per run lately enqueued for (a plan does not change once the run is started). */
   private async planOf(ref: RunRef): Promise<RunPlan> {
-    return runPlanOf(ref, await this.runs.findOrFail(ref.resultId));
+    const known = this.plans.get(ref.resultId);
+    if (known) return known;
+    const plan = runPlanOf(ref, await this.runs.findOrFail(ref.resultId));
+    if (this.plans.size >= PLAN_CACHE_SIZE) this.plans.delete(this.plans.keys().next().value as number);
+    this.plans.set(ref.resultId, plan);
+    return plan;
   }
 
   /** Enqueues batches of a running run, handing on those an agent could not take. */
