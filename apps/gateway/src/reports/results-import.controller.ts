@@ -34,7 +34,8 @@ export class ResultsImportController {
       'Malformed or truncated XML (also times that are no Unix time, an address that is no IP), a refused DOCTYPE, hosts outside the scope, or values the database cannot hold (details names each)',
   })
   @ApiPayloadTooLargeResponse({
-    description: 'Larger than IMPORT_MAX_BYTES (512 MiB by default; after decompression)',
+    description:
+      'Larger than IMPORT_MAX_BYTES (512 MiB by default; after decompression): {"error", "limit"}, limit in bytes',
   })
   @ApiNotFoundResponse({ description: 'Unknown scan, or another user’s' })
   @ApiUnsupportedMediaTypeResponse({ description: 'Not sent as application/xml or text/xml' })

@@ -1,7 +1,7 @@
 // The body of POST /api/scans/{scan_id}/results/import, read as a stream (the body parser skips that route): the
 // nmap XML file arrives as text pieces that the parser reads as they come, so the gateway never holds the file.
 // Refusals are the body parser's, in the API's error shape (common/json-body.ts bodyErrorAnswer): 415 for another
-// Content-Type, Content-Encoding or charset, 413 past the limit, 400 for a body cut short.
+// Content-Type, Content-Encoding or charset, 413 past the limit (naming it, in `limit`), 400 for a body cut short.
 import { HttpException, UnsupportedMediaTypeException } from '@nestjs/common';
 import type { Request } from 'express';
 import type { Readable } from 'node:stream';
@@ -12,7 +12,12 @@ export const XML_TYPES = ['application/xml', 'text/xml'];
 /** Charsets read (nmap writes UTF-8; ASCII is a subset of it). */
 const CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
 
-const tooLarge = () => new HttpException({ error: 'Request body too large' }, 413);
+/** The 413 names the limit as the agent-results one does (clients/agent-body.reader.ts): text and `limit`. */
+const tooLarge = (limit: number) =>
+  new HttpException(
+    { error: `Request body too large (at most ${limit} bytes after decompression)`, limit },
+    413,
+  );
 const cutShort = () =>
   new HttpException({ error: 'Request body ended early or does not match its Content-Length' }, 400);
 
@@ -20,7 +25,7 @@ const cutShort = () =>
  * Checks the request's headers and returns its body as UTF-8 text pieces, read as the consumer asks for them.
  * Throws (at once, before any byte is read) HttpException 415 for a Content-Type other than XML_TYPES, an
  * unknown Content-Encoding (gzip, deflate, br and identity are read) or a charset other than UTF-8, and 413 when
- * the declared Content-Length is over `limit`. The pieces then throw 413 once more than `limit` bytes (after
+ * the declared Content-Length is over `limit` (the 413's body names it: `{"error", "limit"}`). The pieces then throw 413 once more than `limit` bytes (after
  * decompression) have come, and 400 for a body cut short or not what its Content-Encoding says. When the pieces
  * stop early (a refusal here, or the consumer stops), the rest of the body is read and dropped, as the body
  * parser does, so the client can send it all and read the answer.
@@ -46,7 +51,7 @@ export function xmlBodyPieces(req: Request, limit: number): AsyncIterable<string
     source = req.pipe(inflate);
   } else {
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+    if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   }
   return pieces(req, source, encoding !== 'identity', limit);
 }
@@ -68,7 +73,7 @@ async function* pieces(
     for await (const chunk of source.iterator({ destroyOnReturn: false })) {
       const buffer = chunk as Buffer;
       bytes += buffer.length;
-      if (bytes > limit) throw tooLarge();
+      if (bytes > limit) throw tooLarge(limit);
       const text = decoder.write(buffer);
       if (text !== '') yield text;
     }
