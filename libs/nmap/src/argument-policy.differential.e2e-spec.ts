@@ -2,7 +2,12 @@
 // Sets are drawn from the allow-list (every option, every value form, the known conflicting pairs), run against
 // one loopback address and judged by probeNmapStart (nmap's XML appears only once its start-up checks pass).
 // Runs as root, as the worker does, so raw scan types are available; nothing but 127.0.0.1 is ever scanned.
-import { NmapArgumentPolicy } from './argument-policy';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { NMAP_LONG_OPTIONS, NmapArgumentPolicy, readNmapCommandLine } from './argument-policy';
 import { runFamily } from './target-set';
 import { parseTargets } from './targets';
 import { probeNmapStart, StartVerdict } from './testing/nmap-start-probe';
@@ -16,6 +21,7 @@ const PARALLEL = 4;
 const DEADLINE_MS = 3000;
 
 const policy = new NmapArgumentPolicy();
+const execFileAsync = promisify(execFile);
 
 /** What the gateway answers for these flags with TARGET: starts (200) or refuses (400), and why. */
 function policyVerdict(flags: string[]): { verdict: StartVerdict; why: string } {
@@ -69,3 +75,43 @@ const isRoot = process.getuid?.() === 0;
     expect(policyVerdict(flags).verdict).toBe('refuses');
   });
 });
+
+(isRoot ? describe : describe.skip)(
+  'readNmapCommandLine against real nmap 7.93 (which options take a value)',
+  () => {
+    // Options nmap acts on at once (help, version, interface list, script database) are left out: they take no value
+    // (NMAP_LONG_TABLE), or print help (script-help).
+    const SKIPPED = new Set(['help', 'version', 'iflist', 'script-updatedb', 'script-help', 'resume']);
+
+    it('takes the next word as the value of exactly the options nmap says require one', async () => {
+      const mismatches: string[] = [];
+      for (const name of NMAP_LONG_OPTIONS.filter((o) => !SKIPPED.has(o))) {
+        // Last on the line, an option that takes a value makes nmap say so; -sL sends no packet.
+        const { stderr } = await runNmap(['-sL', '-n', TARGET, `--${name}`]);
+        const nmapTakes = /requires an argument/.test(stderr);
+        const oursTakes = readNmapCommandLine([`--${name}`, 'x']).options[0]?.value === 'x';
+        if (nmapTakes !== oursTakes) mismatches.push(`--${name}: nmap ${nmapTakes}, ours ${oursTakes}`);
+      }
+      for (const letter of '46AbDdeFfgIiMmnOoPpqRrSsTv') {
+        const { stderr } = await runNmap(['-sL', '-n', TARGET, `-${letter}`]);
+        const nmapTakes = /requires an argument/.test(stderr);
+        const oursTakes = readNmapCommandLine([`-${letter}`, 'x']).options[0]?.value === 'x';
+        if (nmapTakes !== oursTakes) mismatches.push(`-${letter}: nmap ${nmapTakes}, ours ${oursTakes}`);
+      }
+      expect(mismatches).toEqual([]);
+    }, 120_000);
+  },
+);
+
+/** Runs nmap in a scratch directory (an output option's file lands there) and returns its stderr. */
+async function runNmap(args: string[]): Promise<{ stderr: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'nso-nmap-arity-'));
+  try {
+    const { stderr } = await execFileAsync('nmap', args, { cwd: dir, timeout: 20_000 }).catch(
+      (error: { stderr?: string }) => ({ stderr: error.stderr ?? '' }),
+    );
+    return { stderr: String(stderr) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,4 +1,10 @@
-import { NmapArgumentPolicy, SAFE_NMAP_ENV, validateNmapFlags, validatePortSpec } from './argument-policy';
+import {
+  NmapArgumentPolicy,
+  readNmapCommandLine,
+  SAFE_NMAP_ENV,
+  validateNmapFlags,
+  validatePortSpec,
+} from './argument-policy';
 import { NmapPolicyError } from './errors';
 
 const policy = new NmapArgumentPolicy();
@@ -449,5 +455,90 @@ describe('SAFE_NMAP_ENV', () => {
     const safe = SAFE_NMAP_ENV(env);
     expect(safe).toEqual({ PATH: '/usr/bin', HOME: '/root', NMAPX: 'kept: not the NMAP_ prefix' });
     expect(env.NMAPDIR).toBe('/tmp/evil');
+  });
+});
+
+describe('readNmapCommandLine: an nmap command line read as nmap 7.93 reads it', () => {
+  const read = (line: string) => readNmapCommandLine(line.split(' '));
+  const items = (line: string) => read(line).options.map((o) => o.item);
+
+  it('keeps every value, whichever way it is written', () => {
+    expect(items('--min-rate 5000 --min-rate=5000 -min-rate 5000 -min-rate=5000')).toEqual(
+      Array(4).fill('--min-rate=5000'),
+    );
+    expect(items('-p 80 -p80 -p - -p- -T 4 -T4 -Taggressive')).toEqual([
+      '-p80',
+      '-p80',
+      '-p-',
+      '-p-',
+      '-T4',
+      '-T4',
+      '-Taggressive',
+    ]);
+    expect(
+      items('--max-hostgroup 64 --version-intensity 0 --host-timeout 30s --scan-delay 1s --stats-every 5s'),
+    ).toEqual([
+      '--max-hostgroup=64',
+      '--version-intensity=0',
+      '--host-timeout=30s',
+      '--scan-delay=1s',
+      '--stats-every=5s',
+    ]);
+  });
+
+  it('takes the value of an option nmap refuses too, so it is never read as a target or an option', () => {
+    const line = read('-oX - -iL list.txt --script vuln --datadir /tmp -e lo -S 127.0.0.9 -oN -p 127.0.0.1');
+    expect(line.options.map((o) => [o.name, o.value])).toEqual([
+      ['--oX', '-'],
+      ['--iL', 'list.txt'],
+      ['--script', 'vuln'],
+      ['--datadir', '/tmp'],
+      ['-e', 'lo'],
+      ['-S', '127.0.0.9'],
+      ['--oN', '-p'],
+    ]);
+    expect(line.operands).toEqual(['127.0.0.1']);
+  });
+
+  it('reads short options one by one, values attached only where nmap reads them so', () => {
+    expect(items('-nv -Pn -PS22,80 -sTV -d2 -vv -vvv -O -6')).toEqual([
+      '-n',
+      '-v',
+      '-Pn',
+      '-PS22,80',
+      '-sTV',
+      '-d2',
+      '-vv',
+      '-vvv',
+      '-O',
+      '-6',
+    ]);
+    // -d, -v, -O, -P and -s take no detached value: the next word is a target.
+    expect(read('-d 2').operands).toEqual(['2']);
+  });
+
+  it('writes an abbreviation in full when it is unique, keeps an ambiguous or unknown one as written', () => {
+    expect(items('--top 10 -script-ti=5s --min-r 5 --scr x --bogus -x')).toEqual([
+      '--top-ports=10',
+      '--script-timeout=5s',
+      '--min-r',
+      '--scr',
+      '--bogus',
+      '-x',
+    ]);
+    expect(read('--min-r 5 --scr x').operands).toEqual(['5', 'x']);
+  });
+
+  it('reads every word after -- as an operand', () => {
+    expect(read('-sT -- -p 127.0.0.1')).toEqual({
+      options: [{ name: '-s', value: 'T', item: '-sT' }],
+      operands: ['-p', '127.0.0.1'],
+    });
+  });
+});
+
+describe('NmapArgumentPolicy: --vv is nmap’s -vv', () => {
+  it('accepts it as -vv', () => {
+    expect(validateNmapFlags(['--vv'])).toEqual(['-vv']);
   });
 });

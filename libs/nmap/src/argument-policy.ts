@@ -17,25 +17,39 @@ const MAX_TIME_MS = 24 * 60 * 60 * 1000;
 const MAX_RATE = 100_000;
 
 /**
- * Every long option nmap 7.93 knows (nmap.cc). nmap parses with getopt_long_only, so `-name` is read as
- * `--name` and unique prefixes such as `--scr` are accepted: we must recognise both to refuse them.
+ * Every long option nmap 7.93 knows (nmap.cc), `=` marking those that take a value (required_argument: the rest
+ * of the word after `=`, else the next word; `debug` takes one only after `=`). nmap parses with
+ * getopt_long_only, so `-name` is read as `--name` and unique prefixes such as `--scr` are accepted: we must
+ * recognise both to refuse them. The one table of nmap's options: the policy and readNmapCommandLine (an imported
+ * file's `args`) read it; the differential test checks it against the nmap binary.
  */
-const NMAP_LONG_OPTIONS: readonly string[] = [
-  'version verbose datadir servicedb versiondb debug help iflist release-memory nogcc max-os-tries',
-  'max-parallelism min-parallelism timing max-rtt-timeout min-rtt-timeout initial-rtt-timeout',
-  'excludefile exclude max-hostgroup min-hostgroup open scanflags defeat-rst-ratelimit',
-  'defeat-icmp-ratelimit host-timeout scan-delay max-scan-delay max-retries oA oN oM oG oS oH oX iL iR',
-  'sI source-port randomize-hosts nsock-engine proxies proxy discovery-ignore-rst osscan-limit',
-  'osscan-guess fuzzy packet-trace version-trace data data-string data-length send-eth send-ip',
-  'stylesheet no-stylesheet webxml rH vv ff privileged unprivileged mtu append-output noninteractive',
-  'spoof-mac thc badsum ttl traceroute reason allports version-intensity version-light version-all',
-  'system-dns resolve-all unique log-errors deprecated-xml-osclass yoloscan dns-servers port-ratio',
-  'exclude-ports top-ports script script-trace script-updatedb script-args script-args-file',
-  'script-help script-timeout ip-options min-rate max-rate adler32 stats-every disable-arp-ping',
-  'route-dst resume',
+const NMAP_LONG_TABLE: readonly string[] = [
+  'version verbose datadir= servicedb= versiondb= debug help iflist release-memory nogcc max-os-tries=',
+  'max-parallelism= min-parallelism= timing= max-rtt-timeout= min-rtt-timeout= initial-rtt-timeout=',
+  'excludefile= exclude= max-hostgroup= min-hostgroup= open scanflags= defeat-rst-ratelimit',
+  'defeat-icmp-ratelimit host-timeout= scan-delay= max-scan-delay= max-retries= oA= oN= oM= oG= oS= oH= oX=',
+  'iL= iR= sI= source-port= randomize-hosts nsock-engine= proxies= proxy= discovery-ignore-rst osscan-limit',
+  'osscan-guess fuzzy packet-trace version-trace data= data-string= data-length= send-eth send-ip',
+  'stylesheet= no-stylesheet webxml rH vv ff privileged unprivileged mtu= append-output noninteractive',
+  'spoof-mac= thc badsum ttl= traceroute reason allports version-intensity= version-light version-all',
+  'system-dns resolve-all unique log-errors deprecated-xml-osclass yoloscan dns-servers= port-ratio=',
+  'exclude-ports= top-ports= script= script-trace script-updatedb script-args= script-args-file=',
+  'script-help= script-timeout= ip-options= min-rate= max-rate= adler32 stats-every= disable-arp-ping',
+  'route-dst= resume=',
 ]
   .join(' ')
   .split(' ');
+/** nmap 7.93's long options (NMAP_LONG_TABLE), without the `=` marks. */
+export const NMAP_LONG_OPTIONS: readonly string[] = NMAP_LONG_TABLE.map((o) => o.replace(/=$/, ''));
+/** Long options that take a value (NMAP_LONG_TABLE's `=`). */
+const NMAP_LONG_WITH_VALUE: ReadonlySet<string> = new Set(
+  NMAP_LONG_TABLE.filter((o) => o.endsWith('=')).map((o) => o.slice(0, -1)),
+);
+/**
+ * nmap 7.93's short options, its getopt string (nmap.cc, read from the binary): a letter with `:` takes a value
+ * (the rest of the word, else the next word), with `::` only the rest of the word (`-d2`, `-PS22`, `-sV`).
+ */
+const NMAP_SHORT_OPTIONS = '46Ab:D:d::e:Ffg:hIi:M:m:nO::o:P::p:qRrS:s::T:Vv::';
 
 const WRITES_FILES = 'writes files';
 const READS_FILES = 'reads files';
@@ -322,6 +336,8 @@ export class NmapArgumentPolicy {
     const attached = eq === -1 ? undefined : body.slice(eq + 1);
     const option = dashes + name;
     const rule = own(ALLOWED_LONG, name);
+    // `--vv` is nmap's long option vv: `-vv`.
+    if (name === 'vv' && attached === undefined) return ['-vv'];
     if (!rule) refuse(option, reasonForLong(name));
     if (!rule.value) {
       if (attached !== undefined) refuse(option, 'takes no value');
@@ -507,6 +523,109 @@ function checkConflicts(flags: readonly string[]): void {
   if (flags.includes('--defeat-rst-ratelimit') && !synScan) {
     refuse('--defeat-rst-ratelimit', 'works only with a SYN scan (-sS, or no scan type: SYN is the default)');
   }
+}
+
+/** One option of an nmap command line as nmap 7.93 reads it (readNmapCommandLine). */
+export interface NmapCommandLineOption {
+  /**
+   * The option: a long one in full with two dashes (`--min-rate`, `--oX`, `--vv`: getopt_long_only reads
+   * `-min-rate`, `-oX` and a unique abbreviation such as `--top` the same), a short one as `-x` (`-p`, `-T`, `-s`).
+   * An option nmap does not know, or an ambiguous abbreviation, as written (nmap refused it).
+   */
+  name: string;
+  /** Its value (after `=`, attached to a short option, or the next word), or undefined. */
+  value?: string;
+  /**
+   * The option as one argv item, in the form NmapArgumentPolicy reads: `--min-rate=5000`, `-p38480`, `-T4`,
+   * `-sTV`, `-vv`, `--open`.
+   */
+  item: string;
+}
+
+type ShortKind = 'none' | 'required' | 'attached';
+
+/** What nmap's getopt string says of a letter: no value, a value (attached or next word), attached only. */
+function shortKind(letter: string): ShortKind | undefined {
+  const at = NMAP_SHORT_OPTIONS.indexOf(letter);
+  if (letter === ':' || letter === '' || at === -1) return undefined;
+  if (NMAP_SHORT_OPTIONS.startsWith('::', at + 1)) return 'attached';
+  return NMAP_SHORT_OPTIONS[at + 1] === ':' ? 'required' : 'none';
+}
+
+/** A long option's full name: the exact one, else the only one it abbreviates; `ambiguous`, or undefined. */
+function longOptionNamed(written: string): string | undefined {
+  if (NMAP_LONG_OPTIONS.includes(written)) return written;
+  const expansions = NMAP_LONG_OPTIONS.filter((o) => written !== '' && o.startsWith(written));
+  return expansions.length === 1 ? expansions[0] : expansions.length > 1 ? 'ambiguous' : undefined;
+}
+
+/**
+ * Reads an nmap command line (the words after the program's name: an imported file's `<nmaprun args>`) as nmap
+ * 7.93's getopt_long_only does, with the option tables above (NMAP_LONG_TABLE, NMAP_SHORT_OPTIONS): every option
+ * with its value, whichever way it was written (`--min-rate 5000`, `--min-rate=5000`, `-min-rate 5000`, `-p 80`,
+ * `-p80`, `-T4`, `-oX -`: the value word is taken even when it starts with `-`), bundled short options one by
+ * one (`-nv` → `-n`, `-v`; `-Pn` is -P with `n`), and the operands (targets, and every word after `--`). Never
+ * throws: what nmap would refuse comes back as an option NmapArgumentPolicy refuses.
+ */
+export function readNmapCommandLine(argv: readonly string[]): {
+  options: NmapCommandLineOption[];
+  operands: string[];
+} {
+  const options: NmapCommandLineOption[] = [];
+  const operands: string[] = [];
+  const long = (name: string, value?: string) =>
+    options.push({ name, value, item: value === undefined ? name : `${name}=${value}` });
+  const short = (letter: string, value?: string) =>
+    options.push({ name: `-${letter}`, value, item: `-${letter}${value ?? ''}` });
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i];
+    if (word === '--') {
+      operands.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!word.startsWith('-') || word === '-') {
+      operands.push(word);
+      continue;
+    }
+    const next = (): string | undefined => (i + 1 < argv.length ? argv[++i] : undefined);
+    const dashes = word.startsWith('--') ? 2 : 1;
+    const body = word.slice(dashes);
+    // getopt_long_only tries a long option first, but for one dash and one letter that is a short option.
+    if (dashes === 2 || body.length > 1 || shortKind(body) === undefined) {
+      const eq = body.indexOf('=');
+      const named = longOptionNamed(eq === -1 ? body : body.slice(0, eq));
+      if (named === 'ambiguous' || (named === undefined && (dashes === 2 || !shortKind(body[0])))) {
+        options.push({ name: word, item: word });
+        continue;
+      }
+      if (named === 'vv' && eq === -1) {
+        options.push({ name: '--vv', item: '-vv' });
+        continue;
+      }
+      if (named !== undefined) {
+        const value = eq !== -1 ? body.slice(eq + 1) : NMAP_LONG_WITH_VALUE.has(named) ? next() : undefined;
+        long(`--${named}`, value);
+        continue;
+      }
+    }
+    // Short options, bundled: each letter, until one that takes the rest of the word (or the next word).
+    for (let j = 1; j < word.length; j++) {
+      const letter = word[j];
+      const kind = shortKind(letter);
+      const rest = word.slice(j + 1);
+      if (kind === undefined) {
+        options.push({ name: `-${letter}`, item: `-${letter}${rest}` });
+        break;
+      }
+      if (kind === 'none') {
+        short(letter);
+        continue;
+      }
+      short(letter, rest !== '' ? rest : kind === 'required' ? next() : undefined);
+      break;
+    }
+  }
+  return { options, operands };
 }
 
 const defaultPolicy = new NmapArgumentPolicy();

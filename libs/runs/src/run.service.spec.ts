@@ -100,6 +100,18 @@ describe('RunService', () => {
       expect(events.events).toEqual([]);
     });
 
+    it('stores, for a file without options, the options a run of the scan stores', async () => {
+      const { service, scans, runs } = newRunService();
+      scans.scans.set(7, {
+        id: 7,
+        nmapFlags: ['-sT', '--max-retries', '1'],
+        ports: '22,80',
+        runner: 'asyncio',
+      });
+      await service.importRun(imported(7));
+      expect(runs.row(1)?.nmapFlags).toEqual(['-sT', '--max-retries=1', '-p22,80']);
+    });
+
     it('deletes the run when a stop ended it before the import completed', async () => {
       const { service, scans, runs, batches, deltaJobs } = newRunService();
       scans.scans.set(7, { id: 7, nmapFlags: ['-sS'], runner: 'asyncio' });

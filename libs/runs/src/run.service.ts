@@ -6,7 +6,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { AgentTaskPushJobData, BatchSummary } from '@nso/contracts';
 import { DeltaJobs, ScanEventPublisher } from '@nso/events';
-import { definitionFlags } from '@nso/nmap';
+import { definitionFlags, NmapPolicyError, validateNmapFlags } from '@nso/nmap';
 import {
   BatchRepository,
   BatchResultInput,
@@ -244,7 +244,8 @@ export class RunService {
   /**
    * Stores an nmap XML file as a completed run of the stored scan (trigger `import`) and queues its diff, like
    * any completed run. The run is made like any other and moves through the same conditional updates: stored
-   * queued (RunRepository.insertImported, the scan's own runner and, without the file's, its options), started
+   * queued (RunRepository.insertImported, the scan's own runner and, without the file's, its options as a run of
+   * it stores them: scanRunFlags), started
    * by its one batch at the file's start time (worker_id `import`), the batch's result stored from its pieces in
    * one transaction (BatchRepository.storeResultInPieces: ResultValueError for values no column holds), and
    * completed at the file's finish time. No
@@ -258,7 +259,7 @@ export class RunService {
     const resultId = await this.runs.insertImported({
       scanId: scan.id,
       runner: scan.runner,
-      nmapFlags: command.nmapFlags ?? scan.nmapFlags,
+      nmapFlags: command.nmapFlags ?? scanRunFlags(scan),
       targets,
     });
     let stored: StoreBatchResultOutcome;
@@ -389,4 +390,18 @@ function startedRun(ref: RunRef, prepared: PreparedRun): StartedRun {
     clientsTriggered: prepared.clientsTriggered,
     unassignedTargets: prepared.unassignedTargets,
   };
+}
+
+/**
+ * The options a run of the stored scan stores (RunService.start): its scan_arguments with its ports (`-p`), in
+ * the policy's normal form; as written when the policy refuses them now (its rules changed since it was saved).
+ */
+function scanRunFlags(scan: { nmapFlags: string[]; ports?: string | null }): string[] {
+  const flags = definitionFlags(scan.nmapFlags, scan.ports);
+  try {
+    return validateNmapFlags(flags);
+  } catch (error) {
+    if (error instanceof NmapPolicyError) return flags;
+    throw error;
+  }
 }

@@ -1,3 +1,4 @@
+import { validateNmapFlags } from '@nso/nmap';
 import { importedFlags, XmlPrologGuard, xmlPrologProblem } from './nmap-import';
 
 describe('xmlPrologProblem', () => {
@@ -54,18 +55,75 @@ describe('XmlPrologGuard: the same checks over a document in pieces (issue 20)',
   });
 });
 
-describe('importedFlags', () => {
-  it('keeps the options, drops the program, files and targets', () => {
-    expect(importedFlags('nmap -sT -Pn -n -p 9,22,8081 -oX - 127.0.0.5')).toEqual([
+describe('importedFlags: the options an imported run stores, as an API-started run stores them', () => {
+  /** `<nmaprun args>` as nmap 7.93 wrote it (the XML parser gives `-&#45;` back as `--`, `&quot;` as `"`). */
+  const REAL = {
+    issue: 'nmap -sT -Pn -n --max-retries 0 --min-rate 5000 -p 38480 -oX - 127.2.0.0/18',
+    timing:
+      'nmap -sT -Pn -n --min-rate 5000 --max-hostgroup 64 --version-intensity 0 --host-timeout 30s -p 1 -oX - 127.0.0.1',
+    scripts:
+      'nmap -sT -Pn -n --script-args "a=1, b=\\"two words\\"" --script=banner --script-timeout 5s -p1 -oX - 127.0.0.1',
+    outputs: 'nmap -sTV -Pn -n -T4 --randomize-hosts -p1 -vv -d -oX out.xml -oN out.txt 127.0.0.1-3',
+  };
+
+  it('keeps every option nmap recorded with its value, in the policy’s normal form', () => {
+    expect(importedFlags(REAL.issue)).toEqual([
       '-sT',
       '-Pn',
       '-n',
-      '-p9,22,8081',
+      '--max-retries=0',
+      '--min-rate=5000',
+      '-p38480',
     ]);
-    expect(importedFlags('/usr/bin/nmap -sV --top-ports 100 -oA out -iL list.txt 127.0.0.0/24')).toEqual([
+    expect(importedFlags(REAL.timing)).toEqual([
+      '-sT',
+      '-Pn',
+      '-n',
+      '--min-rate=5000',
+      '--max-hostgroup=64',
+      '--version-intensity=0',
+      '--host-timeout=30s',
+      '-p1',
+    ]);
+    expect(importedFlags(REAL.outputs)).toEqual([
+      '-sT',
       '-sV',
-      '--top-ports=100',
+      '-Pn',
+      '-n',
+      '-T4',
+      '--randomize-hosts',
+      '-p1',
+      '-vv',
+      '-d',
     ]);
+    expect(
+      importedFlags('nmap -sS --max-rate=100 -T aggressive --top 10 -min-hostgroup 8 127.0.0.1'),
+    ).toEqual(['-sS', '--max-rate=100', '-T4', '--top-ports=10', '--min-hostgroup=8']);
+  });
+
+  it('stores what the policy lets run: the list always passes it', () => {
+    for (const args of Object.values(REAL)) {
+      const flags = importedFlags(args)!;
+      expect(validateNmapFlags(flags)).toEqual(flags);
+    }
+  });
+
+  it('leaves out, with their values, outputs, inputs and whatever else the policy refuses', () => {
+    expect(importedFlags(REAL.scripts)).toEqual(['-sT', '-Pn', '-n', '-p1']);
+    expect(
+      importedFlags(
+        '/usr/bin/nmap -sV --top-ports 100 -oA out -iL list.txt --datadir /tmp --resume x -e lo -T5 127.0.0.0/24',
+      ),
+    ).toEqual(['-sV', '--top-ports=100']);
+    // -A is -O -sV -sC --traceroute: what of it may run is kept; -sC of -sCV goes, -sV stays (once).
+    expect(importedFlags('nmap -A -sCV -p 22 127.0.0.1')).toEqual(['-sV', '-O', '--traceroute', '-p22']);
+    // A second -p (nmap takes one) or a conflicting pair: the first wins.
+    expect(importedFlags('nmap -sT -p 22 -p 80 -sS 127.0.0.1')).toEqual(['-sT', '-p22']);
+  });
+
+  it('is undefined without args, or args that cannot be split', () => {
     expect(importedFlags(undefined)).toBeUndefined();
+    expect(importedFlags('nmap -p "22')).toBeUndefined();
+    expect(importedFlags('nmap 127.0.0.1')).toEqual([]);
   });
 });

@@ -1,4 +1,10 @@
 // Pure checks and readings of an imported nmap XML file (POST /api/scans/{scan_id}/results/import).
+import {
+  NmapPolicyError,
+  readNmapCommandLine,
+  validateNmapFlags,
+  type NmapCommandLineOption,
+} from '@nso/nmap';
 import { split } from 'shlex';
 
 const ENTITY_PROBLEM = 'entity declarations are refused';
@@ -57,16 +63,26 @@ export class XmlPrologGuard {
   }
 }
 
-/** Options whose value is the next word when not attached. */
-const TAKES_VALUE = new Set(['-p', '--top-ports', '--exclude-ports', '--port-ratio', '-T', '--max-retries']);
-/** Options that name files: dropped with their value (the run's options are what it scanned, not where it wrote). */
-const FILE_OPTIONS = new Set(['-oX', '-oN', '-oG', '-oA', '-oS', '-oM', '-iL', '--stylesheet', '--datadir']);
+/**
+ * What of an option nmap ran the policy may let run: `-A` is `-O -sV -sC --traceroute` (nmap(1)), of which the
+ * scripts are refused; scan types one by one, so `-sCV` keeps `-sV`.
+ */
+function runnableItems(option: NmapCommandLineOption): string[] {
+  if (option.name === '-A') return ['-sV', '-O', '--traceroute'];
+  if (option.name === '-s' && option.value) return [...option.value].map((letter) => `-s${letter}`);
+  return [option.item];
+}
 
 /**
- * The nmap options of an imported run, from `<nmaprun args="...">`: the words after the program name, without
- * output and input file options, without the targets, with `-p 22` written `-p22` as the gateway stores it. Only
- * the options matter to the diff (ports, scan types, -sV: @nso/delta scanOptionsOf). Undefined when the file
- * has no args or they cannot be split.
+ * The nmap options of an imported run, from `<nmaprun args="...">` (split as a shell would: nmap quotes a word
+ * with spaces), stored as an API-started run's are: what NmapArgumentPolicy accepts, in its normal form
+ * (`--min-rate=5000`, `-p38480`, `-T4`, one `-sX` per scan type). The words are read as nmap read them
+ * (readNmapCommandLine, the policy's own table of nmap's options), so every option keeps its value however it was
+ * written (`--min-rate 5000`, `-p 22`, `-T4`, `--script-timeout=5s`). Options the policy refuses are left out with
+ * their value (outputs and inputs such as -oX, -iL, --datadir; scripts; spoofing; `-T5`), as is an option that
+ * conflicts with one kept before it (the first wins), so the list always passes the policy: a rescan of the run
+ * can run it. `-A` keeps what of it may run (runnableItems); an item given twice is kept once. The targets are never options. Undefined when the
+ * file has no args or they cannot be split.
  */
 export function importedFlags(args: string | undefined): string[] | undefined {
   if (!args) return undefined;
@@ -76,20 +92,17 @@ export function importedFlags(args: string | undefined): string[] | undefined {
   } catch {
     return undefined;
   }
-  const flags: string[] = [];
-  for (let i = 1; i < words.length; i++) {
-    const word = words[i];
-    if (FILE_OPTIONS.has(word)) {
-      i++;
-      continue;
+  const kept: string[] = [];
+  for (const option of readNmapCommandLine(words.slice(1)).options) {
+    for (const item of runnableItems(option)) {
+      if (kept.includes(item)) continue;
+      try {
+        validateNmapFlags([...kept, item]);
+        kept.push(item);
+      } catch (error) {
+        if (!(error instanceof NmapPolicyError)) throw error;
+      }
     }
-    if (!word.startsWith('-')) continue;
-    if (TAKES_VALUE.has(word) && i + 1 < words.length) {
-      const value = words[++i];
-      flags.push(word.startsWith('--') ? `${word}=${value}` : `${word}${value}`);
-      continue;
-    }
-    flags.push(word);
   }
-  return flags;
+  return validateNmapFlags(kept);
 }
