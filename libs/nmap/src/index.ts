@@ -9,7 +9,15 @@ export * from './types';
 export * from './parser';
 export * from './runner';
 export * from './nmap.module';
-export { canonicalCidr, canonicalIpAddress, parseIpAddress, formatIPv6, type IpFamily } from './ip-address';
+export {
+  canonicalCidr,
+  canonicalIpAddress,
+  compareIpValues,
+  parseIpAddress,
+  formatIPv6,
+  type IpFamily,
+  type IpValue,
+} from './ip-address';
 export * from './scan-arguments';
 export * from './progress';
 export * from './xml-stream';

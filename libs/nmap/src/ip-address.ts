@@ -120,6 +120,15 @@ export function parseIpAddress(text: string): IpValue | undefined {
 }
 
 /**
+ * IPv4 before IPv6, each in numeric order: the order of a run's targets (TargetSet lists its addresses so) and of
+ * the assets. Negative when `a` comes first.
+ */
+export function compareIpValues(a: IpValue, b: IpValue): number {
+  if (a.family !== b.family) return a.family - b.family;
+  return a.value < b.value ? -1 : a.value > b.value ? 1 : 0;
+}
+
+/**
  * The one text of an IP address that every part of the system stores and compares: IPv4 as a strict dotted quad,
  * IPv4-mapped IPv6 (`::ffff:127.0.0.5`, any case or spelling) as the IPv4 address the kernel routes it to, and
  * any other IPv6 in RFC 5952 form (lower case, compressed: `0:0:0:0:0:0:0:1` → `::1`). This is how nmap, the

@@ -156,6 +156,17 @@ describe('HostRows', () => {
     expect(rowsOf(builder.build())).toEqual({ hosts: [], ports: [], count: 0, up: 0, open: 0 });
   });
 
+  it('moves hosts as their rows’ text: encodedHosts written back in another order are the same rows', () => {
+    const rows = HostRows.of(hosts);
+    const encoded = rows.encodedHosts();
+    expect(encoded.map((h) => h.address)).toEqual(hosts.map((h) => h.address));
+    const reversed = new HostRowsBuilder();
+    for (const h of [...encoded].reverse()) reversed.addEncoded(h);
+    const back = reversed.build();
+    expect(rowsOf(back)).toEqual(rowsOf(HostRows.of([...hosts].reverse())));
+    expect(back.hosts()).toEqual([...rows.hosts()].reverse());
+  });
+
   it('cuts the rows into statements of at most 8,192', () => {
     const many = Array.from({ length: 8193 }, (_, i) => host({ address: `127.1.${i >> 8}.${i & 255}` }));
     const builder = new HostRowsBuilder();

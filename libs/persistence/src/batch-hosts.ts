@@ -188,6 +188,16 @@ interface RowsChunk {
   counted: number;
 }
 
+/** One host of a HostRows as its rows' JSON text (HostRows.encodedHosts): moved as is, never decoded into objects. */
+export interface EncodedHost {
+  address: string;
+  /** Its host row (HostRows), as JSON text. */
+  row: string;
+  up: boolean;
+  /** Its port rows, as JSON text, each with whether the port is open. */
+  ports: Array<{ row: string; open: boolean }>;
+}
+
 /**
  * A batch's hosts encoded once as the rows the hosts and ports inserts take. Each statement carries its rows as
  * one JSON array, unpacked by the database (SQLite's json_each, PostgreSQL's jsonb_array_elements): a short
@@ -306,6 +316,26 @@ export class HostRows {
     }
     return [...byAddress.values()];
   }
+
+  /**
+   * The hosts in order, each as its rows' JSON text with its ports' (EncodedHost): to put a result's hosts in
+   * another order without decoding them into objects (HostRowsBuilder.addEncoded writes them back).
+   */
+  encodedHosts(): EncodedHost[] {
+    const byAddress = new Map<string, EncodedHost>();
+    for (const chunk of this.hostChunks) {
+      for (const row of JSON.parse(chunk.json) as unknown[][]) {
+        const address = String(row[0]);
+        byAddress.set(address, { address, row: JSON.stringify(row), up: row[3] === 'up', ports: [] });
+      }
+    }
+    for (const chunk of this.portChunks) {
+      for (const row of JSON.parse(chunk.json) as unknown[][]) {
+        byAddress.get(String(row[0]))?.ports.push({ row: JSON.stringify(row), open: row[3] === 'open' });
+      }
+    }
+    return [...byAddress.values()];
+  }
 }
 
 /** A host's row (HostRows). */
@@ -347,8 +377,13 @@ class RowsWriter {
   private counted = 0;
 
   add(row: unknown[], counted: boolean): void {
+    this.addText(JSON.stringify(row), counted);
+  }
+
+  /** A row already written as JSON text. */
+  addText(row: string, counted: boolean): void {
     // Concatenated strings stay a rope until the chunk is read: nothing is copied per row.
-    this.text += (this.rows === 0 ? '[' : ',') + JSON.stringify(row);
+    this.text += (this.rows === 0 ? '[' : ',') + row;
     this.rows++;
     if (counted) this.counted++;
     if (this.rows === INSERT_CHUNK) this.cut();
@@ -390,6 +425,16 @@ export class HostRowsBuilder {
     const ports = portRepeats(host.ports) ? mergeHosts([host])[0].ports : host.ports;
     this.hosts.add(hostRow(host), host.state === 'up');
     for (const port of ports) this.ports.add(portRow(host.address, port), port.state === 'open');
+    this.added++;
+  }
+
+  /**
+   * Adds a host as HostRows.encodedHosts gave it (checked and written when it was first added), its address not
+   * added before.
+   */
+  addEncoded(host: EncodedHost): void {
+    this.hosts.addText(host.row, host.up);
+    for (const port of host.ports) this.ports.addText(port.row, port.open);
     this.added++;
   }
 

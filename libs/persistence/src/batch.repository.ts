@@ -17,6 +17,7 @@ export {
   resultValueProblems,
   STRING_COLUMN_LENGTH,
   unlistedStatesOf,
+  type EncodedHost,
   type HostResultInput,
   type PortResultInput,
 } from './batch-hosts';

@@ -1,10 +1,25 @@
 // The hosts of an imported nmap XML file, taken one at a time as the streaming parser hands them over: each is
 // checked (scan scope, values the tables hold) as it comes and kept in pieces encoded as the rows they will be
 // stored as (HostRows), so a /16's file is neither held as text nor as 65,536 objects, nothing is encoded twice,
-// and nothing is stored before the whole file has been checked.
+// and nothing is stored before the whole file has been checked. They are handed over in address order, as a run's
+// targets are scanned and listed.
 import { BadRequestException } from '@nestjs/common';
-import { oneHostPerAddress, ScanScope, ScopeError, type NmapHost } from '@nso/nmap';
-import { HostRows, HostRowsBuilder, ResultValueError, resultValueProblems } from '@nso/persistence';
+import {
+  compareIpValues,
+  oneHostPerAddress,
+  parseIpAddress,
+  ScanScope,
+  ScopeError,
+  type IpValue,
+  type NmapHost,
+} from '@nso/nmap';
+import {
+  HostRows,
+  HostRowsBuilder,
+  ResultValueError,
+  resultValueProblems,
+  type EncodedHost,
+} from '@nso/persistence';
 
 /** Hosts per piece (rows kept as JSON text until stored; the pieces are read one at a time while storing). */
 export const IMPORT_PIECE_HOSTS = 4096;
@@ -18,7 +33,10 @@ const EMPTY = HostRows.of([]);
  * (oneHostPerAddress: `up` wins, ports and names joined); the file is refused when any address is outside the scan
  * scope (ScopeError, the first 100 named) or any value cannot be stored (400, resultValueProblems, the first 100
  * named). Values are checked on every entry of an address as it comes. Once the file is refused nothing more
- * is kept.
+ * is kept. The hosts and targets come out in address order (IPv4 before IPv6, numerically: compareIpValues), as
+ * an API run's targets are cut and scanned: a file already in that order (nmap lists its targets in the order it
+ * was given them) is handed over as it was read, with one comparison a host; another (`--randomize-hosts`,
+ * targets given out of order) is put in order once read, its hosts moved as their rows' text (sortedPieces).
  */
 export class ImportedHosts {
   /** Address → the piece it is in (the open piece: `pieces.length`). */
@@ -34,6 +52,10 @@ export class ImportedHosts {
   private readonly outsideNamed: string[] = [];
   private problems = 0;
   private readonly problemsNamed: string[] = [];
+  /** Every new address so far came after the one before (compareIpValues). */
+  private ordered = true;
+  /** The last new address, while `ordered`. */
+  private last: IpValue | undefined;
 
   constructor(private readonly scope: ScanScope) {}
 
@@ -42,9 +64,14 @@ export class ImportedHosts {
     return this.seen.size;
   }
 
-  /** The file's addresses, each once, in the file's order (the run's targets). */
+  /** The file's addresses, each once, in address order (the run's targets). */
   get targets(): string[] {
-    return [...this.seen.keys()];
+    const addresses = [...this.seen.keys()];
+    if (this.ordered) return addresses;
+    return addresses
+      .map((address) => ({ address, key: keyOf(address) }))
+      .sort((a, b) => compareIpValues(a.key, b.key))
+      .map((entry) => entry.address);
   }
 
   /** One host as the parser handed it over. */
@@ -53,6 +80,7 @@ export class ImportedHosts {
     const piece = this.seen.get(host.address);
     if (piece === undefined) {
       this.seen.set(host.address, this.pieces.length);
+      if (this.ordered) this.follow(host.address);
       if (!this.scope.contains(host.address)) {
         this.outside++;
         if (this.outsideNamed.length < NAMED) this.outsideNamed.push(host.address);
@@ -95,12 +123,17 @@ export class ImportedHosts {
   }
 
   /**
-   * The hosts, one per address, in pieces of at most IMPORT_PIECE_HOSTS (each handed over once and then
-   * dropped). A piece with later entries of its addresses is decoded, joined with them and encoded again. For a
-   * file that was not refused.
+   * The hosts, one per address, in address order, in pieces of at most IMPORT_PIECE_HOSTS (each handed over once
+   * and then dropped). A piece with later entries of its addresses is decoded, joined with them and encoded
+   * again. For a file that was not refused.
    */
   *hostPieces(): Generator<HostRows> {
     if (this.open.count > 0) this.pieces.push(this.open.build());
+    yield* this.ordered ? this.filePieces() : this.sortedPieces();
+  }
+
+  /** The pieces as the file's hosts came, each joined with later entries of its addresses. */
+  private *filePieces(): Generator<HostRows> {
     for (let i = 0; i < this.pieces.length; i++) {
       const piece = this.pieces[i];
       this.pieces[i] = EMPTY;
@@ -109,6 +142,37 @@ export class ImportedHosts {
         ? HostRows.of(piece.hosts().map((host) => this.joined(host as NmapHost)))
         : piece;
     }
+  }
+
+  /**
+   * The hosts of a file out of address order, put in order: every piece is read into its hosts' rows as text
+   * (HostRows.encodedHosts) and dropped, the hosts are sorted by address and written into pieces again, each host
+   * let go once written. Held meanwhile: the rows' text (about the pieces' size) and an entry a host.
+   */
+  private *sortedPieces(): Generator<HostRows> {
+    const hosts: Array<{ key: IpValue; host: EncodedHost } | undefined> = [];
+    for (const piece of this.filePieces()) {
+      for (const host of piece.encodedHosts()) hosts.push({ key: keyOf(host.address), host });
+    }
+    hosts.sort((a, b) => compareIpValues(a!.key, b!.key));
+    const builder = new HostRowsBuilder();
+    for (let i = 0; i < hosts.length; i++) {
+      builder.addEncoded(hosts[i]!.host);
+      hosts[i] = undefined;
+      if (builder.count >= IMPORT_PIECE_HOSTS) yield builder.build();
+    }
+    if (builder.count > 0) yield builder.build();
+  }
+
+  /** Notes a new address: the file is out of order when it comes before the last one. */
+  private follow(address: string): void {
+    const key = keyOf(address);
+    if (this.last !== undefined && compareIpValues(this.last, key) > 0) {
+      this.ordered = false;
+      this.last = undefined;
+      return;
+    }
+    this.last = key;
   }
 
   private get refused(): boolean {
@@ -125,4 +189,9 @@ export class ImportedHosts {
     const entries = this.later.get(host.address);
     return entries ? oneHostPerAddress([host, ...entries])[0] : host;
   }
+}
+
+/** An address's place in address order; the parser hands over IP addresses only (NmapXmlError otherwise). */
+function keyOf(address: string): IpValue {
+  return parseIpAddress(address) ?? { family: 6, value: -1n };
 }

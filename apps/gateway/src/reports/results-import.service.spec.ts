@@ -1,5 +1,6 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { ScanScope, ScopeError } from '@nso/nmap';
+import type { HostRows } from '@nso/persistence';
 import { newRunService } from '@nso/runs/testing/run-fakes';
 import type { RunService } from '@nso/runs';
 import type { ReportsService } from './reports.service';
@@ -167,6 +168,40 @@ describe('ResultsImportService', () => {
       expect(answer.summary).toEqual({ hosts: total, hosts_up: total, open_ports: total });
       expect(runs.row(1).targets).toHaveLength(total);
       expect(runs.row(1).targets[0]).toBe('127.0.0.9');
+    });
+
+    it('stores the hosts and targets of a file out of address order in address order, IPv4 before IPv6', async () => {
+      const { imports, runs, batches } = setUp();
+      const count = IMPORT_PIECE_HOSTS + 10;
+      // 127.0.16.0 … in a shuffled order (as --randomize-hosts writes them), ::1 first, 127.0.0.9 listed twice.
+      const order = Array.from({ length: count }, (_, i) => (i * 7919) % count);
+      const address = (i: number) => `127.0.${16 + (i >> 8)}.${i & 255}`;
+      const hosts =
+        host('::1', ['22:open']) +
+        down('127.0.0.9') +
+        order.map((i) => host(address(i), ['22:open'])).join('') +
+        host('127.0.0.9', ['80:open']);
+      const stored: HostRows[] = [];
+      const store = batches.storeResultInPieces.bind(batches);
+      jest.spyOn(batches, 'storeResultInPieces').mockImplementation(async (input) => {
+        stored.push(...input.hosts);
+        return store({ ...input, hosts: stored });
+      });
+      const answer = await imports.import(OWNER, SCAN, pieces(nmapXml(undefined, hosts)));
+      expect(answer.summary).toEqual({ hosts: count + 2, hosts_up: count + 2, open_ports: count + 2 });
+      const sorted = ['127.0.0.9', ...Array.from({ length: count }, (_, i) => address(i)), '::1'];
+      expect(runs.row(1).targets).toEqual(sorted);
+      expect(stored.map((piece) => piece.count)).toEqual([IMPORT_PIECE_HOSTS, 12]);
+      const storedHosts = stored.flatMap((piece) => piece.hosts());
+      expect(storedHosts.map((h) => h.address)).toEqual(sorted);
+      expect(storedHosts[0]).toMatchObject({ state: 'up', ports: [expect.objectContaining({ port: 80 })] });
+    });
+
+    it('keeps a file already in address order as it was read', async () => {
+      const { imports, runs } = setUp();
+      const hosts = many(10) + host('::1', ['22:open']);
+      await imports.import(OWNER, SCAN, pieces(nmapXml(undefined, hosts)));
+      expect(runs.row(1).targets).toEqual([...Array.from({ length: 10 }, (_, i) => `127.0.16.${i}`), '::1']);
     });
 
     it('refuses a host outside the scope or malformed XML at the end of a long file, storing nothing', async () => {
