@@ -110,6 +110,40 @@ describe.each(TEST_DATABASES)('the nmap XML import on %s (issue 17)', (database)
     expect(run.body.hosts.items).toHaveLength(1);
   });
 
+  it('stores the options nmap recorded with their values, as an API run stores them, and the hosts in address order', async () => {
+    // args as nmap 7.93 writes them (targets last); the hosts as --randomize-hosts lists them.
+    const recorded =
+      'nmap -sT -Pn -n --max-retries 0 --min-rate 5000 --max-hostgroup 64 --host-timeout 30s -p 22 -T 4 ' +
+      '--randomize-hosts -oX f.xml --datadir /tmp 127.0.0.5 127.0.0.7 127.0.0.10 ::1';
+    const imported = await importXml(
+      nmapXml(recorded, [up('::1'), up('127.0.0.10'), up('127.0.0.5'), up('127.0.0.7')]),
+    ).expect(201);
+    const run = await api().get(`/api/results/${imported.body.result_id}`).expect(200);
+    expect(run.body.result.nmap_flags).toEqual([
+      '-sT',
+      '-Pn',
+      '-n',
+      '--max-retries=0',
+      '--min-rate=5000',
+      '--max-hostgroup=64',
+      '--host-timeout=30s',
+      '-p22',
+      '-T4',
+      '--randomize-hosts',
+    ]);
+    const inOrder = ['127.0.0.5', '127.0.0.7', '127.0.0.10', '::1'];
+    expect(run.body.result.targets).toEqual(inOrder);
+    expect(run.body.hosts.items.map((h: { address: string }) => h.address)).toEqual(inOrder);
+    const batches = await api().get(`/api/results/${imported.body.result_id}/batches`).expect(200);
+    expect(batches.body.batches[0].targets).toEqual(inOrder);
+
+    // A file without args: the options a run of the scan stores (scan_arguments and ports).
+    const bare = nmapXml(args, [up('127.0.0.5')]).replace(/ args="[^"]*"/, '');
+    const withoutArgs = await importXml(bare).expect(201);
+    const runWithout = await api().get(`/api/results/${withoutArgs.body.result_id}`).expect(200);
+    expect(runWithout.body.result.nmap_flags).toEqual(['-sT', '-Pn', '-n', '-p22']);
+  });
+
   it('refuses with a 400 naming the field what no table can hold, storing nothing', async () => {
     const xml = nmapXml(args, [up('127.0.0.5')]);
     const long = 'x'.repeat(300);
