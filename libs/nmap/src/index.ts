@@ -14,6 +14,7 @@ export {
   canonicalIpAddress,
   compareIpValues,
   parseIpAddress,
+  parseIPv4,
   formatIPv6,
   type IpFamily,
   type IpValue,
