@@ -57,9 +57,9 @@ export interface StartVerificationCommand {
  */
 export interface ImportRunCommand {
   scanId: number;
-  /** The file's nmap options (from its `args`); undefined: the scan's own options. */
+  /** The file's nmap options (importedFlags, from its `args`); undefined: the options a run of the scan stores. */
   nmapFlags?: string[];
-  /** The file's addresses, each once, in the file's order: the run's targets. */
+  /** The file's addresses, each once, in address order (IPv4 before IPv6, numerically): the run's targets. */
   targets: string[];
   /**
    * The file's hosts, one per address of `targets`, stored as its one batch: in pieces encoded as their rows

@@ -93,7 +93,7 @@ describe('ResultsImportService', () => {
     expect(events.events).toEqual([]);
   });
 
-  it("keeps the scan's own options when the file has no args", async () => {
+  it('stores the options a run of the scan stores when the file has no args', async () => {
     const { imports, runs } = setUp();
     await imports.import(OWNER, SCAN, nmapXml(undefined, host('127.0.0.5')));
     expect(runs.row(1).nmapFlags).toEqual(['-sS']);
