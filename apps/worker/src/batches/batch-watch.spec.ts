@@ -125,7 +125,9 @@ describe('BatchWatches.verdictOf after a stall', () => {
     const watches = new BatchWatches(
       { workerId: 'w1', batchStallSeconds: 3 } as AppConfig,
       {} as BatchSplitter,
-      { publish: async (_ref: unknown, event: Record<string, unknown>) => void published.push(event) } as never,
+      {
+        publish: async (_ref: unknown, event: Record<string, unknown>) => void published.push(event),
+      } as never,
       {} as RunService,
       { batchesStalled: { inc: () => undefined } } as unknown as Metrics,
     );
