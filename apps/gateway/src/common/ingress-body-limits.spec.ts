@@ -2,7 +2,7 @@
 // proxy-body-size with its own 413 page, before the gateway's limits and error shape have their say. Which
 // Ingress serves a request is worked out as ingress-nginx does it (docs: user-guide/ingress-path-matching): when
 // any Ingress of a host sets use-regex, every path of that host is a case-insensitive `^<path>` regular
-// expression, and the longest path is tried first.
+// expression; the longest path is tried first.
 import { loadConfig } from '@nso/config';
 import { loadAll } from 'js-yaml';
 import { readFileSync } from 'node:fs';
@@ -41,10 +41,14 @@ function served(host: string, path: string): { name: string; maxBytes: number } 
   const regex = ofHost.some(
     (l) => l.ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/use-regex'] === 'true',
   );
-  if (!regex) throw new Error('this check expects use-regex on the host');
-  const hit = [...ofHost]
-    .sort((a, b) => b.path.length - a.path.length)
-    .find((l) => new RegExp(`^${l.path}`, 'i').test(path));
+  // Without use-regex: Prefix matches whole path segments, Exact the path itself.
+  const matches = (l: (typeof ofHost)[number]) =>
+    regex
+      ? new RegExp(`^${l.path}`, 'i').test(path)
+      : l.pathType === 'Exact'
+        ? path === l.path
+        : l.path === '/' || path === l.path || path.startsWith(`${l.path.replace(/\/$/, '')}/`);
+  const hit = [...ofHost].sort((a, b) => b.path.length - a.path.length).find(matches);
   if (!hit) throw new Error(`no Ingress serves ${path}`);
   const size = hit.ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-body-size'] ?? '1m';
   return { name: hit.ingress.metadata.name, maxBytes: nginxBytes(size) };
