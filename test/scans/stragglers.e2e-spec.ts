@@ -192,6 +192,14 @@ describe('stalled batches and stragglers', () => {
       const page = await system.gateway.api().get(`/api/results/${result.id}/batches`).expect(200);
       expect(page.body.batches.map((b: { batch_id: number }) => b.batch_id)).toEqual([1, 2, 3, 4]);
       expect(page.body.batches[2].targets).toEqual(startsOf(3)[0].targets);
+      // The straggler's row keeps the addresses it covered, the new batches the rest: each address in one row, so
+      // the summary and the run's progress count the run's 16 addresses once.
+      const rows = page.body.batches as Array<{ targets: string[] }>;
+      expect(rows[1].targets).toHaveLength(split.hosts_reported);
+      expect(rows.flatMap((b) => b.targets).sort()).toEqual(range('127.0.31.', 1, 16).sort());
+      const results = await system.gateway.api().get(`/api/results/${result.id}`).expect(200);
+      expect(results.body.summary).toMatchObject({ total_targets: 16, completed_targets: 16 });
+      expect(results.body.progress).toMatchObject({ hosts_done: 16, hosts_total: 16, percent: 100 });
     } finally {
       await service.close();
     }
