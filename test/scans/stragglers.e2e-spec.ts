@@ -103,7 +103,7 @@ describe('stalled batches and stragglers', () => {
       expect(ofBatch[1]).toMatchObject({ attempt: 1, worker: ofBatch[0].worker });
       expect(ofBatch[1].seconds).toBeGreaterThanOrEqual(4);
       expect(ofBatch[2]).toMatchObject({ attempt: 1, will_retry: true, exit_code: null });
-      expect(ofBatch[2].error).toMatch(/no progress for \d+ s/);
+      expect(ofBatch[2].error).toMatch(/no progress for \d+ s .*; stopped to be retried$/); // not its last attempt
       expect(ofBatch[3]).toMatchObject({ attempt: 2 });
       expect(ofBatch[4]).toMatchObject({ summary: { hosts_up: 1, open_ports: 1 } });
       expect(await metric('nso_batches_stalled_total')).toBe(before + 1);
