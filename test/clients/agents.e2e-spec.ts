@@ -189,6 +189,13 @@ describe.each(TEST_DATABASES)('HTTP agents on %s', (database) => {
     const scanId = await startScan(['127.0.53.20']);
     await waitForTask(3);
     const task = agent.tasks[2];
+    // An agent reports no progress of its own: its batch is running at 0 % until its results come.
+    const live = await api()
+      .get(`/api/results/${(await runOf(scanId)).id}`)
+      .expect(200);
+    expect(live.body.progress.running_batches).toEqual([
+      expect.objectContaining({ batch_id: 1, percent: 0, hosts_done: 0, hosts_total: 1 }),
+    ]);
     await api().post(`/api/scans/${scanId}/stop`).expect(200);
     await waitUntil(
       () => agent.pushes.some((p) => p.path === `/scan/${scanId}/cancel`),

@@ -195,9 +195,14 @@ describe('/api/stream, /api/broadcast, /api/stats and metrics on two gateways', 
       { message: 'resume 2', type: 'warning' },
       { message: 'resume 3', type: 'error' },
     ]);
-    // A malformed id starts the stream live rather than failing it.
-    const malformed = await open(a, { 'Last-Event-ID': 'garbage' });
-    expect(notificationsOf(malformed)).toEqual([]);
+    // A malformed id is refused naming the header, as GET /api/scans/{id}/events refuses one.
+    for (const id of ['garbage', '-1', '12']) {
+      const refused = await request(a)
+        .get('/api/stream')
+        .set({ ...alice.auth, 'Last-Event-ID': id })
+        .expect(400);
+      expect(refused.body).toEqual({ error: 'Last-Event-ID must be an id of this stream, such as b12-u3' });
+    }
   });
 
   it('sends the login redirect and ends a session stream when the session is logged out on another replica', async () => {

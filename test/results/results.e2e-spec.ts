@@ -150,9 +150,21 @@ describe.each(TEST_DATABASES)('run history on %s', (database) => {
     ['per_page=1.5', /per_page must be an integer/],
     ['page=0x2', /page must be an integer/],
     ['page=1&offset=0', /Give either page or offset/],
-    ['colour=blue', /Unknown field: colour/],
+    ['colour=blue', /^Unknown query parameter: colour$/],
+    ['page=9007199254740991', /^page must not be greater than 1000000$/],
+    ['per_page=abc', /^per_page must be an integer number$/],
   ])('refuses the query %s with a 400 naming it', async (query, error) => {
     const response = await api().get(`/api/results/${resultIds[0]}?${query}`).expect(400);
     expect(response.body.error).toMatch(error);
+  });
+
+  it('says only what is wrong with a page beyond the maximum, and names an unknown query parameter as one', async () => {
+    const page = await api().get(`/api/results/${resultIds[0]}?page=9007199254740991`).expect(400);
+    expect(page.body).toEqual({
+      error: 'page must not be greater than 1000000',
+      details: ['page must not be greater than 1000000'],
+    });
+    const unknown = await api().get(`/api/results/${resultIds[0]}?foo=1`).expect(400);
+    expect(unknown.body).toEqual({ error: 'Unknown query parameter: foo', unknown_fields: ['foo'] });
   });
 });

@@ -223,6 +223,23 @@ describe('a distributed scan over a /28 of loopback', () => {
         .filter((m) => m.seq > Number(all[3].id))
         .map((m) => m.seq),
     );
+
+    // A malformed Last-Event-ID is refused naming the header, whether ?since= is valid or absent; a malformed
+    // ?since= alone names since.
+    for (const [query, header] of [
+      ['', 'abc'],
+      ['', '-1'],
+      ['?since=1', '1e3'],
+    ]) {
+      const refused = await system.gateway
+        .api()
+        .get(`/api/scans/${scanId}/events${query}`)
+        .set('Last-Event-ID', header)
+        .expect(400);
+      expect(refused.body).toEqual({ error: 'Last-Event-ID must be a non-negative integer' });
+    }
+    const badSince = await system.gateway.api().get(`/api/scans/${scanId}/events?since=-1`).expect(400);
+    expect(badSince.body).toEqual({ error: 'since must be a non-negative integer' });
   });
 
   it('closes a WebSocket with a malformed since with 4400', async () => {

@@ -103,7 +103,7 @@ describe('stalled batches and stragglers', () => {
       expect(ofBatch[1]).toMatchObject({ attempt: 1, worker: ofBatch[0].worker });
       expect(ofBatch[1].seconds).toBeGreaterThanOrEqual(4);
       expect(ofBatch[2]).toMatchObject({ attempt: 1, will_retry: true, exit_code: null });
-      expect(ofBatch[2].error).toMatch(/no progress for \d+ s/);
+      expect(ofBatch[2].error).toMatch(/no progress for \d+ s .*; stopped to be retried$/); // not its last attempt
       expect(ofBatch[3]).toMatchObject({ attempt: 2 });
       expect(ofBatch[4]).toMatchObject({ summary: { hosts_up: 1, open_ports: 1 } });
       expect(await metric('nso_batches_stalled_total')).toBe(before + 1);
@@ -192,6 +192,14 @@ describe('stalled batches and stragglers', () => {
       const page = await system.gateway.api().get(`/api/results/${result.id}/batches`).expect(200);
       expect(page.body.batches.map((b: { batch_id: number }) => b.batch_id)).toEqual([1, 2, 3, 4]);
       expect(page.body.batches[2].targets).toEqual(startsOf(3)[0].targets);
+      // The straggler's row keeps the addresses it covered, the new batches the rest: each address in one row, so
+      // the summary and the run's progress count the run's 16 addresses once.
+      const rows = page.body.batches as Array<{ targets: string[] }>;
+      expect(rows[1].targets).toHaveLength(split.hosts_reported);
+      expect(rows.flatMap((b) => b.targets).sort()).toEqual(range('127.0.31.', 1, 16).sort());
+      const results = await system.gateway.api().get(`/api/results/${result.id}`).expect(200);
+      expect(results.body.summary).toMatchObject({ total_targets: 16, completed_targets: 16 });
+      expect(results.body.progress).toMatchObject({ hosts_done: 16, hosts_total: 16, percent: 100 });
     } finally {
       await service.close();
     }

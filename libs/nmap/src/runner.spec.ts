@@ -277,6 +277,50 @@ describe('NmapProcessRunner', () => {
     expect(await groupGone(result.pid as number)).toBe(true);
   });
 
+  it('makes a FIFO per concurrent run, not per run, and each run reads only its own XML', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nso-runner-fifo-'));
+    try {
+      const made = join(dir, 'made');
+      const mkfifo = fakeNmap('count-mkfifo', `echo made >> ${made}\nexec mkfifo "$@"`);
+      const own = new NmapProcessRunner({ mkfifoPath: mkfifo, tmpDir: dir });
+      const script = fakeNmap('xml-pid', "printf 'xml of %s' $$ >&3; echo done");
+      const run = () => own.run({ nmapPath: script, flags: [], targets: ['127.0.0.1'], keepXml: true });
+      const count = () => readFileSync(made, 'utf8').split('\n').filter(Boolean).length;
+      for (let i = 0; i < 3; i++) {
+        const result = await run();
+        expect(result.xml).toBe(`xml of ${result.pid}`);
+      }
+      expect(count()).toBe(1);
+      const together = await Promise.all([run(), run(), run()]);
+      for (const result of together) expect(result.xml).toBe(`xml of ${result.pid}`);
+      expect(count()).toBe(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not take again a FIFO that something of the last run may still write to', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nso-runner-fifo-'));
+    try {
+      const made = join(dir, 'made');
+      const mkfifo = fakeNmap('count-mkfifo-2', `echo made >> ${made}\nexec mkfifo "$@"`);
+      const own = new NmapProcessRunner({ mkfifoPath: mkfifo, tmpDir: dir });
+      // "nmap" exits, leaving a child that holds the XML pipe open past the runner's wait for it.
+      const leaver = fakeNmap(
+        'leaver',
+        "sleep 4 >&3 2>/dev/null </dev/null &\nprintf 'first' >&3; echo done",
+      );
+      const first = await own.run({ nmapPath: leaver, flags: [], targets: ['127.0.0.1'], keepXml: true });
+      expect(first.xml).toBe('first');
+      const script = fakeNmap('xml-pid-2', "printf 'xml of %s' $$ >&3; echo done");
+      const second = await own.run({ nmapPath: script, flags: [], targets: ['127.0.0.1'], keepXml: true });
+      expect(second.xml).toBe(`xml of ${second.pid}`);
+      expect(readFileSync(made, 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('does not start nmap when the signal is already aborted', async () => {
     const result = await runner.run({
       nmapPath: join(scriptDir, 'never-run'),

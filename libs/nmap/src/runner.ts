@@ -3,7 +3,7 @@
 // does not outlive a worker that is killed outright. A plain class: the apps wrap it as
 // a provider, and tests or services can substitute anything that implements NmapRunner.
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, openSync, promises as fsp } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, promises as fsp, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +97,7 @@ function literalFamily(target: string): 4 | 6 | undefined {
 export interface NmapProcessRunnerOptions {
   /** mkfifo executable used to make the XML pipe. Default "mkfifo" (looked up on PATH). */
   mkfifoPath?: string;
-  /** Directory for the short-lived pipe (unlinked before nmap starts). Default os.tmpdir(). */
+  /** Where the runner's private directory of XML pipes is made (removed when the process exits). Default os.tmpdir(). */
   tmpDir?: string;
   /**
    * util-linux `setpriv`, through which nmap is started with a parent-death signal: should this process die
@@ -111,14 +111,21 @@ export interface NmapProcessRunnerOptions {
 
 const SETPRIV = '/usr/bin/setpriv';
 
-type XmlPipe = { readFd: number; writeFd: number };
+type XmlPipe = { readFd: number; writeFd: number; path: string };
 
 export class NmapProcessRunner implements NmapRunner {
   private readonly mkfifoPath: string;
   private readonly tmpDir: string;
   private readonly wrapper: string | null;
-  /** The next run's pipe, made while nothing waits on it (mkfifo is a process of its own: milliseconds). */
-  private spare?: Promise<XmlPipe>;
+  /** The runner's private directory (mode 0700) of FIFOs, made with the first run. */
+  private directory?: Promise<string>;
+  /**
+   * FIFOs no run uses now. A FIFO keeps no data once both ends are closed, so one whose last run read it to its
+   * end is taken again: mkfifo, a process of its own (a fork of this large process: milliseconds of CPU), runs
+   * once per concurrent run instead of once per batch.
+   */
+  private readonly idle: string[] = [];
+  private made = 0;
 
   constructor(options: NmapProcessRunnerOptions = {}) {
     this.mkfifoPath = options.mkfifoPath ?? 'mkfifo';
@@ -138,7 +145,7 @@ export class NmapProcessRunner implements NmapRunner {
     if (opts.signal?.aborted) {
       return emptyResult({ cancelled: true, durationMs: 0 });
     }
-    const pipe = await this.takeXmlPipe();
+    const pipe = await this.openXmlPipe();
     return new Promise<NmapRunResult>((resolve, reject) => {
       let child: ChildProcess;
       try {
@@ -157,42 +164,25 @@ export class NmapProcessRunner implements NmapRunner {
       } catch (err) {
         closeQuietly(pipe.writeFd);
         closeQuietly(pipe.readFd);
+        this.giveBack(pipe.path, true);
         reject(spawnError(opts.nmapPath, err));
         return;
       }
       // The child holds its own copy; ours must go so the reader sees end-of-file when nmap exits.
       closeQuietly(pipe.writeFd);
-      new RunSupervisor(child, pipe.readFd, opts, startedAt, resolve, reject).start();
+      const done = (readToEnd: boolean) => this.giveBack(pipe.path, readToEnd);
+      new RunSupervisor(child, pipe.readFd, opts, startedAt, resolve, reject, done).start();
     });
-  }
-
-  private takeXmlPipe(): Promise<XmlPipe> {
-    const pipe = this.spare ?? this.openXmlPipe();
-    const next = this.openXmlPipe();
-    next.catch(() => {
-      // Reported by the run that takes it.
-      if (this.spare === next) this.spare = undefined;
-    });
-    this.spare = next;
-    return pipe;
   }
 
   /**
-   * A real pipe for the XML. Node's own 'pipe' stdio is a socketpair, which nmap cannot open by path
-   * (/dev/fd/3 gives ENXIO), so we make a FIFO in a private directory, open both ends, and unlink it at once:
-   * nothing is left on disk for anyone to read or swap.
+   * A real pipe for the XML, both ends open. Node's own 'pipe' stdio is a socketpair, which nmap cannot open by
+   * path (/dev/fd/3 gives ENXIO), so the XML goes through a FIFO of the runner's private directory (mode 0700:
+   * only this user can open it; nothing is written to disk): an idle one, or a new one (mkfifo).
    */
   private async openXmlPipe(): Promise<XmlPipe> {
-    const dir = await fsp.mkdtemp(join(this.tmpDir, 'nso-nmap-'));
-    const fifo = join(dir, 'xml');
+    const fifo = this.idle.pop() ?? (await this.makeFifo());
     try {
-      try {
-        await execFileAsync(this.mkfifoPath, ['-m', '600', fifo]);
-      } catch (err) {
-        throw new Error(
-          `cannot create the nmap XML pipe with "${this.mkfifoPath}": ${(err as Error).message}`,
-        );
-      }
       // Non-blocking read end first: opening the write end then succeeds immediately.
       const readFd = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
       let writeFd: number;
@@ -202,10 +192,32 @@ export class NmapProcessRunner implements NmapRunner {
         closeQuietly(readFd);
         throw err;
       }
-      return { readFd, writeFd };
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
+      return { readFd, writeFd, path: fifo };
+    } catch (err) {
+      await fsp.rm(fifo, { force: true });
+      throw err;
     }
+  }
+
+  private async makeFifo(): Promise<string> {
+    this.directory ??= fsp.mkdtemp(join(this.tmpDir, 'nso-nmap-')).then(removedAtExit);
+    const fifo = join(await this.directory, `xml-${++this.made}`);
+    try {
+      await execFileAsync(this.mkfifoPath, ['-m', '600', fifo]);
+    } catch (err) {
+      throw new Error(`cannot create the nmap XML pipe with "${this.mkfifoPath}": ${(err as Error).message}`);
+    }
+    return fifo;
+  }
+
+  /**
+   * A run is done with its FIFO. One read to its end (every writer gone) is taken again; one whose reader gave up
+   * first (a descendant of nmap may still hold it open and write later) is removed, so no run ever reads another's
+   * XML.
+   */
+  private giveBack(fifo: string, readToEnd: boolean): void {
+    if (readToEnd) this.idle.push(fifo);
+    else void fsp.rm(fifo, { force: true }).catch(() => undefined);
   }
 }
 
@@ -219,6 +231,8 @@ class RunSupervisor {
   private cancelled = false;
   private exit?: { code: number | null; signal: string | null };
   private xmlDone = false;
+  /** The XML pipe reached end-of-file (rather than being destroyed). */
+  private xmlEnded = false;
   private settled = false;
   private lineError?: unknown;
   private xmlError?: { error: unknown };
@@ -235,6 +249,8 @@ class RunSupervisor {
     private readonly startedAt: number,
     private readonly resolve: (r: NmapRunResult) => void,
     private readonly reject: (e: unknown) => void,
+    /** Called once the XML pipe is closed: whether it was read to its end (every writer gone). */
+    private readonly pipeDone: (readToEnd: boolean) => void,
   ) {
     this.xml = new Socket({ fd: xmlFd, readable: true, writable: false });
     this.maxStdout = opts.maxStdoutChars ?? DEFAULT_MAX_STDOUT_CHARS;
@@ -253,7 +269,11 @@ class RunSupervisor {
         }
       }
     });
-    this.xml.on('close', () => this.xmlClosed());
+    this.xml.on('end', () => (this.xmlEnded = true));
+    this.xml.on('close', () => {
+      this.pipeDone(this.xmlEnded);
+      this.xmlClosed();
+    });
     this.xml.on('error', () => this.xml.destroy());
 
     child.stdout?.setEncoding('utf8');
@@ -373,6 +393,19 @@ class RunSupervisor {
     if (this.drainTimer) clearTimeout(this.drainTimer);
     this.opts.signal?.removeEventListener('abort', this.onAbort);
   }
+}
+
+/** The runners' FIFO directories of this process, removed when it exits. */
+const directories = new Set<string>();
+
+function removedAtExit(dir: string): string {
+  if (directories.size === 0) {
+    process.once('exit', () => {
+      for (const each of directories) rmSync(each, { recursive: true, force: true });
+    });
+  }
+  directories.add(dir);
+  return dir;
 }
 
 function assertTargets(targets: readonly string[]): void {

@@ -18,13 +18,23 @@ export class BatchSplitRepository {
   constructor(private readonly em: EntityManager) {}
 
   /**
-   * Creates the split batches' rows (`pending`, their addresses, no worker yet) and adds their number to the
-   * run's `batches_total`, in one transaction. A row that exists already (a split retried after a crash) is left
-   * as it is and not counted again. Returns how many rows it created.
+   * Creates the split batches' rows (`pending`, their addresses, no worker yet), adds their number to the run's
+   * `batches_total`, and narrows the straggler's row (`straggler.batchId`) to the addresses it keeps
+   * (`straggler.targets`: those nmap had reported), in one transaction: every address of the run then belongs to
+   * one batch row, so the addresses of completed batches (the results summary, the run's progress) add up to the
+   * run's. A row that exists already (a split retried after a crash) is left as it is and not counted again.
+   * Returns how many rows it created.
    */
-  async splitOff(resultId: number, batches: readonly SplitBatchInput[]): Promise<number> {
+  async splitOff(
+    resultId: number,
+    batches: readonly SplitBatchInput[],
+    straggler: { batchId: number; targets: string[] },
+  ): Promise<number> {
     if (batches.length === 0) return 0;
     return knexOf(this.em).transaction(async (trx) => {
+      await trx('batches')
+        .where({ id: straggler.batchId, result_id: resultId })
+        .update({ targets: json(straggler.targets) });
       const now = new Date();
       const rows = batches.map((b) => ({
         result_id: resultId,

@@ -21,6 +21,7 @@ import {
 import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { AgentPushClient, agentScanArguments } from './agent-push.client';
+import { RunProgressStore } from './run-progress.store';
 
 /** The worker id batch rows of an agent's task carry. */
 export const agentWorkerId = (clientId: string): string => `agent:${clientId}`;
@@ -63,14 +64,17 @@ export class AgentTasks {
     private readonly push: AgentPushClient,
     @InjectQueue(AGENT_TASK_QUEUE) private readonly timeouts: AgentTaskQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly progress: RunProgressStore,
   ) {}
 
   /**
    * Gives batch `seq` of the run to agent `clientId`: its batch row is started (as `agent:<id>`), a task with a
    * fresh 256-bit task_id and a deadline is stored, and two jobs are queued: its deadline and its push (made by a
-   * worker, pushTask: no caller waits on an agent). Returns the batch when the agent cannot take it (not approved
-   * and enabled any more): the caller hands it on. Undefined when the task was queued, or the batch needs no run
-   * (completed or stopped already).
+   * worker, pushTask: no caller waits on an agent). The batch is among the run's running ones at 0 % (an agent
+   * reports no progress of its own), so its addresses count in the run's `hosts_done` once its results are stored,
+   * as a worker's batch does. Returns the batch when the agent cannot take it (not approved and enabled any more):
+   * the caller hands it on. Undefined when the task was queued, or the batch needs no run (completed or stopped
+   * already).
    */
   async dispatch(
     run: AgentRunRef,
@@ -106,6 +110,12 @@ export class AgentTasks {
       batchId: start.batchId,
       targets,
       deadline: new Date(Date.now() + timeoutMs),
+    });
+    const started = { percent: 0, hostsDone: 0, hostsTotal: targets.length, at: Date.now() };
+    await this.progress.report(run.resultId, seq, started).catch((error: unknown) => {
+      this.logger.warn(
+        `run ${run.resultId} batch ${seq}: progress not registered: ${(error as Error).message}`,
+      );
     });
     const retention = {
       removeOnComplete: { count: this.config.jobRetentionCount },

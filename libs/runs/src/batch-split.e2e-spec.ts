@@ -32,6 +32,7 @@ describe('BatchSplitter against Redis', () => {
   let rows: Array<{ seq: number; targets: string[] }>;
   let queued: Array<{ seq: number; clientId: string; targets: string[]; hostnames: unknown }>;
   let published: unknown[];
+  let narrowed: Array<{ batchId: number; targets: string[] }>;
 
   beforeEach(() => {
     prefix = testRedisPrefix('batch-split');
@@ -41,6 +42,7 @@ describe('BatchSplitter against Redis', () => {
     rows = [];
     queued = [];
     published = [];
+    narrowed = [];
     splitter = new BatchSplitter(
       { workerConcurrency: 2 } as AppConfig,
       redis,
@@ -57,8 +59,13 @@ describe('BatchSplitter against Redis', () => {
         ) => void queued.push({ seq, clientId, targets, hostnames }),
       } as unknown as BatchQueue,
       {
-        splitOff: async (_r: number, batches: Array<{ seq: number; targets: string[] }>) => {
+        splitOff: async (
+          _r: number,
+          batches: Array<{ seq: number; targets: string[] }>,
+          kept: { batchId: number; targets: string[] },
+        ) => {
           rows.push(...batches);
+          narrowed.push(kept);
           return batches.length;
         },
       } as unknown as BatchSplitRepository,
@@ -83,6 +90,8 @@ describe('BatchSplitter against Redis', () => {
       { seq: 4, targets: ['127.0.0.1', '127.0.0.3'] },
       { seq: 5, targets: ['127.0.0.4', '127.0.0.5'] },
     ]);
+    // The straggler's row keeps only the address it reported.
+    expect(narrowed).toEqual([{ batchId: 103, targets: ['127.0.0.2'] }]);
     expect(queued.map((q) => [q.seq, q.clientId, q.hostnames])).toEqual([
       [4, 'local', {}],
       [5, 'local', { '127.0.0.4': ['four.test'] }],

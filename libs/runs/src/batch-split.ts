@@ -163,6 +163,7 @@ export class BatchSplitter {
   async split(ref: RunRef, batch: StragglerBatch, reported: readonly NmapHost[]): Promise<SplitOutcome> {
     const seen = new Set(reported.map((host) => canonical(host.address)));
     const unreported = batch.targets.filter((address) => !seen.has(canonical(address)));
+    const kept = batch.targets.filter((address) => seen.has(canonical(address)));
     const halves = halvesOf(unreported);
     let seqs: number[] = [];
     if (halves.length > 0) {
@@ -184,6 +185,7 @@ export class BatchSplitter {
       await this.splits.splitOff(
         ref.resultId,
         halves.map((targets, i) => ({ seq: seqs[i], targets })),
+        { batchId: batch.batchId, targets: kept },
       );
       const plan = runPlanOf(ref, await this.runs.findOrFail(ref.resultId));
       for (const [i, targets] of halves.entries()) {

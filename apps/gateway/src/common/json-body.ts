@@ -4,7 +4,9 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import { json, NextFunction, Request, Response, urlencoded } from 'express';
 
-export const jsonBodyParser = json({ limit: '1mb' });
+/** The largest JSON body of any route but the agents' results (1 MiB; k8s/ingress.yaml's proxy-body-size is the same). */
+export const JSON_BODY_MAX_BYTES = 1024 * 1024;
+export const jsonBodyParser = json({ limit: JSON_BODY_MAX_BYTES });
 /**
  * An agent's results (`POST /api/clients/{id}/results`) are not parsed here: the route reads its body itself,
  * after it has checked the client, its address and its open task, with a limit set by that task

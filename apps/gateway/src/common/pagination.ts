@@ -6,12 +6,15 @@ import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 /**
- * A query-string integer: canonical decimal digits become a number; anything else ("1.5", "0x10", "1e2", "")
- * stays a string, so the @IsInt rule refuses it with a 400 that names the parameter.
+ * A query-string integer: canonical decimal digits, however many, become a number; anything else ("1.5",
+ * "0x10", "1e2", "") stays a string, so the @IsInt rule refuses it with a 400 that names the parameter. A long
+ * run of digits is an integer too (9007199254740991, or 10^30 rounded): the parameter's @Max refuses it, so
+ * `?page=9007199254740991` is told "page must not be greater than 1000000" alone. Every QueryInt parameter
+ * therefore has a @Max, at most Number.MAX_SAFE_INTEGER.
  */
 export const QueryInt = () =>
   Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' && /^(0|[1-9][0-9]{0,14})$/.test(value) ? Number(value) : value,
+    typeof value === 'string' && /^(0|[1-9][0-9]*)$/.test(value) ? Number(value) : value,
   );
 
 /** A query-string boolean: `true`/`false`/`1`/`0`; anything else stays a string for @IsBoolean to refuse. */
@@ -24,7 +27,11 @@ export const QueryBool = () =>
 
 /** The paging parameters every list endpoint takes. */
 export class PageQuery {
-  @ApiPropertyOptional({ minimum: 1, description: 'Page number, 1-based (or use offset)' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Page number, 1-based (or use offset)',
+  })
   @IsOptional()
   @QueryInt()
   @IsInt()
@@ -48,11 +55,16 @@ export class PageQuery {
   @Max(500)
   limit?: number;
 
-  @ApiPropertyOptional({ minimum: 0, description: 'Skip this many items (instead of page)' })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'Skip this many items (instead of page)',
+  })
   @IsOptional()
   @QueryInt()
   @IsInt()
   @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
   offset?: number;
 }
 

@@ -3,16 +3,22 @@ import { ArgumentMetadata, HttpException } from '@nestjs/common';
 import { LoginDto, RegisterDto } from '../auth/auth.dto';
 import { CreateProjectDto } from '../projects/projects.dto';
 import { CreateTokenDto } from '../tokens/tokens.dto';
+import { PageQuery } from './pagination';
 import { ApiValidationPipe, reservedKeyPaths } from './validation';
 
 type Class = new (...args: never[]) => object;
 
 const body = (metatype: Class): ArgumentMetadata => ({ type: 'body', metatype, data: undefined });
+const query = (metatype: Class): ArgumentMetadata => ({ type: 'query', metatype, data: undefined });
 
-/** The pipe's answer: the transformed body, or the error body it refused with. */
-async function run(metatype: Class, value: unknown): Promise<{ ok?: unknown; refused?: unknown }> {
+/** The pipe's answer: the transformed body (or query), or the error body it refused with. */
+async function run(
+  metatype: Class,
+  value: unknown,
+  where = body,
+): Promise<{ ok?: unknown; refused?: unknown }> {
   try {
-    return { ok: await new ApiValidationPipe().transform(value, body(metatype)) };
+    return { ok: await new ApiValidationPipe().transform(value, where(metatype)) };
   } catch (error) {
     if (error instanceof HttpException) return { refused: error.getResponse() };
     throw error;
@@ -100,5 +106,40 @@ describe('ApiValidationPipe', () => {
     const param: ArgumentMetadata = { type: 'param', metatype: Number, data: 'scanId' };
     expect(await pipe.transform('0x1a', param)).toBe('0x1a');
     expect(await pipe.transform('26', param)).toBe('26');
+  });
+
+  it.each([
+    // A safe integer, and a longer run of digits: integers beyond the maximum, not "not an integer".
+    ['9007199254740991', 'page must not be greater than 1000000'],
+    ['99999999999999999999999999999', 'page must not be greater than 1000000'],
+    ['1000001', 'page must not be greater than 1000000'],
+    ['0', 'page must not be less than 1'],
+    // No number at all: its type alone, not its range too.
+    ['abc', 'page must be an integer number'],
+    ['-1', 'page must be an integer number'],
+    ['1.5', 'page must be an integer number'],
+  ])('answers ?page=%s with only what is wrong with it', async (page, error) => {
+    expect(await run(PageQuery, { page }, query)).toEqual({ refused: { error, details: [error] } });
+  });
+
+  it('bounds offset by the safe integers, and takes the largest', async () => {
+    expect(await run(PageQuery, { offset: '9007199254740991' }, query)).toEqual({
+      ok: Object.assign(new PageQuery(), { offset: 9007199254740991 }),
+    });
+    expect(await run(PageQuery, { offset: '9007199254740993' }, query)).toMatchObject({
+      refused: { error: 'offset must not be greater than 9007199254740991' },
+    });
+  });
+
+  it('names an unknown query parameter as one, and an unknown body field as a field', async () => {
+    expect(await run(PageQuery, { page: '1', foo: 'x' }, query)).toEqual({
+      refused: { error: 'Unknown query parameter: foo', unknown_fields: ['foo'] },
+    });
+    expect(await run(PageQuery, { foo: 'x', bar: 'y' }, query)).toEqual({
+      refused: { error: 'Unknown query parameters: foo, bar', unknown_fields: ['foo', 'bar'] },
+    });
+    expect(await run(LoginDto, { username: 'a', password: 'b', foo: 'x' })).toEqual({
+      refused: { error: 'Unknown field: foo', unknown_fields: ['foo'] },
+    });
   });
 });

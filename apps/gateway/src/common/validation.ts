@@ -13,6 +13,10 @@ function flatten(errors: ValidationError[], parent = ''): Array<{ path: string; 
   });
 }
 
+/** class-validator's number checks, and the range checks that say nothing more when one of them failed. */
+const TYPE_CHECKS = ['isInt', 'isNumber'];
+const RANGE_CHECKS = new Set(['min', 'max']);
+
 /**
  * Turns class-validator failures into seed 003's 400 shapes: missing fields are listed in `missing_fields`;
  * unknown fields are named; every other problem is a sentence in `details`.
@@ -34,8 +38,11 @@ export function validationErrorBody(errors: ValidationError[]) {
       continue;
     }
     // class-validator lists constraints in reverse order of declaration; the first declared (the type check)
-    // is the most useful headline.
-    const messages = Object.values(constraints).reverse();
+    // is the most useful headline. A value that is no number at all breaks its range too: only the type is said.
+    const messages = Object.entries(constraints)
+      .filter(([name]) => !(TYPE_CHECKS.some((type) => type in constraints) && RANGE_CHECKS.has(name)))
+      .map(([, message]) => message)
+      .reverse();
     if (messages.length > 0) headlines.push(messages[0]);
     details.push(...messages);
   }
@@ -88,6 +95,7 @@ export class ApiValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'query') return this.transformQuery(value, metadata);
     const reserved = metadata.type === 'body' ? reservedKeyPaths(value) : [];
     if (reserved.length === 0) return super.transform(value, metadata);
     let others: string[] = [];
@@ -105,11 +113,22 @@ export class ApiValidationPipe extends ValidationPipe {
   protected override transformPrimitive(value: unknown): unknown {
     return value;
   }
+
+  /** A query string's unknown names are its parameters: `Unknown query parameter: foo`, same `unknown_fields`. */
+  private async transformQuery(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    try {
+      return await super.transform(value, metadata);
+    } catch (error) {
+      const body = error instanceof HttpException ? (error.getResponse() as Record<string, unknown>) : {};
+      if (!Array.isArray(body.unknown_fields)) throw error;
+      throw new BadRequestException(unknownFieldsBody(body.unknown_fields as string[], 'query parameter'));
+    }
+  }
 }
 
-function unknownFieldsBody(unknown: string[]) {
+function unknownFieldsBody(unknown: string[], what = 'field') {
   return {
-    error: `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+    error: `Unknown ${what}${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
     unknown_fields: unknown,
   };
 }

@@ -207,11 +207,16 @@ export class ListScansQuery extends PageQuery {
   @IsBoolean()
   is_scheduled?: boolean;
 
-  @ApiPropertyOptional({ minimum: 1, description: 'Only the scans of this project (of yours)' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'Only the scans of this project (of yours)',
+  })
   @IsOptional()
   @QueryInt()
   @IsInt()
   @Min(1)
+  @Max(Number.MAX_SAFE_INTEGER)
   project_id?: number;
 
   @ApiPropertyOptional({

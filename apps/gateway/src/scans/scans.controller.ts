@@ -104,7 +104,11 @@ export class ScansController {
   })
   @ApiExtraModels(ProgressEventDto)
   @ApiNotFoundResponse({ description: 'Unknown scan' })
-  @ApiBadRequestResponse({ description: 'since (or Last-Event-ID) is not a non-negative integer' })
+  @ApiBadRequestResponse({
+    description:
+      '`{"error": "Last-Event-ID must be a non-negative integer"}` (the header, when sent, wins over `since`), ' +
+      'else `{"error": "since must be a non-negative integer"}`',
+  })
   @ApiHeader({
     name: 'Last-Event-ID',
     required: false,
@@ -120,14 +124,23 @@ export class ScansController {
   ): Promise<void> {
     await this.scans.findOwned(user.id, scanId);
     // Read here rather than with @Headers(), which would document a second, required header parameter.
-    const afterSeq = parseSince(request.get('last-event-id') || since);
+    const lastEventId = request.get('last-event-id');
+    const afterSeq = lastEventId ? parseSince(lastEventId, 'Last-Event-ID') : parseSince(since);
     await this.scanEvents.serve(scanId, afterSeq, response);
   }
 }
 
-export function parseSince(value: string | undefined | null): number {
+/**
+ * A resume position (an event's seq): 0 when absent or empty. Anything but 1 to 15 decimal digits is a 400
+ * `{"error": "<name> must be a non-negative integer"}`, `name` being what carried it (`since`, or the
+ * `Last-Event-ID` header), so the caller learns which of the two was wrong.
+ */
+export function parseSince(
+  value: string | undefined | null,
+  name: 'since' | 'Last-Event-ID' = 'since',
+): number {
   if (value === undefined || value === null || value === '') return 0;
   if (!/^\d{1,15}$/.test(value))
-    throw new BadRequestException({ error: 'since must be a non-negative integer' });
+    throw new BadRequestException({ error: `${name} must be a non-negative integer` });
   return Number(value);
 }

@@ -9,6 +9,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import {
+  ApiBadRequestResponse,
   ApiBody,
   ApiForbiddenResponse,
   ApiHeader,
@@ -23,7 +24,7 @@ import type { Request } from 'express';
 import { Observable } from 'rxjs';
 import { Public, Roles } from '../auth/auth.decorators';
 import { BroadcastAnswerDto, BroadcastDto } from './stream.dto';
-import { parseStreamPosition } from './stream-position';
+import { MALFORMED_STREAM_POSITION, parseStreamPosition } from './stream-position';
 import { StreamService } from './stream.service';
 
 /**
@@ -56,6 +57,10 @@ export class StreamController {
   @ApiProduces('text/event-stream')
   @ApiOkResponse({ description: 'Server-sent events: `id: b<n>-u<n>-a<n>`, `data: {"message", "type"}`' })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event id (`b12-u3`)' })
+  @ApiBadRequestResponse({
+    description:
+      'A Last-Event-ID that is no id of this stream: `{"error": "' + MALFORMED_STREAM_POSITION + '"}`',
+  })
   stream(@Req() req: Request): Observable<MessageEvent> {
     // Read here rather than with @Headers(), which would document a second, required header parameter.
     const lastEventId = req.get('last-event-id');

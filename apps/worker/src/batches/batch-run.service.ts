@@ -121,7 +121,7 @@ export class BatchRunService {
       worker: this.config.workerId,
     });
     const controller = new AbortController();
-    const watched = { ref, seq: batchSeq, targets, attempt };
+    const watched = { ref, seq: batchSeq, targets, attempt, final };
     const scanning = this.runNmap(watched, flags, data.hostnames ?? {}, controller);
     scanning.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     const batch = await this.runs.startBatch(start);

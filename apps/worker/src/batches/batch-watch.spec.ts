@@ -1,5 +1,8 @@
+import type { AppConfig } from '@nso/config';
+import type { Metrics } from '@nso/monitoring';
 import type { NmapHost } from '@nso/nmap';
-import { BatchWatch, statsEverySeconds } from './batch-watch';
+import type { BatchSplitter, RunService } from '@nso/runs';
+import { BatchStalledError, BatchWatch, BatchWatches, statsEverySeconds } from './batch-watch';
 
 const attempt = {
   ref: { scanId: 1, resultId: 2 },
@@ -113,5 +116,40 @@ describe('statsEverySeconds', () => {
     expect(statsEverySeconds({ nmapStatsEverySeconds: 2, batchStallSeconds: 600 })).toBe(2);
     expect(statsEverySeconds({ nmapStatsEverySeconds: 30, batchStallSeconds: 60 })).toBe(12);
     expect(statsEverySeconds({ nmapStatsEverySeconds: 2, batchStallSeconds: 5 })).toBe(1);
+  });
+});
+
+describe('BatchWatches.verdictOf after a stall', () => {
+  function stalledWatches() {
+    const published: Array<Record<string, unknown>> = [];
+    const watches = new BatchWatches(
+      { workerId: 'w1', batchStallSeconds: 3 } as AppConfig,
+      {} as BatchSplitter,
+      {
+        publish: async (_ref: unknown, event: Record<string, unknown>) => void published.push(event),
+      } as never,
+      {} as RunService,
+      { batchesStalled: { inc: () => undefined } } as unknown as Metrics,
+    );
+    const stalled = { verdict: () => ({ kind: 'stalled', seconds: 3 }) } as unknown as BatchWatch;
+    return { watches, stalled, published };
+  }
+
+  it('says the batch runs again while attempts remain', async () => {
+    const { watches, stalled, published } = stalledWatches();
+    await expect(watches.verdictOf(stalled, { ...attempt, final: false })).rejects.toThrow(
+      'nmap reported no progress for 3 s (BATCH_STALL_SECONDS); stopped to be retried',
+    );
+    expect(published).toEqual([expect.objectContaining({ event: 'batch_stalled', seconds: 3, attempt: 1 })]);
+  });
+
+  it('says it is not retried after its last attempt (batch_failed has will_retry: false then)', async () => {
+    const { watches, stalled } = stalledWatches();
+    const error = await watches.verdictOf(stalled, { ...attempt, attempt: 3, final: true }).catch((e) => e);
+    expect(error).toBeInstanceOf(BatchStalledError);
+    expect(error.message).toBe(
+      'nmap reported no progress for 3 s (BATCH_STALL_SECONDS); stopped and not retried: that was its last attempt',
+    );
+    expect(error.message).not.toMatch(/to be retried/);
   });
 });

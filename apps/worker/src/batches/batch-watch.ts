@@ -23,10 +23,20 @@ import { BatchSplitter, RunRef, RunService, StragglerBatch } from '@nso/runs';
 /** How often a running batch checks whether it is a straggler. */
 const SPLIT_CHECK_MS = 2_000;
 
-/** The attempt failed because its nmap reported no progress for `seconds` (its message goes into batch_failed). */
+/**
+ * The attempt failed because its nmap reported no progress for `seconds`. Its message goes into batch_failed's
+ * `error`, the batch row's stderr and the worker's log, so it says whether the batch runs again: not after its
+ * `final` attempt (batch_failed's `will_retry: false`).
+ */
 export class BatchStalledError extends Error {
-  constructor(readonly seconds: number) {
-    super(`nmap reported no progress for ${seconds} s (BATCH_STALL_SECONDS); stopped to be retried`);
+  constructor(
+    readonly seconds: number,
+    readonly final = false,
+  ) {
+    super(
+      `nmap reported no progress for ${seconds} s (BATCH_STALL_SECONDS); stopped ` +
+        (final ? 'and not retried: that was its last attempt' : 'to be retried'),
+    );
   }
 }
 
@@ -37,6 +47,8 @@ export interface WatchedAttempt {
   /** The addresses nmap was handed. */
   targets: string[];
   attempt: number;
+  /** The job's last attempt: a stall is not retried. */
+  final?: boolean;
 }
 
 /** What ended an nmap that was cancelled: a stop of the run, a stall, or a split (with the hosts reported). */
@@ -212,16 +224,16 @@ export class BatchWatches {
 
   /**
    * What a cancelled nmap means: `stopped` (the run was stopped) or the hosts of a split; a stall is announced
-   * (`batch_stalled`, the metric) and thrown as BatchStalledError, so the attempt fails and is retried.
+   * (`batch_stalled`, the metric) and thrown as BatchStalledError, so the attempt fails and is retried (unless it
+   * was the last).
    */
   async verdictOf(watch: BatchWatch, attempt: WatchedAttempt): Promise<'stopped' | { split: NmapHost[] }> {
     const verdict = watch.verdict();
     if (verdict.kind === 'stopped') return 'stopped';
     if (verdict.kind === 'split') return { split: verdict.hosts };
     this.metrics.batchesStalled.inc();
-    this.logger.warn(
-      `run ${attempt.ref.resultId} batch ${attempt.seq}: nmap reported no progress for ${verdict.seconds} s; stopped`,
-    );
+    const stalled = new BatchStalledError(verdict.seconds, attempt.final === true);
+    this.logger.warn(`run ${attempt.ref.resultId} batch ${attempt.seq}: ${stalled.message}`);
     await this.events.publish(attempt.ref, {
       event: 'batch_stalled',
       batch_id: attempt.seq,
@@ -229,7 +241,7 @@ export class BatchWatches {
       attempt: attempt.attempt,
       worker: this.config.workerId,
     });
-    throw new BatchStalledError(verdict.seconds);
+    throw stalled;
   }
 
   /**
