@@ -277,34 +277,43 @@ describe('NmapProcessRunner', () => {
     expect(await groupGone(result.pid as number)).toBe(true);
   });
 
-  it('makes a FIFO per concurrent run, not per run, and each run reads only its own XML', async () => {
+  /**
+   * A runner of its own FIFO directory under a fresh temporary one, whose mkfifo counts its calls; `fifosMade()`
+   * says how many. Pass the test's body; the directory goes afterwards.
+   */
+  async function withCountingRunner(
+    name: string,
+    body: (own: NmapProcessRunner, fifosMade: () => number) => Promise<void>,
+  ): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'nso-runner-fifo-'));
     try {
       const made = join(dir, 'made');
-      const mkfifo = fakeNmap('count-mkfifo', `echo made >> ${made}\nexec mkfifo "$@"`);
+      const mkfifo = fakeNmap(`count-mkfifo-${name}`, `echo made >> ${made}\nexec mkfifo "$@"`);
       const own = new NmapProcessRunner({ mkfifoPath: mkfifo, tmpDir: dir });
-      const script = fakeNmap('xml-pid', "printf 'xml of %s' $$ >&3; echo done");
+      await body(own, () => readFileSync(made, 'utf8').split('\n').filter(Boolean).length);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const ownXml = (name: string) => fakeNmap(name, "printf 'xml of %s' $$ >&3; echo done");
+
+  it('makes a FIFO per concurrent run, not per run, and each run reads only its own XML', async () => {
+    await withCountingRunner('reuse', async (own, fifosMade) => {
+      const script = ownXml('xml-pid');
       const run = () => own.run({ nmapPath: script, flags: [], targets: ['127.0.0.1'], keepXml: true });
-      const count = () => readFileSync(made, 'utf8').split('\n').filter(Boolean).length;
       for (let i = 0; i < 3; i++) {
         const result = await run();
         expect(result.xml).toBe(`xml of ${result.pid}`);
       }
-      expect(count()).toBe(1);
+      expect(fifosMade()).toBe(1);
       const together = await Promise.all([run(), run(), run()]);
       for (const result of together) expect(result.xml).toBe(`xml of ${result.pid}`);
-      expect(count()).toBe(3);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(fifosMade()).toBe(3);
+    });
   });
 
   it('does not take again a FIFO that something of the last run may still write to', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nso-runner-fifo-'));
-    try {
-      const made = join(dir, 'made');
-      const mkfifo = fakeNmap('count-mkfifo-2', `echo made >> ${made}\nexec mkfifo "$@"`);
-      const own = new NmapProcessRunner({ mkfifoPath: mkfifo, tmpDir: dir });
+    await withCountingRunner('leaver', async (own, fifosMade) => {
       // "nmap" exits, leaving a child that holds the XML pipe open past the runner's wait for it.
       const leaver = fakeNmap(
         'leaver',
@@ -312,13 +321,15 @@ describe('NmapProcessRunner', () => {
       );
       const first = await own.run({ nmapPath: leaver, flags: [], targets: ['127.0.0.1'], keepXml: true });
       expect(first.xml).toBe('first');
-      const script = fakeNmap('xml-pid-2', "printf 'xml of %s' $$ >&3; echo done");
-      const second = await own.run({ nmapPath: script, flags: [], targets: ['127.0.0.1'], keepXml: true });
+      const second = await own.run({
+        nmapPath: ownXml('xml-pid-2'),
+        flags: [],
+        targets: ['127.0.0.1'],
+        keepXml: true,
+      });
       expect(second.xml).toBe(`xml of ${second.pid}`);
-      expect(readFileSync(made, 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      expect(fifosMade()).toBe(2);
+    });
   });
 
   it('does not start nmap when the signal is already aborted', async () => {
