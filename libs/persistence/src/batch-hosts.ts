@@ -285,25 +285,25 @@ export class HostRows {
           state,
           reason: reason ?? undefined,
           mac: mac ?? undefined,
-          os: os === null ? undefined : (JSON.parse(os) as unknown),
+          os: os == null ? undefined : (JSON.parse(os) as unknown),
           ports: [],
-          extraPorts:
-            unlisted === null ? undefined : unlisted.split(',').map((s) => ({ state: s, count: 0 })),
+          extraPorts: unlisted == null ? undefined : unlisted.split(',').map((s) => ({ state: s, count: 0 })),
         });
       }
     }
-    const text = (value: string | number | null) => (value === null ? undefined : String(value));
+    // A row's trailing nulls are left out (withoutTrailingNulls): a missing value is null too.
+    const text = (value: string | number | null | undefined) => (value == null ? undefined : String(value));
     for (const chunk of this.portChunks) {
       for (const row of JSON.parse(chunk.json) as Array<Array<string | number | null>>) {
         const [address, protocol, port, state, reason, name, product, version, extrainfo, cpe] = row;
-        const service = [name, product, version, extrainfo, cpe].every((v) => v === null)
+        const service = [name, product, version, extrainfo, cpe].every((v) => v == null)
           ? undefined
           : {
               name: text(name),
               product: text(product),
               version: text(version),
               extrainfo: text(extrainfo),
-              cpe: cpe === null ? [] : (JSON.parse(String(cpe)) as string[]),
+              cpe: cpe == null ? [] : (JSON.parse(String(cpe)) as string[]),
             };
         byAddress.get(String(address))?.ports.push({
           protocol: String(protocol),
@@ -340,7 +340,7 @@ export class HostRows {
 
 /** A host's row (HostRows). */
 function hostRow(host: HostResultInput): unknown[] {
-  return [
+  return withoutTrailingNulls([
     host.address,
     host.addressType,
     host.hostnames === undefined || host.hostnames.length === 0 ? '[]' : JSON.stringify(host.hostnames),
@@ -349,13 +349,25 @@ function hostRow(host: HostResultInput): unknown[] {
     host.mac ?? null,
     json(host.os),
     unlistedStatesOf(host.extraPorts),
-  ];
+  ]);
+}
+
+/**
+ * A row without its trailing nulls: a missing element reads as NULL all the same (`->>` of an index past the end,
+ * on both databases), and the statements unpack less text (a wide scan's closed port: 5 values instead of 10,
+ * about a sixth of SQLite's ports insert).
+ */
+function withoutTrailingNulls(row: unknown[]): unknown[] {
+  let length = row.length;
+  while (length > 0 && row[length - 1] === null) length--;
+  row.length = length;
+  return row;
 }
 
 /** A port's row (HostRows). */
 function portRow(address: string, port: PortResultInput): unknown[] {
   const service = port.service;
-  return [
+  return withoutTrailingNulls([
     address,
     port.protocol,
     port.port,
@@ -366,7 +378,7 @@ function portRow(address: string, port: PortResultInput): unknown[] {
     service?.version ?? null,
     service?.extrainfo ?? null,
     service?.cpe?.length ? JSON.stringify(service.cpe) : null,
-  ];
+  ]);
 }
 
 /** JSON array text written one row at a time, cut into chunks of INSERT_CHUNK rows. */
