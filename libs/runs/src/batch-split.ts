@@ -162,8 +162,10 @@ export class BatchSplitter {
    */
   async split(ref: RunRef, batch: StragglerBatch, reported: readonly NmapHost[]): Promise<SplitOutcome> {
     const seen = new Set(reported.map((host) => canonical(host.address)));
-    const unreported = batch.targets.filter((address) => !seen.has(canonical(address)));
-    const kept = batch.targets.filter((address) => seen.has(canonical(address)));
+    // The straggler keeps what nmap reported; the rest goes on in halves.
+    const kept: string[] = [];
+    const unreported: string[] = [];
+    for (const address of batch.targets) (seen.has(canonical(address)) ? kept : unreported).push(address);
     const halves = halvesOf(unreported);
     let seqs: number[] = [];
     if (halves.length > 0) {
