@@ -6,6 +6,7 @@ import { PostgreSqlPlatform } from '@mikro-orm/postgresql';
 import { MIGRATIONS_TABLE } from './orm-options';
 
 const SQLITE_ATTEMPTS = 8;
+const POSTGRES_ATTEMPTS = 3;
 
 /**
  * Brings the schema up to date, once, whatever else is starting at the same time.
@@ -19,7 +20,17 @@ const SQLITE_ATTEMPTS = 8;
 export async function runMigrations(orm: MikroORM): Promise<void> {
   if (orm.em.getPlatform() instanceof PostgreSqlPlatform) {
     await withPostgresMigrationLock(orm, async () => {
-      await orm.migrator.up();
+      // The migrator first lists the tables of every schema of the database (MikroORM's MigrationStorage
+      // ensureTable), casting each name to a regclass: a schema another process drops meanwhile (parallel test
+      // runs) fails that read with "schema … does not exist". Nothing was written then; the read is made again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await orm.migrator.up();
+          return;
+        } catch (error) {
+          if (attempt >= POSTGRES_ATTEMPTS || !isOtherSchemaRaceError(error)) throw error;
+        }
+      }
     });
     return;
   }
@@ -79,6 +90,12 @@ async function withPostgresMigrationLock(orm: MikroORM, run: () => Promise<void>
     );
     await run();
   });
+}
+
+/** PostgreSQL's answer to a catalogue read that met a schema or table being dropped by another process. */
+function isOtherSchemaRaceError(error: unknown): boolean {
+  const message = (error as Error)?.message ?? '';
+  return /schema "[^"]+" does not exist|could not open relation with OID/.test(message);
 }
 
 function isSqliteRaceError(error: unknown): boolean {
