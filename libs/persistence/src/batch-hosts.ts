@@ -179,7 +179,7 @@ function portRepeats(ports: readonly PortResultInput[]): boolean {
 }
 
 /** One JSON parameter of an INSERT: at most INSERT_CHUNK rows. */
-interface RowsChunk {
+export interface RowsChunk {
   /** A JSON array of rows (HostRows' tuples). */
   json: string;
   /** Rows in it. */

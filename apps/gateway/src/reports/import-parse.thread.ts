@@ -1,0 +1,141 @@
+// The main thread's side of the import's parse thread: the gateway reads the body and stores the pieces while the
+// thread parses and checks the file (import-parse.ts), so the two overlap (docs/performance.md, "The import
+// streams"). One thread a file, ended with it.
+import type { ScanScope } from '@nso/nmap';
+import { HostRows, PiecesStartOver } from '@nso/persistence';
+import { extname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ImportRefusal } from './imported-hosts';
+import type { ImportParseMessage, ParsedImportFacts } from './import-parse';
+import type { ImportParseWorkerData } from './import-parse.worker';
+
+/** The file was refused by the parse thread (ImportParse): the gateway answers 400 with `refusal`. */
+export class ImportRefusedError extends Error {
+  override readonly name = 'ImportRefusedError';
+  constructor(readonly refusal: ImportRefusal) {
+    super('nmap XML refused');
+  }
+}
+
+/**
+ * Started from the TypeScript sources (unit tests, ts-node), the thread compiles them as it loads them, as the
+ * process does; from dist/ it runs the built script.
+ */
+const FROM_TYPESCRIPT = `require('ts-node').register({ transpileOnly: true });
+require('tsconfig-paths').register();
+require(require('node:worker_threads').workerData.script);`;
+
+/**
+ * One file's parse thread. `write` the text's pieces as read, `end` once; meanwhile `pieces` gives the rows to
+ * store as they are complete, and `facts` what the file says of its run once they ended. The thread's refusal of
+ * the file comes as ImportRefusedError, its unexpected errors (and its end before its verdict) as Error, from
+ * `started` or `pieces`. `close` ends the thread (always call it).
+ */
+export class ImportParseThread {
+  private readonly worker: Worker;
+  private readonly queue: ImportParseMessage[] = [];
+  private wake: (() => void) | undefined;
+  private broken: Error | undefined;
+  private parsed: ParsedImportFacts | undefined;
+
+  constructor(scope: ScanScope) {
+    const script = join(__dirname, `import-parse.worker${extname(__filename)}`);
+    const workerData: ImportParseWorkerData & { script: string } = {
+      allow: [...scope.allow],
+      deny: [...scope.deny],
+      script,
+    };
+    this.worker = script.endsWith('.ts')
+      ? new Worker(FROM_TYPESCRIPT, { eval: true, workerData })
+      : new Worker(script, { workerData });
+    this.worker.on('message', (message: ImportParseMessage) => this.arrived(message));
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) =>
+      this.fail(new Error(`The import's parse thread ended (exit code ${code})`)),
+    );
+  }
+
+  /** A piece of the file's text (already checked by XmlPrologGuard). */
+  write(text: string): void {
+    this.worker.postMessage(text);
+  }
+
+  /** The file's text ended. */
+  end(): void {
+    this.worker.postMessage(null);
+  }
+
+  /**
+   * Resolves once a piece is ready or the file was read whole and accepted; throws the refusal when it was
+   * refused first (so that a file refused before any piece was complete makes no run at all).
+   */
+  async started(): Promise<void> {
+    const first = await this.peek();
+    if (first.kind === 'refused') throw new ImportRefusedError(first.refusal);
+    if (first.kind === 'failed') throw new Error(`The import's parse thread failed: ${first.message}`);
+  }
+
+  /**
+   * The pieces of rows to store, in order, as the thread completes them; ends when the file was accepted
+   * (`facts` then holds its facts). Throws ImportRefusedError when the file is refused, and PiecesStartOver
+   * when the pieces so far must be dropped (its `pieces`: every piece, again from this thread).
+   */
+  async *pieces(): AsyncGenerator<HostRows> {
+    for (;;) {
+      const message = await this.next();
+      switch (message.kind) {
+        case 'pieces':
+          for (const piece of message.pieces) {
+            yield new HostRows(piece.hostChunks, piece.portChunks, piece.count);
+          }
+          break;
+        case 'start-over':
+          throw new PiecesStartOver(this.pieces());
+        case 'done':
+          this.parsed = message.facts;
+          return;
+        case 'refused':
+          throw new ImportRefusedError(message.refusal);
+        case 'failed':
+          throw new Error(`The import's parse thread failed: ${message.message}`);
+      }
+    }
+  }
+
+  /** What the file says of its run: once `pieces` ended. */
+  facts(): ParsedImportFacts {
+    if (!this.parsed) throw new Error('The imported file was not read to its end');
+    return this.parsed;
+  }
+
+  /** Ends the thread (at once, whatever it was doing). */
+  async close(): Promise<void> {
+    this.worker.removeAllListeners('exit');
+    await this.worker.terminate();
+  }
+
+  private arrived(message: ImportParseMessage): void {
+    this.queue.push(message);
+    this.wake?.();
+  }
+
+  private fail(error: Error): void {
+    this.broken ??= error;
+    this.wake?.();
+  }
+
+  private async peek(): Promise<ImportParseMessage> {
+    while (this.queue.length === 0) {
+      // A verdict is the thread's last message: it ends after it, which is no failure.
+      if (this.broken) throw this.broken;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+    return this.queue[0];
+  }
+
+  private async next(): Promise<ImportParseMessage> {
+    await this.peek();
+    return this.queue.shift()!;
+  }
+}
