@@ -1,7 +1,8 @@
-// The import's parse thread (node:worker_threads): ImportParse over the text the main thread posts (a string a
-// piece, then null for the end), its messages posted back. Started by ImportParseThread with the scan scope's
+// The import's parse thread (node:worker_threads): ImportParse over the text the main thread posts (its UTF-8
+// bytes in blocks, then null for the end), its messages posted back. Started by ImportParseThread with the scan scope's
 // lists as workerData; loads no Nest and no database code (import-parse.ts).
 import { ScanScope } from '@nso/nmap/scope';
+import { StringDecoder } from 'node:string_decoder';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImportParse, type ImportParseMessage } from './import-parse';
 
@@ -12,18 +13,27 @@ export interface ImportParseWorkerData {
   deny: string[];
 }
 
+/** A block of the file's text as UTF-8: the first `length` bytes of `bytes` (transferred, not copied). */
+export interface ImportParseBlock {
+  bytes: ArrayBuffer;
+  length: number;
+}
+
 const port = parentPort!;
+const decoder = new StringDecoder('utf8');
 const post = (message: ImportParseMessage) => port.postMessage(message);
 const { allow, deny } = workerData as ImportParseWorkerData;
 const parse = new ImportParse(new ScanScope(allow, deny), post);
 
-port.on('message', (text: string | null) => {
+port.on('message', (block: ImportParseBlock | null) => {
   try {
-    if (text === null) {
+    if (block === null) {
+      const rest = decoder.end();
+      if (rest !== '') parse.write(rest);
       parse.end();
       port.close();
     } else {
-      parse.write(text);
+      parse.write(decoder.write(Buffer.from(block.bytes, 0, block.length)));
     }
   } catch (error) {
     post({
