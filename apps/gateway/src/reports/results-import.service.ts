@@ -11,7 +11,7 @@ import { RunService } from '@nso/runs';
 import type { ImportRefusal } from './imported-hosts';
 import type { ParsedImportFacts } from './import-parse';
 import { ImportParseThread, ImportRefusedError } from './import-parse.thread';
-import { importedFlags, XmlPrologGuard } from './nmap-import';
+import { finishTimeIn, importedFlags, XmlPrologGuard } from './nmap-import';
 import { ReportsService } from './reports.service';
 
 const refused = (problem: string) => new BadRequestException({ error: `nmap XML refused: ${problem}` });
@@ -94,16 +94,6 @@ function refusalAnswer(refusal: ImportRefusal): Error {
     case 'xml':
       return new BadRequestException({ error: refusal.error });
   }
-}
-
-/**
- * The file's finish time as its last element says (`<finished time="…">` in nmap's `<runstats>`), read from the
- * end of its text before it is parsed to there: the time its hosts are dated with while it is stored. A guess
- * only: the parsed facts date them again when they differ (runTimes).
- */
-export function finishTimeIn(tail: string): Date | undefined {
-  const finished = /<finished\s[^>]*?\btime="(\d{1,12})"/.exec(tail.slice(tail.lastIndexOf('<runstats')));
-  return finished ? new Date(Number(finished[1]) * 1000) : undefined;
 }
 
 /**
