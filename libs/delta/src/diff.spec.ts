@@ -193,6 +193,13 @@ describe('scanOptionsOf', () => {
     [['-p-'], 'tcp:1-65535', ['S']],
     [['-sn'], 'none', []],
     [['--exclude-ports=22'], 'tcp:unknown', ['S']],
+    // Read with the argument policy's option table (nmap 7.93's getopt_long_only): a unique abbreviation, a long
+    // option written with one dash, a value that is a word of its own or starts with a dash, and `--`.
+    [['--top', '50'], 'tcp:top 50', ['S']],
+    [['-top-ports', '10', '-sT'], 'tcp:top 10', ['T']],
+    [['--max-rtt-timeout', '100ms', '-p', '443'], 'tcp:443', ['S']],
+    [['--exclude', '127.0.0.9', '-oX', '-', '-p80'], 'tcp:80', ['S']],
+    [['-p', '22', '--', '-sU'], 'tcp:22', ['S']],
   ])('%j → %s', (flags, spec, types) => {
     const options = scanOptionsOf(flags);
     expect(options.portSpec).toBe(spec);

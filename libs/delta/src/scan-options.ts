@@ -1,7 +1,9 @@
 // What a run looked at, read from its nmap options: which protocols and ports it scanned, and the options that
 // decide whether two runs can be compared at all. nmap's own defaults (SYN/connect scan of the top 1,000 TCP
 // ports) apply when an option is absent. Works on the normalised flags the gateway stores (`-p22,80`,
-// `--top-ports=100`, one `-sX` per scan type) and on their raw forms (`-p 22`, `--top-ports 100`, `-sSU`).
+// `--top-ports=100`, one `-sX` per scan type) and on their raw forms (`-p 22`, `--top-ports 100`, `-sSU`), read with
+// the nmap option table of the argument policy (readNmapCommandLine).
+import { readNmapCommandLine } from '@nso/nmap';
 
 export type ScannedProtocol = 'tcp' | 'udp' | 'sctp' | 'ip';
 
@@ -52,39 +54,6 @@ const NOT_SCAN_TYPES: Readonly<Record<string, { versionDetection?: true }>> = {
 const IMPLIED_BY: Readonly<Record<string, { versionDetection?: true }>> = {
   '-A': { versionDetection: true },
 };
-/**
- * Options whose value is the next item when not written `--opt=value` or glued: skipped so their value is never
- * read as an option of its own (`-sI zombie`, `-b relay`, `--script vuln`, ...).
- */
-const TAKES_VALUE = new Set([
-  '-sI',
-  '-b',
-  '--script',
-  '--script-args',
-  '--version-intensity',
-  '--exclude',
-  '--max-retries',
-  '--host-timeout',
-  '--scan-delay',
-  '--max-scan-delay',
-  '--min-rate',
-  '--max-rate',
-  '-e',
-  '-S',
-  '-D',
-  '-g',
-  '--source-port',
-  '--data-length',
-  '--ttl',
-  '--stats-every',
-  '--min-hostgroup',
-  '--max-hostgroup',
-  '--min-parallelism',
-  '--max-parallelism',
-  '--min-rtt-timeout',
-  '--max-rtt-timeout',
-  '--initial-rtt-timeout',
-]);
 
 function protocolsOf(types: readonly string[]): ScannedProtocol[] {
   const protocols = new Set<ScannedProtocol>();
@@ -111,37 +80,29 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   let top: number | undefined;
   let fast = false;
   let unknownWhy: string | undefined;
-  for (let i = 0; i < flags.length; i++) {
-    const item = flags[i];
-    const next = (): string | undefined => flags[++i];
-    if (item === '--') break;
-    if (TAKES_VALUE.has(item)) {
-      i++;
-    } else if (IMPLIED_BY[item]) {
-      if (IMPLIED_BY[item].versionDetection) versionDetection = true;
-    } else if (/^-s[A-Za-z]+$/.test(item)) {
-      for (const letter of item.slice(2)) {
+  // Read as nmap reads its command line (the policy's option table: every option's value whichever way it was
+  // written, `-sSU` as -s with the letters SU, nothing after `--`), so a value is never taken for an option.
+  for (const { name, value } of readNmapCommandLine(flags).options) {
+    if (IMPLIED_BY[name]) {
+      if (IMPLIED_BY[name].versionDetection) versionDetection = true;
+    } else if (name === '-s') {
+      for (const letter of value ?? '') {
         const other = NOT_SCAN_TYPES[letter];
         if (other) {
           if (other.versionDetection) versionDetection = true;
         } else if (NO_PORT_SCAN.has(letter)) noPortScan = true;
         else types.add(letter);
       }
-    } else if (item === '-p') {
-      portList = next();
-    } else if (item.startsWith('-p') && item.length > 2) {
-      portList = item.slice(2);
-    } else if (item === '-F') {
+    } else if (name === '-p') {
+      portList = value;
+    } else if (name === '-F') {
       fast = true;
-    } else if (item.startsWith('--top-ports')) {
-      const value = item.includes('=') ? item.slice(item.indexOf('=') + 1) : next();
+    } else if (name === '--top-ports') {
       top = Number(value);
-    } else if (item.startsWith('--port-ratio')) {
+    } else if (name === '--port-ratio') {
       unknownWhy = '--port-ratio picks ports from the scanner’s nmap-services file';
-      if (!item.includes('=')) i++;
-    } else if (item.startsWith('--exclude-ports')) {
+    } else if (name === '--exclude-ports') {
       unknownWhy = '--exclude-ports is not followed through';
-      if (!item.includes('=')) i++;
     }
   }
   // nmap's default scan type is SYN when it may send raw packets, connect otherwise: both are TCP.

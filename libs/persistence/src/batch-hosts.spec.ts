@@ -1,6 +1,7 @@
 import {
   HostRows,
   HostRowsBuilder,
+  joinPieces,
   ResultValueError,
   resultValueProblems,
   unlistedStatesOf,
@@ -168,14 +169,22 @@ describe('HostRows', () => {
     expect(back.hosts()).toEqual([...rows.hosts()].reverse());
   });
 
-  it('cuts the rows into statements of at most 8,192', () => {
+  it('cuts the rows into pieces of at most 1,024 (SQLite statements); PostgreSQL joins them up to 8,192', () => {
     const many = Array.from({ length: 8193 }, (_, i) => host({ address: `127.1.${i >> 8}.${i & 255}` }));
     const builder = new HostRowsBuilder();
     for (const h of many) builder.add(h);
     for (const rows of [HostRows.of(many), builder.build()]) {
-      expect(rows.hostChunks.map((chunk) => chunk.rows)).toEqual([8192, 1]);
-      expect(rows.portChunks.map((chunk) => chunk.rows)).toEqual([8192, 1]);
+      expect(rows.hostChunks.map((chunk) => chunk.rows)).toEqual([...Array(8).fill(1024), 1]);
+      expect(rows.portChunks.map((chunk) => chunk.rows)).toEqual([...Array(8).fill(1024), 1]);
       expect(rowsOf(rows)).toMatchObject({ count: 8193, up: 8193, open: 8193 });
+      const statements = joinPieces(rows.hostChunks, 8192);
+      expect(statements.map((s) => [s.rows, s.counted])).toEqual([
+        [8192, 8192],
+        [1, 1],
+      ]);
+      // The joined text is the pieces' rows, in order, as one array.
+      const joinedRows = statements.flatMap((s) => JSON.parse(s.json) as unknown[][]);
+      expect(joinedRows).toEqual(rows.hostChunks.flatMap((c) => JSON.parse(c.json) as unknown[][]));
     }
   });
 

@@ -109,11 +109,19 @@ export function resultValueProblems(hosts: readonly HostResultInput[]): string[]
 }
 
 /**
- * Rows per INSERT. Each statement carries its rows as one JSON parameter (below), so neither database's limits
- * on parameters or compound selects apply; the bound keeps one statement's text and the server's parse of it
- * to a few megabytes for the largest batches and imports.
+ * Rows per INSERT on PostgreSQL. Each statement carries its rows as one JSON parameter (below), so neither
+ * database's limits on parameters or compound selects apply; the bound keeps one statement's text and the server's
+ * parse of it to a few megabytes for the largest batches and imports.
  */
 const INSERT_CHUNK = 8192;
+/**
+ * Rows per INSERT on SQLite, and per piece of JSON text a HostRows is encoded in (PostgreSQL joins pieces up to
+ * INSERT_CHUNK rows). better-sqlite3 runs a statement inside the event loop: a piece of 1,024 hosts or ports
+ * takes 4–8 ms, so a worker reads its other nmap's stdout and XML pipes (64 KiB each, about 190 hosts of a wide
+ * scan, 7 ms of nmap's work) between the statements instead of leaving that nmap blocked on full pipes for the
+ * 15–30 ms of a 4,096-row statement (bench wide, docs/performance.md).
+ */
+const PIECE_ROWS = 1024;
 
 /**
  * Lets the event loop read sockets and pipes before the next SQLite statement: better-sqlite3 runs each statement
@@ -178,7 +186,7 @@ function portRepeats(ports: readonly PortResultInput[]): boolean {
   return false;
 }
 
-/** One JSON parameter of an INSERT: at most INSERT_CHUNK rows. */
+/** A piece of an INSERT's JSON parameter: at most PIECE_ROWS rows (joinPieces joins pieces on PostgreSQL). */
 export interface RowsChunk {
   /** A JSON array of rows (HostRows' tuples). */
   json: string;
@@ -226,10 +234,10 @@ export class HostRows {
     if (problems.length > 0) throw new ResultValueError(problems);
     const merged = mergeHosts(hosts);
     const hostChunks: RowsChunk[] = [];
-    for (let i = 0; i < merged.length; i += INSERT_CHUNK) {
+    for (let i = 0; i < merged.length; i += PIECE_ROWS) {
       const rows: unknown[][] = [];
       let up = 0;
-      for (let j = i; j < Math.min(i + INSERT_CHUNK, merged.length); j++) {
+      for (let j = i; j < Math.min(i + PIECE_ROWS, merged.length); j++) {
         rows.push(hostRow(merged[j]));
         if (merged[j].state === 'up') up++;
       }
@@ -242,7 +250,7 @@ export class HostRows {
       for (const port of host.ports) {
         rows.push(portRow(host.address, port));
         if (port.state === 'open') open++;
-        if (rows.length === INSERT_CHUNK) {
+        if (rows.length === PIECE_ROWS) {
           portChunks.push({ json: JSON.stringify(rows), rows: rows.length, counted: open });
           rows = [];
           open = 0;
@@ -381,7 +389,7 @@ function portRow(address: string, port: PortResultInput): unknown[] {
   ]);
 }
 
-/** JSON array text written one row at a time, cut into chunks of INSERT_CHUNK rows. */
+/** JSON array text written one row at a time, cut into pieces of PIECE_ROWS rows. */
 class RowsWriter {
   readonly chunks: RowsChunk[] = [];
   private text = '';
@@ -398,7 +406,7 @@ class RowsWriter {
     this.text += (this.rows === 0 ? '[' : ',') + row;
     this.rows++;
     if (counted) this.counted++;
-    if (this.rows === INSERT_CHUNK) this.cut();
+    if (this.rows === PIECE_ROWS) this.cut();
   }
 
   cut(): void {
@@ -462,6 +470,42 @@ export class HostRowsBuilder {
   }
 }
 
+/**
+ * The JSON parameters of one table's INSERTs: on SQLite the pieces themselves (short statements, the loop let
+ * through between them), on PostgreSQL pieces joined up to INSERT_CHUNK rows (a statement is a round trip, and
+ * the server's work waits outside the loop anyway).
+ */
+function statementsOf(trx: Knex.Transaction, pieces: readonly RowsChunk[]): readonly RowsChunk[] {
+  return isPostgres(trx) ? joinPieces(pieces, INSERT_CHUNK) : pieces;
+}
+
+/**
+ * Consecutive pieces joined into as few as hold at most `maxRows` rows each, in order (a piece larger than
+ * `maxRows` stays one); each joined piece's `json` is one array of its pieces' rows, `rows` and `counted` their
+ * sums. Returns `pieces` itself when there is nothing to join.
+ */
+export function joinPieces(pieces: readonly RowsChunk[], maxRows: number): readonly RowsChunk[] {
+  if (pieces.length < 2) return pieces;
+  const joined: RowsChunk[] = [];
+  let group: RowsChunk[] = [];
+  let rows = 0;
+  const cut = () => {
+    if (group.length === 0) return;
+    // Each piece is `[row,row,…]`: the group's rows are one array of them all.
+    const json = group.length === 1 ? group[0].json : `[${group.map((p) => p.json.slice(1, -1)).join(',')}]`;
+    joined.push({ json, rows, counted: group.reduce((sum, p) => sum + p.counted, 0) });
+    group = [];
+    rows = 0;
+  };
+  for (const piece of pieces) {
+    if (group.length > 0 && rows + piece.rows > maxRows) cut();
+    group.push(piece);
+    rows += piece.rows;
+  }
+  cut();
+  return joined;
+}
+
 /** What insertHosts stored. */
 export interface InsertedHosts {
   /** Every host was inserted (none of the addresses was stored for the run before). */
@@ -485,6 +529,7 @@ export async function insertHosts(
   createdAt: Date,
 ): Promise<InsertedHosts> {
   if (rows.count === 0) return { allNew: true, up: 0 };
+  const statements = statementsOf(trx, rows.hostChunks);
   const onConflict = '\n       on conflict (result_id, address) do nothing';
   const sql = isPostgres(trx)
     ? `insert into hosts (result_id, batch_id, address, address_type, hostnames, state, reason, mac, os,
@@ -502,7 +547,7 @@ export async function insertHosts(
     // violation (an address the run holds already) rolls that back and the rows go in again with the clause.
     try {
       await trx.transaction(async (savepoint) => {
-        for (const chunk of rows.hostChunks) {
+        for (const chunk of statements) {
           await execute(savepoint, sql, [resultId, batchId, createdAt, chunk.json]);
         }
       });
@@ -512,13 +557,13 @@ export async function insertHosts(
     }
   }
   let inserted = 0;
-  for (const [index, chunk] of rows.hostChunks.entries()) {
+  for (const [index, chunk] of statements.entries()) {
     if (index > 0) await yieldToEventLoop(trx);
     inserted += (await execute(trx, sql + onConflict, [resultId, batchId, createdAt, chunk.json])).changes;
   }
   if (inserted === rows.count) return { allNew: true, up: rows.up };
   let up = 0;
-  for (const chunk of rows.hostChunks) {
+  for (const chunk of statements) {
     const counted = await execute<{ up: number | string }>(
       trx,
       isPostgres(trx)
@@ -570,7 +615,7 @@ export async function insertPorts(
        from json_each(?) as p cross join hosts as h on h.result_id = ? and h.address = p.value ->> 0
        where true${onConflict}`;
   let open = 0;
-  for (const chunk of rows.portChunks) {
+  for (const chunk of statementsOf(trx, rows.portChunks)) {
     await yieldToEventLoop(trx);
     if (allNew) {
       await execute(trx, sql, [chunk.json, ownerId]);

@@ -30,8 +30,13 @@ export interface BatchAttempt {
   final: boolean;
 }
 
-/** At most this many `line` events in one publish: keeps each Lua call and pub/sub message short. */
-const LINES_PER_PUBLISH = 256;
+/**
+ * At most this many `line` events in one publish: keeps each Lua call and pub/sub message short (1,024 lines of a
+ * wide scan are about 25 KB). A wide scan's nmap writes about 30,000 lines a second: at 256 a publish, most of them
+ * went out on this cap rather than after LINE_GATHER_MS, one Redis round trip (and socket write, its costliest
+ * part) per 8 ms of lines (bench profile-wide, docs/performance.md).
+ */
+const LINES_PER_PUBLISH = 1024;
 /**
  * Lines are gathered for this long (ms) after the first line of a quiet spell, then published as one entry (or at
  * once when LINES_PER_PUBLISH are waiting): a wide scan's nmap writes a host's few lines per stdout read, and
@@ -221,6 +226,8 @@ export class BatchRunService {
         signal: controller.signal,
         killGraceMs: 1000,
         keepXml: false,
+        // The lines go out as events; the run's stdout is not kept as well (a wide batch's is about half a MB).
+        maxStdoutChars: 0,
         onXml: (chunk) => {
           try {
             xml.write(chunk);

@@ -86,7 +86,8 @@ export class BatchWatch {
     this.handlers = {
       onHost: (host) => {
         if (this.decided) return; // what nmap writes after a split is not the batch's result
-        const address = canonical(host.address);
+        // The parser hands over addresses in canonical text already (toHost): no second parse per host.
+        const address = host.address;
         if (!this.reported.has(address)) this.progressed();
         this.reported.add(address);
         this.hosts.push(host);
