@@ -20,8 +20,7 @@ export class ImportRefusedError extends Error {
 /**
  * The thread's young generation, in MiB (V8's default is up to 3 × 16 MiB on 64 bits). Nearly everything the parse
  * makes dies young, so a small one does as well and leaves less memory committed beside the body held: with the
- * benchmark's 59 MiB file the gateway's peak RSS growth was about 25 MiB lower, in the same time
- * (docs/performance.md).
+ * benchmark's 59 MiB file the gateway's peak RSS growth was 10–25 MiB lower, in the same time (docs/performance.md).
  */
 const YOUNG_GENERATION_MB = 4;
 /** Bytes of text handed to the thread at a time. */

@@ -5,7 +5,7 @@
 // parse thread, import-parse.ts); the file is refused or accepted only once read whole. They are handed over in
 // address order, as a run's targets are scanned and listed. No Nest and no database here: this runs on the
 // parse thread (import-parse.worker.ts), so it loads the parts of @nso/nmap and @nso/persistence it uses only.
-import { ScanScope } from '@nso/nmap/scope';
+import type { ScanScope } from '@nso/nmap/scope';
 import { compareIpValues, parseIpAddress, parseIPv4, type IpValue } from '@nso/nmap/ip-address';
 import type { NmapHost } from '@nso/nmap/types';
 import { oneHostPerAddress } from '@nso/nmap/xml-host';
@@ -33,6 +33,7 @@ export type ImportRefusal =
   | { kind: 'scope'; message: string; addresses: string[] }
   | { kind: 'values'; error: string; details: string[] }
   | { kind: 'xml'; error: string };
+
 /**
  * Collects an imported file's hosts (`add` each, in file order), then refuses the file or hands the hosts over
  * in pieces. As the whole-document import did: a MAC-only host is left out; an address listed twice is one host

@@ -15,7 +15,7 @@ import { finishTimeIn, importedFlags, XmlPrologGuard } from './nmap-import';
 import { ReportsService } from './reports.service';
 
 const refused = (problem: string) => new BadRequestException({ error: `nmap XML refused: ${problem}` });
-/** Text kept from the body's end: enough for nmap's `<runstats>` (about 250 characters). */
+/** Text read from the body's end: enough for nmap's `<runstats>` (about 250 characters). */
 const TAIL = 4096;
 
 @Injectable()
@@ -45,12 +45,15 @@ export class ResultsImportService {
     const parse = new ImportParseThread(this.scope);
     try {
       const guard = new XmlPrologGuard();
-      let tail = '';
+      // The last two pieces: the end of the text, where nmap writes its finish time.
+      let last = '';
+      let beforeLast = '';
       for await (const piece of typeof body === 'string' ? [body] : body) {
         const problem = guard.check(piece);
         if (problem) throw refused(problem);
         parse.write(piece);
-        tail = piece.length >= TAIL ? piece : (tail + piece).slice(-TAIL);
+        beforeLast = last;
+        last = piece;
       }
       const problem = guard.end();
       if (problem) throw refused(problem);
@@ -67,7 +70,7 @@ export class ResultsImportService {
           const { startedAt, finishedAt } = runTimes(facts, now);
           return { nmapFlags: importedFlags(facts.args), targets: facts.targets, startedAt, finishedAt };
         },
-        datedAt: finishTimeIn(tail),
+        datedAt: finishTimeIn((beforeLast + last).slice(-TAIL)),
       });
       return {
         status: 'success',
