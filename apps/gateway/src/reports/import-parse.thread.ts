@@ -7,7 +7,7 @@ import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ImportRefusal } from './imported-hosts';
 import type { ImportParseMessage, ParsedImportFacts } from './import-parse';
-import type { ImportParseBlock, ImportParseWorkerData } from './import-parse.worker';
+import type { ImportParseBlock, ImportParseProgress, ImportParseWorkerData } from './import-parse.worker';
 
 /** The file was refused by the parse thread (ImportParse): the gateway answers 400 with `refusal`. */
 export class ImportRefusedError extends Error {
@@ -25,6 +25,12 @@ export class ImportRefusedError extends Error {
 const YOUNG_GENERATION_MB = 4;
 /** Bytes of text handed to the thread at a time. */
 const BLOCK = 1 << 20;
+/**
+ * Bytes of text handed to the thread and not parsed yet past which the body is not read on (ImportParseThread.room):
+ * more than the benchmark's 59 MiB file, so such a file is read whole at once and its store overlaps its parse; a
+ * larger one is held at most this much ahead of the parse (its store then starts when its body is in).
+ */
+export const IMPORT_READ_AHEAD = 64 << 20;
 
 /**
  * Started from the TypeScript sources (unit tests, ts-node), the thread compiles them as it loads them, as the
@@ -46,11 +52,18 @@ export class ImportParseThread {
   private wake: (() => void) | undefined;
   private broken: Error | undefined;
   private parsed: ParsedImportFacts | undefined;
+  /** Bytes handed to the thread, and those it has parsed (ImportParseMessage `parsed`). */
+  private sent = 0;
+  private consumed = 0;
+  private roomWaiter: (() => void) | undefined;
   /** The text not yet handed to the thread, as UTF-8: its own ArrayBuffer (never the shared pool's). */
   private block = Buffer.allocUnsafeSlow(BLOCK);
   private used = 0;
 
-  constructor(scope: ScanScope) {
+  constructor(
+    scope: ScanScope,
+    private readonly readAhead = IMPORT_READ_AHEAD,
+  ) {
     const script = join(__dirname, `import-parse.worker${extname(__filename)}`);
     const workerData: ImportParseWorkerData & { script: string } = {
       allow: [...scope.allow],
@@ -60,7 +73,9 @@ export class ImportParseThread {
     this.worker = script.endsWith('.ts')
       ? new Worker(FROM_TYPESCRIPT, { eval: true, workerData })
       : new Worker(script, { workerData, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
-    this.worker.on('message', (message: ImportParseMessage) => this.arrived(message));
+    this.worker.on('message', (message: ImportParseMessage | ImportParseProgress) =>
+      'parsed' in message ? this.progressed(message.parsed) : this.arrived(message),
+    );
     this.worker.on('error', (error) => this.fail(error));
     this.worker.on('exit', (code) =>
       this.fail(new Error(`The import's parse thread ended (exit code ${code})`)),
@@ -81,6 +96,23 @@ export class ImportParseThread {
     this.used += this.block.write(text, this.used);
   }
 
+  /** Bytes of text handed to the thread and not parsed yet. */
+  get ahead(): number {
+    return this.sent - this.consumed;
+  }
+
+  /**
+   * Resolves when the thread has at most `readAhead` bytes of text left to parse (at once, mostly): the caller
+   * reads on then, so a large file is never held whole. Also resolves when the thread failed (`started` and
+   * `pieces` throw it).
+   */
+  async room(): Promise<void> {
+    while (this.ahead > this.readAhead && !this.broken) {
+      await new Promise<void>((resolve) => (this.roomWaiter = resolve));
+      this.roomWaiter = undefined;
+    }
+  }
+
   /** The file's text ended. */
   end(): void {
     this.flush();
@@ -91,6 +123,7 @@ export class ImportParseThread {
     if (this.used === 0) return;
     const block: ImportParseBlock = { bytes: this.block.buffer, length: this.used };
     this.worker.postMessage(block, [block.bytes]);
+    this.sent += block.length;
     this.block = Buffer.allocUnsafeSlow(BLOCK);
     this.used = 0;
   }
@@ -144,6 +177,11 @@ export class ImportParseThread {
     await this.worker.terminate();
   }
 
+  private progressed(bytes: number): void {
+    this.consumed += bytes;
+    this.roomWaiter?.();
+  }
+
   private arrived(message: ImportParseMessage): void {
     this.queue.push(message);
     this.wake?.();
@@ -152,6 +190,7 @@ export class ImportParseThread {
   private fail(error: Error): void {
     this.broken ??= error;
     this.wake?.();
+    this.roomWaiter?.();
   }
 
   private async peek(): Promise<ImportParseMessage> {

@@ -19,6 +19,11 @@ export interface ImportParseBlock {
   length: number;
 }
 
+/** Bytes of text parsed: posted after each block, for the main thread's bound on what it reads ahead. */
+export interface ImportParseProgress {
+  parsed: number;
+}
+
 const port = parentPort!;
 const decoder = new StringDecoder('utf8');
 const post = (message: ImportParseMessage) => port.postMessage(message);
@@ -34,6 +39,8 @@ port.on('message', (block: ImportParseBlock | null) => {
       port.close();
     } else {
       parse.write(decoder.write(Buffer.from(block.bytes, 0, block.length)));
+      const progress: ImportParseProgress = { parsed: block.length };
+      port.postMessage(progress);
     }
   } catch (error) {
     post({

@@ -1,10 +1,11 @@
 // Imports an nmap XML file (-oX, made elsewhere) as a completed run of a scan, then hands it to the delta
-// service like any finished run: a team brings its history and diffs against it. The body is taken whole as it
-// arrives (each piece through the prolog guard, then to the import's parse thread: ImportParseThread), and only
-// then is the run made and stored (RunService.importRun), from pieces of rows (HostRows) the thread hands over as
-// it completes them: the parse and checks on the thread overlap the database's statements on this one. The file
-// is refused or accepted once read whole; a refusal after pieces were stored rolls them back and removes the run.
-// The gateway never holds the file as one string nor its hosts as objects.
+// service like any finished run: a team brings its history and diffs against it. The body is read to its end as
+// it arrives (each piece through the prolog guard, then to the import's parse thread: ImportParseThread, which
+// parses it meanwhile; at most IMPORT_READ_AHEAD bytes wait for it), and only then is the run made and stored
+// (RunService.importRun), from pieces of rows (HostRows) the thread hands over as it completes them: the parse and
+// checks on the thread overlap the database's statements on this one. The file is refused or accepted once read
+// whole; a refusal after pieces were stored rolls them back and removes the run. The gateway never holds the file
+// as one string nor its hosts as objects.
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { ScanScope, ScopeError } from '@nso/nmap';
 import { RunService } from '@nso/runs';
@@ -28,8 +29,9 @@ export class ResultsImportService {
 
   /**
    * Stores the nmap XML `body` (the whole text, or its pieces as they arrive: xmlBodyPieces) as a completed run
-   * of the user's scan (trigger `import`) and queues its diff. The body is read whole before anything is stored
-   * (on SQLite a slow client never holds the write lock), and the file is accepted only once read whole and
+   * of the user's scan (trigger `import`) and queues its diff. The body is read to its end before anything is
+   * stored (on SQLite a slow client never holds the write lock; the parse thread reads it meanwhile, at most
+   * IMPORT_READ_AHEAD bytes behind), and the file is accepted only once read whole and
    * checked: what was stored of it before a refusal is dropped with its run. 404 for another user's scan (before
    * the body is read); 400 for a refused DOCTYPE or entity declaration (XmlPrologGuard, checked on each piece
    * before the parser sees it, named before any other problem), malformed or truncated XML (NmapXmlError: also
@@ -52,6 +54,8 @@ export class ResultsImportService {
         const problem = guard.check(piece);
         if (problem) throw refused(problem);
         parse.write(piece);
+        // Past IMPORT_READ_AHEAD bytes ahead of the parse, the rest of the body waits (in the client and the socket).
+        await parse.room();
         beforeLast = last;
         last = piece;
       }
