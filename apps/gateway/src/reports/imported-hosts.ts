@@ -76,11 +76,6 @@ export class ImportedHosts {
 
   constructor(private readonly scope: ScanScope) {}
 
-  /** Hosts of the file (addresses, each once, MAC-only hosts left out). */
-  get count(): number {
-    return this.seen.size;
-  }
-
   /** The file's addresses, each once, in address order (the run's targets). */
   get targets(): string[] {
     const addresses = [...this.seen.keys()];
