@@ -61,6 +61,17 @@ describe('ImportParseThread', () => {
     expect(verdictFirst).toBe(false);
   });
 
+  it("throws the thread's own failure (an error there is no refusal: a 500)", async () => {
+    // A scope the thread cannot make: it fails as it starts.
+    thread = new ImportParseThread({ allow: ['not a range'], deny: [] } as unknown as ScanScope);
+    thread.write(nmapXml('nmap', hosts(1)));
+    await thread.room();
+    thread.end();
+    const started = thread.started();
+    await expect(started).rejects.toThrow(/not a range/);
+    await expect(started).rejects.not.toBeInstanceOf(ImportRefusedError);
+  });
+
   it('gives a refusal found at the end after the pieces handed over before it', async () => {
     const xml = nmapXml('nmap', [
       ...hosts(3 * IMPORT_PIECE_HOSTS),
