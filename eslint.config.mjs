@@ -35,7 +35,8 @@ export default tseslint.config(
               message: 'Reach the database through a repository of @nso/persistence.',
             },
             {
-              group: ['@nso/persistence/*'],
+              // @nso/persistence/rows: the row encoding alone, for a thread that must not load the ORM.
+              group: ['@nso/persistence/*', '!@nso/persistence/rows'],
               message: 'Import @nso/persistence itself (tests: @nso/persistence/testing).',
             },
           ],

@@ -29,7 +29,11 @@ export class ScanScope {
   /** Per family, the sorted, disjoint intervals that are NOT scannable. */
   private readonly gaps: Record<IpFamily, Interval[]>;
 
-  constructor(allow: readonly string[], deny: readonly string[]) {
+  constructor(
+    /** The allowed and the excluded entries as given (kept so a worker thread can make the same scope). */
+    readonly allow: readonly string[],
+    readonly deny: readonly string[],
+  ) {
     const allowBlocks = allow.map((entry) => parseEntry(entry, 'allow'));
     const denyBlocks = deny.map((entry) => parseEntry(entry, 'deny'));
     this.gaps = {

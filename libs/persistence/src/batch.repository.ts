@@ -9,7 +9,7 @@ import { Batch, Host, type BatchStatus } from './entities';
 import { runCounters } from './run.repository';
 import { idOf, isUniqueViolation, json, knexOf, type Knex } from './sql';
 
-export type { BatchPiecesInput } from './batch-pieces';
+export { PiecesStartOver, type BatchPiecesFacts, type BatchPiecesInput } from './batch-pieces';
 export {
   HostRows,
   HostRowsBuilder,

@@ -1,5 +1,5 @@
 import { createTestDatabase, TEST_DATABASES, type TestDatabase } from '../../../test/support/database';
-import { BatchRepository, type HostResultInput } from './batch.repository';
+import { BatchRepository, HostRows, PiecesStartOver, type HostResultInput } from './batch.repository';
 import { RunRepository } from './run.repository';
 import { knexOf } from './sql';
 import { createRun } from './testing/factories';
@@ -135,6 +135,80 @@ describe.each(TEST_DATABASES)('an imported run on %s', (kind) => {
     expect(now.hosts).toHaveLength(2);
     expect(now.ports).toHaveLength(2);
     expect(await rowOf('scans', scan.id)).toEqual(before);
+  });
+
+  /** A run stored queued with no targets yet and its batch started, as RunService.importRun makes them. */
+  async function startedImport(scanId: number) {
+    const runs = new RunRepository(db.orm.em);
+    const batches = new BatchRepository(db.orm.em);
+    const resultId = await runs.insertImported({
+      scanId,
+      runner: 'asyncio',
+      nmapFlags: ['-sS'],
+      targets: [],
+    });
+    const start = { resultId, seq: 1, targets: [], workerId: 'import', startedAt: finishedAt };
+    const { batchId } = await batches.start(start);
+    return { runs, batches, resultId, batchId };
+  }
+  const stored = { workerId: 'import', exitCode: 0, stderr: null };
+  /** Yields `pieces` one at a time as if they arrived later, then throws `error` if given. */
+  async function* arriving(pieces: HostRows[], error?: Error): AsyncGenerator<HostRows> {
+    for (const piece of pieces) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yield piece;
+    }
+    if (error) throw error;
+  }
+
+  // Issue 20 point 2: the import stores a file's pieces while it is still parsed.
+  it('stores pieces as they arrive, drops them on a start-over, and writes the facts known last', async () => {
+    const { scan } = await createRun(db.orm.em.fork());
+    const reference = await rowsOf(await importThroughRepositories(scan.id));
+    const { runs, batches, resultId, batchId } = await startedImport(scan.id);
+    const down = { ...hosts[1], address: '127.0.0.2', addressType: 'ipv4' } as HostResultInput;
+    // First in file order, then: an address listed again — every piece once more, the first one dropped.
+    const first = arriving(
+      [HostRows.of([hosts[0]]), HostRows.of([down])],
+      new PiecesStartOver(arriving([HostRows.of([hosts[0]]), HostRows.of([hosts[1]])])),
+    );
+    const outcome = await batches.storeResultInPieces({
+      ...stored,
+      batchId,
+      finishedAt: new Date('2026-11-22T22:00:00Z'),
+      hosts: first,
+      facts: () => ({ targets: ['127.0.0.5', '::1'], nmapFlags: ['-sT', '-p22'], startedAt, finishedAt }),
+    });
+    expect(outcome).toEqual({ stored: true, hostsUp: 1, openPorts: 1, resultId });
+    expect(await runs.complete(resultId, finishedAt)).toMatchObject({ status: 'completed' });
+    expect(await rowsOf(resultId)).toEqual(reference);
+    const dated = await knexOf(db.orm.em)('hosts').where({ result_id: resultId }).select('created_at');
+    const times = dated.map((row: { created_at: unknown }) => new Date(row.created_at as string).getTime());
+    expect(times).toEqual([finishedAt.getTime(), finishedAt.getTime()]);
+  });
+
+  it('rolls every piece back when the pieces fail after some were stored (a file refused late)', async () => {
+    const { scan } = await createRun(db.orm.em.fork());
+    const { runs, batches, resultId, batchId } = await startedImport(scan.id);
+    const refused = new Error('192.0.2.1 is outside the scan scope');
+    await expect(
+      batches.storeResultInPieces({
+        ...stored,
+        batchId,
+        finishedAt,
+        hosts: arriving([HostRows.of([hosts[0]]), HostRows.of([hosts[1]])], refused),
+        facts: () => ({ targets: ['127.0.0.5', '::1'], nmapFlags: ['-sT'], startedAt, finishedAt }),
+      }),
+    ).rejects.toBe(refused);
+    const left = await rowsOf(resultId);
+    expect(left.hosts).toEqual([]);
+    expect(left.batches).toEqual([expect.objectContaining({ status: 'running', hosts_up: 0 })]);
+    await runs.remove(resultId);
+    expect(await rowsOf(resultId)).toEqual({ run: undefined, batches: [], hosts: [], ports: [] });
+    // No port row outlived its host.
+    const knex = knexOf(db.orm.em);
+    const orphans = await knex('ports').whereNotIn('host_id', knex('hosts').select('id')).count({ n: '*' });
+    expect(Number(orphans[0].n)).toBe(0);
   });
 
   it('removes the run with its batch, hosts and ports', async () => {

@@ -296,6 +296,25 @@ export const runCounters = {
       .where({ id: resultId, status: 'queued' })
       .update({ status: 'running', started_at: at }),
 
+  /**
+   * An imported run's facts known once its file was read whole (batch-pieces.ts): its targets (one batch holds them
+   * all, so they are its chunk), options and start.
+   */
+  importedFacts: (
+    trx: Knex.Transaction,
+    resultId: number,
+    facts: { targets: string[]; nmapFlags: string[]; startedAt: Date },
+  ) =>
+    trx('scan_results')
+      .where({ id: resultId })
+      .update({
+        targets: json(facts.targets),
+        targets_total: facts.targets.length,
+        chunk_size: Math.max(1, facts.targets.length),
+        nmap_flags: json(facts.nmapFlags),
+        started_at: facts.startedAt,
+      }),
+
   /** A straggler was split into `count` new batches (BatchSplitRepository): the run has that many more. */
   growTotal: (trx: Knex.Transaction, resultId: number, count: number) =>
     trx('scan_results')

@@ -52,21 +52,35 @@ export interface StartVerificationCommand {
 
 /**
  * An nmap XML file (`nmap -oX`, made elsewhere) as a completed run of a stored scan, trigger `import`
- * (`POST /api/scans/{id}/results/import`). The caller parsed and checked the file: its hosts are in the scan
- * scope and hold values the tables can store.
+ * (`POST /api/scans/{id}/results/import`). The caller checks the file: its hosts are in the scan scope and hold
+ * values the tables can store. It may still be checking it while the first pieces are stored: a refusal then
+ * comes as an error of `hosts`, and nothing of the run stays.
  */
 export interface ImportRunCommand {
   scanId: number;
+  /**
+   * The file's hosts, one per address of the targets, in address order, stored as its one batch: in pieces
+   * encoded as their rows (HostRows.of; an array of one piece will do), read once while they are stored, so a
+   * large file is never one array of hosts in memory. An async iterable may hand them over as the file is read;
+   * it may throw PiecesStartOver (@nso/persistence: the pieces so far are dropped, its own stored instead), and
+   * any other error refuses the import.
+   */
+  hosts: Iterable<HostRows> | AsyncIterable<HostRows>;
+  /** The file's facts, asked for once `hosts` ended (they are known when the file was read whole). */
+  facts: () => ImportedRunFacts | Promise<ImportedRunFacts>;
+  /**
+   * The time the hosts are dated with while the facts are not known (the file's finish time when the caller
+   * could tell it early); they are dated again with the facts' finish when it differs. Default: now.
+   */
+  datedAt?: Date;
+}
+
+/** What an imported file says of its run (ImportRunCommand.facts). */
+export interface ImportedRunFacts {
   /** The file's nmap options (importedFlags, from its `args`); undefined: the options a run of the scan stores. */
   nmapFlags?: string[];
   /** The file's addresses, each once, in address order (IPv4 before IPv6, numerically): the run's targets. */
   targets: string[];
-  /**
-   * The file's hosts, one per address of `targets`, stored as its one batch: in pieces encoded as their rows
-   * (HostRows.of; an array of one piece will do), read once while they are stored, so a large file is never one
-   * array of hosts in memory.
-   */
-  hosts: Iterable<HostRows>;
   /** When the file's scan started and finished (the run's and its batch's times). */
   startedAt: Date;
   finishedAt: Date;

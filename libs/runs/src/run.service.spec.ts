@@ -68,21 +68,24 @@ describe('RunService', () => {
   }
 
   describe('import', () => {
-    const imported = (scanId: number) => ({
+    const imported = (scanId: number, nmapFlags?: string[]) => ({
       scanId,
-      targets: ['127.0.0.1', '127.0.0.2'],
       hosts: [
         HostRows.of([upHost]),
         HostRows.of([{ ...upHost, address: '127.0.0.2', state: 'down', ports: [] }]),
       ],
-      startedAt: new Date(1_000_000),
-      finishedAt: new Date(1_002_000),
+      facts: () => ({
+        nmapFlags,
+        targets: ['127.0.0.1', '127.0.0.2'],
+        startedAt: new Date(1_000_000),
+        finishedAt: new Date(1_002_000),
+      }),
     });
 
     it('stores a file as a run started and completed at its own times, and queues its diff', async () => {
       const { service, scans, runs, batches, deltaJobs, events } = newRunService();
       scans.scans.set(7, { id: 7, nmapFlags: ['-sS'], runner: 'multiprocessing' });
-      const run = await service.importRun({ ...imported(7), nmapFlags: ['-sT', '-p22'] });
+      const run = await service.importRun(imported(7, ['-sT', '-p22']));
       expect(run).toEqual({ resultId: 1, hostsUp: 1, openPorts: 2 });
       expect(runs.row(1)).toMatchObject({
         trigger: 'import',

@@ -244,37 +244,45 @@ export class RunService {
   /**
    * Stores an nmap XML file as a completed run of the stored scan (trigger `import`) and queues its diff, like
    * any completed run. The run is made like any other and moves through the same conditional updates: stored
-   * queued (RunRepository.insertImported, the scan's own runner and, without the file's, its options as a run of
-   * it stores them: scanRunFlags), started
-   * by its one batch at the file's start time (worker_id `import`), the batch's result stored from its pieces in
-   * one transaction (BatchRepository.storeResultInPieces: ResultValueError for values no column holds), and
-   * completed at the file's finish time. No
-   * scan event or notification goes out: nothing ran. When any step fails (or a stop of the scan ended the run
-   * meanwhile) the run's rows are deleted and the error thrown. Throws the scan repository's not-found error for
-   * an unknown scan (the caller checked its owner).
+   * queued (RunRepository.insertImported, the scan's own runner), started by its one batch (worker_id `import`),
+   * the batch's result stored from its pieces in one transaction as they come (BatchRepository.storeResultInPieces:
+   * ResultValueError for values no column holds), with the file's facts once its pieces ended — its targets, its
+   * options (without the file's, the scan's as a run of it stores them: scanRunFlags) and its start and finish
+   * times —, and completed at the file's finish time. No scan event or notification goes out: nothing ran. When
+   * any step fails (the pieces' own errors included: a file refused after its first pieces were stored, or a stop
+   * of the scan that ended the run meanwhile) the run's rows are deleted and the error thrown. Throws the scan
+   * repository's not-found error for an unknown scan (the caller checked its owner).
    */
   async importRun(command: ImportRunCommand): Promise<ImportedRun> {
     const scan = await this.scans.findOrFail(command.scanId);
-    const targets = command.targets;
+    const scanFlags = scanRunFlags(scan);
+    // Targets, options and times are the file's facts, known at its end: written then, in the store's transaction.
     const resultId = await this.runs.insertImported({
       scanId: scan.id,
       runner: scan.runner,
-      nmapFlags: command.nmapFlags ?? scanRunFlags(scan),
-      targets,
+      nmapFlags: scanFlags,
+      targets: [],
     });
+    const datedAt = command.datedAt ?? new Date();
+    let finishedAt = datedAt;
     let stored: StoreBatchResultOutcome;
     try {
-      const start = { resultId, seq: 1, targets, workerId: IMPORT_WORKER_ID, startedAt: command.startedAt };
+      const start = { resultId, seq: 1, targets: [], workerId: IMPORT_WORKER_ID, startedAt: datedAt };
       const { batchId } = await this.batches.start(start);
       stored = await this.batches.storeResultInPieces({
         batchId,
         workerId: IMPORT_WORKER_ID,
         exitCode: 0,
         stderr: null,
-        finishedAt: command.finishedAt,
+        finishedAt: datedAt,
         hosts: command.hosts,
+        facts: async () => {
+          const facts = await command.facts();
+          finishedAt = facts.finishedAt;
+          return { ...facts, nmapFlags: facts.nmapFlags ?? scanFlags };
+        },
       });
-      if (!(await this.runs.complete(resultId, command.finishedAt))) {
+      if (!(await this.runs.complete(resultId, finishedAt))) {
         throw new ImportStoppedError(scan.id, resultId);
       }
     } catch (error) {

@@ -1,26 +1,21 @@
 // The hosts of an imported nmap XML file, taken one at a time as the streaming parser hands them over: each is
 // checked (scan scope, values the tables hold) as it comes and kept in pieces encoded as the rows they will be
-// stored as (HostRows), so a /16's file is neither held as text nor as 65,536 objects, nothing is encoded twice,
-// and nothing is stored before the whole file has been checked. They are handed over in address order, as a run's
-// targets are scanned and listed.
-import { BadRequestException } from '@nestjs/common';
-import {
-  compareIpValues,
-  oneHostPerAddress,
-  parseIpAddress,
-  parseIPv4,
-  ScanScope,
-  ScopeError,
-  type IpValue,
-  type NmapHost,
-} from '@nso/nmap';
+// stored as (HostRows), so a /16's file is neither held as text nor as 65,536 objects and nothing is encoded
+// twice. A piece may be handed over as soon as it is complete, to be stored while the rest is read (the import's
+// parse thread, import-parse.ts); the file is refused or accepted only once read whole. They are handed over in
+// address order, as a run's targets are scanned and listed. No Nest and no database here: this runs on the
+// parse thread (import-parse.worker.ts), so it loads the parts of @nso/nmap and @nso/persistence it uses only.
+import type { ScanScope } from '@nso/nmap/scope';
+import { compareIpValues, parseIpAddress, parseIPv4, type IpValue } from '@nso/nmap/ip-address';
+import type { NmapHost } from '@nso/nmap/types';
+import { oneHostPerAddress } from '@nso/nmap/xml-host';
 import {
   HostRows,
   HostRowsBuilder,
   ResultValueError,
   resultValueProblems,
   type EncodedHost,
-} from '@nso/persistence';
+} from '@nso/persistence/rows';
 
 /** Hosts per piece (rows kept as JSON text until stored; the pieces are read one at a time while storing). */
 export const IMPORT_PIECE_HOSTS = 4096;
@@ -28,6 +23,17 @@ export const IMPORT_PIECE_HOSTS = 4096;
 const NAMED = 100;
 /** What a piece handed over is replaced with, so that it can be collected. */
 const EMPTY = HostRows.of([]);
+
+/**
+ * Why an imported file is refused (ImportedHosts.refusal, ImportParse): the gateway answers 400 with it. `scope`:
+ * addresses outside the scan scope (ScopeError's message and its outOfScope); `values`: values no column holds
+ * (the error and the problems named in `details`); `xml`: malformed or truncated XML (NmapXmlError's message).
+ */
+export type ImportRefusal =
+  | { kind: 'scope'; message: string; addresses: string[] }
+  | { kind: 'values'; error: string; details: string[] }
+  | { kind: 'xml'; error: string };
+
 /**
  * Collects an imported file's hosts (`add` each, in file order), then refuses the file or hands the hosts over
  * in pieces. As the whole-document import did: a MAC-only host is left out; an address listed twice is one host
@@ -38,6 +44,11 @@ const EMPTY = HostRows.of([]);
  * an API run's targets are cut and scanned: a file already in that order (nmap lists its targets in the order it
  * was given them) is handed over as it was read, with one comparison a host; another (`--randomize-hosts`,
  * targets given out of order) is put in order once read, its hosts moved as their rows' text (sortedPieces).
+ *
+ * While the file is in that order and lists no address again in a piece already handed over (nmap's own files),
+ * `handOver` gives each piece once it is complete, so that it can be stored while the rest is read. When the file
+ * turns out otherwise, `startedOver` says so and `hostPieces` gives every piece again, in order and joined: what
+ * was stored of the first ones must be dropped. The pieces are kept until `hostPieces` for that reason.
  */
 export class ImportedHosts {
   /** Address → the piece it is in (the open piece: `pieces.length`). */
@@ -58,13 +69,12 @@ export class ImportedHosts {
   /** The last new address, while `ordered` (`lastV4` when it is IPv4). */
   private last: IpValue | undefined;
   private lastV4: number | undefined;
+  /** Pieces handed over by handOver: `pieces[0 .. handed)`. */
+  private handed = 0;
+  /** An address of a piece already handed over was listed again. */
+  private repeatedHanded = false;
 
   constructor(private readonly scope: ScanScope) {}
-
-  /** Hosts of the file (addresses, each once, MAC-only hosts left out). */
-  get count(): number {
-    return this.seen.size;
-  }
 
   /** The file's addresses, each once, in address order (the run's targets). */
   get targets(): string[] {
@@ -96,6 +106,7 @@ export class ImportedHosts {
       if (entries) entries.push(host);
       else this.later.set(host.address, [host]);
       this.rejoin.add(piece);
+      if (piece < this.handed) this.repeatedHanded = true;
       return;
     }
     try {
@@ -108,42 +119,72 @@ export class ImportedHosts {
     if (this.open.count >= IMPORT_PIECE_HOSTS) this.pieces.push(this.open.build());
   }
 
-  /** Throws what refuses the file, if anything: the scope first (ScopeError), then the values (400). */
-  throwIfRefused(): void {
+  /**
+   * What refuses the file, if anything: the scope first (the first 100 addresses named), then the values (the
+   * first 100 problems named).
+   */
+  refusal(): ImportRefusal | undefined {
     if (this.outside > 0) {
-      throw new ScopeError(
-        `${this.outside} address(es) of the file are outside the scan scope`,
-        this.outsideNamed,
-      );
+      return {
+        kind: 'scope',
+        message: `${this.outside} address(es) of the file are outside the scan scope`,
+        addresses: this.outsideNamed,
+      };
     }
     if (this.problems > 0) {
-      throw new BadRequestException({
+      return {
+        kind: 'values',
         error: `nmap XML refused: ${this.problemsNamed[0]}${this.problems > 1 ? ` (and ${this.problems - 1} more)` : ''}`,
         details: this.problemsNamed,
-      });
+      };
     }
+    return undefined;
+  }
+
+  /**
+   * The pieces completed since the last call, each joined with the later entries of its addresses, while the
+   * file is still read: only as long as it is in address order, lists no address again in a piece handed over
+   * and is not refused (none otherwise). The pieces stay kept (see the class).
+   */
+  handOver(): HostRows[] {
+    if (!this.ordered || this.repeatedHanded || this.refused) return [];
+    const complete: HostRows[] = [];
+    for (; this.handed < this.pieces.length; this.handed++) complete.push(this.joinedPiece(this.handed));
+    return complete;
+  }
+
+  /** Pieces were handed over, and the file turned out out of order or listed one of their addresses again. */
+  get startedOver(): boolean {
+    return this.handed > 0 && (!this.ordered || this.repeatedHanded);
   }
 
   /**
    * The hosts, one per address, in address order, in pieces of at most IMPORT_PIECE_HOSTS (each handed over once
-   * and then dropped). A piece with later entries of its addresses is decoded, joined with them and encoded
-   * again. For a file that was not refused.
+   * and then dropped): those not handed over yet, or every piece after a start-over. A piece with later entries
+   * of its addresses is decoded, joined with them and encoded again. For a file that was not refused, read whole.
    */
   *hostPieces(): Generator<HostRows> {
     if (this.open.count > 0) this.pieces.push(this.open.build());
-    yield* this.ordered ? this.filePieces() : this.sortedPieces();
+    const from = this.startedOver ? 0 : this.handed;
+    yield* this.ordered ? this.filePieces(from) : this.sortedPieces();
   }
 
-  /** The pieces as the file's hosts came, each joined with later entries of its addresses. */
-  private *filePieces(): Generator<HostRows> {
-    for (let i = 0; i < this.pieces.length; i++) {
-      const piece = this.pieces[i];
+  /** The pieces from `from` as the file's hosts came, each joined with later entries of its addresses. */
+  private *filePieces(from = 0): Generator<HostRows> {
+    for (let i = from; i < this.pieces.length; i++) {
+      const piece = this.joinedPiece(i);
       this.pieces[i] = EMPTY;
-      // The decoded hosts carry the fields the tables store, which is all oneHostPerAddress reads.
-      yield this.rejoin.has(i)
-        ? HostRows.of(piece.hosts().map((host) => this.joined(host as NmapHost)))
-        : piece;
+      yield piece;
     }
+  }
+
+  /** Piece `i`, joined with later entries of its addresses. */
+  private joinedPiece(i: number): HostRows {
+    const piece = this.pieces[i];
+    // The decoded hosts carry the fields the tables store, which is all oneHostPerAddress reads.
+    return this.rejoin.has(i)
+      ? HostRows.of(piece.hosts().map((host) => this.joined(host as NmapHost)))
+      : piece;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { validateNmapFlags } from '@nso/nmap';
-import { importedFlags, XmlPrologGuard, xmlPrologProblem } from './nmap-import';
+import { finishTimeIn, importedFlags, XmlPrologGuard, xmlPrologProblem } from './nmap-import';
 
 describe('xmlPrologProblem', () => {
   it('accepts nmap’s own prolog', () => {
@@ -52,6 +52,18 @@ describe('XmlPrologGuard: the same checks over a document in pieces (issue 20)',
     const guard = new XmlPrologGuard();
     expect(guard.check('<!DOCTYPE nmaprun ')).toBeUndefined();
     expect(guard.check(' '.repeat(5000))).toMatch(/DOCTYPE other than/);
+  });
+});
+
+describe('finishTimeIn: the finish time read from the end of a file before it is parsed', () => {
+  it("reads nmap's <finished time> of the last <runstats>, or nothing", () => {
+    const tail =
+      '</host>\n<runstats><finished time="1795385384" timestr="Sun Nov 22 22:09:44 2026" elapsed="2.00" exit="success"/>' +
+      '<hosts up="1" down="0" total="1"/>\n</runstats>\n</nmaprun>\n';
+    expect(finishTimeIn(tail)).toEqual(new Date(1795385384_000));
+    expect(finishTimeIn('<runstats><finished elapsed="2.00"/></runstats>')).toBeUndefined();
+    expect(finishTimeIn('</host>')).toBeUndefined();
+    expect(finishTimeIn('')).toBeUndefined();
   });
 });
 

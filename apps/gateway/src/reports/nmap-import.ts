@@ -64,6 +64,16 @@ export class XmlPrologGuard {
 }
 
 /**
+ * The file's finish time as its last element says (`<finished time="…">` in nmap's `<runstats>`), read from the
+ * end of its text before it is parsed to there: the time its hosts are dated with while it is stored. A guess
+ * only: the parsed facts date them again when they differ (runTimes).
+ */
+export function finishTimeIn(tail: string): Date | undefined {
+  const finished = /<finished\s[^>]*?\btime="(\d{1,12})"/.exec(tail.slice(tail.lastIndexOf('<runstats')));
+  return finished ? new Date(Number(finished[1]) * 1000) : undefined;
+}
+
+/**
  * What of an option nmap ran the policy may let run: `-A` is `-O -sV -sC --traceroute` (nmap(1)), of which the
  * scripts are refused; scan types one by one, so `-sCV` keeps `-sV`.
  */

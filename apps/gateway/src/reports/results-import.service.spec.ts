@@ -1,6 +1,7 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { ScanScope, ScopeError } from '@nso/nmap';
-import type { HostRows } from '@nso/persistence';
+import { PiecesStartOver, type HostRows } from '@nso/persistence';
+import type { FakeBatchRepository } from '@nso/runs/testing/table-fakes';
 import { newRunService } from '@nso/runs/testing/run-fakes';
 import type { RunService } from '@nso/runs';
 import type { ReportsService } from './reports.service';
@@ -28,6 +29,32 @@ function host(address: string, ports = ['22:open', '80:closed'], product = 'Open
   return `<host starttime="1795385382" endtime="1795385383"><status state="up" reason="user-set"/>
 <address addr="${address}" addrtype="${address.includes(':') ? 'ipv6' : 'ipv4'}"/>
 <hostnames></hostnames><ports>${listed.join('')}</ports></host>`;
+}
+
+/**
+ * The pieces the import stores, as the store reads them: a start-over (PiecesStartOver) drops those before it, as
+ * the real store's savepoint does.
+ */
+function recordPieces(batches: FakeBatchRepository): HostRows[] & { startOvers: number } {
+  const stored = Object.assign([] as HostRows[], { startOvers: 0 });
+  const store = batches.storeResultInPieces.bind(batches);
+  async function* recorded(pieces: Iterable<HostRows> | AsyncIterable<HostRows>): AsyncGenerator<HostRows> {
+    stored.length = 0;
+    try {
+      for await (const piece of pieces) {
+        stored.push(piece);
+        yield piece;
+      }
+    } catch (error) {
+      if (!(error instanceof PiecesStartOver)) throw error;
+      stored.startOvers++;
+      throw new PiecesStartOver(recorded(error.pieces));
+    }
+  }
+  jest
+    .spyOn(batches, 'storeResultInPieces')
+    .mockImplementation((input) => store({ ...input, hosts: recorded(input.hosts) }));
+  return stored;
 }
 
 describe('ResultsImportService', () => {
@@ -181,12 +208,7 @@ describe('ResultsImportService', () => {
         down('127.0.0.9') +
         order.map((i) => host(address(i), ['22:open'])).join('') +
         host('127.0.0.9', ['80:open']);
-      const stored: HostRows[] = [];
-      const store = batches.storeResultInPieces.bind(batches);
-      jest.spyOn(batches, 'storeResultInPieces').mockImplementation(async (input) => {
-        stored.push(...input.hosts);
-        return store({ ...input, hosts: stored });
-      });
+      const stored = recordPieces(batches);
       const answer = await imports.import(OWNER, SCAN, pieces(nmapXml(undefined, hosts)));
       expect(answer.summary).toEqual({ hosts: count + 2, hosts_up: count + 2, open_ports: count + 2 });
       const sorted = ['127.0.0.9', ...Array.from({ length: count }, (_, i) => address(i)), '::1'];
@@ -195,6 +217,36 @@ describe('ResultsImportService', () => {
       const storedHosts = stored.flatMap((piece) => piece.hosts());
       expect(storedHosts.map((h) => h.address)).toEqual(sorted);
       expect(storedHosts[0]).toMatchObject({ state: 'up', ports: [expect.objectContaining({ port: 80 })] });
+    });
+
+    it('stores the pieces of a file in address order as they are complete, once each', async () => {
+      const { imports, runs, batches } = setUp();
+      const stored = recordPieces(batches);
+      const answer = await imports.import(
+        OWNER,
+        SCAN,
+        pieces(nmapXml(undefined, many(2 * IMPORT_PIECE_HOSTS + 1))),
+      );
+      expect(answer.summary.hosts).toBe(2 * IMPORT_PIECE_HOSTS + 1);
+      expect(stored.startOvers).toBe(0);
+      expect(stored.map((piece) => piece.count)).toEqual([IMPORT_PIECE_HOSTS, IMPORT_PIECE_HOSTS, 1]);
+      expect(runs.row(1).targets).toHaveLength(2 * IMPORT_PIECE_HOSTS + 1);
+    });
+
+    it('starts over, in address order, when a file turns out of order after pieces were stored', async () => {
+      const { imports, runs, batches } = setUp();
+      const stored = recordPieces(batches);
+      const count = 2 * IMPORT_PIECE_HOSTS + 10;
+      const hosts = many(count) + host('127.0.0.3', ['80:open']);
+      const answer = await imports.import(OWNER, SCAN, pieces(nmapXml(undefined, hosts)));
+      expect(answer.summary).toEqual({ hosts: count + 1, hosts_up: count + 1, open_ports: count + 1 });
+      expect(stored.startOvers).toBe(1);
+      const sorted = [
+        '127.0.0.3',
+        ...Array.from({ length: count }, (_, i) => `127.0.${16 + (i >> 8)}.${i & 255}`),
+      ];
+      expect(stored.flatMap((piece) => piece.hosts()).map((h) => h.address)).toEqual(sorted);
+      expect(runs.row(1).targets).toEqual(sorted);
     });
 
     it('keeps a file already in address order as it was read', async () => {

@@ -2,7 +2,7 @@
 // tests of RunService and its parts. Each keeps the rows a test asserts on and follows the real repository's
 // contract (status changes are conditional, as the real ones are); the real ones are covered by the
 // integration tier.
-import type { RunTrigger } from '@nso/persistence';
+import { PiecesStartOver, type HostResultInput, type RunTrigger } from '@nso/persistence';
 import type {
   Batch,
   BatchFailure,
@@ -145,8 +145,42 @@ export class FakeBatchRepository {
     return { stored: true, hostsUp: row.hostsUp, openPorts: row.openPorts, resultId: row.resultId };
   }
 
+  /** As the real one: the pieces read as they come, a start-over drops what came before, the facts last. */
   async storeResultInPieces(input: BatchPiecesInput): Promise<StoreBatchResultOutcome> {
-    return this.storeResult({ ...input, hosts: [...input.hosts].flatMap((piece) => piece.hosts()) });
+    const row = this.row(input.batchId);
+    if (!row) throw new Error(`Batch ${input.batchId} does not exist`);
+    if (row.status === 'completed') return this.storeResult({ ...input, hosts: [] });
+    let pieces = input.hosts;
+    const hosts: HostResultInput[] = [];
+    for (;;) {
+      try {
+        hosts.length = 0;
+        for await (const piece of pieces) hosts.push(...piece.hosts());
+        break;
+      } catch (error) {
+        if (!(error instanceof PiecesStartOver)) throw error;
+        pieces = error.pieces;
+      }
+    }
+    const facts = await input.facts?.();
+    const stored = await this.storeResult({ ...input, hosts });
+    if (facts) {
+      Object.assign(row, {
+        targets: facts.targets,
+        startedAt: facts.startedAt,
+        finishedAt: facts.finishedAt,
+      });
+      const run = this.runs?.row(row.resultId);
+      if (run) {
+        Object.assign(run, {
+          targets: facts.targets,
+          chunkSize: Math.max(1, facts.targets.length),
+          nmapFlags: facts.nmapFlags,
+          startedAt: facts.startedAt,
+        });
+      }
+    }
+    return stored;
   }
 
   async finishedSeqs(resultId: number): Promise<{ completed: number[]; failed: number[] }> {
