@@ -36,6 +36,7 @@ export const WIDE_PROFILE_DEFAULTS: Omit<WideProfileOptions, 'database'> = {
   chunkSize: 4096,
 };
 
+const INSTRUMENTATION = 'benchmark instrumentation (bench/instrument.js)';
 /** Where a CPU profile's sample goes, by the script it ran in (first match wins). */
 const CATEGORIES: Array<[string, RegExp]> = [
   [
@@ -53,13 +54,66 @@ const CATEGORIES: Array<[string, RegExp]> = [
   ['run and batch accounting (libs/runs)', /libs\/runs\//],
   ['worker app code (apps/worker)', /apps\/worker\/src\//],
   ['built-ins without a script (JSON, strings, Buffer) and node internals', /^node:|^internal\/|^$/],
-  ['benchmark instrumentation (bench/instrument.js)', /bench\/instrument\.js/],
+  [INSTRUMENTATION, /bench\/instrument\.js/],
 ];
 
 interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string }; children?: number[] }>;
+  /** µs of the monotonic clock (process.hrtime's), when sampling began. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
+}
+
+/** A span of the monotonic clock (process.hrtime's), µs: the measured run's, to keep only its samples. */
+interface MonotonicWindow {
+  fromUs: number;
+  toUs: number;
+}
+
+/**
+ * Each sample of the profile taken within `window`: its node and its CPU time (ms). A sample's time is the profile's
+ * start plus the deltas before it; V8 stamps them with the monotonic clock process.hrtime reads.
+ */
+function* samplesIn(
+  profile: CpuProfile,
+  window: MonotonicWindow,
+): Generator<{ node: CpuProfile['nodes'][number]; ms: number }> {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (at < window.fromUs || at > window.toUs) continue;
+    const node = byId.get(profile.samples[i]);
+    if (node) yield { node, ms: delta / 1000 };
+  }
+}
+
+/**
+ * A sample's category by its stack: GC, idle and V8's own time by the sample; else the innermost frame that is one
+ * of CATEGORIES' libraries or this project's code (so SQLite's native work counts as SQL, a socket write as the
+ * Redis client that made it); else by the sampled frame (built-ins, other JavaScript).
+ */
+function stackCategoryOf(
+  node: CpuProfile['nodes'][number],
+  parents: Map<number, CpuProfile['nodes'][number]>,
+) {
+  const own = categoryOf(node.callFrame);
+  if (
+    own === 'idle' ||
+    own === 'garbage collection' ||
+    own === 'V8/native (program)' ||
+    own === INSTRUMENTATION
+  )
+    return own;
+  for (let frame: CpuProfile['nodes'][number] | undefined = node; frame; frame = parents.get(frame.id)) {
+    const category = categoryOf(frame.callFrame);
+    // The instrumentation wraps the calls it times: what it wrapped is found further up.
+    if (category === INSTRUMENTATION) continue;
+    if (category !== 'other JavaScript' && !category.startsWith('built-ins')) return category;
+  }
+  return own;
 }
 
 /** Redis commands sent by the worker during the run, by command: count and per host (pipelined: no times). */
@@ -76,20 +130,34 @@ function redisRows(worker: Span[], hosts: number): Array<Array<string | number>>
   ];
 }
 
-/** The scripts (or, for built-ins, the functions) with the most self time in a category of a profile. */
-function topOf(profile: CpuProfile, category: string, limit = 5): Array<[string, number]> {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+/**
+ * The scripts (or, for built-ins, the functions) with the most self time in a category of a profile (samples within
+ * `window`, each categorised by its stack: stackCategoryOf).
+ */
+function topOf(
+  profile: CpuProfile,
+  category: string,
+  window: MonotonicWindow,
+  limit = 5,
+): Array<[string, number]> {
+  const parents = parentsOf(profile);
   const out = new Map<string, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i]);
-    if (!node || categoryOf(node.callFrame) !== category) continue;
+  for (const { node, ms } of samplesIn(profile, window)) {
+    if (stackCategoryOf(node, parents) !== category) continue;
     const { url, functionName } = node.callFrame;
     const key = url
       ? url.replace(/^.*?(node_modules\/|apps\/|libs\/|bench\/)/, '$1')
       : functionName || '(anonymous)';
-    out.set(key, (out.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
+    out.set(key, (out.get(key) ?? 0) + ms);
   }
   return [...out].sort((a, b) => b[1] - a[1]).slice(0, limit);
+}
+
+/** Each node's caller. */
+function parentsOf(profile: CpuProfile): Map<number, CpuProfile['nodes'][number]> {
+  const parents = new Map<number, CpuProfile['nodes'][number]>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node);
+  return parents;
 }
 
 function categoryOf({ functionName, url }: { functionName: string; url: string }): string {
@@ -99,15 +167,12 @@ function categoryOf({ functionName, url }: { functionName: string; url: string }
   return CATEGORIES.find(([, re]) => re.test(url))?.[0] ?? 'other JavaScript';
 }
 
-/** Milliseconds of CPU by category (and idle, GC, program), from one .cpuprofile. */
-function splitProfile(profile: CpuProfile): Map<string, number> {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+/** Milliseconds of CPU by category (and idle, GC, program) within `window`, from one .cpuprofile. */
+function splitProfile(profile: CpuProfile, window: MonotonicWindow): Map<string, number> {
+  const parents = parentsOf(profile);
   const out = new Map<string, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i]);
-    const ms = (profile.timeDeltas[i] ?? 0) / 1000;
-    if (!node) continue;
-    const category = categoryOf(node.callFrame);
+  for (const { node, ms } of samplesIn(profile, window)) {
+    const category = stackCategoryOf(node, parents);
     out.set(category, (out.get(category) ?? 0) + ms);
   }
   return out;
@@ -137,6 +202,7 @@ export async function runWideProfile(options: WideProfileOptions): Promise<strin
   });
   const flags = '-sT -Pn -n --max-retries 0 --min-rate 5000';
   let window = { t0: 0, done: 0 };
+  let monotonic: MonotonicWindow = { fromUs: 0, toUs: 0 };
   let cpu = { worker: 0, workerNmap: 0, gateway: 0 };
   try {
     const system = await startBenchSystem({
@@ -181,6 +247,7 @@ export async function runWideProfile(options: WideProfileOptions): Promise<strin
         process.stderr.write(`profile-wide: ${round === 0 ? 'warm-up' : 'measured'} run\n`);
         const before = { w: cpuTimesOf(worker), g: cpuTimesOf(gateway) };
         const t0 = nowMs();
+        const t0Us = Number(process.hrtime.bigint() / 1000n);
         const executed = await fetch(`${system.url}/api/scans/${scans[round]}/execute`, {
           headers: system.auth,
         });
@@ -191,6 +258,7 @@ export async function runWideProfile(options: WideProfileOptions): Promise<strin
             throw new Error(`GET /api/results/${resultId}: ${JSON.stringify(run).slice(0, 300)}`);
           if (run.result.status === 'completed') {
             window = { t0, done: Date.parse(run.result.finished_at) };
+            monotonic = { fromUs: t0Us, toUs: t0Us + (window.done - window.t0) * 1000 };
             break;
           }
           if (['failed', 'stopped'].includes(run.result.status)) throw new Error(`run ${run.result.status}`);
@@ -208,7 +276,7 @@ export async function runWideProfile(options: WideProfileOptions): Promise<strin
       await system.close(); // SIGTERM: the processes write their CPU profiles as they exit
     }
     const spans = (await readSpans(traceDir)).filter((s) => s.s >= window.t0 && s.s <= window.done + 50);
-    return report(options, target, hosts, port, window, cpu, spans, profDir);
+    return report(options, target, hosts, port, window, monotonic, cpu, spans, profDir);
   } finally {
     await removeDirs();
     await closeListeners();
@@ -221,6 +289,7 @@ function report(
   hosts: number,
   port: number,
   window: { t0: number; done: number },
+  monotonic: MonotonicWindow,
   cpu: { worker: number; workerNmap: number; gateway: number },
   spans: Span[],
   profDir: string,
@@ -287,11 +356,11 @@ function report(
         'built-ins without a script (JSON, strings, Buffer) and node internals',
         'other JavaScript',
       ]) {
-        const top = topOf(profile, category).map(([k, ms]) => `${k} ${fmt(ms)}`);
+        const top = topOf(profile, category, monotonic).map(([k, ms]) => `${k} ${fmt(ms)}`);
         tops.push(`- worker, ${category}: ${top.join('; ')}`);
       }
     }
-    for (const [category, ms] of splitProfile(profile)) {
+    for (const [category, ms] of splitProfile(profile, monotonic)) {
       const entry = split.get(category) ?? { worker: 0, gateway: 0 };
       entry[role] += ms;
       split.set(category, entry);
@@ -309,8 +378,9 @@ function report(
     '',
     markdownTable(['measured run', 'ms', 'µs per host', 'count'], rows),
     '',
-    'CPU profiles (node --cpu-prof) over the whole life of each process (start-up, warm-up and measured run), by the ' +
-      'code that ran, ms:',
+    'CPU profiles (node --cpu-prof), the samples of the measured run only, each by the innermost of its frames that is ' +
+      "one of these libraries or this project's code (SQLite's native work counts as SQL, a socket write as the client " +
+      'that made it), ms:',
     '',
     markdownTable(['category', 'worker ms', 'gateway ms'], cpuRows),
     '',

@@ -7,10 +7,14 @@
 // finished_at (polled, no WebSocket: a /16 with -Pn is 65,536 `line` events, more than a test client reads).
 import type { DatabaseKind } from '../test/support/database';
 import { Listener, listenOn } from '../test/support/listeners';
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import {
   assertLoopback,
   BenchSystem,
+  cpuTimesOf,
   fmt,
+  machineCpu,
   getJson,
   markdownTable,
   median,
@@ -55,6 +59,60 @@ interface WideScan {
 interface PathRuns {
   name: string;
   walls: number[];
+  /** CPU time of each run, ms, by whose it was (CpuUse). */
+  cpu: CpuUse[];
+}
+
+/**
+ * CPU time (ms) one run of a path took, by process: nmap (the worker's children, or the direct runs), the workers'
+ * own, the gateway's, the Redis server's, and the whole machine's busy time (every process, and the kernel's
+ * softirq work for loopback traffic, which no process is charged for).
+ */
+interface CpuUse {
+  nmap: number;
+  workers: number;
+  gateway: number;
+  redis: number;
+  machine: number;
+}
+
+/** The Redis server's pid (the one the benchmarks use, on 127.0.0.1:6379), or undefined when none is seen. */
+function redisServerPid(): number | undefined {
+  try {
+    const pids = execFileSync('pgrep', ['-x', 'redis-server'], { encoding: 'utf8' }).trim().split('\n');
+    return pids.length === 1 ? Number(pids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Measures the CPU time of `run` by process. `system`: the API path's gateway and workers (their nmap runs are
+ * their children, counted once reaped: a batch's nmap is reaped when it ends); none: a direct path, whose nmap
+ * runs are this process's children.
+ */
+async function withCpu(system: BenchSystem | undefined, run: () => Promise<void>): Promise<CpuUse> {
+  const redis = redisServerPid();
+  const pids = system ? system.workers.map((w) => w.child.pid!) : [];
+  const snapshot = () => ({
+    workers: pids.map((pid) => cpuTimesOf(pid)),
+    gateway: system ? cpuTimesOf(system.gateway.child.pid!).selfMs : 0,
+    redis: redis ? cpuTimesOf(redis).selfMs : 0,
+    self: cpuTimesOf('self').childrenMs,
+    machine: machineCpu().busyMs,
+  });
+  const before = snapshot();
+  await run();
+  const after = snapshot();
+  const delta = (pick: (t: { selfMs: number; childrenMs: number }) => number) =>
+    after.workers.reduce((n, t, i) => n + pick(t) - pick(before.workers[i]), 0);
+  return {
+    nmap: system ? delta((t) => t.childrenMs) : after.self - before.self,
+    workers: delta((t) => t.selfMs),
+    gateway: after.gateway - before.gateway,
+    redis: after.redis - before.redis,
+    machine: after.machine - before.machine,
+  };
 }
 
 /**
@@ -154,36 +212,52 @@ async function measure(
   const chunks = splitCidr(scan.target, scan.chunkSize);
   if (!chunks) throw new Error(`${scan.target} does not split into chunks of ${scan.chunkSize}`);
   const paths: PathRuns[] = [
-    { name: `API, 1 worker (WORKER_CONCURRENCY 2), chunk_size ${scan.chunkSize}`, walls: [] },
-    { name: `API, 2 workers (WORKER_CONCURRENCY 1), chunk_size ${scan.chunkSize}`, walls: [] },
-    { name: `direct: \`nmap ${flags.join(' ')} ${scan.target}\``, walls: [] },
-    { name: `direct split: ${chunks.length} nmaps (${chunks[0]} …), ${CONCURRENCY} at a time`, walls: [] },
+    { name: `API, 1 worker (WORKER_CONCURRENCY 2), chunk_size ${scan.chunkSize}`, walls: [], cpu: [] },
+    { name: `API, 2 workers (WORKER_CONCURRENCY 1), chunk_size ${scan.chunkSize}`, walls: [], cpu: [] },
+    { name: `direct: \`nmap ${flags.join(' ')} ${scan.target}\``, walls: [], cpu: [] },
+    {
+      name: `direct split: ${chunks.length} nmaps (${chunks[0]} …), ${CONCURRENCY} at a time`,
+      walls: [],
+      cpu: [],
+    },
   ];
   const onOne = await defineScan(one, scan);
   const onTwo = await defineScan(two, scan);
   const steps = [
-    async () => paths[0].walls.push(await runApi(one, onOne, scan)),
-    async () => paths[1].walls.push(await runApi(two, onTwo, scan)),
-    async () => {
-      const run = await runNmapDirect([...flags, scan.target], RUN_TIMEOUT_MS);
-      const up = Number(/\((\d+) hosts? up\)/.exec(run.stdout)?.[1] ?? -1);
-      const found = (run.stdout.match(/^\d+\/tcp\s+open\b/gm) ?? []).length;
-      if (run.exitCode !== 0 || up !== scan.hosts || found < scan.open)
-        throw new Error(`direct nmap: exit ${run.exitCode}, ${up} hosts up, ${found} open ports`);
-      paths[2].walls.push(run.ms);
-    },
-    async () => {
-      const startedAt = nowMs();
-      const queue = [...chunks];
-      const slot = async () => {
-        for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
-          const run = await runNmapDirect([...flags, chunk], RUN_TIMEOUT_MS);
-          if (run.exitCode !== 0) throw new Error(`direct nmap of ${chunk}: exit ${run.exitCode}`);
-        }
-      };
-      await Promise.all(Array.from({ length: CONCURRENCY }, slot));
-      paths[3].walls.push(nowMs() - startedAt);
-    },
+    async () =>
+      paths[0].cpu.push(
+        await withCpu(one, async () => void paths[0].walls.push(await runApi(one, onOne, scan))),
+      ),
+    async () =>
+      paths[1].cpu.push(
+        await withCpu(two, async () => void paths[1].walls.push(await runApi(two, onTwo, scan))),
+      ),
+    async () =>
+      paths[2].cpu.push(
+        await withCpu(undefined, async () => {
+          const run = await runNmapDirect([...flags, scan.target], RUN_TIMEOUT_MS);
+          const up = Number(/\((\d+) hosts? up\)/.exec(run.stdout)?.[1] ?? -1);
+          const found = (run.stdout.match(/^\d+\/tcp\s+open\b/gm) ?? []).length;
+          if (run.exitCode !== 0 || up !== scan.hosts || found < scan.open)
+            throw new Error(`direct nmap: exit ${run.exitCode}, ${up} hosts up, ${found} open ports`);
+          paths[2].walls.push(run.ms);
+        }),
+      ),
+    async () =>
+      paths[3].cpu.push(
+        await withCpu(undefined, async () => {
+          const startedAt = nowMs();
+          const queue = [...chunks];
+          const slot = async () => {
+            for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+              const run = await runNmapDirect([...flags, chunk], RUN_TIMEOUT_MS);
+              if (run.exitCode !== 0) throw new Error(`direct nmap of ${chunk}: exit ${run.exitCode}`);
+            }
+          };
+          await Promise.all(Array.from({ length: CONCURRENCY }, slot));
+          paths[3].walls.push(nowMs() - startedAt);
+        }),
+      ),
   ];
   process.stderr.write(`wide ${scan.name}: ${runs} runs of each path, interleaved`);
   for (let i = 0; i < runs; i++) {
@@ -206,8 +280,55 @@ async function measure(
     markdownTable(['path', 'runs (s)', 'median s', '÷ direct'], rows),
     '',
     perHost(median(paths[0].walls) - direct, scan.hosts),
+    '',
+    cpuTable(paths, scan.hosts),
   ].join('\n');
   return { markdown, ratio };
+}
+
+/**
+ * Where each path's CPU went (medians over its runs, seconds; µs per host for what is not nmap), and the least wall
+ * time the machine's cores allow for that much work (the machine's busy time ÷ its cores): a path whose wall time
+ * is near that floor is bound by CPU, and only less work makes it faster.
+ */
+function cpuTable(paths: PathRuns[], hosts: number): string {
+  const cores = availableParallelism();
+  const s = (ms: number) => fmt(ms / 1000, 2);
+  const rows = paths.map((p) => {
+    const m = (pick: (c: CpuUse) => number) => median(p.cpu.map(pick));
+    const pipeline = m((c) => c.workers + c.gateway + c.redis);
+    return [
+      p.name.replace(/`.*`/, 'one nmap'),
+      s(m((c) => c.nmap)),
+      s(m((c) => c.workers)),
+      s(m((c) => c.gateway)),
+      s(m((c) => c.redis)),
+      pipeline > 0 ? fmt((pipeline * 1000) / hosts, 1) : '—',
+      s(m((c) => c.machine)),
+      s(m((c) => c.machine) / cores),
+      s(median(p.walls)),
+    ];
+  });
+  return [
+    `CPU time by process, medians of the runs, s (10 ms ticks; nmap: the workers' children, or the direct runs; ` +
+      `machine: every process and the kernel's softirq work, over the run's wall time), and the floor ${cores} cores ` +
+      `allow (machine ÷ ${cores}):`,
+    '',
+    markdownTable(
+      [
+        'path',
+        'nmap',
+        'workers',
+        'gateway',
+        'Redis',
+        'µs a host (workers + gateway + Redis)',
+        'machine',
+        `floor (÷ ${cores})`,
+        'wall',
+      ],
+      rows,
+    ),
+  ].join('\n');
 }
 
 /** The API's time over one direct nmap per host, or why there is none (parallel batches beat one nmap). */

@@ -226,6 +226,8 @@ export class BatchRunService {
         signal: controller.signal,
         killGraceMs: 1000,
         keepXml: false,
+        // The lines go out as events; the run's stdout is not kept as well (a wide batch's is about half a MB).
+        maxStdoutChars: 0,
         onXml: (chunk) => {
           try {
             xml.write(chunk);
