@@ -242,12 +242,16 @@ describe('a distributed scan over a /28 of loopback', () => {
     expect(badSince.body).toEqual({ error: 'since must be a non-negative integer' });
   });
 
-  it('closes a WebSocket with a malformed since with 4400', async () => {
+  it('closes a WebSocket with a malformed since or scan id with 4400, naming which', async () => {
     const socket = await openScanSocket(system.gateway.url, 1, {
       since: -1 as number,
       headers: system.gateway.admin.auth,
     });
-    expect((await socket.closed).code).toBe(4400);
+    expect(await socket.closed).toEqual({ code: 4400, reason: 'since must be a non-negative integer' });
+    const badId = await openScanSocket(system.gateway.url, '01' as unknown as number, {
+      headers: system.gateway.admin.auth,
+    });
+    expect(await badId.closed).toEqual({ code: 4400, reason: 'scan_id must be a positive integer' });
   });
 
   it('closes a WebSocket for an unknown scan with 4404', async () => {

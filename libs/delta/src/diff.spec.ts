@@ -69,6 +69,31 @@ describe('diffResults', () => {
     ]);
   });
 
+  it('never reports down a host whose state nmap did not determine (-sL lists it `unknown`): it is unverified', () => {
+    const scanned = ['127.0.50.1', '127.0.50.2'];
+    const baseline = run({
+      flags: ['-sn'],
+      scanned,
+      failed: [],
+      hosts: scanned.map((address) => ({ address, state: 'up', ports: [] })),
+    });
+    const current = run({
+      flags: ['-sL'],
+      scanned,
+      failed: [],
+      hosts: [
+        { address: '127.0.50.1', state: 'unknown', ports: [] },
+        { address: '127.0.50.2', state: 'down', ports: [] },
+      ],
+    });
+    const delta = diffResults(baseline, current);
+    expect(delta.new_down_hosts.map((h) => h.host)).toEqual(['127.0.50.2']);
+    expect(delta.unverified).toEqual([
+      { host: '127.0.50.1', baseline_state: 'up', current_state: 'unknown', reason: 'state_ambiguous' },
+    ]);
+    expect(summarizeDelta(delta)).toMatchObject({ removed_hosts_count: 1, unverified_count: 1 });
+  });
+
   it('with a narrowed port list, a port left out is unverified and the runs are flagged not comparable', () => {
     const { baseline, current } = fixture('narrowed-ports');
     const delta = diffResults(baseline, current);

@@ -84,7 +84,10 @@ export type UnverifiedReason =
   | 'port_not_scanned'
   /** The current run scanned nmap's top-N list, or a selection that cannot be enumerated: this port may be in it. */
   | 'port_coverage_unknown'
-  /** The current run found the port `open|filtered` (or another state that does not rule out open). */
+  /**
+   * The current run found the port `open|filtered` (or another state that does not rule out open), or the host in
+   * a state that is neither up nor down (`unknown`: a list scan `-sL` sends no probe; an agent's `error`).
+   */
   | 'state_ambiguous';
 
 /** Something the baseline saw that the current run cannot confirm or deny: never reported removed or down. */
@@ -131,6 +134,11 @@ const SERVICE_FIELDS = ['service', 'product', 'version', 'extrainfo'] as const;
 const key = (p: { protocol: string; port: number }): string => `${p.protocol}/${p.port}`;
 const isOpen = (p: DeltaPortInput | undefined): boolean => p?.state === 'open';
 const isUp = (h: DeltaHostInput | undefined): boolean => h?.state === 'up';
+/**
+ * Host states in which nmap said nothing of the host: `unknown` (a list scan, `-sL`, probes nothing; an agent's
+ * `error` is stored so) and `skipped`. Only `down` (or no entry at all) says a host went away.
+ */
+const UNDETERMINED_HOST = new Set(['unknown', 'skipped']);
 /** States that do not rule out `open`: nmap could not tell. */
 const AMBIGUOUS = new Set(['open|filtered', 'unknown']);
 
@@ -337,9 +345,13 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
     }
   }
 
-  /** A host up in the baseline and down (now) or absent from the current run. */
+  /**
+   * A host up in the baseline and not up (now) or absent from the current run: down only when the run looked at
+   * it and nmap said `down` or left it out; a state nmap did not determine (`unknown`) is unverified.
+   */
   function goneHost(was: DeltaHostInput, now: DeltaHostInput | undefined): void {
-    const gap = hostGap(was.address);
+    const gap =
+      hostGap(was.address) ?? (now && UNDETERMINED_HOST.has(now.state) ? 'state_ambiguous' : undefined);
     if (gap) {
       delta.unverified.push({
         host: was.address,

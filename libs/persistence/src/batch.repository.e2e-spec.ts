@@ -226,6 +226,33 @@ describe.each(TEST_DATABASES)('BatchRepository on %s', (kind) => {
     await expect(store().fail(987654321, { exitCode: 1, stderr: null })).resolves.toBe(false);
   });
 
+  it('does not store the result of a batch the run’s stop ended first; lists those stored before it', async () => {
+    // nmap may finish between the stop marking the run's batches stopped and the worker hearing of it: the
+    // stopped run counts and announces nothing more (no batch_complete), so its rows and counters take nothing.
+    const { result, batches } = await createRun(db.orm.em.fork(), { batches: 2 });
+    const [before, after] = [batches[0].id, batches[1].id];
+    await start(batches[0], 'worker-a');
+    await start(batches[1], 'worker-a');
+    await store().storeResult(resultFor(before, [dnsServer]));
+    await store().stopAllOfRun(result.id);
+
+    const late = await store().storeResult(resultFor(after, [{ ...dnsServer, address: '127.0.0.3' }]));
+    expect(late).toEqual({ stored: false, hostsUp: 0, openPorts: 0, resultId: result.id });
+    expect(await rowsOf(result.id)).toEqual({ hosts: 1, ports: 3 });
+    const em = db.orm.em.fork();
+    expect(await em.findOneOrFail(Batch, after)).toMatchObject({ status: 'stopped', hostsUp: 0 });
+    expect(await em.findOneOrFail(ScanResult, result.id)).toMatchObject({
+      batchesDone: 1,
+      hostsUp: 1,
+      openPorts: 2,
+    });
+    // What the stop announces of the batches in flight (RunService.stop): the one stored before it.
+    await expect(store().completedAmong(result.id, [1, 2])).resolves.toEqual([
+      { seq: 1, hostsUp: 1, openPorts: 2 },
+    ]);
+    await expect(store().completedAmong(result.id, [])).resolves.toEqual([]);
+  });
+
   it('keeps one host per address in a run when two batches report it, with the ports of both', async () => {
     const { result, batches } = await createRun(db.orm.em.fork(), { batches: 2 });
     const first = await store().storeResult(

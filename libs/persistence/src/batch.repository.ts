@@ -264,6 +264,28 @@ export class BatchRepository {
     };
   }
 
+  /**
+   * Of the run's batches numbered `seqs`, those stored as completed, in order, with what each stored (its
+   * `batch_complete` summary: hosts up, open ports). Empty for no `seqs`.
+   */
+  async completedAmong(
+    resultId: number,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; hostsUp: number; openPorts: number }>> {
+    if (seqs.length === 0) return [];
+    const rows: Array<{ seq: number | string; hosts_up: number | string; open_ports: number | string }> =
+      await knexOf(this.em)('batches')
+        .select('seq', 'hosts_up', 'open_ports')
+        .where({ result_id: resultId, status: 'completed' })
+        .whereIn('seq', [...seqs])
+        .orderBy('seq');
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      hostsUp: Number(row.hosts_up),
+      openPorts: Number(row.open_ports),
+    }));
+  }
+
   /** The run's batches in order, each with its hosts and their ports (the legacy runner's whole result). */
   async findWithHosts(resultId: number): Promise<Array<{ batch: Batch; hosts: Host[] }>> {
     const em = this.em.fork();
@@ -279,7 +301,9 @@ export class BatchRepository {
 
 /**
  * Moves the batch to `completed` if it is in one of the given states; returns its run's id when it did.
- * `unfinished` is pending, running or stopped (a batch stopped while its nmap was already done still counts).
+ * `unfinished` is pending or running. A stopped batch is not claimed: once the run's stop marked it stopped, the
+ * run counts and announces nothing more of it (no `batch_complete`), so a result its nmap finished meanwhile
+ * is not stored either, and the run's counters stay the sums of the batches it announced.
  */
 async function claimBatch(
   trx: Knex.Transaction,
@@ -289,7 +313,7 @@ async function claimBatch(
 ): Promise<number | undefined> {
   const query = trx('batches').where({ id: batchId });
   if (from === 'failed') query.andWhere({ status: 'failed' });
-  else query.whereNotIn('status', ['completed', 'failed']);
+  else query.whereIn('status', ['pending', 'running']);
   const rows: Array<{ result_id: number | string }> = await query.update(completion, ['result_id']);
   return rows.length > 0 ? Number(rows[0].result_id) : undefined;
 }

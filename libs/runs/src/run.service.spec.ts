@@ -410,6 +410,42 @@ describe('RunService', () => {
       expect(runs.row(ref.resultId).status).toBe('stopped');
     });
 
+    it('announces a batch stored as the stop came but no longer counted: batch_complete before scan_stopped', async () => {
+      const { ref, take, service, batches, events, runs } = await started({
+        targets: ['127.0.0.1-2'],
+        chunkSize: 1,
+      });
+      const first = await take(1);
+      await take(2);
+      // Batch 1's nmap finished and its worker stored the result; the stop came before the worker counted it.
+      const stored = {
+        workerId: 'worker-a',
+        exitCode: 0,
+        stderr: null,
+        finishedAt: new Date(),
+        hosts: [upHost],
+      };
+      await batches.storeResult({ batchId: first.batchId, ...stored });
+      await service.stop(ref.scanId);
+      await service.batchFinished(ref, 1, summary());
+      expect(events.namesOf(ref.resultId)).toEqual(['batch_complete:1', 'scan_stopped']);
+      expect(events.events.find((e) => e.event === 'batch_complete')).toMatchObject({
+        summary: summary(1, 2),
+      });
+      expect(runs.row(ref.resultId).status).toBe('stopped');
+      expect(batches.rows.map((r) => r.status)).toEqual(['completed', 'stopped']);
+    });
+
+    it('stores nothing of a batch whose result comes after the stop', async () => {
+      const { ref, take, service, batches, events } = await started({ targets: ['127.0.0.1'], chunkSize: 1 });
+      const { batchId } = await take(1);
+      await service.stop(ref.scanId);
+      const late = { batchId, workerId: 'worker-a', exitCode: 0, stderr: null, finishedAt: new Date() };
+      await service.batchCompleted(ref, 1, { ...late, hosts: [upHost] });
+      expect(events.namesOf(ref.resultId)).toEqual(['scan_stopped']);
+      expect(batches.rows[0]).toMatchObject({ status: 'stopped', hostsUp: 0 });
+    });
+
     it('does not take a stopped batch again', async () => {
       const { ref, take, service } = await started();
       await take(1);

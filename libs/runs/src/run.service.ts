@@ -189,16 +189,33 @@ export class RunService {
 
   /**
    * Stops every queued or running run of the scan: no batch starts afterwards, queued batches are withdrawn,
-   * running nmap processes end on every worker, each run ends `stopped` with `scan_stopped`. Returns the ids of
-   * the runs it stopped (none: the scan was not running).
+   * running nmap processes end on every worker, each run ends `stopped` with `scan_stopped`. A batch in flight
+   * whose result was stored before its row was stopped, but which the stopped run no longer counted, gets its
+   * `batch_complete` here, before `scan_stopped`: every batch the run's counters hold is announced once. Returns
+   * the ids of the runs it stopped (none: the scan was not running).
    */
   async stop(scanId: number): Promise<number[]> {
     const active = await this.runs.findActive(scanId);
     for (const result of active) {
+      const ref = { scanId, resultId: result.id };
       const inflight = await this.state.stop(result.id);
-      await this.queue.withdraw(runPlanOf({ scanId, resultId: result.id }, result), inflight);
+      await this.queue.withdraw(runPlanOf(ref, result), inflight);
       await this.state.announceStop(scanId, result.id);
+      // From here no result is stored (BatchRepository.storeResult claims only pending and running batches),
+      // and no batch of the run is counted any more (RunStateStore.finish: the run is stopped), so the in-flight
+      // batches completed now are exactly those stored but never announced.
       await this.batches.stopAllOfRun(result.id);
+      const unannounced = await this.batches.completedAmong(result.id, inflight);
+      if (unannounced.length > 0) {
+        await this.events.publishMany(
+          ref,
+          unannounced.map((batch) => ({
+            event: 'batch_complete' as const,
+            batch_id: batch.seq,
+            summary: { hosts_up: batch.hostsUp, open_ports: batch.openPorts },
+          })),
+        );
+      }
       await this.agents.cancelRun(scanId, result.id);
       await this.finalizer.stop({ scanId, resultId: result.id });
     }

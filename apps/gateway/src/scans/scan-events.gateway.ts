@@ -71,8 +71,12 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     const url = new URL(request.url ?? '/', 'http://localhost');
     const scanId = parseId(decodePathSegment(url.pathname.split('/').pop()));
     const since = url.searchParams.get('since') ?? '0';
-    if (scanId === undefined || !/^\d{1,15}$/.test(since)) {
-      return client.close(WS_CLOSE.badRequest.code, 'scan_id must be a positive integer, since an integer');
+    // The reason names what is wrong, in the words of the REST and SSE answers (400) to the same mistakes.
+    if (scanId === undefined) {
+      return client.close(WS_CLOSE.badRequest.code, 'scan_id must be a positive integer');
+    }
+    if (!/^\d{1,15}$/.test(since)) {
+      return client.close(WS_CLOSE.badRequest.code, 'since must be a non-negative integer');
     }
     const { user, method } = await this.users.resolve(request);
     if (!user) return client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason);

@@ -133,7 +133,7 @@ export class FakeBatchRepository {
   async storeResult(input: BatchResultInput): Promise<StoreBatchResultOutcome> {
     const row = this.row(input.batchId);
     if (!row) throw new Error(`Batch ${input.batchId} does not exist`);
-    if (row.status === 'completed') {
+    if (row.status === 'completed' || row.status === 'stopped') {
       return { stored: false, hostsUp: row.hostsUp, openPorts: row.openPorts, resultId: row.resultId };
     }
     row.status = 'completed';
@@ -187,6 +187,16 @@ export class FakeBatchRepository {
     const of = (status: BatchStatus) =>
       this.rows.filter((r) => r.resultId === resultId && r.status === status).map((r) => r.seq);
     return { completed: of('completed'), failed: of('failed') };
+  }
+
+  async completedAmong(
+    resultId: number,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; hostsUp: number; openPorts: number }>> {
+    return this.rows
+      .filter((r) => r.resultId === resultId && r.status === 'completed' && seqs.includes(r.seq))
+      .sort((a, b) => a.seq - b.seq)
+      .map(({ seq, hostsUp, openPorts }) => ({ seq, hostsUp, openPorts }));
   }
 
   async findWithHosts(resultId: number): Promise<Array<{ batch: Batch; hosts: Host[] }>> {
