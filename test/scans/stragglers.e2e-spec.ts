@@ -205,6 +205,46 @@ describe('stalled batches and stragglers', () => {
     }
   });
 
+  it('does not split a batch before its nmap reported a host (-sV holds back a slow host group)', async () => {
+    // Batch 1: 127.0.33.1-8, nothing listening (fast). Batch 2: 127.0.33.9-16, its first address a service that
+    // answers after 3 s: with -sV nmap reports none of the host group until the service scan of the slow one ends.
+    // Splitting then (the rest of the run done, an idle worker) would keep nothing of what nmap did, and each half
+    // would start over on the slow host.
+    const port = await freePort();
+    const service = await slowService(['127.0.33.9'], port, 3000);
+    try {
+      const before = await metric('nso_batches_split_total');
+      const { scanId, socket } = await start({
+        nmap_flags: ['-sT', '-Pn', '-n', '-sV', '--version-intensity', '0', '-p', String(port)],
+        targets: range('127.0.33.', 1, 16),
+        chunk_size: 8,
+        concurrency: 2,
+      });
+      await socket.waitFor((m) => m.event === 'scan_complete', 60_000);
+      socket.close();
+      const events = socket.messages.filter((m) => m.event !== 'line');
+      expect(events.filter((m) => m.event === 'batch_split')).toEqual([]);
+      expect(
+        events
+          .filter((m) => m.event === 'batch_complete')
+          .map((m) => m.batch_id)
+          .sort(),
+      ).toEqual([1, 2]);
+      expect(await metric('nso_batches_split_total')).toBe(before);
+      const em = system.gateway.app.get(MikroORM).em.fork();
+      const result = await em.findOneOrFail(ScanResult, { scan: scanId });
+      expect(result).toMatchObject({ status: 'completed', batchesTotal: 2, batchesDone: 2, hostsUp: 16 });
+      const open = await em.find(
+        Port,
+        { host: { result: result.id }, state: 'open' },
+        { populate: ['host'] },
+      );
+      expect(open.map((p) => p.host.address)).toEqual(['127.0.33.9']);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('documents both events in the OpenAPI document', async () => {
     const document = await system.gateway.api().get('/api/docs-json').expect(200);
     const { BatchStalledEventDto, BatchSplitEventDto } = document.body.components.schemas;

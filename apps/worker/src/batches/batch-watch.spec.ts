@@ -97,6 +97,20 @@ describe('BatchWatch', () => {
     watch.end();
   });
 
+  it('does not ask before nmap reported a host, whatever nmap estimates', () => {
+    const asked: number[] = [];
+    const controller = new AbortController();
+    const watch = new BatchWatch(attempt, controller, 60_000, async (r) => (asked.push(r), true), 1).start();
+    watch.handlers.onProgress?.({ task: 'Service scan', percent: 1, remaining: 500 });
+    jest.advanceTimersByTime(10_000);
+    expect(asked).toEqual([]);
+    expect(controller.signal.aborted).toBe(false);
+    watch.handlers.onHost?.(host('127.0.0.1'));
+    jest.advanceTimersByTime(2000);
+    expect(asked).toHaveLength(1);
+    watch.end();
+  });
+
   it('handlersWith calls the watch and the other listener alike', () => {
     const controller = new AbortController();
     const watch = new BatchWatch(attempt, controller, 3000).start();

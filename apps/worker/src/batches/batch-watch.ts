@@ -162,6 +162,10 @@ export class BatchWatch {
     }
     if (!this.isStraggler || this.checking || now - this.lastSplitCheck < SPLIT_CHECK_MS) return;
     this.lastSplitCheck = now;
+    // Not before nmap reported a host: the estimate has nothing to go on, and a split would throw away all nmap did
+    // (each half starts over). With -sV a slow host holds its whole host group's report, so the halves would
+    // straggle in turn: split after split, each restarting the slow host (a /22 run 4× slower than unsplit).
+    if (this.reported.size === 0) return;
     const remaining = this.remainingSeconds(now);
     if (this.targets.size - this.reported.size < 2 || remaining < this.splitMinSeconds) return;
     this.checking = true;
