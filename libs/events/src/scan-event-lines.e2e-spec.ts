@@ -90,6 +90,35 @@ describe('ScanEventPublisher.publishLines', () => {
     expect(received.seqs()).toEqual([5, 6, 7, 8, 9]);
     subscription.close();
   });
+
+  it('drops the lines of a stopped run, so that none follows its scan_stopped; other events still go out', async () => {
+    const ref = scan();
+    const publisher = newPublisher();
+    const received = sink();
+    const subscription = await newHub().subscribe(ref.scanId, {}, received.listener);
+    expect(await publisher.publishLines(ref, 1, ['a', 'b'])).toBe(2);
+    // RunService.stop marks the run's state stopped before it publishes scan_stopped.
+    await h.command.hset(keys.runState(ref.resultId), 'stopped', 1);
+    expect((await publisher.publish(ref, { event: 'scan_stopped', scan_id: ref.scanId })).seq).toBe(3);
+    // nmap output read before the stop reached the worker, published after it.
+    expect(await publisher.publishLines(ref, 1, ['late', 'later'])).toBe(0);
+    expect(await publisher.publishLines(ref, 1, ['one more'])).toBe(0);
+    // Another run of the scan is not held back by this one's stop.
+    const next = { ...ref, resultId: ref.resultId + 1 };
+    expect(await publisher.publishLines(next, 1, ['next run'])).toBe(4);
+
+    await received.waitFor(4);
+    expect(received.events.map((e) => (e.event === 'line' ? lineOf(e) : e.event))).toEqual([
+      'a',
+      'b',
+      'scan_stopped',
+      'next run',
+    ]);
+    expect(received.seqs()).toEqual([1, 2, 3, 4]);
+    expect((await h.log.readAfter(ref.scanId, 0)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    subscription.close();
+    await h.command.del(keys.runState(ref.resultId));
+  });
 });
 
 describe('ScanEventPublisher with durable seq reservations', () => {

@@ -92,6 +92,8 @@ interface Send {
   counts: number[] | null;
   /** Seqs the call takes in all. */
   total: number;
+  /** `line` events: refused quietly once their run is stopped (EventLogNames.gate: the run's state). */
+  gated?: boolean;
   /** Called with the last seq the call got. */
   resolve(lastSeq: number): void;
   reject(error: Error): void;
@@ -208,8 +210,10 @@ export class ScanEventPublisher {
   /**
    * Publishes lines of a batch's nmap output as `line` events, in one entry (one round trip, one log entry, one
    * channel message): each line gets its own seq, consecutive in array order, and subscribers receive one `line`
-   * event per line, exactly as if each had been published alone (ScanEventLog expands the entry). Resolves with
-   * the last line's seq (0 for no lines).
+   * event per line, exactly as if each had been published alone (ScanEventLog expands the entry). Once the run is
+   * stopped (its state's `stopped` flag, set before `scan_stopped` is published) lines are dropped, so that none
+   * follows `scan_stopped`: nmap's output read before the stop reached the worker but published after it. Resolves
+   * with the last line's seq (0 for no lines, or when they were dropped).
    */
   publishLines(ref: ScanEventRef, batchId: number, lines: readonly string[]): Promise<number> {
     if (!validRef(ref)) return Promise.reject(new Error(`invalid scan event ref ${JSON.stringify(ref)}`));
@@ -226,6 +230,7 @@ export class ScanEventPublisher {
         bodies: [body],
         counts: lines.length === 1 ? null : [lines.length],
         total: lines.length,
+        gated: true,
         resolve,
         reject,
       });
@@ -248,6 +253,7 @@ export class ScanEventPublisher {
           seq: this.keys.scanSeq(scanId),
           log: this.keys.scanLog(scanId),
           channel: this.keys.scanChannel(scanId),
+          ...(send.gated ? { gate: this.keys.runState(send.ref.resultId) } : {}),
         },
         this.options,
         send.bodies,
@@ -261,9 +267,9 @@ export class ScanEventPublisher {
           : undefined,
       )
       .then(
-        ({ lastSeq, limit }) => {
+        ({ lastSeq, limit, gated }) => {
           this.answered(scanId);
-          this.metrics?.scanEventsPublished.inc(send.total);
+          if (!gated) this.metrics?.scanEventsPublished.inc(send.total);
           if (this.reservations) this.refillIfLow(scanId, limit - lastSeq);
           send.resolve(lastSeq);
         },

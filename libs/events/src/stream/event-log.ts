@@ -12,6 +12,11 @@ export interface EventLogNames {
   log: string;
   /** The pub/sub channel. */
   channel: string;
+  /**
+   * A hash whose field `stopped` set to '1' refuses the call quietly (nothing logged or published, no seq taken):
+   * a run's state, for its `line` events, so that none follows its `scan_stopped`. None: always appended.
+   */
+  gate?: string;
 }
 
 /** How much a topic's log keeps. */
@@ -47,8 +52,8 @@ const FENCE_TTL_MS = 60_000;
 const APPEND_COMMAND = 'nsoAppendEvents';
 
 /**
- * KEYS[1] seq counter, KEYS[2] log, KEYS[3] seq limit, KEYS[4] this publisher's fence (both unused in mode '0').
- * ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5] the seqs each entry takes, comma
+ * KEYS[1] seq counter, KEYS[2] log, KEYS[3] seq limit, KEYS[4] this publisher's fence (both unused in mode '0'),
+ * KEYS[5] the gate (EventLogNames.gate; KEYS[1] again when there is none). ARGV[1] channel, ARGV[2] maxLength, ARGV[3] ttlSeconds, ARGV[4] mode, ARGV[5] the seqs each entry takes, comma
  * separated ('' when each takes one), ARGV[6..] one JSON object per entry, without `seq`.
  * Mode '0': no limit. Mode '1': the counter must exist and stay within the limit, else the call is refused with
  * NSOSEQ and the publisher's fence is set, so every later call of the same publisher for this topic is refused too
@@ -57,7 +62,9 @@ const APPEND_COMMAND = 'nsoAppendEvents';
  * is logged (scored by its last seq) and published as `{"seq":<first>,` + the rest of its object; an entry taking
  * n seqs (a bulk entry, e.g. n lines) takes n consecutive ones, and its readers expand it. In modes '1'/'2' the log
  * is also trimmed by seq, so that it holds about maxLength events however many share an entry. Returns
- * {last seq, the limit} (limit 0 in mode '0'); the entries got consecutive seqs ending at the last seq.
+ * {last seq, the limit} (limit 0 in mode '0'); the entries got consecutive seqs ending at the last seq. When the
+ * gate's `stopped` is '1' (checked after the fence and the limit, so that refusals keep their order), nothing is
+ * appended and it returns {0, the limit, 1}.
  */
 const APPEND_LUA = `
 local maxLength = tonumber(ARGV[2])
@@ -104,6 +111,9 @@ if ARGV[4] ~= '0' then
     return redis.error_reply('NSOSEQ limit')
   end
 end
+if KEYS[5] ~= KEYS[1] and redis.call('HGET', KEYS[5], 'stopped') == '1' then
+  return { 0, limit, 1 }
+end
 local seq = 0
 for i = 6, #ARGV do
   local count = counts[i - 5] or 1
@@ -133,13 +143,14 @@ type WithAppendCommand = Redis & {
     logKey: string,
     limitKey: string,
     fenceKey: string,
+    gateKey: string,
     channel: string,
     maxLength: number,
     ttlSeconds: number,
     mode: '0' | '1' | '2',
     counts: string,
     ...events: string[]
-  ): Promise<[number, number]>;
+  ): Promise<[number, number] | [number, number, number]>;
 };
 
 /**
@@ -151,7 +162,7 @@ export class EventLogWriter {
 
   constructor(redis: Redis) {
     // Defined up front: ioredis sends the first call on each socket as EVAL and the rest as EVALSHA, in order.
-    redis.defineCommand(APPEND_COMMAND, { numberOfKeys: 4, lua: APPEND_LUA });
+    redis.defineCommand(APPEND_COMMAND, { numberOfKeys: 5, lua: APPEND_LUA });
     this.redis = redis as WithAppendCommand;
   }
 
@@ -172,7 +183,8 @@ export class EventLogWriter {
   /**
    * As append, for entries that may take several seqs each (`counts[i]` for `bodies[i]`, all ≥ 1; null: one
    * each): a bulk entry is logged and published once, with its first seq, and its readers expand it. Resolves with
-   * the last seq and, with `reservation`, the topic's seq limit at that instant (0 without).
+   * the last seq and, with `reservation`, the topic's seq limit at that instant (0 without); `gated` (and last
+   * seq 0) when the names' gate refused the call (nothing was appended).
    */
   appendEntries(
     names: EventLogNames,
@@ -180,19 +192,24 @@ export class EventLogWriter {
     bodies: readonly string[],
     counts: readonly number[] | null,
     reservation?: SeqReservationNames,
-  ): Promise<{ lastSeq: number; limit: number }> {
+  ): Promise<{ lastSeq: number; limit: number; gated: boolean }> {
     return this.redis[APPEND_COMMAND](
       names.seq,
       names.log,
       reservation?.limit ?? names.seq,
       reservation?.fence ?? names.seq,
+      names.gate ?? names.seq,
       names.channel,
       bounds.maxLength,
       bounds.ttlSeconds,
       reservation ? (reservation.retry ? '2' : '1') : '0',
       counts ? counts.join(',') : '',
       ...bodies,
-    ).then(([lastSeq, limit]) => ({ lastSeq: Number(lastSeq), limit: Number(limit) }));
+    ).then(([lastSeq, limit, gated]) => ({
+      lastSeq: Number(lastSeq),
+      limit: Number(limit),
+      gated: gated === 1,
+    }));
   }
 }
 
