@@ -31,12 +31,11 @@ export interface BatchAttempt {
 }
 
 /**
- * At most this many `line` events in one publish: keeps each Lua call and pub/sub message short (1,024 lines of a
- * wide scan are about 25 KB). A wide scan's nmap writes about 30,000 lines a second: at 256 a publish, most of them
- * went out on this cap rather than after LINE_GATHER_MS, one Redis round trip (and socket write, its costliest
- * part) per 8 ms of lines (bench profile-wide, docs/performance.md).
+ * At most this many `line` events in one publish: keeps each Lua call and pub/sub message short, and each fan-out
+ * write to a subscriber well under SUBSCRIBER_MAX_BUFFERED_KIB's smallest settings (1,024 lines were about 200 KB
+ * of WebSocket frames in one write, and the slow-subscribers e2e, at 64 KiB, dropped a subscriber that kept up).
  */
-const LINES_PER_PUBLISH = 1024;
+const LINES_PER_PUBLISH = 256;
 /**
  * Lines are gathered for this long (ms) after the first line of a quiet spell, then published as one entry (or at
  * once when LINES_PER_PUBLISH are waiting): a wide scan's nmap writes a host's few lines per stdout read, and
