@@ -89,10 +89,13 @@ function redisServerPid(): number | undefined {
 /**
  * Measures the CPU time of `run` by process. `system`: the API path's gateway and workers (their nmap runs are
  * their children, counted once reaped: a batch's nmap is reaped when it ends); none: a direct path, whose nmap
- * runs are this process's children.
+ * runs are this process's children. `redis`: the Redis server's pid (redisServerPid), if known.
  */
-async function withCpu(system: BenchSystem | undefined, run: () => Promise<void>): Promise<CpuUse> {
-  const redis = redisServerPid();
+async function withCpu(
+  system: BenchSystem | undefined,
+  redis: number | undefined,
+  run: () => Promise<void>,
+): Promise<CpuUse> {
   const pids = system ? system.workers.map((w) => w.child.pid!) : [];
   const snapshot = () => ({
     workers: pids.map((pid) => cpuTimesOf(pid)),
@@ -223,18 +226,20 @@ async function measure(
   ];
   const onOne = await defineScan(one, scan);
   const onTwo = await defineScan(two, scan);
+  // Looked up once (a pgrep): the same server serves every run.
+  const redis = redisServerPid();
   const steps = [
     async () =>
       paths[0].cpu.push(
-        await withCpu(one, async () => void paths[0].walls.push(await runApi(one, onOne, scan))),
+        await withCpu(one, redis, async () => void paths[0].walls.push(await runApi(one, onOne, scan))),
       ),
     async () =>
       paths[1].cpu.push(
-        await withCpu(two, async () => void paths[1].walls.push(await runApi(two, onTwo, scan))),
+        await withCpu(two, redis, async () => void paths[1].walls.push(await runApi(two, onTwo, scan))),
       ),
     async () =>
       paths[2].cpu.push(
-        await withCpu(undefined, async () => {
+        await withCpu(undefined, redis, async () => {
           const run = await runNmapDirect([...flags, scan.target], RUN_TIMEOUT_MS);
           const up = Number(/\((\d+) hosts? up\)/.exec(run.stdout)?.[1] ?? -1);
           const found = (run.stdout.match(/^\d+\/tcp\s+open\b/gm) ?? []).length;
@@ -245,7 +250,7 @@ async function measure(
       ),
     async () =>
       paths[3].cpu.push(
-        await withCpu(undefined, async () => {
+        await withCpu(undefined, redis, async () => {
           const startedAt = nowMs();
           const queue = [...chunks];
           const slot = async () => {
