@@ -94,6 +94,54 @@ describe('diffResults', () => {
     expect(summarizeDelta(delta)).toMatchObject({ removed_hosts_count: 1, unverified_count: 1 });
   });
 
+  it('with --open, a host no longer listed lost its open ports; it is not reported down (nmap hides hosts without one)', () => {
+    const scanned = ['127.0.66.5', '127.0.66.6'];
+    const flags = ['-sT', '-Pn', '-n', '--open', '-p8081,8082'];
+    const baseline = run({
+      flags,
+      scanned,
+      failed: [],
+      hosts: [
+        { address: '127.0.66.5', state: 'up', ports: [['tcp', 8081, 'open']] },
+        { address: '127.0.66.6', state: 'up', ports: [['tcp', 8082, 'open']] },
+      ],
+    });
+    const current = run({
+      flags,
+      scanned,
+      failed: [],
+      hosts: [{ address: '127.0.66.5', state: 'up', ports: [['tcp', 8081, 'open']] }],
+    });
+    const delta = diffResults(baseline, current);
+    expect(delta.new_down_hosts).toEqual([]);
+    expect(delta.removed_ports).toMatchObject([
+      { host: '127.0.66.6', protocol: 'tcp', port: 8082, state: 'absent' },
+    ]);
+    expect(delta.unverified).toEqual([
+      { host: '127.0.66.6', baseline_state: 'up', reason: 'state_ambiguous' },
+    ]);
+    expect(summarizeDelta(delta)).toMatchObject({ removed_hosts_count: 0, closed_ports_count: 1 });
+
+    // The other way: a host --open left out of the baseline may have been up; its first open port is an added
+    // port, not a new up host. A host nmap says is down is still reported down.
+    const back = diffResults(current, baseline);
+    expect(back.new_up_hosts).toEqual([]);
+    expect(ports(back.added_ports)).toEqual(['127.0.66.6 tcp/8082']);
+    const down = diffResults(
+      baseline,
+      run({
+        flags,
+        scanned,
+        failed: [],
+        hosts: [
+          { address: '127.0.66.5', state: 'up', ports: [['tcp', 8081, 'open']] },
+          { address: '127.0.66.6', state: 'down', ports: [] },
+        ],
+      }),
+    );
+    expect(down.new_down_hosts.map((h) => h.host)).toEqual(['127.0.66.6']);
+  });
+
   it('with a narrowed port list, a port left out is unverified and the runs are flagged not comparable', () => {
     const { baseline, current } = fixture('narrowed-ports');
     const delta = diffResults(baseline, current);

@@ -265,7 +265,8 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
     seen.add(now.address);
     const was = before.get(now.address);
     if (isUp(now) && !isUp(was)) {
-      delta.new_up_hosts.push(hostChange(now));
+      // A baseline run with --open left out the hosts without an open port: absent there, it may have been up.
+      if (was || !baseline.options.openOnly) delta.new_up_hosts.push(hostChange(now));
       for (const p of now.ports) if (isOpen(p)) delta.added_ports.push(portChange(now.address, p));
       continue;
     }
@@ -352,6 +353,10 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
   function goneHost(was: DeltaHostInput, now: DeltaHostInput | undefined): void {
     const gap =
       hostGap(was.address) ?? (now && UNDETERMINED_HOST.has(now.state) ? 'state_ambiguous' : undefined);
+    if (!gap && !now && current.options.openOnly) {
+      openOnlyAbsent(was);
+      return;
+    }
     if (gap) {
       delta.unverified.push({
         host: was.address,
@@ -365,6 +370,34 @@ export function diffResults(baseline: DeltaRun, current: DeltaRun): Delta {
     for (const p of was.ports) {
       if (isOpen(p))
         delta.removed_ports.push(portChange(was.address, { ...p, state: now ? 'down' : 'absent' }));
+    }
+  }
+
+  /**
+   * A host up in the baseline that a run with `--open` did not list: nmap left it out because it had no open
+   * port, or because it was down — which, it cannot say. The host is unverified (`state_ambiguous`), and each of
+   * its baseline's open ports that the run scanned is removed (state `absent`): not open, either way.
+   */
+  function openOnlyAbsent(was: DeltaHostInput): void {
+    delta.unverified.push({ host: was.address, baseline_state: was.state, reason: 'state_ambiguous' });
+    for (const p of was.ports) {
+      if (!isOpen(p)) continue;
+      const scanned = portScanned(current.options, p.protocol, p.port);
+      const reason: UnverifiedReason | undefined =
+        scanned === false
+          ? 'port_not_scanned'
+          : scanned === undefined && !sameSelection()
+            ? 'port_coverage_unknown'
+            : undefined;
+      if (reason) {
+        delta.unverified.push({
+          host: was.address,
+          protocol: p.protocol,
+          port: p.port,
+          baseline_state: p.state,
+          reason,
+        });
+      } else delta.removed_ports.push(portChange(was.address, { ...p, state: 'absent' }));
     }
   }
 

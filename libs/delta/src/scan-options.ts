@@ -31,6 +31,11 @@ export interface ScanOptions {
   /** A canonical text of the port selection: `tcp:22,80`, `top:1000`, `none`, ... */
   portSpec: string;
   ports: PortCoverage;
+  /**
+   * `--open`: nmap lists only hosts with an open (or possibly open) port, so a host the run does not list may be
+   * up with every port closed — its absence does not say it is down.
+   */
+  openOnly: boolean;
 }
 
 /** `-s<letter>` letters that are TCP port scans (nmap(1) "PORT SCANNING TECHNIQUES"; `I` is the idle scan). */
@@ -79,6 +84,7 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   let portList: string | undefined;
   let top: number | undefined;
   let fast = false;
+  let openOnly = false;
   let unknownWhy: string | undefined;
   // Read as nmap reads its command line (the policy's option table: every option's value whichever way it was
   // written, `-sSU` as -s with the letters SU, nothing after `--`), so a value is never taken for an option.
@@ -97,6 +103,8 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
       portList = value;
     } else if (name === '-F') {
       fast = true;
+    } else if (name === '--open') {
+      openOnly = true;
     } else if (name === '--top-ports') {
       top = Number(value);
     } else if (name === '--port-ratio') {
@@ -114,7 +122,7 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   else if (portList !== undefined) ports = explicitPorts(portList, protocols);
   else if (unknownWhy) ports = { kind: 'unknown', protocols, why: unknownWhy };
   else ports = { kind: 'top', count: top ?? (fast ? 100 : 1000), protocols };
-  return { scanTypes, versionDetection, portSpec: portSpecText(ports), ports };
+  return { scanTypes, versionDetection, portSpec: portSpecText(ports), ports, openOnly };
 }
 
 /** `-p` value → ranges per protocol. Unprefixed items apply to every scanned protocol, as nmap applies them. */

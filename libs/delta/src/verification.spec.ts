@@ -63,6 +63,15 @@ describe('verificationFlags', () => {
     ).toEqual(['-sU', '-sV', '-pU:53']);
   });
 
+  it('drops --open: the rescan must see a host whose ports all closed, or it would judge it not answering', () => {
+    expect(
+      verificationFlags(['-sT', '-Pn', '-n', '--open', '-p8081,8082'], {
+        hosts: ['127.0.66.6'],
+        ports: { tcp: [8082] },
+      }),
+    ).toEqual(['-sT', '-Pn', '-n', '-pT:8082']);
+  });
+
   it('is a host discovery when only hosts changed', () => {
     expect(verificationFlags(['-sT', '-p1-1024', '-T4'], { hosts: ['127.0.0.2'], ports: {} })).toEqual([
       '-sn',

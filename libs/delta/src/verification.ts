@@ -66,6 +66,8 @@ const DROPPED: Readonly<Record<string, boolean>> = {
   '--script': true,
   '--script-args': true,
   '-sC': false,
+  // --open hides hosts without an open port: the rescan of a removed port would see no host and judge nothing.
+  '--open': false,
 };
 /** Scan-type letters per protocol (nmap(1) "PORT SCANNING TECHNIQUES"). */
 const TYPE_PROTOCOL: Readonly<Record<string, 'tcp' | 'udp' | 'sctp'>> = {
