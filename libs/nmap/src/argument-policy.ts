@@ -11,8 +11,10 @@ interface LongRule {
   value?: ValueCheck;
 }
 
-const MAX_FLAGS = 100;
-const MAX_FLAG_LENGTH = 1024;
+/** The most items `nmap_flags` may hold (docs/nmap-policy.md). */
+export const MAX_FLAGS = 100;
+/** The longest one item of `nmap_flags` may be, in characters (docs/nmap-policy.md). */
+export const MAX_FLAG_LENGTH = 1024;
 const MAX_TIME_MS = 24 * 60 * 60 * 1000;
 const MAX_RATE = 100_000;
 

@@ -18,7 +18,8 @@ export type TargetSpec =
 
 /** IPv6 blocks must be /112 or smaller (at most 65,536 addresses): larger ones cannot be enumerated. */
 const MIN_IPV6_PREFIX = 112;
-const MAX_TARGET_LENGTH = 512;
+/** The longest one target may be, in characters (docs/nmap-policy.md). */
+export const MAX_TARGET_LENGTH = 512;
 
 const HOSTNAME_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const FORBIDDEN_CHAR = /[^A-Za-z0-9.:/,*-]/;

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { ArgumentMetadata, HttpException } from '@nestjs/common';
 import { LoginDto, RegisterDto } from '../auth/auth.dto';
+import { NmapRunDto } from '../nmap/nmap-run.dto';
 import { CreateProjectDto } from '../projects/projects.dto';
+import { StartScanDto } from '../scans/scans.dto';
 import { CreateTokenDto } from '../tokens/tokens.dto';
 import { PageQuery } from './pagination';
 import { ApiValidationPipe, reservedKeyPaths } from './validation';
@@ -140,6 +142,33 @@ describe('ApiValidationPipe', () => {
     });
     expect(await run(LoginDto, { username: 'a', password: 'b', foo: 'x' })).toEqual({
       refused: { error: 'Unknown field: foo', unknown_fields: ['foo'] },
+    });
+  });
+
+  // docs/nmap-policy.md: a flag item up to 1024 characters and 100 items, a target up to 512 characters — the
+  // policy's own limits, which scan definitions (ports, scan_arguments) already had.
+  it('lets through the nmap flags and targets the policy accepts: a long -p list, 100 flags, a 512-character target', async () => {
+    const ports = Array.from({ length: 200 }, (_, i) => 8000 + i).join(',');
+    const target = `127.0.0.${Array.from({ length: 130 }, (_, i) => i + 1).join(',')}`;
+    const flags = ['-sT', '-p', ports, ...Array<string>(97).fill('-v')];
+    expect(ports.length).toBeGreaterThan(256);
+    expect(target.length).toBeGreaterThan(256);
+    expect(target.length).toBeLessThanOrEqual(512);
+    for (const dto of [StartScanDto, NmapRunDto]) {
+      expect(await run(dto, { nmap_flags: flags, targets: [target] })).toMatchObject({
+        ok: { nmap_flags: flags, targets: [target] },
+      });
+    }
+    expect(await run(StartScanDto, { nmap_flags: [...flags, '-n'], targets: ['127.0.0.1'] })).toMatchObject({
+      refused: { error: 'nmap_flags must contain no more than 100 elements' },
+    });
+    expect(
+      await run(NmapRunDto, { nmap_flags: ['-p', `1${'0'.repeat(1024)}`], targets: ['127.0.0.1'] }),
+    ).toMatchObject({
+      refused: { error: 'each value in nmap_flags must be shorter than or equal to 1024 characters' },
+    });
+    expect(await run(StartScanDto, { targets: [`${target},${'1,'.repeat(200)}1`] })).toMatchObject({
+      refused: { error: 'each value in targets must be shorter than or equal to 512 characters' },
     });
   });
 });

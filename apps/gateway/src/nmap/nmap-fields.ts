@@ -10,8 +10,12 @@ import {
   IsString,
   MaxLength,
 } from 'class-validator';
+import { MAX_FLAG_LENGTH, MAX_FLAGS, MAX_TARGET_LENGTH } from '@nso/nmap';
 import { PlainText } from '../common/text-fields';
 
+// The lengths and counts are the policy's own (NmapArgumentPolicy, parseTargets), so that a request is refused
+// here only for what the policy would refuse too, and scan definitions (whose scan_arguments and ports go to the
+// policy alone) and one-off starts accept the same options.
 // applyDecorators applies in list order, stacked decorators bottom-up: the lists are bottom-up, so the rules
 // register as they would stacked, and error messages keep their order (see common/validation.ts).
 
@@ -20,10 +24,10 @@ import { PlainText } from '../common/text-fields';
  */
 export const NmapFlagsField = (example: string[], defaults?: readonly string[]) =>
   applyDecorators(
-    MaxLength(256, { each: true }),
+    MaxLength(MAX_FLAG_LENGTH, { each: true }),
     PlainText({}, { each: true }),
     IsString({ each: true }),
-    ArrayMaxSize(64),
+    ArrayMaxSize(MAX_FLAGS),
     IsArray(),
     defaults ? IsOptional() : IsDefined(),
     ApiProperty({
@@ -39,7 +43,7 @@ export const NmapFlagsField = (example: string[], defaults?: readonly string[]) 
 
 export const TargetsField = (maxTargets: number, example: string[]) =>
   applyDecorators(
-    MaxLength(256, { each: true }),
+    MaxLength(MAX_TARGET_LENGTH, { each: true }),
     PlainText({}, { each: true }),
     IsString({ each: true }),
     ArrayMaxSize(maxTargets),
