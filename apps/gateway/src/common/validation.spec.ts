@@ -3,6 +3,7 @@ import { ArgumentMetadata, HttpException } from '@nestjs/common';
 import { LoginDto, RegisterDto } from '../auth/auth.dto';
 import { NmapRunDto } from '../nmap/nmap-run.dto';
 import { CreateProjectDto } from '../projects/projects.dto';
+import { ReportsQuery } from '../reports/reports.dto';
 import { StartScanDto } from '../scans/scans.dto';
 import { CreateTokenDto } from '../tokens/tokens.dto';
 import { PageQuery } from './pagination';
@@ -169,6 +170,15 @@ describe('ApiValidationPipe', () => {
     });
     expect(await run(StartScanDto, { targets: [`${target},${'1,'.repeat(200)}1`] })).toMatchObject({
       refused: { error: 'each value in targets must be shorter than or equal to 512 characters' },
+    });
+  });
+
+  it('takes limit and offset on the delta report lists, limit at most 100 as per_page', async () => {
+    expect(await run(ReportsQuery, { limit: '5', offset: '10' }, query)).toEqual({
+      ok: Object.assign(new ReportsQuery(), { limit: 5, offset: 10 }),
+    });
+    expect(await run(ReportsQuery, { limit: '101' }, query)).toMatchObject({
+      refused: { error: 'limit must not be greater than 100' },
     });
   });
 });

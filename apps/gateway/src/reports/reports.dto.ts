@@ -12,7 +12,10 @@ import {
 } from 'class-validator';
 import { QueryBool, QueryInt } from '../common/pagination';
 
-/** Seed 003 "Get Scan Reports" / "Get User Reports": page, per_page (default 10, at most 100), only_changes. */
+/**
+ * Seed 003 "Get Scan Reports" / "Get User Reports": page, per_page (default 10, at most 100), only_changes; and
+ * its "Pagination" aliases, limit (of per_page) and offset (instead of page), as every list takes them.
+ */
 export class ReportsQuery {
   @ApiPropertyOptional({ minimum: 1, default: 1, description: 'Page number, 1-based' })
   @IsOptional()
@@ -29,6 +32,30 @@ export class ReportsQuery {
   @Min(1)
   @Max(100)
   per_page?: number;
+
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: 100,
+    description: 'Alias for per_page (seed 003 "Pagination")',
+  })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'Skip this many reports (instead of page)',
+  })
+  @IsOptional()
+  @QueryInt()
+  @IsInt()
+  @Min(0)
+  @Max(Number.MAX_SAFE_INTEGER)
+  offset?: number;
 
   @ApiPropertyOptional({ description: 'Only reports with changes' })
   @IsOptional()

@@ -1,6 +1,6 @@
 // ReportsService over an in-memory fake of the delta reports' queries and repository: the bodies of seed 003's
 // "Delta Reports" endpoints, their 404s, and what a delete removes.
-import { NotFoundException } from '@nestjs/common';
+import { BadRequestException, NotFoundException } from '@nestjs/common';
 import type {
   DeltaChangeRecord,
   DeltaReportFilter,
@@ -255,6 +255,35 @@ describe('ReportsService lists', () => {
     const changed = await service.ofScan(3, 7, { only_changes: true });
     expect(changed.reports.map((r) => r.id)).toEqual([3, 1]);
     expect(changed).toMatchObject({ total: 2, pages: 1, current_page: 1, per_page: 10, has_next: false });
+  });
+
+  it("takes seed 003's Pagination aliases too: limit for per_page, offset instead of page", async () => {
+    const now = Date.now();
+    for (let i = 4; i >= 1; i--) store.add(7, new Date(now - i * DAY));
+    store.add(8, new Date(now));
+
+    const window = await service.ofScan(3, 7, { limit: 2, offset: 1 });
+    expect(window.reports.map((r) => r.id)).toEqual([3, 2]);
+    expect(window).toMatchObject({ total: 4, per_page: 2, current_page: 1, has_next: true, has_prev: true });
+    const last = await service.ofScan(3, 7, { limit: 3, offset: 3 });
+    expect(last.reports.map((r) => r.id)).toEqual([1]);
+    expect(last).toMatchObject({ pages: 2, current_page: 2, has_next: false, has_prev: true });
+    expect((await service.ofScan(3, 7, { limit: 1, per_page: 3 })).per_page).toBe(3);
+
+    const mine = await service.ofUser(3, { limit: 2, offset: 4 });
+    expect(mine.reports.map((r) => r.id)).toEqual([1]);
+    expect(mine.pagination).toEqual({
+      page: 3,
+      per_page: 2,
+      total_items: 5,
+      total_pages: 3,
+      has_next: false,
+      has_prev: true,
+    });
+    const both = await service.ofScan(3, 7, { page: 1, offset: 1 }).catch((e: unknown) => e);
+    expect((both as BadRequestException).getResponse()).toEqual({
+      error: 'Give either page or offset, not both',
+    });
   });
 
   it("answers 404 for another user's scan", async () => {

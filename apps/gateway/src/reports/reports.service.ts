@@ -6,6 +6,7 @@ import {
   type DeltaReportFilter,
   type DeltaReportRecord,
 } from '@nso/persistence';
+import { pageWindow } from '../common/pagination';
 import {
   AcceptChangesDto,
   AcceptChangesResponseDto,
@@ -99,32 +100,30 @@ export class ReportsService {
   /** `GET /api/scan/{scan_id}/reports`: newest first, with seed 003's paging fields. */
   async ofScan(ownerId: number, scanId: number, query: ReportsQuery) {
     await this.ownScan(ownerId, scanId);
-    const { reports, total, page, perPage } = await this.page({ scanId }, query);
-    const pages = Math.ceil(total / perPage);
+    const { reports, total, page, perPage, hasNext, hasPrev } = await this.page({ scanId }, query);
     return {
       reports,
       total,
-      pages,
+      pages: Math.ceil(total / perPage),
       current_page: page,
       per_page: perPage,
-      has_next: page < pages,
-      has_prev: page > 1,
+      has_next: hasNext,
+      has_prev: hasPrev,
     };
   }
 
   /** `GET /api/user/reports`: every report of the user's scans, with seed 003's `pagination` object. */
   async ofUser(ownerId: number, query: ReportsQuery) {
-    const { reports, total, page, perPage } = await this.page({ ownerId }, query);
-    const pages = Math.ceil(total / perPage);
+    const { reports, total, page, perPage, hasNext, hasPrev } = await this.page({ ownerId }, query);
     return {
       reports,
       pagination: {
         page,
         per_page: perPage,
         total_items: total,
-        total_pages: pages,
-        has_next: page < pages,
-        has_prev: page > 1,
+        total_pages: Math.ceil(total / perPage),
+        has_next: hasNext,
+        has_prev: hasPrev,
       },
     };
   }
@@ -266,13 +265,19 @@ export class ReportsService {
   }
 
   private async page(filter: DeltaReportFilter, query: ReportsQuery) {
-    const perPage = query.per_page ?? PER_PAGE;
-    const page = query.page ?? 1;
+    const { limit, offset, page } = pageWindow(query, PER_PAGE);
     const { reports, total } = await this.queries.page(
       { ...filter, onlyChanges: query.only_changes === true },
-      perPage,
-      (page - 1) * perPage,
+      limit,
+      offset,
     );
-    return { reports: reports.map(reportView), total, page, perPage };
+    return {
+      reports: reports.map(reportView),
+      total,
+      page,
+      perPage: limit,
+      hasNext: offset + limit < total,
+      hasPrev: offset > 0,
+    };
   }
 }
