@@ -129,6 +129,18 @@ describe('ResultsService', () => {
     expect(last.batches.map((b) => b.batch_id)).toEqual([3]);
   });
 
+  it('shows the batches a stopped run never started as stopped, not pending: they will never run', async () => {
+    const { service, scans, runRows } = newService();
+    scans.seed();
+    const run = runRows.addRun(1, { status: 'stopped', batchesTotal: 2 });
+    runRows.batches.push({ resultId: run.id, seq: 1, status: 'stopped', targets: ['127.0.0.1'] } as never);
+    const body = await service.batches(1, run.id, {});
+    expect(body.batches.map((b) => [b.batch_id, b.status, b.worker_id, b.attempts])).toEqual([
+      [1, 'stopped', null, 0],
+      [2, 'stopped', null, 0],
+    ]);
+  });
+
   it('shows the one batch row of an imported run, with nothing planned', async () => {
     const { service, scans, runRows, planned } = newService();
     scans.seed();

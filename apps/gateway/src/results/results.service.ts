@@ -94,7 +94,10 @@ export class ResultsService {
       scan_id: run.scan.id,
       run_status: run.status,
       ...pageFields(run.batchesTotal, window),
-      batches: seqs.map((seq) => batchView(seq, bySeq.get(seq), planned.get(seq))),
+      // A stopped run starts no batch after the stop: the ones no worker took will never run.
+      batches: seqs.map((seq) =>
+        batchView(seq, bySeq.get(seq), planned.get(seq), run.status === 'stopped' ? 'stopped' : 'pending'),
+      ),
     };
   }
 
@@ -142,15 +145,19 @@ export function canonicalAddress(raw: string): string {
   return address;
 }
 
-/** A batch of a run: its row once started, else `pending` with what it will scan. */
+/**
+ * A batch of a run: its row once started, else `unstarted` (`pending`, or `stopped` when the run was stopped
+ * before a worker took it) with what it was cut to scan.
+ */
 function batchView(
   seq: number,
   row: Batch | undefined,
   planned: { clientId: string; agent: boolean; targets: string[] } | undefined,
+  unstarted: 'pending' | 'stopped',
 ) {
   return {
     batch_id: seq,
-    status: row?.status ?? 'pending',
+    status: row?.status ?? unstarted,
     client_id: planned?.clientId ?? null,
     client_kind: planned ? (planned.agent ? 'agent' : 'pool') : null,
     targets: row?.targets ?? planned?.targets ?? [],
