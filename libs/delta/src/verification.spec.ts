@@ -72,6 +72,13 @@ describe('verificationFlags', () => {
     ).toEqual(['-sT', '-Pn', '-n', '-pT:8082']);
   });
 
+  it('rescans an IP protocol scan (-sO) on the changed protocols, not as a host discovery that sees none', () => {
+    const changes = [{ kind: 'added_port', address: '127.0.66.5', protocol: 'ip', port: 17 }] as const;
+    const targets = verificationTargets(changes);
+    expect(targets).toEqual({ hosts: ['127.0.66.5'], ports: { ip: [17] } });
+    expect(verificationFlags(['-sO', '-Pn', '-p6,17'], targets)).toEqual(['-sO', '-Pn', '-pP:17']);
+  });
+
   it('is a host discovery when only hosts changed', () => {
     expect(verificationFlags(['-sT', '-p1-1024', '-T4'], { hosts: ['127.0.0.2'], ports: {} })).toEqual([
       '-sn',

@@ -16,12 +16,15 @@ export const VERIFIED_KINDS: ReadonlySet<DeltaChangeKind> = new Set([
   'changed_port',
 ]);
 
+/** The protocols a rescan can scan again, in the order its `-p` list names them. */
+const PROTOCOLS = ['tcp', 'udp', 'sctp', 'ip'] as const;
+
 /** What a confirmation rescan looks at: the changed hosts, and the changed ports per protocol. */
 export interface VerificationTargets {
   /** Every address with a change, in the report's order, once each. */
   hosts: string[];
-  /** Changed port numbers per protocol (`tcp`, `udp`, `sctp`), sorted, once each. */
-  ports: Partial<Record<'tcp' | 'udp' | 'sctp', number[]>>;
+  /** Changed port numbers per protocol (`tcp`, `udp`, `sctp`; `ip`: protocol numbers of `-sO`), sorted, once each. */
+  ports: Partial<Record<'tcp' | 'udp' | 'sctp' | 'ip', number[]>>;
 }
 
 /** The hosts and ports of the changes to verify (rows of VERIFIED_KINDS; other rows are ignored). */
@@ -40,7 +43,7 @@ export function verificationTargets(
     }
   }
   const out: VerificationTargets['ports'] = {};
-  for (const protocol of ['tcp', 'udp', 'sctp'] as const) {
+  for (const protocol of PROTOCOLS) {
     const set = ports.get(protocol);
     if (set) out[protocol] = [...set].sort((a, b) => a - b);
   }
@@ -69,8 +72,8 @@ const DROPPED: Readonly<Record<string, boolean>> = {
   // --open hides hosts without an open port: the rescan of a removed port would see no host and judge nothing.
   '--open': false,
 };
-/** Scan-type letters per protocol (nmap(1) "PORT SCANNING TECHNIQUES"). */
-const TYPE_PROTOCOL: Readonly<Record<string, 'tcp' | 'udp' | 'sctp'>> = {
+/** Scan-type letters per protocol (nmap(1) "PORT SCANNING TECHNIQUES"; `-sO` scans IP protocol numbers). */
+const TYPE_PROTOCOL: Readonly<Record<string, (typeof PROTOCOLS)[number]>> = {
   S: 'tcp',
   T: 'tcp',
   A: 'tcp',
@@ -82,6 +85,7 @@ const TYPE_PROTOCOL: Readonly<Record<string, 'tcp' | 'udp' | 'sctp'>> = {
   U: 'udp',
   Y: 'sctp',
   Z: 'sctp',
+  O: 'ip',
 };
 
 /**
@@ -109,10 +113,11 @@ export function verificationFlags(runFlags: readonly string[], targets: Verifica
     if (/^-s[A-Za-z]+$/.test(item)) continue; // scan types are written again below
     out.push(item);
   }
-  const protocols = (['tcp', 'udp', 'sctp'] as const).filter((p) => targets.ports[p]?.length);
+  const protocols = PROTOCOLS.filter((p) => targets.ports[p]?.length);
   if (protocols.length === 0) return ['-sn', ...out];
   const types = options.scanTypes.filter((t) => protocols.includes(TYPE_PROTOCOL[t]));
-  const prefix = { tcp: 'T', udp: 'U', sctp: 'S' } as const;
+  // `P:` lists IP protocol numbers for -sO (nmap(1) "-p port ranges").
+  const prefix = { tcp: 'T', udp: 'U', sctp: 'S', ip: 'P' } as const;
   const list = protocols.map((p) => `${prefix[p]}:${targets.ports[p]!.join(',')}`).join(',');
   return [...types.map((t) => `-s${t}`), ...(options.versionDetection ? ['-sV'] : []), ...out, `-p${list}`];
 }
