@@ -38,7 +38,11 @@ describe('parseExpectedPorts', () => {
     expect(parsePortKey('sctp/65535')).toBe('sctp/65535');
     expect(parsePortKey('tcp/65536')).toBeUndefined();
     expect(parsePortKey('tcp/ 22')).toBeUndefined();
-    expect(parsePortKey('ip/6')).toBeUndefined();
+    // -sO lists IP protocols 0-255 as ports of protocol `ip`.
+    expect(parsePortKey('ip/6')).toBe('ip/6');
+    expect(parsePortKey('ip/0')).toBe('ip/0');
+    expect(parsePortKey('ip/256')).toBeUndefined();
+    expect(parsePortKey('tcp/0')).toBeUndefined();
   });
 });
 

@@ -33,6 +33,24 @@ describe('expectedPortsOfRun', () => {
     ).toEqual({ '127.0.9.10': ['udp/161'], '127.0.9.5': ['tcp/80', 'tcp/443'] });
   });
 
+  it('takes the open IP protocols of an -sO run as ip/N (a 500 before: ip was no protocol of expected_ports)', () => {
+    const run = [
+      host('127.0.66.5', [
+        ['ip', 17, 'open', 'udp'],
+        ['ip', 6, 'open', 'tcp'],
+        ['ip', 1, 'closed'],
+      ]),
+    ];
+    const expected = expectedPortsOfRun(run);
+    expect(expected).toEqual({ '127.0.66.5': ['ip/6', 'ip/17'] });
+    const judged = runExposure(
+      { hosts: run, scanned: new Set(['127.0.66.5']), options: scanOptionsOf(['-sO', '-p1,6,17']) },
+      expected,
+    );
+    expect(judged.expected.map((p) => `${p.protocol}/${p.port}`)).toEqual(['ip/6', 'ip/17']);
+    expect(judged.unexpected).toEqual([]);
+  });
+
   it('expects nothing open anywhere when no port is open (not "none set")', () => {
     expect(expectedPortsOfRun([host('127.0.9.5', [['tcp', 22, 'closed']])])).toEqual({ '*': [] });
     expect(expectedPortsOfRun([])).toEqual({ '*': [] });
