@@ -265,7 +265,9 @@ describe('scanOptionsOf', () => {
     [['-sS', '-sU', '-p53'], 'tcp:53 udp:53', ['S', 'U']],
     [['-p-'], 'tcp:1-65535', ['S']],
     [['-sn'], 'none', []],
-    [['--exclude-ports=22'], 'tcp:unknown', ['S']],
+    [['--exclude-ports=22'], 'tcp:unknown (--exclude-ports=22)', ['S']],
+    [['-p', '1-100', '--exclude-ports', '22'], 'tcp:unknown (-p1-100 --exclude-ports=22)', ['S']],
+    [['-p80,443', '--top-ports=1'], 'tcp:unknown (-p80,443 --top-ports=1)', ['S']],
     // Read with the argument policy's option table (nmap 7.93's getopt_long_only): a unique abbreviation, a long
     // option written with one dash, a value that is a word of its own or starts with a dash, and `--`.
     [['--top', '50'], 'tcp:top 50', ['S']],
@@ -349,6 +351,27 @@ describe('diffResults: nmap read right', () => {
     expect(delta.comparable).toBe(true);
     expect(delta.changed_ports).toHaveLength(1);
     expect(delta.changed_ports[0]).toMatchObject({ port: 22, changed: ['version'] });
+  });
+
+  it('-p narrowed by --exclude-ports or --top-ports does not scan every port of the list: a vanished port is unverified', () => {
+    const before = host([['tcp', 8081, 'open']]);
+    const excluded = diffResults(
+      runOf(['-sT', '-p8081-8082'], before),
+      runOf(['-sT', '-p8081-8082', '--exclude-ports=8081'], host([])),
+    );
+    expect(excluded.removed_ports).toEqual([]);
+    expect(excluded.unverified).toMatchObject([{ port: 8081, reason: 'port_coverage_unknown' }]);
+    const top = diffResults(
+      runOf(['-sT', '-p80,8081'], before),
+      runOf(['-sT', '-p80,8081', '--top-ports=1'], host([])),
+    );
+    expect(top.removed_ports).toEqual([]);
+    expect(top.unverified).toMatchObject([{ port: 8081, reason: 'port_coverage_unknown' }]);
+    // The same narrowed selection in both runs looked at the same ports: a port gone is removed.
+    const same = ['-sT', '-p8081-8082', '--exclude-ports=8082'];
+    expect(diffResults(runOf(same, before), runOf(same, host([]))).removed_ports).toMatchObject([
+      { port: 8081, state: 'closed' },
+    ]);
   });
 
   it('a port no longer listed takes the state <extraports> gives the unlisted ports', () => {

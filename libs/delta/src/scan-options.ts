@@ -14,12 +14,13 @@ export type PortRanges = ReadonlyArray<readonly [number, number]>;
  * The ports a run scanned. `explicit`: exactly these ranges per protocol (from `-p`). `top`: nmap's N most
  * common ports of each scanned protocol (`-F` is 100, the default 1,000, `--top-ports N`) — which ports those are
  * depends on the nmap-services file of the scanner, so the list is not known here. `unknown`: options that pick
- * ports by ratio or exclude some (`--port-ratio`, `--exclude-ports`). `none`: no port scan (`-sn`, `-sL`).
+ * ports by ratio or exclude some (`--port-ratio`, `--exclude-ports`), with or without `-p`, or `--top-ports` with
+ * `-p` (nmap scans the top N of the list); `selection` names those options. `none`: no port scan (`-sn`, `-sL`).
  */
 export type PortCoverage =
   | { kind: 'explicit'; ranges: Partial<Record<ScannedProtocol, PortRanges>> }
   | { kind: 'top'; count: number; protocols: ScannedProtocol[] }
-  | { kind: 'unknown'; protocols: ScannedProtocol[]; why: string }
+  | { kind: 'unknown'; protocols: ScannedProtocol[]; why: string; selection?: string }
   | { kind: 'none' };
 
 /** The options of a run that change what a diff can say. */
@@ -86,6 +87,9 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   let fast = false;
   let openOnly = false;
   let unknownWhy: string | undefined;
+  // The options that pick ports, as read: an unknown selection is named by them, so that two runs with different
+  // exclusions (or ratios) are not taken for the same selection.
+  const selection: string[] = [];
   // Read as nmap reads its command line (the policy's option table: every option's value whichever way it was
   // written, `-sSU` as -s with the letters SU, nothing after `--`), so a value is never taken for an option.
   for (const { name, value } of readNmapCommandLine(flags).options) {
@@ -101,16 +105,21 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
       }
     } else if (name === '-p') {
       portList = value;
+      selection.push(`-p${value}`);
     } else if (name === '-F') {
       fast = true;
+      selection.push('-F');
     } else if (name === '--open') {
       openOnly = true;
     } else if (name === '--top-ports') {
       top = Number(value);
+      selection.push(`--top-ports=${value}`);
     } else if (name === '--port-ratio') {
       unknownWhy = '--port-ratio picks ports from the scanner’s nmap-services file';
+      selection.push(`--port-ratio=${value}`);
     } else if (name === '--exclude-ports') {
       unknownWhy = '--exclude-ports is not followed through';
+      selection.push(`--exclude-ports=${value}`);
     }
   }
   // nmap's default scan type is SYN when it may send raw packets, connect otherwise: both are TCP.
@@ -118,9 +127,14 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   const scanTypes = noPortScan && types.size === 0 ? [] : [...types].sort();
   const protocols = protocolsOf(scanTypes);
   let ports: PortCoverage;
+  // With -p, nmap still applies --exclude-ports, --port-ratio and --top-ports to the list (the top N of the
+  // listed ports): the list alone is not what it scanned.
+  if (portList !== undefined && top !== undefined && !unknownWhy)
+    unknownWhy = '--top-ports with -p picks the top ports of the list from the scanner’s nmap-services file';
   if (scanTypes.length === 0) ports = { kind: 'none' };
+  else if (unknownWhy)
+    ports = { kind: 'unknown', protocols, why: unknownWhy, selection: selection.join(' ') };
   else if (portList !== undefined) ports = explicitPorts(portList, protocols);
-  else if (unknownWhy) ports = { kind: 'unknown', protocols, why: unknownWhy };
   else ports = { kind: 'top', count: top ?? (fast ? 100 : 1000), protocols };
   return { scanTypes, versionDetection, portSpec: portSpecText(ports), ports, openOnly };
 }
@@ -178,7 +192,7 @@ function portSpecText(ports: PortCoverage): string {
     case 'top':
       return `${ports.protocols.join('+')}:top ${ports.count}`;
     case 'unknown':
-      return `${ports.protocols.join('+')}:unknown`;
+      return `${ports.protocols.join('+')}:unknown${ports.selection ? ` (${ports.selection})` : ''}`;
     case 'explicit':
       return (Object.keys(ports.ranges) as ScannedProtocol[])
         .sort()
