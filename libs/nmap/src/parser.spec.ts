@@ -279,6 +279,26 @@ describe('parseNmapXml: <extraports>', () => {
     expect(r.hosts[0].ports.map(portKey)).toEqual(['tcp/22']);
   });
 
+  it('says the ports of a host nmap gave up on (--host-timeout) are unknown, not unlisted because closed', async () => {
+    // As nmap 7.93 wrote it for `-sT -Pn -p 1-65535 --host-timeout 50ms` against a loopback listener.
+    const r = await parseNmapXml(`<?xml version="1.0"?>
+<nmaprun scanner="nmap" args="nmap -sT -Pn -p 1-65535 --host-timeout 50ms 127.0.66.5" start="1796651265" version="7.93">
+<scaninfo type="connect" protocol="tcp" numservices="65535" services="1-65535"/>
+<host starttime="1796651265" endtime="1796651265" timedout="true"><status state="up" reason="user-set" reason_ttl="0"/>
+<address addr="127.0.66.5" addrtype="ipv4"/>
+<hostnames>
+</hostnames>
+<times srtt="34" rttvar="31" to="100000"/>
+</host>
+<runstats><finished time="1796651265" elapsed="0.07" exit="success"/><hosts up="1" down="0" total="1"/></runstats>
+</nmaprun>`);
+    expect(r.hosts[0]).toMatchObject({
+      state: 'up',
+      ports: [],
+      extraPorts: [{ state: 'unknown', count: 0 }],
+    });
+  });
+
   it('leaves extraPorts out when nmap listed every port', async () => {
     const r = await parseNmapXml(fixture('tcp-connect.xml'));
     expect(r.hosts[0].extraPorts).toBeUndefined();

@@ -170,6 +170,10 @@ export function toHost(node: XmlNode): NmapHost | undefined {
       if (PORT_STATES.has(state)) extraPorts.push({ state, count: num(attr(e, 'count')) ?? 0 });
     });
   });
+  // A host nmap gave up on (`--host-timeout`: `timedout="true"`) keeps nmap's state, but its ports were not all
+  // scanned and nmap lists none of them: those it does not list are in an unknown state, not closed.
+  if (attr(node, 'timedout') === 'true')
+    extraPorts.splice(0, extraPorts.length, { state: 'unknown', count: 0 });
   const osMatches: NmapOsMatch[] = [];
   forEachChild(node, 'os', (os) =>
     forEachChild(os, 'osmatch', (m) => {
