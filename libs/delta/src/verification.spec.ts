@@ -113,6 +113,12 @@ describe('judgeVerification', () => {
     );
   });
 
+  it('calls a port change unverifiable when the rescan gave up on the host (--host-timeout: ports unknown)', () => {
+    const timedOut = rescan([up('127.0.0.2', [], ['unknown'])], ['127.0.0.2']);
+    expect(judgeVerification(change('removed_port', '127.0.0.2', 22), timedOut)).toBe('unverifiable');
+    expect(judgeVerification(change('added_port', '127.0.0.2', 22), timedOut)).toBe('unverifiable');
+  });
+
   it('compares only the changed service fields of a changed port', () => {
     const changed = change('changed_port', '127.0.0.2', 80, {
       after: { state: 'open', service: 'http', product: null, version: '2.4', extrainfo: null },

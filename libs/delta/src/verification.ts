@@ -152,6 +152,8 @@ export function judgeVerification(
   if (!host || !up) return 'unverifiable';
   const row = host.ports.find((p) => p.protocol === change.protocol && p.port === change.port);
   const state = row?.state ?? host.unlistedStates?.[0] ?? 'closed';
+  // nmap gave up on the host (--host-timeout) and lists none of its ports: the rescan did not see this one.
+  if (!row && state === 'unknown') return 'unverifiable';
   if (change.kind === 'added_port') return state === 'open' ? 'confirmed' : 'not_confirmed';
   if (change.kind === 'removed_port') return state === 'open' ? 'not_confirmed' : 'confirmed';
   if (change.kind === 'changed_port') {
