@@ -179,7 +179,7 @@ export async function runDeltaDiff(
             fmt(median(theirs.map((t) => t.peakMiB))),
             `${ndiffChanges} +/- lines`,
           ]
-        : ['Debian ndiff', `not run: ${NDIFF} is missing (apt-get install ndiff)`, '', ''],
+        : ['Debian ndiff', `not run: ${NDIFF} is missing (npm run bench installs it)`, '', ''],
     ];
     const speedup = ndiffWall / oursWall;
     const diffSpeedup = ndiffWall / diffMs;

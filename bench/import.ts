@@ -232,7 +232,7 @@ export async function runImport(
               s(median(theirs.map((run) => run.cpuMs))),
               `${fmt(median(theirs.map((run) => run.peakMiB)), 0)} (peak RSS)`,
             ]
-          : [file.name, 'ndiff', `not run: ${NDIFF} is missing (apt-get install ndiff)`, '', '', ''],
+          : [file.name, 'ndiff', `not run: ${NDIFF} is missing (npm run bench installs it)`, '', '', ''],
       );
     }
     const ours = imports.get(`0|${files[0].path}`) ?? [];
