@@ -266,7 +266,9 @@ describe('scanOptionsOf', () => {
     [['-p-'], 'tcp:1-65535', ['S']],
     [['-sn'], 'none', []],
     [['--exclude-ports=22'], 'tcp:unknown (--exclude-ports=22)', ['S']],
-    [['-p', '1-100', '--exclude-ports', '22'], 'tcp:unknown (-p1-100 --exclude-ports=22)', ['S']],
+    [['-p', '1-100', '--exclude-ports', '22,90-'], 'tcp:1-21,23-89', ['S']],
+    [['-sSU', '-pT:1-10,U:53', '--exclude-ports=5,U:53'], 'tcp:1-4,6-10', ['S', 'U']],
+    [['-p', '1-100', '--port-ratio', '0.5'], 'tcp:unknown (-p1-100 --port-ratio=0.5)', ['S']],
     [['-p80,443', '--top-ports=1'], 'tcp:unknown (-p80,443 --top-ports=1)', ['S']],
     // Read with the argument policy's option table (nmap 7.93's getopt_long_only): a unique abbreviation, a long
     // option written with one dash, a value that is a word of its own or starts with a dash, and `--`.
@@ -360,7 +362,7 @@ describe('diffResults: nmap read right', () => {
       runOf(['-sT', '-p8081-8082', '--exclude-ports=8081'], host([])),
     );
     expect(excluded.removed_ports).toEqual([]);
-    expect(excluded.unverified).toMatchObject([{ port: 8081, reason: 'port_coverage_unknown' }]);
+    expect(excluded.unverified).toMatchObject([{ port: 8081, reason: 'port_not_scanned' }]);
     const top = diffResults(
       runOf(['-sT', '-p80,8081'], before),
       runOf(['-sT', '-p80,8081', '--top-ports=1'], host([])),

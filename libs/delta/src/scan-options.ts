@@ -14,8 +14,9 @@ export type PortRanges = ReadonlyArray<readonly [number, number]>;
  * The ports a run scanned. `explicit`: exactly these ranges per protocol (from `-p`). `top`: nmap's N most
  * common ports of each scanned protocol (`-F` is 100, the default 1,000, `--top-ports N`) — which ports those are
  * depends on the nmap-services file of the scanner, so the list is not known here. `unknown`: options that pick
- * ports by ratio or exclude some (`--port-ratio`, `--exclude-ports`), with or without `-p`, or `--top-ports` with
- * `-p` (nmap scans the top N of the list); `selection` names those options. `none`: no port scan (`-sn`, `-sL`).
+ * ports by ratio (`--port-ratio`, with or without `-p`), exclude some of the top ports (`--exclude-ports` without
+ * `-p`; with `-p` the exclusions are taken out of the list), or `--top-ports` with `-p` (nmap scans the top N of
+ * the list); `selection` names those options. `none`: no port scan (`-sn`, `-sL`).
  */
 export type PortCoverage =
   | { kind: 'explicit'; ranges: Partial<Record<ScannedProtocol, PortRanges>> }
@@ -86,7 +87,8 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   let top: number | undefined;
   let fast = false;
   let openOnly = false;
-  let unknownWhy: string | undefined;
+  let ratio = false;
+  let excludeList: string | undefined;
   // The options that pick ports, as read: an unknown selection is named by them, so that two runs with different
   // exclusions (or ratios) are not taken for the same selection.
   const selection: string[] = [];
@@ -115,10 +117,10 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
       top = Number(value);
       selection.push(`--top-ports=${value}`);
     } else if (name === '--port-ratio') {
-      unknownWhy = '--port-ratio picks ports from the scanner’s nmap-services file';
+      ratio = true;
       selection.push(`--port-ratio=${value}`);
     } else if (name === '--exclude-ports') {
-      unknownWhy = '--exclude-ports is not followed through';
+      excludeList = value;
       selection.push(`--exclude-ports=${value}`);
     }
   }
@@ -127,15 +129,21 @@ export function scanOptionsOf(flags: readonly string[]): ScanOptions {
   const scanTypes = noPortScan && types.size === 0 ? [] : [...types].sort();
   const protocols = protocolsOf(scanTypes);
   let ports: PortCoverage;
-  // With -p, nmap still applies --exclude-ports, --port-ratio and --top-ports to the list (the top N of the
-  // listed ports): the list alone is not what it scanned.
-  if (portList !== undefined && top !== undefined && !unknownWhy)
+  // With -p, nmap still applies --port-ratio and --top-ports to the list (the top N of the listed ports), and
+  // --exclude-ports: the list alone is not what it scanned.
+  let unknownWhy: string | undefined;
+  if (ratio) unknownWhy = '--port-ratio picks ports from the scanner’s nmap-services file';
+  else if (portList !== undefined && top !== undefined)
     unknownWhy = '--top-ports with -p picks the top ports of the list from the scanner’s nmap-services file';
+  else if (portList === undefined && excludeList !== undefined)
+    unknownWhy = '--exclude-ports narrows the top ports, which the scanner’s nmap-services file picks';
   if (scanTypes.length === 0) ports = { kind: 'none' };
   else if (unknownWhy)
     ports = { kind: 'unknown', protocols, why: unknownWhy, selection: selection.join(' ') };
-  else if (portList !== undefined) ports = explicitPorts(portList, protocols);
-  else ports = { kind: 'top', count: top ?? (fast ? 100 : 1000), protocols };
+  else if (portList !== undefined) {
+    ports = explicitPorts(portList, protocols);
+    if (excludeList !== undefined) ports = withoutPorts(ports, explicitPorts(excludeList, protocols));
+  } else ports = { kind: 'top', count: top ?? (fast ? 100 : 1000), protocols };
   return { scanTypes, versionDetection, portSpec: portSpecText(ports), ports, openOnly };
 }
 
@@ -171,6 +179,30 @@ function explicitPorts(list: string, protocols: readonly ScannedProtocol[]): Por
   const ranges: Partial<Record<ScannedProtocol, PortRanges>> = {};
   for (const protocol of Object.keys(raw) as ScannedProtocol[])
     ranges[protocol] = mergeRanges(raw[protocol]!);
+  return { kind: 'explicit', ranges };
+}
+
+/** An explicit selection less the explicit ports of `--exclude-ports`; anything else is unknown. */
+function withoutPorts(included: PortCoverage, excluded: PortCoverage): PortCoverage {
+  if (included.kind !== 'explicit') return included;
+  if (excluded.kind !== 'explicit') {
+    const protocols = Object.keys(included.ranges) as ScannedProtocol[];
+    return { kind: 'unknown', protocols, why: '--exclude-ports list not understood' };
+  }
+  const ranges: Partial<Record<ScannedProtocol, PortRanges>> = {};
+  for (const protocol of Object.keys(included.ranges) as ScannedProtocol[]) {
+    let left: Array<[number, number]> = included.ranges[protocol]!.map(([lo, hi]) => [lo, hi]);
+    for (const [xlo, xhi] of excluded.ranges[protocol] ?? []) {
+      left = left.flatMap(([lo, hi]): Array<[number, number]> => {
+        if (xhi < lo || xlo > hi) return [[lo, hi]];
+        const rest: Array<[number, number]> = [];
+        if (lo < xlo) rest.push([lo, xlo - 1]);
+        if (xhi < hi) rest.push([xhi + 1, hi]);
+        return rest;
+      });
+    }
+    if (left.length > 0) ranges[protocol] = left;
+  }
   return { kind: 'explicit', ranges };
 }
 
