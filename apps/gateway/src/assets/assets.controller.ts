@@ -56,7 +56,9 @@ export class AssetsController {
     description:
       'The port’s state in every run of yours that looked at it, newest first, paginated (50 a page)',
   })
-  @ApiBadRequestResponse({ description: 'address, protocol (tcp, udp, sctp) or port (1-65535) malformed' })
+  @ApiBadRequestResponse({
+    description: 'address, protocol (tcp, udp, sctp, ip) or port (1-65535) malformed',
+  })
   @ApiNotFoundResponse({ description: 'No run of your scans listed this address' })
   portHistory(
     @CurrentUser() user: AuthUser,

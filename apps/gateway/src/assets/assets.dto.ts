@@ -6,8 +6,11 @@ import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } fro
 import { PlainText } from '../common/text-fields';
 import { PageFieldsDto, PageQuery, QueryBool, QueryInt } from '../common/pagination';
 
-/** The protocols a port of a host can be named in (nmap's port scans: TCP, UDP, SCTP). */
-export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+/**
+ * The protocols a port of a host can be named in: nmap's port scans (TCP, UDP, SCTP), and `ip`, the IP protocol
+ * numbers an `-sO` scan stores as its ports.
+ */
+export const PORT_PROTOCOLS = ['tcp', 'udp', 'sctp', 'ip'] as const;
 export type PortProtocol = (typeof PORT_PROTOCOLS)[number];
 
 /** The host states the inventory filters on: up in the latest run that looked at it, or not. */
@@ -62,7 +65,7 @@ export class ScanHostsQuery extends PageQuery {
   unexpected?: boolean;
 }
 
-/** `{protocol}` of a port's history: tcp, udp or sctp (lower case), else 400 naming it. */
+/** `{protocol}` of a port's history: tcp, udp, sctp or ip (lower case), else 400 naming it. */
 @Injectable()
 export class ParseProtocolPipe implements PipeTransform<unknown, PortProtocol> {
   transform(value: unknown): PortProtocol {

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { scanOptionsOf } from '@nso/delta';
 import type { AssetRun, AssetSighting, ScanHostSummary } from '@nso/persistence';
+import { ParseProtocolPipe } from './assets.dto';
 import {
   assetAddress,
   compareAddresses,
@@ -77,6 +78,16 @@ describe('lookedAtPort', () => {
     expect(lookedAtPort(listed, top, 'tcp', 22)).toBe(true);
     expect(lookedAtPort(unlisted, top, 'tcp', 22)).toBe(false);
     expect(lookedAtPort(listed, scanOptionsOf(['-sn']), 'tcp', 22)).toBe(false);
+  });
+});
+
+describe('the IP protocols of an -sO scan', () => {
+  it('name a port history as ip/N, which the run looked at when its -p listed the protocol', () => {
+    expect(new ParseProtocolPipe().transform('ip')).toBe('ip');
+    expect(() => new ParseProtocolPipe().transform('icmp')).toThrow(BadRequestException);
+    const protocols = scanOptionsOf(['-sO', '-p6,17']);
+    expect(lookedAtPort({ run: run(1), row: row(1) }, protocols, 'ip', 17)).toBe(true);
+    expect(lookedAtPort({ run: run(1), row: row(1) }, protocols, 'ip', 1)).toBe(false);
   });
 });
 
