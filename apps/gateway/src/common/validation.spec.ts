@@ -4,6 +4,7 @@ import { LoginDto, RegisterDto } from '../auth/auth.dto';
 import { NmapRunDto } from '../nmap/nmap-run.dto';
 import { CreateProjectDto } from '../projects/projects.dto';
 import { ReportsQuery } from '../reports/reports.dto';
+import { CreateWebhookDto } from '../webhooks/webhooks.dto';
 import { StartScanDto } from '../scans/scans.dto';
 import { CreateTokenDto } from '../tokens/tokens.dto';
 import { PageQuery } from './pagination';
@@ -179,6 +180,13 @@ describe('ApiValidationPipe', () => {
     });
     expect(await run(ReportsQuery, { limit: '101' }, query)).toMatchObject({
       refused: { error: 'limit must not be greater than 100' },
+    });
+  });
+
+  it("lets a webhook rule filter on ip, the protocol of an -sO scan's changes", async () => {
+    const url = 'http://127.0.0.1:9000/hook';
+    expect(await run(CreateWebhookDto, { url, protocols: ['ip', 'tcp'] })).toMatchObject({
+      ok: { url, protocols: ['ip', 'tcp'] },
     });
   });
 });

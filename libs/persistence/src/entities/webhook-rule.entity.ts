@@ -10,7 +10,8 @@ export const WEBHOOK_KINDS = [
   'changed_ports',
 ] as const;
 export type WebhookKind = (typeof WEBHOOK_KINDS)[number];
-export const WEBHOOK_PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+/** Protocols a rule may filter on: nmap's port scans, and ip (the IP protocols of an -sO scan). */
+export const WEBHOOK_PROTOCOLS = ['tcp', 'udp', 'sctp', 'ip'] as const;
 
 /**
  * Which changes of a delta report a rule wants. Every non-empty list must match (an empty or missing list
