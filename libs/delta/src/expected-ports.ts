@@ -13,14 +13,14 @@ export type PortKey = `${string}/${number}`;
 export type ExpectedPorts = Readonly<Record<string, readonly PortKey[]>>;
 
 /**
- * Protocols nmap scans ports of (`-sS`/`-sT`…, `-sU`, `-sY`/`-sZ`) with their highest port, and `ip`: the IP
- * protocol numbers an `-sO` run lists as its ports, 0-255.
+ * Protocols nmap scans ports of (`-sS`/`-sT`…, `-sU`, `-sY`/`-sZ`) with their highest port (0-65535, as the
+ * policy's `-p` and imports take them), and `ip`: the IP protocol numbers an `-sO` run lists as its ports, 0-255.
  */
-const PROTOCOLS: ReadonlyMap<string, { min: number; max: number }> = new Map([
-  ['tcp', { min: 1, max: 65535 }],
-  ['udp', { min: 1, max: 65535 }],
-  ['sctp', { min: 1, max: 65535 }],
-  ['ip', { min: 0, max: 255 }],
+const PROTOCOLS: ReadonlyMap<string, number> = new Map([
+  ['tcp', 65535],
+  ['udp', 65535],
+  ['sctp', 65535],
+  ['ip', 255],
 ]);
 const MAX_ENTRIES = 10_000;
 
@@ -33,7 +33,7 @@ export interface ExpectedPortsProblem {
 /**
  * Validates and normalises an `expected_ports` value as a client sent it: an object whose keys are `"*"` or IP
  * addresses (rewritten canonical: `::ffff:127.0.0.5` → `127.0.0.5`) and whose values are arrays of `tcp/N`,
- * `udp/N` or `sctp/N` with N in 1–65535, or `ip/N` with N in 0–255 (`-sO`) (deduplicated and sorted). Two keys naming one address are merged.
+ * `udp/N` or `sctp/N` with N in 0–65535, or `ip/N` with N in 0–255 (`-sO`) (deduplicated and sorted). Two keys naming one address are merged.
  * Answers the normal form, or every problem found (nothing is half-taken). At most 10,000 ports in all.
  */
 export function parseExpectedPorts(
@@ -60,7 +60,7 @@ export function parseExpectedPorts(
       if (portKey === undefined)
         problems.push({
           path: `${path}[${i}]`,
-          message: 'must be "tcp/N", "udp/N" or "sctp/N" with N in 1-65535, or "ip/N" with N in 0-255',
+          message: 'must be "tcp/N", "udp/N" or "sctp/N" with N in 0-65535, or "ip/N" with N in 0-255',
         });
       else set.add(portKey);
     });
@@ -79,10 +79,10 @@ export function parseExpectedPorts(
 export function parsePortKey(value: unknown): PortKey | undefined {
   if (typeof value !== 'string') return undefined;
   const match = /^([a-z]+)\/(\d{1,5})$/.exec(value.toLowerCase());
-  const range = match ? PROTOCOLS.get(match[1]) : undefined;
-  if (!match || !range) return undefined;
+  const max = match ? PROTOCOLS.get(match[1]) : undefined;
+  if (!match || max === undefined) return undefined;
   const port = Number(match[2]);
-  return port >= range.min && port <= range.max ? `${match[1]}/${port}` : undefined;
+  return port <= max ? `${match[1]}/${port}` : undefined;
 }
 
 function comparePortKeys(a: PortKey, b: PortKey): number {

@@ -51,6 +51,19 @@ describe('expectedPortsOfRun', () => {
     expect(judged.unexpected).toEqual([]);
   });
 
+  it('takes port 0 too, which nmap scans with -p0 (a 500 before)', () => {
+    expect(
+      expectedPortsOfRun([
+        host('127.0.66.5', [
+          ['tcp', 0, 'open'],
+          ['tcp', 8081, 'open'],
+        ]),
+      ]),
+    ).toEqual({
+      '127.0.66.5': ['tcp/0', 'tcp/8081'],
+    });
+  });
+
   it('expects nothing open anywhere when no port is open (not "none set")', () => {
     expect(expectedPortsOfRun([host('127.0.9.5', [['tcp', 22, 'closed']])])).toEqual({ '*': [] });
     expect(expectedPortsOfRun([])).toEqual({ '*': [] });
