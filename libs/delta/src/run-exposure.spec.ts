@@ -64,6 +64,20 @@ describe('expectedPortsOfRun', () => {
     });
   });
 
+  it('leaves out what no expected port can name (an imported IP protocol above 255) instead of failing', () => {
+    expect(
+      expectedPortsOfRun([
+        host('127.0.66.5', [
+          ['ip', 300, 'open'],
+          ['ip', 17, 'open'],
+        ]),
+      ]),
+    ).toEqual({
+      '127.0.66.5': ['ip/17'],
+    });
+    expect(expectedPortsOfRun([host('127.0.66.5', [['ip', 300, 'open']])])).toEqual({ '*': [] });
+  });
+
   it('expects nothing open anywhere when no port is open (not "none set")', () => {
     expect(expectedPortsOfRun([host('127.0.9.5', [['tcp', 22, 'closed']])])).toEqual({ '*': [] });
     expect(expectedPortsOfRun([])).toEqual({ '*': [] });

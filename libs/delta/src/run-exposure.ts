@@ -4,7 +4,9 @@
 import {
   judgeExposure,
   parseExpectedPorts,
+  parsePortKey,
   type ExpectedPorts,
+  type PortKey,
   type ExposureHostInput,
   type ExposurePort,
 } from './expected-ports';
@@ -36,7 +38,8 @@ export interface RunExposure {
 
 /**
  * The open ports of a run as `expected_ports` in normal form (parseExpectedPorts): each host that is up with its
- * open ports (`open` only: `open|filtered` is no answer), hosts without an open port left out. When no host has
+ * open ports (`open` only: `open|filtered` is no answer; a port no `protocol/N` key can name is left out), hosts
+ * without an open port left out. When no host has
  * one, `{"*": []}`: nothing is expected open anywhere, so every port that opens later is unexpected (an empty
  * object would read as "none set", which judges nothing).
  */
@@ -44,7 +47,11 @@ export function expectedPortsOfRun(hosts: readonly ExposureHostInput[]): Expecte
   const open: Record<string, string[]> = {};
   for (const host of hosts) {
     if (host.state !== 'up') continue;
-    const ports = host.ports.filter((p) => p.state === 'open').map((p) => `${p.protocol}/${p.port}`);
+    // An imported file or an agent may hold what no expected port can name (an IP protocol above 255): left out.
+    const ports = host.ports
+      .filter((p) => p.state === 'open')
+      .map((p) => parsePortKey(`${p.protocol}/${p.port}`))
+      .filter((key): key is PortKey => key !== undefined);
     if (ports.length > 0) open[host.address] = [...(open[host.address] ?? []), ...ports];
   }
   if (Object.keys(open).length === 0) return { '*': [] };
