@@ -215,7 +215,7 @@ export class BatchRunService {
       hostsTotal: addressCount(targets),
     });
     progress.start();
-    const watch = this.watches.watch(watched, controller);
+    const watch = this.watches.watch(watched, controller, flags);
     const xml = new NmapXmlCollector(watch.handlersWith(progress.handlers));
     try {
       const run = await this.nmap.run({

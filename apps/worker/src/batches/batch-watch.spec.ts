@@ -2,7 +2,7 @@ import type { AppConfig } from '@nso/config';
 import type { Metrics } from '@nso/monitoring';
 import type { NmapHost } from '@nso/nmap';
 import type { BatchSplitter, RunService } from '@nso/runs';
-import { BatchStalledError, BatchWatch, BatchWatches, statsEverySeconds } from './batch-watch';
+import { BatchStalledError, BatchWatch, BatchWatches, stallSeconds, statsEverySeconds } from './batch-watch';
 
 const attempt = {
   ref: { scanId: 1, resultId: 2 },
@@ -130,6 +130,18 @@ describe('statsEverySeconds', () => {
     expect(statsEverySeconds({ nmapStatsEverySeconds: 2, batchStallSeconds: 600 })).toBe(2);
     expect(statsEverySeconds({ nmapStatsEverySeconds: 30, batchStallSeconds: 60 })).toBe(12);
     expect(statsEverySeconds({ nmapStatsEverySeconds: 2, batchStallSeconds: 5 })).toBe(1);
+  });
+});
+
+describe('stallSeconds', () => {
+  it('is BATCH_STALL_SECONDS, or five of the scan’s own --stats-every intervals when that is longer', () => {
+    expect(stallSeconds(['-sT', '-p1-65535'], 600)).toBe(600);
+    expect(stallSeconds(['-sT', '--stats-every=30s'], 600)).toBe(600);
+    // nmap reports its progress once an hour: a quiet batch is not stalled after ten minutes.
+    expect(stallSeconds(['-sT', '--stats-every=1h'], 600)).toBe(18_000);
+    expect(stallSeconds(['--stats-every=5m'], 600)).toBe(1500);
+    expect(stallSeconds(['--stats-every=2.5'], 10)).toBe(12.5);
+    expect(stallSeconds(['--stats-every=500ms'], 1)).toBe(2.5);
   });
 });
 

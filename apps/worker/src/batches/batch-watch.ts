@@ -212,8 +212,11 @@ export class BatchWatches {
     return withStatsEvery(flags, statsEverySeconds(this.config));
   }
 
-  /** A started watch of one attempt; `end()` it once nmap has exited. */
-  watch(attempt: WatchedAttempt, controller: AbortController): BatchWatch {
+  /**
+   * A started watch of one attempt; `end()` it once nmap has exited. `flags` are the nmap options of the batch:
+   * their own `--stats-every` may lengthen the stall period (stallSeconds).
+   */
+  watch(attempt: WatchedAttempt, controller: AbortController, flags: readonly string[] = []): BatchWatch {
     const isStraggler = this.config.batchSplit
       ? (remaining: number) =>
           this.splitter.isStraggler(attempt.ref, attempt.seq, this.config.workerClientId, remaining)
@@ -221,7 +224,7 @@ export class BatchWatches {
     return new BatchWatch(
       attempt,
       controller,
-      this.config.batchStallSeconds * 1000,
+      stallSeconds(flags, this.config.batchStallSeconds) * 1000,
       isStraggler,
       this.config.batchSplitMinSeconds,
     ).start();
@@ -282,6 +285,24 @@ export class BatchWatches {
 
 function canonical(address: string): string {
   return canonicalIpAddress(address) ?? address;
+}
+
+const STATS_UNIT_SECONDS: Readonly<Record<string, number>> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/**
+ * The stall period of a batch, seconds: BATCH_STALL_SECONDS, or five of the scan's own `--stats-every` intervals
+ * when that is longer. nmap reports a task's progress only that often, and the worker's own interval is at most a
+ * fifth of the stall period for the same reason (statsEverySeconds): a scan that asks for a report an hour must
+ * not have its quiet batches stopped as stalled after ten minutes. `flags` are the policy's normal form
+ * (`--stats-every=<time>`, a time as 500ms, 30s, 5m, 1h or plain seconds).
+ */
+export function stallSeconds(flags: readonly string[], batchStallSeconds: number): number {
+  let own: number | undefined;
+  for (const flag of flags) {
+    const m = /^--stats-every=(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(flag);
+    if (m) own = Number(m[1]) * STATS_UNIT_SECONDS[m[2] ?? 's'];
+  }
+  return own === undefined ? batchStallSeconds : Math.max(batchStallSeconds, 5 * own);
 }
 
 /** nmap's `--stats-every` interval, seconds: NMAP_STATS_EVERY, at most a fifth of BATCH_STALL_SECONDS (at least 1). */
