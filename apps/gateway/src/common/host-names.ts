@@ -35,13 +35,16 @@ export function servedHostCheck(
   };
 }
 
-/** The lower-case host name of a Host header value (`[::1]` with its brackets), or undefined if malformed. */
+/**
+ * The lower-case host name of a Host header value (`[::1]` with its brackets, a final dot dropped: `localhost.` is
+ * `localhost`), or undefined if malformed.
+ */
 function hostnameOf(host: string): string | undefined {
   try {
     const url = new URL(`http://${host}`);
     // Only a host and an optional port: "a@b", "a/b" or "a?b" are not a Host header.
     if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
-    return url.hostname.toLowerCase();
+    return url.hostname.toLowerCase().replace(/\.$/, '');
   } catch {
     return undefined;
   }
