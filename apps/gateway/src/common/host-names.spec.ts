@@ -3,7 +3,7 @@ import { servedHostCheck } from './host-names';
 const loopback = { host: '127.0.0.1', publicOrigins: [], trustProxy: false as const };
 
 describe('servedHostCheck', () => {
-  it('on a loopback gateway serves the names of this machine only', () => {
+  it('on a loopback gateway serves the names of this machine and IP addresses only', () => {
     const served = servedHostCheck(loopback)!;
     for (const host of [
       '127.0.0.1:3000',
@@ -11,17 +11,21 @@ describe('servedHostCheck', () => {
       'localhost',
       'LOCALHOST:3000',
       'app.localhost:1',
+      'localhost.:80',
       '[::1]:3000',
+      // A page whose origin is an address was served from it: no name was rebound.
+      '10.0.0.1:3000',
+      '[2001:db8::1]',
     ]) {
       expect([host, served(host)]).toEqual([host, true]);
     }
     for (const host of [
       'rebind.attacker.test:3000',
-      '10.0.0.1',
+      'localhost.attacker.test',
+      '127.0.0.1.attacker.test',
       '127.0.0.1@evil.test',
       'evil.test/x',
       '',
-      '[::2]',
     ]) {
       expect([host, served(host)]).toEqual([host, false]);
     }

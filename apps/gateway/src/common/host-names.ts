@@ -5,12 +5,14 @@ import type { AppConfig } from '@nso/config';
 import { isLoopbackHost } from '@nso/config';
 import type { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
 
 /**
  * Whether a request's Host header names this gateway, or undefined when no name is refused. Names are checked
  * (port ignored, case-insensitive) only when the gateway listens on loopback (HOST 127.0.0.0/8, ::1, localhost),
- * where the one way in for a browser of another site is a rebound name: then `localhost`, `*.localhost`,
- * 127.0.0.0/8 and `[::1]` pass, and the hosts of PUBLIC_ORIGINS. A loopback gateway behind a proxy on the same
+ * where the one way in for a browser of another site is a rebound name: then `localhost`, `*.localhost`, any IP
+ * address (a page whose origin is an address was served from that address, so no name was rebound) and the hosts of
+ * PUBLIC_ORIGINS pass. A loopback gateway behind a proxy on the same
  * machine (TRUST_PROXY set) that passes on the public Host must list that origin in PUBLIC_ORIGINS to be checked;
  * without PUBLIC_ORIGINS it is not (its names are unknown). Beyond loopback (HOST 0.0.0.0 in a container) the
  * deployment's names are unknown too, and nothing is refused. A request without Host (not a browser) passes.
@@ -29,8 +31,7 @@ export function servedHostCheck(
       listed.has(name) ||
       name === 'localhost' ||
       name.endsWith('.localhost') ||
-      name === '[::1]' ||
-      isLoopbackHost(name)
+      isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0
     );
   };
 }
