@@ -38,6 +38,8 @@ describe('servedHostCheck', () => {
     expect(served('nso.example.test')).toBe(true);
     expect(served('Nso.Example.Test:8443')).toBe(true);
     expect(served('other.example.test')).toBe(false);
+    // An origin URL cannot read (the config's pattern lets "http://[" through) names nothing, and throws nothing.
+    expect(servedHostCheck({ ...loopback, publicOrigins: ['http://['] })!('localhost')).toBe(true);
   });
 
   it('checks nothing beyond loopback, or behind a proxy whose public names it was not told', () => {

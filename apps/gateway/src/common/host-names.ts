@@ -22,7 +22,9 @@ export function servedHostCheck(
 ): ((host: string | undefined) => boolean) | undefined {
   if (!isLoopbackHost(config.host)) return undefined;
   if (config.trustProxy !== false && config.publicOrigins.length === 0) return undefined;
-  const listed = new Set(config.publicOrigins.map((origin) => new URL(origin).hostname.toLowerCase()));
+  const listed = new Set(
+    config.publicOrigins.flatMap((origin) => hostnameOf(origin.replace(/^\w+:\/\//, '')) ?? []),
+  );
   return (host) => {
     if (host === undefined) return true;
     const name = hostnameOf(host);
