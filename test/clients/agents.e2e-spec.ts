@@ -147,8 +147,10 @@ describe.each(TEST_DATABASES)('HTTP agents on %s', (database) => {
       status: 'completed',
       targets: 2,
     });
+    // The agent is every user's; the admin's scans are not: another user sees none of their tasks.
     const asUser = await api(user).get('/api/clients/agent-1').expect(200);
-    expect(asUser.body.recent_tasks[0]).not.toHaveProperty('task_id');
+    expect(asUser.body.client.client_id).toBe('agent-1');
+    expect(asUser.body.recent_tasks).toEqual([]);
   });
 
   it('refuses results from another address, for another task, and for addresses outside the task', async () => {
@@ -262,5 +264,22 @@ describe.each(TEST_DATABASES)('HTTP agents on %s', (database) => {
     const late = await agent.postResults(await agent.scanTask(task));
     expect(late).toMatchObject({ status: 403, body: { error: 'Unauthorized' } });
     await api().post('/api/clients/agent-1/approve').expect(200);
+  });
+
+  it("shows a user the recent tasks of their own scans only, an admin every user's", async () => {
+    const started = await api(user)
+      .post('/api/scans/start')
+      .send({ targets: ['127.0.53.50'], nmap_flags: flags() })
+      .expect(200);
+    const mine: number = started.body.scan_id;
+    await waitForTask(6);
+    const asUser = await api(user).get('/api/clients/agent-1').expect(200);
+    expect(asUser.body.recent_tasks.map((t: { scan_id: number }) => t.scan_id)).toEqual([mine]);
+    expect(asUser.body.recent_tasks[0]).not.toHaveProperty('task_id');
+    const asAdmin = await api().get('/api/clients/agent-1').expect(200);
+    const scans = new Set(asAdmin.body.recent_tasks.map((t: { scan_id: number }) => t.scan_id));
+    expect(scans.has(mine)).toBe(true);
+    expect(scans.size).toBeGreaterThan(1);
+    await api(user).post(`/api/scans/${mine}/stop`).expect(200);
   });
 });

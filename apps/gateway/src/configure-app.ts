@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { refuseUnservedHosts, servedHostCheck } from './common/host-names';
 import { PathWsAdapter } from './common/path-ws.adapter';
 import { rerouteUndecodablePath } from './common/undecodable-path';
 import { createValidationPipe } from './common/validation';
@@ -14,6 +15,8 @@ export function configureApp(app: INestApplication): INestApplication {
   express.disable('x-powered-by');
   const config = app.get<AppConfig>(APP_CONFIG);
   express.set('trust proxy', config.trustProxy);
+  // First: a rebound name (DNS rebinding) is refused before any route, session or body is looked at.
+  express.use(refuseUnservedHosts(config));
   // Before Nest's router, whose route matching would refuse an undecodable path ahead of the rate limiter.
   express.use(rerouteUndecodablePath);
   // Before anything Nest registers at init(): page loads skip the session lookup and the rate limit.
@@ -21,7 +24,7 @@ export function configureApp(app: INestApplication): INestApplication {
   // Bodies are parsed by BodyParserMiddleware (AppModule), after the rate limiter has counted the request.
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new AllExceptionsFilter());
-  app.useWebSocketAdapter(new PathWsAdapter(app));
+  app.useWebSocketAdapter(new PathWsAdapter(app, servedHostCheck(config)));
 
   const document = SwaggerModule.createDocument(
     app,

@@ -23,6 +23,8 @@ export interface AppConfig {
   nmapPath: string;
   /** Upper bound on one `POST /api/nmap/run` process, in milliseconds. */
   nmapRunTimeoutMs: number;
+  /** `POST /api/nmap/run` processes one user may have running at once on one gateway (more: 429). */
+  nmapRunMaxPerUser: number;
   /**
    * How often a worker's nmap reports its progress (`--stats-every`, added unless the scan's options carry
    * their own), in seconds: each report becomes a `progress` event (at most one per batch per second).
@@ -317,6 +319,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     scanScopeDeny: read.cidrList('SCAN_SCOPE_DENY', ''),
     nmapPath: read.string('NMAP_PATH', 'nmap', /^[^\s;|&$`<>]+$/, 'a path to the nmap binary'),
     nmapRunTimeoutMs: read.int('NMAP_RUN_TIMEOUT_MS', 300_000, 1_000, 86_400_000),
+    nmapRunMaxPerUser: read.int('NMAP_RUN_MAX_PER_USER', 2, 1, 64),
     nmapStatsEverySeconds: read.int('NMAP_STATS_EVERY', 2, 1, 3600),
     workerId: read.string(
       'WORKER_ID',

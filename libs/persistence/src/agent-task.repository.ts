@@ -111,8 +111,12 @@ export class AgentTaskRepository {
     return changed > 0;
   }
 
-  /** The client's latest tasks, newest first. */
-  recentOfClient(clientId: string, limit: number): Promise<AgentTask[]> {
-    return this.em.fork().find(AgentTask, { clientId }, { orderBy: { id: 'desc' }, limit });
+  /**
+   * The client's latest tasks, newest first, at most `limit`; with `ownerId`, only those of that user's scans (a
+   * client is shared by every user, their scans are not).
+   */
+  recentOfClient(clientId: string, limit: number, ownerId?: number): Promise<AgentTask[]> {
+    const mine = ownerId === undefined ? {} : { result: { scan: { owner: ownerId } } };
+    return this.em.fork().find(AgentTask, { clientId, ...mine }, { orderBy: { id: 'desc' }, limit });
   }
 }

@@ -26,32 +26,46 @@ const ROW_KIND: Record<WebhookKind, string> = {
 const SENT_KINDS = new Set(Object.values(ROW_KIND));
 
 /**
- * A BlockList of CIDRs (`10.0.0.0/8`, `::1/128`) or bare addresses. Throws on an entry that is neither, naming it:
+ * CIDR rules, one BlockList per address family. Node's BlockList matches an IPv4 address against its IPv6 rules
+ * too (as `::ffff:a.b.c.d`), so one list holding `::/0` ("any IPv6 destination") would admit every IPv4 address:
+ * each family is checked against its own rules only.
+ */
+export interface CidrList {
+  readonly ipv4: BlockList;
+  readonly ipv6: BlockList;
+}
+
+/**
+ * The CidrList of CIDRs (`10.0.0.0/8`, `::1/128`) or bare addresses. Throws on an entry that is neither, naming it:
  * the gateway validates before storing, so a stored rule always compiles.
  */
-export function cidrBlockList(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
+export function cidrBlockList(cidrs: readonly string[]): CidrList {
+  const list: CidrList = { ipv4: new BlockList(), ipv6: new BlockList() };
   for (const cidr of cidrs) {
     const [address, prefix, extra] = cidr.trim().split('/');
     const family = isIP(address ?? '');
     const type = family === 6 ? 'ipv6' : 'ipv4';
     if (family === 0 || extra !== undefined) throw new Error(`"${cidr}" is not a CIDR`);
     if (prefix === undefined) {
-      list.addAddress(address!, type);
+      list[type].addAddress(address!, type);
       continue;
     }
     const bits = /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
     if (!(bits >= 0 && bits <= (family === 6 ? 128 : 32))) throw new Error(`"${cidr}" is not a CIDR`);
-    list.addSubnet(address!, bits, type);
+    list[type].addSubnet(address!, bits, type);
   }
   return list;
 }
 
-/** Whether `address` (an IP literal) is inside `list`; anything that is not an address is not. */
-export function inBlockList(list: BlockList, address: string): boolean {
+/**
+ * Whether `address` (an IP literal) is inside `list`, by the rules of its own family; anything that is not an
+ * address is not.
+ */
+export function inBlockList(list: CidrList, address: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
-  return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  const type = family === 6 ? 'ipv6' : 'ipv4';
+  return list[type].check(address, type);
 }
 
 /** A filter compiled once per rule: `matches(change)` is then cheap over thousands of rows. */

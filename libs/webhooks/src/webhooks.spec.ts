@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { DeltaReportCounts } from '@nso/contracts';
 import { checkWebhookDestination, type ResolveAll } from './webhook-destination';
-import { cidrBlockList, compileWebhookFilter, type WebhookChange } from './webhook-filter';
+import { cidrBlockList, compileWebhookFilter, inBlockList, type WebhookChange } from './webhook-filter';
 import { buildWebhookPayload, webhookText } from './webhook-payload';
 import { verifyWebhookSignature, webhookSignature } from './webhook-signature';
 
@@ -49,6 +49,18 @@ describe('compileWebhookFilter', () => {
 describe('cidrBlockList', () => {
   it.each(['10.0.0.0/33', 'example.com', '10.0.0.0/8/1', '::1/129', '1.2.3.4/x'])('refuses %p', (cidr) => {
     expect(() => cidrBlockList([cidr])).toThrow(`"${cidr}" is not a CIDR`);
+  });
+
+  it('matches an address by the rules of its own family: an IPv6 rule such as ::/0 admits no IPv4 address', () => {
+    const list = cidrBlockList(['127.0.0.0/8', '::/0']);
+    expect(['127.0.0.9', '10.0.0.1', '::1', '2001:db8::1'].map((a) => inBlockList(list, a))).toEqual([
+      true,
+      false,
+      true,
+      true,
+    ]);
+    const mapped = cidrBlockList(['::ffff:0:0/96', '::1']);
+    expect(['8.8.8.8', '127.0.0.1', '::1'].map((a) => inBlockList(mapped, a))).toEqual([false, false, true]);
   });
 });
 
@@ -130,6 +142,11 @@ describe('checkWebhookDestination', () => {
       await expect(checkWebhookDestination(url, LOOPBACK, never)).resolves.toMatchObject({ ok: false });
     },
   );
+
+  it('refuses an IPv4 destination that only an IPv6 rule such as ::/0 would cover', async () => {
+    const checked = await checkWebhookDestination('http://10.0.0.1/', ['127.0.0.0/8', '::/0'], never);
+    expect(checked).toEqual({ ok: false, reason: expect.stringMatching(/outside WEBHOOK_ALLOW/) });
+  });
 
   it('follows a wider allow-list', async () => {
     await expect(checkWebhookDestination('http://10.0.0.1/', ['10.0.0.0/8'], never)).resolves.toMatchObject({

@@ -173,11 +173,14 @@ export class ClientsService {
     return { status: 'success', message: 'Client updated successfully', client: this.toDto(updated, true) };
   }
 
-  /** `GET /api/clients/{client_id}`: any signed-in user; the address binding and refusals only for admins. */
+  /**
+   * `GET /api/clients/{client_id}`: any signed-in user; the address binding and refusals only for admins, and the
+   * recent tasks of every user's scans to admins only (a user sees those of their own scans).
+   */
   async details(clientId: string, user: AuthUser): Promise<ClientDetailsDto> {
     const client = await this.access.findOrFail(clientId);
     const admin = user.role === 'admin';
-    const tasks = await this.tasks.recentOfClient(client.clientId, RECENT_TASKS);
+    const tasks = await this.tasks.recentOfClient(client.clientId, RECENT_TASKS, admin ? undefined : user.id);
     return {
       status: 'success',
       client: this.toDto(client, admin),

@@ -8,6 +8,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
+import { upgradeHostServed } from './host-names';
 
 type PathServer = WebSocketServer & { path: string; pattern?: RegExp };
 
@@ -45,6 +46,17 @@ export function refuseUpgrade(socket: Duplex, status: string): void {
 export class PathWsAdapter extends WsAdapter {
   private readonly upgradeLogger = new Logger('WebSocketUpgrade');
 
+  /**
+   * `servedHost`: whether an upgrade's Host names this gateway (servedHostCheck); a refused one is answered
+   * `421 Misdirected Request`, as the HTTP routes answer it. Undefined: every Host is served.
+   */
+  constructor(
+    app: ConstructorParameters<typeof WsAdapter>[0],
+    private readonly servedHost?: (host: string | undefined) => boolean,
+  ) {
+    super(app);
+  }
+
   protected override addWsServerToRegistry<T extends Record<'path', string> = Record<'path', string>>(
     wsServer: T,
     port: number,
@@ -72,6 +84,7 @@ export class PathWsAdapter extends WsAdapter {
   }
 
   private upgrade(port: number, request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!upgradeHostServed(this.servedHost, request)) return refuseUpgrade(socket, '421 Misdirected Request');
     const pathname = upgradePath(request.url);
     if (pathname === undefined) return refuseUpgrade(socket, '400 Bad Request');
     const servers = (this.wsServersRegistry.get(port) ?? []) as unknown as PathServer[];

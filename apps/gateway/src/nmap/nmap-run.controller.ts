@@ -4,8 +4,10 @@ import {
   ApiInternalServerErrorResponse,
   ApiOkResponse,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
+import { AuthUser, CurrentUser } from '../users/current-user';
 import { NmapRunDto, NmapRunResultDto } from './nmap-run.dto';
 import { NmapRunService } from './nmap-run.service';
 
@@ -26,12 +28,20 @@ export class NmapRunController {
     description:
       "nmap exited non-zero: `{error, exit_code, stderr, detail, stdout}`, where `detail` repeats nmap's stderr",
   })
-  run(@Body() body: NmapRunDto, @Res({ passthrough: true }) res: Response): Promise<NmapRunResultDto> {
+  @ApiTooManyRequestsResponse({
+    description:
+      'The caller already has NMAP_RUN_MAX_PER_USER runs under way on this gateway: `{error}` (or the rate limit)',
+  })
+  run(
+    @CurrentUser() user: AuthUser,
+    @Body() body: NmapRunDto,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<NmapRunResultDto> {
     // A client that hangs up should not leave nmap running.
     const clientGone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) clientGone.abort();
     });
-    return this.nmap.run(body, clientGone.signal);
+    return this.nmap.run(body, user.id, clientGone.signal);
   }
 }

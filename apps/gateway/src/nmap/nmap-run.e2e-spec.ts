@@ -1,6 +1,7 @@
 import { startGateway, TestGateway } from '../../../../test/support/gateway';
 import { Listener, listenOn } from '../../../../test/support/listeners';
 import { FAILING_TARGET, NmapShim, SHIM_FAILURE, writeNmapShim } from '../../../../test/support/nmap-shim';
+import { waitUntil } from '../../../../test/support/nmap-processes';
 
 // Real nmap against listeners this test opens on loopback addresses. Nothing else is ever scanned. nmap runs
 // behind a shim that prints the argv it is handed ("nmap argv: ...") and fails on FAILING_TARGET.
@@ -11,7 +12,7 @@ describe('POST /api/nmap/run', () => {
 
   beforeAll(async () => {
     shim = writeNmapShim();
-    gateway = await startGateway({ env: { NMAP_PATH: shim.path } });
+    gateway = await startGateway({ env: { NMAP_PATH: shim.path, NMAP_RUN_MAX_PER_USER: '1' } });
     listener = await listenOn('127.0.0.23');
   });
   afterAll(async () => {
@@ -199,6 +200,43 @@ describe('POST /api/nmap/run', () => {
   ])('answers 400 missing_fields for %j', async (body, field) => {
     const response = await gateway.api().post('/api/nmap/run').send(body).expect(400);
     expect(response.body).toMatchObject({ error: 'Missing required fields', missing_fields: [field] });
+  });
+
+  it('answers 429 to a user who already has NMAP_RUN_MAX_PER_USER runs under way, not to another user', async () => {
+    // A run that takes about 20 s (40 ports, 500 ms apart), until its client hangs up and nmap is ended.
+    const hangUp = new AbortController();
+    const slow = fetch(`${gateway.url}/api/nmap/run`, {
+      method: 'POST',
+      headers: { ...gateway.admin.auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        nmap_flags: ['-sT', '-Pn', '-n', '--scan-delay', '500ms', '-p', '1-40'],
+        targets: ['127.0.0.23'],
+      }),
+      signal: hangUp.signal,
+    }).catch((error: Error) => error);
+    const quick = { nmap_flags: ['-sT', '-Pn', '-n', '-p', String(listener.port)], targets: ['127.0.0.23'] };
+    // Until the slow run holds the admin's one slot, a quick run of theirs goes through (and ends at once).
+    let refused: { status: number; body: { error?: string } } | undefined;
+    await waitUntil(
+      async () => {
+        const answer = await gateway.api().post('/api/nmap/run').send(quick);
+        if (answer.status === 429) refused = answer;
+        return refused !== undefined;
+      },
+      10_000,
+      'a second run of the admin refused',
+    );
+    expect(refused!.body).toEqual({ error: expect.stringMatching(/^at most 1 nmap runs of yours at once/) });
+    const other = await gateway.newUser('nmap-run-other');
+    await gateway.api(other).post('/api/nmap/run').send(quick).expect(200);
+    // The slow run's client hangs up: its nmap ends and the admin may run again.
+    hangUp.abort();
+    await slow;
+    await waitUntil(
+      async () => (await gateway.api().post('/api/nmap/run').send(quick)).status === 200,
+      10_000,
+      "the admin's slot free again",
+    );
   });
 
   it('refuses a malformed body and unknown fields', async () => {

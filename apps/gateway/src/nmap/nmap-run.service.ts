@@ -23,6 +23,9 @@ export const MAX_RUN_TARGETS = 4096;
 
 @Injectable()
 export class NmapRunService {
+  /** Runs under way on this gateway, by user id (NMAP_RUN_MAX_PER_USER). */
+  private readonly running = new Map<number, number>();
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(NMAP_RUNNER) private readonly runner: NmapRunner,
@@ -31,11 +34,36 @@ export class NmapRunService {
   ) {}
 
   /**
+   * Runs nmap for `userId`, who may have at most NMAP_RUN_MAX_PER_USER runs under way on this gateway (429 past
+   * that: each holds an nmap process for up to NMAP_RUN_TIMEOUT_MS). See `runChecked`.
+   */
+  async run(input: NmapRunDto, userId: number, clientGone: AbortSignal): Promise<NmapRunResultDto> {
+    const max = this.config.nmapRunMaxPerUser;
+    const mine = this.running.get(userId) ?? 0;
+    if (mine >= max) {
+      throw new HttpException(
+        {
+          error: `at most ${max} nmap runs of yours at once (NMAP_RUN_MAX_PER_USER); wait for one to end, or use POST /api/scans/start`,
+        },
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
+    this.running.set(userId, mine + 1);
+    try {
+      return await this.runChecked(input, clientGone);
+    } finally {
+      const left = (this.running.get(userId) ?? 1) - 1;
+      if (left > 0) this.running.set(userId, left);
+      else this.running.delete(userId);
+    }
+  }
+
+  /**
    * Checks the flags, resolves each host name once, checks the scope of those addresses, and runs nmap on the
    * addresses (each once, ascending), never on a name. 400 for a refused option, target or scope; 500 with
    * nmap's stderr (in `stderr` and, as the original API had it, `detail`) when nmap exits non-zero.
    */
-  async run(input: NmapRunDto, clientGone: AbortSignal): Promise<NmapRunResultDto> {
+  private async runChecked(input: NmapRunDto, clientGone: AbortSignal): Promise<NmapRunResultDto> {
     const flags = this.policy.validate(input.nmap_flags);
     const specs = parseTargets(input.targets);
     const resolvedNames = await resolveTargets(specs, flags, this.scope);

@@ -8,6 +8,7 @@ import { logSafeError } from '@nso/persistence';
 import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { SameOriginPolicy } from '../auth/same-origin';
+import { CredentialWatch } from '../stream/credential-watch';
 import { parseId } from '../common/parse-id.pipe';
 import { CurrentUserResolver } from '../users/current-user.resolver';
 import { sendScanEvents } from './scan-event-wire';
@@ -36,6 +37,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     private readonly hub: ScanEventHub,
     private readonly users: CurrentUserResolver,
     private readonly origins: SameOriginPolicy,
+    private readonly credentials: CredentialWatch,
     private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -78,7 +80,7 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     if (!/^\d{1,15}$/.test(since)) {
       return client.close(WS_CLOSE.badRequest.code, 'since must be a non-negative integer');
     }
-    const { user, method } = await this.users.resolve(request);
+    const { user, method, sessionId, tokenDigest } = await this.users.resolve(request);
     if (!user) return client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason);
     // Browsers attach cookies to cross-site WebSocket handshakes too (no SameSite for them), so check Origin.
     if (method === 'session' && this.origins.isCrossSite(request)) {
@@ -89,7 +91,12 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     } catch {
       return client.close(WS_CLOSE.notFound.code, WS_CLOSE.notFound.reason);
     }
-    if (client.readyState !== client.OPEN) return;
+    // The stream ends with its session or token (logout, revocation, expiry), as /api/stream does.
+    const unwatch = await this.credentials.watch({ sessionId, tokenDigest }, () =>
+      client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason),
+    );
+    client.once('close', unwatch);
+    if (client.readyState !== client.OPEN) return unwatch();
     const connected: ConnectedEvent = { event: 'connected', scan_id: scanId };
     client.send(JSON.stringify(connected));
     let closed = false;

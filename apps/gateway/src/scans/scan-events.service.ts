@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '@nso/config';
 import { ScanEventHub } from '@nso/events';
 import { Metrics } from '@nso/monitoring';
 import type { ServerResponse } from 'node:http';
+import { ConnectionCredential, CredentialWatch } from '../stream/credential-watch';
 import { serverSentEvents } from './scan-event-wire';
 import { WS_CLOSE } from './scan-events.gateway';
 
@@ -54,6 +55,7 @@ export class ScanEventsService implements BeforeApplicationShutdown {
     private readonly hub: ScanEventHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: Metrics,
+    private readonly credentials: CredentialWatch,
   ) {}
 
   /** Ends every stream, so the HTTP server can close; EventSource clients reconnect elsewhere. */
@@ -64,14 +66,21 @@ export class ScanEventsService implements BeforeApplicationShutdown {
   /**
    * Streams the events of `scanId` with seq > `afterSeq` until the client leaves or the gateway stops: each as
    * `event: <name>`, `id: <seq>`, `data: <event JSON>`; a `: keep-alive` comment whenever the stream has been quiet
-   * for SSE_KEEPALIVE_SECONDS (a long batch prints nothing). Resolves once the stream is open (headers sent and
-   * the replay written). Rejects, with nothing sent, when the event log cannot be read: the exception filter
-   * answers then.
+   * for SSE_KEEPALIVE_SECONDS (a long batch prints nothing). The response ends when `credential`, the session or
+   * token the stream was opened with, ends (CredentialWatch: logout, revocation, expiry). Resolves once the
+   * stream is open (headers sent and the replay written). Rejects, with nothing sent, when the event log cannot
+   * be read: the exception filter answers then.
    */
-  async serve(scanId: number, afterSeq: number, response: ServerResponse): Promise<void> {
+  async serve(
+    scanId: number,
+    afterSeq: number,
+    response: ServerResponse,
+    credential: ConnectionCredential = {},
+  ): Promise<void> {
     const delivered = this.metrics.scanEventsDelivered.labels({ transport: 'sse' });
     let ended = false;
     let close: (() => void) | undefined;
+    let unwatch: (() => void) | undefined;
     // One timer, set once the headers are out and pushed back by every write (refresh() is cheap): it fires only
     // on a quiet stream.
     let keepAlive: NodeJS.Timeout | undefined;
@@ -82,6 +91,7 @@ export class ScanEventsService implements BeforeApplicationShutdown {
       this.open.delete(response);
       this.metrics.subscribers.dec({ transport: 'sse' });
       close?.();
+      unwatch?.();
     };
     this.open.add(response);
     this.metrics.subscribers.inc({ transport: 'sse' });
@@ -126,8 +136,14 @@ export class ScanEventsService implements BeforeApplicationShutdown {
           delivered.inc(events.length);
         },
       );
-      if (ended || dropped) subscription.close();
-      else close = () => subscription.close();
+      if (ended || dropped) return subscription.close();
+      close = () => subscription.close();
+      // The headers are out: a watch that cannot start ends the stream (the client reconnects) rather than throw.
+      const stop = await this.credentials
+        .watch(credential, () => response.end())
+        .catch(() => (response.end(), () => undefined));
+      if (ended) stop();
+      else unwatch = stop;
     } catch (error) {
       end();
       throw error;

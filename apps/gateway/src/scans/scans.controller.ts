@@ -126,7 +126,10 @@ export class ScansController {
     // Read here rather than with @Headers(), which would document a second, required header parameter.
     const lastEventId = request.get('last-event-id');
     const afterSeq = lastEventId ? parseSince(lastEventId, 'Last-Event-ID') : parseSince(since);
-    await this.scanEvents.serve(scanId, afterSeq, response);
+    await this.scanEvents.serve(scanId, afterSeq, response, {
+      sessionId: request.authMethod === 'session' ? request.sessionId : undefined,
+      tokenDigest: request.authMethod === 'token' ? request.tokenDigest : undefined,
+    });
   }
 }
 

@@ -3,6 +3,7 @@ import { NmapModule } from '@nso/nmap';
 import { RunsModule } from '@nso/runs';
 import { AuthModule } from '../auth/auth.module';
 import { ProjectsModule } from '../projects/projects.module';
+import { StreamModule } from '../stream/stream.module';
 import { ExpectedPortsController } from './expected-ports.controller';
 import { ExpectedPortsService } from './expected-ports.service';
 import { ScanDefinitionsController } from './scan-definitions.controller';
@@ -14,7 +15,7 @@ import { ScansService } from './scans.service';
 import { SchedulePreviewController } from './schedule-preview.controller';
 
 @Module({
-  imports: [NmapModule, RunsModule, ProjectsModule, AuthModule],
+  imports: [NmapModule, RunsModule, ProjectsModule, AuthModule, StreamModule],
   controllers: [
     ScansController,
     ScanDefinitionsController,

@@ -4,13 +4,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, MessageEvent } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { NotificationTopic, PublishedNotification, userTopic } from '@nso/contracts';
-import { NotificationHub, REDIS_CLIENT, REDIS_KEYS, RedisKeys } from '@nso/events';
+import { NotificationHub } from '@nso/events';
 import { Metrics } from '@nso/monitoring';
-import Redis from 'ioredis';
 import { Observable, Subscriber } from 'rxjs';
-import { digest } from '../auth/session.store';
-import { TokensService } from '../tokens/tokens.service';
 import { AuthUser } from '../users/current-user';
+import { CredentialWatch } from './credential-watch';
 import { formatStreamPosition, StreamPosition } from './stream-position';
 
 /** Seed 003's redirect event: the EventSource client sends the browser to the login page. */
@@ -39,10 +37,8 @@ export class StreamService implements BeforeApplicationShutdown {
   constructor(
     private readonly hub: NotificationHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(REDIS_CLIENT) private readonly redis: Redis,
-    @Inject(REDIS_KEYS) private readonly keys: RedisKeys,
     private readonly metrics: Metrics,
-    private readonly tokens: TokensService,
+    private readonly credentials: CredentialWatch,
   ) {}
 
   /** Ends every stream so the HTTP server can close; EventSource clients reconnect to another replica. */
@@ -117,20 +113,9 @@ export class StreamService implements BeforeApplicationShutdown {
 
       // The credential the stream was opened with: a message ends it at once (logout, revocation, on any
       // replica); a check every SSE_KEEPALIVE_SECONDS catches an expiry or a lost message.
-      const credential = this.credentialOf(viewer);
-      if (credential) {
-        this.hub
-          .watchCredential(credential.digest, redirect)
-          .then(keep, (error: unknown) => subscriber.error(error));
-        const check: NodeJS.Timeout = setInterval(() => {
-          credential.isLive().then(
-            (live) => !live && redirect(),
-            () => undefined, // Redis or the database away: the next check decides.
-          );
-        }, this.config.sseKeepAliveMs);
-        check.unref();
-        cleanups.push(() => clearInterval(check));
-      }
+      this.credentials
+        .watch({ sessionId: viewer.sessionId, tokenDigest: viewer.tokenDigest }, redirect)
+        .then(keep, (error: unknown) => subscriber.error(error));
       for (const topic of topics) {
         const options = { afterSeq: from[kindOf(topic)], onStart: onStart(topic) };
         this.hub.subscribe(topic, options, onNotifications(topic)).then(
@@ -146,21 +131,5 @@ export class StreamService implements BeforeApplicationShutdown {
         for (const cleanup of cleanups.splice(0)) cleanup();
       };
     });
-  }
-
-  /**
-   * What a viewer's stream ends with: the digest a logout or a revocation publishes, and a check that the
-   * credential still holds — the session key exists (read without renewing it: an open tab must not keep a
-   * session alive for ever), the token row exists. Undefined for an anonymous stream.
-   */
-  private credentialOf(viewer: StreamViewer): { digest: string; isLive(): Promise<boolean> } | undefined {
-    if (viewer.sessionId) {
-      const sessionDigest = digest(viewer.sessionId);
-      const key = this.keys.session(sessionDigest);
-      return { digest: sessionDigest, isLive: async () => (await this.redis.exists(key)) > 0 };
-    }
-    const tokenDigest = viewer.tokenDigest;
-    if (tokenDigest) return { digest: tokenDigest, isLive: () => this.tokens.isLive(tokenDigest) };
-    return undefined;
   }
 }
