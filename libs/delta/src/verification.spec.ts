@@ -79,6 +79,21 @@ describe('verificationFlags', () => {
     expect(verificationFlags(['-sO', '-Pn', '-p6,17'], targets)).toEqual(['-sO', '-Pn', '-pP:17']);
   });
 
+  it('drops a rate-limit option whose scan type the rescan does not run (the policy would refuse the rescan)', () => {
+    const run = ['-sS', '-sU', '--defeat-icmp-ratelimit', '--defeat-rst-ratelimit', '-p22,53'];
+    expect(verificationFlags(run, { hosts: ['127.0.0.2'], ports: { tcp: [22] } })).toEqual([
+      '-sS',
+      '--defeat-rst-ratelimit',
+      '-pT:22',
+    ]);
+    expect(verificationFlags(run, { hosts: ['127.0.0.2'], ports: { udp: [53] } })).toEqual([
+      '-sU',
+      '--defeat-icmp-ratelimit',
+      '-pU:53',
+    ]);
+    expect(verificationFlags(run, { hosts: ['127.0.0.2'], ports: {} })).toEqual(['-sn']);
+  });
+
   it('is a host discovery when only hosts changed', () => {
     expect(verificationFlags(['-sT', '-p1-1024', '-T4'], { hosts: ['127.0.0.2'], ports: {} })).toEqual([
       '-sn',

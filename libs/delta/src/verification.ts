@@ -114,12 +114,25 @@ export function verificationFlags(runFlags: readonly string[], targets: Verifica
     out.push(item);
   }
   const protocols = PROTOCOLS.filter((p) => targets.ports[p]?.length);
-  if (protocols.length === 0) return ['-sn', ...out];
+  // nmap (and the policy) refuse --defeat-icmp-ratelimit without -sU and --defeat-rst-ratelimit without a SYN
+  // scan: a rescan that drops the scan type drops the option with it, or it could not start at all.
+  const withTypes = (types: readonly string[]) =>
+    out.filter(
+      (item) =>
+        (item !== '--defeat-icmp-ratelimit' || types.includes('U')) &&
+        (item !== '--defeat-rst-ratelimit' || types.includes('S')),
+    );
+  if (protocols.length === 0) return ['-sn', ...withTypes([])];
   const types = options.scanTypes.filter((t) => protocols.includes(TYPE_PROTOCOL[t]));
   // `P:` lists IP protocol numbers for -sO (nmap(1) "-p port ranges").
   const prefix = { tcp: 'T', udp: 'U', sctp: 'S', ip: 'P' } as const;
   const list = protocols.map((p) => `${prefix[p]}:${targets.ports[p]!.join(',')}`).join(',');
-  return [...types.map((t) => `-s${t}`), ...(options.versionDetection ? ['-sV'] : []), ...out, `-p${list}`];
+  return [
+    ...types.map((t) => `-s${t}`),
+    ...(options.versionDetection ? ['-sV'] : []),
+    ...withTypes(types),
+    `-p${list}`,
+  ];
 }
 
 /** What the rescan saw: its hosts and which addresses its completed batches covered. */
