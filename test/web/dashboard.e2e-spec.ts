@@ -283,6 +283,48 @@ describe('the web dashboard in a browser', () => {
       expect(addedSection).toContain(`127.0.60.3,tcp,${opening}`);
     }));
 
+  it('links the report of a scan that verifies its changes, announced after the rescan (a newer run)', () =>
+    step('verified report link', async () => {
+      const { page } = admin;
+      const probe = await listenOn('127.0.60.6');
+      const opening = probe.port;
+      await probe.close();
+      const created = await system.gateway
+        .api()
+        .post('/api/scans')
+        .send({
+          verify_changes: true,
+          verify_delay_seconds: 0,
+          name: 'Verified lab',
+          target: '127.0.60.6',
+          ports: String(opening),
+          scan_arguments: '-sT -Pn -n',
+        })
+        .expect(201);
+      await page.goto(`/scans/${created.body.scan.id as number}`);
+      await page.getByRole('heading', { level: 1, name: 'Verified lab' }).waitFor();
+      await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Live' }).waitFor();
+      await page.getByRole('button', { name: 'Run now' }).click();
+      await page
+        .getByRole('status', { name: 'Run status' })
+        .filter({ hasText: 'completed' })
+        .waitFor({ timeout: 30_000 });
+
+      await listen('127.0.60.6', opening);
+      await page.getByRole('button', { name: 'Run now' }).click();
+      // The page follows the newest run: the second, then its rescan (trigger verify); the report of the
+      // second run is announced once the rescan confirmed the change.
+      const reportLink = page.getByRole('link', { name: /^View report #\d+$/ });
+      await reportLink.waitFor({ timeout: 45_000 });
+      await reportLink.click();
+      await page
+        .getByRole('table', { name: 'Added ports' })
+        .getByRole('row')
+        .filter({ hasText: `${opening}/tcp` })
+        .getByText('✓ confirmed')
+        .waitFor();
+    }));
+
   it('stops a running scan', () =>
     step('stop', async () => {
       const { page } = admin;

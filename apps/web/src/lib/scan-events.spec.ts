@@ -2,6 +2,7 @@ import {
   applyScanEvent,
   applyScanEvents,
   initialScanLiveState,
+  announcedReports,
   nmapPercentOf,
   runPercent,
   ScanEvent,
@@ -104,6 +105,28 @@ describe('scan events reducer', () => {
     expect(s.runs[10].unassigned).toEqual(['127.0.51.0/24']);
     expect(s.runs[10].reports).toEqual([{ reportId: 4, hasChanges: true }]);
     expect(s.runs[11].status).toBe('running');
+  });
+
+  it('keeps announcing a report whose run is no longer the newest (the verification rescan ran after it)', () => {
+    // docs/api.md: a scan that verifies its changes announces the report of run 10 after its rescan, run 11, ends.
+    const s = applyScanEvents(initialScanLiveState, [
+      ev(1, 'scan_complete'),
+      { ...ev(2, 'batch_start', { batch_id: 1, targets: ['127.0.77.5'] }), result_id: 11 },
+      { ...ev(3, 'scan_complete'), result_id: 11 },
+      { ...ev(4, 'delta_report', { report_id: 4, current_result_id: 10, summary: { has_changes: true } }) },
+    ]);
+    expect(s.currentResultId).toBe(11);
+    expect(announcedReports(s)).toEqual([{ reportId: 4, hasChanges: true }]);
+  });
+
+  it('lists the announced reports of every run once, oldest run first', () => {
+    const s = applyScanEvents(initialScanLiveState, [
+      { ...ev(1, 'delta_report', { report_id: 7 }), result_id: 12 },
+      ev(2, 'delta_report', { report_id: 5 }),
+      ev(3, 'delta_report', { report_id: 5 }),
+    ]);
+    expect(announcedReports(s).map((r) => r.reportId)).toEqual([5, 7]);
+    expect(announcedReports(initialScanLiveState)).toEqual([]);
   });
 
   it("takes nmap's own percentage from its timing lines, never backwards", () => {

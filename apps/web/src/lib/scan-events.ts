@@ -239,3 +239,14 @@ export function runPercent(run: RunView | undefined): number {
   if (run.progress) return Math.min(100, Math.max(0, run.progress.percent));
   return 0;
 }
+
+/**
+ * The reports announced on this page, of every run it saw, oldest run first. A scan that verifies its changes
+ * announces a run's report only after its rescan (a newer run of its own) ended (docs/api.md `delta_report`), so
+ * the newest run is rarely the one a report belongs to.
+ */
+export function announcedReports(state: ScanLiveState): DeltaReportNotice[] {
+  return Object.values(state.runs)
+    .sort((a, b) => a.resultId - b.resultId)
+    .flatMap((run) => run.reports);
+}

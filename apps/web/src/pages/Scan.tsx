@@ -16,7 +16,7 @@ import {
 } from '../components/ui';
 import {} from '../lib/pagination';
 import { describeSchedule } from '../lib/schedule';
-import { isTerminal, RunStatus, runPercent, ScanEvent } from '../lib/scan-events';
+import { announcedReports, isTerminal, RunStatus, runPercent, ScanEvent } from '../lib/scan-events';
 import { RunHosts } from './Run';
 import { Batches, Changes, Runs, Schedule } from './ScanTabs';
 import { Scan } from './types';
@@ -216,7 +216,7 @@ export function ScanPage() {
         </p>
       )}
       {liveRun?.error && <p className="alert">Run failed: {liveRun.error}</p>}
-      {liveRun?.reports.map((r) => (
+      {announcedReports(socket.live).map((r) => (
         <p key={r.reportId} role="status">
           The run changed something: <Link href={`/reports/${r.reportId}`}>View report #{r.reportId}</Link>
         </p>
