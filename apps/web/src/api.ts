@@ -48,12 +48,20 @@ export async function request<T = unknown>(path: string, options: RequestOptions
     body = JSON.stringify(options.body);
     headers['Content-Type'] = 'application/json';
   }
-  const response = await fetch(path, {
-    method: options.method ?? (body ? 'POST' : 'GET'),
-    headers,
-    body,
-    credentials: 'same-origin',
-  });
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method: options.method ?? (body ? 'POST' : 'GET'),
+      headers,
+      body,
+      credentials: 'same-origin',
+    });
+  } catch (error) {
+    // fetch rejects only when no answer came (gateway down, network gone): say so rather than "Failed to fetch".
+    throw new Error(
+      `The gateway did not answer (${error instanceof Error ? error.message : String(error)}): is it running?`,
+    );
+  }
   const text = await response.text();
   let json: unknown = null;
   if (text) {

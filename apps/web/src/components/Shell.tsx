@@ -3,10 +3,10 @@
 import { FormEvent, ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { useQueryClient } from '@tanstack/react-query';
-import { onRateLimited, toLogin } from '../api';
+import { ApiError, onRateLimited, toLogin } from '../api';
 import { subscribeToStream, StreamMessage } from '../stream';
 import { ErrorBoundary } from './ErrorBoundary';
-import { useMe } from './ui';
+import { ErrorAlert, PageTitle, useMe } from './ui';
 
 interface Notice {
   key: number;
@@ -131,7 +131,19 @@ export function Shell({ children }: { children: ReactNode }) {
       )}
       <main id="main">
         <ErrorBoundary resetKey={location}>
-          {me.isError ? <p role="alert">Signing in…</p> : children}
+          {!me.isError ? (
+            children
+          ) : me.error instanceof ApiError && me.error.status === 401 ? (
+            <p role="alert">Signing in…</p>
+          ) : (
+            <>
+              <PageTitle text="The dashboard cannot load" />
+              <ErrorAlert error={me.error} />
+              <button type="button" disabled={me.isFetching} onClick={() => void me.refetch()}>
+                Try again
+              </button>
+            </>
+          )}
         </ErrorBoundary>
       </main>
       <section aria-label="Notifications" className="notifications" aria-live="polite">

@@ -141,15 +141,25 @@ export function Pager({ info }: { info: PageInfo | null }) {
   );
 }
 
+/** Why a table without rows has none, when it is not that the list is empty: still loading, or not loaded. */
+function notListed(query: { isLoading: boolean; error: unknown } | undefined): string | null {
+  if (query?.error)
+    return `Not loaded: ${query.error instanceof Error ? query.error.message : String(query.error)}`;
+  if (query?.isLoading) return 'Loading…';
+  return null;
+}
+
 /**
  * A table with its caption (its name) and column heads, inside a focusable region that scrolls on narrow
- * screens. `empty` is the row shown when there are no rows: what to do next.
+ * screens. `empty` is the row shown when there are no rows: what to do next. `query` is the request the rows
+ * come from: while it loads or after it failed, that row says so instead (a failed list is not an empty one).
  */
 export function DataTable(props: {
   caption: string;
   columns: string[];
   empty: ReactNode;
   children: ReactNode[];
+  query?: { isLoading: boolean; error: unknown };
 }) {
   return (
     <div className="table-wrap" role="region" aria-label={props.caption} tabIndex={0}>
@@ -169,7 +179,7 @@ export function DataTable(props: {
             props.children
           ) : (
             <tr>
-              <td colSpan={props.columns.length}>{props.empty}</td>
+              <td colSpan={props.columns.length}>{notListed(props.query) ?? props.empty}</td>
             </tr>
           )}
         </tbody>

@@ -81,6 +81,7 @@ function AdminClients() {
       <ErrorAlert error={waiting.error ?? all.error ?? (approving ? null : act.error)} />
       <Confirmation text={flash} />
       <DataTable
+        query={waiting}
         caption="Awaiting approval"
         columns={[
           'Client',
@@ -118,6 +119,7 @@ function AdminClients() {
         ))}
       </DataTable>
       <DataTable
+        query={all}
         caption="Scanner clients"
         columns={['Client', 'Kind', 'Status', 'Approved', 'Bound to', 'Scan range', 'Last seen', 'Actions']}
         empty="No scanner client has registered yet. Worker pools register when they start; agents with their first heartbeat."
@@ -247,6 +249,7 @@ export function ClientPage() {
         </dl>
       )}
       <DataTable
+        query={client}
         caption="Recent tasks"
         columns={['Run', 'Batch', 'Status', 'Addresses', 'Created', 'Finished', 'Error']}
         empty="No tasks were pushed to this client (a worker pool's batches are in its runs)."

@@ -77,6 +77,7 @@ export function DashboardPage() {
       </section>
 
       <DataTable
+        query={changes}
         caption="Recent changes"
         columns={['Report', 'Scan', 'Created', 'Changes']}
         empty={
@@ -105,6 +106,7 @@ export function DashboardPage() {
       </DataTable>
 
       <DataTable
+        query={upcoming}
         caption="Upcoming scheduled runs"
         columns={['Scan', 'Schedule', 'Next run']}
         empty={
@@ -129,6 +131,7 @@ export function DashboardPage() {
       {isAdmin && (
         <>
           <DataTable
+            query={waiting}
             caption="Awaiting approval"
             columns={['Client', 'Host name', 'Source address', 'Scan range', 'Last seen']}
             empty="No scanner client is waiting for approval."

@@ -60,6 +60,7 @@ export function HostPage() {
       <ErrorAlert error={history.error} />
       {history.isLoading && <Loading what="the host's history" />}
       <DataTable
+        query={history}
         caption={`Runs that saw ${address}`}
         columns={['Run', 'Scan', 'Started', 'Run status', 'Host state', 'Host names', 'Open ports']}
         empty={
@@ -92,6 +93,7 @@ export function HostPage() {
       </DataTable>
       <Pager info={history.data ? normalisePage(history.data) : null} />
       <DataTable
+        query={history}
         caption="Port timeline"
         columns={['Port', 'First seen open', 'Last seen open', ...runs.map((r) => `Run #${r.result_id}`)]}
         empty="No port of this host was ever open."

@@ -44,6 +44,7 @@ export function ProjectsPage() {
       <ErrorAlert error={create.error ?? projects.error} />
       <Confirmation text={flash} />
       <DataTable
+        query={projects}
         caption="Projects"
         columns={['Name', 'Description']}
         empty="No projects yet: create one above."

@@ -69,6 +69,7 @@ export function ReportsPage() {
       <ErrorAlert error={reports.error} />
       <Confirmation text={flash} />
       <DataTable
+        query={reports}
         caption="Delta reports"
         columns={[
           'Report',

@@ -187,6 +187,7 @@ export function RunHosts({ resultId }: { resultId: number }) {
       <ErrorAlert error={hosts.error} />
       {hosts.isLoading && <Loading what="hosts" />}
       <DataTable
+        query={hosts}
         caption="Hosts"
         columns={['Address', 'Host names', 'State', 'Open ports']}
         empty={hostState || portState ? 'No host matches these filters.' : 'No host stored for this run yet.'}

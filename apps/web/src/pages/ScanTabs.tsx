@@ -73,6 +73,7 @@ export function Batches({ resultId, live }: { resultId: number | null; live: Rec
   const list = [...rows.values()].sort((a, b) => a.id - b.id);
   return (
     <DataTable
+      query={stored}
       caption="Batches"
       columns={['Batch', 'Status', 'Targets', 'Attempt', 'Scanner', 'nmap progress', 'Found', 'Error']}
       empty={resultId ? 'No batch has started yet.' : 'This scan has not run yet: use Run now.'}
@@ -112,6 +113,7 @@ export function Runs({ scanId }: { scanId: number }) {
         </Suspense>
       )}
       <DataTable
+        query={runs}
         caption="Runs"
         columns={['Run', 'Status', 'Trigger', 'Started', 'Duration', 'Batches', 'Hosts up', 'Open ports']}
         empty="No runs yet: use Run now."
@@ -168,6 +170,7 @@ export function Changes({ scanId }: { scanId: number }) {
     <>
       <ErrorAlert error={reports.error} />
       <DataTable
+        query={reports}
         caption="Reports"
         columns={[
           'Report',

@@ -80,6 +80,7 @@ export function ScansPage() {
       <ErrorAlert error={scans.error ?? (deleting ? null : action.error)} />
       <Confirmation text={flash} />
       <DataTable
+        query={scans}
         caption="Scans"
         columns={[
           'Name',

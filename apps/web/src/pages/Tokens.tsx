@@ -103,6 +103,7 @@ export function TokensPage() {
       <Confirmation text={flash} />
       <ErrorAlert error={tokens.error} />
       <DataTable
+        query={tokens}
         caption="API tokens"
         columns={['Name', 'Created', 'Last used', 'Actions']}
         empty="No tokens yet: create one above."

@@ -169,6 +169,7 @@ export function WebhooksPage() {
       <ErrorAlert error={hooks.error ?? update.error} />
       <Confirmation text={flash} />
       <DataTable
+        query={hooks}
         caption="Webhooks"
         columns={['URL', 'Kinds', 'Ports', 'Host CIDRs', 'Active', 'Failures', 'Actions']}
         empty="No webhooks yet: add one above."
@@ -200,6 +201,7 @@ export function WebhooksPage() {
       </DataTable>
       {selected !== null && (
         <DataTable
+          query={deliveries}
           caption="Deliveries"
           columns={['Delivery', 'Report', 'Attempt', 'Answer', 'Duration', 'When']}
           empty={`No deliveries for webhook #${selected} yet.`}

@@ -1,0 +1,73 @@
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { startGateway, TEST_ADMIN, TestGateway } from '../support/gateway';
+import { launchBrowser, logIn, newSession, WEB_DIST, withArtifacts } from '../support/browser';
+
+// What the dashboard shows when the gateway does not answer as it should: the API unreachable, a 429, a 404.
+// Failures are made in the browser (page.route) in front of a real gateway; a list that failed never claims
+// to be empty (DASHBOARD.md §4: every list has an empty state that says what to do next — for an empty list).
+describe('the web dashboard when the API fails', () => {
+  let gateway: TestGateway;
+  let browser: Browser;
+  let admin: { context: BrowserContext; page: Page };
+
+  beforeAll(async () => {
+    [gateway, browser] = await Promise.all([
+      startGateway({ env: { WEB_DIST_DIR: WEB_DIST } }),
+      launchBrowser(),
+    ]);
+    admin = await newSession(browser, gateway.url);
+    await admin.page.goto('/auth/login');
+    await logIn(admin.page, TEST_ADMIN.username, TEST_ADMIN.password);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+  });
+  afterEach(async () => {
+    await admin.page.unrouteAll({ behavior: 'wait' });
+  });
+
+  it('says the gateway did not answer, not "Signing in…", and recovers on "Try again"', () =>
+    withArtifacts('api unreachable', admin.context, async () => {
+      const { page } = admin;
+      await page.route('**/api/**', (route) => route.abort('connectionrefused'));
+      await page.goto('/scans');
+      await page.getByRole('heading', { level: 1, name: 'The dashboard cannot load' }).waitFor();
+      await page.getByRole('alert').filter({ hasText: 'The gateway did not answer' }).waitFor();
+      expect(await page.getByText('Signing in…').count()).toBe(0);
+      expect(await page.title()).toBe('The dashboard cannot load – NetScanOrchestrator');
+      await page.unroute('**/api/**');
+      await page.getByRole('button', { name: 'Try again' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Scans' }).waitFor();
+      await page.getByRole('table', { name: 'Scans' }).getByText('No scans yet').waitFor();
+    }));
+
+  it('shows a list that could not be loaded as not loaded, never as empty', () =>
+    withArtifacts('list not loaded', admin.context, async () => {
+      const { page } = admin;
+      await page.goto('/dashboard');
+      await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+      await page.route('**/api/scans?*', (route) =>
+        route.fulfill({
+          status: 429,
+          contentType: 'application/json',
+          headers: { 'Retry-After': '120' },
+          body: JSON.stringify({ error: 'Too many requests', retry_after: 120 }),
+        }),
+      );
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Scans' }).click();
+      const scans = page.getByRole('table', { name: 'Scans' });
+      await scans.getByRole('cell', { name: 'Not loaded: Too many requests' }).waitFor();
+      expect(await scans.getByText('No scans yet').count()).toBe(0);
+      await page.getByRole('alert').filter({ hasText: 'retry in 120 s' }).first().waitFor();
+
+      // A report list the dashboard could not read shows no "No reports with changes yet" either.
+      await page.route('**/api/user/reports?*', (route) =>
+        route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":"Database busy"}' }),
+      );
+      await page.goto('/dashboard');
+      const changes = page.getByRole('table', { name: 'Recent changes' });
+      await changes.getByRole('cell', { name: 'Not loaded: Database busy' }).waitFor({ timeout: 20_000 });
+      expect(await changes.getByText('No reports with changes yet').count()).toBe(0);
+    }));
+});
