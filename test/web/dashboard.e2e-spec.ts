@@ -348,6 +348,11 @@ describe('the web dashboard in a browser', () => {
         .waitFor({ timeout: 20_000 });
       await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Run ended' }).waitFor();
       expect(await page.getByRole('button', { name: 'Stop scan' }).isDisabled()).toBe(true);
+      // The batch that ran when the run was stopped is stopped too, not running for good.
+      await page.getByRole('tab', { name: 'Batches' }).click();
+      const batches = page.getByRole('table', { name: 'Batches' });
+      await batches.getByRole('cell', { name: 'stopped' }).first().waitFor();
+      expect(await batches.getByRole('cell', { name: 'running' }).count()).toBe(0);
     }));
 
   it('approves an agent, naming the source address it binds it to', () =>

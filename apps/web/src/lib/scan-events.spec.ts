@@ -86,6 +86,22 @@ describe('scan events reducer', () => {
     expect(failed.runs[10]).toMatchObject({ status: 'failed', error: 'every batch failed' });
   });
 
+  it('shows the batches still running when the run was stopped as stopped, keeping the finished ones', () => {
+    const s = applyScanEvents(initialScanLiveState, [
+      ev(1, 'batch_start', { batch_id: 1, targets: ['127.0.77.0'] }),
+      ev(2, 'batch_start', { batch_id: 2, targets: ['127.0.77.8'] }),
+      ev(3, 'line', { batch_id: 1, line: 'Connect Scan Timing: About 12.87% done' }),
+      ev(4, 'batch_complete', { batch_id: 2, summary: { hosts_up: 1, open_ports: 0 } }),
+      ev(5, 'batch_failed', { batch_id: 3, will_retry: true, error: 'nmap exited 1' }),
+      ev(6, 'scan_stopped'),
+      // The killed nmap's own failure, after the stop: the batch stays stopped.
+      ev(7, 'batch_failed', { batch_id: 1, will_retry: false, error: 'killed' }),
+    ]);
+    expect(s.runs[10].batches[1]).toMatchObject({ status: 'stopped', percent: 12.87 });
+    expect(s.runs[10].batches[2].status).toBe('completed');
+    expect(s.runs[10].batches[3].status).toBe('stopped');
+  });
+
   it('ignores replayed events at or below the last seq (a reconnect with ?since=)', () => {
     const s = applyScanEvents(initialScanLiveState, [ev(5, 'batch_start', { batch_id: 1, targets: [] })]);
     expect(applyScanEvent(s, ev(5, 'scan_stopped'))).toBe(s);

@@ -13,7 +13,8 @@ export interface ScanEvent {
 }
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'stopped' | 'failed';
-export type BatchStatus = 'running' | 'retrying' | 'completed' | 'failed';
+/** `stopped`: the run was stopped while the batch ran or waited for its retry (no batch event says so). */
+export type BatchStatus = 'running' | 'retrying' | 'completed' | 'failed' | 'stopped';
 
 /** One batch (one nmap process) of a run. `percent` is nmap's own "About N% done", when it printed one. */
 export interface BatchView {
@@ -122,7 +123,7 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
     case 'batch_start':
       if (batchId === null) return run;
       return withBatch({ ...run, status: live }, batchId, (b) =>
-        b.status === 'completed' || b.status === 'failed'
+        b.status === 'completed' || b.status === 'failed' || b.status === 'stopped'
           ? b
           : {
               ...b,
@@ -156,7 +157,7 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
     case 'batch_failed':
       if (batchId === null) return run;
       return withBatch(run, batchId, (b) =>
-        b.status === 'completed'
+        b.status === 'completed' || b.status === 'stopped'
           ? b
           : {
               ...b,
@@ -183,7 +184,7 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
     case 'legacy_scan_complete':
       return ended ? run : { ...run, status: 'completed', progress: finished(run.progress) };
     case 'scan_stopped':
-      return ended ? run : { ...run, status: 'stopped' };
+      return ended ? run : { ...run, status: 'stopped', batches: stopBatches(run.batches) };
     case 'scan_failed':
       return ended
         ? run
@@ -197,6 +198,14 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
     default:
       return run;
   }
+}
+
+/** A stop ends the batches that ran or waited for a retry; the gateway stores them as stopped too. */
+function stopBatches(batches: Record<number, BatchView>): Record<number, BatchView> {
+  const next: Record<number, BatchView> = {};
+  for (const [id, b] of Object.entries(batches))
+    next[Number(id)] = b.status === 'running' || b.status === 'retrying' ? { ...b, status: 'stopped' } : b;
+  return next;
 }
 
 function finished(progress: RunProgress | null): RunProgress | null {

@@ -47,6 +47,7 @@ export function ScanPage() {
       window.clearTimeout(refetchTimer.current);
       refetchTimer.current = window.setTimeout(() => {
         void queryClient.invalidateQueries({ queryKey: ['scan', scanId] });
+        void queryClient.invalidateQueries({ queryKey: ['scan', 'batches'] });
       }, 2000);
     }
   };

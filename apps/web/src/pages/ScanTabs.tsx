@@ -55,8 +55,11 @@ export function Batches({ resultId, live }: { resultId: number | null; live: Rec
       attempt: b.attempts ?? b.attempt ?? '',
       worker: b.worker_id ?? b.client_id ?? '',
       percent: b.status === 'completed' ? '100 %' : '',
+      // A batch that never ran is stored with zero counts: nothing was found because nothing was looked at.
       found:
-        b.hosts_up !== null && b.hosts_up !== undefined ? `${b.hosts_up} up, ${b.open_ports ?? 0} open` : '',
+        b.status === 'completed' && b.hosts_up !== null && b.hosts_up !== undefined
+          ? `${b.hosts_up} up, ${b.open_ports ?? 0} open`
+          : '',
       error: b.status === 'failed' ? `exit code ${b.exit_code ?? '—'}: ${b.stderr ?? ''}` : '',
     });
   for (const b of Object.values(live))
