@@ -143,6 +143,9 @@ describe('the web dashboard in a browser', () => {
 
       await page.getByRole('tab', { name: 'Hosts' }).click();
       const hosts = page.getByRole('table', { name: 'Hosts' });
+      await hosts.waitFor();
+      // One landmark named "Hosts" (the table's scrolling region), not one nested in another of the same name.
+      expect(await page.getByRole('region', { name: 'Hosts', exact: true }).count()).toBe(1);
       const row = hosts.getByRole('row').filter({ has: page.getByRole('link', { name: '127.0.60.1' }) });
       await row.getByText(`${target.port}/tcp`).waitFor();
       await row.getByRole('button', { name: 'Show ports of 127.0.60.1' }).click();

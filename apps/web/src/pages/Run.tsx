@@ -158,8 +158,8 @@ export function RunHosts({ resultId }: { resultId: number }) {
     });
 
   return (
-    <section aria-labelledby="hosts-h">
-      <h2 id="hosts-h">Hosts</h2>
+    <section>
+      <h2>Hosts</h2>
       <div className="inline-form">
         <label>
           Host state
