@@ -119,7 +119,7 @@ describe('scan events reducer', () => {
     ]);
     expect(s.currentResultId).toBe(11);
     expect(s.runs[10].unassigned).toEqual(['127.0.51.0/24']);
-    expect(s.runs[10].reports).toEqual([{ reportId: 4, hasChanges: true }]);
+    expect(s.runs[10].reports).toEqual([{ reportId: 4, hasChanges: true, verifyResultId: null }]);
     expect(s.runs[11].status).toBe('running');
   });
 
@@ -129,19 +129,26 @@ describe('scan events reducer', () => {
       ev(1, 'scan_complete'),
       { ...ev(2, 'batch_start', { batch_id: 1, targets: ['127.0.77.5'] }), result_id: 11 },
       { ...ev(3, 'scan_complete'), result_id: 11 },
-      { ...ev(4, 'delta_report', { report_id: 4, current_result_id: 10, summary: { has_changes: true } }) },
+      {
+        ...ev(4, 'delta_report', {
+          report_id: 4,
+          current_result_id: 10,
+          summary: { has_changes: true },
+          verification: { status: 'done', result_id: 11 },
+        }),
+      },
     ]);
     expect(s.currentResultId).toBe(11);
-    expect(announcedReports(s)).toEqual([{ reportId: 4, hasChanges: true }]);
+    expect(announcedReports(s)).toEqual([{ reportId: 4, hasChanges: true, verifyResultId: 11 }]);
   });
 
-  it('lists the announced reports of every run once, oldest run first', () => {
+  it("leaves out the reports of older runs (a replayed log), keeping the followed run's own", () => {
     const s = applyScanEvents(initialScanLiveState, [
-      { ...ev(1, 'delta_report', { report_id: 7 }), result_id: 12 },
+      { ...ev(1, 'delta_report', { report_id: 2, verification: { result_id: 8 } }), result_id: 7 },
       ev(2, 'delta_report', { report_id: 5 }),
       ev(3, 'delta_report', { report_id: 5 }),
     ]);
-    expect(announcedReports(s).map((r) => r.reportId)).toEqual([5, 7]);
+    expect(announcedReports(s)).toEqual([{ reportId: 5, hasChanges: true, verifyResultId: null }]);
     expect(announcedReports(initialScanLiveState)).toEqual([]);
   });
 

@@ -39,6 +39,8 @@ export interface RunProgress {
 export interface DeltaReportNotice {
   reportId: number;
   hasChanges: boolean;
+  /** The rescan that verified the report's changes (`verification.result_id`), when there was one. */
+  verifyResultId: number | null;
 }
 
 export interface RunView {
@@ -193,7 +195,13 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
       const reportId = num(ev.report_id);
       if (reportId === null || run.reports.some((r) => r.reportId === reportId)) return run;
       const summary = (ev.summary ?? {}) as Record<string, unknown>;
-      return { ...run, reports: [...run.reports, { reportId, hasChanges: summary.has_changes !== false }] };
+      const verification = (ev.verification ?? {}) as Record<string, unknown>;
+      const notice = {
+        reportId,
+        hasChanges: summary.has_changes !== false,
+        verifyResultId: num(verification.result_id),
+      };
+      return { ...run, reports: [...run.reports, notice] };
     }
     default:
       return run;
@@ -250,12 +258,15 @@ export function runPercent(run: RunView | undefined): number {
 }
 
 /**
- * The reports announced on this page, of every run it saw, oldest run first. A scan that verifies its changes
- * announces a run's report only after its rescan (a newer run of its own) ended (docs/api.md `delta_report`), so
- * the newest run is rarely the one a report belongs to.
+ * The reports announced for the run the page follows: its own, or the one whose changes it verified. A scan that
+ * verifies its changes announces a run's report only after the rescan (a newer run of its own) ended (docs/api.md
+ * `delta_report`), so the report's own run is no longer the newest when it arrives. Reports of older runs (the
+ * replayed event log holds many) are left out.
  */
 export function announcedReports(state: ScanLiveState): DeltaReportNotice[] {
+  const current = state.currentResultId;
+  if (current === null) return [];
   return Object.values(state.runs)
     .sort((a, b) => a.resultId - b.resultId)
-    .flatMap((run) => run.reports);
+    .flatMap((run) => run.reports.filter((r) => run.resultId === current || r.verifyResultId === current));
 }
