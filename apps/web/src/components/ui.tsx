@@ -150,6 +150,27 @@ function notListed(query: { isLoading: boolean; error: unknown } | undefined): s
 }
 
 /**
+ * "Previous page" / "Next page" buttons for a list whose page is the component's own state (a tab of the scan
+ * page, where the URL's `page` belongs to the Hosts tab); nothing when there is one page.
+ */
+export function PagerButtons({ info, onPage }: { info: PageInfo | null; onPage(page: number): void }) {
+  if (!info || info.pages <= 1) return null;
+  return (
+    <nav aria-label="Pagination" className="pager">
+      <button type="button" disabled={!info.hasPrev} onClick={() => onPage(info.page - 1)}>
+        Previous page
+      </button>
+      <span>
+        Page {info.page} of {info.pages} ({info.total} in all)
+      </span>
+      <button type="button" disabled={!info.hasNext} onClick={() => onPage(info.page + 1)}>
+        Next page
+      </button>
+    </nav>
+  );
+}
+
+/**
  * A table with its caption (its name) and column heads, inside a focusable region that scrolls on narrow
  * screens. `empty` is the row shown when there are no rows: what to do next. `query` is the request the rows
  * come from: while it loads or after it failed, that row says so instead (a failed list is not an empty one).

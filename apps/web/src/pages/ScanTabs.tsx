@@ -4,7 +4,7 @@ import { lazy, Suspense, useState } from 'react';
 import { Link } from 'wouter';
 import { useQuery } from '@tanstack/react-query';
 import { request } from '../api';
-import { DataTable, ErrorAlert, Pager, StateBadge, Time } from '../components/ui';
+import { DataTable, ErrorAlert, PagerButtons, StateBadge, Time } from '../components/ui';
 import { normalisePage } from '../lib/pagination';
 import { describeSchedule } from '../lib/schedule';
 import { BatchView } from '../lib/scan-events';
@@ -147,27 +147,16 @@ export function Runs({ scanId }: { scanId: number }) {
           </tr>
         ))}
       </DataTable>
-      {info && info.pages > 1 && (
-        <nav aria-label="Pagination" className="pager">
-          <button type="button" disabled={!info.hasPrev} onClick={() => setPage((p) => p - 1)}>
-            Previous page
-          </button>
-          <span>
-            Page {info.page} of {info.pages}
-          </span>
-          <button type="button" disabled={!info.hasNext} onClick={() => setPage((p) => p + 1)}>
-            Next page
-          </button>
-        </nav>
-      )}
+      <PagerButtons info={info} onPage={setPage} />
     </>
   );
 }
 
 export function Changes({ scanId }: { scanId: number }) {
+  const [page, setPage] = useState(1);
   const reports = useQuery({
-    queryKey: ['scan', scanId, 'reports'],
-    queryFn: () => request<{ reports: ReportRow[] }>(`/api/scan/${scanId}/reports?per_page=50`),
+    queryKey: ['scan', scanId, 'reports', page],
+    queryFn: () => request<{ reports: ReportRow[] }>(`/api/scan/${scanId}/reports?page=${page}&per_page=20`),
   });
   return (
     <>
@@ -206,7 +195,7 @@ export function Changes({ scanId }: { scanId: number }) {
           </tr>
         ))}
       </DataTable>
-      <Pager info={null} />
+      <PagerButtons info={reports.data ? normalisePage(reports.data) : null} onPage={setPage} />
     </>
   );
 }
