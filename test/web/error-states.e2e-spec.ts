@@ -42,6 +42,28 @@ describe('the web dashboard when the API fails', () => {
       await page.getByRole('table', { name: 'Scans' }).getByText('No scans yet').waitFor();
     }));
 
+  it("shows a refused quick run's reason with an empty log, and a run's output without a blank last line", () =>
+    withArtifacts('quick run refused', admin.context, async () => {
+      const { page } = admin;
+      await page.goto('/nmap');
+      await page.getByLabel('Targets').fill('127.0.63.9');
+      await page.getByLabel('nmap options').fill('-sT -Pn -n -p 9 -oN /tmp/x');
+      await page.getByRole('button', { name: 'Run nmap' }).click();
+      await page.getByRole('alert').filter({ hasText: '-oN' }).waitFor();
+      const log = page.getByRole('log', { name: 'nmap output' });
+      await log.getByText('No output yet.').waitFor();
+      await page.getByText('0 lines', { exact: true }).waitFor();
+
+      await page.getByLabel('nmap options').fill('-sT -Pn -n -p 9');
+      await page.getByRole('button', { name: 'Run nmap' }).click();
+      await page.getByRole('status').filter({ hasText: 'Exit code 0' }).waitFor({ timeout: 30_000 });
+      // (Evaluated in the page: this file is typed without the DOM library.)
+      const last = await page.evaluate(
+        "[...document.querySelectorAll('[role=log] .log-line')].sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top).pop().textContent",
+      );
+      expect(last).toMatch(/^Nmap done: 1 IP address/);
+    }));
+
   it('shows a list that could not be loaded as not loaded, never as empty', () =>
     withArtifacts('list not loaded', admin.context, async () => {
       const { page } = admin;

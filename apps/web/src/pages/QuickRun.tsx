@@ -22,9 +22,11 @@ export function QuickRunPage() {
     }),
     [store, listeners],
   );
+  // nmap's output ends with a newline: no blank last line, and no output is no line at all.
   const show = (text: string) => {
     store.clear();
-    store.append(text.split('\n'));
+    const trimmed = text.replace(/\r?\n$/, '');
+    if (trimmed) store.append(trimmed.split(/\r?\n/));
     for (const l of listeners) l();
   };
   const run = useMutation({
