@@ -153,6 +153,15 @@ describe('the web dashboard in a browser', () => {
         .getByRole('table', { name: 'Ports of 127.0.60.1' })
         .getByRole('cell', { name: 'open', exact: true })
         .waitFor();
+
+      // The scan list names the port this one-off scan looked at, not nmap's default ports.
+      await page.goto('/scans');
+      await page
+        .getByRole('table', { name: 'Scans' })
+        .getByRole('row')
+        .filter({ hasText: 'Scan of 127.0.60.1' })
+        .getByRole('cell', { name: String(target.port), exact: true })
+        .waitFor();
     }));
 
   it('saves a scheduled definition after showing its next runs', () =>

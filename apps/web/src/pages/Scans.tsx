@@ -16,6 +16,7 @@ import {
 } from '../components/ui';
 import { normalisePage, pageFromQuery, withQuery } from '../lib/pagination';
 import { describeSchedule } from '../lib/schedule';
+import { portsOfScan } from '../lib/scan-ports';
 import { Scan } from './types';
 
 export function ScansPage() {
@@ -111,7 +112,7 @@ export function ScansPage() {
               <Link href={`/scans/${scan.id}`}>{scan.name}</Link>
             </td>
             <td className="wrap">{scan.target}</td>
-            <td>{scan.ports ?? 'default'}</td>
+            <td>{portsOfScan(scan)}</td>
             <td>{describeSchedule(scan)}</td>
             <td>{scan.is_active ? 'Yes' : 'No'}</td>
             <td>
