@@ -64,6 +64,36 @@ describe('the web dashboard when the API fails', () => {
       expect(last).toMatch(/^Nmap done: 1 IP address/);
     }));
 
+  it('asks for a file before importing nmap XML, and shows why a file was refused', () =>
+    withArtifacts('import refused', admin.context, async () => {
+      const { page } = admin;
+      const created = await gateway
+        .api()
+        .post('/api/scans')
+        .send({ name: 'Import lab', target: '127.0.63.2', ports: '22', scan_arguments: '-sT -Pn -n' })
+        .expect(201);
+      await page.goto(`/scans/${created.body.scan.id as number}`);
+      await page.getByRole('heading', { level: 1, name: 'Import lab' }).waitFor();
+      let posted = 0;
+      page.on('request', (r) => {
+        if (r.method() === 'POST' && r.url().includes('/results/import')) posted++;
+      });
+      // No file chosen: the browser's own "select a file" message, nothing sent.
+      await page.getByRole('button', { name: 'Import nmap XML' }).click();
+      expect(await page.evaluate("document.querySelector('input[type=file]').validity.valueMissing")).toBe(
+        true,
+      );
+      expect(await page.evaluate('document.activeElement.type')).toBe('file');
+      await page.getByLabel('nmap XML file').setInputFiles({
+        name: 'scan.xml',
+        mimeType: 'application/xml',
+        buffer: Buffer.from('not xml'),
+      });
+      await page.getByRole('button', { name: 'Import nmap XML' }).click();
+      await page.getByRole('alert').filter({ hasText: 'malformed' }).waitFor();
+      expect(posted).toBe(1);
+    }));
+
   it('shows a list that could not be loaded as not loaded, never as empty', () =>
     withArtifacts('list not loaded', admin.context, async () => {
       const { page } = admin;

@@ -203,7 +203,7 @@ export function ScanPage() {
       >
         <label>
           nmap XML file
-          <input ref={fileRef} type="file" accept=".xml,application/xml,text/xml" />
+          <input ref={fileRef} type="file" accept=".xml,application/xml,text/xml" required />
         </label>
         <button type="submit" disabled={importXml.isPending}>
           Import nmap XML
