@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { TEST_ADMIN } from '../support/gateway';
 import { Listener, listenOn } from '../support/listeners';
+import { nmapXml } from '../support/nmap-xml';
 import { AppProcess, startProcess } from '../support/processes';
 import { startSystem, TestSystem } from '../support/system';
 import { launchBrowser, logIn, newSession, WEB_DIST, withArtifacts } from '../support/browser';
@@ -335,6 +336,67 @@ describe('the web dashboard in a browser', () => {
         .filter({ hasText: `${opening}/tcp` })
         .getByText('✓ confirmed')
         .waitFor();
+    }));
+
+  it('shows an imported run as the completed newest run: its own batch, its status after a reload', () =>
+    step('import batches', async () => {
+      const { page } = admin;
+      const created = await system.gateway
+        .api()
+        .post('/api/scans')
+        .send({
+          verify_changes: false,
+          name: 'Import after run',
+          target: '127.0.60.7',
+          ports: '22',
+          scan_arguments: '-sT -Pn -n',
+        })
+        .expect(201);
+      await page.goto(`/scans/${created.body.scan.id as number}`);
+      await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Live' }).waitFor();
+      await page.getByRole('button', { name: 'Run now' }).click();
+      const status = page.getByRole('status', { name: 'Run status' });
+      await status.filter({ hasText: 'completed' }).waitFor({ timeout: 30_000 });
+      const importFile = async (name: string, xml: string) => {
+        await page.getByLabel('nmap XML file').setInputFiles({
+          name,
+          mimeType: 'application/xml',
+          buffer: Buffer.from(xml),
+        });
+        await page.getByRole('button', { name: 'Import nmap XML' }).click();
+        const imported = page.getByRole('status').filter({ hasText: /^Imported run #\d+/ });
+        await imported.waitFor();
+        const runId = /#(\d+)/.exec((await imported.textContent())!)![1];
+        // Opened again later: the event log replays the runs before; the import is the stored newest run.
+        await page.reload();
+        await page.getByRole('link', { name: `Run #${runId}`, exact: true }).waitFor();
+      };
+
+      // What the run saw, made elsewhere: no change, no report; the newest run has no events at all.
+      await importFile(
+        'same.xml',
+        nmapXml('nmap -sT -Pn -n -p22 127.0.60.7', [
+          { address: '127.0.60.7', state: 'up', ports: [{ protocol: 'tcp', port: 22, state: 'closed' }] },
+        ]),
+      );
+      await status.filter({ hasText: 'completed' }).waitFor();
+      await page.getByRole('tab', { name: 'Batches' }).click();
+      const batches = page.getByRole('table', { name: 'Batches' });
+      await batches.getByRole('cell', { name: 'import', exact: true }).waitFor();
+      expect(await batches.getByRole('row').count()).toBe(2);
+
+      // A file with changes: the report's event names the import, whose other events never came.
+      await importFile(
+        'changed.xml',
+        nmapXml('nmap -sT -Pn -n -p22 127.0.60.7', [
+          { address: '127.0.60.7', state: 'up', ports: [{ protocol: 'tcp', port: 22, state: 'open' }] },
+        ]),
+      );
+      await page.getByRole('link', { name: /^View report #\d+$/ }).waitFor({ timeout: 30_000 });
+      await status.filter({ hasText: 'completed' }).waitFor();
+      await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Run ended' }).waitFor();
+      expect(await page.getByRole('button', { name: 'Stop scan' }).isDisabled()).toBe(true);
+      expect(await page.getByRole('button', { name: 'Run now' }).isDisabled()).toBe(false);
     }));
 
   it('stops a running scan', () =>

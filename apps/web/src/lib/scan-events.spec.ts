@@ -102,6 +102,16 @@ describe('scan events reducer', () => {
     expect(s.runs[10].batches[3].status).toBe('stopped');
   });
 
+  it('takes a report as the end of a run whose other events it never saw (an import, a trimmed log)', () => {
+    const s = applyScanEvents(initialScanLiveState, [
+      ev(1, 'scan_complete'),
+      { ...ev(2, 'delta_report', { report_id: 3, summary: { has_changes: true } }), result_id: 11 },
+    ]);
+    expect(s.currentResultId).toBe(11);
+    expect(s.runs[11].status).toBe('completed');
+    expect(runPercent(s.runs[11])).toBe(100);
+  });
+
   it('ignores replayed events at or below the last seq (a reconnect with ?since=)', () => {
     const s = applyScanEvents(initialScanLiveState, [ev(5, 'batch_start', { batch_id: 1, targets: [] })]);
     expect(applyScanEvent(s, ev(5, 'scan_stopped'))).toBe(s);

@@ -201,7 +201,10 @@ function applyToRun(run: RunView, ev: ScanEvent): RunView {
         hasChanges: summary.has_changes !== false,
         verifyResultId: num(verification.result_id),
       };
-      return { ...run, reports: [...run.reports, notice] };
+      // A report is made of a completed run only: a run known from nothing else (an import sends no event, a
+      // trimmed log lost the rest) has ended, it is not queued.
+      const status: RunStatus = run.status === 'queued' ? 'completed' : run.status;
+      return { ...run, status, reports: [...run.reports, notice] };
     }
     default:
       return run;

@@ -67,6 +67,8 @@ export function ScanPage() {
       : (latest?.status ?? s?.status)
   ) as RunStatus | undefined;
   const currentResultId = Math.max(liveRun?.resultId ?? 0, latest?.result_id ?? 0) || null;
+  // The live view of the current run; none when the newest run sent no event here (an import, a trimmed log).
+  const liveCurrent = liveRun && liveRun.resultId === currentResultId ? liveRun : undefined;
   const running = runStatus === 'running' || runStatus === 'queued';
   // Targets of the current run no client covered: from its event, or from the stored run when the page opens later.
   const unassigned =
@@ -168,8 +170,8 @@ export function ScanPage() {
           <progress aria-label="Run progress" max={100} value={percent} />
           <span>
             {Math.round(percent)} %
-            {liveRun?.progress
-              ? ` (${liveRun.progress.done + liveRun.progress.failed} of ${liveRun.progress.total} batches${liveRun.progress.failed ? `, ${liveRun.progress.failed} failed` : ''})`
+            {liveCurrent?.progress
+              ? ` (${liveCurrent.progress.done + liveCurrent.progress.failed} of ${liveCurrent.progress.total} batches${liveCurrent.progress.failed ? `, ${liveCurrent.progress.failed} failed` : ''})`
               : ''}
           </span>
         </div>
@@ -216,7 +218,7 @@ export function ScanPage() {
           Not scanned: no approved, online scanner client covers {unassigned.join(', ')}.
         </p>
       )}
-      {liveRun?.error && <p className="alert">Run failed: {liveRun.error}</p>}
+      {liveCurrent?.error && <p className="alert">Run failed: {liveCurrent.error}</p>}
       {announcedReports(socket.live).map((r) => (
         <p key={r.reportId} role="status">
           The run changed something: <Link href={`/reports/${r.reportId}`}>View report #{r.reportId}</Link>
@@ -261,7 +263,7 @@ export function ScanPage() {
             </>
           )}
           {t === 'Batches' && tab === t && (
-            <Batches resultId={currentResultId} live={liveRun?.batches ?? {}} />
+            <Batches resultId={currentResultId} live={liveCurrent?.batches ?? {}} />
           )}
           {t === 'Hosts' &&
             tab === t &&
