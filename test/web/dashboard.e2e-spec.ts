@@ -299,6 +299,7 @@ describe('the web dashboard in a browser', () => {
   it('links the report of a scan that verifies its changes, announced after the rescan (a newer run)', () =>
     step('verified report link', async () => {
       const { page } = admin;
+      const stays = await listen('127.0.60.6');
       const probe = await listenOn('127.0.60.6');
       const opening = probe.port;
       await probe.close();
@@ -310,11 +311,12 @@ describe('the web dashboard in a browser', () => {
           verify_delay_seconds: 0,
           name: 'Verified lab',
           target: '127.0.60.6',
-          ports: String(opening),
+          ports: `${stays.port},${opening}`,
           scan_arguments: '-sT -Pn -n',
         })
         .expect(201);
-      await page.goto(`/scans/${created.body.scan.id as number}`);
+      const scanId = created.body.scan.id as number;
+      await page.goto(`/scans/${scanId}`);
       await page.getByRole('heading', { level: 1, name: 'Verified lab' }).waitFor();
       await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Live' }).waitFor();
       await page.getByRole('button', { name: 'Run now' }).click();
@@ -336,6 +338,16 @@ describe('the web dashboard in a browser', () => {
         .filter({ hasText: `${opening}/tcp` })
         .getByText('✓ confirmed')
         .waitFor();
+
+      // The scan's hosts are those of its newest full run: the rescan looked at the changed port only.
+      await page.goto(`/scans/${scanId}`);
+      await page.getByRole('tab', { name: 'Hosts' }).click();
+      const host = page
+        .getByRole('table', { name: 'Hosts' })
+        .getByRole('row')
+        .filter({ has: page.getByRole('link', { name: '127.0.60.6' }) });
+      await host.getByText(`${stays.port}/tcp`).waitFor();
+      await host.getByText(`${opening}/tcp`).waitFor();
     }));
 
   it('shows an imported run as the completed newest run: its own batch, its status after a reload', () =>

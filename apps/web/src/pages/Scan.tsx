@@ -67,6 +67,13 @@ export function ScanPage() {
       : (latest?.status ?? s?.status)
   ) as RunStatus | undefined;
   const currentResultId = Math.max(liveRun?.resultId ?? 0, latest?.result_id ?? 0) || null;
+  // A rescan that verified a run's changes (trigger verify) looked at the changed hosts and ports only: the
+  // scan's hosts are those of its newest other run.
+  const current = s?.recent_results?.find((r) => r.result_id === currentResultId);
+  const hostsResultId =
+    current?.trigger === 'verify'
+      ? (s?.recent_results?.find((r) => r.trigger !== 'verify')?.result_id ?? currentResultId)
+      : currentResultId;
   // The live view of the current run; none when the newest run sent no event here (an import, a trimmed log).
   const liveCurrent = liveRun && liveRun.resultId === currentResultId ? liveRun : undefined;
   const running = runStatus === 'running' || runStatus === 'queued';
@@ -267,7 +274,19 @@ export function ScanPage() {
           )}
           {t === 'Hosts' &&
             tab === t &&
-            (currentResultId ? <RunHosts resultId={currentResultId} /> : <p>No run yet.</p>)}
+            (hostsResultId ? (
+              <>
+                {hostsResultId !== currentResultId && (
+                  <p className="muted">
+                    Hosts of run #{hostsResultId}: the newer run #{currentResultId} rescanned its changes
+                    only.
+                  </p>
+                )}
+                <RunHosts resultId={hostsResultId} />
+              </>
+            ) : (
+              <p>No run yet.</p>
+            ))}
           {t === 'Runs' && tab === t && <Runs scanId={scanId} />}
           {t === 'Changes' && tab === t && <Changes scanId={scanId} />}
           {t === 'Schedule' && tab === t && <Schedule scan={s} />}
