@@ -64,6 +64,50 @@ describe('the web dashboard when the API fails', () => {
       expect(last).toMatch(/^Nmap done: 1 IP address/);
     }));
 
+  it('holds the refetches a push asks for until a 429 has passed, then clears its notice', () =>
+    withArtifacts('429 pauses background work', admin.context, async () => {
+      const { page } = admin;
+      // Pushes reach the page once its stream is open.
+      const streamOpen = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/stream');
+      await page.goto('/scans');
+      await page.getByRole('table', { name: 'Scans' }).getByText('No scans yet').waitFor();
+      await streamOpen;
+      const RETRY_S = 5;
+      const fetches: Array<{ at: number; status: number }> = [];
+      page.on('response', (r) => {
+        if (new URL(r.url()).pathname === '/api/scans') fetches.push({ at: Date.now(), status: r.status() });
+      });
+      // The refetch a push asks for is answered 429: the page is told to wait RETRY_S seconds.
+      await page.route(
+        '**/api/scans?*',
+        (route) =>
+          route.fulfill({
+            status: 429,
+            contentType: 'application/json',
+            headers: { 'Retry-After': String(RETRY_S) },
+            body: JSON.stringify({ error: 'Too many requests', retry_after: RETRY_S }),
+          }),
+        { times: 1 },
+      );
+      const notices = page.getByRole('region', { name: 'Notifications' });
+      const push = async (message: string) => {
+        await gateway.api().post('/api/broadcast').send({ message, type: 'info' }).expect(200);
+        await notices.getByText(message).waitFor();
+      };
+      await push('Before the pause');
+      const banner = page.getByRole('alert').filter({ hasText: 'background updates are paused' });
+      await banner.waitFor();
+      const limited = fetches.find((f) => f.status === 429)!;
+      // Another push meanwhile (it asks for a refetch 2 s later): held until the 429 has passed.
+      await push('During the pause');
+      await banner.waitFor({ state: 'detached', timeout: (RETRY_S + 5) * 1000 });
+      const deadline = Date.now() + 10_000;
+      while (!fetches.some((f) => f.at > limited.at) && Date.now() < deadline) await page.waitForTimeout(100);
+      const next = fetches.find((f) => f.at > limited.at);
+      expect(next).toBeDefined();
+      expect(next!.at - limited.at).toBeGreaterThanOrEqual(RETRY_S * 1000 - 300);
+    }));
+
   it('asks for a file before importing nmap XML, and shows why a file was refused', () =>
     withArtifacts('import refused', admin.context, async () => {
       const { page } = admin;

@@ -21,6 +21,17 @@ export function toLogin(): void {
   navigate(loginUrlFor(here), { replace: true });
 }
 
+/** When the last 429 said the user may send requests again (ms since the epoch); 0 when none. */
+let rateLimitedUntil = 0;
+
+/**
+ * Milliseconds until background work may run again after a 429 (DASHBOARD.md §4: a 429 pauses it); 0 when it
+ * may run now. Refetches a push asks for wait this long.
+ */
+export function rateLimitPauseMs(now = Date.now()): number {
+  return Math.max(0, rateLimitedUntil - now);
+}
+
 /** Listeners told about a 429 (the shell shows when to retry and background work pauses). */
 const rateLimitListeners = new Set<(retryAfter: number) => void>();
 export function onRateLimited(listener: (retryAfter: number) => void): () => void {
@@ -77,6 +88,7 @@ export async function request<T = unknown>(path: string, options: RequestOptions
     let retryAfter: number | null = null;
     if (response.status === 429) {
       retryAfter = Number(errorBody.retry_after ?? response.headers.get('Retry-After') ?? 60) || 60;
+      rateLimitedUntil = Math.max(rateLimitedUntil, Date.now() + retryAfter * 1000);
       for (const listener of rateLimitListeners) listener(retryAfter);
     }
     throw new ApiError(response.status, errorBody, retryAfter);

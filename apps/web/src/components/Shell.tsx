@@ -3,7 +3,7 @@
 import { FormEvent, ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useLocation } from 'wouter';
 import { useQueryClient } from '@tanstack/react-query';
-import { ApiError, onRateLimited, toLogin } from '../api';
+import { ApiError, onRateLimited, rateLimitPauseMs, toLogin } from '../api';
 import { subscribeToStream, StreamMessage } from '../stream';
 import { ErrorBoundary } from './ErrorBoundary';
 import { ErrorAlert, PageTitle, useMe } from './ui';
@@ -35,7 +35,8 @@ export function Shell({ children }: { children: ReactNode }) {
   const [location, navigate] = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const [notices, setNotices] = useState<Notice[]>([]);
-  const [retryAfter, setRetryAfter] = useState<number | null>(null);
+  // An object per 429, so that a second one with the same seconds restarts the notice's timeout.
+  const [retryAfter, setRetryAfter] = useState<{ seconds: number } | null>(null);
   const queryClient = useQueryClient();
   const counter = useRef(0);
   const refetchTimer = useRef<number | undefined>(undefined);
@@ -52,11 +53,14 @@ export function Shell({ children }: { children: ReactNode }) {
         ...list.slice(-19),
         { key: ++counter.current, type: m.type, message: m.message! },
       ]);
-      // Refetch what a push may have changed, at most once per 2 s burst.
+      // Refetch what a push may have changed, at most once per 2 s burst, and not before a 429 has passed.
       window.clearTimeout(refetchTimer.current);
-      refetchTimer.current = window.setTimeout(() => {
-        for (const key of PUSHED_KEYS) void queryClient.invalidateQueries({ queryKey: [key] });
-      }, 2000);
+      refetchTimer.current = window.setTimeout(
+        () => {
+          for (const key of PUSHED_KEYS) void queryClient.invalidateQueries({ queryKey: [key] });
+        },
+        Math.max(2000, rateLimitPauseMs()),
+      );
     },
     [queryClient],
   );
@@ -67,7 +71,13 @@ export function Shell({ children }: { children: ReactNode }) {
     return subscribeToStream(onMessage);
   }, [signedIn, onMessage]);
 
-  useEffect(() => onRateLimited((s) => setRetryAfter(s)), []);
+  useEffect(() => onRateLimited((seconds) => setRetryAfter({ seconds })), []);
+  // The notice goes when the pause it announces is over (one timeout, no ticking clock).
+  useEffect(() => {
+    if (retryAfter === null) return;
+    const timer = window.setTimeout(() => setRetryAfter(null), Math.max(1000, rateLimitPauseMs()));
+    return () => window.clearTimeout(timer);
+  }, [retryAfter]);
   useEffect(() => setMenuOpen(false), [location]);
 
   const isAdmin = me.data?.role === 'admin';
@@ -123,7 +133,7 @@ export function Shell({ children }: { children: ReactNode }) {
       </header>
       {retryAfter !== null && (
         <p role="alert" className="alert">
-          Too many requests: background updates are paused. Retry in {retryAfter} s.{' '}
+          Too many requests: background updates are paused. Retry in {retryAfter.seconds} s.{' '}
           <button type="button" onClick={() => setRetryAfter(null)}>
             Dismiss
           </button>

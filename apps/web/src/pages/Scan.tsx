@@ -2,7 +2,7 @@
 import { KeyboardEvent, useRef, useState } from 'react';
 import { Link, useParams } from 'wouter';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { request } from '../api';
+import { rateLimitPauseMs, request } from '../api';
 import { LiveLog } from '../components/LiveLog';
 import { useScanSocket } from '../components/useScanSocket';
 import {
@@ -45,10 +45,13 @@ export function ScanPage() {
       ].includes(ev.event)
     ) {
       window.clearTimeout(refetchTimer.current);
-      refetchTimer.current = window.setTimeout(() => {
-        void queryClient.invalidateQueries({ queryKey: ['scan', scanId] });
-        void queryClient.invalidateQueries({ queryKey: ['scan', 'batches'] });
-      }, 2000);
+      refetchTimer.current = window.setTimeout(
+        () => {
+          void queryClient.invalidateQueries({ queryKey: ['scan', scanId] });
+          void queryClient.invalidateQueries({ queryKey: ['scan', 'batches'] });
+        },
+        Math.max(2000, rateLimitPauseMs()),
+      );
     }
   };
   const socket = useScanSocket(scanId, onEvent);
