@@ -72,6 +72,26 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('never repeats a secret when it names a malformed variable', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({
+        ADMIN_PASSWORD: 'Short1',
+        DATABASE_URL: 'postgres://netscan:Db-Secret-9@db.internal:5432/netscan x',
+        REDIS_URL: 'redis://:Redis-Secret-7@redis.internal:6379/0 x',
+      });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.message).not.toMatch(/Short1|Db-Secret-9|Redis-Secret-7/);
+    expect(error!.problems).toEqual([
+      'REDIS_URL="redis://:***@redis.internal:6379/0 x" is malformed: expected redis://host:port[/db]',
+      'DATABASE_URL="postgres://netscan:***@db.internal:5432/netscan x" is malformed: expected sqlite:<path> or postgres://user@host:port/database',
+      'ADMIN_PASSWORD (6 characters, not shown) is malformed: at least 8 characters',
+    ]);
+  });
+
   it('refuses a scope that allows nothing', () => {
     expect(() => loadConfig({ SCAN_SCOPE_ALLOW: ' , ' })).toThrow(
       'SCAN_SCOPE_ALLOW must name at least one CIDR',

@@ -172,15 +172,14 @@ class EnvReader {
   string(name: string, fallback: string, pattern?: RegExp, hint?: string): string {
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
-    if (pattern && !pattern.test(raw))
-      this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+    if (pattern && !pattern.test(raw)) this.problems.push(`${shown(name, raw)} is malformed: ${hint}`);
     return raw;
   }
 
   optional(name: string, pattern: RegExp, hint: string): string | undefined {
     const raw = this.raw(name);
     if (raw !== undefined && !pattern.test(raw)) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+      this.problems.push(`${shown(name, raw)} is malformed: ${hint}`);
     }
     return raw;
   }
@@ -246,6 +245,18 @@ class EnvReader {
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
+}
+
+/** Variables whose whole value is a secret: a problem with one names its length, never its value. */
+const SECRET_VARIABLES = new Set(['ADMIN_PASSWORD']);
+
+/**
+ * `NAME="value"` for a problem message, which ends up in container logs: a secret variable's value is left out,
+ * and the password of a URL (`postgres://user:pass@…`, `redis://:pass@…`) is replaced by `***`.
+ */
+function shown(name: string, raw: string): string {
+  if (SECRET_VARIABLES.has(name)) return `${name} (${raw.length} characters, not shown)`;
+  return `${name}=${JSON.stringify(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:)[^@/\s]*@/i, '$1***@'))}`;
 }
 
 /** An address, or a network whose host bits are zero (`127.0.0.0/8`, not `127.0.0.1/8`). */
