@@ -2,14 +2,14 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { closeOnSignals } from '@nso/bootstrap';
-import { loadConfigOrExit } from '@nso/config';
+import { enabledLogLevels, loadConfigOrExit } from '@nso/config';
 import { WorkerModule } from './worker.module';
 
 // A worker is an application context without an HTTP server: it consumes batches and runs nmap.
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
-    logger: [config.logLevel, 'error', 'warn'],
+    logger: enabledLogLevels(config.logLevel),
   });
   closeOnSignals(app, 'Worker');
   await app.init();

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ConfigError, isCidr, loadConfig } from './config';
+import { ConfigError, enabledLogLevels, isCidr, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('has loopback-only, local defaults', () => {
@@ -90,6 +90,14 @@ describe('loadConfig', () => {
       'DATABASE_URL="postgres://netscan:***@db.internal:5432/netscan x" is malformed: expected sqlite:<path> or postgres://user@host:port/database',
       'ADMIN_PASSWORD (6 characters, not shown) is malformed: at least 8 characters',
     ]);
+  });
+
+  it('turns LOG_LEVEL into the levels at or above it, so debug and verbose keep the log lines', () => {
+    expect(enabledLogLevels('error')).toEqual(['fatal', 'error']);
+    expect(enabledLogLevels('warn')).toEqual(['fatal', 'error', 'warn']);
+    expect(enabledLogLevels('log')).toEqual(['fatal', 'error', 'warn', 'log']);
+    expect(enabledLogLevels('debug')).toEqual(['fatal', 'error', 'warn', 'log', 'debug']);
+    expect(enabledLogLevels('verbose')).toEqual(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']);
   });
 
   it('refuses a scope that allows nothing', () => {

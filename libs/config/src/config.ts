@@ -462,6 +462,18 @@ function trustProxySetting(raw: string | undefined): boolean | number | string {
   return raw;
 }
 
+/** LOG_LEVEL's values, most severe first. */
+const LOG_THRESHOLDS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * The Nest logger levels LOG_LEVEL enables: it is a threshold, so `debug` shows what `log` does and debug lines
+ * besides (Nest's `logger` option lists levels one by one, and `[level, 'error', 'warn']` left `log` out of
+ * `debug`). `fatal` is always on.
+ */
+export function enabledLogLevels(level: AppConfig['logLevel']): Array<'fatal' | AppConfig['logLevel']> {
+  return ['fatal', ...LOG_THRESHOLDS.slice(0, LOG_THRESHOLDS.indexOf(level) + 1)];
+}
+
 /** For main.ts: the config, or a clear message on stderr and exit code 78 (EX_CONFIG). */
 export function loadConfigOrExit(env: Env = process.env): AppConfig {
   try {
