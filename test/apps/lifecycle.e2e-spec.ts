@@ -34,7 +34,7 @@ describe.each(['worker', 'delta'] as const)('the %s process', (kind) => {
 
 // LOG_LEVEL is a threshold (docs/configuration.md): `debug` adds debug lines to what `log` shows, it hides none.
 describe.each(['gateway', 'worker', 'delta'] as const)('the %s with LOG_LEVEL=debug', (kind) => {
-  it('still logs what LOG_LEVEL=log does, such as that it is ready', async () => {
+  it('still logs what LOG_LEVEL=log does, such as that it is ready, as plain text on a pipe', async () => {
     const database = await testDatabaseParams('sqlite');
     const prefix = testRedisPrefix(`${kind}-debug`);
     const child = startProcess(kind, {
@@ -51,6 +51,8 @@ describe.each(['gateway', 'worker', 'delta'] as const)('the %s with LOG_LEVEL=de
       ];
       await child.waitForOutput(ready, 15_000);
       expect(await child.stop('SIGTERM')).toBe(0);
+      // Written to a pipe (a container log, a file), not a terminal: plain text without colour escapes.
+      expect(child.output()).not.toContain('\x1b[');
     } finally {
       await child.stop('SIGKILL');
       await clearRedisPrefix(prefix);

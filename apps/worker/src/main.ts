@@ -1,15 +1,15 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { closeOnSignals } from '@nso/bootstrap';
-import { enabledLogLevels, loadConfigOrExit } from '@nso/config';
+import { closeOnSignals, processLogger } from '@nso/bootstrap';
+import { loadConfigOrExit } from '@nso/config';
 import { WorkerModule } from './worker.module';
 
 // A worker is an application context without an HTTP server: it consumes batches and runs nmap.
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
-    logger: enabledLogLevels(config.logLevel),
+    logger: processLogger(config),
   });
   closeOnSignals(app, 'Worker');
   await app.init();
