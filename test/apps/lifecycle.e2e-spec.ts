@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { redisKeys } from '@nso/contracts';
 import { testDatabaseParams } from '../support/database';
-import { startProcess } from '../support/processes';
+import { freePort, startProcess } from '../support/processes';
 import { clearRedisPrefix, testRedisPrefix, testRedisUrl } from '../support/redis';
 
 // Worker and delta are processes without HTTP: they report health through a Redis heartbeat and leave cleanly.
@@ -26,6 +26,35 @@ describe.each(['worker', 'delta'] as const)('the %s process', (kind) => {
       expect(await redis.exists(key)).toBe(0);
     } finally {
       redis.disconnect();
+      await clearRedisPrefix(prefix);
+      await database.cleanup();
+    }
+  });
+});
+
+// LOG_LEVEL is a threshold (docs/configuration.md): `debug` adds debug lines to what `log` shows, it hides none.
+describe.each(['gateway', 'worker', 'delta'] as const)('the %s with LOG_LEVEL=debug', (kind) => {
+  it('still logs what LOG_LEVEL=log does, such as that it is ready, as plain text on a pipe', async () => {
+    const database = await testDatabaseParams('sqlite');
+    const prefix = testRedisPrefix(`${kind}-debug`);
+    const child = startProcess(kind, {
+      REDIS_URL: testRedisUrl(),
+      REDIS_PREFIX: prefix,
+      DATABASE_URL: database.databaseUrl,
+      PORT: String(await freePort()),
+      WORKER_ID: `${kind}-debug`,
+      LOG_LEVEL: 'debug',
+    });
+    try {
+      const ready = { gateway: /API listening on/, worker: /worker \S+ ready/, delta: /delta service ready/ }[
+        kind
+      ];
+      await child.waitForOutput(ready, 15_000);
+      expect(await child.stop('SIGTERM')).toBe(0);
+      // Written to a pipe (a container log, a file), not a terminal: plain text without colour escapes.
+      expect(child.output()).not.toContain('\x1b[');
+    } finally {
+      await child.stop('SIGKILL');
       await clearRedisPrefix(prefix);
       await database.cleanup();
     }

@@ -228,6 +228,53 @@ describe('Redis faults', () => {
     expect(workers).toMatch(/resumed from the database/);
   });
 
+  it('a worker whose nmap prints lines through an outage of several seconds lives on, and the run completes', async () => {
+    system = await startSystem(redis, 1);
+    const { url, auth, processes } = system;
+    const worker = processes[1];
+    // Two batches of about 8 s (80 closed ports, 100 ms apart), each printing a Stats line every second.
+    const started = await request(url)
+      .post('/api/scans/start')
+      .set(auth)
+      .send({
+        nmap_flags: ['-sT', '-Pn', '-n', '-p', '1-80', '--scan-delay', '100ms', '--stats-every', '1s'],
+        targets: ['127.0.24.1-2'],
+        chunk_size: 1,
+        concurrency: 2,
+      })
+      .expect(200);
+    const scanId: number = started.body.scan_id;
+    const live = streamScan(`${url}/api/scans/${scanId}/events`, auth, 30_000);
+    await until(() => live.events.some((e) => e.event === 'line'), 'the first line of nmap output');
+    live.close();
+    await live.done;
+
+    // Redis is away longer than ioredis retries one command (maxRetriesPerRequest), while nmap keeps printing.
+    await redis.kill();
+    await worker.waitForOutput(/Redis does not answer/, 10_000);
+    await worker.waitForOutput(/nmap output lines not sent|max retries per request/, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await redis.start();
+
+    // The worker must outlive the outage: its exit ends the wait at once, with its code.
+    let status = '';
+    const runEnded = until(
+      async () => {
+        const response = await fetch(`${url}/api/scans/${scanId}`, { headers: auth });
+        status = response.ok ? ((await response.json()) as { scan: { status: string } }).scan.status : '';
+        return ['completed', 'failed', 'stopped'].includes(status);
+      },
+      'the run to end',
+      30_000,
+    ).then(() => `run ${status}`);
+    const outcome = await Promise.race([
+      runEnded,
+      worker.exited.then((code) => `worker exited with ${code}`),
+    ]);
+    expect(outcome).toBe('run completed');
+    expect(worker.output()).not.toMatch(/MaxRetriesPerRequestError:|Unhandled/);
+  });
+
   it('a stop after Redis restarted empty is sent with a seq above every seq seen before', async () => {
     system = await startSystem(redis, 1);
     const { url, auth } = system;

@@ -240,6 +240,11 @@ describe('a distributed scan over a /28 of loopback', () => {
     }
     const badSince = await system.gateway.api().get(`/api/scans/${scanId}/events?since=-1`).expect(400);
     expect(badSince.body).toEqual({ error: 'since must be a non-negative integer' });
+    const tooLarge = await system.gateway
+      .api()
+      .get(`/api/scans/${scanId}/events?since=99999999999999999999`)
+      .expect(400);
+    expect(tooLarge.body).toEqual({ error: 'since must not be greater than 999999999999999' });
   });
 
   it('closes a WebSocket with a malformed since or scan id with 4400, naming which', async () => {
@@ -248,6 +253,14 @@ describe('a distributed scan over a /28 of loopback', () => {
       headers: system.gateway.admin.auth,
     });
     expect(await socket.closed).toEqual({ code: 4400, reason: 'since must be a non-negative integer' });
+    const tooLarge = await openScanSocket(system.gateway.url, 1, {
+      since: '99999999999999999999' as unknown as number,
+      headers: system.gateway.admin.auth,
+    });
+    expect(await tooLarge.closed).toEqual({
+      code: 4400,
+      reason: 'since must not be greater than 999999999999999',
+    });
     const badId = await openScanSocket(system.gateway.url, '01' as unknown as number, {
       headers: system.gateway.admin.auth,
     });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { closeOnSignals } from '@nso/bootstrap';
+import { closeOnSignals, processLogger } from '@nso/bootstrap';
 import { loadConfigOrExit } from '@nso/config';
 import { DeltaModule } from './delta.module';
 
@@ -9,7 +9,7 @@ import { DeltaModule } from './delta.module';
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await NestFactory.createApplicationContext(DeltaModule.forRoot(config), {
-    logger: [config.logLevel, 'error', 'warn'],
+    logger: processLogger(config),
   });
   closeOnSignals(app, 'Delta');
   await app.init();

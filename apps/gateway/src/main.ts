@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { closeOnSignals } from '@nso/bootstrap';
+import { closeOnSignals, processLogger } from '@nso/bootstrap';
 import { loadConfigOrExit } from '@nso/config';
 import { AppModule } from './app.module';
 import { configureApp } from './configure-app';
@@ -10,7 +10,7 @@ async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await NestFactory.create(AppModule.forRoot(config), {
     bodyParser: false,
-    logger: [config.logLevel, 'error', 'warn'],
+    logger: processLogger(config),
   });
   configureApp(app);
   closeOnSignals(app, 'Gateway');

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { closeOnSignals } from '@nso/bootstrap';
+import { closeOnSignals, processLogger } from '@nso/bootstrap';
 import { loadConfigOrExit } from '@nso/config';
 import { WorkerModule } from './worker.module';
 
@@ -9,7 +9,7 @@ import { WorkerModule } from './worker.module';
 async function bootstrap(): Promise<void> {
   const config = loadConfigOrExit();
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config), {
-    logger: [config.logLevel, 'error', 'warn'],
+    logger: processLogger(config),
   });
   closeOnSignals(app, 'Worker');
   await app.init();

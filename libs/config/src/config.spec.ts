@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ConfigError, isCidr, loadConfig } from './config';
+import { ConfigError, enabledLogLevels, isCidr, loadConfig } from './config';
 
 describe('loadConfig', () => {
   it('has loopback-only, local defaults', () => {
@@ -70,6 +70,34 @@ describe('loadConfig', () => {
       'WORKER_CONCURRENCY="two" must be an integer from 1 to 64',
       'LOG_LEVEL="loud" must be one of error, warn, log, debug, verbose',
     ]);
+  });
+
+  it('never repeats a secret when it names a malformed variable', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({
+        ADMIN_PASSWORD: 'Short1',
+        DATABASE_URL: 'postgres://netscan:Db-Secret-9@db.internal:5432/netscan x',
+        REDIS_URL: 'redis://:Redis-Secret-7@redis.internal:6379/0 x',
+      });
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error!.message).not.toMatch(/Short1|Db-Secret-9|Redis-Secret-7/);
+    expect(error!.problems).toEqual([
+      'REDIS_URL="redis://:***@redis.internal:6379/0 x" is malformed: expected redis://host:port[/db]',
+      'DATABASE_URL="postgres://netscan:***@db.internal:5432/netscan x" is malformed: expected sqlite:<path> or postgres://user@host:port/database',
+      'ADMIN_PASSWORD (6 characters, not shown) is malformed: at least 8 characters',
+    ]);
+  });
+
+  it('turns LOG_LEVEL into the levels at or above it, so debug and verbose keep the log lines', () => {
+    expect(enabledLogLevels('error')).toEqual(['fatal', 'error']);
+    expect(enabledLogLevels('warn')).toEqual(['fatal', 'error', 'warn']);
+    expect(enabledLogLevels('log')).toEqual(['fatal', 'error', 'warn', 'log']);
+    expect(enabledLogLevels('debug')).toEqual(['fatal', 'error', 'warn', 'log', 'debug']);
+    expect(enabledLogLevels('verbose')).toEqual(['fatal', 'error', 'warn', 'log', 'debug', 'verbose']);
   });
 
   it('refuses a scope that allows nothing', () => {

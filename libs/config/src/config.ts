@@ -172,15 +172,14 @@ class EnvReader {
   string(name: string, fallback: string, pattern?: RegExp, hint?: string): string {
     const raw = this.raw(name);
     if (raw === undefined) return fallback;
-    if (pattern && !pattern.test(raw))
-      this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+    if (pattern && !pattern.test(raw)) this.problems.push(`${shown(name, raw)} is malformed: ${hint}`);
     return raw;
   }
 
   optional(name: string, pattern: RegExp, hint: string): string | undefined {
     const raw = this.raw(name);
     if (raw !== undefined && !pattern.test(raw)) {
-      this.problems.push(`${name}=${JSON.stringify(raw)} is malformed: ${hint}`);
+      this.problems.push(`${shown(name, raw)} is malformed: ${hint}`);
     }
     return raw;
   }
@@ -246,6 +245,18 @@ class EnvReader {
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }
+}
+
+/** Variables whose whole value is a secret: a problem with one names its length, never its value. */
+const SECRET_VARIABLES = new Set(['ADMIN_PASSWORD']);
+
+/**
+ * `NAME="value"` for a problem message, which ends up in container logs: a secret variable's value is left out,
+ * and the password of a URL (`postgres://user:pass@…`, `redis://:pass@…`) is replaced by `***`.
+ */
+function shown(name: string, raw: string): string {
+  if (SECRET_VARIABLES.has(name)) return `${name} (${raw.length} characters, not shown)`;
+  return `${name}=${JSON.stringify(raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/\s]*:)[^@/\s]*@/i, '$1***@'))}`;
 }
 
 /** An address, or a network whose host bits are zero (`127.0.0.0/8`, not `127.0.0.1/8`). */
@@ -449,6 +460,18 @@ function trustProxySetting(raw: string | undefined): boolean | number | string {
   if (/^(true|yes|on)$/i.test(raw)) return true;
   if (/^\d+$/.test(raw)) return Number(raw);
   return raw;
+}
+
+/** LOG_LEVEL's values, most severe first. */
+const LOG_THRESHOLDS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * The Nest logger levels LOG_LEVEL enables: it is a threshold, so `debug` shows what `log` does and debug lines
+ * besides (Nest's `logger` option lists levels one by one, and `[level, 'error', 'warn']` left `log` out of
+ * `debug`). `fatal` is always on.
+ */
+export function enabledLogLevels(level: AppConfig['logLevel']): Array<'fatal' | AppConfig['logLevel']> {
+  return ['fatal', ...LOG_THRESHOLDS.slice(0, LOG_THRESHOLDS.indexOf(level) + 1)];
 }
 
 /** For main.ts: the config, or a clear message on stderr and exit code 78 (EX_CONFIG). */

@@ -1,7 +1,8 @@
 // Serves a process's Prometheus metrics on a port of their own (METRICS_PORT, METRICS_HOST), apart from the API:
 // the API port faces users, the metrics port only the scraper. Off when METRICS_PORT is 0 (the default).
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { createServer, Server } from 'node:http';
+import { hostHeaderName, isLoopbackHost, namesThisMachine } from '@nso/config';
+import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Metrics } from './metrics';
 
@@ -13,7 +14,11 @@ export interface MetricsServerOptions {
   host: string;
 }
 
-/** `GET /metrics` → 200 text/plain exposition; anything else 404. */
+/**
+ * `GET /metrics` → 200 text/plain exposition; anything else 404. Listening on loopback (the default), it answers
+ * only Host names of this machine (`localhost`, `*.localhost`, an IP address) and 421 to any other, so that a page
+ * of another site whose name is rebound to 127.0.0.1 cannot read the metrics (DNS rebinding, as the gateway).
+ */
 @Injectable()
 export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(MetricsServer.name);
@@ -27,6 +32,10 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationBootstrap(): Promise<void> {
     if (this.options.port === 0) return;
     const server = createServer((req, res) => {
+      if (!this.served(req)) {
+        res.writeHead(421, { 'content-type': 'text/plain' }).end('Host is not a name of this machine\n');
+        return;
+      }
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
         res.writeHead(404).end();
         return;
@@ -43,6 +52,14 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
     this.server = server;
     const address = server.address() as AddressInfo;
     this.logger.log(`metrics on http://${this.options.host}:${address.port}/metrics`);
+  }
+
+  /** Whether the request's Host may be answered: any, unless the server listens on loopback (see the class). */
+  private served(req: IncomingMessage): boolean {
+    const host = req.headers.host;
+    if (host === undefined || !isLoopbackHost(this.options.host)) return true;
+    const name = hostHeaderName(host);
+    return name !== undefined && namesThisMachine(name);
   }
 
   async onApplicationShutdown(): Promise<void> {

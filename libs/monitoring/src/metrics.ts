@@ -4,8 +4,18 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-/** Fills gauges right before a scrape; a collector that throws is logged and its gauges keep their last values. */
+/**
+ * Fills gauges right before a scrape; a collector that throws, or does not answer within COLLECT_TIMEOUT_MS, is
+ * left out and its gauges keep their last values.
+ */
 export type MetricsCollector = () => Promise<void>;
+
+/**
+ * How long a scrape waits for each collector, in milliseconds (the health checks' bound). BullMQ's commands wait
+ * for Redis to come back rather than fail, so without it a Redis outage hung every scrape past Prometheus's
+ * timeout, and the rows by status and the counters were lost with the queue depth.
+ */
+export const COLLECT_TIMEOUT_MS = 2_000;
 
 /**
  * What became of one webhook delivery try: `delivered` (a 2xx), `failed` (any other answer or none; retried while
@@ -115,11 +125,20 @@ export class Metrics {
 
   /** The exposition text (Prometheus text format 0.0.4) after running every collector. */
   async scrape(): Promise<string> {
-    await Promise.all(this.collectors.map((collect) => collect().catch(() => undefined)));
+    await Promise.all(this.collectors.map((collect) => withinTimeout(collect())));
     return this.registry.metrics();
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** Resolves when `work` settles or COLLECT_TIMEOUT_MS passes, whichever is first; never rejects. */
+function withinTimeout(work: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, COLLECT_TIMEOUT_MS);
+  });
+  return Promise.race([work.catch(() => undefined), late]).finally(() => clearTimeout(timer));
 }

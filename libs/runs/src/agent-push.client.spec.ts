@@ -1,8 +1,11 @@
 import type { AppConfig } from '@nso/config';
 import { AgentPushClient, agentScanArguments } from './agent-push.client';
 
-const config = (allow: string[]) =>
-  ({ clients: { agentPushAllow: allow, agentPushTimeoutMs: 500 } }) as unknown as AppConfig;
+const config = (allow: string[], deniedPorts: Array<{ port: number; service: string }> = []) =>
+  ({
+    clients: { agentPushAllow: allow, agentPushTimeoutMs: 500 },
+    webhooks: { deniedPorts },
+  }) as unknown as AppConfig;
 
 describe('AgentPushClient', () => {
   afterEach(() => jest.restoreAllMocks());
@@ -20,6 +23,25 @@ describe('AgentPushClient', () => {
       ok: false,
       reason: 'agent address 192.0.2.10 is outside AGENT_PUSH_ALLOW; it is never contacted',
     });
+    expect(fetch).not.toHaveBeenCalled();
+  });
+
+  it("never contacts an agent on one of this system's own service ports, whatever address it gives", async () => {
+    const fetch = jest.spyOn(globalThis, 'fetch').mockImplementation(() => {
+      throw new Error('fetch must not be called');
+    });
+    const own = [
+      { port: 6379, service: 'Redis' },
+      { port: 5432, service: 'PostgreSQL' },
+    ];
+    const push = new AgentPushClient(config(['127.0.0.0/8'], own));
+    const outcome = await push.approve({ clientId: 'sneaky', ipAddress: '127.0.0.1', port: 6379 });
+    expect(outcome).toEqual({
+      ok: false,
+      reason: "agent port 6379 is this system's own (Redis); it is never contacted",
+    });
+    const cancel = await push.cancel({ clientId: 'sneaky', ipAddress: '127.0.52.1', port: 5432 }, 3);
+    expect(cancel).toMatchObject({ ok: false, reason: expect.stringMatching(/own \(PostgreSQL\)/) });
     expect(fetch).not.toHaveBeenCalled();
   });
 

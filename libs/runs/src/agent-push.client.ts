@@ -1,6 +1,6 @@
 // The server's side of the HTTP agent protocol (the original delta reporter's agent): the requests it sends to an
 // agent's listening address. Best effort, with a short timeout, and only to addresses AGENT_PUSH_ALLOW permits
-// (loopback by default): the server never contacts any other address.
+// (loopback by default), never on one of this system's own service ports: the server contacts nothing else.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import { parseIpAddress, ScanScope } from '@nso/nmap';
@@ -50,9 +50,23 @@ export class AgentPushClient {
     return this.post(agent, `/scan/${scanId}/cancel`, {});
   }
 
-  private async post(agent: AgentEndpoint, path: string, body: unknown): Promise<PushOutcome> {
+  /**
+   * Why the server never contacts this agent, or undefined when it may: an address outside AGENT_PUSH_ALLOW, or a
+   * port of this system's own services (Redis, PostgreSQL, the gateway, metrics, WEBHOOK_DENY_PORTS: the ports no
+   * webhook may reach either), which an agent's heartbeat could otherwise point the server's requests at.
+   */
+  private refusal(agent: AgentEndpoint): string | undefined {
     if (!this.allowed(agent.ipAddress)) {
-      const reason = `agent address ${agent.ipAddress} is outside AGENT_PUSH_ALLOW; it is never contacted`;
+      return `agent address ${agent.ipAddress} is outside AGENT_PUSH_ALLOW; it is never contacted`;
+    }
+    const own = this.config.webhooks.deniedPorts.find((denied) => denied.port === agent.port);
+    if (own) return `agent port ${agent.port} is this system's own (${own.service}); it is never contacted`;
+    return undefined;
+  }
+
+  private async post(agent: AgentEndpoint, path: string, body: unknown): Promise<PushOutcome> {
+    const reason = this.refusal(agent);
+    if (reason) {
       this.logger.warn(`${agent.clientId}: ${reason}`);
       return { ok: false, reason };
     }

@@ -2,10 +2,9 @@
 // its own origin (Host and Origin both carry that name, so the same-origin check passes) and can read what it
 // gets. A loopback gateway therefore answers only the names of this machine and those of PUBLIC_ORIGINS.
 import type { AppConfig } from '@nso/config';
-import { isLoopbackHost } from '@nso/config';
+import { hostHeaderName, isLoopbackHost, namesThisMachine } from '@nso/config';
 import type { NextFunction, Request, Response } from 'express';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
 
 /**
  * Whether a request's Host header names this gateway, or undefined when no name is refused. Names are checked
@@ -23,34 +22,14 @@ export function servedHostCheck(
   if (!isLoopbackHost(config.host)) return undefined;
   if (config.trustProxy !== false && config.publicOrigins.length === 0) return undefined;
   const listed = new Set(
-    config.publicOrigins.flatMap((origin) => hostnameOf(origin.replace(/^\w+:\/\//, '')) ?? []),
+    config.publicOrigins.flatMap((origin) => hostHeaderName(origin.replace(/^\w+:\/\//, '')) ?? []),
   );
   return (host) => {
     if (host === undefined) return true;
-    const name = hostnameOf(host);
+    const name = hostHeaderName(host);
     if (name === undefined) return false;
-    return (
-      listed.has(name) ||
-      name === 'localhost' ||
-      name.endsWith('.localhost') ||
-      isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0
-    );
+    return listed.has(name) || namesThisMachine(name);
   };
-}
-
-/**
- * The lower-case host name of a Host header value (`[::1]` with its brackets, a final dot dropped: `localhost.` is
- * `localhost`), or undefined if malformed.
- */
-function hostnameOf(host: string): string | undefined {
-  try {
-    const url = new URL(`http://${host}`);
-    // Only a host and an optional port: "a@b", "a/b" or "a?b" are not a Host header.
-    if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return undefined;
-    return url.hostname.toLowerCase().replace(/\.$/, '');
-  } catch {
-    return undefined;
-  }
 }
 
 /** 421 Misdirected Request: the body of a refused Host. */

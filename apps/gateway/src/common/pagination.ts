@@ -77,7 +77,8 @@ export interface PageWindow {
 
 /**
  * The window a query asks for. `per_page` wins over its alias `limit`; `page` and `offset` are two ways to say
- * where to start, so giving both is a 400.
+ * where to start, so giving both is a 400. An `offset` that is not a multiple of `limit` starts a page of its own:
+ * the rows before it make up the pages before (the first of them shorter), so `offset=7&limit=3` is page 4.
  */
 export function pageWindow(query: PageQuery, defaultPerPage: number): PageWindow {
   if (query.page !== undefined && query.offset !== undefined) {
@@ -85,7 +86,7 @@ export function pageWindow(query: PageQuery, defaultPerPage: number): PageWindow
   }
   const limit = query.per_page ?? query.limit ?? defaultPerPage;
   const offset = query.offset ?? ((query.page ?? 1) - 1) * limit;
-  return { limit, offset, page: Math.floor(offset / limit) + 1 };
+  return { limit, offset, page: Math.ceil(offset / limit) + 1 };
 }
 
 /** The paging fields pageFields() answers, as OpenAPI shows them: extended by a paged answer's DTO. */
@@ -100,15 +101,21 @@ export class PageFieldsDto {
   @ApiProperty() has_prev!: boolean;
 }
 
-/** The paging fields of an answer, for `total` rows in all. */
+/**
+ * The paging fields of an answer, for `total` rows in all: `pages` counts the pages before this window's (see
+ * pageWindow) and those from it to the end, so that `page` is the last of `pages` exactly when `has_next` is false
+ * (a window past the end is after the last page).
+ */
 export function pageFields(total: number, window: PageWindow) {
+  const before = Math.ceil(Math.min(window.offset, total) / window.limit);
+  const from = Math.max(0, Math.ceil((total - window.offset) / window.limit));
   return {
     total,
     limit: window.limit,
     offset: window.offset,
     page: window.page,
     per_page: window.limit,
-    pages: Math.ceil(total / window.limit),
+    pages: before + from,
     has_next: window.offset + window.limit < total,
     has_prev: window.offset > 0,
   };

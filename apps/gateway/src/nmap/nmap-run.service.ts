@@ -1,10 +1,12 @@
 import {
   BadRequestException,
+  BeforeApplicationShutdown,
   GatewayTimeoutException,
   HttpException,
   HttpStatus,
   Inject,
   Injectable,
+  ServiceUnavailableException,
 } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@nso/config';
 import {
@@ -22,9 +24,11 @@ import { NmapRunDto, NmapRunResultDto } from './nmap-run.dto';
 export const MAX_RUN_TARGETS = 4096;
 
 @Injectable()
-export class NmapRunService {
+export class NmapRunService implements BeforeApplicationShutdown {
   /** Runs under way on this gateway, by user id (NMAP_RUN_MAX_PER_USER). */
   private readonly running = new Map<number, number>();
+  /** Aborted when the gateway stops, before its HTTP server waits for the requests under way. */
+  private readonly stopping = new AbortController();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,6 +63,15 @@ export class NmapRunService {
   }
 
   /**
+   * SIGTERM: the HTTP server closes only once every request has been answered, and a run holds its request for up
+   * to NMAP_RUN_TIMEOUT_MS, far past the grace period (30 s) after which the gateway is killed. Runs under way are
+   * stopped and answered 503, so the gateway exits at once and their clients may run them again elsewhere.
+   */
+  beforeApplicationShutdown(): void {
+    this.stopping.abort();
+  }
+
+  /**
    * Checks the flags, resolves each host name once, checks the scope of those addresses, and runs nmap on the
    * addresses (each once, ascending), never on a name. 400 for a refused option, target or scope; 500 with
    * nmap's stderr (in `stderr` and, as the original API had it, `detail`) when nmap exits non-zero.
@@ -74,13 +87,15 @@ export class NmapRunService {
       });
     }
 
+    if (this.stopping.signal.aborted) throw shuttingDown();
     const timeout = AbortSignal.timeout(this.config.nmapRunTimeoutMs);
     const result = await this.runner.run({
       nmapPath: this.config.nmapPath,
       flags,
       targets: set.slice(0, set.count),
-      signal: AbortSignal.any([clientGone, timeout]),
+      signal: AbortSignal.any([clientGone, timeout, this.stopping.signal]),
     });
+    if (this.stopping.signal.aborted) throw shuttingDown();
     if (timeout.aborted) {
       throw new GatewayTimeoutException({
         error: `nmap did not finish within ${this.config.nmapRunTimeoutMs} ms`,
@@ -100,4 +115,10 @@ export class NmapRunService {
     }
     return { stdout: result.stdout, exit_code: result.exitCode };
   }
+}
+
+function shuttingDown(): ServiceUnavailableException {
+  return new ServiceUnavailableException({
+    error: 'The gateway is shutting down: nmap was stopped; run it again',
+  });
 }

@@ -264,7 +264,15 @@ describe('ReportsService lists', () => {
 
     const window = await service.ofScan(3, 7, { limit: 2, offset: 1 });
     expect(window.reports.map((r) => r.id)).toEqual([3, 2]);
-    expect(window).toMatchObject({ total: 4, per_page: 2, current_page: 1, has_next: true, has_prev: true });
+    // Row 1 before the window is a (short) page of its own: the window is page 2 of 3, with pages on both sides.
+    expect(window).toMatchObject({
+      total: 4,
+      per_page: 2,
+      current_page: 2,
+      pages: 3,
+      has_next: true,
+      has_prev: true,
+    });
     const last = await service.ofScan(3, 7, { limit: 3, offset: 3 });
     expect(last.reports.map((r) => r.id)).toEqual([1]);
     expect(last).toMatchObject({ pages: 2, current_page: 2, has_next: false, has_prev: true });

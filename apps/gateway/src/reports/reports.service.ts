@@ -6,7 +6,7 @@ import {
   type DeltaReportFilter,
   type DeltaReportRecord,
 } from '@nso/persistence';
-import { pageWindow } from '../common/pagination';
+import { pageFields, pageWindow } from '../common/pagination';
 import {
   AcceptChangesDto,
   AcceptChangesResponseDto,
@@ -100,30 +100,30 @@ export class ReportsService {
   /** `GET /api/scan/{scan_id}/reports`: newest first, with seed 003's paging fields. */
   async ofScan(ownerId: number, scanId: number, query: ReportsQuery) {
     await this.ownScan(ownerId, scanId);
-    const { reports, total, page, perPage, hasNext, hasPrev } = await this.page({ scanId }, query);
+    const { reports, paging } = await this.page({ scanId }, query);
     return {
       reports,
-      total,
-      pages: Math.ceil(total / perPage),
-      current_page: page,
-      per_page: perPage,
-      has_next: hasNext,
-      has_prev: hasPrev,
+      total: paging.total,
+      pages: paging.pages,
+      current_page: paging.page,
+      per_page: paging.per_page,
+      has_next: paging.has_next,
+      has_prev: paging.has_prev,
     };
   }
 
   /** `GET /api/user/reports`: every report of the user's scans, with seed 003's `pagination` object. */
   async ofUser(ownerId: number, query: ReportsQuery) {
-    const { reports, total, page, perPage, hasNext, hasPrev } = await this.page({ ownerId }, query);
+    const { reports, paging } = await this.page({ ownerId }, query);
     return {
       reports,
       pagination: {
-        page,
-        per_page: perPage,
-        total_items: total,
-        total_pages: Math.ceil(total / perPage),
-        has_next: hasNext,
-        has_prev: hasPrev,
+        page: paging.page,
+        per_page: paging.per_page,
+        total_items: paging.total,
+        total_pages: paging.pages,
+        has_next: paging.has_next,
+        has_prev: paging.has_prev,
       },
     };
   }
@@ -265,19 +265,12 @@ export class ReportsService {
   }
 
   private async page(filter: DeltaReportFilter, query: ReportsQuery) {
-    const { limit, offset, page } = pageWindow(query, PER_PAGE);
+    const window = pageWindow(query, PER_PAGE);
     const { reports, total } = await this.queries.page(
       { ...filter, onlyChanges: query.only_changes === true },
-      limit,
-      offset,
+      window.limit,
+      window.offset,
     );
-    return {
-      reports: reports.map(reportView),
-      total,
-      page,
-      perPage: limit,
-      hasNext: offset + limit < total,
-      hasPrev: offset > 0,
-    };
+    return { reports: reports.map(reportView), paging: pageFields(total, window) };
   }
 }

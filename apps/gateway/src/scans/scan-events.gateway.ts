@@ -12,6 +12,7 @@ import { CredentialWatch } from '../stream/credential-watch';
 import { parseId } from '../common/parse-id.pipe';
 import { CurrentUserResolver } from '../users/current-user.resolver';
 import { sendScanEvents } from './scan-event-wire';
+import { sinceProblem } from './scans.controller';
 import { ScansService } from './scans.service';
 
 /** Close codes of /ws/scans/:scanId (4000-4999 is the application range). */
@@ -77,9 +78,8 @@ export class ScanEventsGateway implements OnGatewayConnection, BeforeApplication
     if (scanId === undefined) {
       return client.close(WS_CLOSE.badRequest.code, 'scan_id must be a positive integer');
     }
-    if (!/^\d{1,15}$/.test(since)) {
-      return client.close(WS_CLOSE.badRequest.code, 'since must be a non-negative integer');
-    }
+    const sinceRefused = sinceProblem(since);
+    if (sinceRefused) return client.close(WS_CLOSE.badRequest.code, sinceRefused);
     const { user, method, sessionId, tokenDigest } = await this.users.resolve(request);
     if (!user) return client.close(WS_CLOSE.unauthenticated.code, WS_CLOSE.unauthenticated.reason);
     // Browsers attach cookies to cross-site WebSocket handshakes too (no SameSite for them), so check Origin.

@@ -107,7 +107,8 @@ export class ScansController {
   @ApiBadRequestResponse({
     description:
       '`{"error": "Last-Event-ID must be a non-negative integer"}` (the header, when sent, wins over `since`), ' +
-      'else `{"error": "since must be a non-negative integer"}`',
+      'else `{"error": "since must be a non-negative integer"}`; past 15 digits, `must not be greater than ' +
+      '999999999999999`',
   })
   @ApiHeader({
     name: 'Last-Event-ID',
@@ -133,17 +134,28 @@ export class ScansController {
   }
 }
 
+/** The largest resume position taken: 15 digits, well inside Number.MAX_SAFE_INTEGER. */
+const MAX_SINCE = 999_999_999_999_999;
+
 /**
- * A resume position (an event's seq): 0 when absent or empty. Anything but 1 to 15 decimal digits is a 400
- * `{"error": "<name> must be a non-negative integer"}`, `name` being what carried it (`since`, or the
- * `Last-Event-ID` header), so the caller learns which of the two was wrong.
+ * What is wrong with a resume position (an event's seq) as given, or undefined when it is 1 to 15 decimal
+ * digits: `<name> must be a non-negative integer`, or for a longer run of digits `<name> must not be greater than
+ * 999999999999999`; `name` is what carried it (`since`, or the `Last-Event-ID` header). The WebSocket's 4400
+ * reason and the SSE route's 400 say the same.
  */
+export function sinceProblem(value: string, name: 'since' | 'Last-Event-ID' = 'since'): string | undefined {
+  if (/^\d{1,15}$/.test(value)) return undefined;
+  if (/^\d+$/.test(value)) return `${name} must not be greater than ${MAX_SINCE}`;
+  return `${name} must be a non-negative integer`;
+}
+
+/** A resume position: 0 when absent or empty, else as sinceProblem allows; its problem is a 400 `{error}`. */
 export function parseSince(
   value: string | undefined | null,
   name: 'since' | 'Last-Event-ID' = 'since',
 ): number {
   if (value === undefined || value === null || value === '') return 0;
-  if (!/^\d{1,15}$/.test(value))
-    throw new BadRequestException({ error: `${name} must be a non-negative integer` });
+  const problem = sinceProblem(value, name);
+  if (problem) throw new BadRequestException({ error: problem });
   return Number(value);
 }

@@ -130,7 +130,7 @@ function newService() {
     as<RunProgressStore>(progress),
   );
   const startAs = (value: BatchStart) => (start = value);
-  return { service, nmap, calls, published, entries, stopped, runs, startAs, progress, reports };
+  return { service, nmap, calls, published, entries, stopped, runs, startAs, progress, reports, events };
 }
 
 const job = (fields: Partial<JobOf<typeof BATCH_JOB>> = {}): JobOf<typeof BATCH_JOB> =>
@@ -175,6 +175,34 @@ describe('BatchRunService', () => {
       'line',
       'line',
       'line',
+    ]);
+  });
+
+  it('carries on when Redis refuses its lines while nmap runs: no unhandled rejection, the batch completes', async () => {
+    const { service, nmap, calls, events } = newService();
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    // As ioredis answers every command during an outage (maxRetriesPerRequest).
+    events.publishLines = () => Promise.reject(new Error('Reached the max retries per request limit'));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      nmap.afterLines = async (opts) => {
+        // The first lines' entry goes out and is refused while nmap still runs; then more lines come.
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        opts.onLine?.('8081/tcp open  blackice-icecap');
+        await new Promise((resolve) => setTimeout(resolve, 60));
+      };
+      await service.run({ data: job(), attempt: 1, final: false });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(calls.map(([name]) => name)).toEqual(['startBatch', 'batchCompleted']);
+    // One warning per batch attempt, not one per refused entry.
+    expect(warn.mock.calls.map(([message]) => message)).toEqual([
+      'run 9 batch 2: nmap output lines not sent (2 entries lost): Reached the max retries per request limit',
     ]);
   });
 

@@ -194,13 +194,22 @@ export class BatchRunService {
     // Lines go out as one entry (one round trip, one message, consecutive seqs; the gateway hands them out one
     // `line` event each) LINE_GATHER_MS after the first of them, or once LINES_PER_PUBLISH wait, and at the end.
     // Published without waiting: one connection sends them in order, and order within a batch is the point.
+    // An entry Redis refuses (an outage) is lost, not fatal: nmap carries on and the results reach the database
+    // either way (deployment.md, Outages). It is caught at once: a rejection left for the Promise.all below would
+    // be unhandled while nmap runs, and end the process.
     let lines: string[] = [];
     let gathering: NodeJS.Timeout | undefined;
+    let lost = 0;
+    let firstLoss = '';
     const flush = () => {
       if (gathering !== undefined) clearTimeout(gathering);
       gathering = undefined;
       if (lines.length === 0) return;
-      published.push(this.events.publishLines(ref, batchSeq, lines));
+      published.push(
+        this.events.publishLines(ref, batchSeq, lines).catch((error: Error) => {
+          if (lost++ === 0) firstLoss = error.message;
+        }),
+      );
       lines = [];
     };
     // The XML is parsed as nmap writes it, never held whole (a /16 batch's is tens of megabytes). A parse error
@@ -245,6 +254,11 @@ export class BatchRunService {
       this.metrics.observeNmapRun(run);
       flush();
       await Promise.all(published);
+      if (lost > 0) {
+        this.logger.warn(
+          `run ${ref.resultId} batch ${batchSeq}: nmap output lines not sent (${lost} entries lost): ${firstLoss}`,
+        );
+      }
       if (run.cancelled) {
         const verdict = await this.watches.verdictOf(watch, watched);
         return verdict === 'stopped' ? verdict : { split: withUserHostnames(verdict.split, userNames) };

@@ -145,6 +145,59 @@ describe('stallSeconds', () => {
   });
 });
 
+describe('BatchWatches.watch', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  /** Watches whose splitter says every batch is a straggler, and the batches it was asked about. */
+  function splittingWatches() {
+    const asked: number[] = [];
+    const watches = new BatchWatches(
+      {
+        workerId: 'w1',
+        workerClientId: 'local',
+        batchStallSeconds: 60,
+        batchSplit: true,
+        batchSplitMinSeconds: 1,
+      } as AppConfig,
+      {
+        isStraggler: async (_ref: unknown, seq: number) => {
+          asked.push(seq);
+          return true;
+        },
+      } as unknown as BatchSplitter,
+      {} as never,
+      {} as RunService,
+      {} as Metrics,
+    );
+    return { watches, asked };
+  }
+
+  it('splits a straggler of a run whose nmap lists every host it scanned', async () => {
+    const { watches, asked } = splittingWatches();
+    const controller = new AbortController();
+    const watch = watches.watch(attempt, controller, ['-sT', '-p', '80']);
+    watch.handlers.onHost?.(host('127.0.0.1'));
+    jest.advanceTimersByTime(2000);
+    await Promise.resolve();
+    expect(asked).toEqual([3]);
+    expect(watch.verdict()).toMatchObject({ kind: 'split' });
+    watch.end();
+  });
+
+  it('never splits a batch of an --open run: the hosts nmap did not list are not those it has left', async () => {
+    const { watches, asked } = splittingWatches();
+    const controller = new AbortController();
+    const watch = watches.watch(attempt, controller, ['-sT', '--open', '-p', '80']);
+    watch.handlers.onHost?.(host('127.0.0.1'));
+    jest.advanceTimersByTime(10_000);
+    await Promise.resolve();
+    expect(asked).toEqual([]);
+    expect(controller.signal.aborted).toBe(false);
+    watch.end();
+  });
+});
+
 describe('BatchWatches.verdictOf after a stall', () => {
   function stalledWatches() {
     const published: Array<Record<string, unknown>> = [];

@@ -217,10 +217,14 @@ export class BatchWatches {
    * their own `--stats-every` may lengthen the stall period (stallSeconds).
    */
   watch(attempt: WatchedAttempt, controller: AbortController, flags: readonly string[] = []): BatchWatch {
-    const isStraggler = this.config.batchSplit
-      ? (remaining: number) =>
-          this.splitter.isStraggler(attempt.ref, attempt.seq, this.config.workerClientId, remaining)
-      : undefined;
+    // With --open nmap lists only the hosts that have an open port: the addresses it has not listed are not those
+    // it has left to scan, so the estimate a split rests on would be wrong (re-queueing addresses nmap had
+    // scanned, a batch whose hosts have nothing open looking endless). Such a batch is never split.
+    const isStraggler =
+      this.config.batchSplit && !flags.includes('--open')
+        ? (remaining: number) =>
+            this.splitter.isStraggler(attempt.ref, attempt.seq, this.config.workerClientId, remaining)
+        : undefined;
     return new BatchWatch(
       attempt,
       controller,
