@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { startGateway, TEST_ADMIN, TestGateway } from './gateway';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = resolve(__dirname, '../../test-artifacts/web');
@@ -94,4 +95,32 @@ export async function waitForText(
     await page.waitForTimeout(100);
   }
   throw new Error(`text did not match ${pattern} within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+}
+
+/** A gateway serving the dashboard, this file's browser, and the admin's logged-in session (dashboardAsAdmin). */
+export interface AdminDashboard {
+  gateway: TestGateway;
+  browser: Browser;
+  admin: { context: BrowserContext; page: Page };
+}
+
+/**
+ * For a spec's beforeAll: a gateway serving the dashboard build (WEB_DIST), a browser, and a session logged in as
+ * the test admin. The spec closes the browser and the gateway in its afterAll; if this fails, it closes them itself.
+ */
+export async function dashboardAsAdmin(): Promise<AdminDashboard> {
+  const [gateway, browser] = await Promise.all([
+    startGateway({ env: { WEB_DIST_DIR: WEB_DIST } }),
+    launchBrowser(),
+  ]);
+  try {
+    const admin = await newSession(browser, gateway.url);
+    await admin.page.goto('/auth/login');
+    await logIn(admin.page, TEST_ADMIN.username, TEST_ADMIN.password);
+    return { gateway, browser, admin };
+  } catch (error) {
+    await browser.close();
+    await gateway.close();
+    throw error;
+  }
 }

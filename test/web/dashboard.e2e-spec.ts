@@ -36,6 +36,29 @@ describe('the web dashboard in a browser', () => {
   /** A test body that leaves a screenshot and a trace of `session` when it fails. */
   const step = (name: string, body: () => Promise<void>, session = () => admin.context) =>
     withArtifacts(name, session(), body);
+  /** A port nothing listens on at `host` just now (one to open between two runs). */
+  const freePort = async (host: string) => {
+    const probe = await listenOn(host);
+    await probe.close();
+    return probe.port;
+  };
+  /**
+   * Creates the scan `body` (POST /api/scans), opens its page as the admin, runs it with "Run now" and waits for
+   * the run to complete: the scan's id.
+   */
+  const createAndRunOnce = async (page: Page, body: { name: string } & Record<string, unknown>) => {
+    const created = await system.gateway.api().post('/api/scans').send(body).expect(201);
+    const scanId = created.body.scan.id as number;
+    await page.goto(`/scans/${scanId}`);
+    await page.getByRole('heading', { level: 1, name: body.name }).waitFor();
+    await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Live' }).waitFor();
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await page
+      .getByRole('status', { name: 'Run status' })
+      .filter({ hasText: 'completed' })
+      .waitFor({ timeout: 30_000 });
+    return scanId;
+  };
 
   beforeAll(async () => {
     [system, browser] = await Promise.all([
@@ -209,29 +232,14 @@ describe('the web dashboard in a browser', () => {
     step('delta', async () => {
       const { page } = admin;
       const stays = await listen('127.0.60.3');
-      const probe = await listenOn('127.0.60.3');
-      const opening = probe.port;
-      await probe.close();
-      const created = await system.gateway
-        .api()
-        .post('/api/scans')
-        .send({
-          verify_changes: false,
-          name: 'Delta lab',
-          target: '127.0.60.3',
-          ports: `${stays.port},${opening}`,
-          scan_arguments: '-sT -Pn -n',
-        })
-        .expect(201);
-      const scanId = created.body.scan.id as number;
-      await page.goto(`/scans/${scanId}`);
-      await page.getByRole('heading', { level: 1, name: 'Delta lab' }).waitFor();
-      await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Live' }).waitFor();
-      await page.getByRole('button', { name: 'Run now' }).click();
-      await page
-        .getByRole('status', { name: 'Run status' })
-        .filter({ hasText: 'completed' })
-        .waitFor({ timeout: 30_000 });
+      const opening = await freePort('127.0.60.3');
+      await createAndRunOnce(page, {
+        verify_changes: false,
+        name: 'Delta lab',
+        target: '127.0.60.3',
+        ports: `${stays.port},${opening}`,
+        scan_arguments: '-sT -Pn -n',
+      });
 
       // Between the runs: the second port opens, and the first leaves the port list (so it is not looked at).
       await listen('127.0.60.3', opening);
@@ -300,30 +308,15 @@ describe('the web dashboard in a browser', () => {
     step('verified report link', async () => {
       const { page } = admin;
       const stays = await listen('127.0.60.6');
-      const probe = await listenOn('127.0.60.6');
-      const opening = probe.port;
-      await probe.close();
-      const created = await system.gateway
-        .api()
-        .post('/api/scans')
-        .send({
-          verify_changes: true,
-          verify_delay_seconds: 0,
-          name: 'Verified lab',
-          target: '127.0.60.6',
-          ports: `${stays.port},${opening}`,
-          scan_arguments: '-sT -Pn -n',
-        })
-        .expect(201);
-      const scanId = created.body.scan.id as number;
-      await page.goto(`/scans/${scanId}`);
-      await page.getByRole('heading', { level: 1, name: 'Verified lab' }).waitFor();
-      await page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Live' }).waitFor();
-      await page.getByRole('button', { name: 'Run now' }).click();
-      await page
-        .getByRole('status', { name: 'Run status' })
-        .filter({ hasText: 'completed' })
-        .waitFor({ timeout: 30_000 });
+      const opening = await freePort('127.0.60.6');
+      const scanId = await createAndRunOnce(page, {
+        verify_changes: true,
+        verify_delay_seconds: 0,
+        name: 'Verified lab',
+        target: '127.0.60.6',
+        ports: `${stays.port},${opening}`,
+        scan_arguments: '-sT -Pn -n',
+      });
 
       await listen('127.0.60.6', opening);
       await page.getByRole('button', { name: 'Run now' }).click();

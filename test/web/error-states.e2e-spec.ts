@@ -1,6 +1,6 @@
 import { Browser, BrowserContext, Page } from 'playwright-core';
-import { startGateway, TEST_ADMIN, TestGateway } from '../support/gateway';
-import { launchBrowser, logIn, newSession, WEB_DIST, withArtifacts } from '../support/browser';
+import type { TestGateway } from '../support/gateway';
+import { dashboardAsAdmin, withArtifacts } from '../support/browser';
 
 // What the dashboard shows when the gateway does not answer as it should: the API unreachable, a 429, a 404.
 // Failures are made in the browser (page.route) in front of a real gateway; a list that failed never claims
@@ -11,13 +11,7 @@ describe('the web dashboard when the API fails', () => {
   let admin: { context: BrowserContext; page: Page };
 
   beforeAll(async () => {
-    [gateway, browser] = await Promise.all([
-      startGateway({ env: { WEB_DIST_DIR: WEB_DIST } }),
-      launchBrowser(),
-    ]);
-    admin = await newSession(browser, gateway.url);
-    await admin.page.goto('/auth/login');
-    await logIn(admin.page, TEST_ADMIN.username, TEST_ADMIN.password);
+    ({ gateway, browser, admin } = await dashboardAsAdmin());
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,6 +1,6 @@
 import { Browser, BrowserContext, Page } from 'playwright-core';
-import { startGateway, TEST_ADMIN, TestGateway } from '../support/gateway';
-import { launchBrowser, logIn, newSession, WEB_DIST, withArtifacts } from '../support/browser';
+import type { TestGateway } from '../support/gateway';
+import { dashboardAsAdmin, withArtifacts } from '../support/browser';
 
 // Lists longer than one page of the API: the page offers the rest (DASHBOARD.md §1: "paged on the server").
 // The long answer itself is played in the browser (page.route) in front of a real gateway: sixty reports of one
@@ -11,13 +11,7 @@ describe('the web dashboard with long lists', () => {
   let admin: { context: BrowserContext; page: Page };
 
   beforeAll(async () => {
-    [gateway, browser] = await Promise.all([
-      startGateway({ env: { WEB_DIST_DIR: WEB_DIST } }),
-      launchBrowser(),
-    ]);
-    admin = await newSession(browser, gateway.url);
-    await admin.page.goto('/auth/login');
-    await logIn(admin.page, TEST_ADMIN.username, TEST_ADMIN.password);
+    ({ gateway, browser, admin } = await dashboardAsAdmin());
   });
   afterAll(async () => {
     await browser?.close();

@@ -3,6 +3,7 @@
 // "[ioredis] Unhandled error event" for each error of a client without an 'error' listener, and a BullMQ object
 // without one prints every error it forwards).
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { settledWithin } from '@nso/monitoring';
 import { safeErrorMessage } from '@nso/persistence';
 import type Redis from 'ioredis';
 
@@ -162,18 +163,10 @@ export class RedisOutageMonitor implements OnApplicationShutdown {
   private async answers(): Promise<boolean> {
     const client = this.probeClient;
     if (!client || client.status !== 'ready') return false;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        client.ping().then((reply) => reply === 'PONG'),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(resolve, PROBE_TIMEOUT_MS, false);
-        }),
-      ]);
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+    return settledWithin(
+      client.ping().then((reply) => reply === 'PONG'),
+      PROBE_TIMEOUT_MS,
+      false,
+    );
   }
 }

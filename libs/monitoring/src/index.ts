@@ -2,3 +2,4 @@
 export * from './metrics';
 export * from './metrics-server';
 export * from './monitoring.module';
+export * from './settled-within';

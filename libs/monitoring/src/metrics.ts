@@ -3,6 +3,7 @@
 // status). Served by MetricsServer on METRICS_PORT (docs/monitoring.md).
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { settledWithin } from './settled-within';
 
 /**
  * Fills gauges right before a scrape; a collector that throws, or does not answer within COLLECT_TIMEOUT_MS, is
@@ -125,20 +126,13 @@ export class Metrics {
 
   /** The exposition text (Prometheus text format 0.0.4) after running every collector. */
   async scrape(): Promise<string> {
-    await Promise.all(this.collectors.map((collect) => withinTimeout(collect())));
+    await Promise.all(
+      this.collectors.map((collect) => settledWithin(collect(), COLLECT_TIMEOUT_MS, undefined)),
+    );
     return this.registry.metrics();
   }
 
   get contentType(): string {
     return this.registry.contentType;
   }
-}
-
-/** Resolves when `work` settles or COLLECT_TIMEOUT_MS passes, whichever is first; never rejects. */
-function withinTimeout(work: Promise<void>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, COLLECT_TIMEOUT_MS);
-  });
-  return Promise.race([work.catch(() => undefined), late]).finally(() => clearTimeout(timer));
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { REDIS_CLIENT } from '@nso/events';
+import { settledWithin } from '@nso/monitoring';
 import { DatabaseHealth } from '@nso/persistence';
 import Redis from 'ioredis';
 import { CurrentLoad, StatsService } from '../stats/stats.service';
@@ -20,13 +21,6 @@ export interface HealthReport {
   stats: CurrentLoad;
 }
 
-function withTimeout<T>(work: Promise<T>, fallback: T): Promise<T> {
-  return Promise.race([
-    work.catch(() => fallback),
-    new Promise<T>((resolve) => setTimeout(resolve, CHECK_TIMEOUT_MS, fallback).unref()),
-  ]);
-}
-
 /** `GET /api/health`: the database and Redis checks, each bounded by a 2 s timeout, and the current load. */
 @Injectable()
 export class HealthService {
@@ -39,16 +33,19 @@ export class HealthService {
   /** The report; never throws (a failing or slow check reads false, the counts 0 without a database). */
   async report(): Promise<HealthReport> {
     const [database, redis] = await Promise.all([
-      withTimeout(this.database.check(), false),
-      withTimeout(
+      settledWithin(this.database.check(), CHECK_TIMEOUT_MS, false),
+      settledWithin(
         this.redis.ping().then((pong) => pong === 'PONG'),
+        CHECK_TIMEOUT_MS,
         false,
       ),
     ]);
     // The same counts as GET /api/stats (StatsService): approved clients online or scanning, batch rows pending
     // and running. They need the database; without it they read 0.
     const fallback = { active_clients: 0, pending_tasks: 0, running_tasks: 0 };
-    const stats = database ? await withTimeout(this.stats.currentLoad(), fallback) : fallback;
+    const stats = database
+      ? await settledWithin(this.stats.currentLoad(), CHECK_TIMEOUT_MS, fallback)
+      : fallback;
     const healthy = database && redis;
     const clientOnline = stats.active_clients > 0;
     return {
